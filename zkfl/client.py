@@ -1,0 +1,138 @@
+"""The client role: commit to private local data, then train from the published global model and
+prove it. The proof's public instances are [H(global), H(data), H(update)]."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from zkfl.circuits import TrainingStepSpec
+from zkfl.commitments import SALT_LEN, new_salt, poseidon
+from zkfl.errors import ConfigError, LinkError
+from zkfl.fixedpoint import SCALE, FixedArray, quantize
+from zkfl.prover import CircuitKeys, Proof, prove
+
+
+@dataclass(frozen=True)
+class ClientData:
+    """A client's private training data for one round, quantized, with the salt that blinds
+    its commitment. `vector` is exactly the `data` input of the training-step graph."""
+
+    features: FixedArray  # n x D fixed point
+    labels: npt.NDArray[np.int64]  # n class indices
+    salt: FixedArray  # SALT_LEN fixed-point elements
+
+    def vector(self, spec: TrainingStepSpec) -> FixedArray:
+        one_hot = np.eye(spec.classes, dtype=np.int64)[self.labels] << SCALE
+        return np.concatenate([self.features.reshape(-1), one_hot.reshape(-1), self.salt])
+
+    def commitment(self, spec: TrainingStepSpec) -> int:
+        return poseidon(self.vector(spec))
+
+
+def make_client_data(
+    spec: TrainingStepSpec,
+    features: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    salt: FixedArray | None = None,
+) -> ClientData:
+    """Validate and quantize a client's samples (floats, class indices) for `spec`."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    n, d = spec.sample_count, spec.features
+    if x.shape != (n, d):
+        raise ConfigError(
+            f"wrong data shape: the circuit takes {n} samples (batch {spec.batch_size} x "
+            f"{spec.local_steps} local steps) of {d} features, got features of shape {x.shape}"
+        )
+    if y.shape != (n,):
+        raise ConfigError(f"wrong label shape: expected ({n},) class indices, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= spec.classes:
+        raise ConfigError(f"labels must be integers in [0, {spec.classes}), got {y.min()}..{y.max()}")
+    salt = new_salt() if salt is None else np.asarray(salt, dtype=np.int64)
+    if salt.shape != (SALT_LEN,):
+        raise ConfigError(f"salt must have {SALT_LEN} elements, got shape {salt.shape}")
+    return ClientData(quantize(x), y.astype(np.int64), salt)
+
+
+@dataclass(frozen=True)
+class ClientUpdate:
+    """A proven client update. `vector` = new weights then the sample count (fixed point): the
+    exact field elements the FedAvg circuit consumes, so its in-hash equals `update_hash`."""
+
+    vector: FixedArray
+    proof: Proof
+
+    @property
+    def weights(self) -> FixedArray:
+        return self.vector[:-1]
+
+    @property
+    def sample_count(self) -> int:
+        return int(self.vector[-1]) >> SCALE
+
+    @property
+    def global_hash(self) -> int:
+        return self.proof.instances[0]
+
+    @property
+    def data_hash(self) -> int:
+        return self.proof.instances[1]
+
+    @property
+    def update_hash(self) -> int:
+        return self.proof.instances[2]
+
+
+def train_and_prove(
+    keys: CircuitKeys,
+    spec: TrainingStepSpec,
+    global_weights: FixedArray,
+    data: ClientData,
+    proof_path: str | os.PathLike[str],
+) -> ClientUpdate:
+    """Run the spec's k SGD steps from `global_weights` on `data`, proven; then check that every
+    public instance is the Poseidon hash we compute independently of the prover."""
+    global_weights = np.asarray(global_weights, dtype=np.int64)
+    if global_weights.shape != (spec.num_params,):
+        raise ConfigError(f"global model has {global_weights.shape} weights, the circuit expects ({spec.num_params},)")
+    data_vector = data.vector(spec)
+    run = prove(keys, [global_weights, data_vector], Path(proof_path))
+    update = ClientUpdate(run.outputs[0], run.proof)
+    expected = (poseidon(global_weights), poseidon(data_vector), poseidon(update.vector))
+    if update.proof.instances != expected:
+        raise LinkError(
+            "the proof's public instances are not the Poseidon hashes of its inputs and output: "
+            f"expected {expected}, proof has {update.proof.instances}"
+        )
+    return update
+
+
+def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: ClientData) -> np.ndarray:
+    """The same k SGD steps in float64 with torch autograd on the standard cross-entropy: an
+    implementation independent of the hand-written backward pass, for checking proofs."""
+    import torch
+
+    from zkfl.circuits.training import unpack
+    from zkfl.fixedpoint import dequantize
+
+    params = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=False)
+    x_all = torch.tensor(dequantize(data.features))
+    y_all = torch.tensor(data.labels)
+    for j in range(spec.local_steps):
+        rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
+        params = params.detach().requires_grad_(True)
+        blocks = unpack(spec, params)
+        x = x_all[rows]
+        if spec.family == "logreg":
+            logits = x @ blocks[0] + blocks[1]
+        else:
+            logits = torch.relu(x @ blocks[0] + blocks[1]) @ blocks[2] + blocks[3]
+        loss = torch.nn.functional.cross_entropy(logits, y_all[rows])
+        (grad,) = torch.autograd.grad(loss, params)
+        params = params - spec.learning_rate * grad
+    return params.detach().numpy()

@@ -1,0 +1,313 @@
+"""The ezkl wrapper: settings, compile, keys, witness, prove, verify.
+
+Two cached stages, each keyed by the SHA-256 of everything that determines it, so a second setup
+of the same circuit is a directory lookup:
+
+    compile_circuit(onnx, calibration input, config)  ->  CompiledCircuit  (settings, .ezkl)
+    setup_keys(compiled, srs)                          ->  CircuitKeys      (+ pk, vk, SRS)
+
+Cache entries are built in a temporary directory and renamed into place, so an interrupted
+setup never leaves a half-written entry behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import ezkl
+import onnx
+
+from zkfl.errors import ArtifactError, ConfigError, ProofError
+from zkfl.fixedpoint import SCALE, FixedArray, dequantize, felt_to_uint, from_felts
+from zkfl.srs import Srs, SrsSource
+
+EZKL_VERSION = "23.0.5"
+
+
+@dataclass(frozen=True)
+class ProverConfig:
+    """ezkl run arguments that zkFL fixes for every circuit.
+
+    Scales are explicit and equal on every input, parameter and output (never left to
+    calibration), so the fixed-point integers on both sides of a proof link are the same.
+    One inner column, no Freivalds MatMul check and a 2^10 x 3 decomposition gave the smallest
+    keys, proofs and prove times in our sweep (see the README's measurements)."""
+
+    scale: int = SCALE
+    num_inner_cols: int = 1
+    decomp_base: int = 1024
+    decomp_legs: int = 3
+    disable_freivalds: bool = True
+    input_visibility: str = "hashed/public"
+    output_visibility: str = "hashed/public"
+    param_visibility: str = "fixed"
+
+    def run_args(self) -> ezkl.PyRunArgs:
+        args = ezkl.PyRunArgs()
+        args.input_scale = self.scale
+        args.param_scale = self.scale
+        args.scale_rebase_multiplier = 1
+        args.num_inner_cols = self.num_inner_cols
+        args.decomp_base = self.decomp_base
+        args.decomp_legs = self.decomp_legs
+        args.disable_freivalds = self.disable_freivalds
+        args.input_visibility = self.input_visibility
+        args.output_visibility = self.output_visibility
+        args.param_visibility = self.param_visibility
+        return args
+
+
+@dataclass(frozen=True)
+class CompiledCircuit:
+    name: str
+    directory: Path
+    key: str
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / "settings.json"
+
+    @property
+    def compiled_path(self) -> Path:
+        return self.directory / "circuit.ezkl"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return json.loads(self.settings_path.read_text())
+
+    @property
+    def logrows(self) -> int:
+        return int(self.settings["run_args"]["logrows"])
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.settings["num_rows"])
+
+
+@dataclass(frozen=True)
+class CircuitKeys:
+    """A compiled circuit with its proving and verification keys and the SRS they came from."""
+
+    circuit: CompiledCircuit
+    directory: Path
+    srs: Srs
+
+    @property
+    def name(self) -> str:
+        return self.circuit.name
+
+    @property
+    def pk_path(self) -> Path:
+        return self.directory / "pk.key"
+
+    @property
+    def vk_path(self) -> Path:
+        return self.directory / "vk.key"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A proof file and its public instances (uint256 field elements, as the chain sees them)."""
+
+    path: Path
+    instances: tuple[int, ...]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Proof:
+        path = Path(path)
+        try:
+            body = json.loads(path.read_text())
+            (row,) = body["instances"]
+            return cls(path, tuple(felt_to_uint(f) for f in row))
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"proof file not found: {path}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"corrupt proof file {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ProvenRun:
+    """What proving one circuit produced: the proof and the circuit's outputs (fixed point)."""
+
+    proof: Proof
+    outputs: list[FixedArray]
+
+
+def compile_circuit(
+    name: str,
+    onnx_path: str | os.PathLike[str],
+    calibration_input: Sequence[FixedArray],
+    cache_dir: str | os.PathLike[str],
+    config: ProverConfig = ProverConfig(),
+) -> CompiledCircuit:
+    """Settings + calibration + compile, cached by (ONNX bytes, calibration input, config, ezkl)."""
+    onnx_path = Path(onnx_path)
+    model_bytes = _read_onnx(onnx_path)
+    calibration = _input_json(calibration_input)
+    key = _digest(model_bytes, calibration.encode(), json.dumps(asdict(config), sort_keys=True).encode(),
+                  EZKL_VERSION.encode())
+    target = Path(cache_dir) / "circuits" / f"{name}-{key[:16]}"
+    compiled = CompiledCircuit(name, target, key)
+    if (target / "DONE").is_file():
+        return compiled
+
+    def build(tmp: Path) -> None:
+        (tmp / "model.onnx").write_bytes(model_bytes)
+        (tmp / "calibration.json").write_text(calibration)
+        settings = tmp / "settings.json"
+        _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args())
+        _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
+              str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
+        _check_scales(name, json.loads(settings.read_text()), config.scale)
+        _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
+              str(settings))
+
+    _build_atomically(target, build)
+    return compiled
+
+
+def setup_keys(circuit: CompiledCircuit, srs_source: SrsSource, cache_dir: str | os.PathLike[str]) -> CircuitKeys:
+    """Proving and verification keys for `circuit` under the SRS of its size, cached."""
+    srs = srs_source.for_logrows(circuit.logrows)
+    target = Path(cache_dir) / "keys" / f"{circuit.name}-{_digest(circuit.key.encode(), srs.sha256.encode())[:16]}"
+    keys = CircuitKeys(circuit, target, srs)
+    if (target / "DONE").is_file():
+        return keys
+
+    def build(tmp: Path) -> None:
+        _ezkl("setup", ezkl.setup, str(circuit.compiled_path), str(tmp / "vk.key"), str(tmp / "pk.key"),
+              str(srs.path), None, False)
+        (tmp / "srs.json").write_text(json.dumps(srs.to_json(), indent=2))
+
+    _build_atomically(target, build)
+    return keys
+
+
+def prove(keys: CircuitKeys, inputs: Sequence[FixedArray], proof_path: str | os.PathLike[str]) -> ProvenRun:
+    """Witness + proof for `inputs` (fixed-point vectors, one per graph input), self-verified.
+
+    The proof file appears at `proof_path` only once it verifies."""
+    proof_path = Path(proof_path)
+    proof_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=proof_path.parent) as tmp:
+        data, witness, proof_tmp = Path(tmp) / "input.json", Path(tmp) / "witness.json", Path(tmp) / "proof.json"
+        data.write_text(_input_json(inputs))
+        result = _ezkl("gen_witness", ezkl.gen_witness, str(data), str(keys.circuit.compiled_path), str(witness),
+                       str(keys.vk_path), str(keys.srs.path))
+        _ezkl("prove", ezkl.prove, str(witness), str(keys.circuit.compiled_path), str(keys.pk_path),
+              str(proof_tmp), str(keys.srs.path))
+        verify(keys, Proof.load(proof_tmp))
+        os.replace(proof_tmp, proof_path)
+    return ProvenRun(Proof.load(proof_path), [from_felts(out) for out in result["outputs"]])
+
+
+def run_witness(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -> list[FixedArray]:
+    """The circuit's exact fixed-point outputs for `inputs`, without proving (no keys needed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "input.json"
+        data.write_text(_input_json(inputs))
+        result = _ezkl("gen_witness", ezkl.gen_witness, str(data), str(circuit.compiled_path), None, None, None)
+    return [from_felts(out) for out in result["outputs"]]
+
+
+def verify(keys: CircuitKeys, proof: Proof) -> None:
+    """Raise ProofError unless `proof` verifies against this circuit's verification key."""
+    expected = num_instances(keys.circuit)
+    if len(proof.instances) != expected:
+        raise ProofError(
+            f"proof {proof.path.name} has {len(proof.instances)} public instances, circuit "
+            f"{keys.name!r} expects {expected}: it is a proof of another circuit"
+        )
+    try:
+        ok = ezkl.verify(str(proof.path), str(keys.circuit.settings_path), str(keys.vk_path), str(keys.srs.path), True)
+    except Exception as exc:  # ezkl raises on a failed check; its message is terse
+        raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}: {exc}") from exc
+    if not ok:
+        raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}")
+
+
+def num_instances(circuit: CompiledCircuit) -> int:
+    """Public instances of a circuit whose inputs and outputs are hashed: one hash per tensor."""
+    settings = circuit.settings
+    return len(settings["model_input_scales"]) + len(settings["model_output_scales"])
+
+
+def _read_onnx(path: Path) -> bytes:
+    if not path.is_file():
+        raise ArtifactError(f"ONNX graph not found: {path}; run the export step first")
+    model_bytes = path.read_bytes()
+    try:
+        onnx.checker.check_model(onnx.load_from_string(model_bytes))
+    except Exception as exc:
+        raise ArtifactError(f"corrupt ONNX graph {path}: {exc}; export it again") from exc
+    return model_bytes
+
+
+def _check_scales(name: str, settings: dict[str, Any], scale: int) -> None:
+    found = {"input": settings["model_input_scales"], "output": settings["model_output_scales"]}
+    for kind, scales in found.items():
+        if any(s != scale for s in scales):
+            raise ConfigError(
+                f"mismatched scales in circuit {name!r}: {kind} scales {scales}, expected all {scale}; "
+                "linked hashes would differ. Rescale the graph's outputs to the input scale."
+            )
+
+
+def _input_json(inputs: Sequence[FixedArray]) -> str:
+    return json.dumps({"input_data": [dequantize(v).reshape(-1).tolist() for v in inputs]})
+
+
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _build_atomically(target: Path, build: Any) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        build(tmp)
+        (tmp / "DONE").write_text("")
+        if target.exists():  # an older, incomplete entry of the same key
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """ezkl's Rust side prints calibration tables on fd 1; keep stdout clean for --json users."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _ezkl(step: str, fn: Any, *args: Any) -> Any:
+    try:
+        with _stdout_to_stderr():
+            result = fn(*args)
+    except Exception as exc:
+        raise ProofError(f"ezkl {step} failed: {exc}") from exc
+    if result is False:
+        raise ProofError(f"ezkl {step} reported failure")
+    return result
