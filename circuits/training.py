@@ -133,6 +133,15 @@ def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def logits(spec: TrainingStepSpec, params: list[Tensor], x: Tensor) -> Tensor:
+    """The model's forward pass (for references and inference; the step inlines it for backward)."""
+    if spec.family == "logreg":
+        w, b = params
+        return x @ w + b
+    w1, b1, w2, b2 = params
+    return torch.relu(x @ w1 + b1) @ w2 + b2
+
+
 def clamped_softmax(z: Tensor) -> Tensor:
     gap = z - torch.max(z, dim=1, keepdim=True).values
     e = torch.exp(torch.clamp(gap, min=SOFTMAX_FLOOR))
@@ -152,7 +161,7 @@ class TrainingStep(torch.nn.Module):
         params = unpack(spec, theta)
         # (p - y) * lr / B folds the mean over the batch and the learning rate into one constant.
         step = spec.learning_rate / spec.batch_size
-        ones = torch.ones(1, spec.batch_size)
+        ones = torch.ones(1, spec.batch_size, dtype=theta.dtype)
         for j in range(spec.local_steps):
             rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
             x, y = x_all[rows], y_all[rows]
@@ -160,7 +169,7 @@ class TrainingStep(torch.nn.Module):
                 params = _logreg_step(params, x, y, step, ones)
             else:
                 params = _mlp_step(params, x, y, step, ones)
-        count = torch.full((1,), float(spec.sample_count))
+        count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
         return torch.cat([p.reshape(-1) for p in params] + [count])
 
 
@@ -175,5 +184,5 @@ def _mlp_step(params: list[Tensor], x: Tensor, y: Tensor, step: float, ones: Ten
     pre = x @ w1 + b1
     h = torch.relu(pre)
     g2 = (clamped_softmax(h @ w2 + b2) - y) * step
-    gh = (g2 @ w2.t()) * (pre > 0).float()  # ReLU derivative as a 0/1 mask
+    gh = (g2 @ w2.t()) * (pre > 0).to(pre.dtype)  # ReLU derivative as a 0/1 mask
     return [w1 - x.t() @ gh, b1 - (ones @ gh).reshape(-1), w2 - h.t() @ g2, b2 - (ones @ g2).reshape(-1)]

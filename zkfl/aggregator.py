@@ -54,6 +54,8 @@ def slot_vectors(spec: FedAvgSpec, slots: Sequence[ClientUpdate | None]) -> list
             continue
         if update.vector.shape != (spec.update_len,):
             raise ConfigError(f"slot {i}: update has {update.vector.shape[0]} elements, expected {spec.update_len}")
+        if poseidon(update.vector) != update.update_hash:
+            raise LinkError(f"slot {i}: the update's weights do not hash to its proof's output hash {update.update_hash:#x}")
         vectors.append(update.vector)
     return vectors
 

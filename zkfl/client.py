@@ -117,7 +117,7 @@ def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: Clie
     implementation independent of the hand-written backward pass, for checking proofs."""
     import torch
 
-    from zkfl.circuits.training import unpack
+    from zkfl.circuits.training import logits, unpack
     from zkfl.fixedpoint import dequantize
 
     params = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=False)
@@ -126,13 +126,7 @@ def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: Clie
     for j in range(spec.local_steps):
         rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
         params = params.detach().requires_grad_(True)
-        blocks = unpack(spec, params)
-        x = x_all[rows]
-        if spec.family == "logreg":
-            logits = x @ blocks[0] + blocks[1]
-        else:
-            logits = torch.relu(x @ blocks[0] + blocks[1]) @ blocks[2] + blocks[3]
-        loss = torch.nn.functional.cross_entropy(logits, y_all[rows])
+        loss = torch.nn.functional.cross_entropy(logits(spec, unpack(spec, params), x_all[rows]), y_all[rows])
         (grad,) = torch.autograd.grad(loss, params)
         params = params - spec.learning_rate * grad
     return params.detach().numpy()

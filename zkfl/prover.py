@@ -32,6 +32,7 @@ from zkfl.fixedpoint import SCALE, FixedArray, dequantize, felt_to_uint, from_fe
 from zkfl.srs import Srs, SrsSource
 
 EZKL_VERSION = "23.0.5"
+INNER_COLS_CANDIDATES = (1, 2, 4)
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,13 @@ class ProverConfig:
 
     Scales are explicit and equal on every input, parameter and output (never left to
     calibration), so the fixed-point integers on both sides of a proof link are the same.
-    One inner column, no Freivalds MatMul check and a 2^10 x 3 decomposition gave the smallest
-    keys, proofs and prove times in our sweep (see the README's measurements)."""
+    No Freivalds MatMul check and a 2^10 x 3 decomposition gave the smallest keys, proofs and
+    prove times in our sweep (see the README's measurements). `num_inner_cols=None` tries
+    INNER_COLS_CANDIDATES and keeps the fewest logrows, then the fewest columns: one column is
+    cheapest where Poseidon rows dominate, two keep FedAvg K=8 x 650 at logrows 18 instead of 19."""
 
     scale: int = SCALE
-    num_inner_cols: int = 1
+    num_inner_cols: int | None = None
     decomp_base: int = 1024
     decomp_legs: int = 3
     disable_freivalds: bool = True
@@ -52,12 +55,12 @@ class ProverConfig:
     output_visibility: str = "hashed/public"
     param_visibility: str = "fixed"
 
-    def run_args(self) -> ezkl.PyRunArgs:
+    def run_args(self, num_inner_cols: int) -> ezkl.PyRunArgs:
         args = ezkl.PyRunArgs()
         args.input_scale = self.scale
         args.param_scale = self.scale
         args.scale_rebase_multiplier = 1
-        args.num_inner_cols = self.num_inner_cols
+        args.num_inner_cols = num_inner_cols
         args.decomp_base = self.decomp_base
         args.decomp_legs = self.decomp_legs
         args.disable_freivalds = self.disable_freivalds
@@ -164,13 +167,23 @@ def compile_circuit(
     def build(tmp: Path) -> None:
         (tmp / "model.onnx").write_bytes(model_bytes)
         (tmp / "calibration.json").write_text(calibration)
-        settings = tmp / "settings.json"
-        _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args())
-        _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
-              str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
-        _check_scales(name, json.loads(settings.read_text()), config.scale)
+        candidates = INNER_COLS_CANDIDATES if config.num_inner_cols is None else (config.num_inner_cols,)
+        best: tuple[int, int, Path] | None = None
+        for cols in candidates:
+            settings = tmp / f"settings-{cols}.json"
+            _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args(cols))
+            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
+                  str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
+            _check_scales(name, json.loads(settings.read_text()), config.scale)
+            logrows = json.loads(settings.read_text())["run_args"]["logrows"]
+            if best is None or logrows < best[0]:
+                best = (logrows, cols, settings)
+        assert best is not None
+        os.replace(best[2], tmp / "settings.json")
+        for leftover in tmp.glob("settings-*.json"):
+            leftover.unlink()
         _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
-              str(settings))
+              str(tmp / "settings.json"))
 
     _build_atomically(target, build)
     return compiled
