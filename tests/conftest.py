@@ -1,0 +1,88 @@
+"""Session fixtures: one compiled circuit set, one dev SRS per size, one proven round, shared by
+every test. Shapes are small so the whole suite stays fast; the prover, SRS and keys are real.
+
+Set ZKFL_TEST_CACHE to a directory to keep compiled circuits and keys between local runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zkfl.aggregator import AggregateResult, aggregate_and_prove
+from zkfl.build import CircuitSet, build_circuits
+from zkfl.circuits import TrainingStepSpec
+from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
+from zkfl.fixedpoint import FixedArray, quantize
+
+SLOTS = 3
+LOGREG = TrainingStepSpec("logreg", features=6, classes=3, batch_size=4, local_steps=2, learning_rate=0.5)
+MLP = TrainingStepSpec("mlp", features=6, classes=3, batch_size=4, local_steps=1, learning_rate=0.5, hidden=4)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    configured = os.environ.get("ZKFL_TEST_CACHE")
+    return Path(configured) if configured else tmp_path_factory.mktemp("zkfl-cache")
+
+
+@pytest.fixture(scope="session")
+def logreg_circuits(cache_dir: Path) -> CircuitSet:
+    return build_circuits(LOGREG, SLOTS, cache_dir)
+
+
+@pytest.fixture(scope="session")
+def mlp_circuits(cache_dir: Path) -> CircuitSet:
+    return build_circuits(MLP, SLOTS, cache_dir)
+
+
+def client_data(spec: TrainingStepSpec, seed: int) -> ClientData:
+    """Separable-ish synthetic data: class c lights up feature c."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, spec.classes, size=spec.sample_count)
+    x = rng.uniform(0.0, 0.5, size=(spec.sample_count, spec.features))
+    x[np.arange(spec.sample_count), labels] += 0.5
+    return make_client_data(spec, x, labels)
+
+
+@dataclass(frozen=True)
+class ProvenRound:
+    genesis: FixedArray
+    data: list[ClientData]
+    updates: list[ClientUpdate]
+    aggregate: AggregateResult
+
+
+@pytest.fixture(scope="session")
+def proof_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("proofs")
+
+
+@pytest.fixture(scope="session")
+def full_round(logreg_circuits: CircuitSet, proof_dir: Path) -> ProvenRound:
+    """Round 1: three clients from the genesis model, all slots filled, aggregated."""
+    genesis = quantize(LOGREG.init_params(seed=0))
+    data = [client_data(LOGREG, seed) for seed in range(SLOTS)]
+    updates = [
+        train_and_prove(logreg_circuits.client, LOGREG, genesis, d, proof_dir / f"r1-client{i}.json")
+        for i, d in enumerate(data)
+    ]
+    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, updates, proof_dir / "r1-agg.json")
+    return ProvenRound(genesis, data, updates, aggregate)
+
+
+@pytest.fixture(scope="session")
+def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ProvenRound:
+    """Round 2: from round 1's output, two clients submit and slot 1 stays empty."""
+    start = full_round.aggregate.weights
+    data = [client_data(LOGREG, seed) for seed in (10, 12)]
+    updates = [
+        train_and_prove(logreg_circuits.client, LOGREG, start, d, proof_dir / f"r2-client{i}.json")
+        for i, d in enumerate(data)
+    ]
+    slots = [updates[0], None, updates[1]]
+    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, proof_dir / "r2-agg.json")
+    return ProvenRound(start, data, updates, aggregate)

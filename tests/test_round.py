@@ -1,0 +1,169 @@
+"""Real proofs of a linked round: clients -> FedAvg -> next global -> next round's clients."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zkfl.aggregator import AggregateResult, aggregate_and_prove, check_round_links, empty_slot_hash, fedavg_float
+from zkfl.build import CircuitSet
+from zkfl.client import float_sgd_reference, train_and_prove
+from zkfl.commitments import poseidon
+from zkfl.errors import ConfigError, LinkError, ProofError
+from zkfl.fixedpoint import dequantize, int_to_felt, quantize
+from zkfl.prover import Proof, prove, verify
+
+from conftest import LOGREG, MLP, ProvenRound, client_data
+
+pytestmark = pytest.mark.prover
+
+STEP_TOLERANCE = 2e-3
+"""Max abs error of a proven client update vs float64 autograd SGD (scale 12: 1 unit = 2.4e-4)."""
+
+ROUND_TOLERANCE = 1e-2
+"""Max abs error of the proven next global model vs float FedAvg of float SGD steps (issue target)."""
+
+
+def test_proven_update_equals_float_sgd_within_tolerance(full_round: ProvenRound) -> None:
+    for data, update in zip(full_round.data, full_round.updates, strict=True):
+        reference = float_sgd_reference(LOGREG, dequantize(full_round.genesis), data)
+        error = np.max(np.abs(dequantize(update.weights) - reference))
+        assert error < STEP_TOLERANCE, f"proven update is {error:.2e} from float SGD"
+        assert not np.allclose(update.weights, full_round.genesis), "the step must move the weights"
+        assert update.sample_count == LOGREG.sample_count
+
+
+def test_proven_mlp_update_equals_float_sgd_within_tolerance(mlp_circuits: CircuitSet, tmp_path: Path) -> None:
+    genesis = quantize(MLP.init_params(seed=0))
+    data = client_data(MLP, seed=7)
+    update = train_and_prove(mlp_circuits.client, MLP, genesis, data, tmp_path / "mlp.json")
+    reference = float_sgd_reference(MLP, dequantize(genesis), data)
+    assert np.max(np.abs(dequantize(update.weights) - reference)) < STEP_TOLERANCE
+    verify(mlp_circuits.client, update.proof)
+
+
+def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    for update in full_round.updates:
+        verify(logreg_circuits.client, update.proof)
+        assert update.global_hash == poseidon(full_round.genesis)
+    verify(logreg_circuits.aggregator, full_round.aggregate.proof)
+    assert full_round.aggregate.slot_hashes == tuple(u.update_hash for u in full_round.updates)
+    check_round_links(poseidon(full_round.genesis), full_round.updates, full_round.aggregate, logreg_circuits.fedavg)
+
+
+def test_data_commitment_instance_is_the_salted_data_hash(full_round: ProvenRound) -> None:
+    for data, update in zip(full_round.data, full_round.updates, strict=True):
+        assert update.data_hash == data.commitment(LOGREG)
+
+
+def test_next_global_is_fedavg_of_float_sgd_steps(full_round: ProvenRound) -> None:
+    float_steps = [float_sgd_reference(LOGREG, dequantize(full_round.genesis), d) for d in full_round.data]
+    float_global = np.mean(float_steps, axis=0)  # equal sample counts
+    error = np.max(np.abs(dequantize(full_round.aggregate.weights) - float_global))
+    assert error < ROUND_TOLERANCE, f"proven global model is {error:.2e} from float FedAvg"
+
+
+def test_next_round_starts_from_the_aggregated_model(full_round: ProvenRound, partial_round: ProvenRound) -> None:
+    for update in partial_round.updates:
+        assert update.global_hash == full_round.aggregate.global_hash
+
+
+def test_missing_slot_gets_zero_weight_and_the_empty_hash(logreg_circuits: CircuitSet, partial_round: ProvenRound) -> None:
+    aggregate = partial_round.aggregate
+    assert aggregate.slot_hashes[1] == empty_slot_hash(logreg_circuits.fedavg)
+    error = np.max(np.abs(dequantize(aggregate.weights) - fedavg_float(partial_round.updates)))
+    assert error <= 2 / 4096, f"weighted mean of the two submitted updates is off by {error:.2e}"
+    slots = [partial_round.updates[0], None, partial_round.updates[1]]
+    check_round_links(poseidon(partial_round.genesis), slots, aggregate, logreg_circuits.fedavg)
+
+
+def test_round_with_no_update_is_refused_before_proving(logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at least one slot must be filled"):
+        aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, [None, None, None], tmp_path / "a.json")
+    assert not (tmp_path / "a.json").exists()
+
+
+def _tampered_copy(proof: Proof, tmp_path: Path, edit) -> Proof:
+    body = json.loads(proof.path.read_text())
+    edit(body)
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(body))
+    return Proof.load(path)
+
+
+def test_tampered_proof_bytes_fail_verification(logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path) -> None:
+    def flip(body: dict) -> None:
+        body["proof"][200] ^= 0x01
+        body["hex_proof"] = "0x" + bytes(body["proof"]).hex()
+
+    tampered = _tampered_copy(full_round.updates[0].proof, tmp_path, flip)
+    with pytest.raises(ProofError, match="does not verify against circuit 'training_step'"):
+        verify(logreg_circuits.client, tampered)
+
+
+def test_tampered_instance_fails_verification(logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path) -> None:
+    other_update = poseidon(full_round.updates[1].vector)
+
+    def swap_output_hash(body: dict) -> None:
+        body["instances"][0][2] = int_to_felt(other_update)
+
+    tampered = _tampered_copy(full_round.updates[0].proof, tmp_path, swap_output_hash)
+    assert tampered.instances[2] == other_update
+    with pytest.raises(ProofError, match="does not verify against circuit 'training_step'"):
+        verify(logreg_circuits.client, tampered)
+
+
+def test_client_from_another_global_model_breaks_the_link(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path
+) -> None:
+    stale = quantize(LOGREG.init_params(seed=99))
+    rogue = train_and_prove(logreg_circuits.client, LOGREG, stale, full_round.data[2], proof_dir / "rogue.json")
+    verify(logreg_circuits.client, rogue.proof)  # a valid proof ...
+    slots = [full_round.updates[0], full_round.updates[1], rogue]
+    with pytest.raises(LinkError, match="slot 2: the client trained from model hash"):
+        check_round_links(poseidon(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
+
+
+def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    swapped = [full_round.updates[1], full_round.updates[0], full_round.updates[2]]
+    with pytest.raises(LinkError, match="slot 0: the aggregation consumed hash"):
+        check_round_links(poseidon(full_round.genesis), swapped, full_round.aggregate, logreg_circuits.fedavg)
+
+
+def test_aggregating_a_substituted_update_breaks_the_link(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path
+) -> None:
+    substituted = full_round.updates[0].vector.copy()
+    substituted[0] += 4096  # the aggregator swaps in weights no client proved
+    vectors = [substituted] + [u.vector for u in full_round.updates[1:]]
+    run = prove(logreg_circuits.aggregator, vectors, tmp_path / "agg.json")  # a valid aggregation proof ...
+    forged = AggregateResult(run.outputs[0], run.proof)
+    with pytest.raises(LinkError, match="slot 0: the aggregation consumed hash"):
+        check_round_links(poseidon(full_round.genesis), full_round.updates, forged, logreg_circuits.fedavg)
+
+
+def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path
+) -> None:
+    altered = full_round.updates[1].vector.copy()
+    altered[-2] -= 1
+    slots = [full_round.updates[0], replace(full_round.updates[1], vector=altered), None]
+    with pytest.raises(LinkError, match="slot 1: the update's weights do not hash to its proof's output hash"):
+        aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, tmp_path / "a.json")
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    tampered = replace(full_round.aggregate, weights=full_round.aggregate.weights + 1)
+    with pytest.raises(LinkError, match="do not hash to the aggregation proof's output hash"):
+        check_round_links(poseidon(full_round.genesis), full_round.updates, tampered, logreg_circuits.fedavg)
+
+
+def test_missing_slot_claimed_filled_breaks_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    slots = [full_round.updates[0], None, full_round.updates[2]]
+    with pytest.raises(LinkError, match="slot 1 has no accepted update but the aggregation consumed"):
+        check_round_links(poseidon(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
