@@ -1,0 +1,170 @@
+"""Circuit benchmark: training-step, inference and FedAvg circuits, proven for real.
+
+Prints one JSON document: per case logrows, rows, setup/prove/verify seconds, proof/pk bytes and
+peak RSS, and for each training step the ratio to an inference proof of the same model and batch.
+Each case runs in its own subprocess (so peak RSS is that case's, and only one prover is alive).
+
+    python bench/circuits.py                 # the full grid of the circuits issue
+    python bench/circuits.py --quick         # small shapes only (a smoke run)
+    python bench/circuits.py --max-logrows 18 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
+from zkfl.circuits.training import clamped_softmax, logits, split_data, unpack
+from zkfl.fixedpoint import quantize
+from zkfl.prover import ProverConfig, compile_circuit, prove, setup_keys, verify
+from zkfl.srs import DevSrsSource
+
+DIGITS = {"features": 64, "classes": 10}
+
+
+class Inference(torch.nn.Module):
+    """Forward pass only (class probabilities), same inputs and visibility as the training step."""
+
+    def __init__(self, spec: TrainingStepSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def forward(self, theta: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+        spec = self.spec
+        x, _ = split_data(spec, data)
+        return clamped_softmax(logits(spec, unpack(spec, theta), x)).reshape(-1)
+
+
+def cases(quick: bool) -> list[dict]:
+    if quick:
+        return [
+            {"kind": "train", "family": "logreg", "batch": 8, "steps": 1, "features": 16, "classes": 4},
+            {"kind": "infer", "family": "logreg", "batch": 8, "steps": 1, "features": 16, "classes": 4},
+            {"kind": "fedavg", "slots": 2, "params": 68},
+        ]
+    grid: list[dict] = []
+    for batch in (8, 32, 128):
+        for steps in (1, 2):
+            grid.append({"kind": "train", "family": "logreg", "batch": batch, "steps": steps, **DIGITS})
+        grid.append({"kind": "infer", "family": "logreg", "batch": batch, "steps": 1, **DIGITS})
+    for batch in (8, 32):
+        grid.append({"kind": "train", "family": "mlp", "hidden": 32, "batch": batch, "steps": 1, **DIGITS})
+        grid.append({"kind": "infer", "family": "mlp", "hidden": 32, "batch": batch, "steps": 1, **DIGITS})
+    for slots in (2, 4, 8):
+        grid.append({"kind": "fedavg", "slots": slots, "params": 650})
+    return grid
+
+
+def case_name(case: dict) -> str:
+    if case["kind"] == "fedavg":
+        return f"fedavg-K{case['slots']}-P{case['params']}"
+    hidden = f"-h{case['hidden']}" if case.get("hidden") else ""
+    return f"{case['kind']}-{case['family']}{hidden}-d{case['features']}-b{case['batch']}-k{case['steps']}"
+
+
+def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
+    """ONNX graph and a representative fixed-point input for one case."""
+    if case["kind"] == "fedavg":
+        spec = FedAvgSpec(case["params"], case["slots"])
+        updates = spec.calibration_inputs(sample_count=32)
+        path = export_onnx(spec.module(), [torch.tensor(u, dtype=torch.float32) for u in updates], work / "g.onnx",
+                           [f"update_{i}" for i in range(spec.slots)], ["theta"])
+        return path, [quantize(u) for u in updates]
+    spec = TrainingStepSpec(case["family"], case["features"], case["classes"], case["batch"], case["steps"],
+                            learning_rate=0.5, hidden=case.get("hidden", 0))
+    theta, data = spec.calibration_inputs()
+    module = spec.module() if case["kind"] == "train" else Inference(spec)
+    path = export_onnx(module, [torch.tensor(theta, dtype=torch.float32), torch.tensor(data, dtype=torch.float32)],
+                       work / "g.onnx", ["theta", "data"], ["out"])
+    return path, [quantize(theta), quantize(data)]
+
+
+def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        onnx_path, inputs = graph_for(case, work)
+        start = time.perf_counter()
+        compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache", ProverConfig())
+        result: dict = {"case": case_name(case), **case, "logrows": compiled.logrows, "rows": compiled.num_rows,
+                        "num_inner_cols": compiled.settings["run_args"]["num_inner_cols"],
+                        "compile_s": round(time.perf_counter() - start, 2)}
+        if compiled.logrows > max_logrows:
+            result["skipped"] = f"logrows {compiled.logrows} > --max-logrows {max_logrows}"
+            return result
+        srs = DevSrsSource(cache / "srs").for_logrows(compiled.logrows)  # shared across cases, not timed
+        start = time.perf_counter()
+        keys = setup_keys(compiled, DevSrsSource(cache / "srs"), work / "cache")
+        result["setup_s"] = round(time.perf_counter() - start, 2)
+        prove_times, verify_times = [], []
+        for attempt in range(repeat):
+            start = time.perf_counter()
+            run = prove(keys, inputs, work / f"proof-{attempt}.json")  # includes one self-verify (< 0.5 s)
+            prove_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            verify(keys, run.proof)
+            verify_times.append(time.perf_counter() - start)
+        result["prove_s"] = round(statistics.median(prove_times), 2)
+        result["prove_runs_s"] = [round(t, 2) for t in prove_times]
+        result["verify_s"] = round(statistics.median(verify_times), 3)
+        result["proof_bytes"] = len(bytes.fromhex(json.loads(run.proof.path.read_text())["hex_proof"][2:]))
+        result["pk_bytes"] = keys.pk_path.stat().st_size
+        result["vk_bytes"] = keys.vk_path.stat().st_size
+        result["srs_logrows"] = srs.logrows
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return result
+
+
+def add_ratios(results: list[dict]) -> None:
+    by_name = {r["case"]: r for r in results}
+    for r in results:
+        if r["kind"] != "train" or "prove_s" not in r:
+            continue
+        infer = by_name.get(r["case"].replace("train-", "infer-").rsplit("-k", 1)[0] + "-k1")
+        if infer and "prove_s" in infer:
+            r["prove_vs_inference"] = round(r["prove_s"] / infer["prove_s"], 2)
+            r["rows_vs_inference"] = round(r["rows"] / infer["rows"], 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small shapes only")
+    parser.add_argument("--max-logrows", type=int, default=19, help="compile but do not prove larger circuits")
+    parser.add_argument("--repeat", type=int, default=3, help="proofs per case; prove/verify times are medians")
+    parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"), help="dev SRS files are kept here")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case), args.cache, args.max_logrows, args.repeat)))
+        return
+    results = []
+    for case in cases(args.quick):
+        print(f"[bench] {case_name(case)} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--case", json.dumps(case), "--cache", str(args.cache),
+             "--max-logrows", str(args.max_logrows), "--repeat", str(args.repeat)],
+            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            results.append({"case": case_name(case), **case, "error": proc.stderr.strip().splitlines()[-1:]})
+        else:
+            results.append(json.loads(lines[-1]))
+        print(f"[bench] {json.dumps(results[-1])}", file=sys.stderr, flush=True)
+    add_ratios(results)
+    print(json.dumps({"machine": {"cpus": os.cpu_count()}, "ezkl": "23.0.5", "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
