@@ -1,0 +1,1 @@
+"""The EVM toolchain: Solidity compilation through solc-js, ezkl verifier generation."""
