@@ -6,14 +6,19 @@ Set ZKFL_TEST_CACHE to a directory to keep compiled circuits and keys between lo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from zkfl.aggregator import AggregateResult, aggregate_and_prove
 from zkfl.build import CircuitSet, build_circuits
+from zkfl.chain.devnet import DEV_MNEMONIC, Devnet, start_devnet, stop_devnet
+from zkfl.chain.rpc import Chain, connect
 from zkfl.circuits import TrainingStepSpec
 from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
 from zkfl.fixedpoint import FixedArray, quantize
@@ -75,10 +80,18 @@ def full_round(logreg_circuits: CircuitSet, proof_dir: Path) -> ProvenRound:
 
 
 @pytest.fixture(scope="session")
+def stale_update(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ClientUpdate:
+    """Client 2's committed data, trained (and validly proven) from a model that is not the genesis."""
+    stale = quantize(LOGREG.init_params(seed=99))
+    return train_and_prove(logreg_circuits.client, LOGREG, stale, full_round.data[2], proof_dir / "stale.json")
+
+
+@pytest.fixture(scope="session")
 def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ProvenRound:
-    """Round 2: from round 1's output, two clients submit and slot 1 stays empty."""
+    """Round 2: from round 1's output, clients 0 and 2 train again on their committed data and
+    client 1 does not submit, so slot 1 stays empty."""
     start = full_round.aggregate.weights
-    data = [client_data(LOGREG, seed) for seed in (10, 12)]
+    data = [full_round.data[0], full_round.data[2]]
     updates = [
         train_and_prove(logreg_circuits.client, LOGREG, start, d, proof_dir / f"r2-client{i}.json")
         for i, d in enumerate(data)
@@ -86,3 +99,23 @@ def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_di
     slots = [updates[0], None, updates[1]]
     aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, proof_dir / "r2-agg.json")
     return ProvenRound(start, data, updates, aggregate)
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """One real anvil for the session, stopped at the end."""
+    directory = tmp_path_factory.mktemp("devnet")
+    yield start_devnet(directory)
+    stop_devnet(directory)
+
+
+@pytest.fixture(scope="session")
+def chain(devnet: Devnet) -> Chain:
+    return connect(devnet.rpc_url, expected_chain_id=devnet.chain_id)
+
+
+@pytest.fixture(scope="session")
+def accounts() -> list[LocalAccount]:
+    """anvil's funded dev accounts: 0 owner, 1 aggregator, 2.. clients."""
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]

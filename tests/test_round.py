@@ -11,7 +11,7 @@ import pytest
 
 from zkfl.aggregator import AggregateResult, aggregate_and_prove, check_round_links, empty_slot_hash, fedavg_float
 from zkfl.build import CircuitSet
-from zkfl.client import float_sgd_reference, train_and_prove
+from zkfl.client import ClientUpdate, float_sgd_reference, train_and_prove
 from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, LinkError, ProofError
 from zkfl.fixedpoint import dequantize, int_to_felt, quantize
@@ -118,12 +118,10 @@ def test_tampered_instance_fails_verification(logreg_circuits: CircuitSet, full_
 
 
 def test_client_from_another_global_model_breaks_the_link(
-    logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path
+    logreg_circuits: CircuitSet, full_round: ProvenRound, stale_update: ClientUpdate
 ) -> None:
-    stale = quantize(LOGREG.init_params(seed=99))
-    rogue = train_and_prove(logreg_circuits.client, LOGREG, stale, full_round.data[2], proof_dir / "rogue.json")
-    verify(logreg_circuits.client, rogue.proof)  # a valid proof ...
-    slots = [full_round.updates[0], full_round.updates[1], rogue]
+    verify(logreg_circuits.client, stale_update.proof)  # a valid proof ...
+    slots = [full_round.updates[0], full_round.updates[1], stale_update]
     with pytest.raises(LinkError, match="slot 2: the client trained from model hash"):
         check_round_links(poseidon(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
 

@@ -1,0 +1,248 @@
+"""The coordinator on a real anvil, with real verifiers (ezkl-generated, solc-js-compiled) and
+real proofs: a linked two-round federation, and every way a submission or finalization must fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from zkfl.aggregator import empty_slot_hash
+from zkfl.build import CircuitSet
+from zkfl.chain.coordinator import (
+    Coordinator,
+    FederationConfig,
+    Verifiers,
+    deploy_coordinator,
+    deploy_verifiers,
+    proof_calldata,
+)
+from zkfl.chain.rpc import Chain
+from zkfl.client import ClientUpdate
+from zkfl.commitments import poseidon
+from zkfl.errors import ChainError
+
+from conftest import LOGREG, ProvenRound
+
+pytestmark = pytest.mark.prover
+
+WINDOW = 20
+STAKE = 10**16
+REWARD = 10**15
+
+
+@pytest.fixture(scope="session")
+def verifiers(chain: Chain, accounts: list[LocalAccount], logreg_circuits: CircuitSet, cache_dir: Path) -> Verifiers:
+    return deploy_verifiers(chain, accounts[0], logreg_circuits, cache_dir)
+
+
+@pytest.fixture
+def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+                full_round: ProvenRound, cache_dir: Path) -> Coordinator:
+    """A fresh federation per test (shared verifiers) from the genesis model of `full_round`."""
+    config = FederationConfig(
+        genesis_hash=poseidon(full_round.genesis), genesis_cid="bafy-genesis", aggregator=accounts[1].address,
+        empty_slot_hash=empty_slot_hash(logreg_circuits.fedavg), stake_wei=STAKE, reward_wei=REWARD,
+        submission_window=WINDOW,
+    )
+    deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config, cache_dir)
+    return Coordinator(chain, deployment.coordinator, cache_dir)
+
+
+@pytest.fixture
+def registered(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> list[LocalAccount]:
+    """Clients 0..2 (accounts 2..4) registered with their data commitments, in slot order."""
+    clients = accounts[2:5]
+    for account, data in zip(clients, full_round.data, strict=True):
+        coordinator.register(account, data.commitment(LOGREG))
+    return clients
+
+
+def _mine(chain: Chain, blocks: int) -> None:
+    chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+
+def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount],
+                                              registered: list[LocalAccount], full_round: ProvenRound,
+                                              partial_round: ProvenRound) -> None:
+    aggregator = accounts[1]
+    coordinator.fund_rewards(accounts[0], 10 * REWARD)
+    # round 0: every client submits, so the aggregator may finalize before the deadline
+    for i, (client, update) in enumerate(zip(registered, full_round.updates, strict=True)):
+        receipt = coordinator.submit_update(client, 0, update.proof, f"bafy-r0-c{i}")
+        assert receipt["status"] == 1
+        assert coordinator.accepted_update_hash(0, i) == update.update_hash
+    coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model")
+    assert coordinator.current_round == 1
+    assert coordinator.round(0).finalized
+    assert coordinator.round(1).model_hash == full_round.aggregate.global_hash == poseidon(full_round.aggregate.weights)
+
+    # round 1: client 1 stays away; after the deadline the aggregator finalizes with the others
+    coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "bafy-r1-c0")
+    coordinator.submit_update(registered[2], 1, partial_round.updates[1].proof, "bafy-r1-c2")
+    _mine(chain, WINDOW + 1)
+    coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model")
+    assert coordinator.round(2).model_hash == partial_round.aggregate.global_hash
+
+    opened = coordinator.events("RoundOpened")
+    assert [e["modelHash"] for e in opened] == [
+        poseidon(full_round.genesis), full_round.aggregate.global_hash, partial_round.aggregate.global_hash]
+    assert [e["modelCid"] for e in opened] == ["bafy-genesis", "bafy-r1-model", "bafy-r2-model"]
+    accepted = coordinator.accepted_updates()
+    assert [(a.round, a.slot, a.cid) for a in accepted] == [
+        (0, 0, "bafy-r0-c0"), (0, 1, "bafy-r0-c1"), (0, 2, "bafy-r0-c2"), (1, 0, "bafy-r1-c0"), (1, 2, "bafy-r1-c2")]
+
+    # rewards: two accepted updates for client 0, one for client 1; stake back on withdrawal
+    assert coordinator.rewards_owed(registered[0].address) == 2 * REWARD
+    assert coordinator.rewards_owed(registered[1].address) == REWARD
+    before = chain.w3.eth.get_balance(registered[0].address)
+    receipt = coordinator.claim_rewards(registered[0])
+    fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert chain.w3.eth.get_balance(registered[0].address) == before + 2 * REWARD - fee
+    assert coordinator.rewards_owed(registered[0].address) == 0
+    before = chain.w3.eth.get_balance(registered[1].address)
+    receipt = coordinator.withdraw(registered[1])
+    fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert chain.w3.eth.get_balance(registered[1].address) == before + STAKE - fee
+
+
+def _reject(match: str, action, *args) -> None:
+    with pytest.raises(ChainError, match=match):
+        action(*args)
+
+
+def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    proof, instances = proof_calldata(full_round.updates[0].proof)
+    tampered = bytearray(proof)
+    tampered[300] ^= 0x01
+    _reject("InvalidProof: the verifier at .* rejected the proof",
+            coordinator.submit_calldata, registered[0], 0, bytes(tampered), instances, "cid")
+    assert coordinator.accepted_update_hash(0, 0) == 0
+
+
+def test_tampered_instance_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    proof, instances = proof_calldata(full_round.updates[0].proof)
+    instances[2] = full_round.updates[1].update_hash  # claim another update than the one proven
+    _reject("InvalidProof", coordinator.submit_calldata, registered[0], 0, proof, instances, "cid")
+
+
+def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
+                                                      stale_update: ClientUpdate, full_round: ProvenRound) -> None:
+    _reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
+            f"but round 0's global model hash is {poseidon(full_round.genesis):#x}",
+            coordinator.submit_update, registered[2], 0, stale_update.proof, "cid")
+
+
+def test_copied_proof_from_other_account_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
+                                                     full_round: ProvenRound) -> None:
+    _reject(f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
+            f"is not the one {registered[1].address} registered",
+            coordinator.submit_update, registered[1], 0, full_round.updates[0].proof, "cid")
+
+
+def test_registering_another_clients_data_commitment_is_rejected(
+        coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _reject("DataCommitmentTaken", coordinator.register, accounts[6], full_round.data[0].commitment(LOGREG))
+
+
+def test_double_submission_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    coordinator.submit_update(registered[0], 0, full_round.updates[0].proof, "cid")
+    _reject(f"AlreadySubmitted: {registered[0].address} already submitted an update in round 0",
+            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
+
+
+def test_unregistered_sender_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
+    _reject(f"NotRegistered: {accounts[7].address} is not a registered client",
+            coordinator.submit_update, accounts[7], 0, full_round.updates[0].proof, "cid")
+
+
+def test_wrong_stake_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
+    _reject(f"WrongStake\\(required={STAKE}, sent=1\\)", coordinator.register, accounts[7], 123, 1)
+
+
+def test_late_submission_after_the_deadline_is_rejected(coordinator: Coordinator, chain: Chain,
+                                                        registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _mine(chain, WINDOW + 1)
+    _reject("SubmissionClosed: round 0 closed for submissions at block",
+            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
+
+
+def _submit_clients(coordinator: Coordinator, clients: list[LocalAccount], updates: list[ClientUpdate],
+                    which: list[int]) -> None:
+    for i in which:
+        coordinator.submit_update(clients[i], 0, updates[i].proof, f"cid-{i}")
+
+
+def test_finalize_with_an_unaccepted_update_hash_is_rejected(
+        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], registered: list[LocalAccount],
+        full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
+    _mine(chain, WINDOW + 1)
+    _reject(f"SlotMismatch: slot 1 of the aggregation consumed hash {full_round.updates[1].update_hash:#x}; "
+            f"round 0 accepted {empty_slot_hash(logreg_circuits.fedavg):#x} there",
+            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+
+
+def test_finalize_with_a_missing_update_hash_is_rejected(
+        coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount],
+        full_round: ProvenRound, partial_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
+    proof, instances = proof_calldata(partial_round.aggregate.proof)
+    instances[0], instances[2] = full_round.updates[0].update_hash, full_round.updates[2].update_hash
+    _reject("SlotMismatch: slot 1 of the aggregation consumed hash",
+            coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
+
+
+def test_finalize_twice_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                    registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid")
+    _reject("WrongRound: round 0 is not the open round \\(1\\)",
+            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+
+
+def test_early_finalize_with_missing_clients_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                         registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0])
+    _reject("SubmissionStillOpen: round 0 is still open until block",
+            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+
+
+def test_finalize_by_another_account_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    _reject(f"NotAggregator\\(caller={accounts[2].address}\\)",
+            coordinator.finalize_round, accounts[2], 0, full_round.aggregate.proof, "cid")
+
+
+def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    proof, instances = proof_calldata(full_round.aggregate.proof)
+    instances[-1] = poseidon([1, 2, 3])  # claim another next global model
+    _reject("InvalidProof", coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
+    assert not coordinator.round(0).finalized
+
+
+def test_unreachable_rpc_is_a_clear_error() -> None:
+    from zkfl.chain.rpc import connect
+
+    with pytest.raises(ChainError, match="cannot reach a JSON-RPC node at http://127.0.0.1:9"):
+        connect("http://127.0.0.1:9", timeout=2)
+
+
+def test_wrong_chain_id_is_a_clear_error(chain: Chain) -> None:
+    from zkfl.chain.rpc import connect
+
+    with pytest.raises(ChainError, match="is chain id 31337, expected 1"):
+        connect(chain.rpc_url, expected_chain_id=1)
+
+
+def test_insufficient_funds_is_a_clear_error(coordinator: Coordinator) -> None:
+    from eth_account import Account
+
+    pauper = Account.create()
+    _reject("insufficient funds", coordinator.register, pauper, 42)
