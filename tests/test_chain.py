@@ -15,6 +15,7 @@ from zkfl.chain.coordinator import (
     Coordinator,
     FederationConfig,
     Verifiers,
+    deploy_circuit_verifier,
     deploy_coordinator,
     deploy_verifiers,
     proof_calldata,
@@ -225,6 +226,25 @@ def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accoun
     instances[-1] = poseidon([1, 2, 3])  # claim another next global model
     _reject("InvalidProof", coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
     assert not coordinator.round(0).finalized
+
+
+def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
+        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+        full_round: ProvenRound, cache_dir: Path) -> None:
+    reusable = deploy_circuit_verifier(chain, accounts[0], logreg_circuits.client, cache_dir, reusable=True)
+    assert reusable.kind == "reusable"
+    config = FederationConfig(poseidon(full_round.genesis), "bafy-genesis", accounts[1].address,
+                              empty_slot_hash(logreg_circuits.fedavg), submission_window=WINDOW)
+    deployment = deploy_coordinator(chain, accounts[0], Verifiers(reusable.address, verifiers.aggregator, {}),
+                                    logreg_circuits, config, cache_dir)
+    coordinator = Coordinator(chain, deployment.coordinator, cache_dir)
+    coordinator.register(accounts[2], full_round.data[0].commitment(LOGREG))
+    proof, instances = proof_calldata(full_round.updates[0].proof)
+    tampered = bytearray(proof)
+    tampered[300] ^= 0x01
+    _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, bytes(tampered), instances, "cid")
+    coordinator.submit_update(accounts[2], 0, full_round.updates[0].proof, "cid")
+    assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
 
 
 def test_unreachable_rpc_is_a_clear_error() -> None:

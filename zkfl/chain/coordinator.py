@@ -18,8 +18,8 @@ from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.solidity import ContractArtifact, compile_files
 from zkfl.evm.toolchain import REPO_ROOT
-from zkfl.evm.verifier import build_verifier
-from zkfl.prover import Proof
+from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
+from zkfl.prover import CircuitKeys, Proof
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 
@@ -115,10 +115,41 @@ class Verifiers:
     deploy_gas: dict[str, int]
 
 
+@dataclass(frozen=True)
+class DeployedVerifier:
+    address: str  # what the coordinator calls (an IHalo2Verifier)
+    kind: str  # "dedicated" or "reusable"
+    deploy_gas: int
+
+
+def deploy_circuit_verifier(
+    chain: Chain, owner: LocalAccount, keys: CircuitKeys, cache_dir: str | os.PathLike[str], reusable: bool | None = None
+) -> DeployedVerifier:
+    """The circuit's dedicated verifier; with `reusable=None`, ezkl's reusable verifier + VKA
+    behind an adapter when the dedicated one is over the contract size limit."""
+    if not reusable:
+        try:
+            address, gas = deploy_contract(chain, owner, build_verifier(keys, cache_dir))
+            return DeployedVerifier(address, "dedicated", gas)
+        except VerifierTooLarge:
+            if reusable is False:
+                raise
+    bundle = build_reusable_verifier(keys, cache_dir)
+    verifier, verifier_gas = deploy_contract(chain, owner, bundle.verifier)
+    contract = chain.w3.eth.contract(address=verifier, abi=bundle.verifier.abi)
+    registered = transact(chain, owner, contract.functions.registerVka(bundle.vka_words),
+                          ErrorDecoder([bundle.verifier.abi]), f"registering the VKA of {keys.name!r}")
+    raw = ContractArtifact("VkaStore", [], data_contract_code(bundle.vka_words), "0x")
+    store, store_gas = deploy_contract(chain, owner, raw)
+    adapter, adapter_gas = deploy_contract(chain, owner, bundle.adapter, verifier, store)
+    return DeployedVerifier(adapter, "reusable", verifier_gas + registered["gasUsed"] + store_gas + adapter_gas)
+
+
 def deploy_verifiers(chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]) -> Verifiers:
-    client, client_gas = deploy_contract(chain, owner, build_verifier(circuits.client, cache_dir))
-    aggregator, agg_gas = deploy_contract(chain, owner, build_verifier(circuits.aggregator, cache_dir))
-    return Verifiers(client, aggregator, {"client_verifier": client_gas, "aggregator_verifier": agg_gas})
+    client = deploy_circuit_verifier(chain, owner, circuits.client, cache_dir)
+    aggregator = deploy_circuit_verifier(chain, owner, circuits.aggregator, cache_dir)
+    return Verifiers(client.address, aggregator.address,
+                     {"client_verifier": client.deploy_gas, "aggregator_verifier": aggregator.deploy_gas})
 
 
 def deploy_coordinator(

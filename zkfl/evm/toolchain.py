@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def solc_script() -> Path:
 
 
 def anvil_binary() -> Path:
-    binary = toolchain_dir() / "node_modules" / ".bin" / "anvil"
-    if not binary.exists():
+    """The platform's anvil executable itself (not npm's node launcher, so that the PID we
+    signal is anvil's and it dumps its --state file when stopped)."""
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), "")
+    package = f"anvil-{platform.system().lower()}-{arch}"
+    binary = toolchain_dir() / "node_modules" / "@foundry-rs" / package / "bin" / "anvil"
+    if not binary.is_file():
         raise ConfigError(f"anvil is not installed ({binary} missing): run `make setup`")
     return binary
 

@@ -1,0 +1,147 @@
+"""Gas report: deploy gas, verifier runtime sizes, and gas per client submission and per
+finalization (from receipts) for digits-sized circuits on a real anvil, each next to a bare call
+of the same generated verifier with the same proof, so the coordinator's own overhead shows.
+Also how the number of inner columns and of public instances move a verifier's gas.
+
+    python bench/gas.py            # prints JSON
+    python bench/gas.py --quick    # small circuits (a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from eth_account import Account
+from sklearn.datasets import load_digits
+
+from zkfl.aggregator import aggregate_and_prove, empty_slot_hash
+from zkfl.build import build_circuits
+from zkfl.chain.coordinator import Coordinator, FederationConfig, deploy_contract, deploy_federation, proof_calldata
+from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
+from zkfl.chain.rpc import ErrorDecoder, connect, transact
+from zkfl.circuits import TrainingStepSpec
+from zkfl.client import make_client_data, train_and_prove
+from zkfl.commitments import poseidon
+from zkfl.evm.verifier import build_verifier
+from zkfl.fixedpoint import quantize
+from zkfl.prover import ProverConfig
+
+
+def calldata_bytes(tx_input: bytes) -> dict[str, int]:
+    zeros = tx_input.count(0)
+    return {"bytes": len(tx_input), "zero_bytes": zeros, "calldata_gas": 4 * zeros + 16 * (len(tx_input) - zeros)}
+
+
+def bare_verify(chain, signer, address: str, abi: list, proof) -> dict:
+    """A transaction straight to the verifier with the same proof and instances."""
+    contract = chain.w3.eth.contract(address=address, abi=abi)
+    proof_bytes, instances = proof_calldata(proof)
+    call = contract.functions.verifyProof(proof_bytes, instances)
+    receipt = transact(chain, signer, call, ErrorDecoder([abi]), "bare verifier call")
+    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
+    return {"gas": receipt["gasUsed"], **calldata_bytes(bytes(tx["input"]))}
+
+
+def tx_record(chain, receipt: dict) -> dict:
+    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
+    return {"gas": receipt["gasUsed"], **calldata_bytes(bytes(tx["input"]))}
+
+
+def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: Path, config: ProverConfig) -> dict:
+    circuits = build_circuits(spec, slots, cache, config=config)
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    genesis = quantize(spec.init_params(seed=0))
+    datas, updates = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(slots):
+            idx = rng.choice(len(digits.target), size=spec.sample_count, replace=False)
+            data = make_client_data(spec, digits.data[idx] / 16.0, digits.target[idx])
+            datas.append(data)
+            updates.append(train_and_prove(circuits.client, spec, genesis, data, Path(tmp) / f"c{i}.json"))
+        aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
+        owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
+        fed_config = FederationConfig(poseidon(genesis), "bafy-genesis", aggregator.address,
+                                      empty_slot_hash(circuits.fedavg), submission_window=1000)
+        deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
+        coordinator = Coordinator(chain, deployment.coordinator, cache)
+        submissions = []
+        for client, data, update in zip(clients, datas, updates, strict=True):
+            coordinator.register(client, data.commitment(spec))
+            submissions.append(tx_record(chain, coordinator.submit_update(client, 0, update.proof, "b" * 59)))
+        finalization = tx_record(chain, coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59))
+        client_verifier = build_verifier(circuits.client, cache)
+        agg_verifier = build_verifier(circuits.aggregator, cache)
+        bare_client = bare_verify(chain, owner, deployment.client_verifier, client_verifier.abi, updates[0].proof)
+        bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, agg_verifier.abi, aggregate.proof)
+    submit_gas = statistics.median(s["gas"] for s in submissions)
+    return {
+        "case": f"{spec.family}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
+        "client_logrows": circuits.client.circuit.logrows,
+        "client_inner_cols": circuits.client.circuit.settings["run_args"]["num_inner_cols"],
+        "aggregator_logrows": circuits.aggregator.circuit.logrows,
+        "deploy_gas": deployment.deploy_gas,
+        "runtime_bytes": {"client_verifier": client_verifier.runtime_size,
+                          "aggregator_verifier": agg_verifier.runtime_size},
+        "submission": {"gas_median": submit_gas, "runs": submissions},
+        "bare_client_verify": bare_client,
+        "coordinator_overhead_per_submission": submit_gas - bare_client["gas"],
+        "finalization": finalization,
+        "bare_aggregator_verify": bare_agg,
+        "coordinator_overhead_per_finalization": finalization["gas"] - bare_agg["gas"],
+    }
+
+
+def columns_case(chain, owner, spec: TrainingStepSpec, cols: int, cache: Path) -> dict:
+    """Bare verifier gas of the same client circuit laid out with `cols` inner columns."""
+    circuits = build_circuits(spec, 2, cache, config=ProverConfig(num_inner_cols=cols))
+    digits = load_digits()
+    idx = np.arange(spec.sample_count)
+    data = make_client_data(spec, digits.data[idx] / 16.0, digits.target[idx])
+    with tempfile.TemporaryDirectory() as tmp:
+        update = train_and_prove(circuits.client, spec, quantize(spec.init_params(0)), data, Path(tmp) / "c.json")
+        verifier = build_verifier(circuits.client, cache)
+        address, deploy_gas = deploy_contract(chain, owner, verifier)
+        bare = bare_verify(chain, owner, address, verifier.abi, update.proof)
+    return {"inner_cols": cols, "logrows": circuits.client.circuit.logrows, "rows": circuits.client.circuit.num_rows,
+            "verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"], "runtime_bytes": verifier.runtime_size,
+            "deploy_gas": deploy_gas}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
+    args = parser.parse_args()
+    if args.quick:
+        federations = [(TrainingStepSpec("logreg", 16, 4, 4, 1), 2)]
+        column_spec = TrainingStepSpec("logreg", 16, 4, 4, 1)
+    else:
+        federations = [(TrainingStepSpec("logreg", 64, 10, 8, 1), 2), (TrainingStepSpec("logreg", 64, 10, 8, 1), 4)]
+        column_spec = TrainingStepSpec("logreg", 64, 10, 8, 1)
+    Account.enable_unaudited_hdwallet_features()
+    accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(8)]
+    with tempfile.TemporaryDirectory() as devnet_dir:
+        devnet = start_devnet(devnet_dir)
+        try:
+            chain = connect(devnet.rpc_url, devnet.chain_id)
+            report = {"federations": [], "columns": []}
+            for spec, slots in federations:
+                print(f"[gas] federation {spec} K={slots}", file=sys.stderr, flush=True)
+                report["federations"].append(federation_case(chain, accounts, spec, slots, args.cache, ProverConfig()))
+            for cols in (1, 2, 4):
+                print(f"[gas] columns {cols}", file=sys.stderr, flush=True)
+                report["columns"].append(columns_case(chain, accounts[0], column_spec, cols, args.cache))
+        finally:
+            stop_devnet(devnet_dir)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
