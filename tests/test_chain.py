@@ -20,7 +20,7 @@ from zkfl.chain.coordinator import (
     deploy_verifiers,
     proof_calldata,
 )
-from zkfl.chain.rpc import Chain
+from zkfl.chain.rpc import Chain, transact
 from zkfl.client import ClientUpdate
 from zkfl.commitments import poseidon
 from zkfl.errors import ChainError
@@ -87,10 +87,11 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model")
     assert coordinator.round(2).model_hash == partial_round.aggregate.global_hash
 
-    opened = coordinator.events("RoundOpened")
-    assert [e["modelHash"] for e in opened] == [
+    opened = coordinator.opened_rounds()
+    assert [r.model_hash for r in opened] == [
         poseidon(full_round.genesis), full_round.aggregate.global_hash, partial_round.aggregate.global_hash]
-    assert [e["modelCid"] for e in opened] == ["bafy-genesis", "bafy-r1-model", "bafy-r2-model"]
+    assert [r.model_cid for r in opened] == ["bafy-genesis", "bafy-r1-model", "bafy-r2-model"]
+    assert [(f.round, f.accepted_updates) for f in coordinator.finalized_rounds()] == [(0, 3), (1, 2)]
     accepted = coordinator.accepted_updates()
     assert [(a.round, a.slot, a.cid) for a in accepted] == [
         (0, 0, "bafy-r0-c0"), (0, 1, "bafy-r0-c1"), (0, 2, "bafy-r0-c2"), (1, 0, "bafy-r1-c0"), (1, 2, "bafy-r1-c2")]
@@ -259,6 +260,15 @@ def test_wrong_chain_id_is_a_clear_error(chain: Chain) -> None:
 
     with pytest.raises(ChainError, match="is chain id 31337, expected 1"):
         connect(chain.rpc_url, expected_chain_id=1)
+
+
+def test_out_of_gas_is_a_clear_error(coordinator: Coordinator, registered: list[LocalAccount],
+                                     full_round: ProvenRound) -> None:
+    proof, instances = proof_calldata(full_round.updates[0].proof)
+    call = coordinator.contract.functions.submitUpdate(0, proof, instances, "cid")
+    with pytest.raises(ChainError, match="ran out of gas \\(200000 gas limit\\)"):
+        transact(coordinator.chain, registered[0], call, coordinator.decoder, "update submission", gas=200_000)
+    assert coordinator.accepted_update_hash(0, 0) == 0
 
 
 def test_insufficient_funds_is_a_clear_error(coordinator: Coordinator) -> None:

@@ -9,13 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zkfl.aggregator import AggregateResult, aggregate_and_prove, check_round_links, empty_slot_hash, fedavg_float
+from zkfl.aggregator import (
+    AggregateResult,
+    aggregate_and_prove,
+    check_round_links,
+    empty_slot_hash,
+    fedavg_float,
+    slot_vectors,
+)
 from zkfl.build import CircuitSet
 from zkfl.client import ClientUpdate, float_sgd_reference, train_and_prove
 from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, LinkError, ProofError
 from zkfl.fixedpoint import dequantize, int_to_felt, quantize
-from zkfl.prover import Proof, prove, verify
+from zkfl.prover import Proof, prove, run_witness, verify
 
 from conftest import LOGREG, MLP, ProvenRound, client_data
 
@@ -65,6 +72,14 @@ def test_next_global_is_fedavg_of_float_sgd_steps(full_round: ProvenRound) -> No
     float_global = np.mean(float_steps, axis=0)  # equal sample counts
     error = np.max(np.abs(dequantize(full_round.aggregate.weights) - float_global))
     assert error < ROUND_TOLERANCE, f"proven global model is {error:.2e} from float FedAvg"
+
+
+def test_fedavg_witness_reproduces_the_proven_global_model_bit_for_bit(
+    logreg_circuits: CircuitSet, partial_round: ProvenRound
+) -> None:
+    slots = [partial_round.updates[0], None, partial_round.updates[1]]
+    (recomputed,) = run_witness(logreg_circuits.aggregator.circuit, slot_vectors(logreg_circuits.fedavg, slots))
+    assert np.array_equal(recomputed, partial_round.aggregate.weights)
 
 
 def test_next_round_starts_from_the_aggregated_model(full_round: ProvenRound, partial_round: ProvenRound) -> None:

@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ def compile_circuit(
         (tmp / "model.onnx").write_bytes(model_bytes)
         (tmp / "calibration.json").write_text(calibration)
         candidates = INNER_COLS_CANDIDATES if config.num_inner_cols is None else (config.num_inner_cols,)
-        best: tuple[int, int, Path] | None = None
+        best: tuple[int, Path] | None = None  # (logrows, settings file); ties keep fewer columns
         for cols in candidates:
             settings = tmp / f"settings-{cols}.json"
             _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args(cols))
@@ -177,9 +177,9 @@ def compile_circuit(
             _check_scales(name, json.loads(settings.read_text()), config.scale)
             logrows = json.loads(settings.read_text())["run_args"]["logrows"]
             if best is None or logrows < best[0]:
-                best = (logrows, cols, settings)
+                best = (logrows, settings)
         assert best is not None
-        os.replace(best[2], tmp / "settings.json")
+        os.replace(best[1], tmp / "settings.json")
         for leftover in tmp.glob("settings-*.json"):
             leftover.unlink()
         _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
@@ -288,7 +288,7 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-def _build_atomically(target: Path, build: Any) -> None:
+def _build_atomically(target: Path, build: Callable[[Path], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:

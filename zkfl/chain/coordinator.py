@@ -101,6 +101,27 @@ class AcceptedUpdate:
     gas_used: int | None = None
 
 
+@dataclass(frozen=True)
+class OpenedRound:
+    """A RoundOpened event: the round's global model as published on-chain."""
+
+    round: int
+    model_hash: int
+    model_cid: str
+    deadline: int
+    block: int
+
+
+@dataclass(frozen=True)
+class FinalizedRound:
+    round: int
+    next_model_hash: int
+    next_model_cid: str
+    accepted_updates: int
+    block: int
+    tx_hash: str
+
+
 def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     receipt = transact(chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES),
@@ -246,6 +267,15 @@ class Coordinator:
             for log in logs
         ]
         return [r for r in records if round_no is None or r.round == round_no]
+
+    def opened_rounds(self) -> list[OpenedRound]:
+        return [OpenedRound(log.args.round, log.args.modelHash, log.args.modelCid, log.args.deadline, log.blockNumber)
+                for log in self.contract.events.RoundOpened.get_logs(from_block=0)]
+
+    def finalized_rounds(self) -> list[FinalizedRound]:
+        return [FinalizedRound(log.args.round, log.args.nextModelHash, log.args.nextModelCid, log.args.acceptedUpdates,
+                               log.blockNumber, log.transactionHash.hex())
+                for log in self.contract.events.RoundFinalized.get_logs(from_block=0)]
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """Every `name` event from genesis, as plain dicts with block and tx."""

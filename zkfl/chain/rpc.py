@@ -22,6 +22,7 @@ from web3.types import TxReceipt
 from zkfl.errors import ChainError, ConfigError
 
 GAS_HEADROOM = 1.2
+OUT_OF_GAS_FRACTION = 0.95
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,11 @@ def transact(chain: Chain, signer: LocalAccount, call: Any, decoder: ErrorDecode
         raise _rpc_error(chain, signer, what, exc) from exc
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
     if receipt["status"] != 1:
-        if receipt["gasUsed"] >= params["gas"]:
-            raise ChainError(f"{what} ran out of gas ({params['gas']} gas limit); raise the gas limit")
+        # An out-of-gas inside a called contract (e.g. the verifier) surfaces as a revert of the
+        # caller with the last 1/64 of the gas left, so "used nearly all of it" is the signal.
+        if receipt["gasUsed"] >= OUT_OF_GAS_FRACTION * params["gas"]:
+            raise ChainError(f"{what} ran out of gas ({params['gas']} gas limit, {receipt['gasUsed']} used); "
+                             "raise the gas limit")
         raise ChainError(f"{what} reverted on chain in tx {tx_hash.hex()}")
     return receipt
 

@@ -1,0 +1,17 @@
+"""IPFS-compatible content identifiers (CIDv1, raw codec, sha2-256, base32) computed locally."""
+
+from __future__ import annotations
+
+import numpy as np
+from multiformats import CID, multihash
+
+from zkfl.fixedpoint import FixedArray
+
+
+def content_id(data: bytes) -> str:
+    return str(CID("base32", 1, "raw", multihash.digest(data, "sha2-256")))
+
+
+def vector_bytes(vector: FixedArray) -> bytes:
+    """The canonical bytes of a fixed-point vector: little-endian int64, no header."""
+    return np.asarray(vector, dtype="<i8").tobytes()
