@@ -7,6 +7,7 @@ Each case runs in its own subprocess (so peak RSS is that case's, and only one p
     python bench/circuits.py                 # the full grid of the circuits issue
     python bench/circuits.py --quick         # small shapes only (a smoke run)
     python bench/circuits.py --max-logrows 18 --repeat 5
+    python bench/circuits.py --only logreg-d64-b32-k1 --only fedavg-K8
 """
 
 from __future__ import annotations
@@ -143,13 +144,16 @@ def main() -> None:
     parser.add_argument("--max-logrows", type=int, default=19, help="compile but do not prove larger circuits")
     parser.add_argument("--repeat", type=int, default=3, help="proofs per case; prove/verify times are medians")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"), help="dev SRS files are kept here")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only cases whose name contains TEXT (repeatable)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case), args.cache, args.max_logrows, args.repeat)))
         return
     results = []
-    for case in cases(args.quick):
+    selected = [c for c in cases(args.quick) if not args.only or any(t in case_name(c) for t in args.only)]
+    for case in selected:
         print(f"[bench] {case_name(case)} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(
             [sys.executable, __file__, "--case", json.dumps(case), "--cache", str(args.cache),
