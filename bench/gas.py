@@ -22,15 +22,26 @@ from sklearn.datasets import load_digits
 
 from zkfl.aggregator import aggregate_and_prove, empty_slot_hash
 from zkfl.build import build_circuits
-from zkfl.chain.coordinator import Coordinator, FederationConfig, deploy_contract, deploy_federation, proof_calldata
+from zkfl.chain.coordinator import (
+    Coordinator,
+    FederationConfig,
+    deploy_circuit_verifier,
+    deploy_federation,
+    proof_calldata,
+)
 from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
 from zkfl.chain.rpc import ErrorDecoder, connect, transact
 from zkfl.circuits import TrainingStepSpec
 from zkfl.client import make_client_data, train_and_prove
 from zkfl.commitments import poseidon
-from zkfl.evm.verifier import build_verifier
+from zkfl.evm.solidity import compile_files
+from zkfl.evm.verifier import verifier_source
 from zkfl.fixedpoint import quantize
 from zkfl.prover import ProverConfig
+
+
+IHALO2_ABI = [{"type": "function", "name": "verifyProof", "stateMutability": "view", "outputs": [{"name": "", "type": "bool"}],
+               "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}]}]
 
 
 def calldata_bytes(tx_input: bytes) -> dict[str, int]:
@@ -76,10 +87,11 @@ def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: 
             coordinator.register(client, data.commitment(spec))
             submissions.append(tx_record(chain, coordinator.submit_update(client, 0, update.proof, "b" * 59)))
         finalization = tx_record(chain, coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59))
-        client_verifier = build_verifier(circuits.client, cache)
-        agg_verifier = build_verifier(circuits.aggregator, cache)
-        bare_client = bare_verify(chain, owner, deployment.client_verifier, client_verifier.abi, updates[0].proof)
-        bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, agg_verifier.abi, aggregate.proof)
+        bare_client = bare_verify(chain, owner, deployment.client_verifier, IHALO2_ABI, updates[0].proof)
+        bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, IHALO2_ABI, aggregate.proof)
+        sizes = {}
+        for role, keys in (("client_verifier", circuits.client), ("aggregator_verifier", circuits.aggregator)):
+            sizes[role] = compile_files([verifier_source(keys, cache)], cache)["Halo2Verifier"].runtime_size
     submit_gas = statistics.median(s["gas"] for s in submissions)
     return {
         "case": f"{spec.family}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
@@ -87,8 +99,7 @@ def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: 
         "client_inner_cols": circuits.client.circuit.settings["run_args"]["num_inner_cols"],
         "aggregator_logrows": circuits.aggregator.circuit.logrows,
         "deploy_gas": deployment.deploy_gas,
-        "runtime_bytes": {"client_verifier": client_verifier.runtime_size,
-                          "aggregator_verifier": agg_verifier.runtime_size},
+        "runtime_bytes": sizes,
         "submission": {"gas_median": submit_gas, "runs": submissions},
         "bare_client_verify": bare_client,
         "coordinator_overhead_per_submission": submit_gas - bare_client["gas"],
@@ -99,19 +110,20 @@ def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: 
 
 
 def columns_case(chain, owner, spec: TrainingStepSpec, cols: int, cache: Path) -> dict:
-    """Bare verifier gas of the same client circuit laid out with `cols` inner columns."""
+    """Verifier gas of the same client circuit laid out with `cols` inner columns: the dedicated
+    verifier when it fits EIP-170, else the reusable verifier + VKA behind the adapter."""
     circuits = build_circuits(spec, 2, cache, config=ProverConfig(num_inner_cols=cols))
     digits = load_digits()
     idx = np.arange(spec.sample_count)
     data = make_client_data(spec, digits.data[idx] / 16.0, digits.target[idx])
+    dedicated_size = compile_files([verifier_source(circuits.client, cache)], cache)["Halo2Verifier"].runtime_size
     with tempfile.TemporaryDirectory() as tmp:
         update = train_and_prove(circuits.client, spec, quantize(spec.init_params(0)), data, Path(tmp) / "c.json")
-        verifier = build_verifier(circuits.client, cache)
-        address, deploy_gas = deploy_contract(chain, owner, verifier)
-        bare = bare_verify(chain, owner, address, verifier.abi, update.proof)
+        deployed = deploy_circuit_verifier(chain, owner, circuits.client, cache)
+        bare = bare_verify(chain, owner, deployed.address, IHALO2_ABI, update.proof)
     return {"inner_cols": cols, "logrows": circuits.client.circuit.logrows, "rows": circuits.client.circuit.num_rows,
-            "verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"], "runtime_bytes": verifier.runtime_size,
-            "deploy_gas": deploy_gas}
+            "verifier": deployed.kind, "dedicated_runtime_bytes": dedicated_size, "verify_gas": bare["gas"],
+            "proof_calldata_bytes": bare["bytes"], "deploy_gas": deployed.deploy_gas}
 
 
 def main() -> None:
@@ -131,13 +143,13 @@ def main() -> None:
         devnet = start_devnet(devnet_dir)
         try:
             chain = connect(devnet.rpc_url, devnet.chain_id)
-            report = {"federations": [], "columns": []}
+            report: dict = {"federations": [], "columns": []}
             for spec, slots in federations:
-                print(f"[gas] federation {spec} K={slots}", file=sys.stderr, flush=True)
                 report["federations"].append(federation_case(chain, accounts, spec, slots, args.cache, ProverConfig()))
+                print(f"[gas] {json.dumps(report['federations'][-1])}", file=sys.stderr, flush=True)
             for cols in (1, 2, 4):
-                print(f"[gas] columns {cols}", file=sys.stderr, flush=True)
                 report["columns"].append(columns_case(chain, accounts[0], column_spec, cols, args.cache))
+                print(f"[gas] {json.dumps(report['columns'][-1])}", file=sys.stderr, flush=True)
         finally:
             stop_devnet(devnet_dir)
     print(json.dumps(report, indent=2))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1.0)
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/example"))
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration's fidelity tables
+    logging.getLogger("tract_linalg").setLevel(logging.ERROR)
 
     digits = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(digits.data / 16.0, digits.target, test_size=0.25,

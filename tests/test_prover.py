@@ -96,3 +96,4 @@ def test_proof_of_another_circuit_is_refused(logreg_circuits: CircuitSet, full_r
 def test_missing_proof_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="proof file not found"):
         Proof.load(tmp_path / "nope.json")
+

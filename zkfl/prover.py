@@ -12,14 +12,12 @@ setup never leaves a half-written entry behind.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -301,24 +299,12 @@ def _build_atomically(target: Path, build: Callable[[Path], None]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """ezkl's Rust side prints calibration tables on fd 1; keep stdout clean for --json users."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _ezkl(step: str, fn: Any, *args: Any) -> Any:
+    """Call ezkl, turning its exceptions into ProofError. ezkl's Rust logs (e.g. calibration's
+    "Numerical Fidelity Report" at WARNING) arrive as records of the Python logger `ezkl`: an
+    application that wants them quiet sets that logger's level."""
     try:
-        with _stdout_to_stderr():
-            result = fn(*args)
+        result = fn(*args)
     except Exception as exc:
         raise ProofError(f"ezkl {step} failed: {exc}") from exc
     if result is False:
