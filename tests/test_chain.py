@@ -244,6 +244,9 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     tampered = bytearray(proof)
     tampered[300] ^= 0x01
     _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, bytes(tampered), instances, "cid")
+    other_update = list(instances)
+    other_update[2] = full_round.updates[1].update_hash
+    _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, proof, other_update, "cid")
     coordinator.submit_update(accounts[2], 0, full_round.updates[0].proof, "cid")
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
 
