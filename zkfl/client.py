@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits.training import logits, unpack
 from zkfl.commitments import SALT_LEN, new_salt, poseidon
 from zkfl.errors import ConfigError, LinkError
-from zkfl.fixedpoint import SCALE, FixedArray, quantize
+from zkfl.fixedpoint import SCALE, FixedArray, dequantize, quantize
 from zkfl.prover import CircuitKeys, Proof, prove
 
 
@@ -115,11 +117,6 @@ def train_and_prove(
 def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: ClientData) -> np.ndarray:
     """The same k SGD steps in float64 with torch autograd on the standard cross-entropy: an
     implementation independent of the hand-written backward pass, for checking proofs."""
-    import torch
-
-    from zkfl.circuits.training import logits, unpack
-    from zkfl.fixedpoint import dequantize
-
     params = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=False)
     x_all = torch.tensor(dequantize(data.features))
     y_all = torch.tensor(data.labels)
