@@ -3,7 +3,6 @@ real proofs: a linked two-round federation, and every way a submission or finali
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
