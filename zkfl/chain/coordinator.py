@@ -17,11 +17,9 @@ from zkfl.build import CircuitSet
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.solidity import ContractArtifact, compile_files
-from zkfl.evm.toolchain import REPO_ROOT
+from zkfl.evm.toolchain import CONTRACTS_DIR
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
 from zkfl.prover import CircuitKeys, Proof
-
-CONTRACTS_DIR = REPO_ROOT / "contracts"
 
 MESSAGES = {
     "WrongGlobalModel": lambda round, expected, got: (

@@ -11,6 +11,7 @@ from pathlib import Path
 from zkfl.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS_DIR = REPO_ROOT / "contracts"
 SOLC_VERSION = "0.8.20"
 """solc-js version pinned in package.json; also the version ezkl asks for."""
 
@@ -29,7 +30,7 @@ def node() -> str:
 
 def solc_script() -> Path:
     """The solc-js front end (contracts/tools/solc.js), checked to have its `solc` module."""
-    script = REPO_ROOT / "contracts" / "tools" / "solc.js"
+    script = CONTRACTS_DIR / "tools" / "solc.js"
     module = toolchain_dir() / "node_modules" / "solc" / "package.json"
     if not module.is_file():
         raise ConfigError(f"solc-js is not installed ({module} missing): run `make setup`")

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from zkfl.errors import ConfigError
 from zkfl.evm.solidity import ContractArtifact, check_deployable, compile_files
-from zkfl.evm.toolchain import REPO_ROOT, ezkl_solc_home
+from zkfl.evm.toolchain import CONTRACTS_DIR, ezkl_solc_home
 from zkfl.prover import CircuitKeys
-
-CONTRACTS_DIR = REPO_ROOT / "contracts"
 
 
 class VerifierTooLarge(ConfigError):
