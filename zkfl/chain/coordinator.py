@@ -96,7 +96,6 @@ class AcceptedUpdate:
     cid: str
     block: int
     tx_hash: str
-    gas_used: int | None = None
 
 
 @dataclass(frozen=True)
@@ -274,11 +273,6 @@ class Coordinator:
         return [FinalizedRound(log.args.round, log.args.nextModelHash, log.args.nextModelCid, log.args.acceptedUpdates,
                                log.blockNumber, log.transactionHash.hex())
                 for log in self.contract.events.RoundFinalized.get_logs(from_block=0)]
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        """Every `name` event from genesis, as plain dicts with block and tx."""
-        logs = getattr(self.contract.events, name).get_logs(from_block=0)
-        return [{**dict(log.args), "block": log.blockNumber, "tx": log.transactionHash.hex()} for log in logs]
 
     def _send(self, signer: LocalAccount, call: Any, what: str, value: int = 0) -> dict:
         return dict(transact(self.chain, signer, call, self.decoder, what, value=value))
