@@ -14,6 +14,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from zkfl.atomic import write_atomic
 from zkfl.errors import ChainError
 from zkfl.evm.toolchain import anvil_binary
 
@@ -56,7 +57,7 @@ def start_devnet(directory: str | os.PathLike[str], accounts: int = 10, startup_
             process.kill()
             raise ChainError(f"anvil did not answer on {devnet.rpc_url} within {startup_timeout:.0f} s")
         time.sleep(0.05)
-    _write_json(directory / "devnet.json", asdict(devnet))
+    write_atomic(directory / "devnet.json", json.dumps(asdict(devnet), indent=2))
     return devnet
 
 
@@ -117,9 +118,3 @@ def _rpc_alive(url: str) -> bool:
             return "result" in json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)

@@ -8,12 +8,12 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkfl.atomic import write_atomic
 from zkfl.errors import ConfigError
 from zkfl.evm.toolchain import SOLC_VERSION, node, solc_script
 
@@ -58,11 +58,7 @@ def compile_sources(sources: Mapping[str, str], cache_dir: str | os.PathLike[str
         output = json.loads(cached.read_text())
     else:
         output = _run_solc(payload)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(output, handle)
-        os.replace(tmp, cached)
+        write_atomic(cached, json.dumps(output))
     artifacts = {}
     for contracts in output.get("contracts", {}).values():
         for name, body in contracts.items():

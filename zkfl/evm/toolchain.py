@@ -8,6 +8,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from zkfl.atomic import write_atomic
 from zkfl.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,9 +56,5 @@ def ezkl_solc_home(cache_dir: Path) -> Path:
     shim = home / ".svm" / SOLC_VERSION / f"solc-{SOLC_VERSION}"
     body = f'#!/bin/sh\nexec "{node()}" "{solc_script()}" "$@"\n'
     if not shim.is_file() or shim.read_text() != body:
-        shim.parent.mkdir(parents=True, exist_ok=True)
-        tmp = shim.with_suffix(".tmp")
-        tmp.write_text(body)
-        tmp.chmod(0o755)
-        os.replace(tmp, shim)
+        write_atomic(shim, body, mode=0o755)
     return home
