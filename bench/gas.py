@@ -86,7 +86,7 @@ def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: 
         coordinator = Coordinator(chain, deployment.coordinator, cache)
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
-            coordinator.register(client, data.commitment(spec))
+            coordinator.register(client, [data.commitment(spec)])
             submissions.append(tx_record(chain, coordinator.submit_update(client, 0, update.proof, "b" * 59)))
         finalization = tx_record(chain, coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59))
         bare_client = bare_verify(chain, owner, deployment.client_verifier, IHALO2_ABI, updates[0].proof)

@@ -4,19 +4,21 @@ pragma solidity ^0.8.20;
 import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 
 /// @title zkFL round coordinator
-/// @notice Runs a verifiable federated-learning federation. Clients register a salted data
-///         commitment and a stake; each round they submit a proven local training step from the
-///         round's global model; the aggregator submits a proven FedAvg of exactly the accepted
+/// @notice Runs a verifiable federated-learning federation. Clients register with a stake and
+///         salted commitments to the data batches they will train on (one batch per round, each
+///         used once); each round they submit a proven local training step from the round's
+///         global model on one of their committed batches; the aggregator submits a proven FedAvg of exactly the accepted
 ///         updates, which becomes the next global model. Nothing unproven or unlinked is accepted.
 /// @dev Proof links are Poseidon hashes (BN254 field elements) that appear as public instances:
 ///      client proof    [H(global), H(data), H(update)]
 ///      aggregation     [H(slot_0) .. H(slot_{K-1}), H(next global)]
 ///      A slot without an accepted update must carry `emptySlotHash` (the hash of the all-zero
 ///      update, which FedAvg weights by its zero sample count).
-///      Binding of a proof to its sender: registration refuses a data commitment another account
-///      holds, and a client proof must carry the sender's registered commitment, so a proof copied
-///      by another account is rejected; a proof is bound to its round through the round's global
-///      model hash, and one submission per client and round is accepted.
+///      Binding of a proof to its sender: a data commitment belongs to the first account that
+///      commits it, and a client proof must carry an unused commitment of the sender, so a proof
+///      copied by another account is rejected; a proof is bound to its round through the round's
+///      global model hash, and one submission per client and round is accepted. Committing the
+///      batches before training means a client cannot pick its data after seeing the model.
 contract Coordinator {
     // ------------------------------------------------------------------ types
 
@@ -26,8 +28,13 @@ contract Coordinator {
         uint8 slot;
         uint64 acceptedUpdates;
         uint64 paidUpdates;
-        uint256 dataCommitment;
         uint256 stake;
+    }
+
+    /// @dev A committed data batch: who committed it and whether a proof has consumed it.
+    struct DataBatch {
+        address owner;
+        bool used;
     }
 
     /// @dev CIDs are not stored: they travel in events (RoundOpened, UpdateAccepted), which is
@@ -48,6 +55,8 @@ contract Coordinator {
     error AlreadyRegistered(address client);
     error NotRegistered(address client);
     error DataCommitmentTaken(uint256 dataCommitment);
+    error DataCommitmentUsed(uint256 dataCommitment);
+    error NoDataCommitments();
     error FederationFull(uint256 slots);
     error WrongRound(uint256 current, uint256 given);
     error SubmissionClosed(uint256 round, uint256 deadline, uint256 blockNumber);
@@ -55,7 +64,7 @@ contract Coordinator {
     error AlreadySubmitted(uint256 round, address client);
     error WrongInstanceCount(uint256 expected, uint256 got);
     error WrongGlobalModel(uint256 round, uint256 expected, uint256 got);
-    error WrongDataCommitment(address client, uint256 registered, uint256 got);
+    error WrongDataCommitment(address client, uint256 got);
     error InvalidProof(address verifier);
     error NoAcceptedUpdates(uint256 round);
     error SlotMismatch(uint256 round, uint256 slot, uint256 expected, uint256 got);
@@ -75,7 +84,8 @@ contract Coordinator {
         bytes32 circuitsDigest
     );
     event RoundOpened(uint256 indexed round, uint256 modelHash, string modelCid, uint256 deadline);
-    event ClientRegistered(address indexed client, uint256 slot, uint256 dataCommitment, uint256 stake);
+    event ClientRegistered(address indexed client, uint256 slot, uint256 stake);
+    event DataCommitted(address indexed client, uint256[] dataCommitments);
     event ClientWithdrawn(address indexed client, uint256 slot, uint256 stakeReturned);
     event UpdateAccepted(
         uint256 indexed round, address indexed client, uint256 slot, uint256 updateHash, string cid
@@ -114,7 +124,7 @@ contract Coordinator {
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
     mapping(address => Client) private _clients;
     mapping(uint256 => address) public slotOwner;
-    mapping(uint256 => address) public commitmentOwner;
+    mapping(uint256 => DataBatch) private _batches;
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit (3 public instances).
     /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ + 1 instances).
@@ -177,22 +187,29 @@ contract Coordinator {
 
     // ------------------------------------------------------------------ clients
 
-    /// @notice Join the federation with the stake and a salted Poseidon commitment to your data.
-    /// @param dataCommitment H(data) exactly as it appears in your training-step proofs.
-    function register(uint256 dataCommitment) external payable {
+    /// @notice Join the federation with the stake and salted Poseidon commitments to the data
+    ///         batches you will train on.
+    /// @param dataCommitments H(batch) for each batch, exactly as it will appear in your
+    ///        training-step proofs (one batch per round, each usable once).
+    function register(uint256[] calldata dataCommitments) external payable {
         if (_clients[msg.sender].registered) revert AlreadyRegistered(msg.sender);
         if (msg.value != stakeAmount) revert WrongStake(stakeAmount, msg.value);
-        if (commitmentOwner[dataCommitment] != address(0)) revert DataCommitmentTaken(dataCommitment);
         uint256 slot = _freeSlot();
         Client storage client = _clients[msg.sender]; // reward counters survive a re-registration
         client.registered = true;
         client.slot = uint8(slot);
-        client.dataCommitment = dataCommitment;
         client.stake = msg.value;
         slotOwner[slot] = msg.sender;
-        commitmentOwner[dataCommitment] = msg.sender;
         registeredClients += 1;
-        emit ClientRegistered(msg.sender, slot, dataCommitment, msg.value);
+        emit ClientRegistered(msg.sender, slot, msg.value);
+        _commit(dataCommitments);
+    }
+
+    /// @notice Commit more data batches (for later rounds) as a registered client.
+    /// @param dataCommitments H(batch) of each new batch.
+    function commitData(uint256[] calldata dataCommitments) external {
+        if (!_clients[msg.sender].registered) revert NotRegistered(msg.sender);
+        _commit(dataCommitments);
     }
 
     /// @notice Leave the federation: frees the slot and returns the stake. Not allowed while an
@@ -202,7 +219,6 @@ contract Coordinator {
         if (!client.registered) revert NotRegistered(msg.sender);
         if (_updateHashes[currentRound][client.slot] != 0) revert PendingSubmission(currentRound, msg.sender);
         delete slotOwner[client.slot];
-        delete commitmentOwner[client.dataCommitment];
         registeredClients -= 1;
         _clients[msg.sender].registered = false;
         _clients[msg.sender].stake = 0;
@@ -224,7 +240,8 @@ contract Coordinator {
     /// @notice Submit a proven local update for the open round.
     /// @param round The round the update is for (must be the open one).
     /// @param proof ezkl proof bytes of the training-step circuit.
-    /// @param instances [H(global), H(data), H(update)].
+    /// @param instances [H(global), H(data), H(update)]; H(data) must be an unused batch
+    ///        commitment of the sender.
     /// @param cid Content identifier of the update vector (weights then sample count).
     function submitUpdate(uint256 round, bytes calldata proof, uint256[] calldata instances, string calldata cid) external {
         Round storage open = _checkOpenRound(round);
@@ -234,11 +251,12 @@ contract Coordinator {
         if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
         if (instances.length != 3) revert WrongInstanceCount(3, instances.length);
         if (instances[0] != open.modelHash) revert WrongGlobalModel(round, open.modelHash, instances[0]);
-        if (instances[1] != client.dataCommitment) {
-            revert WrongDataCommitment(msg.sender, client.dataCommitment, instances[1]);
-        }
+        DataBatch storage batch = _batches[instances[1]];
+        if (batch.owner != msg.sender) revert WrongDataCommitment(msg.sender, instances[1]);
+        if (batch.used) revert DataCommitmentUsed(instances[1]);
         _verify(clientVerifier, proof, instances);
 
+        batch.used = true;
         _updateHashes[round][client.slot] = instances[2];
         open.accepted += 1;
         client.acceptedUpdates += 1;
@@ -296,6 +314,11 @@ contract Coordinator {
         return _clients[account];
     }
 
+    /// @notice Who committed a data batch (zero address: nobody) and whether a proof consumed it.
+    function dataBatch(uint256 dataCommitment) external view returns (DataBatch memory) {
+        return _batches[dataCommitment];
+    }
+
     /// @notice The global model hash of the open round.
     function currentModelHash() external view returns (uint256) {
         return _rounds[currentRound].modelHash;
@@ -314,6 +337,17 @@ contract Coordinator {
     function _checkOpenRound(uint256 round) private view returns (Round storage) {
         if (round != currentRound) revert WrongRound(currentRound, round);
         return _rounds[round];
+    }
+
+    /// @dev Bounded by the caller's own calldata; each commitment is claimed by its first committer.
+    function _commit(uint256[] calldata dataCommitments) private {
+        if (dataCommitments.length == 0) revert NoDataCommitments();
+        for (uint256 i = 0; i < dataCommitments.length; ++i) {
+            DataBatch storage batch = _batches[dataCommitments[i]];
+            if (batch.owner != address(0)) revert DataCommitmentTaken(dataCommitments[i]);
+            batch.owner = msg.sender;
+        }
+        emit DataCommitted(msg.sender, dataCommitments);
     }
 
     function _freeSlot() private view returns (uint256) {

@@ -97,7 +97,7 @@ def main() -> None:
         for client, shard in zip(clients, shards, strict=True):
             rows = rng.choice(shard, size=spec.sample_count, replace=len(shard) < spec.sample_count)
             data = make_client_data(spec, x_train[rows], y_train[rows])
-            coordinator.register(client, data.commitment(spec))
+            coordinator.register(client, [data.commitment(spec)])
             local_data.append(data)
 
         float_global = dequantize(global_weights)

@@ -87,11 +87,18 @@ def stale_update(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir
 
 
 @pytest.fixture(scope="session")
-def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ProvenRound:
-    """Round 2: from round 1's output, clients 0 and 2 train again on their committed data and
+def second_batches() -> list[ClientData]:
+    """Fresh data batches of clients 0 and 2 for round 2 (each committed batch is used once)."""
+    return [client_data(LOGREG, seed) for seed in (10, 12)]
+
+
+@pytest.fixture(scope="session")
+def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, second_batches: list[ClientData],
+                  proof_dir: Path) -> ProvenRound:
+    """Round 2: from round 1's output, clients 0 and 2 train on their second committed batch and
     client 1 does not submit, so slot 1 stays empty."""
     start = full_round.aggregate.weights
-    data = [full_round.data[0], full_round.data[2]]
+    data = second_batches
     updates = [
         train_and_prove(logreg_circuits.client, LOGREG, start, d, proof_dir / f"r2-client{i}.json")
         for i, d in enumerate(data)
@@ -99,6 +106,13 @@ def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_di
     slots = [updates[0], None, updates[1]]
     aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, proof_dir / "r2-agg.json")
     return ProvenRound(start, data, updates, aggregate)
+
+
+@pytest.fixture(scope="session")
+def reused_batch_update(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ClientUpdate:
+    """Client 0 trains round 2 (validly proven) on the batch it already used in round 1."""
+    return train_and_prove(logreg_circuits.client, LOGREG, full_round.aggregate.weights, full_round.data[0],
+                           proof_dir / "reused.json")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from zkfl.chain.coordinator import (
     proof_calldata,
 )
 from zkfl.chain.rpc import Chain, transact
-from zkfl.client import ClientUpdate
+from zkfl.client import ClientData, ClientUpdate
 from zkfl.commitments import poseidon
 from zkfl.errors import ChainError
 
@@ -52,11 +52,14 @@ def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers
 
 
 @pytest.fixture
-def registered(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> list[LocalAccount]:
-    """Clients 0..2 (accounts 2..4) registered with their data commitments, in slot order."""
+def registered(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound,
+               second_batches: list[ClientData]) -> list[LocalAccount]:
+    """Clients 0..2 (accounts 2..4) registered in slot order, with their batch commitments:
+    two batches for clients 0 and 2, one for client 1."""
     clients = accounts[2:5]
-    for account, data in zip(clients, full_round.data, strict=True):
-        coordinator.register(account, data.commitment(LOGREG))
+    batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
+    for account, data in zip(clients, batches, strict=True):
+        coordinator.register(account, [d.commitment(LOGREG) for d in data])
     return clients
 
 
@@ -139,13 +142,42 @@ def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, 
 def test_copied_proof_from_other_account_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
                                                      full_round: ProvenRound) -> None:
     _reject(f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
-            f"is not the one {registered[1].address} registered",
+            f"is not one that {registered[1].address} committed at registration",
             coordinator.submit_update, registered[1], 0, full_round.updates[0].proof, "cid")
 
 
 def test_registering_another_clients_data_commitment_is_rejected(
-        coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound) -> None:
-    _reject("DataCommitmentTaken", coordinator.register, accounts[6], full_round.data[0].commitment(LOGREG))
+        coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
+    taken = full_round.data[0].commitment(LOGREG)
+    coordinator.register(accounts[2], [taken])
+    _reject(f"DataCommitmentTaken: data commitment {taken:#x} is already committed",
+            coordinator.register, accounts[6], [123, taken])
+    assert coordinator.data_batch(123) == ("0x" + "0" * 40, False)  # the whole registration reverted
+
+
+def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                     registered: list[LocalAccount], full_round: ProvenRound,
+                                                     reused_batch_update: ClientUpdate) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
+    _reject(f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
+            coordinator.submit_update, registered[0], 1, reused_batch_update.proof, "cid")
+
+
+def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                         full_round: ProvenRound) -> None:
+    client = accounts[6]
+    coordinator.register(client, [12345])
+    _reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
+    coordinator.commit_data(client, [full_round.data[0].commitment(LOGREG)])
+    assert coordinator.data_batch(full_round.data[0].commitment(LOGREG)) == (client.address, False)
+    coordinator.submit_update(client, 0, full_round.updates[0].proof, "cid")
+    assert coordinator.data_batch(full_round.data[0].commitment(LOGREG)) == (client.address, True)
+
+
+def test_registration_without_data_commitments_is_rejected(coordinator: Coordinator,
+                                                           accounts: list[LocalAccount]) -> None:
+    _reject("NoDataCommitments", coordinator.register, accounts[7], [])
 
 
 def test_double_submission_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
@@ -160,7 +192,7 @@ def test_unregistered_sender_is_rejected(coordinator: Coordinator, accounts: lis
 
 
 def test_wrong_stake_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
-    _reject(f"WrongStake\\(required={STAKE}, sent=1\\)", coordinator.register, accounts[7], 123, 1)
+    _reject(f"WrongStake\\(required={STAKE}, sent=1\\)", coordinator.register, accounts[7], [123], 1)
 
 
 def test_late_submission_after_the_deadline_is_rejected(coordinator: Coordinator, chain: Chain,
@@ -238,7 +270,7 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     deployment = deploy_coordinator(chain, accounts[0], Verifiers(reusable.address, verifiers.aggregator, {}),
                                     logreg_circuits, config, cache_dir)
     coordinator = Coordinator(chain, deployment.coordinator, cache_dir)
-    coordinator.register(accounts[2], full_round.data[0].commitment(LOGREG))
+    coordinator.register(accounts[2], [full_round.data[0].commitment(LOGREG)])
     proof, instances = proof_calldata(full_round.updates[0].proof)
     tampered = bytearray(proof)
     tampered[300] ^= 0x01
@@ -277,4 +309,4 @@ def test_insufficient_funds_is_a_clear_error(coordinator: Coordinator) -> None:
     from eth_account import Account
 
     pauper = Account.create()
-    _reject("insufficient funds", coordinator.register, pauper, 42)
+    _reject("insufficient funds", coordinator.register, pauper, [42])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ from zkfl.prover import CircuitKeys, Proof
 MESSAGES = {
     "WrongGlobalModel": lambda round, expected, got: (
         f"the proof starts from model hash {got:#x}, but round {round}'s global model hash is {expected:#x}"),
-    "WrongDataCommitment": lambda client, registered, got: (
-        f"the proof's data commitment {got:#x} is not the one {client} registered ({registered:#x})"),
+    "WrongDataCommitment": lambda client, got: (
+        f"the proof's data commitment {got:#x} is not one that {client} committed at registration"),
+    "DataCommitmentUsed": lambda dataCommitment: (
+        f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"),
+    "NoDataCommitments": lambda: "at least one data commitment is required",
     "InvalidProof": lambda verifier: f"the verifier at {verifier} rejected the proof",
     "AlreadySubmitted": lambda round, client: f"{client} already submitted an update in round {round}",
     "NotRegistered": lambda client: f"{client} is not a registered client",
@@ -36,7 +40,9 @@ MESSAGES = {
     "SlotMismatch": lambda round, slot, expected, got: (
         f"slot {slot} of the aggregation consumed hash {got:#x}; round {round} accepted {expected:#x} there"),
     "WrongRound": lambda current, given: f"round {given} is not the open round ({current})",
-    "DataCommitmentTaken": lambda dataCommitment: f"data commitment {dataCommitment:#x} is already registered",
+    "DataCommitmentTaken": lambda dataCommitment: f"data commitment {dataCommitment:#x} is already committed by an account",
+    "AlreadyRegistered": lambda client: f"{client} is already registered",
+    "FederationFull": lambda slots: f"all {slots} client slots are taken",
     "NoAcceptedUpdates": lambda round: f"round {round} has no accepted update to aggregate",
 }
 
@@ -85,6 +91,16 @@ class RoundState:
     deadline: int
     accepted: int
     finalized: bool
+
+
+@dataclass(frozen=True)
+class ClientState:
+    address: str
+    registered: bool
+    slot: int
+    accepted_updates: int
+    paid_updates: int
+    stake: int
 
 
 @dataclass(frozen=True)
@@ -209,9 +225,13 @@ class Coordinator:
         self.decoder = ErrorDecoder([self.artifact.abi], MESSAGES)
 
     # transactions -----------------------------------------------------------
-    def register(self, signer: LocalAccount, data_commitment: int, stake_wei: int | None = None) -> dict:
+    def register(self, signer: LocalAccount, data_commitments: Sequence[int], stake_wei: int | None = None) -> dict:
+        """Join with the stake and the commitments of the data batches to train on (one per round)."""
         stake = self.stake_wei if stake_wei is None else stake_wei
-        return self._send(signer, self.contract.functions.register(data_commitment), "registration", value=stake)
+        return self._send(signer, self.contract.functions.register(list(data_commitments)), "registration", value=stake)
+
+    def commit_data(self, signer: LocalAccount, data_commitments: Sequence[int]) -> dict:
+        return self._send(signer, self.contract.functions.commitData(list(data_commitments)), "data commitment")
 
     def submit_update(self, signer: LocalAccount, round_no: int, proof: Proof, cid: str) -> dict:
         return self.submit_calldata(signer, round_no, *proof_calldata(proof), cid)
@@ -254,6 +274,15 @@ class Coordinator:
 
     def rewards_owed(self, account: str) -> int:
         return int(self.contract.functions.rewardsOwed(account).call())
+
+    def client(self, account: str) -> ClientState:
+        registered, slot, accepted, paid, stake = self.contract.functions.getClient(account).call()
+        return ClientState(account, registered, slot, accepted, paid, stake)
+
+    def data_batch(self, commitment: int) -> tuple[str, bool]:
+        """(owner, used) of a committed data batch; the zero address if nobody committed it."""
+        owner, used = self.contract.functions.dataBatch(commitment).call()
+        return owner, used
 
     # events -----------------------------------------------------------------
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
