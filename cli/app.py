@@ -1,13 +1,229 @@
-"""`zkfl` entry point. The pipeline commands arrive with the CLI issue; this keeps the console
-script installable and honest about what exists."""
+"""`zkfl`: verifiable federated learning from the command line. Each command parses its options,
+calls one `zkfl.pipeline` function and renders the result (`--json` for scripts and CI).
+
+Exit codes: 0 success, 1 a proof or hash link does not verify, 2 bad input or a refused action
+(unknown workspace, corrupt data, wrong shapes, wrong round, chain not reachable), 3 internal error.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from zkfl import __version__
+from zkfl.cli.render import EXIT_VERIFICATION_FAILED, emit, fail, progress_reporter, run
+from zkfl.workspace import DEVNET, Workspace, WorkspaceConfig
 
-app = typer.Typer(help="zkFL: verifiable federated learning with ezkl proofs.", no_args_is_help=True)
+app = typer.Typer(
+    help="zkFL: verifiable federated learning. Every local SGD step and every FedAvg is proven with "
+         "ezkl and checked on-chain.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    epilog="Quick start: zkfl init fed && zkfl setup -w fed && zkfl run -w fed --data a.npz --data b.npz --rounds 2",
+)
+devnet_app = typer.Typer(help="Start or stop the workspace's local anvil chain.", no_args_is_help=True)
+app.add_typer(devnet_app, name="devnet")
+out = Console()
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="The federation workspace directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ClientOpt = Annotated[str, typer.Option("--client", "-c", help="The client's name in the workspace.")]
+
+
+def _open(workspace: Path) -> Workspace:
+    return Workspace.open(workspace)
+
+
+def _kv(title: str):
+    def show(value) -> None:
+        from zkfl.cli.render import to_json
+
+        table = Table(title=title, show_header=False, title_justify="left")
+        for key, item in to_json(value).items():
+            table.add_row(key, str(item))
+        out.print(table)
+    return show
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
+    family: Annotated[str, typer.Option(help="Model family: logreg or mlp.")] = "logreg",
+    features: Annotated[int, typer.Option(help="Input features D.")] = 64,
+    classes: Annotated[int, typer.Option(help="Classes C.")] = 10,
+    hidden: Annotated[int, typer.Option(help="Hidden units (mlp only).")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Samples per local SGD step B.")] = 8,
+    local_steps: Annotated[int, typer.Option(help="Local SGD steps k per round (each on its own B samples).")] = 1,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1.0,
+    slots: Annotated[int, typer.Option(help="Client slots K of the FedAvg circuit.")] = 4,
+    rpc_url: Annotated[str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")] = DEVNET,
+    chain_id: Annotated[int, typer.Option(help="Expected chain id (0: accept the node's).")] = 0,
+    ipfs_api: Annotated[str, typer.Option(help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
+    srs: Annotated[str, typer.Option(help="'dev' (INSECURE, generated) or a ceremony SRS file.")] = "dev",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a federation workspace from a config (written to DIRECTORY/zkfl.toml)."""
+    def action():
+        config = WorkspaceConfig(family=family, features=features, classes=classes, hidden=hidden,
+                                 batch_size=batch_size, local_steps=local_steps, learning_rate=lr, slots=slots,
+                                 rpc_url=rpc_url, chain_id=chain_id, ipfs_api=ipfs_api,
+                                 srs=srs if srs == "dev" else str(Path(srs).resolve()))
+        ws, created = Workspace.init(directory, config)
+        return {"workspace": str(ws.root), "created": created, "config": str(ws.root / "zkfl.toml")}
+    emit(run(action, as_json), as_json, _kv("workspace"))
+
+
+@app.command()
+def export(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Export the training-step and FedAvg graphs (ONNX) of the workspace's model."""
+    from zkfl.pipeline import export_graphs
+
+    emit(run(lambda: export_graphs(_open(workspace)), as_json), as_json, _kv("exported graphs"))
+
+
+@app.command()
+def setup(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Compile circuits, make keys, build verifiers and deploy the federation (reused when done)."""
+    from zkfl.pipeline import setup_federation
+
+    with progress_reporter(as_json) as progress:
+        result = run(lambda: setup_federation(_open(workspace), progress), as_json)
+    if any(s["dev"] for s in result.srs):
+        from zkfl.srs import DEV_SRS_WARNING
+
+        out.print(f"[bold yellow]WARNING[/bold yellow]: {DEV_SRS_WARNING}") if not as_json else None
+    emit(result, as_json, _kv("federation"))
+
+
+@app.command()
+def register(
+    client: ClientOpt,
+    data: Annotated[Path, typer.Option(help="The client's private data: .npz with x (n x D) and y (n).")],
+    batches: Annotated[int, typer.Option(help="Round batches to commit to (one is used per round).")] = 10,
+    seed: Annotated[Optional[int], typer.Option(help="Shuffle seed (default: random).")] = None,
+    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+) -> None:
+    """Commit a client's data batches and register it on-chain (with the stake)."""
+    from zkfl.pipeline import register_client
+
+    emit(run(lambda: register_client(_open(workspace), client, data, batches, seed), as_json), as_json,
+         _kv(f"client {client}"))
+
+
+@app.command()
+def prove(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Prove the client's local training step for the open round on its next committed batch."""
+    from zkfl.pipeline import prove_update
+
+    with progress_reporter(as_json) as progress:
+        result = run(lambda: prove_update(_open(workspace), client, progress), as_json)
+    emit(result, as_json, _kv(f"update of {client}"))
+
+
+@app.command()
+def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Submit the client's proven update for the open round to the coordinator."""
+    from zkfl.pipeline import submit_update
+
+    emit(run(lambda: submit_update(_open(workspace), client), as_json), as_json, _kv(f"submission of {client}"))
+
+
+@app.command()
+def aggregate(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Prove FedAvg of the open round's accepted updates and finalize the round."""
+    from zkfl.pipeline import aggregate_round
+
+    with progress_reporter(as_json) as progress:
+        result = run(lambda: aggregate_round(_open(workspace), progress), as_json)
+    emit(result, as_json, _kv("aggregation"))
+
+
+@app.command()
+def verify(
+    proof: Annotated[Optional[Path], typer.Argument(help="A proof file to verify (omit with --round).")] = None,
+    circuit: Annotated[str, typer.Option(help="The proof's circuit: client or aggregator.")] = "client",
+    round_no: Annotated[Optional[int], typer.Option("--round", help="Verify a whole round from the chain.")] = None,
+    offchain_only: Annotated[bool, typer.Option(help="Skip the on-chain verifier calls.")] = False,
+    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+) -> None:
+    """Verify a proof file, or every proof and hash link of a round (exit 1 if anything fails)."""
+    from zkfl.pipeline import verify_proof_file, verify_round
+
+    if (proof is None) == (round_no is None):
+        fail("give either a proof file or --round N", 2, as_json, "UsageError")
+    if proof is not None:
+        checks = run(lambda: verify_proof_file(_open(workspace), str(proof), circuit, not offchain_only), as_json)
+        emit({"ok": True, "checks": checks}, as_json, lambda v: _checks_table(f"proof {proof}", v["checks"]))
+        return
+    result = run(lambda: verify_round(_open(workspace), round_no, not offchain_only), as_json)
+    emit({"ok": result.ok, "round": result.round, "checks": result.checks}, as_json,
+         lambda v: _checks_table(f"round {round_no}", v["checks"]))
+    if not result.ok:
+        failed = "; ".join(c.what for c in result.failures) or "nothing to check in this round"
+        fail(f"round {round_no} does not verify: {failed}", EXIT_VERIFICATION_FAILED, as_json)
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Rounds, submissions and model hashes of the federation, as the chain records them."""
+    from zkfl.pipeline import federation_status
+
+    def human(s) -> None:
+        out.print(f"coordinator {s.coordinator} on chain {s.chain_id} (block {s.block}); open round "
+                  f"{s.current_round}; {s.registered_clients} registered clients")
+        rounds = Table("round", "model hash", "model CID", "accepted", "finalized", title="rounds", title_justify="left")
+        for r in s.rounds:
+            rounds.add_row(str(r.round), r.model_hash[:18] + "…", r.model_cid[:20] + "…", str(r.accepted),
+                           "yes" if r.finalized else "open")
+        out.print(rounds)
+        clients = Table("client", "address", "slot", "registered", "accepted updates", title="clients",
+                        title_justify="left")
+        for c in s.clients:
+            clients.add_row(c.name, c.address, str(c.slot), str(c.registered), str(c.accepted_updates))
+        out.print(clients)
+    emit(run(lambda: federation_status(_open(workspace)), as_json), as_json, human)
+
+
+@app.command("run")
+def run_rounds(
+    data: Annotated[list[Path], typer.Option(help="One client's .npz data file; repeat once per client.")],
+    rounds: Annotated[int, typer.Option(help="Run until this many rounds are finalized.")] = 1,
+    batches: Annotated[Optional[int], typer.Option(help="Batches each client commits (default: rounds).")] = None,
+    eval_data: Annotated[Optional[Path], typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Batch shuffle seed (default: random).")] = None,
+    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+) -> None:
+    """Simulate one client per data file for R rounds end to end, and write a report."""
+    from zkfl.pipeline import run_federation
+    from zkfl.report import write_run_report
+
+    def action():
+        ws = _open(workspace)
+        with progress_reporter(as_json) as progress:
+            outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress)
+        cids = write_run_report(outcome, ws.reports_dir, ws.store)
+        return {"report": str(ws.reports_dir / "report.md"), "report_cids": cids, **_outcome_json(outcome)}
+
+    result = run(action, as_json)
+    emit(result, as_json, lambda v: typer.echo(Path(v["report"]).read_text()))
+
+
+@devnet_app.command("start")
+def devnet_start(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Start the workspace's anvil (its saved chain state is loaded)."""
+    def action():
+        ws = _open(workspace)
+        return {"rpc_url": ws.chain.w3.provider.endpoint_uri, "chain_id": ws.chain.chain_id}
+    emit(run(action, as_json), as_json, _kv("devnet"))
+
+
+@devnet_app.command("stop")
+def devnet_stop(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Stop the workspace's anvil (its state is saved for the next start)."""
+    emit({"stopped": run(lambda: _open(workspace).stop_devnet(), as_json)}, as_json, _kv("devnet"))
 
 
 @app.command()
@@ -16,6 +232,19 @@ def version() -> None:
     from zkfl.prover import EZKL_VERSION
 
     typer.echo(f"zkfl {__version__} (ezkl {EZKL_VERSION})")
+
+
+def _checks_table(title: str, checks) -> None:
+    table = Table("check", "result", "detail", title=title, title_justify="left")
+    for c in checks:
+        table.add_row(c.what, "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", c.detail)
+    out.print(table)
+
+
+def _outcome_json(outcome) -> dict:
+    from zkfl.cli.render import to_json
+
+    return to_json(outcome)
 
 
 def main() -> None:

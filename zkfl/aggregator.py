@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -16,6 +17,23 @@ from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, dequantize
 from zkfl.prover import CircuitKeys, Proof, prove
+
+
+class SlotUpdate(Protocol):
+    """What FedAvg consumes from a slot: the update vector and the hash the chain accepted for it
+    (a `ClientUpdate` fresh from the prover, or an `AcceptedVector` fetched from the store)."""
+
+    @property
+    def vector(self) -> FixedArray: ...
+
+    @property
+    def update_hash(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class AcceptedVector:
+    vector: FixedArray
+    update_hash: int
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,7 @@ def empty_slot_hash(spec: FedAvgSpec) -> int:
     return poseidon(empty_slot(spec))
 
 
-def slot_vectors(spec: FedAvgSpec, slots: Sequence[ClientUpdate | None]) -> list[FixedArray]:
+def slot_vectors(spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
     """The K FedAvg inputs: each accepted update in its slot, the empty vector elsewhere."""
     if len(slots) != spec.slots:
         raise ConfigError(f"the FedAvg circuit has {spec.slots} slots, got {len(slots)} entries (use None for a missing client)")
@@ -63,7 +81,7 @@ def slot_vectors(spec: FedAvgSpec, slots: Sequence[ClientUpdate | None]) -> list
 def aggregate_and_prove(
     keys: CircuitKeys,
     spec: FedAvgSpec,
-    slots: Sequence[ClientUpdate | None],
+    slots: Sequence[SlotUpdate | None],
     proof_path: str | os.PathLike[str],
 ) -> AggregateResult:
     """Prove the sample-weighted FedAvg of the filled slots (missing slots: weight 0)."""

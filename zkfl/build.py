@@ -41,7 +41,7 @@ def compile_circuits(
     spec: TrainingStepSpec, slots: int, cache_dir: str | os.PathLike[str], config: ProverConfig = ProverConfig()
 ) -> tuple[CompiledCircuit, CompiledCircuit]:
     cache_dir = Path(cache_dir)
-    client_onnx, agg_onnx = export_circuits(spec, slots, cache_dir / "onnx" / _spec_tag(spec, slots))
+    client_onnx, agg_onnx = export_circuits(spec, slots, cache_dir / "onnx" / spec_tag(spec, slots))
     theta, data = spec.calibration_inputs()
     client = compile_circuit("training_step", client_onnx, [quantize(theta), quantize(data)], cache_dir, config)
     updates = FedAvgSpec(spec.num_params, slots).calibration_inputs(spec.sample_count)
@@ -70,7 +70,7 @@ def build_circuits(
     )
 
 
-def _spec_tag(spec: TrainingStepSpec, slots: int) -> str:
+def spec_tag(spec: TrainingStepSpec, slots: int) -> str:
     hidden = f"h{spec.hidden}-" if spec.hidden else ""
     return (f"{spec.family}-d{spec.features}-{hidden}c{spec.classes}-b{spec.batch_size}"
             f"-k{spec.local_steps}-lr{spec.learning_rate:g}-K{slots}")

@@ -98,6 +98,9 @@ def load_srs(path: str | os.PathLike[str]) -> Srs:
     return Srs(srs_path, srs_logrows(srs_path), file_sha256(srs_path), dev)
 
 
+_warned: set[Path] = set()
+
+
 def dev_srs(directory: str | os.PathLike[str], logrows: int) -> Srs:
     """The directory's dev SRS for exactly `logrows`, generated once (atomically) and then reused,
     because every key and proof made with it depends on its secret.
@@ -107,7 +110,9 @@ def dev_srs(directory: str | os.PathLike[str], logrows: int) -> Srs:
     logrows-17 file, 2.4 s and 2.6 s with a logrows-14 file)."""
     directory = Path(directory)
     path = directory / f"dev-k{logrows}.srs"
-    log.warning(DEV_SRS_WARNING)
+    if path not in _warned:  # loud, but once per file and process rather than on every lookup
+        _warned.add(path)
+        log.warning(DEV_SRS_WARNING)
     if path.exists():
         return load_srs(path)
     directory.mkdir(parents=True, exist_ok=True)

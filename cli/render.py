@@ -1,0 +1,85 @@
+"""Output of the `zkfl` commands: JSON for programs (`--json`), rich text for people, and the
+exit codes CI can gate on."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from zkfl.errors import ProofError, ZkflError
+
+EXIT_OK = 0
+EXIT_VERIFICATION_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+err = Console(stderr=True, log_path=False)
+T = TypeVar("T")
+
+
+def to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_json(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def emit(value: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    if as_json:
+        typer.echo(json.dumps(to_json(value), indent=2))
+    else:
+        human(value)
+
+
+@contextmanager
+def progress_reporter(as_json: bool) -> Iterator[Callable[[str], None]]:
+    """Announces each library step with its elapsed time (on stderr, so `--json` stdout stays clean)."""
+    started = time.perf_counter()
+    with err.status("working...") as status:
+        def report(step: str) -> None:
+            err.log(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {step}")
+            status.update(step)
+        yield report
+
+
+def run(action: Callable[[], T], as_json: bool) -> T:
+    """Run a library call; map failures to exit codes: ProofError (a proof or a hash link does not
+    hold) -> 1, any other ZkflError (bad input, missing artifact, chain refusal) -> 2, a bug -> 3."""
+    logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration tables; our errors carry the facts
+    try:
+        return action()
+    except ZkflError as exc:
+        code = EXIT_VERIFICATION_FAILED if isinstance(exc, ProofError) else EXIT_USER_ERROR
+        _fail(type(exc).__name__, str(exc), code, as_json)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: artifacts are written atomically; run the command again to continue")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: report and exit 3
+        traceback.print_exc(file=sys.stderr)
+        _fail("InternalError", f"{type(exc).__name__}: {exc} (a zkFL bug; please report it)", EXIT_INTERNAL_ERROR,
+              as_json)
+    raise AssertionError("unreachable")
+
+
+def fail(message: str, code: int, as_json: bool, kind: str = "VerificationFailed") -> None:
+    _fail(kind, message, code, as_json)
+
+
+def _fail(kind: str, message: str, code: int, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": kind, "message": message, "exit_code": code}, indent=2))
+    err.print(f"[bold red]error[/bold red] ({kind}): {message}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,81 @@
+"""The aggregator's command: FedAvg of the open round's accepted updates, proven and finalized."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
+from zkfl.chain.coordinator import Coordinator
+from zkfl.commitments import poseidon
+from zkfl.errors import ConfigError, LinkError
+from zkfl.pipeline.progress import Progress, silent
+from zkfl.prover import Proof
+from zkfl.store import ArtifactStore, get_vector, put_vector
+from zkfl.workspace import AGGREGATOR, Workspace
+
+
+@dataclass(frozen=True)
+class AggregateOutcome:
+    round: int
+    accepted: int
+    next_model_hash: str
+    next_model_cid: str
+    proof_cid: str
+    prove_seconds: float
+    finalized_now: bool
+    gas_used: int | None
+
+
+def accepted_slots(store: ArtifactStore, coordinator: Coordinator, round_no: int, slots: int) -> list[SlotUpdate | None]:
+    """The round's accepted updates in slot order, fetched by CID and checked against the hash the
+    chain accepted (None where no update was accepted)."""
+    filled: list[SlotUpdate | None] = [None] * slots
+    for event in coordinator.accepted_updates(round_no):
+        vector = get_vector(store, event.cid)
+        if poseidon(vector) != event.update_hash:
+            raise LinkError(f"round {round_no}, slot {event.slot}: {event.cid} does not hash to the accepted update "
+                            f"hash {event.update_hash:#x}")
+        filled[event.slot] = AcceptedVector(vector, event.update_hash)
+    return filled
+
+
+def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutcome:
+    """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
+    next round's global model). A proof made before a crash is reused if it covers the same slots."""
+    coordinator = ws.coordinator()
+    round_no = coordinator.current_round
+    state = coordinator.round(round_no)
+    if state.accepted == 0:
+        raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first")
+    registered = int(coordinator.contract.functions.registeredClients().call())
+    block = ws.chain.w3.eth.block_number
+    if state.accepted < registered and block <= state.deadline:
+        raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
+                          f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")
+    circuits = ws.circuits
+    slots = accepted_slots(ws.store, coordinator, round_no, ws.config.slots)
+    record_path = ws.state_dir / "rounds" / f"{round_no}.json"
+    record = ws.read_record(record_path)
+    slot_hashes = [hex(s.update_hash) if s else None for s in slots]
+    if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
+        progress(f"aggregator: proving FedAvg of round {round_no} ({state.accepted} updates)")
+        proof_path = ws.state_dir / "proofs" / f"fedavg-{round_no}.json"
+        start = time.perf_counter()
+        result = aggregate_and_prove(circuits.aggregator, circuits.fedavg, slots, proof_path)
+        record = {"round": round_no, "slot_hashes": slot_hashes, "accepted": state.accepted,
+                  "next_model_hash": hex(result.global_hash), "next_model_cid": put_vector(ws.store, result.weights),
+                  "proof_cid": ws.store.put(proof_path.read_bytes()),
+                  "prove_seconds": round(time.perf_counter() - start, 2)}
+        ws.write_record(record_path, record)
+    with tempfile.TemporaryDirectory() as tmp:
+        proof_file = Path(tmp) / "proof.json"
+        proof_file.write_bytes(ws.store.get(record["proof_cid"]))
+        receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, Proof.load(proof_file),
+                                             record["next_model_cid"])
+    ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
+                                  "finalize_tx": receipt["transactionHash"].hex()})
+    return AggregateOutcome(round_no, state.accepted, record["next_model_hash"], record["next_model_cid"],
+                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"])

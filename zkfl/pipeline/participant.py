@@ -1,0 +1,171 @@
+"""The client's commands: `register` (commit to data batches), `prove` (the round's local step),
+`submit` (send the proof on-chain)."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zkfl.client import train_and_prove
+from zkfl.data import load_batches, load_dataset, make_batches, save_batches
+from zkfl.errors import ConfigError
+from zkfl.pipeline.progress import Progress, silent
+from zkfl.pipeline.rounds import open_round_model
+from zkfl.prover import Proof
+from zkfl.srs import file_sha256
+from zkfl.store import put_vector
+from zkfl.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RegisterOutcome:
+    client: str
+    address: str
+    slot: int
+    batches: int
+    registered_now: bool
+    gas_used: int | None
+
+
+@dataclass(frozen=True)
+class ProveOutcome:
+    client: str
+    round: int
+    batch: int
+    global_hash: str
+    update_hash: str
+    update_cid: str
+    proof_cid: str
+    prove_seconds: float
+    proved_now: bool
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    client: str
+    round: int
+    update_hash: str
+    update_cid: str
+    submitted_now: bool
+    gas_used: int | None
+
+
+def register_client(ws: Workspace, name: str, data_file: str | Path, batches: int = 10,
+                    seed: int | None = None) -> RegisterOutcome:
+    """Split the client's data file into `batches` salted round batches, keep them privately in the
+    workspace, and register on-chain with their commitments (stake included).
+
+    The batches are written before the transaction and never regenerated, so a re-run after a
+    crash registers exactly the commitments already kept."""
+    if batches < 1:
+        raise ConfigError(f"batches must be at least 1, got {batches}")
+    spec = ws.config.spec
+    directory = ws.client_dir(name)
+    record = ws.read_record(directory / "client.json")
+    x, y = load_dataset(data_file, spec)
+    data_sha = file_sha256(Path(data_file))
+    if record is None:
+        index = len(ws.client_names())
+        if index >= ws.config.slots:
+            raise ConfigError(f"the federation has {ws.config.slots} client slots, all taken by {ws.client_names()}")
+        rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+        kept = make_batches(spec, x, y, batches, rng)
+        save_batches(directory / "batches.npz", kept)
+        record = {"name": name, "account_index": index, "address": ws.signer("client", index).address,
+                  "data_sha256": data_sha, "commitments": [hex(b.commitment(spec)) for b in kept]}
+        ws.write_record(directory / "client.json", record)
+    elif record["data_sha256"] != data_sha:
+        raise ConfigError(f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
+                          f"not {data_file} ({data_sha}); use another client name for other data")
+    signer = ws.signer("client", record["account_index"])
+    coordinator = ws.coordinator()
+    state = coordinator.client(signer.address)
+    gas = None
+    if not state.registered:
+        receipt = coordinator.register(signer, [int(c, 16) for c in record["commitments"]])
+        gas = receipt["gasUsed"]
+        state = coordinator.client(signer.address)
+    return RegisterOutcome(name, signer.address, state.slot, len(record["commitments"]), gas is not None, gas)
+
+
+def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> ProveOutcome:
+    """Prove the client's local step for the open round on its next unused committed batch.
+    A proof already made for this round (from the same global model) is returned as is."""
+    record = _client_record(ws, name)
+    coordinator = ws.coordinator()
+    model = open_round_model(ws, coordinator)
+    round_path = ws.client_dir(name) / "rounds" / f"{model.round}.json"
+    done = ws.read_record(round_path)
+    if done is not None and done["global_hash"] == hex(model.model_hash) and ws.store.has(done["proof_cid"]):
+        return ProveOutcome(**{**done, "proved_now": False})
+    commitments = [int(c, 16) for c in record["commitments"]]
+    unused = [i for i, c in enumerate(commitments) if not coordinator.data_batch(c)[1]]
+    if not unused:
+        raise ConfigError(f"client {name!r} has used all {len(commitments)} committed batches; register more data "
+                          "with a new client name")
+    batch = unused[0]
+    data = load_batches(ws.client_dir(name) / "batches.npz")[batch]
+    progress(f"{name}: proving round {model.round} on batch {batch}")
+    proof_path = ws.client_dir(name) / "proofs" / f"round-{model.round}.json"
+    start = time.perf_counter()
+    update = train_and_prove(ws.circuits.client, ws.config.spec, model.weights, data, proof_path)
+    seconds = round(time.perf_counter() - start, 2)
+    result = {
+        "client": name, "round": model.round, "batch": batch, "global_hash": hex(model.model_hash),
+        "update_hash": hex(update.update_hash), "update_cid": put_vector(ws.store, update.vector),
+        "proof_cid": ws.store.put(proof_path.read_bytes()), "prove_seconds": seconds,
+    }
+    ws.write_record(round_path, result)
+    return ProveOutcome(**result, proved_now=True)
+
+
+def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
+    """Submit the client's proven update for the open round (a no-op if the chain already has it)."""
+    record = _client_record(ws, name)
+    coordinator = ws.coordinator()
+    current = coordinator.current_round
+    proved = ws.read_record(ws.client_dir(name) / "rounds" / f"{current}.json")
+    if proved is None:
+        latest = _latest_round(ws, name)
+        hint = f" (its latest proof is for round {latest})" if latest is not None else ""
+        raise ConfigError(f"client {name!r} has no proven update for the open round {current}{hint}; "
+                          f"run `zkfl prove -w {ws.root} --client {name}` first")
+    if int(proved["global_hash"], 16) != coordinator.round(current).model_hash:
+        raise ConfigError(f"client {name!r}'s update for round {current} was trained from another global model; prove again")
+    signer = ws.signer("client", record["account_index"])
+    slot = coordinator.client(signer.address).slot
+    accepted = coordinator.accepted_update_hash(current, slot)
+    if accepted == int(proved["update_hash"], 16):
+        return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        proof_file = Path(tmp) / "proof.json"
+        proof_file.write_bytes(ws.store.get(proved["proof_cid"]))
+        receipt = coordinator.submit_update(signer, current, Proof.load(proof_file), proved["update_cid"])
+    ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
+                    {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": receipt["transactionHash"].hex()})
+    return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
+
+
+def client_round_record(ws: Workspace, name: str, round_no: int) -> dict[str, Any] | None:
+    return ws.read_record(ws.client_dir(name) / "rounds" / f"{round_no}.json")
+
+
+def _client_record(ws: Workspace, name: str) -> dict[str, Any]:
+    record = ws.read_record(ws.client_dir(name) / "client.json")
+    if record is None:
+        known = ", ".join(ws.client_names()) or "none yet"
+        raise ConfigError(f"unknown client {name!r} in {ws.root} (registered: {known}); "
+                          f"run `zkfl register -w {ws.root} --client {name} --data FILE` first")
+    return record
+
+
+def _latest_round(ws: Workspace, name: str) -> int | None:
+    rounds = ws.client_dir(name) / "rounds"
+    numbers = [int(p.stem) for p in rounds.glob("*.json")] if rounds.is_dir() else []
+    return max(numbers) if numbers else None

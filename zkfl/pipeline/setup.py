@@ -1,0 +1,80 @@
+"""`export` and `setup`: from the workspace config to ONNX graphs, keys, verifiers and a deployed
+coordinator whose genesis model is in the store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkfl.aggregator import empty_slot_hash
+from zkfl.build import export_circuits, spec_tag
+from zkfl.chain.coordinator import FederationConfig, deploy_federation
+from zkfl.commitments import poseidon
+from zkfl.pipeline.progress import Progress, silent
+from zkfl.store import put_vector
+from zkfl.workspace import AGGREGATOR, OWNER, Workspace
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    training_step: str
+    fedavg: str
+
+
+@dataclass(frozen=True)
+class SetupOutcome:
+    client_logrows: int
+    aggregator_logrows: int
+    srs: list[dict[str, Any]]
+    coordinator: str
+    client_verifier: str
+    aggregator_verifier: str
+    chain_id: int
+    genesis_hash: str
+    genesis_cid: str
+    deployed_now: bool
+    seconds: float
+    deploy_gas: dict[str, int] = field(default_factory=dict)
+
+
+def export_graphs(ws: Workspace) -> ExportOutcome:
+    """Write the training-step and FedAvg ONNX graphs of the workspace's model."""
+    config = ws.config
+    out = ws.build_dir / "onnx" / spec_tag(config.spec, config.slots)
+    training, fedavg = export_circuits(config.spec, config.slots, out)
+    return ExportOutcome(str(training), str(fedavg))
+
+
+def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome:
+    """Compile both circuits, make keys (dev SRS or the configured ceremony file), build and deploy
+    the verifiers and the coordinator, and publish the genesis model. A finished setup is reused:
+    only a deployment whose contracts are gone from the chain (a wiped devnet) is redone."""
+    start = time.perf_counter()
+    progress("compiling circuits and keys (cached after the first run)")
+    circuits = ws.circuits
+    genesis = ws.config.genesis_weights()
+    genesis_cid = put_vector(ws.store, genesis)
+    record = ws.read_record(ws.deployment_path)
+    if record is not None:
+        ws.deployment()  # refuses a config changed since the recorded deployment
+    chain = ws.chain
+    deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
+    if deployed_now:
+        progress("deploying verifiers and coordinator")
+        config = FederationConfig(poseidon(genesis), genesis_cid, ws.signer(AGGREGATOR).address,
+                                  empty_slot_hash(circuits.fedavg), ws.config.stake_wei, ws.config.reward_wei,
+                                  ws.config.submission_window)
+        deployment = deploy_federation(chain, ws.signer(OWNER), circuits, config, ws.build_dir)
+        record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
+                  "genesis_cid": genesis_cid, "rpc_url": ws.config.rpc_url}
+        ws.write_record(ws.deployment_path, record)
+    assert record is not None
+    return SetupOutcome(
+        client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,
+        srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],
+        coordinator=record["coordinator"], client_verifier=record["client_verifier"],
+        aggregator_verifier=record["aggregator_verifier"], chain_id=record["chain_id"],
+        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], deployed_now=deployed_now,
+        seconds=round(time.perf_counter() - start, 2), deploy_gas=record["deploy_gas"] if deployed_now else {},
+    )

@@ -1,0 +1,106 @@
+"""`run`: N clients and the aggregator in one workspace, R rounds end to end, with a per-round
+record of proving time, gas and (given held-out data) accuracy against float FedAvg."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zkfl.data import load_batches, load_dataset
+from zkfl.errors import ConfigError
+from zkfl.evaluation import accuracy, float_fedavg_round
+from zkfl.fixedpoint import dequantize
+from zkfl.pipeline.aggregation import aggregate_round
+from zkfl.pipeline.participant import client_round_record, prove_update, register_client, submit_update
+from zkfl.pipeline.progress import Progress, silent
+from zkfl.pipeline.rounds import round_model
+from zkfl.pipeline.setup import setup_federation
+from zkfl.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    round: int
+    clients: list[str]
+    prove_seconds: dict[str, float]
+    submit_gas: dict[str, int]
+    aggregate_seconds: float
+    finalize_gas: int
+    wall_seconds: float | None  # None for a round finished by an earlier, interrupted run
+    model_hash: str  # the global model this round produced
+    proven_accuracy: float | None = None
+    float_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    rounds: list[RoundReport]
+    coordinator: str
+    client_logrows: int
+    aggregator_logrows: int
+    genesis_accuracy: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: int | None = None,
+                   eval_file: Path | None = None, seed: int | None = None,
+                   progress: Progress = silent) -> RunOutcome:
+    """Set up, register one client per data file (`client-0`, ...), then prove, submit and
+    aggregate until `rounds` rounds are finalized. Re-running continues where a killed run stopped."""
+    if not data_files:
+        raise ConfigError("run needs at least one client data file")
+    if len(data_files) > ws.config.slots:
+        raise ConfigError(f"{len(data_files)} data files for a federation of {ws.config.slots} client slots")
+    if rounds < 1:
+        raise ConfigError(f"rounds must be at least 1, got {rounds}")
+    evaluation = load_dataset(eval_file, ws.config.spec) if eval_file else None
+    setup = setup_federation(ws, progress)
+    names = [f"client-{i}" for i in range(len(data_files))]
+    for i, (name, data) in enumerate(zip(names, data_files, strict=True)):
+        register_client(ws, name, data, batches or rounds, None if seed is None else seed + i)
+    coordinator = ws.coordinator()
+    fresh: dict[int, float] = {}
+    while coordinator.current_round < rounds:
+        start = time.perf_counter()
+        round_no = coordinator.current_round
+        for name in names:
+            prove_update(ws, name, progress)
+            submit_update(ws, name)
+        aggregate_round(ws, progress)
+        fresh[round_no] = round(time.perf_counter() - start, 2)
+        progress(f"round {round_no} finalized in {fresh[round_no]:.1f} s")
+    return RunOutcome(_round_reports(ws, names, rounds, fresh, evaluation), setup.coordinator,
+                      setup.client_logrows, setup.aggregator_logrows,
+                      _accuracy(ws, ws.config.genesis_weights(), evaluation))
+
+
+def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int, float],
+                   evaluation: tuple[np.ndarray, np.ndarray] | None) -> list[RoundReport]:
+    """Per-round figures from the workspace records; with held-out data also the accuracy of the
+    proven model and of float FedAvg trained on the very batches the proofs used."""
+    spec = ws.config.spec
+    batches = {name: load_batches(ws.client_dir(name) / "batches.npz") for name in names}
+    coordinator = ws.coordinator()
+    float_model = dequantize(ws.config.genesis_weights())
+    reports = []
+    for r in range(rounds):
+        records = {n: rec for n in names if (rec := client_round_record(ws, n, r)) and "submit_gas" in rec}
+        agg = ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
+        proven = round_model(ws.store, coordinator, r + 1)
+        float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
+        reports.append(RoundReport(
+            round=r, clients=list(records), prove_seconds={n: rec["prove_seconds"] for n, rec in records.items()},
+            submit_gas={n: rec["submit_gas"] for n, rec in records.items()},
+            aggregate_seconds=agg.get("prove_seconds", 0.0), finalize_gas=agg.get("finalize_gas", 0),
+            wall_seconds=fresh.get(r), model_hash=hex(proven.model_hash),
+            proven_accuracy=_accuracy(ws, proven.weights, evaluation),
+            float_accuracy=None if evaluation is None else accuracy(spec, float_model, *evaluation),
+        ))
+    return reports
+
+
+def _accuracy(ws: Workspace, weights: np.ndarray, evaluation: tuple[np.ndarray, np.ndarray] | None) -> float | None:
+    return None if evaluation is None else accuracy(ws.config.spec, dequantize(weights), *evaluation)

@@ -1,0 +1,87 @@
+"""Checking proofs where they were used: a proof is read back from the transaction that submitted
+it (the chain is the record, not anyone's files), then verified off-chain with ezkl against the
+federation's verification key and on-chain with an `eth_call` to the deployed verifier."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from web3.exceptions import ContractLogicError, Web3RPCError
+
+from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.rpc import Chain
+from zkfl.errors import ChainError
+from zkfl.fixedpoint import int_to_felt
+from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, verify
+
+Kind = Literal["client", "aggregator"]
+
+
+@dataclass(frozen=True)
+class SubmittedProof:
+    """A proof as a coordinator transaction carried it."""
+
+    kind: Kind
+    round: int
+    sender: str
+    proof: bytes
+    instances: tuple[int, ...]
+    cid: str
+    tx_hash: str
+    gas_used: int
+
+
+def submitted_proof(coordinator: Coordinator, tx_hash: str) -> SubmittedProof:
+    """Decode a submitUpdate or finalizeRound transaction of `coordinator`."""
+    w3 = coordinator.chain.w3
+    tx = w3.eth.get_transaction(tx_hash)
+    if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.contract.address:
+        raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.contract.address}")
+    function, args = coordinator.contract.decode_function_input(tx["input"])
+    kinds: dict[str, Kind] = {"submitUpdate": "client", "finalizeRound": "aggregator"}
+    if function.fn_name not in kinds:
+        raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
+    receipt = w3.eth.get_transaction_receipt(tx_hash)
+    return SubmittedProof(kinds[function.fn_name], args["round"], tx["from"], bytes(args["proof"]),
+                          tuple(args["instances"]), args["cid"], tx_hash, receipt["gasUsed"])
+
+
+def write_proof_file(proof: bytes, instances: tuple[int, ...], path: str | os.PathLike[str]) -> Proof:
+    """An ezkl proof file from the proof bytes and instances alone (what ezkl's verify reads)."""
+    body = {"protocol": None, "instances": [[int_to_felt(v) for v in instances]], "proof": list(proof),
+            "hex_proof": None, "split": None, "pretty_public_inputs": None, "timestamp": None,
+            "version": EZKL_VERSION}
+    Path(path).write_text(json.dumps(body))
+    return Proof.load(path)
+
+
+def verify_offchain(keys: CircuitKeys, proof: bytes, instances: tuple[int, ...]) -> float:
+    """Verify with ezkl against `keys`' verification key; returns the seconds it took. Raises ProofError."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proof_file = write_proof_file(proof, instances, Path(tmp) / "proof.json")
+        start = time.perf_counter()
+        verify(keys, proof_file)
+        return time.perf_counter() - start
+
+
+def verify_onchain(chain: Chain, verifier: str, proof: bytes, instances: tuple[int, ...]) -> bool:
+    """`eth_call` the verifier contract: True if it returns true, False if it returns false or reverts."""
+    contract = chain.w3.eth.contract(address=chain.w3.to_checksum_address(verifier), abi=VERIFIER_ABI)
+    try:
+        return bool(contract.functions.verifyProof(proof, list(instances)).call())
+    except (ContractLogicError, Web3RPCError, ValueError):
+        return False
+
+
+VERIFIER_ABI = [{
+    "type": "function", "name": "verifyProof", "stateMutability": "view",
+    "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}],
+    "outputs": [{"name": "", "type": "bool"}],
+}]
+"""IHalo2Verifier (contracts/IHalo2Verifier.sol): what every ezkl verifier and our adapter expose."""

@@ -1,0 +1,263 @@
+"""A federation workspace: one directory that holds a federation's config, compiled circuits and
+keys, SRS reference, deployed addresses, round records and artifact store, so that every command
+can be killed and re-run and continue from what the directory (and the chain) holds.
+
+    zkfl.toml          the federation's config (written by `zkfl init`, read by every command)
+    build/             ONNX graphs, compiled circuits, keys, dev SRS, verifier contracts (caches)
+    store/             the local content-addressed artifact store (weights, proofs, reports)
+    state/             deployment.json, rounds/<r>.json (the aggregator's records)
+    clients/<name>/    a client's PRIVATE state: committed batches with their salts, round records
+    devnet/            the local anvil (state file, PID record), when the chain is the devnet
+    reports/           human-readable reports
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from zkfl.atomic import write_atomic
+from zkfl.build import CircuitSet, build_circuits
+from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
+from zkfl.chain.rpc import Chain, connect, signer_from_key
+from zkfl.circuits import TrainingStepSpec
+from zkfl.errors import ConfigError
+from zkfl.fixedpoint import SCALE, FixedArray, quantize
+from zkfl.srs import CeremonySrsSource, DevSrsSource, SrsSource
+from zkfl.store import ArtifactStore, LocalStore, open_store
+
+CONFIG_FILE = "zkfl.toml"
+DEVNET = "devnet"
+OWNER, AGGREGATOR = "owner", "aggregator"
+KEY_ENV = {OWNER: "ZKFL_OWNER_KEY", AGGREGATOR: "ZKFL_AGGREGATOR_KEY"}
+CLIENT_KEY_ENV = "ZKFL_CLIENT_KEY"
+FIRST_CLIENT_ACCOUNT = 2  # devnet accounts: 0 owner, 1 aggregator, 2.. clients
+
+_SECTIONS = {
+    "model": ("family", "features", "classes", "hidden"),
+    "training": ("batch_size", "local_steps", "learning_rate", "scale"),
+    "federation": ("slots", "stake_wei", "reward_wei", "submission_window", "genesis_seed"),
+    "chain": ("rpc_url", "chain_id"),
+    "store": ("ipfs_api",),
+    "prover": ("srs",),
+}
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Everything that defines a federation. `rpc_url = "devnet"` means a local anvil that the
+    workspace starts itself; `srs = "dev"` an INSECURE generated SRS, else a ceremony file path."""
+
+    family: str = "logreg"
+    features: int = 64
+    classes: int = 10
+    hidden: int = 0
+    batch_size: int = 8
+    local_steps: int = 1
+    learning_rate: float = 1.0
+    scale: int = SCALE
+    slots: int = 4
+    stake_wei: int = 10**16
+    reward_wei: int = 10**15
+    submission_window: int = 100
+    genesis_seed: int = 0
+    rpc_url: str = DEVNET
+    chain_id: int = 0  # 0: accept the node's chain id (the devnet's is 31337)
+    ipfs_api: str = ""  # empty: the workspace's local store
+    srs: str = "dev"
+
+    def __post_init__(self) -> None:
+        if self.scale != SCALE:
+            raise ConfigError(f"scale {self.scale} is not supported: zkFL fixes every link at scale {SCALE}")
+        if not 1 <= self.slots <= 255:
+            raise ConfigError(f"slots must be in 1..255 (the FedAvg circuit's inputs), got {self.slots}")
+        if self.submission_window < 1:
+            raise ConfigError(f"submission_window must be at least 1 block, got {self.submission_window}")
+        if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
+            raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
+        self.spec  # validates the model fields
+
+    @property
+    def spec(self) -> TrainingStepSpec:
+        return TrainingStepSpec(self.family, self.features, self.classes, self.batch_size, self.local_steps,  # type: ignore[arg-type]
+                                self.learning_rate, self.hidden)
+
+    def genesis_weights(self) -> FixedArray:
+        """Round 0's global model: zeros for logistic regression (convex, so any start works),
+        Glorot-uniform from `genesis_seed` for the MLP (zeros would never break symmetry)."""
+        spec = self.spec
+        return quantize(spec.init_params(self.genesis_seed) if spec.family == "mlp" else np.zeros(spec.num_params))
+
+    def to_toml(self) -> str:
+        values = asdict(self)
+        lines = ["# zkFL federation config. Edit before `zkfl setup`; afterwards it is fixed by the",
+                 "# deployed circuits (setup refuses a config that no longer matches).", ""]
+        for section, keys in _SECTIONS.items():
+            lines.append(f"[{section}]")
+            lines.extend(f"{key} = {json.dumps(values[key])}" for key in keys)
+            lines.append("")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = CONFIG_FILE) -> WorkspaceConfig:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for section, table in document.items():
+            if section not in _SECTIONS or not isinstance(table, dict):
+                raise ConfigError(f"{source}: unknown section [{section}]; expected {', '.join(_SECTIONS)}")
+            for key, value in table.items():
+                if key not in _SECTIONS[section]:
+                    raise ConfigError(f"{source}: unknown key {key!r} in [{section}]")
+                values[key] = value
+        for key, value in values.items():
+            expected = {"int": int, "float": (int, float), "str": str}[str(known[key])]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ConfigError(f"{source}: {key} must be {known[key]}, got {value!r}")
+        return cls(**values)
+
+    def digest(self) -> str:
+        """Identity of the federation's config (deployment records it; a changed config is refused)."""
+        import hashlib
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+class Workspace:
+    """Paths, config and the connections (chain, store, signers) of one federation workspace."""
+
+    def __init__(self, root: Path, config: WorkspaceConfig):
+        self.root = root
+        self.config = config
+
+    # creation and opening ---------------------------------------------------------------------
+    @classmethod
+    def init(cls, root: str | os.PathLike[str], config: WorkspaceConfig) -> tuple[Workspace, bool]:
+        """Create the workspace (True), or confirm an identical one exists (False)."""
+        root = Path(root).resolve()
+        path = root / CONFIG_FILE
+        if path.is_file():
+            existing = WorkspaceConfig.from_toml(path.read_text(), str(path))
+            if existing != config:
+                raise ConfigError(f"{root} is already a workspace with a different config; edit {path} "
+                                  "or choose another directory")
+            return cls(root, existing), False
+        if root.exists() and any(root.iterdir()):
+            raise ConfigError(f"{root} exists and is not empty; choose a new or empty directory")
+        write_atomic(path, config.to_toml())
+        return cls(root, config), True
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> Workspace:
+        root = Path(root).resolve()
+        path = root / CONFIG_FILE
+        if not path.is_file():
+            raise ConfigError(f"no zkFL workspace at {root} (no {CONFIG_FILE}); create one with `zkfl init {root}`")
+        return cls(root, WorkspaceConfig.from_toml(path.read_text(), str(path)))
+
+    # paths -------------------------------------------------------------------------------------
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def devnet_dir(self) -> Path:
+        return self.root / "devnet"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def client_dir(self, name: str) -> Path:
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"client name {name!r} must be letters, digits, '-' or '_'")
+        return self.root / "clients" / name
+
+    def client_names(self) -> list[str]:
+        clients = self.root / "clients"
+        return sorted(p.name for p in clients.iterdir() if (p / "client.json").is_file()) if clients.is_dir() else []
+
+    # records (JSON, written atomically) --------------------------------------------------------
+    def read_record(self, path: Path) -> dict[str, Any] | None:
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"corrupt workspace record {path}: {exc}; delete it to rebuild it") from exc
+
+    def write_record(self, path: Path, record: dict[str, Any]) -> None:
+        write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.state_dir / "deployment.json"
+
+    def deployment(self) -> dict[str, Any]:
+        record = self.read_record(self.deployment_path)
+        if record is None:
+            raise ConfigError(f"the federation in {self.root} is not deployed yet; run `zkfl setup -w {self.root}`")
+        if record["config_digest"] != self.config.digest():
+            raise ConfigError(f"{self.root / CONFIG_FILE} changed after setup; the deployed federation uses the old "
+                              "config. Restore it, or create a new workspace for the new config")
+        return record
+
+    # connections -------------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> ArtifactStore:
+        return open_store(self.config.ipfs_api) if self.config.ipfs_api else LocalStore(self.root / "store")
+
+    @property
+    def srs_source(self) -> SrsSource:
+        if self.config.srs == "dev":
+            return DevSrsSource(self.build_dir / "srs")
+        return CeremonySrsSource(Path(self.config.srs).expanduser())
+
+    @cached_property
+    def circuits(self) -> CircuitSet:
+        """Compiled circuits and keys (built on first use, then read from the build cache)."""
+        return build_circuits(self.config.spec, self.config.slots, self.build_dir, self.srs_source)
+
+    @cached_property
+    def chain(self) -> Chain:
+        """The federation's chain; the local devnet is started (with its saved state) if needed."""
+        if self.config.rpc_url == DEVNET:
+            devnet = start_devnet(self.devnet_dir, accounts=FIRST_CLIENT_ACCOUNT + max(self.config.slots, 8))
+            return connect(devnet.rpc_url, DEVNET_CHAIN_ID)
+        return connect(self.config.rpc_url, self.config.chain_id or None)
+
+    def stop_devnet(self) -> bool:
+        return stop_devnet(self.devnet_dir)
+
+    def coordinator(self) -> Coordinator:
+        return Coordinator(self.chain, self.deployment()["coordinator"], self.build_dir)
+
+    def signer(self, role: str, client_index: int = 0) -> LocalAccount:
+        """The account acting as `role` ("owner", "aggregator" or "client"). On the devnet these are
+        anvil's public dev accounts; elsewhere keys come from ZKFL_OWNER_KEY, ZKFL_AGGREGATOR_KEY
+        and ZKFL_CLIENT_KEY (hex private keys)."""
+        if self.config.rpc_url == DEVNET:
+            index = {OWNER: 0, AGGREGATOR: 1}.get(role, FIRST_CLIENT_ACCOUNT + client_index)
+            Account.enable_unaudited_hdwallet_features()
+            return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+        variable = KEY_ENV.get(role, CLIENT_KEY_ENV)
+        key = os.environ.get(variable)
+        if not key:
+            raise ConfigError(f"set {variable} to the private key of the {role} account for {self.config.rpc_url}")
+        return signer_from_key(key)
