@@ -8,7 +8,7 @@ Exit codes: 0 success, 1 a proof or hash link does not verify, 2 bad input or a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -103,7 +103,7 @@ def register(
     client: ClientOpt,
     data: Annotated[Path, typer.Option(help="The client's private data: .npz with x (n x D) and y (n).")],
     batches: Annotated[int, typer.Option(help="Round batches to commit to (one is used per round).")] = 10,
-    seed: Annotated[Optional[int], typer.Option(help="Shuffle seed (default: random).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Shuffle seed (default: random).")] = None,
     workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
 ) -> None:
     """Commit a client's data batches and register it on-chain (with the stake)."""
@@ -143,9 +143,9 @@ def aggregate(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> 
 
 @app.command()
 def verify(
-    proof: Annotated[Optional[Path], typer.Argument(help="A proof file to verify (omit with --round).")] = None,
+    proof: Annotated[Path | None, typer.Argument(help="A proof file to verify (omit with --round).")] = None,
     circuit: Annotated[str, typer.Option(help="The proof's circuit: client or aggregator.")] = "client",
-    round_no: Annotated[Optional[int], typer.Option("--round", help="Verify a whole round from the chain.")] = None,
+    round_no: Annotated[int | None, typer.Option("--round", help="Verify a whole round from the chain.")] = None,
     offchain_only: Annotated[bool, typer.Option(help="Skip the on-chain verifier calls.")] = False,
     workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
 ) -> None:
@@ -159,11 +159,14 @@ def verify(
         emit({"ok": True, "checks": checks}, as_json, lambda v: _checks_table(f"proof {proof}", v["checks"]))
         return
     result = run(lambda: verify_round(_open(workspace), round_no, not offchain_only), as_json)
-    emit({"ok": result.ok, "round": result.round, "checks": result.checks}, as_json,
-         lambda v: _checks_table(f"round {round_no}", v["checks"]))
-    if not result.ok:
-        failed = "; ".join(c.what for c in result.failures) or "nothing to check in this round"
-        fail(f"round {round_no} does not verify: {failed}", EXIT_VERIFICATION_FAILED, as_json)
+    payload = {"ok": result.ok, "round": result.round, "checks": result.checks}
+    if result.ok:
+        emit(payload, as_json, lambda v: _checks_table(f"round {round_no}", v["checks"]))
+        return
+    if not as_json:
+        _checks_table(f"round {round_no}", result.checks)
+    failed = "; ".join(c.what for c in result.failures) or "nothing to check in this round"
+    fail(f"round {round_no} does not verify: {failed}", EXIT_VERIFICATION_FAILED, as_json, details=payload)
 
 
 @app.command()
@@ -191,9 +194,9 @@ def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> Non
 def run_rounds(
     data: Annotated[list[Path], typer.Option(help="One client's .npz data file; repeat once per client.")],
     rounds: Annotated[int, typer.Option(help="Run until this many rounds are finalized.")] = 1,
-    batches: Annotated[Optional[int], typer.Option(help="Batches each client commits (default: rounds).")] = None,
-    eval_data: Annotated[Optional[Path], typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Batch shuffle seed (default: random).")] = None,
+    batches: Annotated[int | None, typer.Option(help="Batches each client commits (default: rounds).")] = None,
+    eval_data: Annotated[Path | None, typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Batch shuffle seed (default: random).")] = None,
     workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
 ) -> None:
     """Simulate one client per data file for R rounds end to end, and write a report."""

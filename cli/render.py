@@ -74,12 +74,14 @@ def run(action: Callable[[], T], as_json: bool) -> T:
     raise AssertionError("unreachable")
 
 
-def fail(message: str, code: int, as_json: bool, kind: str = "VerificationFailed") -> None:
-    _fail(kind, message, code, as_json)
+def fail(message: str, code: int, as_json: bool, kind: str = "VerificationFailed", details: Any = None) -> None:
+    """Exit with `code`; with `--json`, stdout gets one object: `details` plus the error fields."""
+    _fail(kind, message, code, as_json, details)
 
 
-def _fail(kind: str, message: str, code: int, as_json: bool) -> None:
+def _fail(kind: str, message: str, code: int, as_json: bool, details: Any = None) -> None:
     if as_json:
-        typer.echo(json.dumps({"error": kind, "message": message, "exit_code": code}, indent=2))
+        payload = {**(to_json(details) if details else {}), "error": kind, "message": message, "exit_code": code}
+        typer.echo(json.dumps(payload, indent=2))
     err.print(f"[bold red]error[/bold red] ({kind}): {message}", highlight=False)
     raise typer.Exit(code)

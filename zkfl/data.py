@@ -69,5 +69,5 @@ def save_batches(path: str | os.PathLike[str], batches: list[ClientData]) -> Non
 
 def load_batches(path: str | os.PathLike[str]) -> list[ClientData]:
     with np.load(path, allow_pickle=False) as archive:
-        return [ClientData(f, l, s) for f, l, s in zip(archive["features"], archive["labels"], archive["salts"],
-                                                       strict=True)]
+        return [ClientData(features, labels, salt) for features, labels, salt
+                in zip(archive["features"], archive["labels"], archive["salts"], strict=True)]

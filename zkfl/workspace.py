@@ -85,7 +85,7 @@ class WorkspaceConfig:
             raise ConfigError(f"submission_window must be at least 1 block, got {self.submission_window}")
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
-        self.spec  # validates the model fields
+        _ = self.spec  # TrainingStepSpec validates the model fields
 
     @property
     def spec(self) -> TrainingStepSpec:

@@ -4,7 +4,14 @@ is missing, writing every artifact atomically."""
 
 from zkfl.pipeline.aggregation import AggregateOutcome, aggregate_round
 from zkfl.pipeline.inspection import FederationStatus, RoundCheck, federation_status, verify_proof_file, verify_round
-from zkfl.pipeline.participant import ProveOutcome, RegisterOutcome, SubmitOutcome, prove_update, register_client, submit_update
+from zkfl.pipeline.participant import (
+    ProveOutcome,
+    RegisterOutcome,
+    SubmitOutcome,
+    prove_update,
+    register_client,
+    submit_update,
+)
 from zkfl.pipeline.setup import ExportOutcome, SetupOutcome, export_graphs, setup_federation
 from zkfl.pipeline.simulation import RoundReport, RunOutcome, run_federation
 

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from web3 import Web3
+
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import Coordinator
 from zkfl.commitments import poseidon
@@ -76,6 +78,6 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
         receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, Proof.load(proof_file),
                                              record["next_model_cid"])
     ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
-                                  "finalize_tx": receipt["transactionHash"].hex()})
+                                  "finalize_tx": Web3.to_hex(receipt["transactionHash"])})
     return AggregateOutcome(round_no, state.accepted, record["next_model_hash"], record["next_model_cid"],
                             record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"])

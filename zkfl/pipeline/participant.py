@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from web3 import Web3
 
 from zkfl.client import train_and_prove
 from zkfl.data import load_batches, load_dataset, make_batches, save_batches
@@ -103,7 +104,8 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     round_path = ws.client_dir(name) / "rounds" / f"{model.round}.json"
     done = ws.read_record(round_path)
     if done is not None and done["global_hash"] == hex(model.model_hash) and ws.store.has(done["proof_cid"]):
-        return ProveOutcome(**{**done, "proved_now": False})
+        return ProveOutcome(**{k: v for k, v in done.items() if k in ProveOutcome.__dataclass_fields__},
+                            proved_now=False)
     commitments = [int(c, 16) for c in record["commitments"]]
     unused = [i for i, c in enumerate(commitments) if not coordinator.data_batch(c)[1]]
     if not unused:
@@ -148,7 +150,7 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
         proof_file.write_bytes(ws.store.get(proved["proof_cid"]))
         receipt = coordinator.submit_update(signer, current, Proof.load(proof_file), proved["update_cid"])
     ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
-                    {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": receipt["transactionHash"].hex()})
+                    {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
 
 

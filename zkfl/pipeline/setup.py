@@ -51,16 +51,16 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     the verifiers and the coordinator, and publish the genesis model. A finished setup is reused:
     only a deployment whose contracts are gone from the chain (a wiped devnet) is redone."""
     start = time.perf_counter()
+    record = ws.read_record(ws.deployment_path)
+    if record is not None:
+        ws.deployment()  # refuses a config changed since the recorded deployment
     progress("compiling circuits and keys (cached after the first run)")
     circuits = ws.circuits
     genesis = ws.config.genesis_weights()
     genesis_cid = put_vector(ws.store, genesis)
-    record = ws.read_record(ws.deployment_path)
-    if record is not None:
-        ws.deployment()  # refuses a config changed since the recorded deployment
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
-    if deployed_now:
+    if record is None or deployed_now:
         progress("deploying verifiers and coordinator")
         config = FederationConfig(poseidon(genesis), genesis_cid, ws.signer(AGGREGATOR).address,
                                   empty_slot_hash(circuits.fedavg), ws.config.stake_wei, ws.config.reward_wei,
@@ -69,7 +69,6 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
         record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
                   "genesis_cid": genesis_cid, "rpc_url": ws.config.rpc_url}
         ws.write_record(ws.deployment_path, record)
-    assert record is not None
     return SetupOutcome(
         client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,
         srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],

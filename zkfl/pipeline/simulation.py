@@ -48,7 +48,7 @@ class RunOutcome:
 def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: int | None = None,
                    eval_file: Path | None = None, seed: int | None = None,
                    progress: Progress = silent) -> RunOutcome:
-    """Set up, register one client per data file (`client-0`, ...), then prove, submit and
+    """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
     aggregate until `rounds` rounds are finalized. Re-running continues where a killed run stopped."""
     if not data_files:
         raise ConfigError("run needs at least one client data file")
@@ -58,7 +58,9 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
         raise ConfigError(f"rounds must be at least 1, got {rounds}")
     evaluation = load_dataset(eval_file, ws.config.spec) if eval_file else None
     setup = setup_federation(ws, progress)
-    names = [f"client-{i}" for i in range(len(data_files))]
+    names = [Path(f).stem for f in data_files]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"clients are named after their data files, and these repeat a name: {names}")
     for i, (name, data) in enumerate(zip(names, data_files, strict=True)):
         register_client(ws, name, data, batches or rounds, None if seed is None else seed + i)
     coordinator = ws.coordinator()

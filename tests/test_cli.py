@@ -1,0 +1,254 @@
+"""The `zkfl` command line end to end, through the installed entry point, on a real anvil with
+real proofs: two clients, two rounds (one command at a time, then `zkfl run`), and bad input
+for every command. The workspace reuses the session's compiled circuits and keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zkfl.commitments import poseidon
+from zkfl.store import get_vector
+from zkfl.workspace import Workspace
+
+from conftest import LOGREG, SLOTS
+
+ZKFL = str(Path(sys.executable).with_name("zkfl"))
+pytestmark = pytest.mark.prover
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def zkfl(*args: str | Path, cwd: Path | None = None) -> Result:
+    done = subprocess.run([ZKFL, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def ok(*args: str | Path) -> dict:
+    result = zkfl(*args, "--json")
+    assert result.code == 0, result.stderr[-3000:]
+    return result.json
+
+
+def write_data(path: Path, seed: int, samples: int = 24, features: int = LOGREG.features) -> Path:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, LOGREG.classes, size=samples)
+    x = rng.uniform(0.0, 0.5, size=(samples, features))
+    x[np.arange(samples), y] += 0.5
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@dataclass(frozen=True)
+class CliRun:
+    workspace: Path
+    data: dict[str, Path]
+    eval: Path
+    setup: dict
+    round0: dict
+    run: dict
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[CliRun]:
+    root = tmp_path_factory.mktemp("cli")
+    workspace = root / "fed"
+    created = ok("init", workspace, "--features", LOGREG.features, "--classes", LOGREG.classes, "--batch-size",
+                 LOGREG.batch_size, "--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate,
+                 "--slots", SLOTS)
+    assert created["created"] is True
+    (workspace / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    data = {name: write_data(root / f"{name}.npz", seed) for seed, name in enumerate(["alice", "bob"])}
+    evaluation = write_data(root / "eval.npz", 7, samples=60)
+    try:
+        setup = ok("setup", "-w", workspace)
+        for name, path in data.items():
+            ok("register", "-w", workspace, "--client", name, "--data", path, "--batches", 3)
+        # round 0 one command at a time; alice's first prove is killed mid-way and re-run
+        _kill_midway([ZKFL, "prove", "-w", str(workspace), "--client", "alice"], after_s=4.0)
+        assert not (workspace / "clients" / "alice" / "rounds" / "0.json").exists()
+        for name in data:
+            ok("prove", "-w", workspace, "--client", name)
+            ok("submit", "-w", workspace, "--client", name)
+        round0 = ok("aggregate", "-w", workspace)
+        run = ok("run", "-w", workspace, "--data", data["alice"], "--data", data["bob"], "--rounds", 2,
+                 "--eval", evaluation)
+        yield CliRun(workspace, data, evaluation, setup, round0, run)
+    finally:
+        zkfl("devnet", "stop", "-w", workspace)
+
+
+def _kill_midway(command: list[str], after_s: float) -> None:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(after_s)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_two_clients_two_rounds_through_the_cli_are_final_on_chain(cli_run: CliRun) -> None:
+    ws = Workspace.open(cli_run.workspace)
+    coordinator = ws.coordinator()
+    assert coordinator.current_round == 2
+    assert coordinator.round(0).finalized and coordinator.round(1).finalized
+    assert coordinator.round(0).accepted == coordinator.round(1).accepted == 2
+    # the next global model is in the store under the CID the chain published, and hashes to the chain's hash
+    published = coordinator.opened_rounds()[-1]
+    assert published.model_hash == coordinator.round(2).model_hash == poseidon(get_vector(ws.store, published.model_cid))
+    assert cli_run.round0["next_model_hash"] == hex(coordinator.round(1).model_hash)
+    status = ok("status", "-w", cli_run.workspace)
+    assert status["current_round"] == 2
+    assert [(c["name"], c["accepted_updates"]) for c in status["clients"]] == [("alice", 2), ("bob", 2)]
+
+
+def test_run_writes_a_report_with_accuracy_and_costs(cli_run: CliRun) -> None:
+    report = cli_run.workspace / "reports"
+    rounds = cli_run.run["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    for r in rounds:
+        assert sorted(r["prove_seconds"]) == ["alice", "bob"] and all(v > 0 for v in r["prove_seconds"].values())
+        assert all(g > 100_000 for g in r["submit_gas"].values()) and r["finalize_gas"] > 100_000
+        assert 0.0 <= r["proven_accuracy"] <= 1.0
+        assert abs(r["proven_accuracy"] - r["float_accuracy"]) <= 0.05  # same batches, float vs fixed point
+    assert rounds[0]["wall_seconds"] is None and rounds[1]["wall_seconds"] > 0  # round 0 ran before `run`
+    markdown = (report / "report.md").read_text()
+    assert "| 1 | 2 |" in markdown and "float FedAvg" in markdown
+    assert (report / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ws = Workspace.open(cli_run.workspace)
+    for name, cid in cli_run.run["report_cids"].items():
+        assert ws.store.get(cid) == (report / name).read_bytes()
+
+
+def test_every_round_verifies_from_the_chain_and_store(cli_run: CliRun) -> None:
+    for round_no in (0, 1):
+        result = ok("verify", "-w", cli_run.workspace, "--round", round_no)
+        assert result["ok"] is True
+        assert sum("on-chain verifier" in c["what"] for c in result["checks"]) == 3  # two clients + aggregation
+
+
+def test_commands_rerun_after_completion_change_nothing(cli_run: CliRun) -> None:
+    before = ok("status", "-w", cli_run.workspace)
+    assert ok("setup", "-w", cli_run.workspace)["deployed_now"] is False
+    assert ok("register", "-w", cli_run.workspace, "--client", "alice", "--data", cli_run.data["alice"])[
+        "registered_now"] is False
+    again = ok("run", "-w", cli_run.workspace, "--data", cli_run.data["alice"], "--data", cli_run.data["bob"],
+               "--rounds", 2)
+    assert [r["model_hash"] for r in again["rounds"]] == [r["model_hash"] for r in cli_run.run["rounds"]]
+    assert ok("status", "-w", cli_run.workspace)["rounds"] == before["rounds"]
+
+
+def test_a_tampered_stored_update_fails_round_verification(cli_run: CliRun) -> None:
+    ws = Workspace.open(cli_run.workspace)
+    cid = ws.coordinator().accepted_updates(0)[0].cid
+    block = cli_run.workspace / "store" / "blocks" / cid
+    original = block.read_bytes()
+    try:
+        block.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        result = zkfl("verify", "-w", cli_run.workspace, "--round", 0, "--json")
+        assert result.code == 1
+        assert f"stored update {cid}" in result.json["message"]
+        failed = [c for c in result.json["checks"] if not c["ok"]]
+        assert len(failed) == 1 and failed[0]["what"].endswith(f"stored update {cid}")  # only the changed block
+    finally:
+        block.write_bytes(original)
+
+
+def test_a_tampered_proof_file_fails_verification(cli_run: CliRun, tmp_path: Path) -> None:
+    proof = json.loads((cli_run.workspace / "clients" / "alice" / "proofs" / "round-0.json").read_text())
+    proof["proof"][200] ^= 1
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(proof))
+    result = zkfl("verify", "-w", cli_run.workspace, path, "--json")
+    assert result.code == 1, result.stderr
+    assert result.json["error"] == "ProofError"
+
+
+# -------------------------------------------------------------------- bad input, one per command
+
+def _fails(expected_code: int, message: str, *args: str | Path) -> Result:
+    result = zkfl(*args, "--json")
+    assert result.code == expected_code, (result.stdout, result.stderr[-2000:])
+    assert message in result.json["message"], result.json["message"]
+    return result
+
+
+def test_unknown_workspace_is_a_user_error(tmp_path: Path) -> None:
+    for command in (["status"], ["setup"], ["export"], ["aggregate"], ["prove", "--client", "a"],
+                    ["submit", "--client", "a"], ["verify", "--round", "0"]):
+        _fails(2, "no zkFL workspace", *command, "-w", tmp_path / "nowhere")
+
+
+def test_init_refuses_a_different_config_and_an_invalid_one(cli_run: CliRun, tmp_path: Path) -> None:
+    _fails(2, "different config", "init", cli_run.workspace, "--features", 7)
+    _fails(2, "unknown model family 'cnn'", "init", tmp_path / "new", "--family", "cnn")
+    assert not (tmp_path / "new").exists()
+
+
+def test_corrupt_config_is_named(tmp_path: Path) -> None:
+    (tmp_path / "zkfl.toml").write_text("[model]\nfamily = \n")
+    _fails(2, "zkfl.toml is not valid TOML", "status", "-w", tmp_path)
+
+
+def test_register_rejects_bad_data_files_and_keeps_nothing(cli_run: CliRun, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not an archive")
+    _fails(2, "is not a readable .npz archive", "register", "-w", cli_run.workspace, "--client", "carol",
+           "--data", garbage)
+    wrong = write_data(tmp_path / "wrong.npz", 3, features=LOGREG.features + 1)
+    _fails(2, f"x has shape (24, {LOGREG.features + 1}), the model takes (n, {LOGREG.features})", "register", "-w",
+           cli_run.workspace, "--client", "carol", "--data", wrong)
+    _fails(2, "data file not found", "register", "-w", cli_run.workspace, "--client", "carol",
+           "--data", tmp_path / "missing.npz")
+    _fails(2, "already committed to a data file", "register", "-w", cli_run.workspace, "--client", "alice",
+           "--data", cli_run.data["bob"])
+    assert not (cli_run.workspace / "clients" / "carol").exists()
+
+
+def test_prove_and_submit_name_the_problem(cli_run: CliRun) -> None:
+    _fails(2, "unknown client 'mallory'", "prove", "-w", cli_run.workspace, "--client", "mallory")
+    _fails(2, "has no proven update for the open round 2 (its latest proof is for round 1)", "submit", "-w",
+           cli_run.workspace, "--client", "alice")
+
+
+def test_aggregate_without_submissions_is_refused(cli_run: CliRun) -> None:
+    _fails(2, "round 2 has no accepted update yet", "aggregate", "-w", cli_run.workspace)
+
+
+def test_verify_usage_errors(cli_run: CliRun) -> None:
+    _fails(2, "give either a proof file or --round N", "verify", "-w", cli_run.workspace)
+    _fails(2, "round 9 does not exist", "verify", "-w", cli_run.workspace, "--round", 9)
+    _fails(2, "proof file not found", "verify", "-w", cli_run.workspace, "missing-proof.json")
+
+
+def test_a_chain_that_is_not_running_is_named(tmp_path: Path) -> None:
+    ok("init", tmp_path / "remote", "--rpc-url", "http://127.0.0.1:9")
+    _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "status", "-w", tmp_path / "remote")
+
+
+def test_run_needs_data(cli_run: CliRun) -> None:
+    result = zkfl("run", "-w", cli_run.workspace)
+    assert result.code == 2 and "--data" in result.stderr
+
+
+def test_help_documents_every_command() -> None:
+    result = zkfl("--help")
+    for command in ("init", "export", "setup", "register", "prove", "submit", "verify", "aggregate", "status", "run"):
+        assert command in result.stdout

@@ -1,0 +1,79 @@
+"""Workspace config and client data files: validated on the way in, with errors that name the problem."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zkfl.data import load_batches, load_dataset, make_batches, save_batches
+from zkfl.errors import ConfigError
+from zkfl.workspace import Workspace, WorkspaceConfig
+
+from conftest import LOGREG
+
+
+def test_config_round_trips_through_toml() -> None:
+    config = WorkspaceConfig(family="mlp", hidden=16, batch_size=4, learning_rate=0.25, slots=3,
+                             rpc_url="http://127.0.0.1:8545", chain_id=5, srs="/srs/ceremony.srs")
+    assert WorkspaceConfig.from_toml(config.to_toml()) == config
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[model]\nfamily = \"logreg\"\nlayers = 3\n", "unknown key 'layers' in [model]"),
+    ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
+    ("[training]\nbatch_size = \"8\"\n", "batch_size must be int"),
+    ("[training]\nscale = 10\n", "scale 10 is not supported"),
+    ("[federation]\nslots = 0\n", "slots must be in 1..255"),
+    ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),
+])
+def test_invalid_configs_are_named(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        WorkspaceConfig.from_toml(text)
+
+
+def test_init_is_idempotent_and_refuses_non_empty_directories(tmp_path: Path) -> None:
+    config = WorkspaceConfig()
+    _, created = Workspace.init(tmp_path / "ws", config)
+    _, again = Workspace.init(tmp_path / "ws", config)
+    assert (created, again) == (True, False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="exists and is not empty"):
+        Workspace.init(tmp_path / "busy", config)
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "keep me"
+
+
+def test_not_deployed_workspace_says_to_run_setup(tmp_path: Path) -> None:
+    ws, _ = Workspace.init(tmp_path, WorkspaceConfig())
+    with pytest.raises(ConfigError, match="not deployed yet; run `zkfl setup"):
+        ws.deployment()
+
+
+def test_too_little_data_for_one_round_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=np.zeros((LOGREG.sample_count - 1, LOGREG.features)), y=np.zeros(LOGREG.sample_count - 1, int))
+    with pytest.raises(ConfigError, match=f"has {LOGREG.sample_count - 1} samples; one round needs {LOGREG.sample_count}"):
+        load_dataset(path, LOGREG)
+
+
+def test_labels_out_of_range_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "labels.npz"
+    np.savez(path, x=np.zeros((20, LOGREG.features)), y=np.full(20, LOGREG.classes))
+    with pytest.raises(ConfigError, match=r"y must be integer classes in \[0, 3\)"):
+        load_dataset(path, LOGREG)
+
+
+def test_batches_cover_the_data_and_never_share_a_commitment(tmp_path: Path) -> None:
+    n = LOGREG.sample_count
+    x = np.arange(3 * n * LOGREG.features, dtype=float).reshape(3 * n, LOGREG.features) / 1000
+    y = np.arange(3 * n) % LOGREG.classes
+    batches = make_batches(LOGREG, x, y, 5, np.random.default_rng(0))  # more batches than one pass holds
+    first_pass = np.concatenate([b.features[:, 0] for b in batches[:3]])
+    assert sorted(first_pass) == sorted(np.round(x[:, 0] * 4096).astype(int))  # disjoint, covering pass
+    assert len({b.commitment(LOGREG) for b in batches}) == 5
+    save_batches(tmp_path / "b.npz", batches)
+    assert [b.commitment(LOGREG) for b in load_batches(tmp_path / "b.npz")] == [b.commitment(LOGREG) for b in batches]
+    assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o600
