@@ -4,9 +4,11 @@
 setup:
 	@bash scripts/bootstrap.sh
 
-## demo: the main job — one verifiable federated round, end to end.
+ROUNDS ?= 10
+
+## demo: the main job — a verifiable federation on the digits data, end to end, with a report.
 demo: setup
-	.venv/bin/python examples/linked_round.py
+	.venv/bin/python examples/digits.py --rounds $(ROUNDS)
 
 ## test: the whole test suite (real ezkl proofs on small circuits).
 test: setup
