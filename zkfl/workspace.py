@@ -13,6 +13,7 @@ can be killed and re-run and continue from what the directory (and the chain) ho
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tomllib
@@ -131,7 +132,6 @@ class WorkspaceConfig:
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused)."""
-        import hashlib
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
 
 

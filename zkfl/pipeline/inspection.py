@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zkfl.chain.coordinator import proof_calldata
 from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, ProofError, ZkflError
-from zkfl.prover import Proof, verify
+from zkfl.prover import CircuitKeys, Proof, verify
 from zkfl.store import get_vector
 from zkfl.verification import submitted_proof, verify_offchain, verify_onchain
 from zkfl.workspace import Workspace
@@ -91,7 +92,6 @@ def verify_proof_file(ws: Workspace, proof_path: str, circuit: str, onchain: boo
     if onchain:
         deployment = ws.deployment()
         address = deployment["client_verifier" if circuit == "client" else "aggregator_verifier"]
-        from zkfl.chain.coordinator import proof_calldata
         proof_bytes, instances = proof_calldata(proof)
         ok = verify_onchain(ws.chain, address, proof_bytes, tuple(instances))
         checks.append(Check(f"on-chain verifier {address}", ok, "" if ok else "the verifier contract rejects the proof"))
@@ -141,7 +141,7 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundChe
     return result
 
 
-def _offchain(what: str, keys, proof: bytes, instances: tuple[int, ...]) -> Check:
+def _offchain(what: str, keys: CircuitKeys, proof: bytes, instances: tuple[int, ...]) -> Check:
     try:
         seconds = verify_offchain(keys, proof, instances)
     except ProofError as exc:
