@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zkfl import __version__
-from zkfl.cli.render import EXIT_VERIFICATION_FAILED, emit, fail, progress_reporter, run
+from zkfl.cli.render import EXIT_VERIFICATION_FAILED, emit, fail, progress_reporter, run, to_json
 from zkfl.workspace import DEVNET, Workspace, WorkspaceConfig
 
 app = typer.Typer(
@@ -39,8 +39,6 @@ def _open(workspace: Path) -> Workspace:
 
 def _kv(title: str):
     def show(value) -> None:
-        from zkfl.cli.render import to_json
-
         table = Table(title=title, show_header=False, title_justify="left")
         for key, item in to_json(value).items():
             table.add_row(key, str(item))
@@ -94,7 +92,8 @@ def setup(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None
     if any(s["dev"] for s in result.srs):
         from zkfl.srs import DEV_SRS_WARNING
 
-        out.print(f"[bold yellow]WARNING[/bold yellow]: {DEV_SRS_WARNING}") if not as_json else None
+        if not as_json:
+            out.print(f"[bold yellow]WARNING[/bold yellow]: {DEV_SRS_WARNING}")
     emit(result, as_json, _kv("federation"))
 
 
@@ -208,7 +207,7 @@ def run_rounds(
         with progress_reporter(as_json) as progress:
             outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress)
         cids = write_run_report(outcome, ws.reports_dir, ws.store)
-        return {"report": str(ws.reports_dir / "report.md"), "report_cids": cids, **_outcome_json(outcome)}
+        return {"report": str(ws.reports_dir / "report.md"), "report_cids": cids, **to_json(outcome)}
 
     result = run(action, as_json)
     emit(result, as_json, lambda v: typer.echo(Path(v["report"]).read_text()))
@@ -242,12 +241,6 @@ def _checks_table(title: str, checks) -> None:
     for c in checks:
         table.add_row(c.what, "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", c.detail)
     out.print(table)
-
-
-def _outcome_json(outcome) -> dict:
-    from zkfl.cli.render import to_json
-
-    return to_json(outcome)
 
 
 def main() -> None:

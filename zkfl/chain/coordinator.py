@@ -262,6 +262,10 @@ class Coordinator:
         return int(self.contract.functions.stakeAmount().call())
 
     @property
+    def registered_clients(self) -> int:
+        return int(self.contract.functions.registeredClients().call())
+
+    @property
     def current_round(self) -> int:
         return int(self.contract.functions.currentRound().call())
 

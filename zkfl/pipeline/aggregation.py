@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import Coordinator
-from zkfl.commitments import poseidon
-from zkfl.errors import ConfigError, LinkError
+from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.prover import Proof
-from zkfl.store import ArtifactStore, get_vector, put_vector
+from zkfl.pipeline.rounds import checked_vector, stored_proof
+from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, Workspace
 
 
@@ -36,10 +33,7 @@ def accepted_slots(store: ArtifactStore, coordinator: Coordinator, round_no: int
     chain accepted (None where no update was accepted)."""
     filled: list[SlotUpdate | None] = [None] * slots
     for event in coordinator.accepted_updates(round_no):
-        vector = get_vector(store, event.cid)
-        if poseidon(vector) != event.update_hash:
-            raise LinkError(f"round {round_no}, slot {event.slot}: {event.cid} does not hash to the accepted update "
-                            f"hash {event.update_hash:#x}")
+        vector = checked_vector(store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
         filled[event.slot] = AcceptedVector(vector, event.update_hash)
     return filled
 
@@ -52,7 +46,7 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
     state = coordinator.round(round_no)
     if state.accepted == 0:
         raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first")
-    registered = int(coordinator.contract.functions.registeredClients().call())
+    registered = coordinator.registered_clients
     block = ws.chain.w3.eth.block_number
     if state.accepted < registered and block <= state.deadline:
         raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
@@ -72,11 +66,8 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
                   "proof_cid": ws.store.put(proof_path.read_bytes()),
                   "prove_seconds": round(time.perf_counter() - start, 2)}
         ws.write_record(record_path, record)
-    with tempfile.TemporaryDirectory() as tmp:
-        proof_file = Path(tmp) / "proof.json"
-        proof_file.write_bytes(ws.store.get(record["proof_cid"]))
-        receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, Proof.load(proof_file),
-                                             record["next_model_cid"])
+    with stored_proof(ws.store, record["proof_cid"]) as proof:
+        receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"])
     ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
                                   "finalize_tx": Web3.to_hex(receipt["transactionHash"])})
     return AggregateOutcome(round_no, state.accepted, record["next_model_hash"], record["next_model_cid"],

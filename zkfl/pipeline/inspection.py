@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zkfl.chain.coordinator import proof_calldata
-from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, ProofError, ZkflError
 from zkfl.prover import CircuitKeys, Proof, verify
-from zkfl.store import get_vector
+from zkfl.pipeline.rounds import checked_vector
 from zkfl.verification import submitted_proof, verify_offchain, verify_onchain
 from zkfl.workspace import Workspace
 
@@ -45,16 +44,18 @@ class FederationStatus:
 
 def federation_status(ws: Workspace) -> FederationStatus:
     coordinator = ws.coordinator()
-    rounds = [RoundSummary(e.round, hex(e.model_hash), e.model_cid, e.deadline, coordinator.round(e.round).accepted,
-                           coordinator.round(e.round).finalized) for e in coordinator.opened_rounds()]
+    rounds = []
+    for event in coordinator.opened_rounds():
+        state = coordinator.round(event.round)
+        rounds.append(RoundSummary(event.round, hex(event.model_hash), event.model_cid, event.deadline, state.accepted,
+                                   state.finalized))
     clients = []
     for name in ws.client_names():
         record = ws.read_record(ws.client_dir(name) / "client.json") or {}
         state = coordinator.client(record["address"])
         clients.append(ClientSummary(name, record["address"], state.registered, state.slot, state.accepted_updates))
     return FederationStatus(coordinator.contract.address, ws.chain.chain_id, ws.chain.w3.eth.block_number,
-                            coordinator.current_round,
-                            int(coordinator.contract.functions.registeredClients().call()), rounds, clients)
+                            coordinator.current_round, coordinator.registered_clients, rounds, clients)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundChe
     if round_no > coordinator.current_round or round_no < 0:
         raise ConfigError(f"round {round_no} does not exist; the open round is {coordinator.current_round}")
     model_hash = coordinator.round(round_no).model_hash
-    for event in coordinator.accepted_updates(round_no):
+    updates = coordinator.accepted_updates(round_no)
+    for event in updates:
         label = f"slot {event.slot} ({event.client[:10]})"
         sub = submitted_proof(coordinator, event.tx_hash)
         add(Check(f"{label}: proof starts from the round's model", sub.instances[0] == model_hash))
@@ -127,7 +129,7 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundChe
     if finalized:
         event = finalized[0]
         sub = submitted_proof(coordinator, event.tx_hash)
-        accepted = {a.slot: a.update_hash for a in coordinator.accepted_updates(round_no)}
+        accepted = {a.slot: a.update_hash for a in updates}
         empty = int(coordinator.contract.functions.emptySlotHash().call())
         expected = tuple(accepted.get(i, empty) for i in range(ws.config.slots))
         add(Check("aggregation consumed exactly the accepted updates", sub.instances[:-1] == expected))
@@ -151,7 +153,7 @@ def _offchain(what: str, keys: CircuitKeys, proof: bytes, instances: tuple[int, 
 
 def _stored(ws: Workspace, what: str, cid: str, expected_hash: int) -> Check:
     try:
-        ok = poseidon(get_vector(ws.store, cid)) == expected_hash
-    except ZkflError as exc:
+        checked_vector(ws.store, cid, expected_hash, "stored artifact")
+    except ZkflError as exc:  # missing, not matching its CID, or not hashing to the chain's hash
         return Check(what, False, str(exc))
-    return Check(what, ok, "" if ok else f"does not hash to {expected_hash:#x}")
+    return Check(what, True)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,7 @@ from zkfl.client import train_and_prove
 from zkfl.data import load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import open_round_model
-from zkfl.prover import Proof
+from zkfl.pipeline.rounds import open_round_model, stored_proof
 from zkfl.srs import file_sha256
 from zkfl.store import put_vector
 from zkfl.workspace import Workspace
@@ -145,10 +143,8 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     accepted = coordinator.accepted_update_hash(current, slot)
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
-    with tempfile.TemporaryDirectory() as tmp:
-        proof_file = Path(tmp) / "proof.json"
-        proof_file.write_bytes(ws.store.get(proved["proof_cid"]))
-        receipt = coordinator.submit_update(signer, current, Proof.load(proof_file), proved["update_cid"])
+    with stored_proof(ws.store, proved["proof_cid"]) as proof:
+        receipt = coordinator.submit_update(signer, current, proof, proved["update_cid"])
     ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
                     {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])

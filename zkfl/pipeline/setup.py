@@ -60,7 +60,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     genesis_cid = put_vector(ws.store, genesis)
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
-    if record is None or deployed_now:
+    if deployed_now:
         progress("deploying verifiers and coordinator")
         config = FederationConfig(poseidon(genesis), genesis_cid, ws.signer(AGGREGATOR).address,
                                   empty_slot_hash(circuits.fedavg), ws.config.stake_wei, ws.config.reward_wei,

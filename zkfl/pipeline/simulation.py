@@ -84,7 +84,7 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
     """Per-round figures from the workspace records; with held-out data also the accuracy of the
     proven model and of float FedAvg trained on the very batches the proofs used."""
     spec = ws.config.spec
-    batches = {name: load_batches(ws.client_dir(name) / "batches.npz") for name in names}
+    batches = {name: load_batches(ws.client_dir(name) / "batches.npz") for name in names} if evaluation else {}
     coordinator = ws.coordinator()
     float_model = dequantize(ws.config.genesis_weights())
     reports = []
@@ -92,7 +92,8 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
         records = {n: rec for n in names if (rec := client_round_record(ws, n, r)) and "submit_gas" in rec}
         agg = ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
         proven = round_model(ws.store, coordinator, r + 1)
-        float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
+        if evaluation is not None:  # the float reference is only worth its training when it is evaluated
+            float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
         reports.append(RoundReport(
             round=r, clients=list(records), prove_seconds={n: rec["prove_seconds"] for n, rec in records.items()},
             submit_gas={n: rec["submit_gas"] for n, rec in records.items()},
