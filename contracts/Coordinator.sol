@@ -104,8 +104,9 @@ contract Coordinator {
     uint256 public immutable slots;
     /// @notice H(0^(P+1)): the hash an empty slot must carry in the aggregation proof.
     uint256 public immutable emptySlotHash;
-    /// @notice SHA-256 over the federation's circuit artifacts (settings, verification keys),
-    ///         so an auditor can check the files it verifies against are the federation's.
+    /// @notice SHA-256 of the federation manifest (zkfl.manifest): the CIDs of both circuits'
+    ///         settings, verification keys and verifier SRS, and the SRS hash. It is also the
+    ///         digest inside the manifest's CID, so an auditor fetches exactly these artifacts.
     bytes32 public immutable circuitsDigest;
     uint256 public immutable stakeAmount;
     uint256 public immutable rewardPerUpdate;
@@ -133,7 +134,7 @@ contract Coordinator {
     /// @param emptySlotHash_ H(0^(P+1)).
     /// @param genesisModelHash H(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
-    /// @param circuitsDigest_ SHA-256 over the circuit artifacts.
+    /// @param circuitsDigest_ SHA-256 of the federation manifest.
     /// @param stakeAmount_ Wei a client stakes to register (returned on withdrawal).
     /// @param rewardPerUpdate_ Wei owed to a client per accepted update, paid from the pool.
     /// @param submissionWindow_ Blocks each round accepts submissions.

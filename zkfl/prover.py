@@ -115,6 +115,21 @@ class CircuitKeys:
     def vk_path(self) -> Path:
         return self.directory / "vk.key"
 
+    @property
+    def verifier(self) -> VerifierKeys:
+        return VerifierKeys(self.name, self.circuit.settings_path, self.vk_path, self.srs.path)
+
+
+@dataclass(frozen=True)
+class VerifierKeys:
+    """What verifying a circuit's proofs needs: its settings, verification key and an SRS of the
+    same secret (the full SRS, or the k = 1 verifier SRS of `zkfl.powers_of_tau`)."""
+
+    name: str
+    settings_path: Path
+    vk_path: Path
+    srs_path: Path
+
 
 @dataclass(frozen=True)
 class Proof:
@@ -231,25 +246,25 @@ def run_witness(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -> list[
     return [from_felts(out) for out in result["outputs"]]
 
 
-def verify(keys: CircuitKeys, proof: Proof) -> None:
+def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
     """Raise ProofError unless `proof` verifies against this circuit's verification key."""
-    expected = num_instances(keys.circuit)
+    keys = keys.verifier if isinstance(keys, CircuitKeys) else keys
+    expected = num_instances(json.loads(keys.settings_path.read_text()))
     if len(proof.instances) != expected:
         raise ProofError(
             f"proof {proof.path.name} has {len(proof.instances)} public instances, circuit "
             f"{keys.name!r} expects {expected}: it is a proof of another circuit"
         )
     try:
-        ok = ezkl.verify(str(proof.path), str(keys.circuit.settings_path), str(keys.vk_path), str(keys.srs.path), True)
+        ok = ezkl.verify(str(proof.path), str(keys.settings_path), str(keys.vk_path), str(keys.srs_path), True)
     except Exception as exc:  # ezkl raises on a failed check; its message is terse
         raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}: {exc}") from exc
     if not ok:
         raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}")
 
 
-def num_instances(circuit: CompiledCircuit) -> int:
+def num_instances(settings: dict[str, Any]) -> int:
     """Public instances of a circuit whose inputs and outputs are hashed: one hash per tensor."""
-    settings = circuit.settings
     return len(settings["model_input_scales"]) + len(settings["model_output_scales"])
 
 

@@ -18,7 +18,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
 from zkfl.errors import ChainError
 from zkfl.fixedpoint import int_to_felt
-from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, verify
+from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
 Kind = Literal["client", "aggregator"]
 
@@ -61,7 +61,7 @@ def write_proof_file(proof: bytes, instances: tuple[int, ...], path: str | os.Pa
     return Proof.load(path)
 
 
-def verify_offchain(keys: CircuitKeys, proof: bytes, instances: tuple[int, ...]) -> float:
+def verify_offchain(keys: CircuitKeys | VerifierKeys, proof: bytes, instances: tuple[int, ...]) -> float:
     """Verify with ezkl against `keys`' verification key; returns the seconds it took. Raises ProofError."""
     with tempfile.TemporaryDirectory() as tmp:
         proof_file = write_proof_file(proof, instances, Path(tmp) / "proof.json")

@@ -3,7 +3,6 @@ the calls and events of a round as typed records."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from zkfl.errors import ChainError
 from zkfl.evm.solidity import ContractArtifact, compile_files
 from zkfl.evm.toolchain import CONTRACTS_DIR
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
+from zkfl.manifest import circuits_digest
 from zkfl.prover import CircuitKeys, Proof
 
 MESSAGES = {
@@ -50,15 +50,6 @@ MESSAGES = {
 def coordinator_artifact(cache_dir: str | os.PathLike[str]) -> ContractArtifact:
     sources = [CONTRACTS_DIR / "Coordinator.sol", CONTRACTS_DIR / "IHalo2Verifier.sol"]
     return compile_files(sources, cache_dir)["Coordinator"]
-
-
-def circuits_digest(circuits: CircuitSet) -> bytes:
-    """SHA-256 over both circuits' settings and verification keys, in a fixed order."""
-    digest = hashlib.sha256()
-    for keys in (circuits.client, circuits.aggregator):
-        for path in (keys.circuit.settings_path, keys.vk_path):
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.digest()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from zkfl.aggregator import empty_slot_hash
 from zkfl.build import export_circuits, spec_tag
 from zkfl.chain.coordinator import FederationConfig, deploy_federation
 from zkfl.commitments import poseidon
+from zkfl.manifest import publish_manifest
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.store import put_vector
 from zkfl.workspace import AGGREGATOR, OWNER, Workspace
@@ -33,6 +34,7 @@ class SetupOutcome:
     chain_id: int
     genesis_hash: str
     genesis_cid: str
+    manifest_cid: str
     deployed_now: bool
     seconds: float
     deploy_gas: dict[str, int] = field(default_factory=dict)
@@ -58,6 +60,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     circuits = ws.circuits
     genesis = ws.config.genesis_weights()
     genesis_cid = put_vector(ws.store, genesis)
+    manifest = publish_manifest(ws.store, circuits)  # the coordinator will hold its digest
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
     if deployed_now:
@@ -67,13 +70,13 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
                                   ws.config.submission_window)
         deployment = deploy_federation(chain, ws.signer(OWNER), circuits, config, ws.build_dir)
         record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
-                  "genesis_cid": genesis_cid, "rpc_url": ws.config.rpc_url}
+                  "genesis_cid": genesis_cid, "manifest_cid": manifest, "rpc_url": ws.config.rpc_url}
         ws.write_record(ws.deployment_path, record)
     return SetupOutcome(
         client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,
         srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],
         coordinator=record["coordinator"], client_verifier=record["client_verifier"],
         aggregator_verifier=record["aggregator_verifier"], chain_id=record["chain_id"],
-        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], deployed_now=deployed_now,
+        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], manifest_cid=manifest, deployed_now=deployed_now,
         seconds=round(time.perf_counter() - start, 2), deploy_gas=record["deploy_gas"] if deployed_now else {},
     )

@@ -1,0 +1,130 @@
+"""The federation manifest: everything an outsider needs to verify the federation's proofs, in the
+store, and bound to the chain.
+
+It names, by CID, each circuit's settings, verification key and verifier SRS (the k = 1 cut of the
+SRS, `zkfl.powers_of_tau.verifier_srs`), records the prover SRS's SHA-256 and whether it is an
+insecure dev SRS, and the model the circuits train. The coordinator's immutable `circuitsDigest`
+is the SHA-256 of the manifest's bytes, which is also the digest inside the manifest's CID
+(CIDv1, raw, sha2-256): from the chain alone an auditor derives the CID, and the store can only
+hand back the manifest the federation deployed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from multiformats import CID, multihash
+
+from zkfl.build import CircuitSet
+from zkfl.cid import content_id
+from zkfl.circuits import FedAvgSpec, TrainingStepSpec
+from zkfl.errors import StoreError
+from zkfl.fixedpoint import SCALE
+from zkfl.powers_of_tau import SrsFile, verifier_srs
+from zkfl.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
+from zkfl.store import ArtifactStore
+
+SCHEMA = "zkfl.federation-manifest/1"
+
+
+@dataclass(frozen=True)
+class CircuitEntry:
+    settings_cid: str
+    vk_cid: str
+    verifier_srs_cid: str
+    logrows: int
+    srs_sha256: str  # of the full SRS the keys were made with
+    srs_logrows: int
+    dev_srs: bool
+
+
+@dataclass(frozen=True)
+class FederationManifest:
+    schema: str
+    ezkl_version: str
+    scale: int
+    model: dict[str, Any]
+    slots: int
+    client: CircuitEntry
+    aggregator: CircuitEntry
+
+    @property
+    def training(self) -> TrainingStepSpec:
+        return TrainingStepSpec(**self.model)
+
+    @property
+    def fedavg(self) -> FedAvgSpec:
+        return FedAvgSpec(self.training.num_params, self.slots)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> FederationManifest:
+        if body.get("schema") != SCHEMA:
+            raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
+        try:
+            return cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
+                       CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]))
+        except (KeyError, TypeError) as exc:
+            raise StoreError(f"malformed federation manifest: {exc}") from exc
+
+
+def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
+    blobs = {"settings": keys.circuit.settings_path.read_bytes(), "vk": keys.vk_path.read_bytes(),
+             "srs": verifier_srs(SrsFile.read(keys.srs.path))}
+    cids = {name: content_id(data) for name, data in blobs.items()}
+    entry = CircuitEntry(cids["settings"], cids["vk"], cids["srs"], keys.circuit.logrows, keys.srs.sha256,
+                         keys.srs.logrows, keys.srs.dev)
+    return entry, {cids[name]: data for name, data in blobs.items()}
+
+
+def build_manifest(circuits: CircuitSet) -> tuple[bytes, dict[str, bytes]]:
+    """The manifest's canonical bytes and the artifacts it names ({cid: bytes})."""
+    client, client_blobs = _entry(circuits.client)
+    aggregator, aggregator_blobs = _entry(circuits.aggregator)
+    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, asdict(circuits.training), circuits.fedavg.slots,
+                                  client, aggregator)
+    raw = json.dumps(asdict(manifest), sort_keys=True, separators=(",", ":")).encode()
+    return raw, {**client_blobs, **aggregator_blobs}
+
+
+def circuits_digest(circuits: CircuitSet) -> bytes:
+    """What the coordinator records: SHA-256 of the manifest bytes."""
+    return hashlib.sha256(build_manifest(circuits)[0]).digest()
+
+
+def publish_manifest(store: ArtifactStore, circuits: CircuitSet) -> str:
+    """Put the manifest and everything it names in the store; returns the manifest's CID."""
+    raw, blobs = build_manifest(circuits)
+    for data in blobs.values():
+        store.put(data)
+    return store.put(raw)
+
+
+def manifest_cid(digest: bytes) -> str:
+    """The CID of the manifest whose SHA-256 the coordinator holds."""
+    return str(CID("base32", 1, "raw", multihash.wrap(digest, "sha2-256")))
+
+
+def load_manifest(store: ArtifactStore, digest: bytes) -> FederationManifest:
+    raw = store.get(manifest_cid(digest))  # checked against the CID, i.e. against the on-chain digest
+    try:
+        return FederationManifest.from_json(json.loads(raw))
+    except ValueError as exc:
+        raise StoreError(f"the federation manifest {manifest_cid(digest)} is not JSON: {exc}") from exc
+
+
+@contextmanager
+def verifier_keys(store: ArtifactStore, entry: CircuitEntry, name: str) -> Iterator[VerifierKeys]:
+    """A circuit's settings, verification key and verifier SRS, fetched by CID into a temporary
+    directory (what ezkl's verify reads)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {"settings.json": entry.settings_cid, "vk.key": entry.vk_cid, "verifier.srs": entry.verifier_srs_cid}
+        for filename, cid in paths.items():
+            (Path(tmp) / filename).write_bytes(store.get(cid))
+        yield VerifierKeys(name, Path(tmp) / "settings.json", Path(tmp) / "vk.key", Path(tmp) / "verifier.srs")
