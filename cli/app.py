@@ -7,15 +7,23 @@ Exit codes: 0 success, 1 a proof or hash link does not verify, 2 bad input or a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from zkfl.cli.render import (
+    EXIT_VERIFICATION_FAILED,
+    emit,
+    fail,
+    progress_reporter,
+    run,
+    to_json,
+)
 
 from zkfl import __version__
-from zkfl.cli.render import EXIT_VERIFICATION_FAILED, emit, fail, progress_reporter, run, to_json
 from zkfl.workspace import DEVNET, Workspace, WorkspaceConfig
 
 app = typer.Typer(
@@ -211,6 +219,68 @@ def run_rounds(
 
     result = run(action, as_json)
     emit(result, as_json, lambda v: typer.echo(Path(v["report"]).read_text()))
+
+
+@app.command()
+def audit(
+    rpc_url: Annotated[str, typer.Option(help="JSON-RPC URL of the chain the federation runs on.")],
+    coordinator: Annotated[str, typer.Option(help="Address of the federation's coordinator contract.")],
+    store: Annotated[str, typer.Option(help="The artifact store: a directory, or an IPFS API URL (http://...).")],
+    srs: Annotated[list[Path] | None, typer.Option(
+        help="An SRS file to check (powers of tau, py-ecc) and match to the federation's keys; repeatable.")] = None,
+    eval_set: Annotated[Path | None, typer.Option(
+        "--eval", help="An .npz (x, y) to score every round's global model on (adds an accuracy plot).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Write audit.json, audit.md (and accuracy.png) to this directory.")] = None,
+    offchain_only: Annotated[bool, typer.Option(help="Skip the eth_call checks against the deployed verifiers.")] = False,
+    strict_srs: Annotated[bool, typer.Option(help="Fail the audit if the keys come from an insecure dev SRS.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a whole federation from the chain and the store alone: every event, artifact, hash,
+    proof (off-chain and on-chain) and FedAvg. Exit 0 only if every check passes, 1 with the first
+    failed check otherwise (2: the chain, contract or store cannot be read)."""
+    from zkfl.audit import (
+        AuditOptions,
+        accuracy_plot,
+        audit_federation,
+        write_audit_report,
+    )
+
+    options = AuditOptions(onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set,
+                           strict_srs=strict_srs)
+    with progress_reporter(as_json) as progress:
+        report = run(lambda: audit_federation(rpc_url, coordinator, store, options, progress), as_json)
+    if out_dir is not None:
+        plot = accuracy_plot(report.rounds) if any(r.accuracy is not None for r in report.rounds) else None
+        run(lambda: write_audit_report(report, out_dir, plot), as_json)
+    if not as_json:
+        _audit_summary(report)
+    if report.ok:
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    fail(f"audit failed: {report.reason}", EXIT_VERIFICATION_FAILED, as_json, "AuditFailed", report.to_json())
+
+
+def _audit_summary(report) -> None:
+    fed = report.federation
+    table = Table("round", "updates", "proofs off-chain", "proofs on-chain", "FedAvg exact", "accuracy",
+                  title=f"audit of {fed['coordinator']} (chain {fed['chain_id']})", title_justify="left")
+    for r in report.rounds:
+        proofs = [u.proof for u in r.updates] + ([r.aggregation.proof] if r.aggregation else [])
+        table.add_row(str(r.round), str(len(r.updates)), f"{sum(p.offchain for p in proofs)}/{len(proofs)}",
+                      f"{sum(bool(p.onchain) for p in proofs)}/{len(proofs)}",
+                      "-" if r.aggregation is None else ("yes" if r.aggregation.fedavg_exact else "NO"),
+                      "-" if r.accuracy is None else f"{r.accuracy:.4f}")
+    out.print(table)
+    for warning in report.srs.get("warnings", []):
+        out.print(f"[yellow]warning[/yellow]: {warning}")
+    timing = report.timing
+    out.print(f"{len(report.checks)} checks, {len(report.failures)} failed; {timing['total_seconds']} s "
+              f"(off-chain verify median: client {timing['client_verify_median']} s, aggregation "
+              f"{timing['aggregator_verify_median']} s)")
+    if report.ok:
+        out.print(f"[bold green]audit passed[/bold green]: final model {fed['final_model_hash']} ({fed['final_model_cid']})")
 
 
 @devnet_app.command("start")

@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.aggregator import AggregateResult, aggregate_and_prove
 from zkfl.build import CircuitSet, build_circuits
+from zkfl.chain.coordinator import Verifiers, deploy_verifiers
 from zkfl.chain.devnet import DEV_MNEMONIC, Devnet, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect
 from zkfl.circuits import TrainingStepSpec
@@ -133,3 +134,9 @@ def accounts() -> list[LocalAccount]:
     """anvil's funded dev accounts: 0 owner, 1 aggregator, 2.. clients."""
     Account.enable_unaudited_hdwallet_features()
     return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
+
+
+@pytest.fixture(scope="session")
+def verifiers(chain: Chain, accounts: list[LocalAccount], logreg_circuits: CircuitSet, cache_dir: Path) -> Verifiers:
+    """The logreg circuits' verifier contracts, deployed once and shared by every federation."""
+    return deploy_verifiers(chain, accounts[0], logreg_circuits, cache_dir)

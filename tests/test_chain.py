@@ -16,7 +16,6 @@ from zkfl.chain.coordinator import (
     Verifiers,
     deploy_circuit_verifier,
     deploy_coordinator,
-    deploy_verifiers,
     proof_calldata,
 )
 from zkfl.chain.rpc import Chain, transact
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.prover
 WINDOW = 20
 STAKE = 10**16
 REWARD = 10**15
-
-
-@pytest.fixture(scope="session")
-def verifiers(chain: Chain, accounts: list[LocalAccount], logreg_circuits: CircuitSet, cache_dir: Path) -> Verifiers:
-    return deploy_verifiers(chain, accounts[0], logreg_circuits, cache_dir)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from zkfl.atomic import write_atomic
 from zkfl.pipeline.simulation import RunOutcome
+from zkfl.plot import accuracy_png
 from zkfl.store import ArtifactStore
 
 
@@ -57,28 +58,11 @@ def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
 
 
 def _plot(outcome: RunOutcome, title: str) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rounds = [r.round + 1 for r in outcome.rounds]
     proven = [r.proven_accuracy for r in outcome.rounds]
     floats = [r.float_accuracy for r in outcome.rounds]
     if outcome.genesis_accuracy is not None:
         rounds, proven, floats = [0] + rounds, [outcome.genesis_accuracy] + proven, [outcome.genesis_accuracy] + floats
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-    axes.plot(rounds, floats, "o--", label="float FedAvg (same batches)")
-    axes.plot(rounds, proven, "s-", label="proven global model (ezkl, fixed point)")
-    axes.set_xlabel("rounds finalized")
-    axes.set_ylabel("test accuracy")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(figure)
-    return buffer.getvalue()
+    return accuracy_png([("float FedAvg (same batches)", "o--", rounds, floats),
+                         ("proven global model (ezkl, fixed point)", "s-", rounds, proven)],
+                        "rounds finalized", "test accuracy", title)

@@ -1,0 +1,364 @@
+"""`zkfl audit` against real federations on a real anvil: a clean two-round federation passes from a
+fresh process that has only the RPC URL, the coordinator address and the store; each tampering
+scenario is detected and named. The proofs are the session's (conftest), so nothing new is proven.
+
+Tampering is done the way an attacker would: by editing the store, by running a federation whose
+participants bypass the CLI, or by serving the chain through a JSON-RPC endpoint that lies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from zkfl.aggregator import empty_slot_hash
+from zkfl.audit import AuditOptions, AuditReport, audit_federation
+from zkfl.build import CircuitSet
+from zkfl.chain.coordinator import (
+    Coordinator,
+    FederationConfig,
+    Verifiers,
+    deploy_contract,
+    deploy_coordinator,
+    proof_calldata,
+)
+from zkfl.chain.rpc import Chain
+from zkfl.client import ClientData
+from zkfl.commitments import poseidon
+from zkfl.evm.solidity import ContractArtifact
+from zkfl.manifest import build_manifest, publish_manifest
+from zkfl.store import LocalStore, put_vector
+
+from conftest import LOGREG, ProvenRound
+
+pytestmark = pytest.mark.prover
+
+ZKFL = str(Path(sys.executable).with_name("zkfl"))
+WINDOW = 12
+ACCEPT_ALL = "0x600a600c600039600a6000f3" + "600160005260206000f3"
+"""Creation code of a 'verifier' whose runtime returns true for any call (a broken verifier)."""
+
+
+@dataclass(frozen=True)
+class Federation:
+    coordinator: str
+    store: Path
+
+
+def _mine(chain: Chain, blocks: int) -> None:
+    chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+
+def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, store: LocalStore,
+            genesis: np.ndarray, cache_dir: Path) -> Coordinator:
+    publish_manifest(store, circuits)
+    config = FederationConfig(poseidon(genesis), put_vector(store, genesis), accounts[1].address,
+                              empty_slot_hash(circuits.fedavg), submission_window=WINDOW)
+    deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config, cache_dir)
+    return Coordinator(chain, deployment.coordinator, cache_dir)
+
+
+def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]]) -> None:
+    for account, data in zip(clients, batches, strict=True):
+        coordinator.register(account, [d.commitment(LOGREG) for d in data])
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
+          logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
+          second_batches: list[ClientData], cache_dir: Path) -> Federation:
+    """Two finalized rounds, run honestly through the library: round 0 with three clients, round 1
+    with clients 0 and 2 (slot 1 empty, finalized after the deadline)."""
+    store = LocalStore(tmp_path_factory.mktemp("audit") / "store")
+    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis, cache_dir)
+    clients = accounts[2:5]
+    _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
+                                     [full_round.data[2], second_batches[1]]])
+    for client, update in zip(clients, full_round.updates, strict=True):
+        coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights))
+    for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
+        coordinator.submit_update(client, 1, update.proof, put_vector(store, update.vector))
+    _mine(chain, WINDOW + 1)
+    coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof,
+                               put_vector(store, partial_round.aggregate.weights))
+    return Federation(coordinator.contract.address, store.root)
+
+
+def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
+               full_round: ProvenRound, store: LocalStore, cache_dir: Path, update_cids: list[str],
+               finalize: Callable[[Coordinator], None]) -> Coordinator:
+    """Round 0 of a federation with the session's proofs, the given CIDs, and a custom finalization."""
+    coordinator = _deploy(chain, accounts, verifiers, circuits, store, full_round.genesis, cache_dir)
+    clients = accounts[2:5]
+    _register(coordinator, clients, [[d] for d in full_round.data])
+    for client, update, cid in zip(clients, full_round.updates, update_cids, strict=True):
+        coordinator.submit_update(client, 0, update.proof, cid)
+    finalize(coordinator)
+    return coordinator
+
+
+@pytest.fixture(scope="module")
+def other_content(clean: Federation, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
+                  logreg_circuits: CircuitSet, full_round: ProvenRound, cache_dir: Path) -> Federation:
+    """Client 1 submits a valid proof but names the CID of client 0's update (bypassing the CLI)."""
+    store = LocalStore(clean.store)
+    cids = [put_vector(store, u.vector) for u in full_round.updates]
+    coordinator = _one_round(
+        chain, accounts, verifiers, logreg_circuits, full_round, store, cache_dir, [cids[0], cids[0], cids[2]],
+        lambda c: c.finalize_round(accounts[1], 0, full_round.aggregate.proof,
+                                   put_vector(store, full_round.aggregate.weights)))
+    return Federation(coordinator.contract.address, clean.store)
+
+
+@pytest.fixture(scope="module")
+def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chain: Chain,
+               accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+               full_round: ProvenRound, cache_dir: Path) -> Federation:
+    """A federation deployed around the CLI with a verifier that accepts anything as its aggregator
+    verifier; the aggregator publishes FedAvg + 1 (one element nudged) as the next model."""
+    store = LocalStore(tmp_path_factory.mktemp("rogue") / "store")
+    broken, _ = deploy_contract(chain, accounts[0], ContractArtifact("AcceptAll", [], ACCEPT_ALL, "0x"))
+    rogue = Verifiers(verifiers.client, broken, {})
+    cids = [put_vector(store, u.vector) for u in full_round.updates]
+    forged = full_round.aggregate.weights.copy()
+    forged[3] += 1
+
+    def finalize(coordinator: Coordinator) -> None:
+        proof, instances = proof_calldata(full_round.aggregate.proof)
+        coordinator.finalize_calldata(accounts[1], 0, proof, [*instances[:-1], poseidon(forged)],
+                                      put_vector(store, forged))
+
+    coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cache_dir, cids, finalize)
+    return Federation(coordinator.contract.address, store.root)
+
+
+def _audit(chain: Chain, federation: Federation, cache_dir: Path, rpc_url: str | None = None,
+           store: Path | None = None, **options: object) -> AuditReport:
+    return audit_federation(rpc_url or chain.rpc_url, federation.coordinator, store or federation.store,
+                            AuditOptions(cache_dir=cache_dir, **options))
+
+
+def _failed(report: AuditReport) -> dict[str, list[str]]:
+    """{check id: [scope: detail, ...]} of the failed checks."""
+    failed: dict[str, list[str]] = {}
+    for f in report.failures:
+        failed.setdefault(f.check, []).append(f"{f.scope}: {f.detail}")
+    return failed
+
+
+def _copy_store(federation: Federation, tmp_path: Path) -> Path:
+    copy = tmp_path / "store"
+    shutil.copytree(federation.store, copy)
+    return copy
+
+
+# ------------------------------------------------------------------------------------------ clean
+
+
+def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: Chain, cache_dir: Path,
+                                                      tmp_path: Path, full_round: ProvenRound,
+                                                      partial_round: ProvenRound) -> None:
+    rng = np.random.default_rng(5)
+    eval_set = tmp_path / "eval.npz"
+    x = rng.uniform(0, 1, size=(40, LOGREG.features))
+    np.savez(eval_set, x=x, y=rng.integers(0, LOGREG.classes, size=40))
+    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
+    done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator,
+                           "--store", str(clean.store), "--eval", str(eval_set), "--out", str(tmp_path / "audit"),
+                           "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["schema"] == "zkfl.audit-report/1" and report["ok"] is True and report["failures"] == []
+    assert [r["round"] for r in report["rounds"]] == [0, 1, 2]
+    round0, round1, open_round = report["rounds"]
+    assert [u["slot"] for u in round0["updates"]] == [0, 1, 2] and [u["slot"] for u in round1["updates"]] == [0, 2]
+    assert round0["updates"][1]["update_hash"] == hex(full_round.updates[1].update_hash)
+    for row in round0["updates"] + round1["updates"] + [round0["aggregation"], round1["aggregation"]]:
+        assert row["proof"]["offchain"] and row["proof"]["onchain"] and row["stored_ok"]
+        assert row["proof"]["gas_used"] > 200_000 and row["proof"]["verify_seconds"] > 0
+    assert round0["aggregation"]["fedavg_exact"] and round1["aggregation"]["fedavg_exact"]
+    assert open_round["aggregation"] is None and open_round["model_hash"] == hex(partial_round.aggregate.global_hash)
+    assert report["federation"]["final_model_hash"] == hex(partial_round.aggregate.global_hash)
+    assert report["federation"]["rounds_finalized"] == 2
+    checks = {c["check"] for c in report["checks"]}
+    assert {"event-origin", "events-match-state", "coordinator-code", "round-sequence", "model-chain", "manifest",
+            "verifier-srs", "client-proof-offchain", "client-proof-onchain", "data-commitment", "update-hash",
+            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security"} <= checks
+    assert report["srs"]["client"]["dev"] is True and "INSECURE" in report["srs"]["warnings"][0]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["rounds"])
+    assert len(report["timing"]["client_verify_seconds"]) == 5
+    assert len(report["timing"]["aggregator_verify_seconds"]) == 2
+    written = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert written["federation"] == report["federation"]
+    page = (tmp_path / "audit" / "audit.md").read_text()
+    assert "# zkFL audit: PASSED" in page and "INSECURE dev SRS" in page and "| 1 | FedAvg |" in page
+    assert (tmp_path / "audit" / "accuracy.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_dev_srs_fails_under_strict_srs(clean: Federation, chain: Chain, cache_dir: Path) -> None:
+    report = _audit(chain, clean, cache_dir, strict_srs=True, onchain=False)
+    assert list(_failed(report)) == ["srs-security"]
+
+
+def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chain, cache_dir: Path,
+                                                  logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    client_srs = logreg_circuits.client.srs.path
+    bad = tmp_path / "bad.srs"
+    raw = bytearray(client_srs.read_bytes())
+    raw[4 + 64:4 + 64 * 2] = raw[4 + 64 * 2:4 + 64 * 3]  # g[1] replaced by g[2]: not s·G any more
+    bad.write_bytes(bytes(raw))
+    report = _audit(chain, clean, cache_dir, onchain=False, srs_files=(client_srs, bad))
+    good, broken = report.srs["file_checks"]
+    assert good["ok"] and "client" in good["matches"] and good["sha256"] == logreg_circuits.client.srs.sha256
+    assert not broken["ok"] and not broken["checks"]["consecutive powers share one s (pairing check)"]
+    assert set(_failed(report)) == {"srs-file-structure", "srs-file-match"}
+    assert all(str(bad) in line for lines in _failed(report).values() for line in lines)
+
+
+# ------------------------------------------------------------------------------------ the store
+
+
+def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain: Chain, cache_dir: Path,
+                                                       partial_round: ProvenRound, tmp_path: Path) -> None:
+    store = _copy_store(clean, tmp_path)
+    cid = LocalStore(store).put(np.asarray(partial_round.updates[1].vector, dtype="<i8").tobytes())
+    block = store / "blocks" / cid
+    data = bytearray(block.read_bytes())
+    data[8] ^= 0x40
+    block.write_bytes(bytes(data))
+    failed = _failed(_audit(chain, clean, cache_dir, store=store))
+    assert "update-stored" in failed and failed["update-stored"][0].startswith("round 1 slot 2:")
+    assert "does not match its CID" in failed["update-stored"][0]
+
+
+def test_cid_pointing_to_other_content_is_detected(other_content: Federation, chain: Chain, cache_dir: Path,
+                                                   full_round: ProvenRound) -> None:
+    failed = _failed(_audit(chain, other_content, cache_dir))
+    client0_cid = put_vector(LocalStore(other_content.store), full_round.updates[0].vector)
+    assert failed["update-hash"] == [f"round 0 slot 1: the accepted update at {client0_cid} hashes to "
+                                     f"{full_round.updates[0].update_hash:#x}, the chain holds "
+                                     f"{full_round.updates[1].update_hash:#x}"]
+    assert "client-proof-offchain" not in failed and "client-proof-onchain" not in failed
+
+
+def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, chain: Chain, cache_dir: Path,
+                                                           logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    store = _copy_store(clean, tmp_path)
+    raw, _ = build_manifest(logreg_circuits)
+    vk_cid = json.loads(raw)["client"]["vk_cid"]
+    (store / "blocks" / vk_cid).write_bytes(logreg_circuits.aggregator.vk_path.read_bytes())
+    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
+    done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator, "--store",
+                           str(store), "--json"], capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
+    body = json.loads(done.stdout)
+    assert body["ok"] is False and body["error"] == "AuditFailed" and body["exit_code"] == 1
+    assert body["reason"].startswith(f"client circuit: verification-key: content under {vk_cid}")
+    assert {f["check"] for f in body["failures"]} == {"verification-key", "client-proof-offchain"}
+
+
+# ------------------------------------------------------------------------------------ the chain
+
+
+def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, chain: Chain, cache_dir: Path) -> None:
+    failed = _failed(_audit(chain, not_fedavg, cache_dir))
+    assert failed["fedavg"][0].startswith(
+        "round 0 aggregation: the published next model is not the FedAvg of the accepted updates: "
+        f"1 of {LOGREG.num_params} elements differ (first at index 3: published ")
+    assert "aggregator-proof-offchain" in failed  # the proof does not prove this output
+    assert failed["verifier-rejects-invalid"][0].startswith("aggregator verifier:")
+    assert "ACCEPTS a proof with one flipped byte" in failed["verifier-rejects-invalid"][0]
+
+
+GetLogs = Callable[[dict], list]
+
+
+class LyingRpc:
+    """A JSON-RPC endpoint in front of anvil whose eth_getLogs answers are `rewrite(params, get_logs)`
+    (an RPC node or indexer that lies); every other call is passed through."""
+
+    def __init__(self, upstream: str, rewrite: Callable[[dict, GetLogs], list]):
+        self.upstream = upstream
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # http.server's method name
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if request.get("method") == "eth_getLogs":
+                    response = {"jsonrpc": "2.0", "id": request["id"],
+                                "result": rewrite(request["params"][0], proxy.get_logs)}
+                else:
+                    response = proxy.call(request)
+                body = json.dumps(response).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def call(self, body: dict) -> dict:
+        request = urllib.request.Request(self.upstream, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read())
+
+    def get_logs(self, params: dict) -> list:
+        return self.call({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [params]})["result"]
+
+
+@pytest.fixture
+def lying_rpc(chain: Chain) -> Iterator[Callable[[Callable[[dict, GetLogs], list]], LyingRpc]]:
+    servers: list[LyingRpc] = []
+
+    def start(rewrite: Callable[[dict, GetLogs], list]) -> LyingRpc:
+        servers.append(LyingRpc(chain.rpc_url, rewrite))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.server.shutdown()
+
+
+def test_event_log_from_another_coordinator_is_detected(clean: Federation, other_content: Federation, chain: Chain,
+                                                        cache_dir: Path, lying_rpc) -> None:
+    """The endpoint answers log queries for the audited coordinator with another coordinator's logs,
+    relabelled with the audited address."""
+    def other_logs(params: dict, get_logs: GetLogs) -> list:
+        if [a.lower() for a in params.get("address", [])] != [clean.coordinator.lower()]:
+            return get_logs(params)
+        return [{**log, "address": clean.coordinator.lower()}
+                for log in get_logs({**params, "address": [other_content.coordinator]})]
+
+    proxy = lying_rpc(other_logs)
+    failed = _failed(_audit(chain, clean, cache_dir, rpc_url=proxy.url))
+    assert f"not the coordinator {clean.coordinator}'s own" in failed["event-origin"][0]
+    assert other_content.coordinator in failed["event-origin"][0]
+    assert "coordinator-code" in failed and "events-match-state" in failed
+
+
+def test_skipped_round_is_detected(clean: Federation, chain: Chain, cache_dir: Path, lying_rpc) -> None:
+    """The endpoint drops every event of round 1, so the log jumps from round 0 to round 2."""
+    round_one = "0x" + (1).to_bytes(32, "big").hex()
+    proxy = lying_rpc(lambda params, get_logs: [log for log in get_logs(params) if log["topics"][1:2] != [round_one]])
+    failed = _failed(_audit(chain, clean, cache_dir, rpc_url=proxy.url))
+    assert failed["round-sequence"] == ["federation: round(s) 1 missing from the event log (rounds seen: 0, 2)"]
+    assert "round 2 starts from" in failed["model-chain"][0]
+    assert "round 1 is on-chain" in failed["events-match-state"][0]

@@ -1,0 +1,47 @@
+"""FedAvg in fixed point, recomputed independently of the prover, bit for bit.
+
+This is the arithmetic ezkl 23 lays out for `circuits/fedavg.py` at scale 12 (read from its
+source, `tensor::ops::nonlinearities::{recip, const_div}` and `RebaseScale`, and checked against
+its witness in tests/test_audit_fedavg.py):
+
+    S      = Σ n_i                                   sample counts, scale 12
+    r      = round(2^12 · (1 / (S / 2^12)))          Recip, f64, output scale 12
+    w_i    = round(n_i · r / 2^12)                   Mul, rebased from scale 24 to 12
+    θ'[j]  = Σ_i round(w_i · θ_i[j] / 2^12)          MatMul, split per slot; each product rebased
+
+`round` is Rust's f64::round (half away from zero) and every division is done in f64, as ezkl
+does (exact here: every operand is far below 2^53).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from zkfl.errors import ConfigError
+from zkfl.fixedpoint import SCALE, FixedArray
+
+_ONE = float(1 << SCALE)
+
+
+def round_half_away(values: np.ndarray | float) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+
+
+def fixed_point_fedavg(updates: Sequence[FixedArray], num_params: int) -> FixedArray:
+    """The next global model from K update vectors (weights then sample count; the all-zero
+    vector for an empty slot), exactly as the FedAvg circuit computes it."""
+    stacked = np.stack([np.asarray(u, dtype=np.int64) for u in updates])
+    if stacked.shape[1] != num_params + 1:
+        raise ConfigError(f"update vectors have {stacked.shape[1]} elements, expected {num_params + 1}")
+    counts = stacked[:, num_params]
+    total = float(counts.sum())
+    if total == 0:
+        raise ConfigError("every slot is empty: FedAvg of no update is undefined")
+    reciprocal = round_half_away(_ONE * (1.0 / (total / _ONE)))
+    weights = round_half_away((counts * reciprocal).astype(np.float64) / _ONE)
+    contributions = [round_half_away((w * row[:num_params]).astype(np.float64) / _ONE)
+                     for w, row in zip(weights, stacked, strict=True)]
+    return np.sum(contributions, axis=0).astype(np.int64)
