@@ -362,3 +362,28 @@ def test_skipped_round_is_detected(clean: Federation, chain: Chain, cache_dir: P
     assert failed["round-sequence"] == ["federation: round(s) 1 missing from the event log (rounds seen: 0, 2)"]
     assert "round 2 starts from" in failed["model-chain"][0]
     assert "round 1 is on-chain" in failed["events-match-state"][0]
+
+
+@pytest.mark.parametrize("case", ["no contract", "not a coordinator", "no store", "no chain", "no eval set"])
+def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federation, chain: Chain,
+                                                        verifiers: Verifiers, cache_dir: Path, tmp_path: Path) -> None:
+    args = {"--rpc-url": chain.rpc_url, "--coordinator": clean.coordinator, "--store": str(clean.store)}
+    expected = {"no contract": "no contract at", "not a coordinator": "is not a zkFL coordinator",
+                "no store": "store not found", "no chain": "cannot reach a JSON-RPC node",
+                "no eval set": "evaluation set not found"}[case]
+    extra: list[str] = []
+    if case == "no contract":
+        args["--coordinator"] = "0x" + "00" * 19 + "01"
+    elif case == "not a coordinator":
+        args["--coordinator"] = verifiers.client
+    elif case == "no store":
+        args["--store"] = str(tmp_path / "missing")
+    elif case == "no chain":
+        args["--rpc-url"] = "http://127.0.0.1:9"
+    else:
+        extra = ["--eval", str(tmp_path / "missing.npz")]
+    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
+    done = subprocess.run([ZKFL, "audit", *sum(args.items(), ()), *extra, "--json"], capture_output=True, text=True,
+                          env=env, timeout=600, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr[-2000:]
+    assert expected in json.loads(done.stdout)["message"]

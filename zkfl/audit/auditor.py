@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from eth_abi import decode as abi_decode
 from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from zkfl.aggregator import empty_slot
 from zkfl.audit.events import (
@@ -43,7 +44,7 @@ from zkfl.chain.rpc import connect
 from zkfl.circuits import TrainingStepSpec
 from zkfl.commitments import poseidon
 from zkfl.data import load_dataset
-from zkfl.errors import ConfigError, ProofError, ZkflError
+from zkfl.errors import ChainError, ConfigError, ProofError, ZkflError
 from zkfl.evaluation import accuracy
 from zkfl.fixedpoint import FixedArray, dequantize
 from zkfl.manifest import FederationManifest, load_manifest, manifest_cid, verifier_keys
@@ -86,11 +87,8 @@ class _Context:
     verify_seconds: dict[str, list[float]] = field(default_factory=lambda: {"client": [], "aggregator": []})
     used_commitments: set[int] = field(default_factory=set)
     control_done: set[str] = field(default_factory=set)
-
-    @property
-    def verifiers(self) -> dict[str, str]:
-        functions = self.coordinator.contract.functions
-        return {"client": functions.clientVerifier().call(), "aggregator": functions.aggregatorVerifier().call()}
+    verifiers: dict[str, str] = field(default_factory=dict)  # the deployed verifier of each circuit
+    hashes: dict[str, int] = field(default_factory=dict)  # Poseidon of each intact CID's vector
 
 
 def audit_federation(rpc_url: str, coordinator_address: str, store_location: str | os.PathLike[str],
@@ -102,12 +100,19 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
         raise ConfigError(f"store not found: {store_location} is not a directory (or an http(s):// IPFS API URL)")
     if not Web3.is_address(coordinator_address):
         raise ConfigError(f"not an address: {coordinator_address!r}")
+    if options.eval_set is not None and not Path(options.eval_set).is_file():
+        raise ConfigError(f"evaluation set not found: {options.eval_set}")
     chain = connect(rpc_url)
     coordinator = Coordinator(chain, coordinator_address, options.cache_dir or default_cache_dir())
     functions = coordinator.contract.functions
+    try:
+        slots, empty = int(functions.slots().call()), int(functions.emptySlotHash().call())
+        verifiers = {"client": functions.clientVerifier().call(), "aggregator": functions.aggregatorVerifier().call()}
+    except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
+        raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
     progress(f"auditor: reading the event log of {coordinator.contract.address}")
     context = _Context(coordinator, open_store(store_location), FederationLog.read(coordinator), Findings(), options,
-                       int(functions.slots().call()), int(functions.emptySlotHash().call()))
+                       slots, empty, verifiers=verifiers)
     findings = context.findings
     check_origin(context.log, coordinator, findings)
     check_against_state(context.log, coordinator, findings)
@@ -164,10 +169,9 @@ def check_coordinator_code(context: _Context) -> None:
     constructor = next(item for item in artifact.abi if item["type"] == "constructor")
     args = dict(zip([i["name"] for i in constructor["inputs"]],
                     abi_decode([i["type"] for i in constructor["inputs"]], data[len(code):]), strict=True))
-    functions = coordinator.contract.functions
-    expected = {"clientVerifier_": functions.clientVerifier().call(), "aggregatorVerifier_": functions.aggregatorVerifier().call(),
+    expected = {"clientVerifier_": context.verifiers["client"], "aggregatorVerifier_": context.verifiers["aggregator"],
                 "slots_": context.slots, "emptySlotHash_": context.empty_slot_hash,
-                "circuitsDigest_": bytes(functions.circuitsDigest().call())}
+                "circuitsDigest_": bytes(coordinator.contract.functions.circuitsDigest().call())}
     opened = log.opened.get(0)
     if opened is not None:
         expected |= {"genesisModelHash": opened.model_hash, "genesisModelCid": opened.model_cid}
@@ -330,10 +334,12 @@ def _fetch(context: _Context, check: str, scope: str, cid: str, expected_hash: i
         context.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
         return None
     context.findings.add(f"{check}-stored", scope, True, cid)
-    try:
-        actual = poseidon(vector)
-    except ZkflError as exc:
-        actual, reason = None, str(exc)
+    actual, reason = context.hashes.get(cid), ""
+    if actual is None:  # a round's next model is the next round's model: hash each CID once
+        try:
+            actual = context.hashes[cid] = poseidon(vector)
+        except ZkflError as exc:
+            reason = str(exc)
     ok = actual == expected_hash
     context.findings.add(f"{check}-hash", scope, ok, f"Poseidon {expected_hash:#x}" if ok else
                          f"the {what} at {cid} hashes to {actual:#x}, the chain holds {expected_hash:#x}"
