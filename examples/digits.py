@@ -6,7 +6,9 @@ seed). Every round each client proves its local SGD steps from the published glo
 of the data batches it committed to at registration, and submits the proof on-chain; the
 aggregator proves FedAvg of the accepted updates and finalizes the round. The report compares the
 proven global model's test accuracy with float FedAvg trained on the very same batches, plots both,
-and tabulates prove time, aggregation time and gas per round.
+and tabulates prove time, aggregation time and gas per round. Finally `zkfl audit` replays the
+whole federation in a fresh process that has only the RPC URL, the coordinator address and the
+store (reports/audit/); the script exits 1 if the audit fails.
 
     python examples/digits.py [--rounds 10] [--clients 4] [--family logreg|mlp] [--workspace DIR]
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,11 +85,25 @@ def main() -> None:
                                  progress=lambda step: print(step, flush=True))
         title = f"digits, {args.family}, {args.clients} clients, Dirichlet alpha={args.alpha}"
         cids = write_run_report(outcome, ws.reports_dir, ws.store, title)
+        audit = audit_as_outsider(ws, test_file)
     finally:
         ws.stop_devnet()  # its state is saved; any zkfl command restarts it
     last = outcome.rounds[-1]
     print(json.dumps({"report": str(ws.reports_dir / "report.md"), "report_cids": cids, "rounds": len(outcome.rounds),
-                      "proven_accuracy": last.proven_accuracy, "float_accuracy": last.float_accuracy}, indent=2))
+                      "proven_accuracy": last.proven_accuracy, "float_accuracy": last.float_accuracy,
+                      "audit": {"ok": audit["ok"], "reason": audit["reason"], "seconds": audit["timing"]["total_seconds"],
+                                "report": str(ws.reports_dir / "audit" / "audit.md")}}, indent=2))
+    if not audit["ok"]:
+        sys.exit(1)
+
+
+def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:
+    """`zkfl audit` in a fresh process given only the RPC URL, the coordinator address and the store."""
+    command = [str(Path(sys.executable).with_name("zkfl")), "audit", "--rpc-url", ws.chain.rpc_url,
+               "--coordinator", ws.deployment()["coordinator"], "--store", str(ws.root / "store"),
+               "--eval", str(eval_file), "--out", str(ws.reports_dir / "audit"), "--json"]
+    print("auditing the federation from the chain and the store alone", flush=True)
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
 
 
 if __name__ == "__main__":
