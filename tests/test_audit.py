@@ -387,3 +387,19 @@ def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federa
                           env=env, timeout=600, check=False)
     assert done.returncode == 2, done.stdout + done.stderr[-2000:]
     assert expected in json.loads(done.stdout)["message"]
+
+
+def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Chain, cache_dir: Path) -> None:
+    """The same federation audited from an IPFS node's block API (a fake Kubo serving the store's blocks)."""
+    from test_store import _FakeKubo
+
+    blocks = {path.name: path.read_bytes() for path in (clean.store / "blocks").iterdir()}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Kubo", (_FakeKubo,), {"blocks": blocks}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        report = audit_federation(chain.rpc_url, clean.coordinator, f"http://127.0.0.1:{server.server_address[1]}",
+                                  AuditOptions(cache_dir=cache_dir, onchain=False))
+    finally:
+        server.shutdown()
+    assert report.ok, report.reason
+    assert report.federation["rounds_finalized"] == 2 and all(r.aggregation.fedavg_exact for r in report.rounds[:2])

@@ -77,6 +77,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
         srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],
         coordinator=record["coordinator"], client_verifier=record["client_verifier"],
         aggregator_verifier=record["aggregator_verifier"], chain_id=record["chain_id"],
-        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], manifest_cid=manifest, deployed_now=deployed_now,
+        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], manifest_cid=manifest,
+        deployed_now=deployed_now,
         seconds=round(time.perf_counter() - start, 2), deploy_gas=record["deploy_gas"] if deployed_now else {},
     )
