@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from eth_abi import decode as abi_decode
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
@@ -168,7 +167,7 @@ def check_coordinator_code(context: _Context) -> None:
         return
     constructor = next(item for item in artifact.abi if item["type"] == "constructor")
     args = dict(zip([i["name"] for i in constructor["inputs"]],
-                    abi_decode([i["type"] for i in constructor["inputs"]], data[len(code):]), strict=True))
+                    w3.codec.decode([i["type"] for i in constructor["inputs"]], data[len(code):]), strict=True))
     expected = {"clientVerifier_": context.verifiers["client"], "aggregatorVerifier_": context.verifiers["aggregator"],
                 "slots_": context.slots, "emptySlotHash_": context.empty_slot_hash,
                 "circuitsDigest_": bytes(coordinator.contract.functions.circuitsDigest().call())}

@@ -8,8 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from hexbytes import HexBytes
-
 from zkfl.audit.findings import Findings
 from zkfl.chain.coordinator import (
     AcceptedUpdate,
@@ -70,7 +68,7 @@ def check_origin(log: FederationLog, coordinator: Coordinator, findings: Finding
     w3 = coordinator.chain.w3
     address = coordinator.contract.address
     foreign: dict[str, int] = defaultdict(int)
-    receipts: dict[HexBytes, Any] = {}
+    receipts: dict[bytes, Any] = {}
     for entries in log.raw.values():
         for event in entries:
             if event.address != address:
