@@ -190,6 +190,7 @@ def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: 
         assert row["proof"]["offchain"] and row["proof"]["onchain"] and row["stored_ok"]
         assert row["proof"]["gas_used"] > 200_000 and row["proof"]["verify_seconds"] > 0
     assert round0["aggregation"]["fedavg_exact"] and round1["aggregation"]["fedavg_exact"]
+    assert 0 < round0["aggregation"]["float_max_abs_diff"] < 1e-2  # the fixed-point mean rounds (1/3 ~ 1365/4096)
     assert open_round["aggregation"] is None and open_round["model_hash"] == hex(partial_round.aggregate.global_hash)
     assert report["federation"]["final_model_hash"] == hex(partial_round.aggregate.global_hash)
     assert report["federation"]["rounds_finalized"] == 2

@@ -27,7 +27,7 @@ from zkfl.audit.events import (
     check_origin,
     check_round_sequence,
 )
-from zkfl.audit.fedavg import fixed_point_fedavg
+from zkfl.audit.fedavg import fedavg_float_gap, fixed_point_fedavg
 from zkfl.audit.findings import Findings
 from zkfl.audit.report import (
     AggregationRow,
@@ -252,7 +252,7 @@ def _audit_aggregation(context: _Context, r: int, finalized: FinalizedRound, vec
                      "(empty slots: emptySlotHash) or its output is not the published next model")
         verdict = _verify_proof(context, "aggregator", scope, sub)
     published = _fetch(context, "next-model", scope, finalized.next_model_cid, finalized.next_model_hash, "next model")
-    exact = False
+    exact, float_gap = False, None
     missing = [slot for slot in accepted if vectors.get(slot) is None]
     if context.manifest is None:
         findings.add("fedavg", scope, False, "cannot recompute: no trusted federation manifest (model shape)")
@@ -263,6 +263,7 @@ def _audit_aggregation(context: _Context, r: int, finalized: FinalizedRound, vec
         inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(context.slots)]
         recomputed = fixed_point_fedavg(inputs, spec.num_params)
         exact = bool(np.array_equal(recomputed, published))
+        float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
         diff = np.flatnonzero(recomputed != published)
         findings.add("fedavg", scope, exact,
                      f"the published next model equals the fixed-point FedAvg of {len(accepted)} accepted update(s)"
@@ -270,7 +271,8 @@ def _audit_aggregation(context: _Context, r: int, finalized: FinalizedRound, vec
                      f"the published next model is not the FedAvg of the accepted updates: {diff.size} of "
                      f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
                      f"FedAvg {recomputed[diff[0]]})")
-    return AggregationRow(hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None, exact)
+    return AggregationRow(hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None, exact,
+                          float_gap)
 
 
 def _submitted(context: _Context, kind: str, scope: str, tx_hash: str) -> SubmittedProof | None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from zkfl.errors import ConfigError
-from zkfl.fixedpoint import SCALE, FixedArray
+from zkfl.fixedpoint import SCALE, FixedArray, dequantize
 
 _ONE = float(1 << SCALE)
 
@@ -45,3 +45,11 @@ def fixed_point_fedavg(updates: Sequence[FixedArray], num_params: int) -> FixedA
     contributions = [round_half_away((w * row[:num_params]).astype(np.float64) / _ONE)
                      for w, row in zip(weights, stacked, strict=True)]
     return np.sum(contributions, axis=0).astype(np.int64)
+
+
+def fedavg_float_gap(updates: Sequence[FixedArray], published: FixedArray, num_params: int) -> np.ndarray:
+    """Published model minus float64 FedAvg of the same updates (both as floats): the aggregation's
+    own rounding, for the report."""
+    stacked = np.stack([dequantize(u) for u in updates])
+    counts = stacked[:, num_params]
+    return dequantize(published) - counts @ stacked[:, :num_params] / counts.sum()

@@ -43,6 +43,7 @@ class AggregationRow:
     proof: ProofVerdict
     stored_ok: bool
     fedavg_exact: bool  # recomputed fixed-point FedAvg equals the published next model bit for bit
+    float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
 
 
 @dataclass
