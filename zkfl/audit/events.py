@@ -37,16 +37,11 @@ class FederationLog:
         raw = {name: list(getattr(events, name).get_logs(from_block=0)) for name in EVENTS}
         log = cls(coordinator.contract.address, raw)
         for e in raw["RoundOpened"]:
-            log.opened[e.args.round] = OpenedRound(e.args.round, e.args.modelHash, e.args.modelCid, e.args.deadline,
-                                                   e.blockNumber)
+            log.opened[e.args.round] = OpenedRound.from_event(e)
         for e in raw["UpdateAccepted"]:
-            log.accepted[e.args.round].append(AcceptedUpdate(e.args.round, e.args.client, e.args.slot,
-                                                             e.args.updateHash, e.args.cid, e.blockNumber,
-                                                             e.transactionHash.to_0x_hex()))
+            log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
         for e in raw["RoundFinalized"]:
-            log.finalized[e.args.round] = FinalizedRound(e.args.round, e.args.nextModelHash, e.args.nextModelCid,
-                                                         e.args.acceptedUpdates, e.blockNumber,
-                                                         e.transactionHash.to_0x_hex())
+            log.finalized[e.args.round] = FinalizedRound.from_event(e)
         for e in raw["DataCommitted"]:
             for commitment in e.args.dataCommitments:
                 log.commitments.setdefault(commitment, e.args.client)

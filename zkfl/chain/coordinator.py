@@ -104,6 +104,11 @@ class AcceptedUpdate:
     block: int
     tx_hash: str
 
+    @classmethod
+    def from_event(cls, e: Any) -> AcceptedUpdate:
+        return cls(e.args.round, e.args.client, e.args.slot, e.args.updateHash, e.args.cid, e.blockNumber,
+                   e.transactionHash.to_0x_hex())
+
 
 @dataclass(frozen=True)
 class OpenedRound:
@@ -115,6 +120,10 @@ class OpenedRound:
     deadline: int
     block: int
 
+    @classmethod
+    def from_event(cls, e: Any) -> OpenedRound:
+        return cls(e.args.round, e.args.modelHash, e.args.modelCid, e.args.deadline, e.blockNumber)
+
 
 @dataclass(frozen=True)
 class FinalizedRound:
@@ -124,6 +133,11 @@ class FinalizedRound:
     accepted_updates: int
     block: int
     tx_hash: str
+
+    @classmethod
+    def from_event(cls, e: Any) -> FinalizedRound:
+        return cls(e.args.round, e.args.nextModelHash, e.args.nextModelCid, e.args.acceptedUpdates, e.blockNumber,
+                   e.transactionHash.to_0x_hex())
 
 
 def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
@@ -281,22 +295,14 @@ class Coordinator:
 
     # events -----------------------------------------------------------------
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
-        logs = self.contract.events.UpdateAccepted.get_logs(from_block=0)
-        records = [
-            AcceptedUpdate(log.args.round, log.args.client, log.args.slot, log.args.updateHash, log.args.cid,
-                           log.blockNumber, log.transactionHash.hex())
-            for log in logs
-        ]
+        records = [AcceptedUpdate.from_event(e) for e in self.contract.events.UpdateAccepted.get_logs(from_block=0)]
         return [r for r in records if round_no is None or r.round == round_no]
 
     def opened_rounds(self) -> list[OpenedRound]:
-        return [OpenedRound(log.args.round, log.args.modelHash, log.args.modelCid, log.args.deadline, log.blockNumber)
-                for log in self.contract.events.RoundOpened.get_logs(from_block=0)]
+        return [OpenedRound.from_event(e) for e in self.contract.events.RoundOpened.get_logs(from_block=0)]
 
     def finalized_rounds(self) -> list[FinalizedRound]:
-        return [FinalizedRound(log.args.round, log.args.nextModelHash, log.args.nextModelCid, log.args.acceptedUpdates,
-                               log.blockNumber, log.transactionHash.hex())
-                for log in self.contract.events.RoundFinalized.get_logs(from_block=0)]
+        return [FinalizedRound.from_event(e) for e in self.contract.events.RoundFinalized.get_logs(from_block=0)]
 
     def _send(self, signer: LocalAccount, call: Any, what: str, value: int = 0) -> dict:
         return dict(transact(self.chain, signer, call, self.decoder, what, value=value))
