@@ -87,7 +87,9 @@ class _Context:
     used_commitments: set[int] = field(default_factory=set)
     control_done: set[str] = field(default_factory=set)
     verifiers: dict[str, str] = field(default_factory=dict)  # the deployed verifier of each circuit
-    hashes: dict[str, int] = field(default_factory=dict)  # Poseidon of each intact CID's vector
+    intact: dict[str, tuple[FixedArray, int | None, str]] = field(default_factory=dict)
+    """Vectors whose bytes match their CID, with their Poseidon hash (or why it failed): a round's
+    next model is the next round's model, and the accuracy pass reads every model again."""
 
 
 def audit_federation(rpc_url: str, coordinator_address: str, store_location: str | os.PathLike[str],
@@ -329,18 +331,18 @@ def _check_commitment(context: _Context, scope: str, sub: SubmittedProof) -> Non
 
 def _fetch(context: _Context, check: str, scope: str, cid: str, expected_hash: int, what: str) -> FixedArray | None:
     """The vector under `cid`, which must be intact (CID) and hash (Poseidon) to the chain's hash."""
-    try:
-        vector = get_vector(context.store, cid)
-    except ZkflError as exc:
-        context.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
-        return None
-    context.findings.add(f"{check}-stored", scope, True, cid)
-    actual, reason = context.hashes.get(cid), ""
-    if actual is None:  # a round's next model is the next round's model: hash each CID once
+    if cid not in context.intact:
         try:
-            actual = context.hashes[cid] = poseidon(vector)
+            vector = get_vector(context.store, cid)
         except ZkflError as exc:
-            reason = str(exc)
+            context.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
+            return None
+        try:
+            context.intact[cid] = (vector, poseidon(vector), "")
+        except ZkflError as exc:
+            context.intact[cid] = (vector, None, str(exc))
+    vector, actual, reason = context.intact[cid]
+    context.findings.add(f"{check}-stored", scope, True, cid)
     ok = actual == expected_hash
     context.findings.add(f"{check}-hash", scope, ok, f"Poseidon {expected_hash:#x}" if ok else
                          f"the {what} at {cid} hashes to {actual:#x}, the chain holds {expected_hash:#x}"
@@ -352,10 +354,9 @@ def _add_accuracy(context: _Context, rounds: list[RoundAudit]) -> None:
     spec: TrainingStepSpec = context.manifest.training
     x, y = load_dataset(context.options.eval_set, spec)
     for audit in rounds:
-        try:
-            weights = get_vector(context.store, audit.model_cid)
-        except ZkflError:
+        if audit.model_cid not in context.intact:  # missing or corrupt: already a finding
             continue
+        weights = context.intact[audit.model_cid][0]
         if weights.shape == (spec.num_params,):
             audit.accuracy = accuracy(spec, dequantize(weights), x, y)
 
