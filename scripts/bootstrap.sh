@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, project-locally and idempotently:
-#   .venv/          Python 3.11 with the pinned ezkl, the CPU build of torch, and pyproject.toml's deps
 #   node_modules/   the pinned EVM toolchain from package-lock.json: anvil and solc-js
-# Each part is reinstalled only when its manifest changed since the last install.
+#   .venv/          Python 3.11 with the pinned ezkl, the CPU build of torch, and pyproject.toml's deps
+#   zkfl/contracts/compiled.json   zkFL's contracts compiled by the pinned solc-js (package data)
+# The npm and pip parts are reinstalled only when their manifest changed since the last install.
+# The toolchain comes first: building the zkfl package compiles its contracts with solc-js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,18 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 quiet() { grep -v "^WARNING: Location" || true; }
 
-py_stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+js_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$js_stamp" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js >= 18 (e.g. apt-get install nodejs npm)" >&2; exit 1; }
+    # exact versions from the lockfile, into ./node_modules only (never global)
+    npm ci --no-audit --no-fund --loglevel=error
+    node_modules/.bin/anvil --version >/dev/null
+    NODE_PATH=node_modules node zkfl/contracts/solc.js --version >/dev/null
+    rm -f node_modules/.installed-*
+    touch "$js_stamp"
+fi
+
+py_stamp=".venv/.installed-$(sha256sum pyproject.toml setup.py | sha256sum | cut -c1-16)"
 if [ ! -f "$py_stamp" ]; then
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     # torch is pinned to the CPU build (torch==2.13.0); an unpinned torch would pull GBs of CUDA wheels.
@@ -21,13 +34,5 @@ if [ ! -f "$py_stamp" ]; then
     touch "$py_stamp"
 fi
 
-js_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
-if [ ! -f "$js_stamp" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js >= 18 (e.g. apt-get install nodejs npm)" >&2; exit 1; }
-    # exact versions from the lockfile, into ./node_modules only (never global)
-    npm ci --no-audit --no-fund --loglevel=error
-    node_modules/.bin/anvil --version >/dev/null
-    node contracts/tools/solc.js --version >/dev/null
-    rm -f node_modules/.installed-*
-    touch "$js_stamp"
-fi
+# an edited contract is recompiled here (a no-op while compiled.json matches the sources)
+.venv/bin/python -m zkfl.evm.contracts >/dev/null

@@ -6,7 +6,8 @@
 //
 // It reads standard input asynchronously: solc-js's own CLI reads it synchronously and fails
 // with EAGAIN on pipes about half the time. zkFL calls it directly, and ezkl reaches it through a
-// `solc-0.8.20` shim in a project-local $HOME/.svm (ezkl looks for solc nowhere else).
+// `solc-0.8.20` shim in a project-local $HOME/.svm (ezkl looks for solc nowhere else). It ships
+// inside the zkfl package; node finds `solc` through NODE_PATH, set to the toolchain's node_modules.
 "use strict";
 const solc = require("solc");
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from zkfl.atomic import write_atomic
 from zkfl.errors import ConfigError
-from zkfl.evm.toolchain import SOLC_VERSION, node, solc_script
+from zkfl.evm.toolchain import SOLC_VERSION, node_env, solc_command
 
 EVM_VERSION = "shanghai"
 OPTIMIZER_RUNS = 1
@@ -34,6 +34,12 @@ class ContractArtifact:
     def runtime_size(self) -> int:
         return (len(self.deployed_bytecode) - 2) // 2
 
+    @classmethod
+    def from_output(cls, name: str, body: dict[str, Any]) -> ContractArtifact:
+        """One contract of solc's standard-JSON output."""
+        return cls(name, body["abi"], "0x" + body["evm"]["bytecode"]["object"],
+                   "0x" + body["evm"]["deployedBytecode"]["object"])
+
 
 def compiler_input(sources: Mapping[str, str]) -> dict[str, Any]:
     return {
@@ -48,27 +54,22 @@ def compiler_input(sources: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def compile_sources(sources: Mapping[str, str], cache_dir: str | os.PathLike[str]) -> dict[str, ContractArtifact]:
-    """Compile `{file name: source}`; returns every contract by name. Raises ConfigError with
-    the compiler's messages when compilation fails."""
+def compile_sources(sources: Mapping[str, str],
+                    cache_dir: str | os.PathLike[str] | None = None) -> dict[str, ContractArtifact]:
+    """Compile `{file name: source}`; returns every contract by name, with the output cached under
+    `cache_dir` by the SHA-256 of the compiler input. Raises ConfigError with the compiler's
+    messages when compilation fails."""
     payload = json.dumps(compiler_input(sources), sort_keys=True)
     key = hashlib.sha256(f"solc-js {SOLC_VERSION}\n{payload}".encode()).hexdigest()
-    cached = Path(cache_dir) / "solc" / f"{key}.json"
-    if cached.is_file():
+    cached = Path(cache_dir) / "solc" / f"{key}.json" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
         output = json.loads(cached.read_text())
     else:
         output = _run_solc(payload)
-        write_atomic(cached, json.dumps(output))
-    artifacts = {}
-    for contracts in output.get("contracts", {}).values():
-        for name, body in contracts.items():
-            artifacts[name] = ContractArtifact(
-                name,
-                body["abi"],
-                "0x" + body["evm"]["bytecode"]["object"],
-                "0x" + body["evm"]["deployedBytecode"]["object"],
-            )
-    return artifacts
+        if cached is not None:
+            write_atomic(cached, json.dumps(output))
+    return {name: ContractArtifact.from_output(name, body)
+            for contracts in output.get("contracts", {}).values() for name, body in contracts.items()}
 
 
 def compile_files(paths: list[Path], cache_dir: str | os.PathLike[str]) -> dict[str, ContractArtifact]:
@@ -85,8 +86,8 @@ def check_deployable(artifact: ContractArtifact) -> None:
 
 
 def _run_solc(payload: str) -> dict[str, Any]:
-    proc = subprocess.run([node(), str(solc_script()), "--standard-json"], input=payload, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run([*solc_command(), "--standard-json"], input=payload, capture_output=True, text=True,
+                          env=node_env(), timeout=900)
     if proc.returncode != 0:
         raise ConfigError(f"solc-js failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     output = json.loads(proc.stdout)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkfl.errors import ConfigError
+from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact, check_deployable, compile_files
-from zkfl.evm.toolchain import CONTRACTS_DIR, ezkl_solc_home
+from zkfl.evm.toolchain import ezkl_solc_home
 from zkfl.prover import CircuitKeys
 
 
@@ -65,9 +66,7 @@ def build_reusable_verifier(keys: CircuitKeys, cache_dir: str | os.PathLike[str]
     """The fallback for an oversized verifier: ezkl's reusable verifier and this circuit's VKA."""
     verifier = compile_files([verifier_source(keys, cache_dir, reusable=True)], cache_dir)["Halo2VerifierReusable"]
     check_deployable(verifier)
-    adapter = compile_files([CONTRACTS_DIR / "ReusableVerifierAdapter.sol", CONTRACTS_DIR / "IHalo2Verifier.sol"],
-                            cache_dir)["ReusableVerifierAdapter"]
-    return ReusableVerifier(verifier, adapter, vka_words(keys, cache_dir))
+    return ReusableVerifier(verifier, project_artifact("ReusableVerifierAdapter"), vka_words(keys, cache_dir))
 
 
 def vka_words(keys: CircuitKeys, cache_dir: str | os.PathLike[str]) -> list[bytes]:
