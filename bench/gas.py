@@ -1,7 +1,13 @@
 """Gas report: deploy gas, verifier runtime sizes, and gas per client submission and per
 finalization (from receipts) for digits-sized circuits on a real anvil, each next to a bare call
 of the same generated verifier with the same proof, so the coordinator's own overhead shows.
-Also how the number of inner columns and of public instances move a verifier's gas.
+Also how the number of inner columns moves a verifier's gas, through the dedicated verifier and
+through ezkl's reusable verifier behind zkFL's adapter.
+
+Only accepted verifications are quoted: every measured transaction is traced
+(`debug_traceTransaction`, callTracer) and its call to the verifier must have returned true. A
+verifier that returned false or reverted, or was starved of gas, fails the bench instead of giving
+a (too low) figure.
 
     python bench/gas.py            # prints JSON
     python bench/gas.py --quick    # small circuits (a smoke run)
@@ -15,88 +21,99 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from eth_account import Account
 from sklearn.datasets import load_digits
 
-from zkfl.aggregator import aggregate_and_prove, empty_slot_hash
+from zkfl.aggregator import aggregate_and_prove
 from zkfl.build import build_circuits
-from zkfl.chain.coordinator import (
-    Coordinator,
-    FederationConfig,
-    deploy_circuit_verifier,
-    deploy_federation,
-    proof_calldata,
-)
+from zkfl.chain.coordinator import Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.deploy import FederationConfig, deploy_circuit_verifier, deploy_federation
 from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
-from zkfl.chain.rpc import ErrorDecoder, connect, transact
-from zkfl.circuits import TrainingStepSpec
+from zkfl.chain.rpc import Chain, ErrorDecoder, connect, transact
+from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.client import make_client_data, train_and_prove
-from zkfl.commitments import poseidon
+from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.fixedpoint import quantize
 from zkfl.prover import ProverConfig
+from zkfl.verification.proofs import VERIFIER_ABI
+
+TRUE = "0x" + "00" * 31 + "01"
 
 
-IHALO2_ABI = [{"type": "function", "name": "verifyProof", "stateMutability": "view", "outputs": [{"name": "", "type": "bool"}],
-               "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}]}]
+def verifier_returned_true(chain: Chain, tx_hash: str, verifier: str) -> bool:
+    """Whether every call the transaction made to `verifier` returned true (its first word is 1),
+    read from the transaction's call trace."""
+    trace = chain.w3.provider.make_request("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])["result"]
+    frames, calls = [trace], []
+    while frames:
+        frame = frames.pop()
+        frames.extend(frame.get("calls", []))
+        if (frame.get("to") or "").lower() == verifier.lower():
+            calls.append(frame)
+    return bool(calls) and all(not c.get("error") and (c.get("output") or "")[:66] == TRUE for c in calls)
 
 
-def calldata_bytes(tx_input: bytes) -> dict[str, int]:
+def measured(chain: Chain, receipt: Any, verifier: str) -> dict[str, int]:
+    """Gas and calldata of a transaction whose verifier call returned true (else the bench stops)."""
+    tx_hash = receipt["transactionHash"].to_0x_hex()
+    if receipt["status"] != 1 or not verifier_returned_true(chain, tx_hash, verifier):
+        raise RuntimeError(f"transaction {tx_hash}: the verifier {verifier} did not return true; its gas is not "
+                           "the cost of an accepted verification")
+    tx_input = bytes(chain.w3.eth.get_transaction(tx_hash)["input"])
     zeros = tx_input.count(0)
-    return {"bytes": len(tx_input), "zero_bytes": zeros, "calldata_gas": 4 * zeros + 16 * (len(tx_input) - zeros)}
+    return {"gas": receipt["gasUsed"], "bytes": len(tx_input), "zero_bytes": zeros,
+            "calldata_gas": 4 * zeros + 16 * (len(tx_input) - zeros)}
 
 
-def bare_verify(chain, signer, address: str, abi: list, proof) -> dict:
+def bare_verify(chain: Chain, signer: Any, address: str, proof: Any) -> dict[str, int]:
     """A transaction straight to the verifier with the same proof and instances."""
-    contract = chain.w3.eth.contract(address=address, abi=abi)
-    proof_bytes, instances = proof_calldata(proof)
-    call = contract.functions.verifyProof(proof_bytes, instances)
-    if call.call({"from": signer.address}) is not True:  # a "false" costs gas too: only count accepted proofs
-        raise RuntimeError(f"the verifier at {address} did not accept the proof")
-    receipt = transact(chain, signer, call, ErrorDecoder([abi]), "bare verifier call")
-    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
-    return {"gas": receipt["gasUsed"], **calldata_bytes(bytes(tx["input"]))}
+    call = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI).functions.verifyProof(*proof_calldata(proof))
+    receipt = transact(chain, signer, call, ErrorDecoder([VERIFIER_ABI]), "bare verifier call")
+    return measured(chain, receipt, address)
 
 
-def tx_record(chain, receipt: dict) -> dict:
-    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
-    return {"gas": receipt["gasUsed"], **calldata_bytes(bytes(tx["input"]))}
-
-
-def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: Path, config: ProverConfig) -> dict:
-    circuits = build_circuits(spec, slots, cache, config=config)
+def digits_batch(spec: TrainingStepSpec, rows: np.ndarray) -> Any:
+    """Digits samples cut to the spec's shape (the quick cases use fewer features and classes)."""
     digits = load_digits()
+    return make_client_data(spec, digits.data[rows][:, :spec.features] / 16.0, digits.target[rows] % spec.classes)
+
+
+def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
+                    config: ProverConfig) -> dict:
+    circuits = build_circuits(spec, slots, cache, config=config)
     rng = np.random.default_rng(0)
-    genesis = quantize(spec.init_params(seed=0))
+    genesis = quantize(spec.model.init_params(seed=0))
     datas, updates = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(slots):
-            idx = rng.choice(len(digits.target), size=spec.sample_count, replace=False)
-            data = make_client_data(spec, digits.data[idx] / 16.0, digits.target[idx])
+            data = digits_batch(spec, rng.choice(len(load_digits().target), size=spec.sample_count, replace=False))
             datas.append(data)
             updates.append(train_and_prove(circuits.client, spec, genesis, data, Path(tmp) / f"c{i}.json"))
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
         owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
-        fed_config = FederationConfig(poseidon(genesis), "bafy-genesis", aggregator.address,
-                                      empty_slot_hash(circuits.fedavg), submission_window=1000)
+        fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address,
+                                                    FederationTerms(submission_window=1000))
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
-        coordinator = Coordinator(chain, deployment.coordinator, cache)
+        coordinator = Coordinator(chain, deployment.coordinator)
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
             coordinator.register(client, [data.commitment(spec)])
-            submissions.append(tx_record(chain, coordinator.submit_update(client, 0, update.proof, "b" * 59)))
-        finalization = tx_record(chain, coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59))
-        bare_client = bare_verify(chain, owner, deployment.client_verifier, IHALO2_ABI, updates[0].proof)
-        bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, IHALO2_ABI, aggregate.proof)
-        sizes = {}
-        for role, keys in (("client_verifier", circuits.client), ("aggregator_verifier", circuits.aggregator)):
-            sizes[role] = compile_files([verifier_source(keys, cache)], cache)["Halo2Verifier"].runtime_size
+            receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
+            submissions.append(measured(chain, receipt, deployment.client_verifier))
+        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
+        finalization = measured(chain, receipt, deployment.aggregator_verifier)
+        bare_client = bare_verify(chain, owner, deployment.client_verifier, updates[0].proof)
+        bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, aggregate.proof)
+        sizes = {role: compile_files([verifier_source(keys, cache)], cache)["Halo2Verifier"].runtime_size
+                 for role, keys in (("client_verifier", circuits.client), ("aggregator_verifier", circuits.aggregator))}
     submit_gas = statistics.median(s["gas"] for s in submissions)
     return {
-        "case": f"{spec.family}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
+        "case": f"{spec.model.name}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
         "client_logrows": circuits.client.circuit.logrows,
         "client_inner_cols": circuits.client.circuit.settings["run_args"]["num_inner_cols"],
         "aggregator_logrows": circuits.aggregator.circuit.logrows,
@@ -111,41 +128,41 @@ def federation_case(chain, accounts, spec: TrainingStepSpec, slots: int, cache: 
     }
 
 
-def columns_case(chain, owner, spec: TrainingStepSpec, cols: int, cache: Path) -> dict:
+def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, cols: int, cache: Path) -> dict:
     """Verifier gas of the same client circuit laid out with `cols` inner columns, through the
     dedicated verifier (when it fits EIP-170) and through the reusable verifier + VKA; each kind
-    must accept the proof and reject it with one byte flipped."""
+    must accept the proof (traced) and reject it with one byte flipped."""
     circuits = build_circuits(spec, 2, cache, config=ProverConfig(num_inner_cols=cols))
-    digits = load_digits()
-    idx = np.arange(spec.sample_count)
-    data = make_client_data(spec, digits.data[idx] / 16.0, digits.target[idx])
+    data = digits_batch(spec, np.arange(spec.sample_count))
     dedicated_size = compile_files([verifier_source(circuits.client, cache)], cache)["Halo2Verifier"].runtime_size
-    result = {"inner_cols": cols, "logrows": circuits.client.circuit.logrows, "rows": circuits.client.circuit.num_rows,
-              "dedicated_runtime_bytes": dedicated_size}
+    result: dict[str, Any] = {"inner_cols": cols, "logrows": circuits.client.circuit.logrows,
+                              "rows": circuits.client.circuit.num_rows, "dedicated_runtime_bytes": dedicated_size}
     with tempfile.TemporaryDirectory() as tmp:
-        update = train_and_prove(circuits.client, spec, quantize(spec.init_params(0)), data, Path(tmp) / "c.json")
+        genesis = quantize(spec.model.init_params(0))
+        update = train_and_prove(circuits.client, spec, genesis, data, Path(tmp) / "c.json")
         for kind in ("dedicated", "reusable"):
             try:
                 deployed = deploy_circuit_verifier(chain, owner, circuits.client, cache, reusable=kind == "reusable")
             except VerifierTooLarge:
                 result[kind] = "over the EIP-170 size limit"
                 continue
-            bare = bare_verify(chain, owner, deployed.address, IHALO2_ABI, update.proof)
+            bare = bare_verify(chain, owner, deployed.address, update.proof)
             result[kind] = {"verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"],
                             "deploy_gas": deployed.deploy_gas,
                             "tampered_rejected": rejects_tampered(chain, deployed.address, update.proof)}
     return result
 
 
-def rejects_tampered(chain, address: str, proof) -> bool:
-    contract = chain.w3.eth.contract(address=address, abi=IHALO2_ABI)
+def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
+    contract = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI)
     proof_bytes, instances = proof_calldata(proof)
     tampered = bytearray(proof_bytes)
     tampered[len(tampered) // 2] ^= 0x01
     try:
         return contract.functions.verifyProof(bytes(tampered), instances).call() is False
-    except Exception:  # a revert is a rejection too
-        return True
+    except Exception as exc:  # a revert is a rejection too, unless the verifier ran out of gas
+        return "VerifierOutOfGas" not in (ErrorDecoder([project_artifact("ReusableVerifierAdapter").abi])
+                                          .decode(getattr(exc, "data", None)) or "")
 
 
 def main() -> None:
@@ -155,11 +172,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
     args = parser.parse_args()
     if args.quick:
-        federations = [(TrainingStepSpec("logreg", 16, 4, 4, 1), 2)]
-        column_spec = TrainingStepSpec("logreg", 16, 4, 4, 1)
+        small = TrainingStepSpec(LogisticRegression(16, 4), batch_size=4)
+        federations, column_spec = [(small, 2)], small
     else:
-        federations = [(TrainingStepSpec("logreg", 64, 10, 8, 1), 2), (TrainingStepSpec("logreg", 64, 10, 8, 1), 4)]
-        column_spec = TrainingStepSpec("logreg", 64, 10, 8, 1)
+        digits = TrainingStepSpec(LogisticRegression(64, 10), batch_size=8)
+        federations, column_spec = [(digits, 2), (digits, 4)], digits
     Account.enable_unaudited_hdwallet_features()
     accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(8)]
     with tempfile.TemporaryDirectory() as devnet_dir:

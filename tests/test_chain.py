@@ -3,46 +3,41 @@ real proofs: a linked two-round federation, and every way a submission or finali
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3.exceptions import ContractCustomError
 
-from zkfl.aggregator import empty_slot_hash
 from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import (
-    Coordinator,
-    FederationConfig,
-    Verifiers,
-    deploy_circuit_verifier,
-    deploy_coordinator,
-    proof_calldata,
-)
-from zkfl.chain.rpc import Chain, transact
+from zkfl.chain.coordinator import MESSAGES, Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_circuit_verifier, deploy_coordinator
+from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.client import ClientData, ClientUpdate
-from zkfl.commitments import poseidon
 from zkfl.errors import ChainError
+from zkfl.evm.contracts import project_artifact
+from zkfl.protocol import commit, empty_slot_commitment
 
 from conftest import LOGREG, ProvenRound
 
 pytestmark = pytest.mark.prover
 
 WINDOW = 20
+GRACE = 10
 STAKE = 10**16
 REWARD = 10**15
 
 
 @pytest.fixture
 def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-                full_round: ProvenRound, cache_dir: Path) -> Coordinator:
+                full_round: ProvenRound) -> Coordinator:
     """A fresh federation per test (shared verifiers) from the genesis model of `full_round`."""
-    config = FederationConfig(
-        genesis_hash=poseidon(full_round.genesis), genesis_cid="bafy-genesis", aggregator=accounts[1].address,
-        empty_slot_hash=empty_slot_hash(logreg_circuits.fedavg), stake_wei=STAKE, reward_wei=REWARD,
-        submission_window=WINDOW,
-    )
-    deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config, cache_dir)
-    return Coordinator(chain, deployment.coordinator, cache_dir)
+    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
+                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE))
+    deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config)
+    return Coordinator(chain, deployment.coordinator)
 
 
 @pytest.fixture
@@ -74,7 +69,7 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model")
     assert coordinator.current_round == 1
     assert coordinator.round(0).finalized
-    assert coordinator.round(1).model_hash == full_round.aggregate.global_hash == poseidon(full_round.aggregate.weights)
+    assert coordinator.round(1).model_hash == full_round.aggregate.global_hash == commit(full_round.aggregate.weights)
 
     # round 1: client 1 stays away; after the deadline the aggregator finalizes with the others
     coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "bafy-r1-c0")
@@ -85,7 +80,7 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
 
     opened = coordinator.opened_rounds()
     assert [r.model_hash for r in opened] == [
-        poseidon(full_round.genesis), full_round.aggregate.global_hash, partial_round.aggregate.global_hash]
+        commit(full_round.genesis), full_round.aggregate.global_hash, partial_round.aggregate.global_hash]
     assert [r.model_cid for r in opened] == ["bafy-genesis", "bafy-r1-model", "bafy-r2-model"]
     assert [(f.round, f.accepted_updates) for f in coordinator.finalized_rounds()] == [(0, 3), (1, 2)]
     accepted = coordinator.accepted_updates()
@@ -129,7 +124,7 @@ def test_tampered_instance_is_rejected(coordinator: Coordinator, registered: lis
 def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
                                                       stale_update: ClientUpdate, full_round: ProvenRound) -> None:
     _reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
-            f"but round 0's global model hash is {poseidon(full_round.genesis):#x}",
+            f"but round 0's global model hash is {commit(full_round.genesis):#x}",
             coordinator.submit_update, registered[2], 0, stale_update.proof, "cid")
 
 
@@ -208,7 +203,7 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     _mine(chain, WINDOW + 1)
     _reject(f"SlotMismatch: slot 1 of the aggregation consumed hash {full_round.updates[1].update_hash:#x}; "
-            f"round 0 accepted {empty_slot_hash(logreg_circuits.fedavg):#x} there",
+            f"round 0 accepted {empty_slot_commitment(logreg_circuits.fedavg):#x} there",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
 
@@ -249,7 +244,7 @@ def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accoun
                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     proof, instances = proof_calldata(full_round.aggregate.proof)
-    instances[-1] = poseidon([1, 2, 3])  # claim another next global model
+    instances[-1] = commit([1, 2, 3])  # claim another next global model
     _reject("InvalidProof", coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
     assert not coordinator.round(0).finalized
 
@@ -259,11 +254,11 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
         full_round: ProvenRound, cache_dir: Path) -> None:
     reusable = deploy_circuit_verifier(chain, accounts[0], logreg_circuits.client, cache_dir, reusable=True)
     assert reusable.kind == "reusable"
-    config = FederationConfig(poseidon(full_round.genesis), "bafy-genesis", accounts[1].address,
-                              empty_slot_hash(logreg_circuits.fedavg), submission_window=WINDOW)
+    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
+                                            FederationTerms(submission_window=WINDOW))
     deployment = deploy_coordinator(chain, accounts[0], Verifiers(reusable.address, verifiers.aggregator, {}),
-                                    logreg_circuits, config, cache_dir)
-    coordinator = Coordinator(chain, deployment.coordinator, cache_dir)
+                                    logreg_circuits, config)
+    coordinator = Coordinator(chain, deployment.coordinator)
     coordinator.register(accounts[2], [full_round.data[0].commitment(LOGREG)])
     proof, instances = proof_calldata(full_round.updates[0].proof)
     tampered = bytearray(proof)
@@ -274,6 +269,68 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, proof, other_update, "cid")
     coordinator.submit_update(accounts[2], 0, full_round.updates[0].proof, "cid")
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
+
+    # an under-gassed call reverts (VerifierOutOfGas) instead of returning false, so gas estimation
+    # cannot settle on the starved path and a starved call never looks like a rejected proof
+    adapter_abi = project_artifact("ReusableVerifierAdapter").abi
+    adapter = chain.w3.eth.contract(address=reusable.address, abi=adapter_abi)
+    call = adapter.functions.verifyProof(proof, instances)
+    gas = call.estimate_gas()
+    assert call.call({"gas": gas}) is True
+    with pytest.raises(ContractCustomError) as starved:
+        call.call({"gas": gas // 2})
+    assert ErrorDecoder([adapter_abi]).decode(starved.value.data) == f"VerifierOutOfGas(verifier={reusable.address})"
+    assert adapter.functions.verifyProof(bytes(tampered), instances).call() is False
+
+
+def test_a_starved_verifier_is_not_reported_as_an_invalid_proof(coordinator: Coordinator,
+                                                                 registered: list[LocalAccount],
+                                                                 full_round: ProvenRound) -> None:
+    proof, instances = proof_calldata(full_round.updates[0].proof)
+    call = coordinator.contract.functions.submitUpdate(0, proof, instances, "cid")
+    with pytest.raises(ContractCustomError) as starved:
+        call.call({"from": registered[0].address, "gas": 250_000})
+    assert coordinator.decoder.decode(starved.value.data) == (
+        f"VerifierOutOfGas: the verifier at {coordinator.client_verifier} ran out of gas before reaching a verdict; "
+        "raise the gas limit")
+
+
+def test_error_messages_take_exactly_the_parameters_of_the_contracts_errors() -> None:
+    declared = {item["name"]: [i["name"] for i in item["inputs"]]
+                for item in project_artifact("Coordinator").abi if item["type"] == "error"}
+    for name, message in MESSAGES.items():
+        assert name in declared, f"MESSAGES has {name}, which Coordinator.sol does not declare"
+        assert list(inspect.signature(message).parameters) == declared[name], f"{name}'s parameters changed"
+
+
+def test_a_message_that_no_longer_fits_its_error_falls_back_to_the_raw_error() -> None:
+    abi = [{"type": "error", "name": "WrongRound", "inputs": [{"name": "open", "type": "uint256"},
+                                                               {"name": "given", "type": "uint256"}]}]
+    decoder = ErrorDecoder([abi], {"WrongRound": MESSAGES["WrongRound"]})  # expects `current`, the ABI says `open`
+    data = "0x" + (keccak(text="WrongRound(uint256,uint256)")[:4] + (3).to_bytes(32, "big") + (5).to_bytes(32, "big")).hex()
+    assert decoder.decode(data) == "WrongRound(open=3, given=5)"
+
+
+def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(coordinator: Coordinator, chain: Chain,
+                                                                    accounts: list[LocalAccount],
+                                                                    registered: list[LocalAccount],
+                                                                    full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    client = registered[0]
+    deadline = coordinator.round(0).deadline
+    _reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
+            f"is finalized, or after block {deadline + GRACE}", coordinator.withdraw, client)
+    _mine(chain, deadline + GRACE - chain.w3.eth.block_number)  # now at the grace period's last block
+    _reject("PendingSubmission", coordinator.withdraw, client)
+    _mine(chain, 1)
+    before = chain.w3.eth.get_balance(client.address)
+    receipt = coordinator.withdraw(client)
+    assert chain.w3.eth.get_balance(client.address) == before + STAKE - receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert not coordinator.client(client.address).registered
+    # the update stays in the round: it was verified when accepted, and a late aggregation counts it
+    assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
+    assert coordinator.round(1).model_hash == full_round.aggregate.global_hash
 
 
 def test_unreachable_rpc_is_a_clear_error() -> None:

@@ -1,10 +1,10 @@
-"""The coordinator contract from Python: deploy a federation (two verifiers + coordinator), and
-the calls and events of a round as typed records."""
+"""The coordinator contract from Python: its calls, views and events as typed records. The ABI is
+the compiled artifact shipped with the package (`zkfl.evm.contracts`); deployment lives in
+`zkfl.chain.deploy`, and reaching a chain in `zkfl.chain.rpc`."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +13,10 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
-from zkfl.build import CircuitSet
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
-from zkfl.evm.solidity import ContractArtifact, compile_files
-from zkfl.evm.toolchain import CONTRACTS_DIR
-from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
-from zkfl.manifest import circuits_digest
-from zkfl.prover import CircuitKeys, Proof
+from zkfl.evm.contracts import project_artifact
+from zkfl.prover import Proof
 
 MESSAGES = {
     "WrongGlobalModel": lambda round, expected, got: (
@@ -31,6 +27,8 @@ MESSAGES = {
         f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"),
     "NoDataCommitments": lambda: "at least one data commitment is required",
     "InvalidProof": lambda verifier: f"the verifier at {verifier} rejected the proof",
+    "VerifierOutOfGas": lambda verifier: (
+        f"the verifier at {verifier} ran out of gas before reaching a verdict; raise the gas limit"),
     "AlreadySubmitted": lambda round, client: f"{client} already submitted an update in round {round}",
     "NotRegistered": lambda client: f"{client} is not a registered client",
     "SubmissionClosed": lambda round, deadline, blockNumber: (
@@ -44,35 +42,27 @@ MESSAGES = {
     "AlreadyRegistered": lambda client: f"{client} is already registered",
     "FederationFull": lambda slots: f"all {slots} client slots are taken",
     "NoAcceptedUpdates": lambda round: f"round {round} has no accepted update to aggregate",
+    "PendingSubmission": lambda round, client, withdrawableAfter: (
+        f"{client} has an update waiting in round {round}; it can withdraw once the round is finalized, or "
+        f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
 }
-
-
-def coordinator_artifact(cache_dir: str | os.PathLike[str]) -> ContractArtifact:
-    sources = [CONTRACTS_DIR / "Coordinator.sol", CONTRACTS_DIR / "IHalo2Verifier.sol"]
-    return compile_files(sources, cache_dir)["Coordinator"]
+"""A sentence for each custom error of Coordinator.sol, keyed by name, taking the error's ABI
+parameters by name (tests/test_chain.py ties the two together)."""
 
 
 @dataclass(frozen=True)
-class FederationConfig:
-    genesis_hash: int
-    genesis_cid: str
-    aggregator: str
-    empty_slot_hash: int
+class FederationTerms:
+    """A federation's economic and timing terms, as the coordinator fixes them at deployment
+    (`Coordinator.Terms`). The defaults here are zkFL's only ones."""
+
     stake_wei: int = 10**16
     reward_wei: int = 10**15
-    submission_window: int = 50
+    submission_window: int = 100  # blocks a round accepts submissions
+    finalization_grace: int = 100  # blocks after a deadline before a client with a pending update may withdraw
 
-
-@dataclass(frozen=True)
-class Deployment:
-    coordinator: str
-    client_verifier: str
-    aggregator_verifier: str
-    chain_id: int
-    deploy_gas: dict[str, int]
-
-    def to_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """The constructor's `Terms` struct."""
+        return self.stake_wei, self.reward_wei, self.submission_window, self.finalization_grace
 
 
 @dataclass(frozen=True)
@@ -140,99 +130,31 @@ class FinalizedRound:
                    e.transactionHash.to_0x_hex())
 
 
-def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
-    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = transact(chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES),
-                       f"deploying {artifact.name}")
-    return receipt["contractAddress"], receipt["gasUsed"]
-
-
-@dataclass(frozen=True)
-class Verifiers:
-    client: str
-    aggregator: str
-    deploy_gas: dict[str, int]
-
-
-@dataclass(frozen=True)
-class DeployedVerifier:
-    address: str  # what the coordinator calls (an IHalo2Verifier)
-    kind: str  # "dedicated" or "reusable"
-    deploy_gas: int
-
-
-def deploy_circuit_verifier(
-    chain: Chain, owner: LocalAccount, keys: CircuitKeys, cache_dir: str | os.PathLike[str], reusable: bool | None = None
-) -> DeployedVerifier:
-    """The circuit's dedicated verifier; with `reusable=None`, ezkl's reusable verifier + VKA
-    behind an adapter when the dedicated one is over the contract size limit."""
-    if not reusable:
-        try:
-            address, gas = deploy_contract(chain, owner, build_verifier(keys, cache_dir))
-            return DeployedVerifier(address, "dedicated", gas)
-        except VerifierTooLarge:
-            if reusable is False:
-                raise
-    bundle = build_reusable_verifier(keys, cache_dir)
-    verifier, verifier_gas = deploy_contract(chain, owner, bundle.verifier)
-    contract = chain.w3.eth.contract(address=verifier, abi=bundle.verifier.abi)
-    registered = transact(chain, owner, contract.functions.registerVka(bundle.vka_words),
-                          ErrorDecoder([bundle.verifier.abi]), f"registering the VKA of {keys.name!r}")
-    raw = ContractArtifact("VkaStore", [], data_contract_code(bundle.vka_words), "0x")
-    store, store_gas = deploy_contract(chain, owner, raw)
-    adapter, adapter_gas = deploy_contract(chain, owner, bundle.adapter, verifier, store)
-    return DeployedVerifier(adapter, "reusable", verifier_gas + registered["gasUsed"] + store_gas + adapter_gas)
-
-
-def deploy_verifiers(chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]) -> Verifiers:
-    client = deploy_circuit_verifier(chain, owner, circuits.client, cache_dir)
-    aggregator = deploy_circuit_verifier(chain, owner, circuits.aggregator, cache_dir)
-    return Verifiers(client.address, aggregator.address,
-                     {"client_verifier": client.deploy_gas, "aggregator_verifier": aggregator.deploy_gas})
-
-
-def deploy_coordinator(
-    chain: Chain, owner: LocalAccount, verifiers: Verifiers, circuits: CircuitSet, config: FederationConfig,
-    cache_dir: str | os.PathLike[str],
-) -> Deployment:
-    """A coordinator wired to already deployed verifiers of `circuits`."""
-    coordinator, gas = deploy_contract(
-        chain, owner, coordinator_artifact(cache_dir), verifiers.client, verifiers.aggregator, config.aggregator,
-        circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-        circuits_digest(circuits), config.stake_wei, config.reward_wei, config.submission_window,
-    )
-    return Deployment(coordinator, verifiers.client, verifiers.aggregator, chain.chain_id,
-                      {**verifiers.deploy_gas, "coordinator": gas})
-
-
-def deploy_federation(
-    chain: Chain, owner: LocalAccount, circuits: CircuitSet, config: FederationConfig, cache_dir: str | os.PathLike[str]
-) -> Deployment:
-    """Deploy both circuits' verifiers and a coordinator wired to them."""
-    verifiers = deploy_verifiers(chain, owner, circuits, cache_dir)
-    return deploy_coordinator(chain, owner, verifiers, circuits, config, cache_dir)
-
-
 def proof_calldata(proof: Proof) -> tuple[bytes, list[int]]:
     body = json.loads(Path(proof.path).read_text())
     return bytes(body["proof"]), list(proof.instances)
 
 
 class Coordinator:
-    """Typed calls and events of a deployed coordinator."""
+    """Typed calls, views and events of a deployed coordinator."""
 
-    def __init__(self, chain: Chain, address: str, cache_dir: str | os.PathLike[str]):
+    def __init__(self, chain: Chain, address: str):
         self.chain = chain
-        self.artifact = coordinator_artifact(cache_dir)
-        if not chain.w3.eth.get_code(chain.w3.to_checksum_address(address)):
+        self.artifact = project_artifact("Coordinator")
+        checksum = chain.w3.to_checksum_address(address)
+        if not chain.w3.eth.get_code(checksum):
             raise ChainError(f"no contract at {address} on chain {chain.chain_id}: wrong address or wrong chain")
-        self.contract: Contract = chain.w3.eth.contract(address=chain.w3.to_checksum_address(address), abi=self.artifact.abi)
+        self.contract: Contract = chain.w3.eth.contract(address=checksum, abi=self.artifact.abi)
         self.decoder = ErrorDecoder([self.artifact.abi], MESSAGES)
+
+    @property
+    def address(self) -> str:
+        return self.contract.address
 
     # transactions -----------------------------------------------------------
     def register(self, signer: LocalAccount, data_commitments: Sequence[int], stake_wei: int | None = None) -> dict:
         """Join with the stake and the commitments of the data batches to train on (one per round)."""
-        stake = self.stake_wei if stake_wei is None else stake_wei
+        stake = self.terms.stake_wei if stake_wei is None else stake_wei
         return self._send(signer, self.contract.functions.register(list(data_commitments)), "registration", value=stake)
 
     def commit_data(self, signer: LocalAccount, data_commitments: Sequence[int]) -> dict:
@@ -261,10 +183,44 @@ class Coordinator:
     def withdraw(self, signer: LocalAccount) -> dict:
         return self._send(signer, self.contract.functions.withdraw(), "withdrawal")
 
-    # views ------------------------------------------------------------------
+    def set_aggregator(self, signer: LocalAccount, account: str) -> dict:
+        return self._send(signer, self.contract.functions.setAggregator(account), "aggregator change")
+
+    # views: the federation's fixed parameters ---------------------------------
     @property
-    def stake_wei(self) -> int:
-        return int(self.contract.functions.stakeAmount().call())
+    def slots(self) -> int:
+        return int(self.contract.functions.slots().call())
+
+    @property
+    def empty_slot_hash(self) -> int:
+        return int(self.contract.functions.emptySlotHash().call())
+
+    @property
+    def client_verifier(self) -> str:
+        return str(self.contract.functions.clientVerifier().call())
+
+    @property
+    def aggregator_verifier(self) -> str:
+        return str(self.contract.functions.aggregatorVerifier().call())
+
+    @property
+    def circuits_digest(self) -> bytes:
+        return bytes(self.contract.functions.circuitsDigest().call())
+
+    @property
+    def owner(self) -> str:
+        return str(self.contract.functions.owner().call())
+
+    @property
+    def terms(self) -> FederationTerms:
+        f = self.contract.functions
+        return FederationTerms(int(f.stakeAmount().call()), int(f.rewardPerUpdate().call()),
+                               int(f.submissionWindow().call()), int(f.finalizationGrace().call()))
+
+    # views: state ---------------------------------------------------------------
+    @property
+    def aggregator(self) -> str:
+        return str(self.contract.functions.aggregator().call())
 
     @property
     def registered_clients(self) -> int:

@@ -88,7 +88,10 @@ class ErrorDecoder:
         values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, raw[4:]), strict=True)]
         args = dict(zip(names, values, strict=True))
         if name in self._messages:
-            return f"{name}: {self._messages[name](**args)}"
+            try:
+                return f"{name}: {self._messages[name](**args)}"
+            except (TypeError, KeyError, ValueError):  # a message out of step with the ABI: show the raw error
+                pass
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
         return f"{name}({shown})"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
-import {IHalo2Verifier} from "./IHalo2Verifier.sol";
+import {IHalo2Verifier, VerifierOutOfGas} from "./IHalo2Verifier.sol";
 
 /// @title zkFL round coordinator
 /// @notice Runs a verifiable federated-learning federation. Clients register with a stake and
@@ -21,6 +21,18 @@ import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 ///      batches before training means a client cannot pick its data after seeing the model.
 contract Coordinator {
     // ------------------------------------------------------------------ types
+
+    /// @notice A federation's economic and timing terms, fixed at deployment.
+    /// @param stakeAmount Wei a client stakes to register (returned on withdrawal).
+    /// @param rewardPerUpdate Wei owed to a client per accepted update, paid from the pool.
+    /// @param submissionWindow Blocks each round accepts submissions.
+    /// @param finalizationGrace Blocks after a deadline before a client with a pending update may withdraw.
+    struct Terms {
+        uint256 stakeAmount;
+        uint256 rewardPerUpdate;
+        uint64 submissionWindow;
+        uint64 finalizationGrace;
+    }
 
     /// @dev One storage word for the hot fields; rewards owed = (accepted - paid) * rewardPerUpdate.
     struct Client {
@@ -68,7 +80,7 @@ contract Coordinator {
     error InvalidProof(address verifier);
     error NoAcceptedUpdates(uint256 round);
     error SlotMismatch(uint256 round, uint256 slot, uint256 expected, uint256 got);
-    error PendingSubmission(uint256 round, address client);
+    error PendingSubmission(uint256 round, address client, uint256 withdrawableAfter);
     error InsufficientRewardPool(uint256 available, uint256 owed);
     error TransferFailed(address to, uint256 amount);
     error ZeroAddress();
@@ -112,6 +124,10 @@ contract Coordinator {
     uint256 public immutable rewardPerUpdate;
     /// @notice Blocks a round stays open for submissions.
     uint64 public immutable submissionWindow;
+    /// @notice Blocks after a round's deadline during which a client whose update waits in that
+    ///         round cannot withdraw: the aggregator's time to finalize. Past it, a stalled
+    ///         aggregation no longer locks anyone's stake.
+    uint64 public immutable finalizationGrace;
 
     // ------------------------------------------------------------------ state
 
@@ -135,9 +151,7 @@ contract Coordinator {
     /// @param genesisModelHash H(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
     /// @param circuitsDigest_ SHA-256 of the federation manifest.
-    /// @param stakeAmount_ Wei a client stakes to register (returned on withdrawal).
-    /// @param rewardPerUpdate_ Wei owed to a client per accepted update, paid from the pool.
-    /// @param submissionWindow_ Blocks each round accepts submissions.
+    /// @param terms Stake, reward per accepted update, submission window and finalization grace.
     constructor(
         IHalo2Verifier clientVerifier_,
         IHalo2Verifier aggregatorVerifier_,
@@ -147,14 +161,12 @@ contract Coordinator {
         uint256 genesisModelHash,
         string memory genesisModelCid,
         bytes32 circuitsDigest_,
-        uint256 stakeAmount_,
-        uint256 rewardPerUpdate_,
-        uint64 submissionWindow_
+        Terms memory terms
     ) {
         if (address(clientVerifier_) == address(0) || address(aggregatorVerifier_) == address(0)) revert ZeroAddress();
         if (aggregator_ == address(0)) revert ZeroAddress();
         if (slots_ == 0 || slots_ > type(uint8).max) revert InvalidConfig("slots must be in 1..255");
-        if (submissionWindow_ == 0) revert InvalidConfig("submission window must be at least one block");
+        if (terms.submissionWindow == 0) revert InvalidConfig("submission window must be at least one block");
         owner = msg.sender;
         clientVerifier = clientVerifier_;
         aggregatorVerifier = aggregatorVerifier_;
@@ -162,9 +174,10 @@ contract Coordinator {
         slots = slots_;
         emptySlotHash = emptySlotHash_;
         circuitsDigest = circuitsDigest_;
-        stakeAmount = stakeAmount_;
-        rewardPerUpdate = rewardPerUpdate_;
-        submissionWindow = submissionWindow_;
+        stakeAmount = terms.stakeAmount;
+        rewardPerUpdate = terms.rewardPerUpdate;
+        submissionWindow = terms.submissionWindow;
+        finalizationGrace = terms.finalizationGrace;
         emit FederationCreated(msg.sender, address(clientVerifier_), address(aggregatorVerifier_), slots_, circuitsDigest_);
         emit AggregatorChanged(address(0), aggregator_);
         _openRound(0, genesisModelHash, genesisModelCid);
@@ -213,12 +226,19 @@ contract Coordinator {
         _commit(dataCommitments);
     }
 
-    /// @notice Leave the federation: frees the slot and returns the stake. Not allowed while an
-    ///         update of yours waits in the open round (the aggregation must be able to use it).
+    /// @notice Leave the federation: frees the slot and returns the stake. While an update of
+    ///         yours waits in the open round, only once that round is `finalizationGrace` blocks
+    ///         past its deadline: the aggregator gets that long to finalize, and a stalled
+    ///         aggregation never locks a stake forever. The update stays in the round (it was
+    ///         verified when accepted), so a late aggregation still counts it.
     function withdraw() external {
         Client memory client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
-        if (_updateHashes[currentRound][client.slot] != 0) revert PendingSubmission(currentRound, msg.sender);
+        uint256 round = currentRound;
+        if (_updateHashes[round][client.slot] != 0) {
+            uint256 withdrawableAfter = uint256(_rounds[round].deadline) + finalizationGrace;
+            if (block.number <= withdrawableAfter) revert PendingSubmission(round, msg.sender, withdrawableAfter);
+        }
         delete slotOwner[client.slot];
         registeredClients -= 1;
         _clients[msg.sender].registered = false;
@@ -359,11 +379,18 @@ contract Coordinator {
         revert FederationFull(k);
     }
 
-    /// @dev A verifier that reverts or returns false both mean: not a valid proof.
+    /// @dev A verifier that reverts or returns false both mean: not a valid proof. But running out
+    ///      of gas is no verdict on the proof: a verifier that used up all but the 1/64 of the gas
+    ///      EIP-150 keeps back for the caller, or that says so itself (VerifierOutOfGas, as the
+    ///      reusable-verifier adapter does), makes the call revert with VerifierOutOfGas.
     function _verify(IHalo2Verifier verifier, bytes calldata proof, uint256[] calldata instances) private view {
+        uint256 gasBefore = gasleft();
         try verifier.verifyProof(proof, instances) returns (bool ok) {
             if (!ok) revert InvalidProof(address(verifier));
-        } catch {
+        } catch (bytes memory reason) {
+            if (gasleft() <= gasBefore / 63 || bytes4(reason) == VerifierOutOfGas.selector) {
+                revert VerifierOutOfGas(address(verifier));
+            }
             revert InvalidProof(address(verifier));
         }
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
-import {IHalo2Verifier} from "./IHalo2Verifier.sol";
+import {IHalo2Verifier, VerifierOutOfGas} from "./IHalo2Verifier.sol";
 
 /// @title One circuit's view of ezkl's reusable verifier
 /// @notice The fallback for a circuit whose dedicated verifier is over the 24,576-byte limit:
@@ -11,8 +11,14 @@ import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 /// @dev The VKA lives as the runtime code of a data contract (SSTORE2 layout: a STOP byte, then
 ///      the words), read with one EXTCODECOPY instead of hundreds of SLOADs. The reusable
 ///      verifier's return data is not valid ABI for its declared tuple, so only its first word
-///      (the success flag) is read; a revert or a short return is a rejection.
+///      (the success flag) is read; a revert or a short return is a rejection. But a starved
+///      call is not a rejection: the reusable verifier answers false, not a revert, when a
+///      precompile call inside it runs out of gas. So a verdict other than "valid" counts only
+///      when the verifier gave back gas to spare (at least 1/32 of what the adapter had); otherwise
+///      the adapter reverts with VerifierOutOfGas, an under-gassed call never looks like a
+///      rejected proof, and gas estimation cannot settle on the starved path.
 contract ReusableVerifierAdapter is IHalo2Verifier {
+    /// @param store The data contract whose code should hold the VKA.
     error EmptyVka(address store);
 
     bytes4 private constant VERIFY = bytes4(keccak256("verifyProof(bytes,uint256[],bytes32[])"));
@@ -40,12 +46,16 @@ contract ReusableVerifierAdapter is IHalo2Verifier {
         assembly {
             extcodecopy(store, add(vka, 0x20), 1, mul(mload(vka), 0x20))
         }
-        (bool ok, bytes memory ret) = verifier.staticcall(abi.encodeWithSelector(VERIFY, proof, instances, vka));
-        if (!ok || ret.length < 32) return false;
+        bytes memory call = abi.encodeWithSelector(VERIFY, proof, instances, vka);
+        uint256 gasBefore = gasleft();
+        (bool ok, bytes memory ret) = verifier.staticcall(call);
         uint256 flag;
-        assembly {
-            flag := mload(add(ret, 0x20))
+        if (ok && ret.length >= 32) {
+            assembly {
+                flag := mload(add(ret, 0x20))
+            }
         }
+        if (flag != 1 && gasleft() < gasBefore / 32) revert VerifierOutOfGas(address(this));
         return flag == 1;
     }
 }

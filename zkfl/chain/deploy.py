@@ -1,0 +1,121 @@
+"""Deploying a federation: each circuit's verifier (ezkl's dedicated verifier, or its reusable
+verifier behind an adapter when the dedicated one is too big), then a coordinator wired to them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from zkfl.build import CircuitSet
+from zkfl.chain.coordinator import MESSAGES, FederationTerms
+from zkfl.chain.rpc import Chain, ErrorDecoder, transact
+from zkfl.evm.contracts import project_artifact
+from zkfl.evm.solidity import ContractArtifact
+from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
+from zkfl.fixedpoint import FixedArray
+from zkfl.manifest import circuits_digest
+from zkfl.protocol import commit, empty_slot_commitment
+from zkfl.prover import CircuitKeys
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    """What a new coordinator starts from: the genesis model, the aggregator account, the
+    commitment an empty slot carries, and the federation's terms."""
+
+    genesis_hash: int
+    genesis_cid: str
+    aggregator: str
+    empty_slot_hash: int
+    terms: FederationTerms = field(default_factory=FederationTerms)
+
+    @classmethod
+    def starting_from(cls, circuits: CircuitSet, genesis: FixedArray, genesis_cid: str, aggregator: str,
+                      terms: FederationTerms = FederationTerms()) -> FederationConfig:
+        """The config of a federation of `circuits` whose round 0 starts from `genesis`."""
+        return cls(commit(genesis), genesis_cid, aggregator, empty_slot_commitment(circuits.fedavg), terms)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    coordinator: str
+    client_verifier: str
+    aggregator_verifier: str
+    chain_id: int
+    deploy_gas: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verifiers:
+    client: str
+    aggregator: str
+    deploy_gas: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DeployedVerifier:
+    address: str  # what the coordinator calls (an IHalo2Verifier)
+    kind: str  # "dedicated" or "reusable"
+    deploy_gas: int
+
+
+def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
+    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = transact(chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES),
+                       f"deploying {artifact.name}")
+    return receipt["contractAddress"], receipt["gasUsed"]
+
+
+def deploy_circuit_verifier(
+    chain: Chain, owner: LocalAccount, keys: CircuitKeys, cache_dir: str | os.PathLike[str], reusable: bool | None = None
+) -> DeployedVerifier:
+    """The circuit's dedicated verifier; with `reusable=None`, ezkl's reusable verifier + VKA
+    behind an adapter when the dedicated one is over the contract size limit."""
+    if not reusable:
+        try:
+            address, gas = deploy_contract(chain, owner, build_verifier(keys, cache_dir))
+            return DeployedVerifier(address, "dedicated", gas)
+        except VerifierTooLarge:
+            if reusable is False:
+                raise
+    bundle = build_reusable_verifier(keys, cache_dir)
+    verifier, verifier_gas = deploy_contract(chain, owner, bundle.verifier)
+    contract = chain.w3.eth.contract(address=verifier, abi=bundle.verifier.abi)
+    registered = transact(chain, owner, contract.functions.registerVka(bundle.vka_words),
+                          ErrorDecoder([bundle.verifier.abi]), f"registering the VKA of {keys.name!r}")
+    raw = ContractArtifact("VkaStore", [], data_contract_code(bundle.vka_words), "0x")
+    store, store_gas = deploy_contract(chain, owner, raw)
+    adapter, adapter_gas = deploy_contract(chain, owner, bundle.adapter, verifier, store)
+    return DeployedVerifier(adapter, "reusable", verifier_gas + registered["gasUsed"] + store_gas + adapter_gas)
+
+
+def deploy_verifiers(chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]) -> Verifiers:
+    client = deploy_circuit_verifier(chain, owner, circuits.client, cache_dir)
+    aggregator = deploy_circuit_verifier(chain, owner, circuits.aggregator, cache_dir)
+    return Verifiers(client.address, aggregator.address,
+                     {"client_verifier": client.deploy_gas, "aggregator_verifier": aggregator.deploy_gas})
+
+
+def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, circuits: CircuitSet,
+                       config: FederationConfig) -> Deployment:
+    """A coordinator wired to already deployed verifiers of `circuits`."""
+    coordinator, gas = deploy_contract(
+        chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregator, config.aggregator,
+        circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
+        circuits_digest(circuits), config.terms.as_tuple(),
+    )
+    return Deployment(coordinator, verifiers.client, verifiers.aggregator, chain.chain_id,
+                      {**verifiers.deploy_gas, "coordinator": gas})
+
+
+def deploy_federation(chain: Chain, owner: LocalAccount, circuits: CircuitSet, config: FederationConfig,
+                      cache_dir: str | os.PathLike[str]) -> Deployment:
+    """Deploy both circuits' verifiers and a coordinator wired to them."""
+    verifiers = deploy_verifiers(chain, owner, circuits, cache_dir)
+    return deploy_coordinator(chain, owner, verifiers, circuits, config)

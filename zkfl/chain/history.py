@@ -1,0 +1,55 @@
+"""A federation's history as its coordinator's events recorded it: read once, typed, in chain order.
+What a round checker or an auditor needs to know about rounds, updates and data commitments comes
+from here (and is checked against the contract's storage by the audit)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, FinalizedRound, OpenedRound
+
+EVENTS = ("FederationCreated", "RoundOpened", "ClientRegistered", "DataCommitted", "ClientWithdrawn",
+          "UpdateAccepted", "RoundFinalized", "AggregatorChanged")
+
+
+@dataclass
+class FederationLog:
+    """Every event of one coordinator, typed, in chain order."""
+
+    coordinator: str
+    raw: dict[str, list[Any]]
+    opened: dict[int, OpenedRound] = field(default_factory=dict)
+    accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))
+    finalized: dict[int, FinalizedRound] = field(default_factory=dict)
+    commitments: dict[int, str] = field(default_factory=dict)  # data commitment -> committing client
+
+    @classmethod
+    def read(cls, coordinator: Coordinator) -> FederationLog:
+        events = coordinator.contract.events
+        raw = {name: list(getattr(events, name).get_logs(from_block=0)) for name in EVENTS}
+        log = cls(coordinator.address, raw)
+        for e in raw["RoundOpened"]:
+            log.opened[e.args.round] = OpenedRound.from_event(e)
+        for e in raw["UpdateAccepted"]:
+            log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
+        for e in raw["RoundFinalized"]:
+            log.finalized[e.args.round] = FinalizedRound.from_event(e)
+        for e in raw["DataCommitted"]:
+            for commitment in e.args.dataCommitments:
+                log.commitments.setdefault(commitment, e.args.client)
+        return log
+
+    def updates(self, round_no: int) -> list[AcceptedUpdate]:
+        """The round's accepted updates in slot order."""
+        return sorted(self.accepted.get(round_no, []), key=lambda u: u.slot)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.raw.values())
+
+    @property
+    def creation_tx(self) -> str | None:
+        created = self.raw["FederationCreated"]
+        return created[0].transactionHash.to_0x_hex() if len(created) == 1 else None
