@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
-from zkfl.circuits.training import clamped_softmax, logits, split_data, unpack
+from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx, model_from_json
+from zkfl.circuits.families import clamped_softmax
+from zkfl.circuits.training import split_data
 from zkfl.fixedpoint import quantize
 from zkfl.prover import ProverConfig, compile_circuit, prove, setup_keys, verify
 from zkfl.srs import DevSrsSource
@@ -45,7 +46,7 @@ class Inference(torch.nn.Module):
     def forward(self, theta: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         spec = self.spec
         x, _ = split_data(spec, data)
-        return clamped_softmax(logits(spec, unpack(spec, theta), x)).reshape(-1)
+        return clamped_softmax(spec.model.logits(spec.model.unpack(theta), x)).reshape(-1)
 
 
 def cases(quick: bool) -> list[dict]:
@@ -83,8 +84,9 @@ def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
         path = export_onnx(spec.module(), [torch.tensor(u, dtype=torch.float32) for u in updates], work / "g.onnx",
                            [f"update_{i}" for i in range(spec.slots)], ["theta"])
         return path, [quantize(u) for u in updates]
-    spec = TrainingStepSpec(case["family"], case["features"], case["classes"], case["batch"], case["steps"],
-                            learning_rate=0.5, hidden=case.get("hidden", 0))
+    shape = {"hidden": case["hidden"]} if "hidden" in case else {}
+    model = model_from_json({"family": case["family"], "features": case["features"], "classes": case["classes"], **shape})
+    spec = TrainingStepSpec(model, case["batch"], case["steps"], learning_rate=0.5)
     theta, data = spec.calibration_inputs()
     module = spec.module() if case["kind"] == "train" else Inference(spec)
     path = export_onnx(module, [torch.tensor(theta, dtype=torch.float32), torch.tensor(data, dtype=torch.float32)],

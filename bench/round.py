@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from digits import write_data  # noqa: E402
 
+from zkfl.circuits import TrainingStepSpec  # noqa: E402
 from zkfl.pipeline import run_federation, setup_federation  # noqa: E402
 from zkfl.workspace import Workspace, WorkspaceConfig  # noqa: E402
 
@@ -33,7 +34,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.5)
     args = parser.parse_args()
     logging.getLogger("ezkl").setLevel(logging.ERROR)
-    config = WorkspaceConfig(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr, slots=args.clients)
+    config = WorkspaceConfig(TrainingStepSpec(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
+                             slots=args.clients)
     ws, _ = Workspace.init(args.workspace, config)
     files, _ = write_data(ws.root / "data", args.clients, alpha=0.5, seed=0)
     start = time.perf_counter()

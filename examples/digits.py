@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.pipeline import run_federation
 from zkfl.report import write_run_report
 from zkfl.workspace import Workspace, WorkspaceConfig
@@ -75,9 +76,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration's fidelity tables
 
-    config = WorkspaceConfig(family=args.family, features=64, classes=10,
-                             hidden=args.hidden if args.family == "mlp" else 0, batch_size=args.batch,
-                             local_steps=args.steps, learning_rate=args.lr, slots=args.clients)
+    model = Mlp(features=64, hidden=args.hidden, classes=10) if args.family == "mlp" else LogisticRegression(64, 10)
+    config = WorkspaceConfig(TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps,
+                                              learning_rate=args.lr), slots=args.clients)
     ws, _ = Workspace.init(args.workspace, config)
     data_files, test_file = write_data(ws.root / "data", args.clients, args.alpha, args.seed)
     try:

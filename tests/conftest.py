@@ -17,16 +17,16 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.aggregator import AggregateResult, aggregate_and_prove
 from zkfl.build import CircuitSet, build_circuits
-from zkfl.chain.coordinator import Verifiers, deploy_verifiers
+from zkfl.chain.deploy import Verifiers, deploy_verifiers
 from zkfl.chain.devnet import DEV_MNEMONIC, Devnet, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect
-from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
 from zkfl.fixedpoint import FixedArray, quantize
 
 SLOTS = 3
-LOGREG = TrainingStepSpec("logreg", features=6, classes=3, batch_size=4, local_steps=2, learning_rate=0.5)
-MLP = TrainingStepSpec("mlp", features=6, classes=3, batch_size=4, local_steps=1, learning_rate=0.5, hidden=4)
+LOGREG = TrainingStepSpec(LogisticRegression(features=6, classes=3), batch_size=4, local_steps=2, learning_rate=0.5)
+MLP = TrainingStepSpec(Mlp(features=6, hidden=4, classes=3), batch_size=4, local_steps=1, learning_rate=0.5)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +70,7 @@ def proof_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def full_round(logreg_circuits: CircuitSet, proof_dir: Path) -> ProvenRound:
     """Round 1: three clients from the genesis model, all slots filled, aggregated."""
-    genesis = quantize(LOGREG.init_params(seed=0))
+    genesis = quantize(LOGREG.model.init_params(seed=0))
     data = [client_data(LOGREG, seed) for seed in range(SLOTS)]
     updates = [
         train_and_prove(logreg_circuits.client, LOGREG, genesis, d, proof_dir / f"r1-client{i}.json")
@@ -83,7 +83,7 @@ def full_round(logreg_circuits: CircuitSet, proof_dir: Path) -> ProvenRound:
 @pytest.fixture(scope="session")
 def stale_update(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> ClientUpdate:
     """Client 2's committed data, trained (and validly proven) from a model that is not the genesis."""
-    stale = quantize(LOGREG.init_params(seed=99))
+    stale = quantize(LOGREG.model.init_params(seed=99))
     return train_and_prove(logreg_circuits.client, LOGREG, stale, full_round.data[2], proof_dir / "stale.json")
 
 

@@ -1,10 +1,14 @@
 """The circuit graphs in float: no prover needed."""
 
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
+from zkfl.circuits import FAMILIES, FedAvgSpec, LogisticRegression, Mlp, TrainingStepSpec, export_onnx, model_from_json
 from zkfl.client import float_sgd_reference, make_client_data
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
@@ -12,10 +16,10 @@ from zkfl.fixedpoint import dequantize
 from conftest import LOGREG, MLP, client_data
 
 SPECS = {
-    "logreg-k1": TrainingStepSpec("logreg", 5, 3, 4, 1),
-    "logreg-k3": TrainingStepSpec("logreg", 5, 3, 4, 3, learning_rate=0.25),
-    "mlp-k1": TrainingStepSpec("mlp", 5, 3, 4, 1, hidden=6),
-    "mlp-k2": TrainingStepSpec("mlp", 5, 4, 2, 2, learning_rate=1.0, hidden=3),
+    "logreg-k1": TrainingStepSpec(LogisticRegression(5, 3), 4, 1),
+    "logreg-k3": TrainingStepSpec(LogisticRegression(5, 3), 4, 3, learning_rate=0.25),
+    "mlp-k1": TrainingStepSpec(Mlp(5, 6, 3), 4, 1),
+    "mlp-k2": TrainingStepSpec(Mlp(5, 3, 4), 2, 2, learning_rate=1.0),
 }
 
 
@@ -23,7 +27,7 @@ SPECS = {
 def test_hand_written_backward_matches_autograd(name: str) -> None:
     spec = SPECS[name]
     data = client_data(spec, seed=3)
-    theta = spec.init_params(seed=4)
+    theta = spec.model.init_params(seed=4)
     graph_out = spec.module()(torch.tensor(theta, dtype=torch.float64), torch.tensor(dequantize(data.vector(spec))))
     reference = float_sgd_reference(spec, theta, data)
     np.testing.assert_allclose(graph_out[:-1].numpy(), reference, atol=1e-9)
@@ -62,19 +66,20 @@ def test_failed_export_leaves_no_file(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("model", "training", "message"),
     [
-        ({"family": "cnn"}, "unknown model family"),
-        ({"batch_size": 0}, "batch_size must be at least 1"),
-        ({"classes": 1}, "at least 2 classes"),
-        ({"hidden": 4}, "not allowed for 'logreg'"),
-        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"family": "cnn"}, {}, "unknown model family 'cnn'; expected one of: logreg, mlp"),
+        ({}, {"batch_size": 0}, "batch_size must be at least 1"),
+        ({"classes": 1}, {}, "at least 2 classes"),
+        ({"hidden": 4}, {}, "unknown key(s) 'hidden' for model family 'logreg'"),
+        ({"family": "mlp", "hidden": 0}, {}, "mlp: hidden must be a positive integer, got 0"),
+        ({}, {"learning_rate": 0.0}, "learning_rate"),
     ],
 )
-def test_bad_spec_is_refused(kwargs: dict, message: str) -> None:
-    base = {"family": "logreg", "features": 4, "classes": 3, "batch_size": 2}
-    with pytest.raises(ConfigError, match=message):
-        TrainingStepSpec(**{**base, **kwargs})
+def test_bad_spec_is_refused(model: dict, training: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TrainingStepSpec(model_from_json({"family": "logreg", "features": 4, "classes": 3, **model}),
+                         **{"batch_size": 2, **training})
 
 
 def test_wrong_data_shape_names_the_expected_shape() -> None:
@@ -86,3 +91,18 @@ def test_label_out_of_range_is_refused() -> None:
     n = MLP.sample_count
     with pytest.raises(ConfigError, match=r"labels must be integers in \[0, 3\)"):
         make_client_data(MLP, np.zeros((n, MLP.features)), np.full(n, 3))
+
+
+def test_a_model_family_is_one_class_and_one_registry_line() -> None:
+    for name, family in FAMILIES.items():
+        model = family()
+        assert model.name == name and model_from_json(model.to_json()) == model
+        assert model.layout[-1] == (model.layout[-1][0], (model.classes,))  # the output bias closes the layout
+        spec = TrainingStepSpec(model, batch_size=2)
+        assert TrainingStepSpec.from_json(spec.to_json()) == spec
+
+
+def test_circuits_never_import_ezkl() -> None:
+    code = "import sys, zkfl.circuits, zkfl.circuits.families; print('ezkl' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,7 +1,8 @@
 import ezkl
 import numpy as np
 
-from zkfl.commitments import SALT_BITS, SALT_LEN, new_salt, poseidon
+from zkfl.circuits import SALT_LEN
+from zkfl.commitments import SALT_BITS, new_salt, poseidon
 from zkfl.fixedpoint import felt_to_uint, int_to_felt
 from zkfl.client import make_client_data
 

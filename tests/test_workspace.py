@@ -10,23 +10,37 @@ import pytest
 
 from zkfl.data import load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError
+from zkfl.chain.coordinator import FederationTerms
+from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.workspace import Workspace, WorkspaceConfig
 
 from conftest import LOGREG
 
 
 def test_config_round_trips_through_toml() -> None:
-    config = WorkspaceConfig(family="mlp", hidden=16, batch_size=4, learning_rate=0.25, slots=3,
-                             rpc_url="http://127.0.0.1:8545", chain_id=5, srs="/srs/ceremony.srs")
+    config = WorkspaceConfig(TrainingStepSpec(Mlp(hidden=16), batch_size=4, learning_rate=0.25), slots=3,
+                             terms=FederationTerms(submission_window=20), rpc_url="http://127.0.0.1:8545", chain_id=5,
+                             srs="/srs/ceremony.srs")
     assert WorkspaceConfig.from_toml(config.to_toml()) == config
 
 
+def test_every_default_comes_from_the_nested_types() -> None:
+    config = WorkspaceConfig.from_toml("")
+    assert config == WorkspaceConfig()
+    assert config.training == TrainingStepSpec() and config.terms == FederationTerms()
+    assert config.training.model == LogisticRegression()
+    assert WorkspaceConfig.from_toml("[model]\nfamily = \"mlp\"\n").training.model == Mlp()
+
+
 @pytest.mark.parametrize(("text", "message"), [
-    ("[model]\nfamily = \"logreg\"\nlayers = 3\n", "unknown key 'layers' in [model]"),
+    ("[model]\nfamily = \"logreg\"\nlayers = 3\n", "unknown key 'layers' in [model] for model family 'logreg'"),
+    ("[model]\nhidden = 3\n", "unknown key 'hidden' in [model] for model family 'logreg'"),
+    ("[model]\nfamily = \"cnn\"\n", "unknown model family 'cnn'; expected one of: logreg, mlp"),
     ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
     ("[training]\nbatch_size = \"8\"\n", "batch_size must be int"),
-    ("[training]\nscale = 10\n", "scale 10 is not supported"),
+    ("[training]\nscale = 12\n", "unknown key 'scale' in [training]"),
     ("[federation]\nslots = 0\n", "slots must be in 1..255"),
+    ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1 block"),
     ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),
 ])
 def test_invalid_configs_are_named(text: str, message: str) -> None:

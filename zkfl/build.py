@@ -71,6 +71,5 @@ def build_circuits(
 
 
 def spec_tag(spec: TrainingStepSpec, slots: int) -> str:
-    hidden = f"h{spec.hidden}-" if spec.hidden else ""
-    return (f"{spec.family}-d{spec.features}-{hidden}c{spec.classes}-b{spec.batch_size}"
-            f"-k{spec.local_steps}-lr{spec.learning_rate:g}-K{slots}")
+    shape = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
+    return f"{spec.model.name}-{shape}-b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}-K{slots}"

@@ -9,11 +9,8 @@ import ezkl
 import numpy as np
 import numpy.typing as npt
 
+from zkfl.circuits.training import SALT_LEN
 from zkfl.fixedpoint import SCALE, FixedArray, check_range, felt_to_uint, int_to_felt, to_felts
-
-SALT_LEN = 8
-"""Salt elements appended to every data batch. The data hash is a public instance and labels and
-pixels are low-entropy, so an unsalted hash could be brute-forced back to the data."""
 
 SALT_BITS = 23
 """Salt elements are uniform in (-2**23, 2**23): 8 x ~24 bits, and exact through float32 inputs."""
@@ -39,4 +36,4 @@ def new_salt(rng: secrets.SystemRandom | None = None) -> FixedArray:
     return np.array([rng.randint(-bound, bound) for _ in range(SALT_LEN)], dtype=np.int64)
 
 
-__all__ = ["SALT_LEN", "SCALE", "hash_to_felt", "new_salt", "poseidon"]
+__all__ = ["SCALE", "hash_to_felt", "new_salt", "poseidon"]

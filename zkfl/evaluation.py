@@ -9,15 +9,14 @@ import numpy.typing as npt
 import torch
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import logits, unpack
 from zkfl.client import ClientData, float_sgd_reference
 
 
 def accuracy(spec: TrainingStepSpec, theta: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Top-1 accuracy of the model with flat float weights `theta` on (x, y)."""
-    params = unpack(spec, torch.tensor(np.asarray(theta, dtype=np.float64)))
+    params = spec.model.unpack(torch.tensor(np.asarray(theta, dtype=np.float64)))
     with torch.no_grad():
-        predicted = logits(spec, params, torch.tensor(np.asarray(x, dtype=np.float64))).argmax(dim=1).numpy()
+        predicted = spec.model.logits(params, torch.tensor(np.asarray(x, dtype=np.float64))).argmax(dim=1).numpy()
     return float(np.mean(predicted == np.asarray(y)))
 
 

@@ -25,13 +25,14 @@ from multiformats import CID, multihash
 from zkfl.build import CircuitSet
 from zkfl.cid import content_id
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
-from zkfl.errors import StoreError
+from zkfl.errors import StoreError, ZkflError
 from zkfl.fixedpoint import SCALE
 from zkfl.powers_of_tau import SrsFile, verifier_srs
 from zkfl.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
 from zkfl.store import ArtifactStore
 
-SCHEMA = "zkfl.federation-manifest/1"
+SCHEMA = "zkfl.federation-manifest/2"
+"""Version 2: `model` is the training step as `TrainingStepSpec.to_json()` (the model family nested)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class FederationManifest:
 
     @property
     def training(self) -> TrainingStepSpec:
-        return TrainingStepSpec(**self.model)
+        return TrainingStepSpec.from_json(self.model)
 
     @property
     def fedavg(self) -> FedAvgSpec:
@@ -68,10 +69,12 @@ class FederationManifest:
         if body.get("schema") != SCHEMA:
             raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
         try:
-            return cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
-                       CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]))
-        except (KeyError, TypeError) as exc:
+            manifest = cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
+                           CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]))
+            manifest.training  # noqa: B018 - the model must parse
+        except (KeyError, TypeError, ZkflError) as exc:
             raise StoreError(f"malformed federation manifest: {exc}") from exc
+        return manifest
 
 
 def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
@@ -87,7 +90,7 @@ def build_manifest(circuits: CircuitSet) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's canonical bytes and the artifacts it names ({cid: bytes})."""
     client, client_blobs = _entry(circuits.client)
     aggregator, aggregator_blobs = _entry(circuits.aggregator)
-    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, asdict(circuits.training), circuits.fedavg.slots,
+    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.fedavg.slots,
                                   client, aggregator)
     raw = json.dumps(asdict(manifest), sort_keys=True, separators=(",", ":")).encode()
     return raw, {**client_blobs, **aggregator_blobs}

@@ -17,23 +17,22 @@ import hashlib
 import json
 import os
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
 from zkfl.build import CircuitSet, build_circuits
-from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
-from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
 from zkfl.errors import ConfigError
-from zkfl.fixedpoint import SCALE, FixedArray, quantize
+from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.srs import CeremonySrsSource, DevSrsSource, SrsSource
 from zkfl.store import ArtifactStore, LocalStore, open_store
 
@@ -44,68 +43,53 @@ KEY_ENV = {OWNER: "ZKFL_OWNER_KEY", AGGREGATOR: "ZKFL_AGGREGATOR_KEY"}
 CLIENT_KEY_ENV = "ZKFL_CLIENT_KEY"
 FIRST_CLIENT_ACCOUNT = 2  # devnet accounts: 0 owner, 1 aggregator, 2.. clients
 
-_SECTIONS = {
-    "model": ("family", "features", "classes", "hidden"),
-    "training": ("batch_size", "local_steps", "learning_rate", "scale"),
-    "federation": ("slots", "stake_wei", "reward_wei", "submission_window", "genesis_seed"),
-    "chain": ("rpc_url", "chain_id"),
-    "store": ("ipfs_api",),
-    "prover": ("srs",),
-}
-
-
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    """Everything that defines a federation. `rpc_url = "devnet"` means a local anvil that the
+    """Everything that defines a federation: the training step (model, batch, steps, learning
+    rate), the FedAvg slots, the coordinator's terms, the chain, the store and the SRS. Every
+    default is the one of the nested type. `rpc_url = "devnet"` means a local anvil that the
     workspace starts itself; `srs = "dev"` an INSECURE generated SRS, else a ceremony file path."""
 
-    family: str = "logreg"
-    features: int = 64
-    classes: int = 10
-    hidden: int = 0
-    batch_size: int = 8
-    local_steps: int = 1
-    learning_rate: float = 1.0
-    scale: int = SCALE
+    training: TrainingStepSpec = TrainingStepSpec()
     slots: int = 4
-    stake_wei: int = 10**16
-    reward_wei: int = 10**15
-    submission_window: int = 100
     genesis_seed: int = 0
+    terms: FederationTerms = FederationTerms()
     rpc_url: str = DEVNET
     chain_id: int = 0  # 0: accept the node's chain id (the devnet's is 31337)
     ipfs_api: str = ""  # empty: the workspace's local store
     srs: str = "dev"
 
     def __post_init__(self) -> None:
-        if self.scale != SCALE:
-            raise ConfigError(f"scale {self.scale} is not supported: zkFL fixes every link at scale {SCALE}")
         if not 1 <= self.slots <= 255:
             raise ConfigError(f"slots must be in 1..255 (the FedAvg circuit's inputs), got {self.slots}")
-        if self.submission_window < 1:
-            raise ConfigError(f"submission_window must be at least 1 block, got {self.submission_window}")
+        if self.terms.submission_window < 1:
+            raise ConfigError(f"submission_window must be at least 1 block, got {self.terms.submission_window}")
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
-        _ = self.spec  # TrainingStepSpec validates the model fields
-
-    @property
-    def spec(self) -> TrainingStepSpec:
-        return TrainingStepSpec(self.family, self.features, self.classes, self.batch_size, self.local_steps,  # type: ignore[arg-type]
-                                self.learning_rate, self.hidden)
 
     def genesis_weights(self) -> FixedArray:
-        """Round 0's global model: zeros for logistic regression (convex, so any start works),
-        Glorot-uniform from `genesis_seed` for the MLP (zeros would never break symmetry)."""
-        spec = self.spec
-        return quantize(spec.init_params(self.genesis_seed) if spec.family == "mlp" else np.zeros(spec.num_params))
+        """Round 0's global model: the model family's genesis from `genesis_seed`."""
+        return quantize(self.training.model.genesis(self.genesis_seed))
+
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The TOML sections of this config."""
+        spec = self.training
+        return {
+            "model": spec.model.to_json(),
+            "training": {"batch_size": spec.batch_size, "local_steps": spec.local_steps,
+                         "learning_rate": spec.learning_rate},
+            "federation": {"slots": self.slots, "genesis_seed": self.genesis_seed, **asdict(self.terms)},
+            "chain": {"rpc_url": self.rpc_url, "chain_id": self.chain_id},
+            "store": {"ipfs_api": self.ipfs_api},
+            "prover": {"srs": self.srs},
+        }
 
     def to_toml(self) -> str:
-        values = asdict(self)
         lines = ["# zkFL federation config. Edit before `zkfl setup`; afterwards it is fixed by the",
                  "# deployed circuits (setup refuses a config that no longer matches).", ""]
-        for section, keys in _SECTIONS.items():
+        for section, values in self.sections().items():
             lines.append(f"[{section}]")
-            lines.extend(f"{key} = {json.dumps(values[key])}" for key in keys)
+            lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
             lines.append("")
         return "\n".join(lines)
 
@@ -115,24 +99,58 @@ class WorkspaceConfig:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
+        return cls.from_document(document, source)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any], source: str = CONFIG_FILE) -> WorkspaceConfig:
+        """A config from TOML-shaped sections ({section: {key: value}}); what they leave out takes its
+        default. Unknown sections and keys, and values of the wrong type, are errors naming `source`."""
+        merged = cls().sections()
         for section, table in document.items():
-            if section not in _SECTIONS or not isinstance(table, dict):
-                raise ConfigError(f"{source}: unknown section [{section}]; expected {', '.join(_SECTIONS)}")
+            if section not in merged or not isinstance(table, dict):
+                raise ConfigError(f"{source}: unknown section [{section}]; expected {', '.join(merged)}")
+            if section == "model":  # its keys are the family's
+                merged["model"] = _family_defaults(table.get("family", merged["model"]["family"]), source)
             for key, value in table.items():
-                if key not in _SECTIONS[section]:
-                    raise ConfigError(f"{source}: unknown key {key!r} in [{section}]")
-                values[key] = value
-        for key, value in values.items():
-            expected = {"int": int, "float": (int, float), "str": str}[str(known[key])]
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"{source}: {key} must be {known[key]}, got {value!r}")
-        return cls(**values)
+                if key not in merged[section]:
+                    family = f" for model family {merged['model']['family']!r}" if section == "model" else ""
+                    raise ConfigError(f"{source}: unknown key {key!r} in [{section}]{family}; expected one of "
+                                      f"{', '.join(merged[section])}")
+                if not _same_type(value, merged[section][key]):
+                    raise ConfigError(f"{source}: {key} must be {type(merged[section][key]).__name__}, got {value!r}")
+                merged[section][key] = value
+        try:
+            return cls.from_sections(merged)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def from_sections(cls, sections: dict[str, dict[str, Any]]) -> WorkspaceConfig:
+        training = sections["training"]
+        federation = dict(sections["federation"])
+        spec = TrainingStepSpec(model_from_json(sections["model"]), training["batch_size"], training["local_steps"],
+                                float(training["learning_rate"]))
+        slots, seed = federation.pop("slots"), federation.pop("genesis_seed")
+        return cls(spec, slots, seed, FederationTerms(**federation), sections["chain"]["rpc_url"],
+                   sections["chain"]["chain_id"], sections["store"]["ipfs_api"], sections["prover"]["srs"])
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.sections(), sort_keys=True).encode()).hexdigest()
+
+
+def _family_defaults(name: Any, source: str) -> dict[str, Any]:
+    if name not in FAMILIES:
+        raise ConfigError(f"{source}: unknown model family {name!r}; expected one of: {', '.join(FAMILIES)}")
+    return FAMILIES[name]().to_json()
+
+
+def _same_type(value: Any, expected: Any) -> bool:
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return isinstance(value, bool) and isinstance(expected, bool)
+    if isinstance(expected, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(expected))
 
 
 class Workspace:
@@ -232,7 +250,7 @@ class Workspace:
     @cached_property
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
-        return build_circuits(self.config.spec, self.config.slots, self.build_dir, self.srs_source)
+        return build_circuits(self.config.training, self.config.slots, self.build_dir, self.srs_source)
 
     @cached_property
     def chain(self) -> Chain:
@@ -246,7 +264,7 @@ class Workspace:
         return stop_devnet(self.devnet_dir)
 
     def coordinator(self) -> Coordinator:
-        return Coordinator(self.chain, self.deployment()["coordinator"], self.build_dir)
+        return Coordinator(self.chain, self.deployment()["coordinator"])
 
     def signer(self, role: str, client_index: int = 0) -> LocalAccount:
         """The account acting as `role` ("owner", "aggregator" or "client"). On the devnet these are

@@ -1,11 +1,14 @@
-"""The computations zkFL proves, as torch modules exported to ONNX (installed as `zkfl.circuits`).
+"""The computations zkFL proves, as torch modules exported to ONNX. Nothing here imports ezkl.
 
+- `families`: the model families a client can train (one class each, in a registry).
 - `training`: one client's k local SGD steps (forward, hand-written backward, update).
 - `fedavg`:   the aggregator's sample-weighted mean of K client updates.
 """
 
 from zkfl.circuits.export import export_onnx
+from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
 from zkfl.circuits.fedavg import FedAvg, FedAvgSpec
-from zkfl.circuits.training import SOFTMAX_FLOOR, TrainingStep, TrainingStepSpec
+from zkfl.circuits.training import SALT_LEN, TrainingStep, TrainingStepSpec
 
-__all__ = ["FedAvg", "FedAvgSpec", "SOFTMAX_FLOOR", "TrainingStep", "TrainingStepSpec", "export_onnx"]
+__all__ = ["FAMILIES", "SALT_LEN", "SOFTMAX_FLOOR", "FedAvg", "FedAvgSpec", "LogisticRegression", "Mlp", "ModelFamily",
+           "TrainingStep", "TrainingStepSpec", "export_onnx", "model_from_json"]

@@ -41,6 +41,10 @@ class FedAvgSpec:
     def update_len(self) -> int:
         return self.num_params + 1
 
+    def io_lengths(self) -> tuple[list[int], list[int]]:
+        """Lengths of the graph's inputs (one update per slot) and output (the next model)."""
+        return [self.update_len] * self.slots, [self.num_params]
+
     def module(self) -> torch.nn.Module:
         return FedAvg(self)
 

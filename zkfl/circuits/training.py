@@ -1,77 +1,64 @@
-"""Training-step circuits: one ONNX graph = k local SGD steps of a classifier, with the backward
-pass written by hand (ONNX has no autograd), so ezkl can prove "these new weights are the SGD
-steps from *these* weights on *this* (committed) data".
+"""Training-step circuits: one ONNX graph = k local SGD steps of a classifier (a `ModelFamily`),
+with the backward pass written by hand (ONNX has no autograd), so ezkl can prove "these new
+weights are the SGD steps from *these* weights on *this* (committed) data".
 
 Graph interface (identical for every model family, which is what lets proofs link):
 
     inputs   theta  (P,)            flat weights of the published global model
              data   (n*(D+C) + S,)  n = B*k samples: features row-major, then one-hot labels,
-                                    then S salt elements (sliced off: they only blind the hash)
+                                    then S salt elements (sliced off: they only blind the commitment)
     output   update (P + 1,)        the new flat weights, followed by the sample count n
 
-With `hashed/public` visibility the proof's public instances are
-`[H(theta), H(data), H(update)]`: the global model it started from, the salted data commitment,
-and the update that the aggregator must consume. The sample count sits inside the hashed update
-(the aggregator weights by it), and is a constant of the graph, so a client cannot inflate it.
+The sample count is a constant of the graph, inside the committed update (the aggregator weights
+by it), so a client cannot inflate it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from zkfl.commitments import SALT_LEN
+from zkfl.circuits.families import SOFTMAX_FLOOR, LogisticRegression, ModelFamily, model_from_json
 from zkfl.errors import ConfigError
 
-Family = Literal["logreg", "mlp"]
-
-SOFTMAX_FLOOR = -7.0
-"""Logit gaps below this are clamped before exp() (e**-7 = 9e-4, under 4 units at scale 12).
-The clamp bounds ezkl's exp lookup table for *every* input, where calibration on sample data alone
-could leave a real client's logits outside the table, and it keeps the table (7 * 2**12 rows)
-inside 2**15 rows, so small circuits stay at logrows 15."""
+SALT_LEN = 8
+"""Salt elements appended to every data batch. The data commitment is public and labels and
+pixels are low-entropy, so an unsalted commitment could be brute-forced back to the data."""
 
 
 @dataclass(frozen=True)
 class TrainingStepSpec:
     """Everything that fixes a training-step circuit's shape and arithmetic."""
 
-    family: Family
-    features: int
-    classes: int
-    batch_size: int
+    model: ModelFamily = LogisticRegression()
+    batch_size: int = 8
     local_steps: int = 1
     learning_rate: float = 0.5
-    hidden: int = 0
 
     def __post_init__(self) -> None:
-        if self.family not in ("logreg", "mlp"):
-            raise ConfigError(f"unknown model family {self.family!r}; expected 'logreg' or 'mlp'")
-        for name in ("features", "classes", "batch_size", "local_steps"):
+        if not isinstance(self.model, ModelFamily):
+            raise ConfigError(f"model must be a ModelFamily (e.g. LogisticRegression(...)), got {self.model!r}")
+        for name in ("batch_size", "local_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.classes < 2:
-            raise ConfigError(f"a classifier needs at least 2 classes, got {self.classes}")
-        if (self.family == "mlp") != (self.hidden > 0):
-            raise ConfigError("hidden > 0 is required for 'mlp' and not allowed for 'logreg'")
         if not 0 < self.learning_rate <= 8:
             raise ConfigError(f"learning_rate must be in (0, 8], got {self.learning_rate}")
 
     @property
-    def layout(self) -> list[tuple[str, tuple[int, ...]]]:
-        """Named parameter blocks, in the order they are packed into theta."""
-        d, c, h = self.features, self.classes, self.hidden
-        if self.family == "logreg":
-            return [("W", (d, c)), ("b", (c,))]
-        return [("W1", (d, h)), ("b1", (h,)), ("W2", (h, c)), ("b2", (c,))]
+    def features(self) -> int:
+        return self.model.features
+
+    @property
+    def classes(self) -> int:
+        return self.model.classes
 
     @property
     def num_params(self) -> int:
-        return sum(int(np.prod(shape)) for _, shape in self.layout)
+        return self.model.num_params
 
     @property
     def sample_count(self) -> int:
@@ -86,17 +73,9 @@ class TrainingStepSpec:
     def update_len(self) -> int:
         return self.num_params + 1
 
-    def init_params(self, seed: int = 0) -> np.ndarray:
-        """Glorot-uniform weights, zero biases (float64; quantize before publishing)."""
-        rng = np.random.default_rng(seed)
-        blocks = []
-        for name, shape in self.layout:
-            if len(shape) == 2:
-                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-                blocks.append(rng.uniform(-limit, limit, size=shape).reshape(-1))
-            else:
-                blocks.append(np.zeros(shape))
-        return np.concatenate(blocks)
+    def io_lengths(self) -> tuple[list[int], list[int]]:
+        """Lengths of the graph's inputs (theta, data) and output (update)."""
+        return [self.num_params, self.data_len], [self.update_len]
 
     def module(self) -> torch.nn.Module:
         return TrainingStep(self)
@@ -105,8 +84,8 @@ class TrainingStepSpec:
         """(theta, data) floats that drive every range the circuit must accept to its bound:
         a large output bias pushes logit gaps past SOFTMAX_FLOOR, so the calibrated exp table
         covers [SOFTMAX_FLOOR, 0] for any client's data."""
-        theta = self.init_params(seed=1)
-        theta[self.num_params - self.classes] = 4.0 * abs(SOFTMAX_FLOOR)  # bias of class 0
+        theta = self.model.init_params(seed=1)
+        theta[self.num_params - self.classes] = 4.0 * abs(SOFTMAX_FLOOR)  # output bias of class 0
         rng = np.random.default_rng(1)
         n = self.sample_count
         x = rng.uniform(0.0, 1.0, size=(n, self.features))
@@ -114,15 +93,13 @@ class TrainingStepSpec:
         salt = rng.uniform(-1000.0, 1000.0, size=SALT_LEN)
         return theta, np.concatenate([x.reshape(-1), y.reshape(-1), salt])
 
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model.to_json(), "batch_size": self.batch_size, "local_steps": self.local_steps,
+                "learning_rate": self.learning_rate}
 
-def unpack(spec: TrainingStepSpec, theta: Tensor) -> list[Tensor]:
-    """Split flat theta into the parameter blocks of `spec.layout`."""
-    blocks, offset = [], 0
-    for _, shape in spec.layout:
-        size = int(np.prod(shape))
-        blocks.append(theta[offset : offset + size].reshape(shape))
-        offset += size
-    return blocks
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> TrainingStepSpec:
+        return cls(model_from_json(body["model"]), body["batch_size"], body["local_steps"], body["learning_rate"])
 
 
 def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
@@ -133,21 +110,6 @@ def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def logits(spec: TrainingStepSpec, params: list[Tensor], x: Tensor) -> Tensor:
-    """The model's forward pass (for references and inference; the step inlines it for backward)."""
-    if spec.family == "logreg":
-        w, b = params
-        return x @ w + b
-    w1, b1, w2, b2 = params
-    return torch.relu(x @ w1 + b1) @ w2 + b2
-
-
-def clamped_softmax(z: Tensor) -> Tensor:
-    gap = z - torch.max(z, dim=1, keepdim=True).values
-    e = torch.exp(torch.clamp(gap, min=SOFTMAX_FLOOR))
-    return e * torch.reciprocal(torch.sum(e, dim=1, keepdim=True))
-
-
 class TrainingStep(torch.nn.Module):
     """forward(theta, data) -> [theta after k SGD steps on cross-entropy, sample count]."""
 
@@ -156,33 +118,12 @@ class TrainingStep(torch.nn.Module):
         self.spec = spec
 
     def forward(self, theta: Tensor, data: Tensor) -> Tensor:
-        spec = self.spec
+        spec, model = self.spec, self.spec.model
         x_all, y_all = split_data(spec, data)
-        params = unpack(spec, theta)
-        # (p - y) * lr / B folds the mean over the batch and the learning rate into one constant.
-        step = spec.learning_rate / spec.batch_size
-        ones = torch.ones(1, spec.batch_size, dtype=theta.dtype)
+        params = model.unpack(theta)
+        step = spec.learning_rate / spec.batch_size  # folds the batch mean and the learning rate together
         for j in range(spec.local_steps):
             rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
-            x, y = x_all[rows], y_all[rows]
-            if spec.family == "logreg":
-                params = _logreg_step(params, x, y, step, ones)
-            else:
-                params = _mlp_step(params, x, y, step, ones)
+            params = model.sgd_step(params, x_all[rows], y_all[rows], step)
         count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
         return torch.cat([p.reshape(-1) for p in params] + [count])
-
-
-def _logreg_step(params: list[Tensor], x: Tensor, y: Tensor, step: float, ones: Tensor) -> list[Tensor]:
-    w, b = params
-    g = (clamped_softmax(x @ w + b) - y) * step  # dL/dz, already scaled by lr / B
-    return [w - x.t() @ g, b - (ones @ g).reshape(-1)]
-
-
-def _mlp_step(params: list[Tensor], x: Tensor, y: Tensor, step: float, ones: Tensor) -> list[Tensor]:
-    w1, b1, w2, b2 = params
-    pre = x @ w1 + b1
-    h = torch.relu(pre)
-    g2 = (clamped_softmax(h @ w2 + b2) - y) * step
-    gh = (g2 @ w2.t()) * (pre > 0).to(pre.dtype)  # ReLU derivative as a 0/1 mask
-    return [w1 - x.t() @ gh, b1 - (ones @ gh).reshape(-1), w2 - h.t() @ g2, b2 - (ones @ g2).reshape(-1)]

@@ -1,0 +1,180 @@
+"""Model families: what a training-step circuit trains. A family is one class (its shape fields,
+parameter layout, forward pass, hand-written SGD step and genesis weights) and one line in
+`FAMILIES`; everything else (the graph, the workspace config, the manifest, the float reference,
+the range check) works through this interface.
+
+Contract of a family, relied on by the training step and its calibration:
+- `layout` names the parameter blocks in the order they are packed into the flat `theta`, and it
+  ends with the output bias, of shape (classes,);
+- `sgd_step` is ONE step of SGD on the mean softmax cross-entropy of a batch, written with ops
+  that export to ONNX (no autograd), given `step` = learning rate / batch size.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from zkfl.errors import ConfigError
+
+SOFTMAX_FLOOR = -7.0
+"""Logit gaps below this are clamped before exp() (e**-7 = 9e-4, under 4 units at scale 12).
+The clamp bounds ezkl's exp lookup table for *every* input, where calibration on sample data alone
+could leave a real client's logits outside the table, and it keeps the table (7 * 2**12 rows)
+inside 2**15 rows, so small circuits stay at logrows 15."""
+
+Layout = list[tuple[str, tuple[int, ...]]]
+
+
+def clamped_softmax(z: Tensor) -> Tensor:
+    gap = z - torch.max(z, dim=1, keepdim=True).values
+    e = torch.exp(torch.clamp(gap, min=SOFTMAX_FLOOR))
+    return e * torch.reciprocal(torch.sum(e, dim=1, keepdim=True))
+
+
+def column_sums(g: Tensor) -> Tensor:
+    """Sum over the batch as a (1 x B) @ (B x N) product: fewer circuit rows than a ReduceSum."""
+    return (torch.ones(1, g.shape[0], dtype=g.dtype) @ g).reshape(-1)
+
+
+class ModelFamily(ABC):
+    """A classifier over `features` inputs and `classes` outputs; subclasses are frozen dataclasses."""
+
+    name: ClassVar[str]
+    features: int
+    classes: int
+
+    def __post_init__(self) -> None:
+        for field in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{self.name}: {field.name} must be a positive integer, got {value!r}")
+        if self.classes < 2:
+            raise ConfigError(f"a classifier needs at least 2 classes, got {self.classes}")
+        if self.layout[-1][1] != (self.classes,):
+            raise ConfigError(f"{self.name}: the parameter layout must end with the output bias ({self.classes},)")
+
+    @property
+    @abstractmethod
+    def layout(self) -> Layout:
+        """Named parameter blocks, in the order they are packed into theta; the output bias last."""
+
+    @abstractmethod
+    def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
+        """The forward pass: (B x features) -> (B x classes)."""
+
+    @abstractmethod
+    def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
+        """One SGD step on the batch (x, one-hot y), backward pass by hand; `step` = lr / B."""
+
+    def genesis(self, seed: int) -> np.ndarray:
+        """Round 0's global weights (float64). Default: `init_params`."""
+        return self.init_params(seed)
+
+    @property
+    def num_params(self) -> int:
+        return sum(int(np.prod(shape)) for _, shape in self.layout)
+
+    def init_params(self, seed: int = 0) -> np.ndarray:
+        """Glorot-uniform matrices, zero vectors (float64; quantize before publishing)."""
+        rng = np.random.default_rng(seed)
+        blocks = []
+        for _, shape in self.layout:
+            if len(shape) == 2:
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                blocks.append(rng.uniform(-limit, limit, size=shape).reshape(-1))
+            else:
+                blocks.append(np.zeros(shape))
+        return np.concatenate(blocks)
+
+    def unpack(self, theta: Tensor) -> list[Tensor]:
+        """Split flat theta into the blocks of `layout`."""
+        blocks, offset = [], 0
+        for _, shape in self.layout:
+            size = int(np.prod(shape))
+            blocks.append(theta[offset : offset + size].reshape(shape))
+            offset += size
+        return blocks
+
+    def to_json(self) -> dict[str, Any]:
+        return {"family": self.name, **asdict(self)}  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class LogisticRegression(ModelFamily):
+    """Multinomial logistic regression: z = x W + b."""
+
+    name: ClassVar[str] = "logreg"
+    features: int = 64
+    classes: int = 10
+
+    @property
+    def layout(self) -> Layout:
+        return [("W", (self.features, self.classes)), ("b", (self.classes,))]
+
+    def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
+        w, b = params
+        return x @ w + b
+
+    def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
+        w, b = params
+        g = (clamped_softmax(x @ w + b) - y) * step  # dL/dz, already scaled by lr / B
+        return [w - x.t() @ g, b - column_sums(g)]
+
+    def genesis(self, seed: int) -> np.ndarray:
+        """Zeros: the loss is convex, so any start works, and zeros keep the first logits at 0."""
+        return np.zeros(self.num_params)
+
+
+@dataclass(frozen=True)
+class Mlp(ModelFamily):
+    """One hidden ReLU layer: z = relu(x W1 + b1) W2 + b2."""
+
+    name: ClassVar[str] = "mlp"
+    features: int = 64
+    hidden: int = 16
+    classes: int = 10
+
+    @property
+    def layout(self) -> Layout:
+        d, h, c = self.features, self.hidden, self.classes
+        return [("W1", (d, h)), ("b1", (h,)), ("W2", (h, c)), ("b2", (c,))]
+
+    def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
+        w1, b1, w2, b2 = params
+        return torch.relu(x @ w1 + b1) @ w2 + b2
+
+    def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
+        w1, b1, w2, b2 = params
+        pre = x @ w1 + b1
+        h = torch.relu(pre)
+        g2 = (clamped_softmax(h @ w2 + b2) - y) * step
+        gh = (g2 @ w2.t()) * (pre > 0).to(pre.dtype)  # ReLU derivative as a 0/1 mask
+        return [w1 - x.t() @ gh, b1 - column_sums(gh), w2 - h.t() @ g2, b2 - column_sums(g2)]
+
+
+FAMILIES: dict[str, type[ModelFamily]] = {
+    LogisticRegression.name: LogisticRegression,
+    Mlp.name: Mlp,
+}
+"""Every model family by name: a new family is one class above and one line here."""
+
+
+def model_from_json(body: dict[str, Any]) -> ModelFamily:
+    """A model from its JSON/TOML form: {"family": name, **shape fields}."""
+    values = dict(body)
+    name = values.pop("family", LogisticRegression.name)
+    if name not in FAMILIES:
+        raise ConfigError(f"unknown model family {name!r}; expected one of: {', '.join(FAMILIES)}")
+    family = FAMILIES[name]
+    known = [f.name for f in fields(family)]  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} for model family {name!r} "
+                          f"(its keys: {', '.join(known)})")
+    return family(**values)
