@@ -7,8 +7,8 @@ participants bypass the CLI, or by serving the chain through a JSON-RPC endpoint
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,22 +23,16 @@ import numpy as np
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from zkfl.aggregator import empty_slot_hash
 from zkfl.audit import AuditOptions, AuditReport, audit_federation
 from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import (
-    Coordinator,
-    FederationConfig,
-    Verifiers,
-    deploy_contract,
-    deploy_coordinator,
-    proof_calldata,
-)
+from zkfl.chain.coordinator import Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.rpc import Chain
 from zkfl.client import ClientData
-from zkfl.commitments import poseidon
+from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.manifest import build_manifest, publish_manifest
+from zkfl.protocol import commit
 from zkfl.store import LocalStore, put_vector
 
 from conftest import LOGREG, ProvenRound
@@ -62,12 +56,12 @@ def _mine(chain: Chain, blocks: int) -> None:
 
 
 def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, store: LocalStore,
-            genesis: np.ndarray, cache_dir: Path) -> Coordinator:
+            genesis: np.ndarray) -> Coordinator:
     publish_manifest(store, circuits)
-    config = FederationConfig(poseidon(genesis), put_vector(store, genesis), accounts[1].address,
-                              empty_slot_hash(circuits.fedavg), submission_window=WINDOW)
-    deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config, cache_dir)
-    return Coordinator(chain, deployment.coordinator, cache_dir)
+    config = FederationConfig.starting_from(circuits, genesis, put_vector(store, genesis), accounts[1].address,
+                                            FederationTerms(submission_window=WINDOW))
+    deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config)
+    return Coordinator(chain, deployment.coordinator)
 
 
 def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]]) -> None:
@@ -78,11 +72,11 @@ def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: li
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
           logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
-          second_batches: list[ClientData], cache_dir: Path) -> Federation:
+          second_batches: list[ClientData]) -> Federation:
     """Two finalized rounds, run honestly through the library: round 0 with three clients, round 1
     with clients 0 and 2 (slot 1 empty, finalized after the deadline)."""
     store = LocalStore(tmp_path_factory.mktemp("audit") / "store")
-    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis, cache_dir)
+    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
     clients = accounts[2:5]
     _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
                                      [full_round.data[2], second_batches[1]]])
@@ -94,14 +88,14 @@ def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list
     _mine(chain, WINDOW + 1)
     coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof,
                                put_vector(store, partial_round.aggregate.weights))
-    return Federation(coordinator.contract.address, store.root)
+    return Federation(coordinator.address, store.root)
 
 
 def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
-               full_round: ProvenRound, store: LocalStore, cache_dir: Path, update_cids: list[str],
+               full_round: ProvenRound, store: LocalStore, update_cids: list[str],
                finalize: Callable[[Coordinator], None]) -> Coordinator:
     """Round 0 of a federation with the session's proofs, the given CIDs, and a custom finalization."""
-    coordinator = _deploy(chain, accounts, verifiers, circuits, store, full_round.genesis, cache_dir)
+    coordinator = _deploy(chain, accounts, verifiers, circuits, store, full_round.genesis)
     clients = accounts[2:5]
     _register(coordinator, clients, [[d] for d in full_round.data])
     for client, update, cid in zip(clients, full_round.updates, update_cids, strict=True):
@@ -112,21 +106,21 @@ def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
 
 @pytest.fixture(scope="module")
 def other_content(clean: Federation, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
-                  logreg_circuits: CircuitSet, full_round: ProvenRound, cache_dir: Path) -> Federation:
+                  logreg_circuits: CircuitSet, full_round: ProvenRound) -> Federation:
     """Client 1 submits a valid proof but names the CID of client 0's update (bypassing the CLI)."""
     store = LocalStore(clean.store)
     cids = [put_vector(store, u.vector) for u in full_round.updates]
     coordinator = _one_round(
-        chain, accounts, verifiers, logreg_circuits, full_round, store, cache_dir, [cids[0], cids[0], cids[2]],
+        chain, accounts, verifiers, logreg_circuits, full_round, store, [cids[0], cids[0], cids[2]],
         lambda c: c.finalize_round(accounts[1], 0, full_round.aggregate.proof,
                                    put_vector(store, full_round.aggregate.weights)))
-    return Federation(coordinator.contract.address, clean.store)
+    return Federation(coordinator.address, clean.store)
 
 
 @pytest.fixture(scope="module")
 def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chain: Chain,
                accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-               full_round: ProvenRound, cache_dir: Path) -> Federation:
+               full_round: ProvenRound) -> Federation:
     """A federation deployed around the CLI with a verifier that accepts anything as its aggregator
     verifier; the aggregator publishes FedAvg + 1 (one element nudged) as the next model."""
     store = LocalStore(tmp_path_factory.mktemp("rogue") / "store")
@@ -138,17 +132,17 @@ def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chai
 
     def finalize(coordinator: Coordinator) -> None:
         proof, instances = proof_calldata(full_round.aggregate.proof)
-        coordinator.finalize_calldata(accounts[1], 0, proof, [*instances[:-1], poseidon(forged)],
+        coordinator.finalize_calldata(accounts[1], 0, proof, [*instances[:-1], commit(forged)],
                                       put_vector(store, forged))
 
-    coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cache_dir, cids, finalize)
-    return Federation(coordinator.contract.address, store.root)
+    coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
+    return Federation(coordinator.address, store.root)
 
 
-def _audit(chain: Chain, federation: Federation, cache_dir: Path, rpc_url: str | None = None,
-           store: Path | None = None, **options: object) -> AuditReport:
+def _audit(chain: Chain, federation: Federation, rpc_url: str | None = None, store: Path | None = None,
+           **options: object) -> AuditReport:
     return audit_federation(rpc_url or chain.rpc_url, federation.coordinator, store or federation.store,
-                            AuditOptions(cache_dir=cache_dir, **options))
+                            AuditOptions(**options))
 
 
 def _failed(report: AuditReport) -> dict[str, list[str]]:
@@ -168,17 +162,16 @@ def _copy_store(federation: Federation, tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------ clean
 
 
-def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: Chain, cache_dir: Path,
+def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: Chain,
                                                       tmp_path: Path, full_round: ProvenRound,
                                                       partial_round: ProvenRound) -> None:
     rng = np.random.default_rng(5)
     eval_set = tmp_path / "eval.npz"
     x = rng.uniform(0, 1, size=(40, LOGREG.features))
     np.savez(eval_set, x=x, y=rng.integers(0, LOGREG.classes, size=40))
-    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
     done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator,
                            "--store", str(clean.store), "--eval", str(eval_set), "--out", str(tmp_path / "audit"),
-                           "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
+                           "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["schema"] == "zkfl.audit-report/1" and report["ok"] is True and report["failures"] == []
@@ -197,7 +190,7 @@ def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: 
     checks = {c["check"] for c in report["checks"]}
     assert {"event-origin", "events-match-state", "coordinator-code", "round-sequence", "model-chain", "manifest",
             "verifier-srs", "client-proof-offchain", "client-proof-onchain", "data-commitment", "update-hash",
-            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security"} <= checks
+            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security", "circuit-settings"} <= checks
     assert report["srs"]["client"]["dev"] is True and "INSECURE" in report["srs"]["warnings"][0]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["rounds"])
     assert len(report["timing"]["client_verify_seconds"]) == 5
@@ -209,19 +202,19 @@ def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: 
     assert (tmp_path / "audit" / "accuracy.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_dev_srs_fails_under_strict_srs(clean: Federation, chain: Chain, cache_dir: Path) -> None:
-    report = _audit(chain, clean, cache_dir, strict_srs=True, onchain=False)
+def test_dev_srs_fails_under_strict_srs(clean: Federation, chain: Chain) -> None:
+    report = _audit(chain, clean, strict_srs=True, onchain=False)
     assert list(_failed(report)) == ["srs-security"]
 
 
-def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chain, cache_dir: Path,
+def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chain,
                                                   logreg_circuits: CircuitSet, tmp_path: Path) -> None:
     client_srs = logreg_circuits.client.srs.path
     bad = tmp_path / "bad.srs"
     raw = bytearray(client_srs.read_bytes())
     raw[4 + 64:4 + 64 * 2] = raw[4 + 64 * 2:4 + 64 * 3]  # g[1] replaced by g[2]: not s·G any more
     bad.write_bytes(bytes(raw))
-    report = _audit(chain, clean, cache_dir, onchain=False, srs_files=(client_srs, bad))
+    report = _audit(chain, clean, onchain=False, srs_files=(client_srs, bad))
     good, broken = report.srs["file_checks"]
     assert good["ok"] and "client" in good["matches"] and good["sha256"] == logreg_circuits.client.srs.sha256
     assert not broken["ok"] and not broken["checks"]["consecutive powers share one s (pairing check)"]
@@ -232,7 +225,7 @@ def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chai
 # ------------------------------------------------------------------------------------ the store
 
 
-def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain: Chain, cache_dir: Path,
+def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain: Chain,
                                                        partial_round: ProvenRound, tmp_path: Path) -> None:
     store = _copy_store(clean, tmp_path)
     cid = LocalStore(store).put(np.asarray(partial_round.updates[1].vector, dtype="<i8").tobytes())
@@ -240,30 +233,29 @@ def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain:
     data = bytearray(block.read_bytes())
     data[8] ^= 0x40
     block.write_bytes(bytes(data))
-    failed = _failed(_audit(chain, clean, cache_dir, store=store))
+    failed = _failed(_audit(chain, clean, store=store))
     assert "update-stored" in failed and failed["update-stored"][0].startswith("round 1 slot 2:")
     assert "does not match its CID" in failed["update-stored"][0]
 
 
-def test_cid_pointing_to_other_content_is_detected(other_content: Federation, chain: Chain, cache_dir: Path,
+def test_cid_pointing_to_other_content_is_detected(other_content: Federation, chain: Chain,
                                                    full_round: ProvenRound) -> None:
-    failed = _failed(_audit(chain, other_content, cache_dir))
+    failed = _failed(_audit(chain, other_content))
     client0_cid = put_vector(LocalStore(other_content.store), full_round.updates[0].vector)
-    assert failed["update-hash"] == [f"round 0 slot 1: the accepted update at {client0_cid} hashes to "
-                                     f"{full_round.updates[0].update_hash:#x}, the chain holds "
+    assert failed["update-hash"] == [f"round 0 slot 1: the accepted update at {client0_cid} commits to "
+                                     f"{full_round.updates[0].update_hash:#x}, not to "
                                      f"{full_round.updates[1].update_hash:#x}"]
     assert "client-proof-offchain" not in failed and "client-proof-onchain" not in failed
 
 
-def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, chain: Chain, cache_dir: Path,
+def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, chain: Chain,
                                                            logreg_circuits: CircuitSet, tmp_path: Path) -> None:
     store = _copy_store(clean, tmp_path)
     raw, _ = build_manifest(logreg_circuits)
     vk_cid = json.loads(raw)["client"]["vk_cid"]
     (store / "blocks" / vk_cid).write_bytes(logreg_circuits.aggregator.vk_path.read_bytes())
-    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
     done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator, "--store",
-                           str(store), "--json"], capture_output=True, text=True, env=env, timeout=600, check=False)
+                           str(store), "--json"], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 1, done.stderr[-2000:]
     body = json.loads(done.stdout)
     assert body["ok"] is False and body["error"] == "AuditFailed" and body["exit_code"] == 1
@@ -271,11 +263,36 @@ def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, ch
     assert {f["check"] for f in body["failures"]} == {"verification-key", "client-proof-offchain"}
 
 
+def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
+        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+        full_round: ProvenRound, tmp_path: Path) -> None:
+    """A coordinator committed to a manifest that claims batches twice the size the client circuit
+    was compiled for: the manifest is intact (its CID is the on-chain digest), but it is not the
+    description of these circuits."""
+    store = LocalStore(tmp_path / "store")
+    raw, blobs = build_manifest(logreg_circuits)
+    body = json.loads(raw)
+    body["model"]["batch_size"] *= 2
+    lying = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    for data in [*blobs.values(), lying]:
+        store.put(data)
+    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis),
+                                            accounts[1].address)
+    address, _ = deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
+                                 verifiers.aggregator, config.aggregator, logreg_circuits.fedavg.slots,
+                                 config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
+                                 hashlib.sha256(lying).digest(), config.terms.as_tuple())
+    failed = _failed(_audit(chain, Federation(address, store.root), onchain=False))
+    assert list(failed) == ["circuit-settings"]
+    (detail,) = failed["circuit-settings"]
+    assert detail.startswith("client circuit: the circuit hashes 3 tensor(s) in ") and "manifest's lengths" in detail
+
+
 # ------------------------------------------------------------------------------------ the chain
 
 
-def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, chain: Chain, cache_dir: Path) -> None:
-    failed = _failed(_audit(chain, not_fedavg, cache_dir))
+def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, chain: Chain) -> None:
+    failed = _failed(_audit(chain, not_fedavg))
     assert failed["fedavg"][0].startswith(
         "round 0 aggregation: the published next model is not the FedAvg of the accepted updates: "
         f"1 of {LOGREG.num_params} elements differ (first at index 3: published ")
@@ -338,8 +355,7 @@ def lying_rpc(chain: Chain) -> Iterator[Callable[[Callable[[dict, GetLogs], list
         server.server.shutdown()
 
 
-def test_event_log_from_another_coordinator_is_detected(clean: Federation, other_content: Federation, chain: Chain,
-                                                        cache_dir: Path, lying_rpc) -> None:
+def test_event_log_from_another_coordinator_is_detected(clean: Federation, other_content: Federation, chain: Chain, lying_rpc) -> None:
     """The endpoint answers log queries for the audited coordinator with another coordinator's logs,
     relabelled with the audited address."""
     def other_logs(params: dict, get_logs: GetLogs) -> list:
@@ -349,17 +365,17 @@ def test_event_log_from_another_coordinator_is_detected(clean: Federation, other
                 for log in get_logs({**params, "address": [other_content.coordinator]})]
 
     proxy = lying_rpc(other_logs)
-    failed = _failed(_audit(chain, clean, cache_dir, rpc_url=proxy.url))
+    failed = _failed(_audit(chain, clean, rpc_url=proxy.url))
     assert f"not the coordinator {clean.coordinator}'s own" in failed["event-origin"][0]
     assert other_content.coordinator in failed["event-origin"][0]
     assert "coordinator-code" in failed and "events-match-state" in failed
 
 
-def test_skipped_round_is_detected(clean: Federation, chain: Chain, cache_dir: Path, lying_rpc) -> None:
+def test_skipped_round_is_detected(clean: Federation, chain: Chain, lying_rpc) -> None:
     """The endpoint drops every event of round 1, so the log jumps from round 0 to round 2."""
     round_one = "0x" + (1).to_bytes(32, "big").hex()
     proxy = lying_rpc(lambda params, get_logs: [log for log in get_logs(params) if log["topics"][1:2] != [round_one]])
-    failed = _failed(_audit(chain, clean, cache_dir, rpc_url=proxy.url))
+    failed = _failed(_audit(chain, clean, rpc_url=proxy.url))
     assert failed["round-sequence"] == ["federation: round(s) 1 missing from the event log (rounds seen: 0, 2)"]
     assert "round 2 starts from" in failed["model-chain"][0]
     assert "round 1 is on-chain" in failed["events-match-state"][0]
@@ -367,7 +383,7 @@ def test_skipped_round_is_detected(clean: Federation, chain: Chain, cache_dir: P
 
 @pytest.mark.parametrize("case", ["no contract", "not a coordinator", "no store", "no chain", "no eval set"])
 def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federation, chain: Chain,
-                                                        verifiers: Verifiers, cache_dir: Path, tmp_path: Path) -> None:
+                                                        verifiers: Verifiers, tmp_path: Path) -> None:
     args = {"--rpc-url": chain.rpc_url, "--coordinator": clean.coordinator, "--store": str(clean.store)}
     expected = {"no contract": "no contract at", "not a coordinator": "is not a zkFL coordinator",
                 "no store": "store not found", "no chain": "cannot reach a JSON-RPC node",
@@ -383,14 +399,13 @@ def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federa
         args["--rpc-url"] = "http://127.0.0.1:9"
     else:
         extra = ["--eval", str(tmp_path / "missing.npz")]
-    env = {**os.environ, "ZKFL_CACHE_DIR": str(cache_dir)}
     done = subprocess.run([ZKFL, "audit", *sum(args.items(), ()), *extra, "--json"], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
+                          timeout=600, check=False)
     assert done.returncode == 2, done.stdout + done.stderr[-2000:]
     assert expected in json.loads(done.stdout)["message"]
 
 
-def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Chain, cache_dir: Path) -> None:
+def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Chain) -> None:
     """The same federation audited from an IPFS node's block API (a fake Kubo serving the store's blocks)."""
     from test_store import _FakeKubo
 
@@ -399,7 +414,7 @@ def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Cha
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         report = audit_federation(chain.rpc_url, clean.coordinator, f"http://127.0.0.1:{server.server_address[1]}",
-                                  AuditOptions(cache_dir=cache_dir, onchain=False))
+                                  AuditOptions(onchain=False))
     finally:
         server.shutdown()
     assert report.ok, report.reason

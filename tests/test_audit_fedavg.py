@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zkfl.audit.fedavg import fixed_point_fedavg
+from zkfl.verification.fedavg import fixed_point_fedavg
 from zkfl.build import CircuitSet
 from zkfl.errors import ConfigError
 from zkfl.prover import run_witness

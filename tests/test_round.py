@@ -9,17 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zkfl.aggregator import (
-    AggregateResult,
-    aggregate_and_prove,
-    check_round_links,
-    empty_slot_hash,
-    fedavg_float,
-    slot_vectors,
-)
+from zkfl.aggregator import AggregateResult, aggregate_and_prove, check_round_links, fedavg_float, slot_vectors
 from zkfl.build import CircuitSet
 from zkfl.client import ClientUpdate, float_sgd_reference, train_and_prove
-from zkfl.commitments import poseidon
+from zkfl.protocol import commit, empty_slot_commitment
 from zkfl.errors import ConfigError, LinkError, ProofError
 from zkfl.fixedpoint import dequantize, int_to_felt, quantize
 from zkfl.prover import Proof, prove, run_witness, verify
@@ -45,7 +38,7 @@ def test_proven_update_equals_float_sgd_within_tolerance(full_round: ProvenRound
 
 
 def test_proven_mlp_update_equals_float_sgd_within_tolerance(mlp_circuits: CircuitSet, tmp_path: Path) -> None:
-    genesis = quantize(MLP.init_params(seed=0))
+    genesis = quantize(MLP.model.init_params(seed=0))
     data = client_data(MLP, seed=7)
     update = train_and_prove(mlp_circuits.client, MLP, genesis, data, tmp_path / "mlp.json")
     reference = float_sgd_reference(MLP, dequantize(genesis), data)
@@ -56,10 +49,10 @@ def test_proven_mlp_update_equals_float_sgd_within_tolerance(mlp_circuits: Circu
 def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     for update in full_round.updates:
         verify(logreg_circuits.client, update.proof)
-        assert update.global_hash == poseidon(full_round.genesis)
+        assert update.global_hash == commit(full_round.genesis)
     verify(logreg_circuits.aggregator, full_round.aggregate.proof)
     assert full_round.aggregate.slot_hashes == tuple(u.update_hash for u in full_round.updates)
-    check_round_links(poseidon(full_round.genesis), full_round.updates, full_round.aggregate, logreg_circuits.fedavg)
+    check_round_links(commit(full_round.genesis), full_round.updates, full_round.aggregate, logreg_circuits.fedavg)
 
 
 def test_data_commitment_instance_is_the_salted_data_hash(full_round: ProvenRound) -> None:
@@ -89,11 +82,11 @@ def test_next_round_starts_from_the_aggregated_model(full_round: ProvenRound, pa
 
 def test_missing_slot_gets_zero_weight_and_the_empty_hash(logreg_circuits: CircuitSet, partial_round: ProvenRound) -> None:
     aggregate = partial_round.aggregate
-    assert aggregate.slot_hashes[1] == empty_slot_hash(logreg_circuits.fedavg)
+    assert aggregate.slot_hashes[1] == empty_slot_commitment(logreg_circuits.fedavg)
     error = np.max(np.abs(dequantize(aggregate.weights) - fedavg_float(partial_round.updates)))
     assert error <= 2 / 4096, f"weighted mean of the two submitted updates is off by {error:.2e}"
     slots = [partial_round.updates[0], None, partial_round.updates[1]]
-    check_round_links(poseidon(partial_round.genesis), slots, aggregate, logreg_circuits.fedavg)
+    check_round_links(commit(partial_round.genesis), slots, aggregate, logreg_circuits.fedavg)
 
 
 def test_round_with_no_update_is_refused_before_proving(logreg_circuits: CircuitSet, tmp_path: Path) -> None:
@@ -121,7 +114,7 @@ def test_tampered_proof_bytes_fail_verification(logreg_circuits: CircuitSet, ful
 
 
 def test_tampered_instance_fails_verification(logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path) -> None:
-    other_update = poseidon(full_round.updates[1].vector)
+    other_update = commit(full_round.updates[1].vector)
 
     def swap_output_hash(body: dict) -> None:
         body["instances"][0][2] = int_to_felt(other_update)
@@ -137,14 +130,14 @@ def test_client_from_another_global_model_breaks_the_link(
 ) -> None:
     verify(logreg_circuits.client, stale_update.proof)  # a valid proof ...
     slots = [full_round.updates[0], full_round.updates[1], stale_update]
-    with pytest.raises(LinkError, match="slot 2: the client trained from model hash"):
-        check_round_links(poseidon(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
+    with pytest.raises(LinkError, match="slot 2: the client trained from model 0x"):
+        check_round_links(commit(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
 
 
 def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     swapped = [full_round.updates[1], full_round.updates[0], full_round.updates[2]]
-    with pytest.raises(LinkError, match="slot 0: the aggregation consumed hash"):
-        check_round_links(poseidon(full_round.genesis), swapped, full_round.aggregate, logreg_circuits.fedavg)
+    with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x.*, the round's slot holds"):
+        check_round_links(commit(full_round.genesis), swapped, full_round.aggregate, logreg_circuits.fedavg)
 
 
 def test_aggregating_a_substituted_update_breaks_the_link(
@@ -155,8 +148,8 @@ def test_aggregating_a_substituted_update_breaks_the_link(
     vectors = [substituted] + [u.vector for u in full_round.updates[1:]]
     run = prove(logreg_circuits.aggregator, vectors, tmp_path / "agg.json")  # a valid aggregation proof ...
     forged = AggregateResult(run.outputs[0], run.proof)
-    with pytest.raises(LinkError, match="slot 0: the aggregation consumed hash"):
-        check_round_links(poseidon(full_round.genesis), full_round.updates, forged, logreg_circuits.fedavg)
+    with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x"):
+        check_round_links(commit(full_round.genesis), full_round.updates, forged, logreg_circuits.fedavg)
 
 
 def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
@@ -165,18 +158,19 @@ def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
     altered = full_round.updates[1].vector.copy()
     altered[-2] -= 1
     slots = [full_round.updates[0], replace(full_round.updates[1], vector=altered), None]
-    with pytest.raises(LinkError, match="slot 1: the update's weights do not hash to its proof's output hash"):
+    with pytest.raises(LinkError, match="slot 1: the update commits to 0x.*, not to"):
         aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, tmp_path / "a.json")
     assert not (tmp_path / "a.json").exists()
 
 
 def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     tampered = replace(full_round.aggregate, weights=full_round.aggregate.weights + 1)
-    with pytest.raises(LinkError, match="do not hash to the aggregation proof's output hash"):
-        check_round_links(poseidon(full_round.genesis), full_round.updates, tampered, logreg_circuits.fedavg)
+    with pytest.raises(LinkError, match="the aggregation outputs model 0x.*, the published next model is"):
+        check_round_links(commit(full_round.genesis), full_round.updates, tampered, logreg_circuits.fedavg)
 
 
 def test_missing_slot_claimed_filled_breaks_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     slots = [full_round.updates[0], None, full_round.updates[2]]
-    with pytest.raises(LinkError, match="slot 1 has no accepted update but the aggregation consumed"):
-        check_round_links(poseidon(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
+    with pytest.raises(LinkError, match=f"slot 1: the aggregation consumed 0x.*, the round's slot holds "
+                                         f"{empty_slot_commitment(logreg_circuits.fedavg):#x}"):
+        check_round_links(commit(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)

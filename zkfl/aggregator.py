@@ -1,5 +1,5 @@
 """The aggregator role: FedAvg of the round's accepted client updates, proven.
-The proof's public instances are [H(slot_1) .. H(slot_K), H(next global)]."""
+The proof's public instances are `zkfl.protocol.AggregationInstances`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,25 @@ import numpy as np
 
 from zkfl.circuits import FedAvgSpec
 from zkfl.client import ClientUpdate
-from zkfl.commitments import poseidon
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, dequantize
+from zkfl.protocol import (
+    AggregationInstances,
+    ClientInstances,
+    aggregation_link_problem,
+    check_commitment,
+    client_link_problem,
+    commit,
+    empty_slot,
+    empty_slot_commitment,
+    expected_slots,
+)
 from zkfl.prover import CircuitKeys, Proof, prove
 
 
 class SlotUpdate(Protocol):
-    """What FedAvg consumes from a slot: the update vector and the hash the chain accepted for it
-    (a `ClientUpdate` fresh from the prover, or an `AcceptedVector` fetched from the store)."""
+    """What FedAvg consumes from a slot: the update vector and the commitment the chain accepted
+    for it (a `ClientUpdate` fresh from the prover, or an `AcceptedVector` fetched from the store)."""
 
     @property
     def vector(self) -> FixedArray: ...
@@ -42,21 +52,16 @@ class AggregateResult:
     proof: Proof
 
     @property
+    def instances(self) -> AggregationInstances:
+        return AggregationInstances(self.proof.instances[:-1], self.proof.instances[-1])
+
+    @property
     def slot_hashes(self) -> tuple[int, ...]:
-        return self.proof.instances[:-1]
+        return self.instances.slots
 
     @property
     def global_hash(self) -> int:
-        return self.proof.instances[-1]
-
-
-def empty_slot(spec: FedAvgSpec) -> FixedArray:
-    """The vector that fills a slot no client submitted to: zero weights, zero samples."""
-    return np.zeros(spec.update_len, dtype=np.int64)
-
-
-def empty_slot_hash(spec: FedAvgSpec) -> int:
-    return poseidon(empty_slot(spec))
+        return self.instances.next_model
 
 
 def slot_vectors(spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
@@ -72,8 +77,7 @@ def slot_vectors(spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[F
             continue
         if update.vector.shape != (spec.update_len,):
             raise ConfigError(f"slot {i}: update has {update.vector.shape[0]} elements, expected {spec.update_len}")
-        if poseidon(update.vector) != update.update_hash:
-            raise LinkError(f"slot {i}: the update's weights do not hash to its proof's output hash {update.update_hash:#x}")
+        check_commitment(update.vector, update.update_hash, f"slot {i}: the update")
         vectors.append(update.vector)
     return vectors
 
@@ -88,11 +92,11 @@ def aggregate_and_prove(
     vectors = slot_vectors(spec, slots)
     run = prove(keys, vectors, Path(proof_path))
     result = AggregateResult(run.outputs[0], run.proof)
-    expected = tuple(poseidon(v) for v in vectors) + (poseidon(result.weights),)
-    if result.proof.instances != expected:
+    expected = AggregationInstances.of(vectors, result.weights)
+    if result.instances != expected:
         raise LinkError(
-            "the aggregation proof's public instances are not the Poseidon hashes of its slots and "
-            f"output: expected {expected}, proof has {result.proof.instances}"
+            "the aggregation proof's public instances are not the commitments of its slots and output: "
+            f"expected {expected.as_tuple()}, proof has {result.proof.instances}"
         )
     return result
 
@@ -110,25 +114,17 @@ def check_round_links(
     aggregate: AggregateResult,
     spec: FedAvgSpec,
 ) -> None:
-    """The hash links of one round, as the coordinator enforces them: every client started from
-    the round's global model, and the aggregation consumed exactly the accepted updates, in slot
-    order, with the empty-slot hash wherever no update was accepted."""
-    empty = empty_slot_hash(spec)
-    if len(aggregate.slot_hashes) != len(slots):
-        raise LinkError(f"aggregation proof has {len(aggregate.slot_hashes)} slots, the round has {len(slots)}")
-    for i, (update, consumed) in enumerate(zip(slots, aggregate.slot_hashes, strict=True)):
-        if update is None:
-            if consumed != empty:
-                raise LinkError(f"slot {i} has no accepted update but the aggregation consumed hash {consumed:#x}")
-            continue
-        if update.global_hash != global_hash:
-            raise LinkError(
-                f"slot {i}: the client trained from model hash {update.global_hash:#x}, "
-                f"the round's global model hash is {global_hash:#x}"
-            )
-        if consumed != update.update_hash:
-            raise LinkError(
-                f"slot {i}: the aggregation consumed hash {consumed:#x}, the accepted update's hash is {update.update_hash:#x}"
-            )
-    if poseidon(aggregate.weights) != aggregate.global_hash:
-        raise LinkError("the published next global weights do not hash to the aggregation proof's output hash")
+    """The links of one round held in memory (`zkfl.protocol`'s rules, as the coordinator enforces
+    them): every client started from the round's global model, the aggregation consumed exactly
+    the updates in slot order (the empty-slot commitment where none was accepted), and the
+    published weights commit to its output. Raises LinkError naming the first broken link."""
+    accepted = {i: u.update_hash for i, u in enumerate(slots) if u is not None}
+    for i, update in enumerate(slots):
+        if update is not None:
+            problem = client_link_problem(ClientInstances.parse(update.proof.instances), global_hash, update.update_hash)
+            if problem:
+                raise LinkError(f"slot {i}: {problem}")
+    expected = expected_slots(accepted, len(slots), empty_slot_commitment(spec))
+    problem = aggregation_link_problem(aggregate.instances, expected, commit(aggregate.weights))
+    if problem:
+        raise LinkError(problem)

@@ -1,5 +1,5 @@
 """The client role: commit to private local data, then train from the published global model and
-prove it. The proof's public instances are [H(global), H(data), H(update)]."""
+prove it. The proof's public instances are `zkfl.protocol.ClientInstances`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import logits, unpack
-from zkfl.commitments import SALT_LEN, new_salt, poseidon
+from zkfl.circuits import SALT_LEN, TrainingStepSpec
+from zkfl.commitments import new_salt
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, quantize
+from zkfl.protocol import ClientInstances, commit
 from zkfl.prover import CircuitKeys, Proof, prove
 
 
@@ -27,13 +27,14 @@ class ClientData:
     features: FixedArray  # n x D fixed point
     labels: npt.NDArray[np.int64]  # n class indices
     salt: FixedArray  # SALT_LEN fixed-point elements
+    rows: npt.NDArray[np.int64] | None = None  # where each sample sits in the client's data file, if known
 
     def vector(self, spec: TrainingStepSpec) -> FixedArray:
         one_hot = np.eye(spec.classes, dtype=np.int64)[self.labels] << SCALE
         return np.concatenate([self.features.reshape(-1), one_hot.reshape(-1), self.salt])
 
     def commitment(self, spec: TrainingStepSpec) -> int:
-        return poseidon(self.vector(spec))
+        return commit(self.vector(spec))
 
 
 def make_client_data(
@@ -78,16 +79,20 @@ class ClientUpdate:
         return int(self.vector[-1]) >> SCALE
 
     @property
+    def instances(self) -> ClientInstances:
+        return ClientInstances.parse(self.proof.instances)
+
+    @property
     def global_hash(self) -> int:
-        return self.proof.instances[0]
+        return self.instances.model
 
     @property
     def data_hash(self) -> int:
-        return self.proof.instances[1]
+        return self.instances.data
 
     @property
     def update_hash(self) -> int:
-        return self.proof.instances[2]
+        return self.instances.update
 
 
 def train_and_prove(
@@ -105,11 +110,11 @@ def train_and_prove(
     data_vector = data.vector(spec)
     run = prove(keys, [global_weights, data_vector], Path(proof_path))
     update = ClientUpdate(run.outputs[0], run.proof)
-    expected = (poseidon(global_weights), poseidon(data_vector), poseidon(update.vector))
-    if update.proof.instances != expected:
+    expected = ClientInstances.of(global_weights, data_vector, update.vector)
+    if update.instances != expected:
         raise LinkError(
-            "the proof's public instances are not the Poseidon hashes of its inputs and output: "
-            f"expected {expected}, proof has {update.proof.instances}"
+            "the proof's public instances are not the commitments of its inputs and output: "
+            f"expected {expected.as_tuple()}, proof has {update.proof.instances}"
         )
     return update
 
@@ -123,7 +128,7 @@ def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: Clie
     for j in range(spec.local_steps):
         rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
         params = params.detach().requires_grad_(True)
-        loss = torch.nn.functional.cross_entropy(logits(spec, unpack(spec, params), x_all[rows]), y_all[rows])
+        loss = torch.nn.functional.cross_entropy(spec.model.logits(spec.model.unpack(params), x_all[rows]), y_all[rows])
         (grad,) = torch.autograd.grad(loss, params)
         params = params - spec.learning_rate * grad
     return params.detach().numpy()

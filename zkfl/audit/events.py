@@ -1,67 +1,22 @@
-"""The federation's history as the chain recorded it: every coordinator event, and the checks that
-the log is the coordinator's own (an RPC node or indexer could serve another contract's logs, or
-drop some) and that it agrees with the contract's state."""
+"""Checks of the federation's event log (`zkfl.chain.history`): that it is the coordinator's own
+(an RPC node or indexer could serve another contract's logs, or drop some), that it agrees with the
+contract's state, and that its rounds form one chain of models from genesis."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl.audit.findings import Findings
-from zkfl.chain.coordinator import (
-    AcceptedUpdate,
-    Coordinator,
-    FinalizedRound,
-    OpenedRound,
-)
-
-EVENTS = ("FederationCreated", "RoundOpened", "ClientRegistered", "DataCommitted", "ClientWithdrawn",
-          "UpdateAccepted", "RoundFinalized", "AggregatorChanged")
-
-
-@dataclass
-class FederationLog:
-    """Every event of one coordinator, typed, in chain order."""
-
-    coordinator: str
-    raw: dict[str, list[Any]]
-    opened: dict[int, OpenedRound] = field(default_factory=dict)
-    accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))
-    finalized: dict[int, FinalizedRound] = field(default_factory=dict)
-    commitments: dict[int, str] = field(default_factory=dict)  # data commitment -> committing client
-
-    @classmethod
-    def read(cls, coordinator: Coordinator) -> FederationLog:
-        events = coordinator.contract.events
-        raw = {name: list(getattr(events, name).get_logs(from_block=0)) for name in EVENTS}
-        log = cls(coordinator.contract.address, raw)
-        for e in raw["RoundOpened"]:
-            log.opened[e.args.round] = OpenedRound.from_event(e)
-        for e in raw["UpdateAccepted"]:
-            log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
-        for e in raw["RoundFinalized"]:
-            log.finalized[e.args.round] = FinalizedRound.from_event(e)
-        for e in raw["DataCommitted"]:
-            for commitment in e.args.dataCommitments:
-                log.commitments.setdefault(commitment, e.args.client)
-        return log
-
-    @property
-    def count(self) -> int:
-        return sum(len(v) for v in self.raw.values())
-
-    @property
-    def creation_tx(self) -> str | None:
-        created = self.raw["FederationCreated"]
-        return created[0].transactionHash.to_0x_hex() if len(created) == 1 else None
+from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.history import FederationLog
+from zkfl.verification.findings import Findings
 
 
 def check_origin(log: FederationLog, coordinator: Coordinator, findings: Findings) -> None:
     """Each event must have been emitted by the audited coordinator, in a transaction to it (or its
     creation), and appear in that transaction's receipt as served."""
     w3 = coordinator.chain.w3
-    address = coordinator.contract.address
+    address = coordinator.address
     foreign: dict[str, int] = defaultdict(int)
     receipts: dict[bytes, Any] = {}
     for entries in log.raw.values():

@@ -6,55 +6,16 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from zkfl.atomic import write_atomic
-from zkfl.audit.findings import Finding
 from zkfl.plot import accuracy_png
+from zkfl.verification.findings import Finding
+from zkfl.verification.rounds import RoundAudit
 
 SCHEMA = "zkfl.audit-report/1"
-
-
-@dataclass(frozen=True)
-class ProofVerdict:
-    offchain: bool  # ezkl, with the federation's committed verification key
-    onchain: bool | None  # eth_call to the deployed verifier (None: not asked)
-    verify_seconds: float | None  # the off-chain verification alone
-    tx_hash: str
-    gas_used: int
-
-
-@dataclass(frozen=True)
-class UpdateRow:
-    slot: int
-    client: str
-    update_hash: str
-    cid: str
-    proof: ProofVerdict
-    stored_ok: bool  # fetched by CID and hashed (Poseidon) to the accepted hash
-
-
-@dataclass(frozen=True)
-class AggregationRow:
-    next_model_hash: str
-    next_model_cid: str
-    proof: ProofVerdict
-    stored_ok: bool
-    fedavg_exact: bool  # recomputed fixed-point FedAvg equals the published next model bit for bit
-    float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
-
-
-@dataclass
-class RoundAudit:
-    round: int
-    model_hash: str
-    model_cid: str
-    finalized: bool
-    updates: list[UpdateRow] = field(default_factory=list)
-    aggregation: AggregationRow | None = None
-    accuracy: float | None = None  # of this round's starting model, with an evaluation set
 
 
 @dataclass

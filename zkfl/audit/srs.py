@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zkfl.audit.findings import Findings
 from zkfl.errors import ZkflError
 from zkfl.manifest import FederationManifest
 from zkfl.powers_of_tau import SrsFile, check_powers_of_tau, verifier_srs
 from zkfl.srs import DEV_SRS_WARNING
 from zkfl.store import ArtifactStore
+from zkfl.verification.findings import Findings
 
 
 @dataclass

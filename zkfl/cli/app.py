@@ -13,7 +13,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from zkfl import __version__
+from zkfl.circuits import FAMILIES
 from zkfl.cli.render import (
     EXIT_VERIFICATION_FAILED,
     emit,
@@ -22,8 +26,6 @@ from zkfl.cli.render import (
     run,
     to_json,
 )
-
-from zkfl import __version__
 from zkfl.workspace import DEVNET, Workspace, WorkspaceConfig
 
 app = typer.Typer(
@@ -35,6 +37,7 @@ app = typer.Typer(
 devnet_app = typer.Typer(help="Start or stop the workspace's local anvil chain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
 out = Console()
+_DEFAULT = WorkspaceConfig().sections()  # the help texts quote the config's own defaults
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="The federation workspace directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -49,7 +52,7 @@ def _kv(title: str):
     def show(value) -> None:
         table = Table(title=title, show_header=False, title_justify="left")
         for key, item in to_json(value).items():
-            table.add_row(key, str(item))
+            table.add_row(key, escape(str(item)))
         out.print(table)
     return show
 
@@ -57,26 +60,34 @@ def _kv(title: str):
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
-    family: Annotated[str, typer.Option(help="Model family: logreg or mlp.")] = "logreg",
-    features: Annotated[int, typer.Option(help="Input features D.")] = 64,
-    classes: Annotated[int, typer.Option(help="Classes C.")] = 10,
-    hidden: Annotated[int, typer.Option(help="Hidden units (mlp only).")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Samples per local SGD step B.")] = 8,
-    local_steps: Annotated[int, typer.Option(help="Local SGD steps k per round (each on its own B samples).")] = 1,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1.0,
-    slots: Annotated[int, typer.Option(help="Client slots K of the FedAvg circuit.")] = 4,
+    family: Annotated[str | None, typer.Option(help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")] = None,
+    features: Annotated[int | None, typer.Option(help=f"Input features D (default {_DEFAULT['model']['features']}).")] = None,
+    classes: Annotated[int | None, typer.Option(help=f"Classes C (default {_DEFAULT['model']['classes']}).")] = None,
+    hidden: Annotated[int | None, typer.Option(help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")] = None,
+    local_steps: Annotated[int | None, typer.Option(
+        help=f"Local SGD steps k per round, each on its own B samples (default {_DEFAULT['training']['local_steps']}).")] = None,
+    lr: Annotated[float | None, typer.Option(help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")] = None,
+    slots: Annotated[int | None, typer.Option(help=f"Client slots K of the FedAvg circuit (default {_DEFAULT['federation']['slots']}).")] = None,
     rpc_url: Annotated[str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")] = DEVNET,
     chain_id: Annotated[int, typer.Option(help="Expected chain id (0: accept the node's).")] = 0,
     ipfs_api: Annotated[str, typer.Option(help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
     srs: Annotated[str, typer.Option(help="'dev' (INSECURE, generated) or a ceremony SRS file.")] = "dev",
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a federation workspace from a config (written to DIRECTORY/zkfl.toml)."""
+    """Create a federation workspace from a config (written to DIRECTORY/zkfl.toml); options left
+    out take zkFL's defaults, and every other setting can be edited in zkfl.toml before setup."""
     def action():
-        config = WorkspaceConfig(family=family, features=features, classes=classes, hidden=hidden,
-                                 batch_size=batch_size, local_steps=local_steps, learning_rate=lr, slots=slots,
-                                 rpc_url=rpc_url, chain_id=chain_id, ipfs_api=ipfs_api,
-                                 srs=srs if srs == "dev" else str(Path(srs).resolve()))
+        document = {
+            "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
+            "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
+            "federation": {"slots": slots},
+            "chain": {"rpc_url": rpc_url, "chain_id": chain_id},
+            "store": {"ipfs_api": ipfs_api},
+            "prover": {"srs": srs if srs == "dev" else str(Path(srs).resolve())},
+        }
+        given = {section: {k: v for k, v in values.items() if v is not None} for section, values in document.items()}
+        config = WorkspaceConfig.from_document(given, "the init options")
         ws, created = Workspace.init(directory, config)
         return {"workspace": str(ws.root), "created": created, "config": str(ws.root / "zkfl.toml")}
     emit(run(action, as_json), as_json, _kv("workspace"))
@@ -166,14 +177,16 @@ def verify(
         emit({"ok": True, "checks": checks}, as_json, lambda v: _checks_table(f"proof {proof}", v["checks"]))
         return
     result = run(lambda: verify_round(_open(workspace), round_no, not offchain_only), as_json)
-    payload = {"ok": result.ok, "round": result.round, "checks": result.checks}
+    payload = {"ok": result.ok, "round": result.round, "checks": result.checks, "failures": result.failures,
+               "report": result.report}
     if result.ok:
         emit(payload, as_json, lambda v: _checks_table(f"round {round_no}", v["checks"]))
         return
     if not as_json:
         _checks_table(f"round {round_no}", result.checks)
-    failed = "; ".join(c.what for c in result.failures) or "nothing to check in this round"
-    fail(f"round {round_no} does not verify: {failed}", EXIT_VERIFICATION_FAILED, as_json, details=payload)
+    first = f"{result.failures[0]}" if result.failures else "nothing to check in this round"
+    more = f" (and {len(result.failures) - 1} more failed check(s))" if len(result.failures) > 1 else ""
+    fail(f"round {round_no} does not verify: {first}{more}", EXIT_VERIFICATION_FAILED, as_json, details=payload)
 
 
 @app.command()
@@ -274,7 +287,7 @@ def _audit_summary(report) -> None:
                       "-" if r.accuracy is None else f"{r.accuracy:.4f}")
     out.print(table)
     for warning in report.srs.get("warnings", []):
-        out.print(f"[yellow]warning[/yellow]: {warning}")
+        out.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     timing = report.timing
     out.print(f"{len(report.checks)} checks, {len(report.failures)} failed; {timing['total_seconds']} s "
               f"(off-chain verify median: client {timing['client_verify_median']} s, aggregation "
@@ -307,9 +320,9 @@ def version() -> None:
 
 
 def _checks_table(title: str, checks) -> None:
-    table = Table("check", "result", "detail", title=title, title_justify="left")
+    table = Table("check", "scope", "result", "detail", title=title, title_justify="left")
     for c in checks:
-        table.add_row(c.what, "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", c.detail)
+        table.add_row(c.check, escape(c.scope), "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", escape(c.detail))
     out.print(table)
 
 

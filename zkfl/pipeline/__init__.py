@@ -3,7 +3,13 @@ Each is restartable: it reads what the workspace and the chain already hold and 
 is missing, writing every artifact atomically."""
 
 from zkfl.pipeline.aggregation import AggregateOutcome, aggregate_round
-from zkfl.pipeline.inspection import FederationStatus, RoundCheck, federation_status, verify_proof_file, verify_round
+from zkfl.pipeline.inspection import (
+    FederationStatus,
+    RoundVerification,
+    federation_status,
+    verify_proof_file,
+    verify_round,
+)
 from zkfl.pipeline.participant import (
     ProveOutcome,
     RegisterOutcome,
@@ -16,7 +22,7 @@ from zkfl.pipeline.setup import ExportOutcome, SetupOutcome, export_graphs, setu
 from zkfl.pipeline.simulation import RoundReport, RunOutcome, run_federation
 
 __all__ = [
-    "AggregateOutcome", "ExportOutcome", "FederationStatus", "ProveOutcome", "RegisterOutcome", "RoundCheck",
+    "AggregateOutcome", "ExportOutcome", "FederationStatus", "ProveOutcome", "RegisterOutcome", "RoundVerification",
     "RoundReport", "RunOutcome", "SetupOutcome", "SubmitOutcome", "aggregate_round", "export_graphs",
     "federation_status", "prove_update", "register_client", "run_federation", "setup_federation", "submit_update",
     "verify_proof_file", "verify_round",

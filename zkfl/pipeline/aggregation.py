@@ -11,7 +11,8 @@ from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import checked_vector, stored_proof
+from zkfl.pipeline.rounds import stored_proof
+from zkfl.protocol import checked_vector
 from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, Workspace
 

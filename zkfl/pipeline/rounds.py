@@ -1,5 +1,5 @@
-"""Artifacts of a round as the chain vouches for them: vectors fetched by CID and checked against
-the Poseidon hash the chain holds, the round's global model, and stored proofs."""
+"""Artifacts of a round as the chain vouches for them: the round's global model (fetched by CID and
+checked against the commitment the chain holds) and stored proofs."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkfl.chain.coordinator import Coordinator
-from zkfl.commitments import poseidon
-from zkfl.errors import ChainError, LinkError
+from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray
+from zkfl.protocol import checked_vector
 from zkfl.prover import Proof
-from zkfl.store import ArtifactStore, get_vector
+from zkfl.store import ArtifactStore
 from zkfl.workspace import Workspace
 
 
@@ -24,14 +24,6 @@ class RoundModel:
     model_hash: int
     cid: str
     weights: FixedArray
-
-
-def checked_vector(store: ArtifactStore, cid: str, expected_hash: int, what: str) -> FixedArray:
-    """The vector stored under `cid`, which must hash to `expected_hash` (the chain's record of it)."""
-    vector = get_vector(store, cid)
-    if poseidon(vector) != expected_hash:
-        raise LinkError(f"{what} {cid} does not hash to the on-chain hash {expected_hash:#x}")
-    return vector
 
 
 @contextmanager
@@ -46,7 +38,7 @@ def stored_proof(store: ArtifactStore, cid: str) -> Iterator[Proof]:
 def round_model(store: ArtifactStore, coordinator: Coordinator, round_no: int) -> RoundModel:
     opened = [r for r in coordinator.opened_rounds() if r.round == round_no]
     if not opened:
-        raise ChainError(f"round {round_no} was never opened by the coordinator {coordinator.contract.address}")
+        raise ChainError(f"round {round_no} was never opened by the coordinator {coordinator.address}")
     event = opened[-1]
     weights = checked_vector(store, event.model_cid, event.model_hash, f"round {round_no}'s model")
     return RoundModel(round_no, event.model_hash, event.model_cid, weights)

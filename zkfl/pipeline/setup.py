@@ -7,10 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl.aggregator import empty_slot_hash
 from zkfl.build import export_circuits, spec_tag
-from zkfl.chain.coordinator import FederationConfig, deploy_federation
-from zkfl.commitments import poseidon
+from zkfl.chain.deploy import FederationConfig, deploy_federation
 from zkfl.manifest import publish_manifest
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.store import put_vector
@@ -43,8 +41,8 @@ class SetupOutcome:
 def export_graphs(ws: Workspace) -> ExportOutcome:
     """Write the training-step and FedAvg ONNX graphs of the workspace's model."""
     config = ws.config
-    out = ws.build_dir / "onnx" / spec_tag(config.spec, config.slots)
-    training, fedavg = export_circuits(config.spec, config.slots, out)
+    out = ws.build_dir / "onnx" / spec_tag(config.training, config.slots)
+    training, fedavg = export_circuits(config.training, config.slots, out)
     return ExportOutcome(str(training), str(fedavg))
 
 
@@ -65,9 +63,8 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
     if deployed_now:
         progress("deploying verifiers and coordinator")
-        config = FederationConfig(poseidon(genesis), genesis_cid, ws.signer(AGGREGATOR).address,
-                                  empty_slot_hash(circuits.fedavg), ws.config.stake_wei, ws.config.reward_wei,
-                                  ws.config.submission_window)
+        config = FederationConfig.starting_from(circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address,
+                                                ws.config.terms)
         deployment = deploy_federation(chain, ws.signer(OWNER), circuits, config, ws.build_dir)
         record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
                   "genesis_cid": genesis_cid, "manifest_cid": manifest, "rpc_url": ws.config.rpc_url}

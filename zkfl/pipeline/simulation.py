@@ -56,7 +56,7 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
         raise ConfigError(f"{len(data_files)} data files for a federation of {ws.config.slots} client slots")
     if rounds < 1:
         raise ConfigError(f"rounds must be at least 1, got {rounds}")
-    evaluation = load_dataset(eval_file, ws.config.spec) if eval_file else None
+    evaluation = load_dataset(eval_file, ws.config.training) if eval_file else None
     setup = setup_federation(ws, progress)
     names = [Path(f).stem for f in data_files]
     if len(set(names)) != len(names):
@@ -83,7 +83,7 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
                    evaluation: tuple[np.ndarray, np.ndarray] | None) -> list[RoundReport]:
     """Per-round figures from the workspace records; with held-out data also the accuracy of the
     proven model and of float FedAvg trained on the very batches the proofs used."""
-    spec = ws.config.spec
+    spec = ws.config.training
     batches = {name: load_batches(ws.client_dir(name) / "batches.npz") for name in names} if evaluation else {}
     coordinator = ws.coordinator()
     float_model = dequantize(ws.config.genesis_weights())
@@ -106,4 +106,4 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
 
 
 def _accuracy(ws: Workspace, weights: np.ndarray, evaluation: tuple[np.ndarray, np.ndarray] | None) -> float | None:
-    return None if evaluation is None else accuracy(ws.config.spec, dequantize(weights), *evaluation)
+    return None if evaluation is None else accuracy(ws.config.training, dequantize(weights), *evaluation)

@@ -41,8 +41,8 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str) -> SubmittedProof:
     """Decode a submitUpdate or finalizeRound transaction of `coordinator`."""
     w3 = coordinator.chain.w3
     tx = w3.eth.get_transaction(tx_hash)
-    if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.contract.address:
-        raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.contract.address}")
+    if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
+        raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
     kinds: dict[str, Kind] = {"submitUpdate": "client", "finalizeRound": "aggregator"}
     if function.fn_name not in kinds:

@@ -1,0 +1,270 @@
+"""The round checker: every check of one round of a federation, from the chain (its events and the
+proofs in its transactions) and the store. `zkfl verify --round` runs it on one round of a
+workspace's federation and `zkfl audit` on every round; both report the same check ids.
+
+Per accepted update: `client-proof-transaction`, `client-links`, `data-commitment`,
+`client-proof-offchain`, `client-proof-onchain`, `update-stored`, `update-hash`.
+Per finalized round: `aggregator-proof-transaction`, `aggregation-links`, `aggregator-proof-offchain`,
+`aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`.
+Per round: `model-stored`, `model-hash`; once per verifier: `verifier-rejects-invalid`.
+The rules themselves (instance layout, expected slots, links, stored vectors) are `zkfl.protocol`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zkfl.chain.coordinator import Coordinator, FinalizedRound
+from zkfl.chain.history import FederationLog
+from zkfl.circuits import FedAvgSpec
+from zkfl.errors import ZkflError
+from zkfl.fixedpoint import FixedArray
+from zkfl.protocol import (
+    AggregationInstances,
+    ClientInstances,
+    aggregation_link_problem,
+    client_link_problem,
+    commit,
+    commitment_mismatch,
+    empty_slot,
+    expected_slots,
+)
+from zkfl.prover import VerifierKeys
+from zkfl.store import ArtifactStore, get_vector
+from zkfl.verification.fedavg import fedavg_float_gap, fixed_point_fedavg
+from zkfl.verification.findings import Findings
+from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
+
+KINDS = ("client", "aggregator")
+
+
+@dataclass(frozen=True)
+class ProofVerdict:
+    offchain: bool  # ezkl, with the federation's verification key
+    onchain: bool | None  # eth_call to the deployed verifier (None: not asked)
+    verify_seconds: float | None  # the off-chain verification alone
+    tx_hash: str
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class UpdateRow:
+    slot: int
+    client: str
+    update_hash: str
+    cid: str
+    proof: ProofVerdict
+    stored_ok: bool  # fetched by CID and committing to the accepted commitment
+
+
+@dataclass(frozen=True)
+class AggregationRow:
+    next_model_hash: str
+    next_model_cid: str
+    proof: ProofVerdict
+    stored_ok: bool
+    fedavg_exact: bool  # recomputed fixed-point FedAvg equals the published next model bit for bit
+    float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
+
+
+@dataclass
+class RoundAudit:
+    round: int
+    model_hash: str
+    model_cid: str
+    finalized: bool
+    updates: list[UpdateRow] = field(default_factory=list)
+    aggregation: AggregationRow | None = None
+    accuracy: float | None = None  # of this round's starting model, with an evaluation set
+
+
+@dataclass(frozen=True)
+class FederationView:
+    """What checking rounds reads: the coordinator and its event log, the store, the federation's
+    fixed parameters, and the keys to verify proofs with (None where no trusted key is at hand)."""
+
+    coordinator: Coordinator
+    log: FederationLog
+    store: ArtifactStore
+    slots: int
+    empty_slot_commitment: int
+    verifiers: dict[str, str]  # "client" / "aggregator" -> the deployed verifier the coordinator calls
+    keys: dict[str, VerifierKeys | None]
+    fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
+    onchain: bool = True  # also eth_call each proof against the deployed verifiers
+
+    @classmethod
+    def read(cls, coordinator: Coordinator, store: ArtifactStore, keys: dict[str, VerifierKeys | None],
+             fedavg: FedAvgSpec | None, onchain: bool = True) -> FederationView:
+        """The coordinator's fixed parameters and its event log, read from the chain."""
+        return cls(coordinator, FederationLog.read(coordinator), store, coordinator.slots,
+                   coordinator.empty_slot_hash,
+                   {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier},
+                   keys, fedavg, onchain)
+
+
+class RoundChecker:
+    """Checks rounds of one federation, recording every check in `findings`. Checks that span rounds
+    (a data batch used once, one negative control per verifier, each stored vector fetched once)
+    carry over between the rounds it checks."""
+
+    def __init__(self, view: FederationView, findings: Findings | None = None):
+        self.view = view
+        self.findings = findings if findings is not None else Findings()
+        self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        self._vectors: dict[str, tuple[FixedArray, int | None, str]] = {}  # cid -> (vector, commitment, why not)
+        self._used_batches: set[int] = set()
+        self._controlled: set[str] = set()
+
+    # ----------------------------------------------------------------------------- rounds
+    def note_earlier_rounds(self, before: int) -> None:
+        """Remember the data batches that rounds before `before` used, read from their transactions,
+        so that checking one round alone still catches a batch used twice."""
+        for r in range(before):
+            for update in self.view.log.updates(r):
+                try:
+                    self._used_batches.add(ClientInstances.parse(submitted_proof(self.view.coordinator,
+                                                                                 update.tx_hash).instances).data)
+                except ZkflError:
+                    continue  # that round's own check reports the unreadable transaction
+
+    def check_round(self, r: int) -> RoundAudit:
+        log, findings = self.view.log, self.findings
+        opened = log.opened[r]
+        self._fetch("model", f"round {r}", opened.model_cid, opened.model_hash, f"round {r}'s model")
+        audit = RoundAudit(r, hex(opened.model_hash), opened.model_cid, r in log.finalized)
+        vectors: dict[int, FixedArray | None] = {}
+        for update in log.updates(r):
+            where = f"round {r} slot {update.slot}"
+            sub = self._submitted("client", where, update.tx_hash)
+            verdict = ProofVerdict(False, None, None, update.tx_hash, 0)
+            if sub is not None:
+                proof = ClientInstances.parse(sub.instances)
+                problem = client_link_problem(proof, opened.model_hash, update.update_hash)
+                findings.add("client-links", where, problem is None, problem or "")
+                self._check_data_commitment(where, sub, proof.data)
+                verdict = self._verify_proof("client", where, sub)
+            vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update")
+            vectors[update.slot] = vector
+            audit.updates.append(UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict,
+                                           vector is not None))
+        finalized = log.finalized.get(r)
+        if finalized is not None:
+            audit.aggregation = self._check_aggregation(r, finalized, vectors)
+        return audit
+
+    def intact_vector(self, cid: str) -> FixedArray | None:
+        """A vector this checker fetched intact (its bytes match its CID), whatever it commits to."""
+        entry = self._vectors.get(cid)
+        return entry[0] if entry is not None else None
+
+    # ----------------------------------------------------------------------------- parts
+    def _check_aggregation(self, r: int, finalized: FinalizedRound,
+                           vectors: dict[int, FixedArray | None]) -> AggregationRow:
+        view, findings = self.view, self.findings
+        scope = f"round {r} aggregation"
+        accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
+        sub = self._submitted("aggregator", scope, finalized.tx_hash)
+        verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
+        if sub is not None:
+            try:
+                problem = aggregation_link_problem(AggregationInstances.parse(sub.instances, view.slots),
+                                                   expected_slots(accepted, view.slots, view.empty_slot_commitment),
+                                                   finalized.next_model_hash)
+            except ZkflError as exc:
+                problem = str(exc)
+            findings.add("aggregation-links", scope, problem is None, problem or "")
+            verdict = self._verify_proof("aggregator", scope, sub)
+        published = self._fetch("next-model", scope, finalized.next_model_cid, finalized.next_model_hash, "next model")
+        exact, float_gap = False, None
+        missing = [slot for slot in accepted if vectors.get(slot) is None]
+        if view.fedavg is None:
+            findings.add("fedavg", scope, False, "cannot recompute: the model's shape is unknown (no trusted manifest)")
+        elif missing or published is None:
+            findings.add("fedavg", scope, False, f"cannot recompute: slot(s) {missing} or the next model unavailable")
+        else:
+            spec = view.fedavg
+            inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
+            recomputed = fixed_point_fedavg(inputs, spec.num_params)
+            exact = bool(np.array_equal(recomputed, published))
+            float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
+            diff = np.flatnonzero(recomputed != published)
+            findings.add("fedavg", scope, exact,
+                         f"the published next model equals the fixed-point FedAvg of {len(accepted)} accepted update(s)"
+                         if exact else
+                         f"the published next model is not the FedAvg of the accepted updates: {diff.size} of "
+                         f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
+                         f"FedAvg {recomputed[diff[0]]})")
+        return AggregationRow(hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None,
+                              exact, float_gap)
+
+    def _submitted(self, kind: str, scope: str, tx_hash: str) -> SubmittedProof | None:
+        try:
+            sub = submitted_proof(self.view.coordinator, tx_hash)
+        except ZkflError as exc:
+            self.findings.add(f"{kind}-proof-transaction", scope, False, str(exc))
+            return None
+        if sub.kind != kind:
+            self.findings.add(f"{kind}-proof-transaction", scope, False, f"transaction {tx_hash} carries a {sub.kind} proof")
+            return None
+        return sub
+
+    def _verify_proof(self, kind: str, scope: str, sub: SubmittedProof) -> ProofVerdict:
+        view, findings = self.view, self.findings
+        keys = view.keys.get(kind)
+        seconds = None
+        if keys is None:
+            offchain = findings.add(f"{kind}-proof-offchain", scope, False, "no trusted verification key to verify with")
+        else:
+            try:
+                seconds = verify_offchain(keys, sub.proof, sub.instances)
+                offchain = findings.add(f"{kind}-proof-offchain", scope, True, f"{seconds:.3f} s")
+                self.verify_seconds[kind].append(seconds)
+            except ZkflError as exc:
+                offchain = findings.add(f"{kind}-proof-offchain", scope, False, str(exc))
+        onchain = None
+        if view.onchain:
+            chain, verifier = view.coordinator.chain, view.verifiers[kind]
+            onchain = verify_onchain(chain, verifier, sub.proof, sub.instances)
+            findings.add(f"{kind}-proof-onchain", scope, onchain, "" if onchain else f"the verifier {verifier} rejects it")
+            if kind not in self._controlled:  # once per verifier: a corrupted proof must be rejected
+                self._controlled.add(kind)
+                corrupted = bytearray(sub.proof)
+                corrupted[len(corrupted) // 2] ^= 0x01
+                rejects = not verify_onchain(chain, verifier, bytes(corrupted), sub.instances)
+                findings.add("verifier-rejects-invalid", f"{kind} verifier", rejects,
+                             f"{verifier} rejects a proof with one flipped byte" if rejects else
+                             f"{verifier} ACCEPTS a proof with one flipped byte: it does not verify proofs")
+        return ProofVerdict(offchain, onchain, round(seconds, 4) if seconds is not None else None, sub.tx_hash,
+                            sub.gas_used)
+
+    def _check_data_commitment(self, scope: str, sub: SubmittedProof, commitment: int) -> None:
+        owner = self.view.log.commitments.get(commitment)
+        reused = commitment in self._used_batches
+        self._used_batches.add(commitment)
+        ok = owner is not None and owner == sub.sender and not reused
+        self.findings.add("data-commitment", scope, ok,
+                          "" if ok else f"data commitment {commitment:#x} was "
+                          + ("already used" if reused else f"committed by {owner}, not the sender {sub.sender}"))
+
+    def _fetch(self, check: str, scope: str, cid: str, expected: int, what: str) -> FixedArray | None:
+        """The vector under `cid` if it is intact (`{check}-stored`) and commits to the chain's
+        `expected` (`{check}-hash`); each CID is fetched and committed to once."""
+        if cid not in self._vectors:
+            try:
+                vector = get_vector(self.view.store, cid)
+            except ZkflError as exc:
+                self.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
+                return None
+            try:
+                self._vectors[cid] = (vector, commit(vector), "")
+            except ZkflError as exc:
+                self._vectors[cid] = (vector, None, str(exc))
+        vector, actual, reason = self._vectors[cid]
+        self.findings.add(f"{check}-stored", scope, True, cid)
+        problem = (f"the {what} at {cid} cannot be committed to: {reason}" if actual is None else
+                   commitment_mismatch(actual, expected, f"the {what} at {cid}"))
+        self.findings.add(f"{check}-hash", scope, problem is None, problem or f"commitment {expected:#x}")
+        return vector if problem is None else None
