@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from multiformats import CID
 
-from zkfl.errors import StoreError
+from zkfl.cli.render import exit_code
+from zkfl.errors import ConfigError, ContentMismatchError, IntegrityError, LinkError, ProofError, StoreError
 from zkfl.store import IpfsStore, LocalStore, get_json, get_vector, open_store, put_json, put_vector
 
 
@@ -98,3 +99,14 @@ def test_ipfs_store_speaks_the_block_api_with_the_same_cids(kubo: str, tmp_path:
 def test_unreachable_ipfs_api_is_named() -> None:
     with pytest.raises(StoreError, match="cannot reach the IPFS API at http://127.0.0.1:9"):
         IpfsStore("http://127.0.0.1:9", timeout=2).put(b"x")
+
+
+def test_content_that_does_not_match_its_cid_is_an_integrity_failure_that_exits_1(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    cid = store.put(b"the update")
+    (tmp_path / "blocks" / cid).write_bytes(b"the updatf")
+    with pytest.raises(ContentMismatchError) as mismatch:
+        store.get(cid)
+    assert isinstance(mismatch.value, IntegrityError) and isinstance(mismatch.value, StoreError)
+    assert exit_code(mismatch.value) == exit_code(LinkError("a link")) == exit_code(ProofError("a proof")) == 1
+    assert exit_code(StoreError("unreachable")) == exit_code(ConfigError("bad input")) == 2

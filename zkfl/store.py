@@ -22,7 +22,7 @@ import numpy as np
 
 from zkfl.atomic import write_atomic
 from zkfl.cid import content_id, vector_bytes
-from zkfl.errors import StoreError
+from zkfl.errors import ContentMismatchError, StoreError
 from zkfl.fixedpoint import FixedArray
 
 MAX_BLOCK_BYTES = 1 << 20
@@ -160,6 +160,6 @@ def _check_cid(cid: str) -> None:
 def _checked(cid: str, data: bytes, where: str) -> bytes:
     actual = content_id(data)
     if actual != cid:
-        raise StoreError(f"content under {cid} in {where} does not match its CID (it hashes to {actual}): "
-                         "the store is corrupted or was tampered with")
+        raise ContentMismatchError(f"content under {cid} in {where} does not match its CID (it hashes to "
+                                   f"{actual}): the store is corrupted or was tampered with")
     return data

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from zkfl.errors import ProofError, ZkflError
+from zkfl.errors import VERIFICATION_FAILURES, ZkflError
 
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
@@ -50,19 +51,20 @@ def progress_reporter(as_json: bool) -> Iterator[Callable[[str], None]]:
     started = time.perf_counter()
     with err.status("working...") as status:
         def report(step: str) -> None:
-            err.log(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {step}")
-            status.update(step)
+            err.log(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {escape(step)}")
+            status.update(escape(step))
         yield report
 
 
 def run(action: Callable[[], T], as_json: bool) -> T:
-    """Run a library call; map failures to exit codes: ProofError (a proof or a hash link does not
-    hold) -> 1, any other ZkflError (bad input, missing artifact, chain refusal) -> 2, a bug -> 3."""
+    """Run a library call; map failures to exit codes: a proof, link or content that does not verify
+    (`VERIFICATION_FAILURES`) -> 1, any other ZkflError (bad input, missing artifact, chain
+    refusal) -> 2, a bug -> 3."""
     logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration tables; our errors carry the facts
     try:
         return action()
     except ZkflError as exc:
-        code = EXIT_VERIFICATION_FAILED if isinstance(exc, ProofError) else EXIT_USER_ERROR
+        code = exit_code(exc)
         _fail(type(exc).__name__, str(exc), code, as_json)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: artifacts are written atomically; run the command again to continue")
@@ -74,6 +76,11 @@ def run(action: Callable[[], T], as_json: bool) -> T:
     raise AssertionError("unreachable")
 
 
+def exit_code(exc: ZkflError) -> int:
+    """1 for what does not verify, 2 for every other zkFL error."""
+    return EXIT_VERIFICATION_FAILED if isinstance(exc, VERIFICATION_FAILURES) else EXIT_USER_ERROR
+
+
 def fail(message: str, code: int, as_json: bool, kind: str = "VerificationFailed", details: Any = None) -> None:
     """Exit with `code`; with `--json`, stdout gets one object: `details` plus the error fields."""
     _fail(kind, message, code, as_json, details)
@@ -83,5 +90,6 @@ def _fail(kind: str, message: str, code: int, as_json: bool, details: Any = None
     if as_json:
         payload = {**(to_json(details) if details else {}), "error": kind, "message": message, "exit_code": code}
         typer.echo(json.dumps(payload, indent=2))
-    err.print(f"[bold red]error[/bold red] ({kind}): {message}", highlight=False)
+    # the message verbatim (escaped: "[foo]" is text, not markup) and whole (one line, never wrapped)
+    err.print(f"[bold red]error[/bold red] ({kind}): {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
