@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,8 +141,12 @@ def test_run_writes_a_report_with_accuracy_and_costs(cli_run: CliRun) -> None:
 def test_every_round_verifies_from_the_chain_and_store(cli_run: CliRun) -> None:
     for round_no in (0, 1):
         result = ok("verify", "-w", cli_run.workspace, "--round", round_no)
-        assert result["ok"] is True
-        assert sum("on-chain verifier" in c["what"] for c in result["checks"]) == 3  # two clients + aggregation
+        assert result["ok"] is True and result["failures"] == []
+        checks = [c["check"] for c in result["checks"]]
+        assert checks.count("client-proof-onchain") == 2 and checks.count("aggregator-proof-onchain") == 1
+        assert {"client-links", "data-commitment", "update-hash", "aggregation-links", "fedavg",
+                "verifier-rejects-invalid"} <= set(checks)  # the audit's checks, under the audit's ids
+        assert result["report"]["aggregation"]["fedavg_exact"] is True
 
 
 def test_commands_rerun_after_completion_change_nothing(cli_run: CliRun) -> None:
@@ -164,9 +169,10 @@ def test_a_tampered_stored_update_fails_round_verification(cli_run: CliRun) -> N
         block.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
         result = zkfl("verify", "-w", cli_run.workspace, "--round", 0, "--json")
         assert result.code == 1
-        assert f"stored update {cid}" in result.json["message"]
-        failed = [c for c in result.json["checks"] if not c["ok"]]
-        assert len(failed) == 1 and failed[0]["what"].endswith(f"stored update {cid}")  # only the changed block
+        assert result.json["message"].startswith("round 0 does not verify: round 0 slot 0: update-stored: ")
+        failed = {c["check"]: c["detail"] for c in result.json["checks"] if not c["ok"]}
+        assert list(failed) == ["update-stored", "fedavg"]  # the changed block, and the FedAvg it makes unverifiable
+        assert cid in failed["update-stored"] and "does not match its CID" in failed["update-stored"]
     finally:
         block.write_bytes(original)
 
@@ -179,6 +185,48 @@ def test_a_tampered_proof_file_fails_verification(cli_run: CliRun, tmp_path: Pat
     result = zkfl("verify", "-w", cli_run.workspace, path, "--json")
     assert result.code == 1, result.stderr
     assert result.json["error"] == "ProofError"
+
+
+def test_stored_content_that_does_not_match_its_cid_exits_1(cli_run: CliRun) -> None:
+    ws = Workspace.open(cli_run.workspace)
+    cid = ws.coordinator().opened_rounds()[-1].model_cid
+    block = cli_run.workspace / "store" / "blocks" / cid
+    original = block.read_bytes()
+    try:
+        block.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        result = zkfl("prove", "-w", cli_run.workspace, "--client", "bob", "--json")
+        assert result.code == 1 and result.json["error"] == "ContentMismatchError"
+        assert f"content under {cid}" in result.json["message"] and "does not match its CID" in result.json["message"]
+    finally:
+        block.write_bytes(original)
+
+
+def test_an_update_record_naming_other_content_exits_1_before_anything_is_sent(cli_run: CliRun) -> None:
+    ws = Workspace.open(cli_run.workspace)
+    proved = ok("prove", "-w", cli_run.workspace, "--client", "bob")
+    record = cli_run.workspace / "clients" / "bob" / "rounds" / f"{proved['round']}.json"
+    original = record.read_text()
+    model_cid = ws.coordinator().opened_rounds()[-1].model_cid  # intact content, but not bob's update
+    try:
+        record.write_text(json.dumps({**json.loads(original), "update_cid": model_cid}))
+        result = zkfl("submit", "-w", cli_run.workspace, "--client", "bob", "--json")
+        assert result.code == 1 and result.json["error"] == "LinkError"
+        assert result.json["message"].startswith(f"client 'bob''s update for round {proved['round']} {model_cid} "
+                                                 "commits to 0x")
+        assert result.json["message"].endswith(f"not to {proved['update_hash']}")
+        assert ws.coordinator().round(proved["round"]).accepted == 0
+    finally:
+        record.write_text(original)
+
+
+def test_error_messages_are_printed_verbatim_and_whole(tmp_path: Path) -> None:
+    (tmp_path / "zkfl.toml").write_text("[foo]\nx = 1\n")
+    result = zkfl("status", "-w", tmp_path)  # stderr is a pipe here, not a terminal
+    assert result.code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines  # not wrapped at 80 columns
+    assert lines[0].endswith(f"{tmp_path / 'zkfl.toml'}: unknown section [foo]; expected model, training, "
+                             "federation, chain, store, prover")
 
 
 # -------------------------------------------------------------------- bad input, one per command
@@ -219,6 +267,21 @@ def test_register_rejects_bad_data_files_and_keeps_nothing(cli_run: CliRun, tmp_
            "--data", tmp_path / "missing.npz")
     _fails(2, "already committed to a data file", "register", "-w", cli_run.workspace, "--client", "alice",
            "--data", cli_run.data["bob"])
+    assert not (cli_run.workspace / "clients" / "carol").exists()
+
+
+def test_register_refuses_data_the_circuit_cannot_train_on_and_keeps_nothing(cli_run: CliRun, tmp_path: Path) -> None:
+    path = write_data(tmp_path / "raw.npz", 5)
+    with np.load(path) as archive:
+        x, y = archive["x"], archive["y"]
+    x[:, 1] = 3000.0 + 1000.0 * x[:, 1]  # one feature left unscaled, in the thousands
+    np.savez(path, x=x, y=y)
+    result = _fails(2, "is outside the range this circuit accepts for its batch, |x| <= ", "register", "-w",
+                    cli_run.workspace, "--client", "carol", "--data", path)
+    message = result.json["message"]
+    assert result.json["error"] == "DataRangeError"
+    assert re.match(rf"data file {re.escape(str(path))}: x\[(\d+), 1\] = [0-9.]+ \(sample \1, feature 1\)", message)
+    assert "(from the round-2 global model)" in message and "Rescale the features" in message
     assert not (cli_run.workspace / "clients" / "carol").exists()
 
 

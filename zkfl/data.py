@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,17 +58,21 @@ def make_batches(spec: TrainingStepSpec, x: npt.ArrayLike, y: npt.ArrayLike, cou
         perm = rng.permutation(len(y))
         order.extend(perm[: len(perm) - len(perm) % n].tolist())
     rows = np.array(order[: count * n]).reshape(count, n)
-    return [make_client_data(spec, x[r], y[r]) for r in rows]
+    return [replace(make_client_data(spec, x[r], y[r]), rows=r) for r in rows]
 
 
 def save_batches(path: str | os.PathLike[str], batches: list[ClientData]) -> None:
+    arrays = {"features": np.stack([b.features for b in batches]), "labels": np.stack([b.labels for b in batches]),
+              "salts": np.stack([b.salt for b in batches])}
+    if all(b.rows is not None for b in batches):
+        arrays["rows"] = np.stack([b.rows for b in batches])
     buffer = io.BytesIO()
-    np.savez(buffer, features=np.stack([b.features for b in batches]), labels=np.stack([b.labels for b in batches]),
-             salts=np.stack([b.salt for b in batches]))
+    np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue(), mode=0o600)  # the salts keep the data commitments hiding
 
 
 def load_batches(path: str | os.PathLike[str]) -> list[ClientData]:
     with np.load(path, allow_pickle=False) as archive:
-        return [ClientData(features, labels, salt) for features, labels, salt
-                in zip(archive["features"], archive["labels"], archive["salts"], strict=True)]
+        rows = archive["rows"] if "rows" in archive.files else [None] * len(archive["salts"])
+        return [ClientData(features, labels, salt, r) for features, labels, salt, r
+                in zip(archive["features"], archive["labels"], archive["salts"], rows, strict=True)]

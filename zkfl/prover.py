@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,7 +27,7 @@ from typing import Any
 import ezkl
 import onnx
 
-from zkfl.errors import ArtifactError, ConfigError, ProofError
+from zkfl.errors import ArtifactError, ConfigError, DataRangeError, ProofError, ZkflError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, felt_to_uint, from_felts
 from zkfl.srs import Srs, SrsSource
 
@@ -263,6 +265,39 @@ def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
         raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}")
 
 
+def hashed_rows(lengths: Sequence[int]) -> int:
+    """Rows of ezkl 23's Poseidon module for hashing tensors of these lengths, one hash each
+    (`ModulePoseidon::num_rows`: 41 per element plus 2 per tensor)."""
+    return sum(41 * n + 2 for n in lengths if n > 0)
+
+
+def settings_problems(settings: dict[str, Any], scale: int, input_lengths: Sequence[int],
+                      output_lengths: Sequence[int]) -> list[str]:
+    """How a compiled circuit's settings disagree with the graph interface it should have: every
+    input and output at `scale`, that many inputs and outputs, each hashed into one public
+    instance, and (through the Poseidon module's size) of these lengths."""
+    problems = []
+    ins, outs = settings["model_input_scales"], settings["model_output_scales"]
+    if (len(ins), len(outs)) != (len(input_lengths), len(output_lengths)):
+        problems.append(f"{len(ins)} input(s) and {len(outs)} output(s), expected {len(input_lengths)} and "
+                        f"{len(output_lengths)}")
+    if any(s != scale for s in [*ins, *outs]):
+        problems.append(f"input scales {ins} and output scales {outs}, expected all {scale}")
+    run_args = settings["run_args"]
+    hashed = [v for v in (run_args["input_visibility"], run_args["output_visibility"])
+              if isinstance(v, dict) and v.get("Hashed", {}).get("hash_is_public")]
+    if len(hashed) != 2:
+        problems.append(f"inputs {run_args['input_visibility']!r} and outputs {run_args['output_visibility']!r}, "
+                        "expected both hashed into public instances")
+        return problems
+    rows, (tensors, *_) = settings["module_sizes"]["poseidon"]
+    lengths = [*input_lengths, *output_lengths]
+    if (rows, tensors) != (hashed_rows(lengths), len(lengths)):
+        problems.append(f"the circuit hashes {tensors} tensor(s) in {rows} Poseidon rows; tensors of the manifest's "
+                        f"lengths {lengths} take {hashed_rows(lengths)} rows")
+    return problems
+
+
 def num_instances(settings: dict[str, Any]) -> int:
     """Public instances of a circuit whose inputs and outputs are hashed: one hash per tensor."""
     return len(settings["model_input_scales"]) + len(settings["model_output_scales"])
@@ -314,14 +349,52 @@ def _build_atomically(target: Path, build: Callable[[Path], None]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _ErrorRecords(logging.Handler):
+    """Collects the error records ezkl logs during one call: its exceptions are terse ("General
+    synthesis error"), while the log says what failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+_DECOMPOSITION = re.compile(r"integer (-?\d+) is too large to be represented by base (\d+) and n (\d+)")
+
+
 def _ezkl(step: str, fn: Any, *args: Any) -> Any:
-    """Call ezkl, turning its exceptions into ProofError. ezkl's Rust logs (e.g. calibration's
-    "Numerical Fidelity Report" at WARNING) arrive as records of the Python logger `ezkl`: an
-    application that wants them quiet sets that logger's level."""
+    """Call ezkl, turning its exceptions into errors that say what most likely caused them. ezkl's
+    Rust logs (e.g. calibration's "Numerical Fidelity Report" at WARNING) arrive as records of the
+    Python logger `ezkl`: an application that wants them quiet sets that logger's level."""
+    records, logger = _ErrorRecords(), logging.getLogger("ezkl")
+    logger.addHandler(records)
     try:
         result = fn(*args)
     except Exception as exc:
-        raise ProofError(f"ezkl {step} failed: {exc}") from exc
+        raise _explain(step, exc, records.messages) from exc
+    finally:
+        logger.removeHandler(records)
     if result is False:
         raise ProofError(f"ezkl {step} reported failure")
     return result
+
+
+def _explain(step: str, exc: Exception, logged: list[str]) -> ZkflError:
+    for message in logged:
+        found = _DECOMPOSITION.search(message)
+        if found:
+            value, base, legs = (int(g) for g in found.groups())
+            return DataRangeError(
+                f"ezkl {step} failed: a value of the circuit's computation, {value} in fixed point "
+                f"({value / 2**SCALE:g} at scale {SCALE}), is beyond the ±{base**legs - 1} that decomposition base "
+                f"{base} with {legs} legs represents. The inputs drive the computation out of the circuit's range: "
+                "most likely features that are not scaled (e.g. raw values in the thousands), or a learning rate "
+                "too large for the model's weights")
+    if "synthesis" in str(exc).lower():
+        detail = f" (ezkl logged: {'; '.join(logged)[-500:]})" if logged else ""
+        return ProofError(
+            f"ezkl {step} failed: {exc}{detail}. The circuit could not be laid out for these inputs: most likely a "
+            "value outside the range the circuit was compiled and calibrated for")
+    return ProofError(f"ezkl {step} failed: {exc}")

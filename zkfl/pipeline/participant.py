@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 from web3 import Web3
 
-from zkfl.client import train_and_prove
+from zkfl.client import ClientData, train_and_prove
 from zkfl.data import load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError
+from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import open_round_model, stored_proof
+from zkfl.pipeline.rounds import RoundModel, open_round_model, stored_proof
+from zkfl.protocol import checked_vector
+from zkfl.ranges import Batch, CircuitRange, check_batch, check_features
 from zkfl.srs import file_sha256
 from zkfl.store import put_vector
 from zkfl.workspace import Workspace
@@ -64,26 +67,32 @@ def register_client(ws: Workspace, name: str, data_file: str | Path, batches: in
     crash registers exactly the commitments already kept."""
     if batches < 1:
         raise ConfigError(f"batches must be at least 1, got {batches}")
-    spec = ws.config.spec
+    spec = ws.config.training
     directory = ws.client_dir(name)
     record = ws.read_record(directory / "client.json")
     x, y = load_dataset(data_file, spec)
     data_sha = file_sha256(Path(data_file))
+    coordinator = ws.coordinator()
     if record is None:
         index = len(ws.client_names())
         if index >= ws.config.slots:
             raise ConfigError(f"the federation has {ws.config.slots} client slots, all taken by {ws.client_names()}")
+        source = f"data file {data_file}"
+        check_features(_circuit_range(ws), x, source)
         rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
         kept = make_batches(spec, x, y, batches, rng)
+        model = open_round_model(ws, coordinator)
+        for batch in kept:  # nothing is kept or sent for data the circuit could not prove
+            _check_batch_range(ws, model, batch, source)
         save_batches(directory / "batches.npz", kept)
         record = {"name": name, "account_index": index, "address": ws.signer("client", index).address,
-                  "data_sha256": data_sha, "commitments": [hex(b.commitment(spec)) for b in kept]}
+                  "data_file": str(Path(data_file).resolve()), "data_sha256": data_sha,
+                  "commitments": [hex(b.commitment(spec)) for b in kept]}
         ws.write_record(directory / "client.json", record)
     elif record["data_sha256"] != data_sha:
         raise ConfigError(f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
                           f"not {data_file} ({data_sha}); use another client name for other data")
     signer = ws.signer("client", record["account_index"])
-    coordinator = ws.coordinator()
     state = coordinator.client(signer.address)
     gas = None
     if not state.registered:
@@ -111,10 +120,12 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
                           "with a new client name")
     batch = unused[0]
     data = load_batches(ws.client_dir(name) / "batches.npz")[batch]
+    _check_batch_range(ws, model, data, f"client {name!r}'s committed batch {batch} (data file "
+                                        f"{record.get('data_file', 'not recorded')})")
     progress(f"{name}: proving round {model.round} on batch {batch}")
     proof_path = ws.client_dir(name) / "proofs" / f"round-{model.round}.json"
     start = time.perf_counter()
-    update = train_and_prove(ws.circuits.client, ws.config.spec, model.weights, data, proof_path)
+    update = train_and_prove(ws.circuits.client, ws.config.training, model.weights, data, proof_path)
     seconds = round(time.perf_counter() - start, 2)
     result = {
         "client": name, "round": model.round, "batch": batch, "global_hash": hex(model.model_hash),
@@ -143,11 +154,25 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     accepted = coordinator.accepted_update_hash(current, slot)
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
+    # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
+    checked_vector(ws.store, proved["update_cid"], int(proved["update_hash"], 16),
+                   f"client {name!r}'s update for round {current}")
     with stored_proof(ws.store, proved["proof_cid"]) as proof:
         receipt = coordinator.submit_update(signer, current, proof, proved["update_cid"])
     ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
                     {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
+
+
+def _circuit_range(ws: Workspace) -> CircuitRange:
+    return CircuitRange.from_settings(ws.circuits.client.circuit.settings)
+
+
+def _check_batch_range(ws: Workspace, model: RoundModel, batch: ClientData, source: str) -> None:
+    """Refuse a batch whose training step from the round's model would leave the circuit's range."""
+    rows = batch.rows if batch.rows is not None else np.arange(len(batch.labels))
+    check_batch(ws.config.training, _circuit_range(ws), dequantize(model.weights),
+                Batch(dequantize(batch.features), batch.labels, rows, source), f"the round-{model.round} global model")
 
 
 def client_round_record(ws: Workspace, name: str, round_no: int) -> dict[str, Any] | None:
