@@ -3,7 +3,7 @@ instances are, what an empty FedAvg slot carries, which slot commitments an aggr
 consume, and how a stored vector is checked against the commitment the chain holds.
 
 The client and aggregator roles, the pipeline, the round checker behind `zkfl verify --round` and
-`zkfl audit`, and the tests all use these functions; `contracts/Coordinator.sol` enforces the same
+`zkfl audit`, and the tests all use these functions; `zkfl/contracts/Coordinator.sol` enforces the same
 rules on-chain (`submitUpdate`, `finalizeRound`).
 
     client proof       instances [C(model), C(data), C(update)]

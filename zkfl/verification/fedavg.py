@@ -1,6 +1,6 @@
 """FedAvg in fixed point, recomputed independently of the prover, bit for bit.
 
-This is the arithmetic ezkl 23 lays out for `circuits/fedavg.py` at scale 12 (read from its
+This is the arithmetic ezkl 23 lays out for `zkfl/circuits/fedavg.py` at scale 12 (read from its
 source, `tensor::ops::nonlinearities::{recip, const_div}` and `RebaseScale`, and checked against
 its witness in tests/test_audit_fedavg.py):
 

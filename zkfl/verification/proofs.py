@@ -84,4 +84,4 @@ VERIFIER_ABI = [{
     "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}],
     "outputs": [{"name": "", "type": "bool"}],
 }]
-"""IHalo2Verifier (contracts/IHalo2Verifier.sol): what every ezkl verifier and our adapter expose."""
+"""IHalo2Verifier (zkfl/contracts/IHalo2Verifier.sol): what every ezkl verifier and our adapter expose."""
