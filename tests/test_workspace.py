@@ -38,7 +38,7 @@ def test_every_default_comes_from_the_nested_types() -> None:
     ("[model]\nfamily = \"cnn\"\n", "unknown model family 'cnn'; expected one of: logreg, mlp"),
     ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
     ("[training]\nbatch_size = \"8\"\n", "batch_size must be int"),
-    ("[training]\nscale = 12\n", "unknown key 'scale' in [training]"),
+    ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
     ("[federation]\nslots = 0\n", "slots must be in 1..255"),
     ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1 block"),
     ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),

@@ -17,7 +17,6 @@ from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, dequantize
 from zkfl.protocol import (
     AggregationInstances,
-    ClientInstances,
     aggregation_link_problem,
     check_commitment,
     client_link_problem,
@@ -121,7 +120,7 @@ def check_round_links(
     accepted = {i: u.update_hash for i, u in enumerate(slots) if u is not None}
     for i, update in enumerate(slots):
         if update is not None:
-            problem = client_link_problem(ClientInstances.parse(update.proof.instances), global_hash, update.update_hash)
+            problem = client_link_problem(update.instances, global_hash, update.update_hash)
             if problem:
                 raise LinkError(f"slot {i}: {problem}")
     expected = expected_slots(accepted, len(slots), empty_slot_commitment(spec))

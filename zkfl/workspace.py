@@ -106,6 +106,9 @@ class WorkspaceConfig:
         """A config from TOML-shaped sections ({section: {key: value}}); what they leave out takes its
         default. Unknown sections and keys, and values of the wrong type, are errors naming `source`."""
         merged = cls().sections()
+        if "scale" in document.get("training", {}):  # [training] scale went with the nested config
+            raise ConfigError(f"{source} was written by an earlier zkFL (it has [training] scale), whose federations "
+                              "need a new setup: create a new workspace with `zkfl init`")
         for section, table in document.items():
             if section not in merged or not isinstance(table, dict):
                 raise ConfigError(f"{source}: unknown section [{section}]; expected {', '.join(merged)}")

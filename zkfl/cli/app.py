@@ -1,8 +1,9 @@
 """`zkfl`: verifiable federated learning from the command line. Each command parses its options,
 calls one `zkfl.pipeline` function and renders the result (`--json` for scripts and CI).
 
-Exit codes: 0 success, 1 a proof or hash link does not verify, 2 bad input or a refused action
-(unknown workspace, corrupt data, wrong shapes, wrong round, chain not reachable), 3 internal error.
+Exit codes: 0 success, 1 a proof, a commitment link or stored content does not verify, 2 bad input
+or a refused action (unknown workspace, corrupt data, data outside the circuit's range, wrong shapes,
+wrong round, chain not reachable), 3 internal error.
 """
 
 from __future__ import annotations
@@ -60,18 +61,25 @@ def _kv(title: str):
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
-    family: Annotated[str | None, typer.Option(help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")] = None,
-    features: Annotated[int | None, typer.Option(help=f"Input features D (default {_DEFAULT['model']['features']}).")] = None,
+    family: Annotated[str | None, typer.Option(
+        help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")] = None,
+    features: Annotated[int | None, typer.Option(
+        help=f"Input features D (default {_DEFAULT['model']['features']}).")] = None,
     classes: Annotated[int | None, typer.Option(help=f"Classes C (default {_DEFAULT['model']['classes']}).")] = None,
-    hidden: Annotated[int | None, typer.Option(help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")] = None,
-    local_steps: Annotated[int | None, typer.Option(
-        help=f"Local SGD steps k per round, each on its own B samples (default {_DEFAULT['training']['local_steps']}).")] = None,
-    lr: Annotated[float | None, typer.Option(help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")] = None,
-    slots: Annotated[int | None, typer.Option(help=f"Client slots K of the FedAvg circuit (default {_DEFAULT['federation']['slots']}).")] = None,
+    hidden: Annotated[int | None, typer.Option(
+        help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")] = None,
+    local_steps: Annotated[int | None, typer.Option(help="Local SGD steps k per round, each on its own B samples "
+                                                         f"(default {_DEFAULT['training']['local_steps']}).")] = None,
+    lr: Annotated[float | None, typer.Option(
+        help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")] = None,
+    slots: Annotated[int | None, typer.Option(
+        help=f"Client slots K of the FedAvg circuit (default {_DEFAULT['federation']['slots']}).")] = None,
     rpc_url: Annotated[str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")] = DEVNET,
     chain_id: Annotated[int, typer.Option(help="Expected chain id (0: accept the node's).")] = 0,
-    ipfs_api: Annotated[str, typer.Option(help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
+    ipfs_api: Annotated[str, typer.Option(
+        help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
     srs: Annotated[str, typer.Option(help="'dev' (INSECURE, generated) or a ceremony SRS file.")] = "dev",
     as_json: JsonOpt = False,
 ) -> None:
