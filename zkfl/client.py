@@ -12,6 +12,7 @@ import numpy.typing as npt
 import torch
 
 from zkfl.circuits import SALT_LEN, TrainingStepSpec
+from zkfl.circuits.training import data_vector
 from zkfl.commitments import new_salt
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, quantize
@@ -30,8 +31,7 @@ class ClientData:
     rows: npt.NDArray[np.int64] | None = None  # where each sample sits in the client's data file, if known
 
     def vector(self, spec: TrainingStepSpec) -> FixedArray:
-        one_hot = np.eye(spec.classes, dtype=np.int64)[self.labels] << SCALE
-        return np.concatenate([self.features.reshape(-1), one_hot.reshape(-1), self.salt])
+        return data_vector(spec, self.features, self.labels, self.salt, one=1 << SCALE)
 
     def commitment(self, spec: TrainingStepSpec) -> int:
         return commit(self.vector(spec))

@@ -22,7 +22,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import SALT_LEN
+from zkfl.circuits.training import SALT_LEN, data_vector
 from zkfl.errors import DataRangeError
 from zkfl.fixedpoint import MAX_ABS_INT, SCALE
 
@@ -80,9 +80,7 @@ class _PeakWatch(TorchFunctionMode):
 def step_peak(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     """The largest |intermediate value| of the training step from `theta` on (x, y) in float64, and
     the operation that produced it."""
-    one_hot = np.eye(spec.classes)[np.asarray(y, dtype=np.int64)]
-    data = torch.tensor(np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1), one_hot.reshape(-1),
-                                        np.zeros(SALT_LEN)]))
+    data = torch.tensor(data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN)))
     weights = torch.tensor(np.asarray(theta, dtype=np.float64))
     module = spec.module()
     with torch.no_grad(), _PeakWatch() as watch:

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from web3 import Web3
@@ -68,23 +68,23 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
         raise ConfigError(f"evaluation set not found: {options.eval_set}")
     chain = connect(rpc_url)
     coordinator = Coordinator(chain, coordinator_address)
+    progress(f"auditor: reading the coordinator and its event log {coordinator.address}")
     try:
-        slots, empty, digest = coordinator.slots, coordinator.empty_slot_hash, coordinator.circuits_digest
-        verifiers = {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier}
+        digest = coordinator.circuits_digest
+        view = FederationView.read(coordinator, open_store(store_location), dict.fromkeys(KINDS), None, options.onchain)
     except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
         raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
-    progress(f"auditor: reading the event log of {coordinator.address}")
-    store, log, findings = open_store(store_location), FederationLog.read(coordinator), Findings()
+    log, slots, empty, verifiers = view.log, view.slots, view.empty_slot_commitment, view.verifiers
+    findings = Findings()
     check_origin(log, coordinator, findings)
     check_against_state(log, coordinator, findings)
     check_coordinator_code(coordinator, log, verifiers, findings)
     rounds_present = check_round_sequence(log, findings)
     with ExitStack() as stack:
-        circuits, srs_report = _load_circuits(store, digest, slots, empty, options, findings, stack)
+        circuits, srs_report = _load_circuits(view.store, digest, slots, empty, options, findings, stack)
         manifest = circuits.manifest
-        view = FederationView(coordinator, log, store, slots, empty, verifiers, circuits.keys,
-                              manifest.fedavg if manifest else None, options.onchain)
-        checker = RoundChecker(view, findings)
+        checker = RoundChecker(replace(view, keys=circuits.keys, fedavg=manifest.fedavg if manifest else None),
+                               findings)
         rounds = []
         for r in rounds_present:
             progress(f"auditor: round {r}")
@@ -185,7 +185,8 @@ def _load_circuits(store: ArtifactStore, digest: bytes, slots: int, empty: int, 
         problems = settings_problems(json.loads(keys.settings_path.read_text()), manifest.scale, *io)
         findings.add("circuit-settings", f"{name} circuit", not problems,
                      "; ".join(problems) if problems else
-                     f"scale {manifest.scale}, {len(io[0])} input(s) and {len(io[1])} output(s) of the manifest's shapes")
+                     f"scale {manifest.scale}, {len(io[0])} input(s) and {len(io[1])} output(s) of the manifest's "
+                     "shapes")
         circuits.keys[name] = keys
     return circuits, check_srs(manifest, store, options.srs_files, options.strict_srs, findings)
 

@@ -102,6 +102,14 @@ class TrainingStepSpec:
         return cls(model_from_json(body["model"]), body["batch_size"], body["local_steps"], body["learning_rate"])
 
 
+def data_vector(spec: TrainingStepSpec, features: np.ndarray, labels: np.ndarray, salt: np.ndarray,
+                one: float = 1.0) -> np.ndarray:
+    """The graph's `data` input: features row-major, the labels one-hot (with `one` for a hit: 1.0 in
+    float, 2**scale in fixed point), then the salt. `split_data` is its inverse inside the graph."""
+    one_hot = np.eye(spec.classes, dtype=np.asarray(features).dtype)[np.asarray(labels, dtype=np.int64)] * one
+    return np.concatenate([np.asarray(features).reshape(-1), one_hot.reshape(-1), np.asarray(salt)])
+
+
 def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
     """The flat data vector -> (X: n x D, Y: n x C); the salt tail is dropped."""
     n, d, c = spec.sample_count, spec.features, spec.classes
