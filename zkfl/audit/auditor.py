@@ -24,7 +24,6 @@ from zkfl.audit.events import check_against_state, check_origin, check_round_seq
 from zkfl.audit.report import AuditReport, median_or_none
 from zkfl.audit.srs import SrsReport, check_srs
 from zkfl.chain.coordinator import Coordinator
-from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
 from zkfl.data import load_dataset
 from zkfl.errors import ChainError, ConfigError, ZkflError
@@ -78,7 +77,7 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     findings = Findings()
     check_origin(log, coordinator, findings)
     check_against_state(log, coordinator, findings)
-    check_coordinator_code(coordinator, log, verifiers, findings)
+    check_coordinator_code(view, digest, findings)
     rounds_present = check_round_sequence(log, findings)
     with ExitStack() as stack:
         circuits, srs_report = _load_circuits(view.store, digest, slots, empty, options, findings, stack)
@@ -111,10 +110,11 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     return AuditReport(federation, srs_report.to_json(), rounds, findings.items, timing)
 
 
-def check_coordinator_code(coordinator: Coordinator, log: FederationLog, verifiers: dict[str, str],
-                           findings: Findings) -> None:
+def check_coordinator_code(view: FederationView, digest: bytes, findings: Findings) -> None:
     """The coordinator must have been created from zkFL's Coordinator bytecode (so it enforces the
-    rules the audit relies on), with constructor arguments that match what it reports."""
+    rules the audit relies on), with constructor arguments that match what it reports (`view`, and
+    its `circuitsDigest`, as read from the chain)."""
+    coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
     w3, artifact = coordinator.chain.w3, coordinator.artifact
     if log.creation_tx is None:
         findings.add("coordinator-code", "federation", False, "no creation transaction in the event log")
@@ -135,8 +135,8 @@ def check_coordinator_code(coordinator: Coordinator, log: FederationLog, verifie
     args = dict(zip([i["name"] for i in constructor["inputs"]],
                     w3.codec.decode([_abi_type(i) for i in constructor["inputs"]], data[len(code):]), strict=True))
     expected = {"clientVerifier_": verifiers["client"], "aggregatorVerifier_": verifiers["aggregator"],
-                "slots_": coordinator.slots, "emptySlotHash_": coordinator.empty_slot_hash,
-                "circuitsDigest_": coordinator.circuits_digest, "terms": coordinator.terms.as_tuple()}
+                "slots_": view.slots, "emptySlotHash_": view.empty_slot_commitment,
+                "circuitsDigest_": digest, "terms": coordinator.terms.as_tuple()}
     opened = log.opened.get(0)
     if opened is not None:
         expected |= {"genesisModelHash": opened.model_hash, "genesisModelCid": opened.model_cid}

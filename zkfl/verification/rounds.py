@@ -141,10 +141,14 @@ class RoundChecker:
             sub = self._submitted("client", where, update.tx_hash)
             verdict = ProofVerdict(False, None, None, update.tx_hash, 0)
             if sub is not None:
-                proof = ClientInstances.parse(sub.instances)
-                problem = client_link_problem(proof, opened.model_hash, update.update_hash)
+                try:
+                    proof = ClientInstances.parse(sub.instances)
+                    problem = client_link_problem(proof, opened.model_hash, update.update_hash)
+                except ZkflError as exc:  # not a training-step proof's instances: a finding, like the aggregation's
+                    proof, problem = None, str(exc)
                 findings.add("client-links", where, problem is None, problem or "")
-                self._check_data_commitment(where, sub, proof.data)
+                if proof is not None:
+                    self._check_data_commitment(where, sub, proof.data)
                 verdict = self._verify_proof("client", where, sub)
             vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update")
             vectors[update.slot] = vector
