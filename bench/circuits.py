@@ -1,12 +1,14 @@
-"""Circuit benchmark: training-step, inference and FedAvg circuits, proven for real.
+"""Circuit benchmark: training-step, inference and FedAvg circuits, proven for real, with inputs
+and outputs KZG-committed (polycommit) as in a federation.
 
 Prints one JSON document: per case logrows, rows, setup/prove/verify seconds, proof/pk bytes and
 peak RSS, and for each training step the ratio to an inference proof of the same model and batch.
 Each case runs in its own subprocess (so peak RSS is that case's, and only one prover is alive).
+Every case runs at each `--cols` (ezkl's inner columns).
 
-    python bench/circuits.py                 # the full grid of the circuits issue
+    python bench/circuits.py                 # the full grid of the KZG-links issue, at 1, 2 and 4 columns
     python bench/circuits.py --quick         # small shapes only (a smoke run)
-    python bench/circuits.py --max-logrows 18 --repeat 5
+    python bench/circuits.py --max-logrows 18 --repeat 5 --cols 2
     python bench/circuits.py --only logreg-d64-b32-k1 --only fedavg-K8
 """
 
@@ -57,41 +59,38 @@ def cases(quick: bool) -> list[dict]:
             {"kind": "fedavg", "slots": 2, "params": 68},
         ]
     grid: list[dict] = []
-    for batch in (8, 32, 128):
-        for steps in (1, 2):
+    for batch in (8, 32):
+        for steps in (1, 2, 4):
             grid.append({"kind": "train", "family": "logreg", "batch": batch, "steps": steps, **DIGITS})
         grid.append({"kind": "infer", "family": "logreg", "batch": batch, "steps": 1, **DIGITS})
-    for batch in (8, 32):
-        grid.append({"kind": "train", "family": "mlp", "hidden": 32, "batch": batch, "steps": 1, **DIGITS})
-        grid.append({"kind": "infer", "family": "mlp", "hidden": 32, "batch": batch, "steps": 1, **DIGITS})
-    for slots in (2, 4, 8):
-        grid.append({"kind": "fedavg", "slots": slots, "params": 650})
+    for slots in (4, 8, 16):
+        grid.append({"kind": "fedavg", "slots": slots, "params": 650, "samples": 32})
     return grid
 
 
 def case_name(case: dict) -> str:
     if case["kind"] == "fedavg":
-        return f"fedavg-K{case['slots']}-P{case['params']}"
+        return f"fedavg-K{case['slots']}-P{case['params']}-c{case['cols']}"
     hidden = f"-h{case['hidden']}" if case.get("hidden") else ""
-    return f"{case['kind']}-{case['family']}{hidden}-d{case['features']}-b{case['batch']}-k{case['steps']}"
+    return f"{case['kind']}-{case['family']}{hidden}-d{case['features']}-b{case['batch']}-k{case['steps']}-c{case['cols']}"
 
 
 def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
     """ONNX graph and a representative fixed-point input for one case."""
     if case["kind"] == "fedavg":
-        spec = FedAvgSpec(case["params"], case["slots"])
-        updates = spec.calibration_inputs(sample_count=32)
+        spec = FedAvgSpec(case["params"], case["slots"], case.get("samples", 8))
+        updates = spec.calibration_inputs()
         path = export_onnx(spec.module(), [torch.tensor(u, dtype=torch.float32) for u in updates], work / "g.onnx",
                            [f"update_{i}" for i in range(spec.slots)], ["theta"])
         return path, [quantize(u) for u in updates]
     shape = {"hidden": case["hidden"]} if "hidden" in case else {}
     model = model_from_json({"family": case["family"], "features": case["features"], "classes": case["classes"], **shape})
     spec = TrainingStepSpec(model, case["batch"], case["steps"], learning_rate=0.5)
-    theta, data = spec.calibration_inputs()
+    inputs = list(spec.calibration_inputs()) if case["kind"] == "train" else list(spec.calibration_inputs())[:2]
     module = spec.module() if case["kind"] == "train" else Inference(spec)
-    path = export_onnx(module, [torch.tensor(theta, dtype=torch.float32), torch.tensor(data, dtype=torch.float32)],
-                       work / "g.onnx", ["theta", "data"], ["out"])
-    return path, [quantize(theta), quantize(data)]
+    path = export_onnx(module, [torch.tensor(v, dtype=torch.float32) for v in inputs], work / "g.onnx",
+                       ["theta", "data", "context"][:len(inputs)], ["out"])
+    return path, [quantize(v) for v in inputs]
 
 
 def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
@@ -99,7 +98,8 @@ def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
         work = Path(tmp)
         onnx_path, inputs = graph_for(case, work)
         start = time.perf_counter()
-        compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache", ProverConfig())
+        compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache",
+                                   ProverConfig(num_inner_cols=case["cols"]))
         result: dict = {"case": case_name(case), **case, "logrows": compiled.logrows, "rows": compiled.num_rows,
                         "num_inner_cols": compiled.settings["run_args"]["num_inner_cols"],
                         "compile_s": round(time.perf_counter() - start, 2)}
@@ -134,7 +134,8 @@ def add_ratios(results: list[dict]) -> None:
     for r in results:
         if r["kind"] != "train" or "prove_s" not in r:
             continue
-        infer = by_name.get(r["case"].replace("train-", "infer-").rsplit("-k", 1)[0] + "-k1")
+        base, cols = r["case"].rsplit("-c", 1)
+        infer = by_name.get(base.replace("train-", "infer-").rsplit("-k", 1)[0] + f"-k1-c{cols}")
         if infer and "prove_s" in infer:
             r["prove_vs_inference"] = round(r["prove_s"] / infer["prove_s"], 2)
             r["rows_vs_inference"] = round(r["rows"] / infer["rows"], 2)
@@ -148,13 +149,16 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"), help="dev SRS files are kept here")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="run only cases whose name contains TEXT (repeatable)")
+    parser.add_argument("--cols", type=int, action="append", choices=(1, 2, 4),
+                        help="ezkl inner columns (repeatable; default 1, 2 and 4)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case), args.cache, args.max_logrows, args.repeat)))
         return
     results = []
-    selected = [c for c in cases(args.quick) if not args.only or any(t in case_name(c) for t in args.only)]
+    grid = [{**case, "cols": cols} for cols in (args.cols or [1, 2, 4]) for case in cases(args.quick)]
+    selected = [c for c in grid if not args.only or any(t in case_name(c) for t in args.only)]
     for case in selected:
         print(f"[bench] {case_name(case)} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(

@@ -29,9 +29,9 @@ from sklearn.datasets import load_digits
 
 from zkfl.aggregator import aggregate_and_prove
 from zkfl.build import build_circuits
-from zkfl.chain.coordinator import Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, deploy_circuit_verifier, deploy_federation
-from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
+from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, ErrorDecoder, connect, transact
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.client import make_client_data, train_and_prove
@@ -39,6 +39,7 @@ from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.fixedpoint import quantize
+from zkfl.protocol import context
 from zkfl.prover import ProverConfig
 from zkfl.verification.proofs import VERIFIER_ABI
 
@@ -71,8 +72,8 @@ def measured(chain: Chain, receipt: Any, verifier: str) -> dict[str, int]:
 
 
 def bare_verify(chain: Chain, signer: Any, address: str, proof: Any) -> dict[str, int]:
-    """A transaction straight to the verifier with the same proof and instances."""
-    call = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI).functions.verifyProof(*proof_calldata(proof))
+    """A transaction straight to the verifier with the same proof (no public instances)."""
+    call = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI).functions.verifyProof(proof.data, [])
     receipt = transact(chain, signer, call, ErrorDecoder([VERIFIER_ABI]), "bare verifier call")
     return measured(chain, receipt, address)
 
@@ -88,21 +89,22 @@ def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     circuits = build_circuits(spec, slots, cache, config=config)
     rng = np.random.default_rng(0)
     genesis = quantize(spec.model.init_params(seed=0))
+    owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
+    fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address,
+                                                FederationTerms(submission_window=1000))
     datas, updates = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(slots):
+        for i, client in enumerate(clients):
             data = digits_batch(spec, rng.choice(len(load_digits().target), size=spec.sample_count, replace=False))
             datas.append(data)
-            updates.append(train_and_prove(circuits.client, spec, genesis, data, Path(tmp) / f"c{i}.json"))
+            bound = context(DEVNET_CHAIN_ID, fed_config.federation_id, client.address)
+            updates.append(train_and_prove(circuits.client, spec, genesis, data, bound, Path(tmp) / f"c{i}.json"))
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
-        owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
-        fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address,
-                                                    FederationTerms(submission_window=1000))
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
         coordinator = Coordinator(chain, deployment.coordinator)
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
-            coordinator.register(client, [data.commitment(spec)])
+            coordinator.register(client, [data.commitment(circuits.commitments, spec)])
             receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
             submissions.append(measured(chain, receipt, deployment.client_verifier))
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
@@ -139,7 +141,8 @@ def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, cols: int, ca
                               "rows": circuits.client.circuit.num_rows, "dedicated_runtime_bytes": dedicated_size}
     with tempfile.TemporaryDirectory() as tmp:
         genesis = quantize(spec.model.init_params(0))
-        update = train_and_prove(circuits.client, spec, genesis, data, Path(tmp) / "c.json")
+        update = train_and_prove(circuits.client, spec, genesis, data, context(DEVNET_CHAIN_ID, bytes(32), owner.address),
+                                 Path(tmp) / "c.json")
         for kind in ("dedicated", "reusable"):
             try:
                 deployed = deploy_circuit_verifier(chain, owner, circuits.client, cache, reusable=kind == "reusable")
@@ -155,11 +158,10 @@ def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, cols: int, ca
 
 def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
     contract = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI)
-    proof_bytes, instances = proof_calldata(proof)
-    tampered = bytearray(proof_bytes)
+    tampered = bytearray(proof.data)
     tampered[len(tampered) // 2] ^= 0x01
     try:
-        return contract.functions.verifyProof(bytes(tampered), instances).call() is False
+        return contract.functions.verifyProof(bytes(tampered), []).call() is False
     except Exception as exc:  # a revert is a rejection too, unless the verifier ran out of gas
         return "VerifierOutOfGas" not in (ErrorDecoder([project_artifact("ReusableVerifierAdapter").abi])
                                           .decode(getattr(exc, "data", None)) or "")
@@ -175,8 +177,8 @@ def main() -> None:
         small = TrainingStepSpec(LogisticRegression(16, 4), batch_size=4)
         federations, column_spec = [(small, 2)], small
     else:
-        digits = TrainingStepSpec(LogisticRegression(64, 10), batch_size=8)
-        federations, column_spec = [(digits, 2), (digits, 4)], digits
+        example = TrainingStepSpec(LogisticRegression(64, 10), batch_size=8, local_steps=2)  # examples/digits.py
+        federations, column_spec = [(example, 4)], example
     Account.enable_unaudited_hdwallet_features()
     accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(8)]
     with tempfile.TemporaryDirectory() as devnet_dir:

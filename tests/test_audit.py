@@ -25,17 +25,17 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.audit import AuditOptions, AuditReport, audit_federation
 from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.rpc import Chain
 from zkfl.client import ClientData
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.manifest import build_manifest, publish_manifest
-from zkfl.protocol import commit
+from zkfl.protocol import POINT_BYTES
 from zkfl.store import LocalStore, put_vector
 
-from conftest import LOGREG, ProvenRound
+from conftest import FEDERATION_ID, LOGREG, SLOTS, ProvenRound
 
 pytestmark = pytest.mark.prover
 
@@ -59,14 +59,15 @@ def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, ci
             genesis: np.ndarray) -> Coordinator:
     publish_manifest(store, circuits)
     config = FederationConfig.starting_from(circuits, genesis, put_vector(store, genesis), accounts[1].address,
-                                            FederationTerms(submission_window=WINDOW))
+                                            FederationTerms(submission_window=WINDOW), FEDERATION_ID)
     deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config)
     return Coordinator(chain, deployment.coordinator)
 
 
-def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]]) -> None:
+def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]],
+              circuits: CircuitSet) -> None:
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(LOGREG) for d in data])
+        coordinator.register(account, [d.commitment(circuits.commitments, LOGREG) for d in data])
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
     clients = accounts[2:5]
     _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
-                                     [full_round.data[2], second_batches[1]]])
+                                     [full_round.data[2], second_batches[1]]], logreg_circuits)
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights))
@@ -97,7 +98,7 @@ def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
     """Round 0 of a federation with the session's proofs, the given CIDs, and a custom finalization."""
     coordinator = _deploy(chain, accounts, verifiers, circuits, store, full_round.genesis)
     clients = accounts[2:5]
-    _register(coordinator, clients, [[d] for d in full_round.data])
+    _register(coordinator, clients, [[d] for d in full_round.data], circuits)
     for client, update, cid in zip(clients, full_round.updates, update_cids, strict=True):
         coordinator.submit_update(client, 0, update.proof, cid)
     finalize(coordinator)
@@ -131,9 +132,9 @@ def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chai
     forged[3] += 1
 
     def finalize(coordinator: Coordinator) -> None:
-        proof, instances = proof_calldata(full_round.aggregate.proof)
-        coordinator.finalize_calldata(accounts[1], 0, proof, [*instances[:-1], commit(forged)],
-                                      put_vector(store, forged))
+        proof = bytearray(full_round.aggregate.proof.data)  # claims C(forged) as its output
+        proof[SLOTS * POINT_BYTES:(SLOTS + 1) * POINT_BYTES] = logreg_circuits.commitments.point(forged)
+        coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged))
 
     coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
     return Federation(coordinator.address, store.root)
@@ -190,7 +191,8 @@ def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: 
     checks = {c["check"] for c in report["checks"]}
     assert {"event-origin", "events-match-state", "coordinator-code", "round-sequence", "model-chain", "manifest",
             "verifier-srs", "client-proof-offchain", "client-proof-onchain", "data-commitment", "update-hash",
-            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security", "circuit-settings"} <= checks
+            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security", "circuit-settings",
+            "commitment-key", "client-links"} <= checks
     assert report["srs"]["client"]["dev"] is True and "INSECURE" in report["srs"]["warnings"][0]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["rounds"])
     assert len(report["timing"]["client_verify_seconds"]) == 5
@@ -260,7 +262,11 @@ def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, ch
     body = json.loads(done.stdout)
     assert body["ok"] is False and body["error"] == "AuditFailed" and body["exit_code"] == 1
     assert body["reason"].startswith(f"client circuit: verification-key: content under {vk_cid}")
-    assert {f["check"] for f in body["failures"]} == {"verification-key", "client-proof-offchain"}
+    failed = {f["check"] for f in body["failures"]}
+    # the client vk is also what commitments are recomputed with: without it, none is checked
+    assert {"verification-key", "client-proof-offchain", "commitment-key"} <= failed
+    assert failed <= {"verification-key", "client-proof-offchain", "commitment-key", "model-hash", "update-hash",
+                      "next-model-hash", "fedavg"}
 
 
 def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
@@ -281,11 +287,12 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
     address, _ = deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
                                  verifiers.aggregator, config.aggregator, logreg_circuits.fedavg.slots,
                                  config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-                                 hashlib.sha256(lying).digest(), config.terms.as_tuple())
+                                 hashlib.sha256(lying).digest(), config.terms.as_tuple(), config.federation_id,
+                                 config.context_key_args())
     failed = _failed(_audit(chain, Federation(address, store.root), onchain=False))
     assert list(failed) == ["circuit-settings"]
     (detail,) = failed["circuit-settings"]
-    assert detail.startswith("client circuit: the circuit hashes 3 tensor(s) in ") and "manifest's lengths" in detail
+    assert detail.startswith("client circuit: the circuit commits to tensors of lengths ") and "the manifest's are" in detail
 
 
 # ------------------------------------------------------------------------------------ the chain

@@ -12,15 +12,15 @@ from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
 from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import MESSAGES, Coordinator, FederationTerms, proof_calldata
+from zkfl.chain.coordinator import MESSAGES, Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_circuit_verifier, deploy_coordinator
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.client import ClientData, ClientUpdate
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
-from zkfl.protocol import commit, empty_slot_commitment
+from zkfl.protocol import POINT_BYTES, empty_slot_commitment, proof_points
 
-from conftest import LOGREG, ProvenRound
+from conftest import FEDERATION_ID, LOGREG, ProvenRound, client_context
 
 pytestmark = pytest.mark.prover
 
@@ -30,26 +30,38 @@ STAKE = 10**16
 REWARD = 10**15
 
 
+def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
+                genesis, federation_id: bytes = FEDERATION_ID) -> Coordinator:
+    config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address,
+                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE), federation_id)
+    return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
+
+
 @pytest.fixture
 def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
                 full_round: ProvenRound) -> Coordinator:
-    """A fresh federation per test (shared verifiers) from the genesis model of `full_round`."""
-    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
-                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE))
-    deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config)
-    return Coordinator(chain, deployment.coordinator)
+    """A fresh federation per test (shared verifiers) from the genesis model of `full_round`, with
+    the federation id the session's proofs are bound to."""
+    return _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
 
 
 @pytest.fixture
-def registered(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound,
-               second_batches: list[ClientData]) -> list[LocalAccount]:
+def registered(coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound,
+               second_batches: list[ClientData], logreg_circuits: CircuitSet) -> list[LocalAccount]:
     """Clients 0..2 (accounts 2..4) registered in slot order, with their batch commitments:
     two batches for clients 0 and 2, one for client 1."""
-    clients = accounts[2:5]
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(LOGREG) for d in data])
+        coordinator.register(account, [d.commitment(logreg_circuits.commitments, LOGREG) for d in data])
     return clients
+
+
+def _with_points(proof: bytes, points: dict[int, bytes]) -> bytes:
+    """The proof bytes with some of its leading commitments replaced."""
+    out = bytearray(proof)
+    for index, point in points.items():
+        out[index * POINT_BYTES:(index + 1) * POINT_BYTES] = point
+    return bytes(out)
 
 
 def _mine(chain: Chain, blocks: int) -> None:
@@ -58,7 +70,7 @@ def _mine(chain: Chain, blocks: int) -> None:
 
 def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount],
                                               registered: list[LocalAccount], full_round: ProvenRound,
-                                              partial_round: ProvenRound) -> None:
+                                              partial_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
     aggregator = accounts[1]
     coordinator.fund_rewards(accounts[0], 10 * REWARD)
     # round 0: every client submits, so the aggregator may finalize before the deadline
@@ -69,6 +81,7 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model")
     assert coordinator.current_round == 1
     assert coordinator.round(0).finalized
+    commit = logreg_circuits.commitments.commit
     assert coordinator.round(1).model_hash == full_round.aggregate.global_hash == commit(full_round.aggregate.weights)
 
     # round 1: client 1 stays away; after the deadline the aggregator finalizes with the others
@@ -107,24 +120,25 @@ def _reject(match: str, action, *args) -> None:
 
 
 def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
-    proof, instances = proof_calldata(full_round.updates[0].proof)
-    tampered = bytearray(proof)
-    tampered[300] ^= 0x01
+    tampered = bytearray(full_round.updates[0].proof.data)
+    tampered[300] ^= 0x01  # past the commitments: the proof itself
     _reject("InvalidProof: the verifier at .* rejected the proof",
-            coordinator.submit_calldata, registered[0], 0, bytes(tampered), instances, "cid")
+            coordinator.submit_update, registered[0], 0, bytes(tampered), "cid")
     assert coordinator.accepted_update_hash(0, 0) == 0
 
 
-def test_tampered_instance_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
-    proof, instances = proof_calldata(full_round.updates[0].proof)
-    instances[2] = full_round.updates[1].update_hash  # claim another update than the one proven
-    _reject("InvalidProof", coordinator.submit_calldata, registered[0], 0, proof, instances, "cid")
+def test_a_proof_claiming_another_update_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
+                                                     full_round: ProvenRound) -> None:
+    other = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
+    _reject("InvalidProof", coordinator.submit_update, registered[0], 0,
+            _with_points(full_round.updates[0].proof.data, {3: other}), "cid")
 
 
 def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
-                                                      stale_update: ClientUpdate, full_round: ProvenRound) -> None:
+                                                      stale_update: ClientUpdate, full_round: ProvenRound,
+                                                      logreg_circuits: CircuitSet) -> None:
     _reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
-            f"but round 0's global model hash is {commit(full_round.genesis):#x}",
+            f"but round 0's global model hash is {logreg_circuits.commitments.commit(full_round.genesis):#x}",
             coordinator.submit_update, registered[2], 0, stale_update.proof, "cid")
 
 
@@ -135,13 +149,51 @@ def test_copied_proof_from_other_account_is_rejected(coordinator: Coordinator, r
             coordinator.submit_update, registered[1], 0, full_round.updates[0].proof, "cid")
 
 
-def test_registering_another_clients_data_commitment_is_rejected(
-        coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
-    taken = full_round.data[0].commitment(LOGREG)
-    coordinator.register(accounts[2], [taken])
-    _reject(f"DataCommitmentTaken: data commitment {taken:#x} is already committed",
-            coordinator.register, accounts[6], [123, taken])
-    assert coordinator.data_batch(123) == ("0x" + "0" * 40, False)  # the whole registration reverted
+def test_the_coordinator_commits_to_each_senders_context_as_kzg_commit_does(
+        coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound,
+        logreg_circuits: CircuitSet) -> None:
+    for account, update in zip(clients, full_round.updates, strict=True):
+        expected = logreg_circuits.commitments.commit(client_context(account))
+        assert coordinator.context_hash_of(account.address) == expected == update.context_hash
+    assert coordinator.context_hash_of(clients[0].address) != coordinator.context_hash_of(clients[1].address)
+
+
+def test_an_outsider_who_claims_a_clients_data_commitment_can_neither_use_it_nor_lock_the_owner_out(
+        coordinator: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound,
+        logreg_circuits: CircuitSet) -> None:
+    outsider, owner = accounts[6], clients[0]
+    taken = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    coordinator.register(outsider, [taken])  # front-runs the owner with its public commitment
+    _reject(f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
+            f"{outsider.address} in this federation must be bound to",
+            coordinator.submit_update, outsider, 0, full_round.updates[0].proof, "cid")
+    coordinator.register(owner, [taken])
+    coordinator.submit_update(owner, 0, full_round.updates[0].proof, "cid")
+    assert coordinator.accepted_update_hash(0, coordinator.client(owner.address).slot) == full_round.updates[0].update_hash
+
+
+def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected(
+        chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount], verifiers: Verifiers,
+        logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    """Two federations sharing circuits, SRS, verifiers and genesis: client 0's exact submission to
+    X, replayed into Y by an outsider (who registered the public data commitment there first) and by
+    the client itself, is refused; in X it is accepted."""
+    x = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
+    y = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, bytes(31) + b"\x02")
+    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    proof = full_round.updates[0].proof
+    for account in (accounts[6], clients[0]):
+        y.register(account, [commitment])
+        _reject("WrongContext", y.submit_update, account, 0, proof, "cid")
+    x.register(clients[0], [commitment])
+    x.submit_update(clients[0], 0, proof, "cid")
+    assert x.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
+
+
+def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
+    _reject(f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
+            coordinator.register, clients[0], [7, 7])
+    assert coordinator.data_batch(clients[0].address, 7) == (False, False)  # the whole registration reverted
 
 
 def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
@@ -153,15 +205,16 @@ def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, a
             coordinator.submit_update, registered[0], 1, reused_batch_update.proof, "cid")
 
 
-def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                         full_round: ProvenRound) -> None:
-    client = accounts[6]
+def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinator, clients: list[LocalAccount],
+                                                         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+    client = clients[0]
+    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(client, [12345])
     _reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
-    coordinator.commit_data(client, [full_round.data[0].commitment(LOGREG)])
-    assert coordinator.data_batch(full_round.data[0].commitment(LOGREG)) == (client.address, False)
+    coordinator.commit_data(client, [commitment])
+    assert coordinator.data_batch(client.address, commitment) == (True, False)
     coordinator.submit_update(client, 0, full_round.updates[0].proof, "cid")
-    assert coordinator.data_batch(full_round.data[0].commitment(LOGREG)) == (client.address, True)
+    assert coordinator.data_batch(client.address, commitment) == (True, True)
 
 
 def test_registration_without_data_commitments_is_rejected(coordinator: Coordinator,
@@ -202,8 +255,8 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     _mine(chain, WINDOW + 1)
-    _reject(f"SlotMismatch: slot 1 of the aggregation consumed hash {full_round.updates[1].update_hash:#x}; "
-            f"round 0 accepted {empty_slot_commitment(logreg_circuits.fedavg):#x} there",
+    _reject(f"SlotMismatch: slot 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
+            f"round 0 accepted {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
 
@@ -212,10 +265,19 @@ def test_finalize_with_a_missing_update_hash_is_rejected(
         full_round: ProvenRound, partial_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
-    proof, instances = proof_calldata(partial_round.aggregate.proof)
-    instances[0], instances[2] = full_round.updates[0].update_hash, full_round.updates[2].update_hash
-    _reject("SlotMismatch: slot 1 of the aggregation consumed hash",
-            coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
+    points = proof_points(full_round.aggregate.proof.data, 3, "proof")
+    proof = _with_points(partial_round.aggregate.proof.data, {0: points[0], 2: points[2]})
+    _reject("SlotMismatch: slot 1 of the aggregation consumed commitment",
+            coordinator.finalize_round, accounts[1], 0, proof, "cid")
+
+
+def test_finalize_with_swapped_slots_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    points = proof_points(full_round.aggregate.proof.data, 2, "proof")
+    swapped = _with_points(full_round.aggregate.proof.data, {0: points[1], 1: points[0]})
+    _reject(f"SlotMismatch: slot 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
+            coordinator.finalize_round, accounts[1], 0, swapped, "cid")
 
 
 def test_finalize_twice_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
@@ -243,9 +305,9 @@ def test_finalize_by_another_account_is_rejected(coordinator: Coordinator, accou
 def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    proof, instances = proof_calldata(full_round.aggregate.proof)
-    instances[-1] = commit([1, 2, 3])  # claim another next global model
-    _reject("InvalidProof", coordinator.finalize_calldata, accounts[1], 0, proof, instances, "cid")
+    other_model = proof_points(full_round.updates[0].proof.data, 1, "proof")[0]  # the genesis commitment
+    proof = _with_points(full_round.aggregate.proof.data, {3: other_model})  # claim another next global model
+    _reject("InvalidProof", coordinator.finalize_round, accounts[1], 0, proof, "cid")
     assert not coordinator.round(0).finalized
 
 
@@ -254,19 +316,15 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
         full_round: ProvenRound, cache_dir: Path) -> None:
     reusable = deploy_circuit_verifier(chain, accounts[0], logreg_circuits.client, cache_dir, reusable=True)
     assert reusable.kind == "reusable"
-    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
-                                            FederationTerms(submission_window=WINDOW))
-    deployment = deploy_coordinator(chain, accounts[0], Verifiers(reusable.address, verifiers.aggregator, {}),
-                                    logreg_circuits, config)
-    coordinator = Coordinator(chain, deployment.coordinator)
-    coordinator.register(accounts[2], [full_round.data[0].commitment(LOGREG)])
-    proof, instances = proof_calldata(full_round.updates[0].proof)
+    coordinator = _federation(chain, accounts, Verifiers(reusable.address, verifiers.aggregator, {}), logreg_circuits,
+                              full_round.genesis)
+    coordinator.register(accounts[2], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
+    proof = full_round.updates[0].proof.data
     tampered = bytearray(proof)
     tampered[300] ^= 0x01
-    _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, bytes(tampered), instances, "cid")
-    other_update = list(instances)
-    other_update[2] = full_round.updates[1].update_hash
-    _reject("InvalidProof", coordinator.submit_calldata, accounts[2], 0, proof, other_update, "cid")
+    _reject("InvalidProof", coordinator.submit_update, accounts[2], 0, bytes(tampered), "cid")
+    other_update = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
+    _reject("InvalidProof", coordinator.submit_update, accounts[2], 0, _with_points(proof, {3: other_update}), "cid")
     coordinator.submit_update(accounts[2], 0, full_round.updates[0].proof, "cid")
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
 
@@ -274,22 +332,21 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     # cannot settle on the starved path and a starved call never looks like a rejected proof
     adapter_abi = project_artifact("ReusableVerifierAdapter").abi
     adapter = chain.w3.eth.contract(address=reusable.address, abi=adapter_abi)
-    call = adapter.functions.verifyProof(proof, instances)
+    call = adapter.functions.verifyProof(proof, [])
     gas = call.estimate_gas()
     assert call.call({"gas": gas}) is True
     with pytest.raises(ContractCustomError) as starved:
         call.call({"gas": gas // 2})
     assert ErrorDecoder([adapter_abi]).decode(starved.value.data) == f"VerifierOutOfGas(verifier={reusable.address})"
-    assert adapter.functions.verifyProof(bytes(tampered), instances).call() is False
+    assert adapter.functions.verifyProof(bytes(tampered), []).call() is False
 
 
 def test_a_starved_verifier_is_not_reported_as_an_invalid_proof(coordinator: Coordinator,
                                                                  registered: list[LocalAccount],
                                                                  full_round: ProvenRound) -> None:
-    proof, instances = proof_calldata(full_round.updates[0].proof)
-    call = coordinator.contract.functions.submitUpdate(0, proof, instances, "cid")
+    call = coordinator.contract.functions.submitUpdate(0, full_round.updates[0].proof.data, "cid")
     with pytest.raises(ContractCustomError) as starved:
-        call.call({"from": registered[0].address, "gas": 250_000})
+        call.call({"from": registered[0].address, "gas": 400_000})
     assert coordinator.decoder.decode(starved.value.data) == (
         f"VerifierOutOfGas: the verifier at {coordinator.client_verifier} ran out of gas before reaching a verdict; "
         "raise the gas limit")
@@ -349,10 +406,9 @@ def test_wrong_chain_id_is_a_clear_error(chain: Chain) -> None:
 
 def test_out_of_gas_is_a_clear_error(coordinator: Coordinator, registered: list[LocalAccount],
                                      full_round: ProvenRound) -> None:
-    proof, instances = proof_calldata(full_round.updates[0].proof)
-    call = coordinator.contract.functions.submitUpdate(0, proof, instances, "cid")
-    with pytest.raises(ChainError, match=r"ran out of gas \(200000 gas limit, \d+ used\); raise the gas limit"):
-        transact(coordinator.chain, registered[0], call, coordinator.decoder, "update submission", gas=200_000)
+    call = coordinator.contract.functions.submitUpdate(0, full_round.updates[0].proof.data, "cid")
+    with pytest.raises(ChainError, match=r"ran out of gas \(400000 gas limit, \d+ used\); raise the gas limit"):
+        transact(coordinator.chain, registered[0], call, coordinator.decoder, "update submission", gas=400_000)
     assert coordinator.accepted_update_hash(0, 0) == 0
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from zkfl.circuits.training import CONTEXT_LEN
 from zkfl.circuits import FAMILIES, FedAvgSpec, LogisticRegression, Mlp, TrainingStepSpec, export_onnx, model_from_json
 from zkfl.client import float_sgd_reference, make_client_data
 from zkfl.errors import ConfigError
@@ -28,7 +29,8 @@ def test_hand_written_backward_matches_autograd(name: str) -> None:
     spec = SPECS[name]
     data = client_data(spec, seed=3)
     theta = spec.model.init_params(seed=4)
-    graph_out = spec.module()(torch.tensor(theta, dtype=torch.float64), torch.tensor(dequantize(data.vector(spec))))
+    graph_out = spec.module()(torch.tensor(theta, dtype=torch.float64), torch.tensor(dequantize(data.vector(spec))),
+                              torch.zeros(CONTEXT_LEN, dtype=torch.float64))
     reference = float_sgd_reference(spec, theta, data)
     np.testing.assert_allclose(graph_out[:-1].numpy(), reference, atol=1e-9)
     assert graph_out[-1].item() == spec.sample_count
@@ -38,24 +40,31 @@ def test_sample_count_is_a_graph_constant_not_an_input() -> None:
     module = LOGREG.module()
     theta = torch.zeros(LOGREG.num_params)
     for fill in (0.0, 1.0):
-        out = module(theta, torch.full((LOGREG.data_len,), fill))
+        out = module(theta, torch.full((LOGREG.data_len,), fill), torch.full((CONTEXT_LEN,), fill))
         assert out[-1].item() == LOGREG.sample_count
 
 
-def test_fedavg_gives_empty_slots_zero_weight() -> None:
-    spec = FedAvgSpec(num_params=3, slots=3)
+def test_the_context_is_committed_but_does_not_change_the_update() -> None:
+    module, data = LOGREG.module(), client_data(LOGREG, seed=1)
+    theta, x = torch.tensor(LOGREG.model.init_params(seed=0)), torch.tensor(dequantize(data.vector(LOGREG)))
+    assert torch.equal(module(theta, x, torch.zeros(CONTEXT_LEN, dtype=torch.float64)),
+                       module(theta, x, torch.full((CONTEXT_LEN,), 4095.0, dtype=torch.float64)))
+
+
+def test_fedavg_is_the_mean_of_the_filled_slots() -> None:
+    spec = FedAvgSpec(num_params=3, slots=3, sample_count=8)
     a = torch.tensor([1.0, 2.0, 3.0, 8.0])
-    b = torch.tensor([3.0, 2.0, 1.0, 24.0])
+    b = torch.tensor([3.0, 2.0, 1.0, 8.0])
     empty = torch.zeros(4)
-    out = spec.module()(a, empty, b)
-    assert torch.allclose(out, (8 * a[:3] + 24 * b[:3]) / 32)
+    assert torch.allclose(spec.module()(a, empty, b), (a[:3] + b[:3]) / 2)
+    assert torch.allclose(spec.module()(a, a, b), (2 * a[:3] + b[:3]) / 3)
 
 
 def test_export_is_deterministic(tmp_path) -> None:
-    theta, data = LOGREG.calibration_inputs()
-    args = [torch.tensor(theta, dtype=torch.float32), torch.tensor(data, dtype=torch.float32)]
-    first = export_onnx(LOGREG.module(), args, tmp_path / "a.onnx", ["theta", "data"], ["update"])
-    second = export_onnx(LOGREG.module(), args, tmp_path / "b.onnx", ["theta", "data"], ["update"])
+    args = [torch.tensor(v, dtype=torch.float32) for v in LOGREG.calibration_inputs()]
+    names = ["theta", "data", "context"]
+    first = export_onnx(LOGREG.module(), args, tmp_path / "a.onnx", names, ["update"])
+    second = export_onnx(LOGREG.module(), args, tmp_path / "b.onnx", names, ["update"])
     assert first.read_bytes() == second.read_bytes()
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zkfl.commitments import poseidon
 from zkfl.store import get_vector
 from zkfl.workspace import Workspace
 
@@ -111,9 +110,10 @@ def test_two_clients_two_rounds_through_the_cli_are_final_on_chain(cli_run: CliR
     assert coordinator.current_round == 2
     assert coordinator.round(0).finalized and coordinator.round(1).finalized
     assert coordinator.round(0).accepted == coordinator.round(1).accepted == 2
-    # the next global model is in the store under the CID the chain published, and hashes to the chain's hash
+    # the next global model is in the store under the CID the chain published, and commits to the chain's value
     published = coordinator.opened_rounds()[-1]
-    assert published.model_hash == coordinator.round(2).model_hash == poseidon(get_vector(ws.store, published.model_cid))
+    assert published.model_hash == coordinator.round(2).model_hash == ws.circuits.commitments.commit(
+        get_vector(ws.store, published.model_cid))
     assert cli_run.round0["next_model_hash"] == hex(coordinator.round(1).model_hash)
     status = ok("status", "-w", cli_run.workspace)
     assert status["current_round"] == 2

@@ -1,36 +1,82 @@
-import ezkl
+"""The protocol's KZG commitments (ezkl `polycommit`), the sender/federation context, and salts."""
+
 import numpy as np
+import pytest
+from py_ecc.bn128 import FQ, add, multiply
 
+from zkfl.build import CircuitSet
 from zkfl.circuits import SALT_LEN
-from zkfl.commitments import SALT_BITS, new_salt, poseidon
-from zkfl.fixedpoint import felt_to_uint, int_to_felt
-from zkfl.client import make_client_data
+from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
+from zkfl.client import SALT_BITS, make_client_data, new_salt
+from zkfl.errors import ConfigError
+from zkfl.protocol import commitment_key, context, empty_slot, empty_slot_commitment
 
-from conftest import LOGREG
+from conftest import LOGREG, SLOTS
 
-
-def test_poseidon_is_ezkl_poseidon_over_the_same_felts() -> None:
-    fixed = np.array([3, -7, 4096, 0, 12345])
-    (digest,) = ezkl.poseidon_hash([int_to_felt(v) for v in fixed])
-    assert poseidon(fixed) == felt_to_uint(digest)
+pytestmark = pytest.mark.prover
 
 
-def test_poseidon_sees_every_element_and_its_order() -> None:
-    base = poseidon([1, 2, 3])
-    assert poseidon([1, 2, 4]) != base
-    assert poseidon([2, 1, 3]) != base
-    assert poseidon([1, 2, 3, 0]) != base
+def test_a_commitment_sees_every_element_and_its_order(logreg_circuits: CircuitSet) -> None:
+    commit = logreg_circuits.commitments.commit
+    base = commit(np.array([1, 2, 3]))
+    assert commit(np.array([1, 2, 4])) != base
+    assert commit(np.array([2, 1, 3])) != base
+    assert commit(np.array([1, 2, 3, 1])) != base
+
+
+def test_the_empty_slot_commitment_is_one_constant_of_the_federation(logreg_circuits: CircuitSet) -> None:
+    key, spec = logreg_circuits.commitments, logreg_circuits.fedavg
+    assert not empty_slot(spec).any() and empty_slot(spec).shape == (spec.update_len,)
+    assert empty_slot_commitment(key, spec) == key.commit(np.zeros(spec.update_len, dtype=np.int64))
+    assert empty_slot_commitment(key, spec) != key.commit(np.eye(1, spec.update_len, 0, dtype=np.int64)[0])
+
+
+def test_same_data_with_different_salt_commits_differently(logreg_circuits: CircuitSet) -> None:
+    x = np.full((LOGREG.sample_count, LOGREG.features), 0.25)
+    y = np.zeros(LOGREG.sample_count, dtype=int)
+    first, second = make_client_data(LOGREG, x, y), make_client_data(LOGREG, x, y)
+    assert np.array_equal(first.features, second.features)
+    key = logreg_circuits.commitments
+    assert first.commitment(key, LOGREG) != second.commitment(key, LOGREG)
+
+
+def test_the_context_commitment_is_what_the_coordinators_ec_arithmetic_computes(logreg_circuits: CircuitSet) -> None:
+    """C(context) = C(0) + sum_j context_j * (C(e_j) - C(0)): the formula Coordinator.contextHashOf
+    evaluates with the precompiles, here with py_ecc, against kzg_commit."""
+    key = logreg_circuits.commitments
+    base, basis = key.context_basis()
+    vector = context(31337, bytes(32), "0x" + "ab" * 20)
+
+    def point(raw: bytes) -> tuple[FQ, FQ]:
+        return FQ(int.from_bytes(raw[:32], "big")), FQ(int.from_bytes(raw[32:], "big"))
+
+    acc = point(base)
+    for element, unit in zip(vector, basis, strict=True):
+        acc = add(acc, multiply(point(unit), int(element)))
+    assert b"".join(int(c).to_bytes(32, "big") for c in acc) == key.point(vector)
+
+
+def test_the_context_names_chain_federation_and_sender() -> None:
+    sender, federation = "0x" + "11" * 20, bytes(31) + b"\x01"
+    vector = context(31337, federation, sender)
+    assert vector.shape == (CONTEXT_LEN,) and np.all((vector >= 0) & (vector < 2**CONTEXT_BITS))
+    assert np.array_equal(vector, context(31337, federation, sender))
+    for other in (context(1, federation, sender), context(31337, bytes(32), sender),
+                  context(31337, federation, "0x" + "12" * 20)):
+        assert not np.array_equal(vector, other)
+
+
+def test_a_commitment_key_refuses_an_srs_of_other_logrows(logreg_circuits: CircuitSet, tmp_path) -> None:
+    keys = logreg_circuits.client
+    wrong = tmp_path / "small.srs"
+    wrong.write_bytes((keys.circuit.logrows - 1).to_bytes(4, "little"))
+    with pytest.raises(ConfigError, match=f"commitments of this federation need its circuits' logrows {keys.circuit.logrows}"):
+        commitment_key(keys.circuit.settings_path, keys.vk_path, wrong)
+    assert logreg_circuits.aggregator.circuit.logrows == keys.circuit.logrows  # one logrows, by construction
+    assert SLOTS == logreg_circuits.fedavg.slots
 
 
 def test_salt_is_fresh_and_within_float32_exact_range() -> None:
     a, b = new_salt(), new_salt()
     assert a.shape == (SALT_LEN,) and not np.array_equal(a, b)
     assert np.all(np.abs(np.concatenate([a, b])) < 2**SALT_BITS)
-
-
-def test_same_data_with_different_salt_commits_differently() -> None:
-    x = np.full((LOGREG.sample_count, LOGREG.features), 0.25)
-    y = np.zeros(LOGREG.sample_count, dtype=int)
-    first, second = make_client_data(LOGREG, x, y), make_client_data(LOGREG, x, y)
-    assert np.array_equal(first.features, second.features)
-    assert first.commitment(LOGREG) != second.commitment(LOGREG)

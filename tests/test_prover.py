@@ -89,7 +89,7 @@ def test_ceremony_srs_is_not_marked_dev(tmp_path: Path) -> None:
 
 
 def test_proof_of_another_circuit_is_refused(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
-    with pytest.raises(ProofError, match="proof of another circuit"):
+    with pytest.raises(ProofError, match="does not verify against circuit 'fedavg'"):
         verify(logreg_circuits.aggregator, full_round.updates[0].proof)
 
 

@@ -14,6 +14,7 @@ from zkfl.circuits import TrainingStepSpec
 from zkfl.client import make_client_data
 from zkfl.errors import DataRangeError
 from zkfl.fixedpoint import quantize
+from zkfl.circuits.training import CONTEXT_LEN
 from zkfl.prover import run_witness
 from zkfl.ranges import Batch, CircuitRange, accepted_feature_bound, check_batch
 
@@ -50,7 +51,7 @@ def test_the_float_simulation_predicts_where_ezkl_leaves_the_range(family: str, 
     assert 1.0 < bound < circuit.max_input
     for factor, fits in ((0.97, True), (1.03, False)):
         data = make_client_data(spec, x * (factor * bound / np.max(np.abs(x))), y)
-        inputs = [quantize(theta), data.vector(spec)]
+        inputs = [quantize(theta), data.vector(spec), np.zeros(CONTEXT_LEN, dtype=np.int64)]
         if fits:
             run_witness(circuits.client.circuit, inputs)
         else:

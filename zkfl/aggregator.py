@@ -1,5 +1,5 @@
 """The aggregator role: FedAvg of the round's accepted client updates, proven.
-The proof's public instances are `zkfl.protocol.AggregationInstances`."""
+The proof's commitments are `zkfl.protocol.AggregationCommitments`."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from zkfl.client import ClientUpdate
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, dequantize
 from zkfl.protocol import (
-    AggregationInstances,
+    AggregationCommitments,
+    CommitmentKey,
     aggregation_link_problem,
     check_commitment,
     client_link_problem,
-    commit,
+    commitment_key,
     empty_slot,
     empty_slot_commitment,
     expected_slots,
@@ -50,20 +51,22 @@ class AggregateResult:
     weights: FixedArray  # next global model, fixed point
     proof: Proof
 
+    slots: int
+
     @property
-    def instances(self) -> AggregationInstances:
-        return AggregationInstances(self.proof.instances[:-1], self.proof.instances[-1])
+    def commitments(self) -> AggregationCommitments:
+        return AggregationCommitments.from_proof(self.proof.data, self.slots)
 
     @property
     def slot_hashes(self) -> tuple[int, ...]:
-        return self.instances.slots
+        return self.commitments.slots
 
     @property
     def global_hash(self) -> int:
-        return self.instances.next_model
+        return self.commitments.next_model
 
 
-def slot_vectors(spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
+def slot_vectors(key: CommitmentKey, spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
     """The K FedAvg inputs: each accepted update in its slot, the empty vector elsewhere."""
     if len(slots) != spec.slots:
         raise ConfigError(f"the FedAvg circuit has {spec.slots} slots, got {len(slots)} entries (use None for a missing client)")
@@ -76,7 +79,7 @@ def slot_vectors(spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[F
             continue
         if update.vector.shape != (spec.update_len,):
             raise ConfigError(f"slot {i}: update has {update.vector.shape[0]} elements, expected {spec.update_len}")
-        check_commitment(update.vector, update.update_hash, f"slot {i}: the update")
+        check_commitment(key, update.vector, update.update_hash, f"slot {i}: the update")
         vectors.append(update.vector)
     return vectors
 
@@ -87,15 +90,16 @@ def aggregate_and_prove(
     slots: Sequence[SlotUpdate | None],
     proof_path: str | os.PathLike[str],
 ) -> AggregateResult:
-    """Prove the sample-weighted FedAvg of the filled slots (missing slots: weight 0)."""
-    vectors = slot_vectors(spec, slots)
+    """Prove FedAvg of the filled slots (missing slots are left out of the mean)."""
+    key = commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
+    vectors = slot_vectors(key, spec, slots)
     run = prove(keys, vectors, Path(proof_path))
-    result = AggregateResult(run.outputs[0], run.proof)
-    expected = AggregationInstances.of(vectors, result.weights)
-    if result.instances != expected:
+    result = AggregateResult(run.outputs[0], run.proof, spec.slots)
+    expected = AggregationCommitments.of(key, vectors, result.weights)
+    if result.commitments != expected:
         raise LinkError(
-            "the aggregation proof's public instances are not the commitments of its slots and output: "
-            f"expected {expected.as_tuple()}, proof has {result.proof.instances}"
+            "the aggregation proof's commitments are not the commitments of its slots and output: "
+            f"expected {expected.as_tuple()}, proof has {result.commitments.as_tuple()}"
         )
     return result
 
@@ -108,6 +112,7 @@ def fedavg_float(updates: Sequence[ClientUpdate]) -> np.ndarray:
 
 
 def check_round_links(
+    key: CommitmentKey,
     global_hash: int,
     slots: Sequence[ClientUpdate | None],
     aggregate: AggregateResult,
@@ -120,10 +125,10 @@ def check_round_links(
     accepted = {i: u.update_hash for i, u in enumerate(slots) if u is not None}
     for i, update in enumerate(slots):
         if update is not None:
-            problem = client_link_problem(update.instances, global_hash, update.update_hash)
+            problem = client_link_problem(update.commitments, global_hash, update.update_hash)
             if problem:
                 raise LinkError(f"slot {i}: {problem}")
-    expected = expected_slots(accepted, len(slots), empty_slot_commitment(spec))
-    problem = aggregation_link_problem(aggregate.instances, expected, commit(aggregate.weights))
+    expected = expected_slots(accepted, len(slots), empty_slot_commitment(key, spec))
+    problem = aggregation_link_problem(aggregate.commitments, expected, key.commit(aggregate.weights))
     if problem:
         raise LinkError(problem)

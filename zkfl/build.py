@@ -1,4 +1,5 @@
-"""From a model spec to a ready circuit set: export both graphs, compile, SRS, keys."""
+"""From a model spec to a ready circuit set: export both graphs, compile them at one logrows, SRS,
+keys, and a check that both circuits commit to a vector alike (their proofs link)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
+from zkfl.errors import ConfigError
 from zkfl.fixedpoint import quantize
+from zkfl.protocol import CommitmentKey, commitment_key
 from zkfl.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
 from zkfl.srs import DevSrsSource, SrsSource
 
@@ -23,15 +27,27 @@ class CircuitSet:
     client: CircuitKeys
     aggregator: CircuitKeys
 
+    @property
+    def commitments(self) -> CommitmentKey:
+        """The federation's commitment key (the client circuit's; the aggregator's commits alike)."""
+        return keys_commitment(self.client)
+
+
+def keys_commitment(keys: CircuitKeys) -> CommitmentKey:
+    return commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
+
+
+def fedavg_spec(spec: TrainingStepSpec, slots: int) -> FedAvgSpec:
+    return FedAvgSpec(spec.num_params, slots, spec.sample_count)
+
 
 def export_circuits(spec: TrainingStepSpec, slots: int, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the training-step and FedAvg ONNX graphs for `spec` with K = `slots`."""
     out_dir = Path(out_dir)
-    theta, data = spec.calibration_inputs()
-    client = export_onnx(spec.module(), [torch.tensor(theta, dtype=torch.float32), torch.tensor(data, dtype=torch.float32)],
-                         out_dir / "training_step.onnx", ["theta", "data"], ["update"])
-    fedavg = FedAvgSpec(spec.num_params, slots)
-    updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs(spec.sample_count)]
+    client = export_onnx(spec.module(), [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
+                         out_dir / "training_step.onnx", ["theta", "data", "context"], ["update"])
+    fedavg = fedavg_spec(spec, slots)
+    updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs()]
     aggregator = export_onnx(fedavg.module(), updates, out_dir / "fedavg.onnx",
                              [f"update_{i}" for i in range(slots)], ["theta"])
     return client, aggregator
@@ -40,12 +56,18 @@ def export_circuits(spec: TrainingStepSpec, slots: int, out_dir: str | os.PathLi
 def compile_circuits(
     spec: TrainingStepSpec, slots: int, cache_dir: str | os.PathLike[str], config: ProverConfig = ProverConfig()
 ) -> tuple[CompiledCircuit, CompiledCircuit]:
+    """Both circuits at one logrows (the larger one's), so their commitments are comparable."""
     cache_dir = Path(cache_dir)
     client_onnx, agg_onnx = export_circuits(spec, slots, cache_dir / "onnx" / spec_tag(spec, slots))
-    theta, data = spec.calibration_inputs()
-    client = compile_circuit("training_step", client_onnx, [quantize(theta), quantize(data)], cache_dir, config)
-    updates = FedAvgSpec(spec.num_params, slots).calibration_inputs(spec.sample_count)
-    aggregator = compile_circuit("fedavg", agg_onnx, [quantize(u) for u in updates], cache_dir, config)
+    client_input = [quantize(v) for v in spec.calibration_inputs()]
+    agg_input = [quantize(u) for u in fedavg_spec(spec, slots).calibration_inputs()]
+    client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config)
+    aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config)
+    logrows = max(client.logrows, aggregator.logrows)
+    if client.logrows < logrows:
+        client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config, logrows)
+    if aggregator.logrows < logrows:
+        aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config, logrows)
     return client, aggregator
 
 
@@ -62,12 +84,23 @@ def build_circuits(
     cache_dir = Path(cache_dir)
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
     client, aggregator = compile_circuits(spec, slots, cache_dir, config)
-    return CircuitSet(
+    circuits = CircuitSet(
         training=spec,
-        fedavg=FedAvgSpec(spec.num_params, slots),
+        fedavg=fedavg_spec(spec, slots),
         client=setup_keys(client, srs_source, cache_dir),
         aggregator=setup_keys(aggregator, srs_source, cache_dir),
     )
+    check_links(circuits)
+    return circuits
+
+
+def check_links(circuits: CircuitSet) -> None:
+    """Refuse a circuit pair whose commitments differ for the same vector (another SRS, logrows or
+    number of blinding rows): the client's update could never be the aggregator's slot."""
+    probe = np.arange(1, circuits.fedavg.update_len + 1, dtype=np.int64)
+    if circuits.commitments.point(probe) != keys_commitment(circuits.aggregator).point(probe):
+        raise ConfigError("the training-step and FedAvg circuits commit to the same vector differently (their SRS, "
+                          "logrows or blinding rows differ), so their proofs cannot link")
 
 
 def spec_tag(spec: TrainingStepSpec, slots: int) -> str:

@@ -1,9 +1,10 @@
 """The client role: commit to private local data, then train from the published global model and
-prove it. The proof's public instances are `zkfl.protocol.ClientInstances`."""
+prove it. The proof's commitments are `zkfl.protocol.ClientCommitments`."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +14,21 @@ import torch
 
 from zkfl.circuits import SALT_LEN, TrainingStepSpec
 from zkfl.circuits.training import data_vector
-from zkfl.commitments import new_salt
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, quantize
-from zkfl.protocol import ClientInstances, commit
+from zkfl.protocol import ClientCommitments, CommitmentKey, commitment_key
 from zkfl.prover import CircuitKeys, Proof, prove
+
+
+SALT_BITS = 23
+"""Salt elements are uniform in (-2**23, 2**23): 8 x ~24 bits, and exact through float32 inputs."""
+
+
+def new_salt(rng: secrets.SystemRandom | None = None) -> FixedArray:
+    """Fresh salt for a data commitment, from the OS's CSPRNG (never a seeded generator)."""
+    rng = rng or secrets.SystemRandom()
+    bound = (1 << SALT_BITS) - 1
+    return np.array([rng.randint(-bound, bound) for _ in range(SALT_LEN)], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,8 @@ class ClientData:
     def vector(self, spec: TrainingStepSpec) -> FixedArray:
         return data_vector(spec, self.features, self.labels, self.salt, one=1 << SCALE)
 
-    def commitment(self, spec: TrainingStepSpec) -> int:
-        return commit(self.vector(spec))
+    def commitment(self, key: CommitmentKey, spec: TrainingStepSpec) -> int:
+        return key.commit(self.vector(spec))
 
 
 def make_client_data(
@@ -65,7 +76,7 @@ def make_client_data(
 @dataclass(frozen=True)
 class ClientUpdate:
     """A proven client update. `vector` = new weights then the sample count (fixed point): the
-    exact field elements the FedAvg circuit consumes, so its in-hash equals `update_hash`."""
+    exact field elements the FedAvg circuit consumes, so its slot commitment equals `update_hash`."""
 
     vector: FixedArray
     proof: Proof
@@ -79,20 +90,24 @@ class ClientUpdate:
         return int(self.vector[-1]) >> SCALE
 
     @property
-    def instances(self) -> ClientInstances:
-        return ClientInstances.parse(self.proof.instances)
+    def commitments(self) -> ClientCommitments:
+        return ClientCommitments.from_proof(self.proof.data)
 
     @property
     def global_hash(self) -> int:
-        return self.instances.model
+        return self.commitments.model
 
     @property
     def data_hash(self) -> int:
-        return self.instances.data
+        return self.commitments.data
+
+    @property
+    def context_hash(self) -> int:
+        return self.commitments.context
 
     @property
     def update_hash(self) -> int:
-        return self.instances.update
+        return self.commitments.update
 
 
 def train_and_prove(
@@ -100,21 +115,24 @@ def train_and_prove(
     spec: TrainingStepSpec,
     global_weights: FixedArray,
     data: ClientData,
+    context: FixedArray,
     proof_path: str | os.PathLike[str],
 ) -> ClientUpdate:
-    """Run the spec's k SGD steps from `global_weights` on `data`, proven; then check that every
-    public instance is the Poseidon hash we compute independently of the prover."""
+    """Run the spec's k SGD steps from `global_weights` on `data`, proven for the submitter and
+    federation that `context` names (`zkfl.protocol.context`); then check that every commitment in
+    the proof is the one we compute independently of the prover."""
     global_weights = np.asarray(global_weights, dtype=np.int64)
     if global_weights.shape != (spec.num_params,):
         raise ConfigError(f"global model has {global_weights.shape} weights, the circuit expects ({spec.num_params},)")
     data_vector = data.vector(spec)
-    run = prove(keys, [global_weights, data_vector], Path(proof_path))
+    run = prove(keys, [global_weights, data_vector, np.asarray(context, dtype=np.int64)], Path(proof_path))
     update = ClientUpdate(run.outputs[0], run.proof)
-    expected = ClientInstances.of(global_weights, data_vector, update.vector)
-    if update.instances != expected:
+    key = commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
+    expected = ClientCommitments.of(key, global_weights, data_vector, context, update.vector)
+    if update.commitments != expected:
         raise LinkError(
-            "the proof's public instances are not the commitments of its inputs and output: "
-            f"expected {expected.as_tuple()}, proof has {update.proof.instances}"
+            "the proof's commitments are not the commitments of its inputs and output: "
+            f"expected {expected.as_tuple()}, proof has {update.commitments.as_tuple()}"
         )
     return update
 

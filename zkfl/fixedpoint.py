@@ -21,7 +21,7 @@ SCALE = 12
 """Fixed-point scale (bits after the binary point) of every input, parameter and output."""
 
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
-"""Order of BN254's scalar field, the field halo2/KZG proofs and ezkl's Poseidon work over."""
+"""Order of BN254's scalar field, the field halo2/KZG proofs work over."""
 
 MAX_ABS_INT = (1 << 24) - 1
 """Largest |fixed-point integer| that survives ezkl's float32 inputs exactly (24-bit mantissa)."""

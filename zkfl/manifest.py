@@ -2,9 +2,10 @@
 store, and bound to the chain.
 
 It names, by CID, each circuit's settings, verification key and verifier SRS (the k = 1 cut of the
-SRS, `zkfl.powers_of_tau.verifier_srs`), records the prover SRS's SHA-256 and whether it is an
-insecure dev SRS, and the model the circuits train. The coordinator's immutable `circuitsDigest`
-is the SHA-256 of the manifest's bytes, which is also the digest inside the manifest's CID
+SRS, `zkfl.powers_of_tau.verifier_srs`), and the full SRS that commitments are computed with
+(`commitment_srs_cid`: recomputing a KZG commitment takes all 2^logrows powers); records the prover
+SRS's SHA-256 and whether it is an insecure dev SRS, and the model the circuits train. The
+coordinator's immutable `circuitsDigest` is the SHA-256 of the manifest's bytes, which is also the digest inside the manifest's CID
 (CIDv1, raw, sha2-256): from the chain alone an auditor derives the CID, and the store can only
 hand back the manifest the federation deployed.
 """
@@ -28,11 +29,13 @@ from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.errors import StoreError, ZkflError
 from zkfl.fixedpoint import SCALE
 from zkfl.powers_of_tau import SrsFile, verifier_srs
+from zkfl.protocol import CommitmentKey, commitment_key
 from zkfl.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
 from zkfl.store import ArtifactStore
 
-SCHEMA = "zkfl.federation-manifest/2"
-"""Version 2: `model` is the training step as `TrainingStepSpec.to_json()` (the model family nested)."""
+SCHEMA = "zkfl.federation-manifest/3"
+"""Version 3: proofs link by KZG commitments, and `commitment_srs_cid` names the SRS to recompute
+them with. (2: `model` is the training step as `TrainingStepSpec.to_json()`.)"""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class FederationManifest:
     slots: int
     client: CircuitEntry
     aggregator: CircuitEntry
+    commitment_srs_cid: str  # the full SRS both circuits' keys were made with
 
     @property
     def training(self) -> TrainingStepSpec:
@@ -62,7 +66,8 @@ class FederationManifest:
 
     @property
     def fedavg(self) -> FedAvgSpec:
-        return FedAvgSpec(self.training.num_params, self.slots)
+        training = self.training
+        return FedAvgSpec(training.num_params, self.slots, training.sample_count)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FederationManifest:
@@ -70,7 +75,8 @@ class FederationManifest:
             raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
         try:
             manifest = cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
-                           CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]))
+                           CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]),
+                           body["commitment_srs_cid"])
             manifest.training  # noqa: B018 - the model must parse
         except (KeyError, TypeError, ZkflError) as exc:
             raise StoreError(f"malformed federation manifest: {exc}") from exc
@@ -90,10 +96,12 @@ def build_manifest(circuits: CircuitSet) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's canonical bytes and the artifacts it names ({cid: bytes})."""
     client, client_blobs = _entry(circuits.client)
     aggregator, aggregator_blobs = _entry(circuits.aggregator)
+    srs = circuits.client.srs.path.read_bytes()
+    srs_cid = content_id(srs)
     manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.fedavg.slots,
-                                  client, aggregator)
+                                  client, aggregator, srs_cid)
     raw = json.dumps(asdict(manifest), sort_keys=True, separators=(",", ":")).encode()
-    return raw, {**client_blobs, **aggregator_blobs}
+    return raw, {**client_blobs, **aggregator_blobs, srs_cid: srs}
 
 
 def circuits_digest(circuits: CircuitSet) -> bytes:
@@ -131,3 +139,15 @@ def verifier_keys(store: ArtifactStore, entry: CircuitEntry, name: str) -> Itera
         for filename, cid in paths.items():
             (Path(tmp) / filename).write_bytes(store.get(cid))
         yield VerifierKeys(name, Path(tmp) / "settings.json", Path(tmp) / "vk.key", Path(tmp) / "verifier.srs")
+
+
+@contextmanager
+def commitment_key_of(store: ArtifactStore, manifest: FederationManifest) -> Iterator[CommitmentKey]:
+    """The federation's commitment key (the client circuit's settings and vk, and the full SRS),
+    fetched by CID into a temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {"settings.json": manifest.client.settings_cid, "vk.key": manifest.client.vk_cid,
+                 "kzg.srs": manifest.commitment_srs_cid}
+        for filename, cid in paths.items():
+            (Path(tmp) / filename).write_bytes(store.get(cid))
+        yield commitment_key(Path(tmp) / "settings.json", Path(tmp) / "vk.key", Path(tmp) / "kzg.srs")

@@ -1,93 +1,170 @@
-"""The protocol's facts, in one place: how a vector is committed to, what each proof's public
-instances are, what an empty FedAvg slot carries, which slot commitments an aggregation must
-consume, and how a stored vector is checked against the commitment the chain holds.
+"""The protocol's facts, in one place: how a vector is committed to, where each proof carries its
+commitments, what binds a client proof to its sender and federation, what an empty FedAvg slot
+carries, which slot commitments an aggregation must consume, and how a stored vector is checked
+against the commitment the chain holds.
 
 The client and aggregator roles, the pipeline, the round checker behind `zkfl verify --round` and
 `zkfl audit`, and the tests all use these functions; `zkfl/contracts/Coordinator.sol` enforces the same
-rules on-chain (`submitUpdate`, `finalizeRound`).
+rules on-chain (`register`, `submitUpdate`, `finalizeRound`).
 
-    client proof       instances [C(model), C(data), C(update)]
-    aggregation proof  instances [C(slot_0) .. C(slot_{K-1}), C(next model)]
+A commitment is ezkl's KZG commitment to a vector (its `polycommit` column), a BN254 G1 point. A
+proof has no public instances: the commitments of its inputs, then of its outputs, are the first
+64-byte points of the proof bytes, and the verifier checks the proof against exactly those points.
 
-Links: a client's C(model) is its round's model commitment; an aggregation's slot i is the update
-accepted in slot i, or C(empty slot) where none was; its output is the next round's model.
-C is today the Poseidon hash of the fixed-point vector (`zkfl.commitments.poseidon`).
+    client proof       [C(model), C(data), C(context), C(update)]        (CLIENT_POINTS)
+    aggregation proof  [C(slot_0) .. C(slot_{K-1}), C(next model)]
+
+The chain stores keccak256 of a point (its `digest`, one word); Python compares digests too.
+Links: a client's C(model) is its round's model; C(context) is the sender's context commitment
+(`context`); an aggregation's slot i is the update accepted in slot i, or C(empty slot) where none
+was; its output is the next round's model. Both circuits share logrows and SRS, so one vector has
+one commitment in either circuit (`zkfl.build` checks it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import ezkl
 import numpy as np
+from eth_abi import encode
+from eth_utils import keccak
+from py_ecc.bn128 import FQ, add, field_modulus
 
 from zkfl.circuits import FedAvgSpec
-from zkfl.commitments import poseidon
-from zkfl.errors import LinkError
-from zkfl.fixedpoint import FixedArray
+from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
+from zkfl.errors import ConfigError, LinkError
+from zkfl.fixedpoint import FixedArray, check_range, to_felts
 from zkfl.store import ArtifactStore, get_vector
 
-CLIENT_INSTANCES = 3
+POINT_BYTES = 64
+CLIENT_POINTS = 4
 
 
-def commit(vector: FixedArray) -> int:
-    """The commitment to a fixed-point vector, as proofs expose it and the chain stores it."""
-    return poseidon(vector)
+def digest(point: bytes) -> int:
+    """What the chain stores for a commitment: keccak256 of its 64 bytes (x, y big-endian)."""
+    return int.from_bytes(keccak(point), "big")
 
 
 @dataclass(frozen=True)
-class ClientInstances:
-    """A training-step proof's public instances."""
+class CommitmentKey:
+    """What computing the federation's commitments takes: a circuit's settings and verification key
+    (they fix logrows and the blinding rows that every commitment includes) and the SRS its keys
+    were made with, at exactly that logrows."""
+
+    settings_path: Path
+    vk_path: Path
+    srs_path: Path
+
+    def point(self, vector: FixedArray) -> bytes:
+        """C(vector) as 64 bytes: x then y, big-endian (as in proof bytes)."""
+        flat = np.asarray(vector, dtype=np.int64).reshape(-1)
+        check_range(flat)
+        points = ezkl.kzg_commit(to_felts(flat), str(self.vk_path), str(self.settings_path), str(self.srs_path))
+        if len(points) != 1:
+            raise ConfigError(f"a vector of {flat.size} elements does not fit in one column of the circuit")
+        return _point_bytes(points[0])
+
+    def commit(self, vector: FixedArray) -> int:
+        """The digest of C(vector): the value proofs link by and the chain stores."""
+        return digest(self.point(vector))
+
+    def context_basis(self) -> tuple[bytes, list[bytes]]:
+        """(C(0), [C(e_j) - C(0) for each context element j]): with these the coordinator computes
+        C(context) = C(0) + sum_j context_j * (C(e_j) - C(0)) for any sender, with the EC
+        precompiles (a commitment is affine in the vector: the blinding rows add C(0))."""
+        zero = self.point(np.zeros(CONTEXT_LEN, dtype=np.int64))
+        basis = []
+        for j in range(CONTEXT_LEN):
+            unit = np.zeros(CONTEXT_LEN, dtype=np.int64)
+            unit[j] = 1
+            basis.append(_to_bytes(add(_from_bytes(self.point(unit)), _negate(_from_bytes(zero)))))
+        return zero, basis
+
+
+def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> CommitmentKey:
+    """A commitment key, refusing an SRS that is not of the circuit's logrows (kzg_commit would
+    silently commit over another domain)."""
+    logrows = json.loads(Path(settings_path).read_text())["run_args"]["logrows"]
+    srs_k = int.from_bytes(Path(srs_path).read_bytes()[:4], "little")
+    if srs_k != logrows:
+        raise ConfigError(f"the SRS at {srs_path} has logrows {srs_k}; commitments of this federation need its "
+                          f"circuits' logrows {logrows}")
+    return CommitmentKey(Path(settings_path), Path(vk_path), Path(srs_path))
+
+
+def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:
+    """The client proof's context input: keccak256(abi.encode(chainId, federationId, sender)), its
+    top CONTEXT_LEN x CONTEXT_BITS bits cut into CONTEXT_LEN field elements. A proof commits to it,
+    so it is valid only from `sender`, in this federation on this chain (Coordinator.contextOf)."""
+    word = keccak(encode(["uint256", "bytes32", "address"], [chain_id, federation_id, sender]))
+    bits = int.from_bytes(word, "big") >> (256 - CONTEXT_LEN * CONTEXT_BITS)
+    mask = (1 << CONTEXT_BITS) - 1
+    return np.array([(bits >> (CONTEXT_BITS * (CONTEXT_LEN - 1 - j))) & mask for j in range(CONTEXT_LEN)],
+                    dtype=np.int64)
+
+
+def proof_points(proof: bytes, count: int, what: str) -> list[bytes]:
+    """The first `count` commitments of a proof's bytes."""
+    if len(proof) < count * POINT_BYTES:
+        raise LinkError(f"{what} of {len(proof)} bytes cannot hold its {count} commitments")
+    return [proof[i * POINT_BYTES:(i + 1) * POINT_BYTES] for i in range(count)]
+
+
+@dataclass(frozen=True)
+class ClientCommitments:
+    """A training-step proof's commitments (digests)."""
 
     model: int  # the global model it trained from
     data: int  # the salted data batch it trained on
+    context: int  # who may submit it, and where
     update: int  # the update it produced
 
     @classmethod
-    def parse(cls, instances: Sequence[int]) -> ClientInstances:
-        if len(instances) != CLIENT_INSTANCES:
-            raise LinkError(f"a client proof has {CLIENT_INSTANCES} public instances, this one has {len(instances)}")
-        return cls(*instances)
+    def from_proof(cls, proof: bytes) -> ClientCommitments:
+        return cls(*(digest(p) for p in proof_points(proof, CLIENT_POINTS, "a client proof")))
 
     @classmethod
-    def of(cls, model: FixedArray, data: FixedArray, update: FixedArray) -> ClientInstances:
-        """The instances a proof over these vectors must carry."""
-        return cls(commit(model), commit(data), commit(update))
+    def of(cls, key: CommitmentKey, model: FixedArray, data: FixedArray, context_: FixedArray,
+           update: FixedArray) -> ClientCommitments:
+        """The commitments a proof over these vectors must carry."""
+        return cls(key.commit(model), key.commit(data), key.commit(context_), key.commit(update))
 
     def as_tuple(self) -> tuple[int, ...]:
-        return self.model, self.data, self.update
+        return self.model, self.data, self.context, self.update
 
 
 @dataclass(frozen=True)
-class AggregationInstances:
-    """A FedAvg proof's public instances."""
+class AggregationCommitments:
+    """A FedAvg proof's commitments (digests)."""
 
     slots: tuple[int, ...]  # what each slot consumed
     next_model: int
 
     @classmethod
-    def parse(cls, instances: Sequence[int], slots: int) -> AggregationInstances:
-        if len(instances) != slots + 1:
-            raise LinkError(f"an aggregation proof over {slots} slots has {slots + 1} public instances, this one "
-                            f"has {len(instances)}")
-        return cls(tuple(instances[:-1]), instances[-1])
+    def from_proof(cls, proof: bytes, slots: int) -> AggregationCommitments:
+        digests = [digest(p) for p in proof_points(proof, slots + 1, f"an aggregation proof over {slots} slots")]
+        return cls(tuple(digests[:-1]), digests[-1])
 
     @classmethod
-    def of(cls, slots: Sequence[FixedArray], next_model: FixedArray) -> AggregationInstances:
-        return cls(tuple(commit(v) for v in slots), commit(next_model))
+    def of(cls, key: CommitmentKey, slots: Sequence[FixedArray], next_model: FixedArray) -> AggregationCommitments:
+        return cls(tuple(key.commit(v) for v in slots), key.commit(next_model))
 
     def as_tuple(self) -> tuple[int, ...]:
         return (*self.slots, self.next_model)
 
 
 def empty_slot(spec: FedAvgSpec) -> FixedArray:
-    """What fills a slot no client submitted to: zero weights, zero samples (so FedAvg gives it
-    weight 0). The coordinator holds its commitment as `emptySlotHash`."""
+    """What fills a slot no client submitted to: zero weights, zero samples (so FedAvg leaves it
+    out). The coordinator holds its commitment as `emptySlotHash`."""
     return np.zeros(spec.update_len, dtype=np.int64)
 
 
-def empty_slot_commitment(spec: FedAvgSpec) -> int:
-    return commit(empty_slot(spec))
+def empty_slot_commitment(key: CommitmentKey, spec: FedAvgSpec) -> int:
+    return key.commit(empty_slot(spec))
 
 
 def expected_slots(accepted: Mapping[int, int], slots: int, empty: int) -> tuple[int, ...]:
@@ -95,16 +172,21 @@ def expected_slots(accepted: Mapping[int, int], slots: int, empty: int) -> tuple
     return tuple(accepted.get(i, empty) for i in range(slots))
 
 
-def client_link_problem(proof: ClientInstances, round_model: int, accepted_update: int) -> str | None:
-    """Why a client proof does not link into its round (None if it does)."""
+def client_link_problem(proof: ClientCommitments, round_model: int, accepted_update: int,
+                        sender_context: int | None = None) -> str | None:
+    """Why a client proof does not link into its round (None if it does). With `sender_context`
+    (the digest of C(context) of the account that submitted it), also its binding to that sender."""
     if proof.model != round_model:
         return f"the client trained from model {proof.model:#x}, the round's global model is {round_model:#x}"
+    if sender_context is not None and proof.context != sender_context:
+        return (f"the proof is bound to context {proof.context:#x}, not to its sender's {sender_context:#x} in this "
+                "federation: it was made for another account or federation")
     if proof.update != accepted_update:
         return f"the proof outputs update {proof.update:#x}, the chain accepted {accepted_update:#x}"
     return None
 
 
-def aggregation_link_problem(proof: AggregationInstances, expected: Sequence[int], next_model: int) -> str | None:
+def aggregation_link_problem(proof: AggregationCommitments, expected: Sequence[int], next_model: int) -> str | None:
     """Why an aggregation proof does not link into its round (None if it does)."""
     if len(proof.slots) != len(expected):
         return f"the aggregation has {len(proof.slots)} slots, the round has {len(expected)}"
@@ -121,16 +203,36 @@ def commitment_mismatch(actual: int, expected: int, what: str) -> str | None:
     return None if actual == expected else f"{what} commits to {actual:#x}, not to {expected:#x}"
 
 
-def check_commitment(vector: FixedArray, expected: int, what: str) -> None:
+def check_commitment(key: CommitmentKey, vector: FixedArray, expected: int, what: str) -> None:
     """Raise LinkError unless `vector` commits to `expected` (the chain's or a proof's record)."""
-    problem = commitment_mismatch(commit(vector), expected, what)
+    problem = commitment_mismatch(key.commit(vector), expected, what)
     if problem:
         raise LinkError(problem)
 
 
-def checked_vector(store: ArtifactStore, cid: str, expected: int, what: str) -> FixedArray:
+def checked_vector(key: CommitmentKey, store: ArtifactStore, cid: str, expected: int, what: str) -> FixedArray:
     """The vector stored under `cid`: intact (its bytes match the CID, else ContentMismatchError)
     and committing to `expected` (else LinkError)."""
     vector = get_vector(store, cid)
-    check_commitment(vector, expected, f"{what} {cid}")
+    check_commitment(key, vector, expected, f"{what} {cid}")
     return vector
+
+
+def _point_bytes(point: object) -> bytes:
+    """ezkl's PyG1Affine (x, y as little-endian hex) -> 64 bytes big-endian."""
+    return b"".join(bytes.fromhex(getattr(point, axis))[::-1] for axis in ("x", "y"))
+
+
+Point = tuple[FQ, FQ]
+
+
+def _from_bytes(point: bytes) -> Point:
+    return FQ(int.from_bytes(point[:32], "big")), FQ(int.from_bytes(point[32:], "big"))
+
+
+def _to_bytes(point: Point) -> bytes:
+    return b"".join(int(c).to_bytes(32, "big") for c in point)
+
+
+def _negate(point: Point) -> Point:
+    return point[0], FQ(field_modulus - int(point[1]))

@@ -28,11 +28,10 @@ import ezkl
 import onnx
 
 from zkfl.errors import ArtifactError, ConfigError, DataRangeError, ProofError, ZkflError
-from zkfl.fixedpoint import SCALE, FixedArray, dequantize, felt_to_uint, from_felts
+from zkfl.fixedpoint import SCALE, FixedArray, dequantize, from_felts
 from zkfl.srs import Srs, SrsSource
 
 EZKL_VERSION = "23.0.5"
-INNER_COLS_CANDIDATES = (1, 2, 4)
 
 
 @dataclass(frozen=True)
@@ -41,26 +40,27 @@ class ProverConfig:
 
     Scales are explicit and equal on every input, parameter and output (never left to
     calibration), so the fixed-point integers on both sides of a proof link are the same.
+    Inputs and outputs are `polycommit`: each tensor becomes one KZG commitment inside the proof
+    bytes (no public instances), and those commitments are the links between proofs.
     No Freivalds MatMul check and a 2^10 x 3 decomposition gave the smallest keys, proofs and
-    prove times in our sweep (see the README's measurements). `num_inner_cols=None` tries
-    INNER_COLS_CANDIDATES and keeps the fewest logrows, then the fewest columns: one column is
-    cheapest where Poseidon rows dominate, two keep FedAvg K=8 x 650 at logrows 18 instead of 19."""
+    prove times in our sweep (see the README's measurements). The column count trades prove time
+    (rows scale about 1/columns) against verifier size and gas: see `bench/circuits.py`."""
 
     scale: int = SCALE
-    num_inner_cols: int | None = None
+    num_inner_cols: int = 2
     decomp_base: int = 1024
     decomp_legs: int = 3
     disable_freivalds: bool = True
-    input_visibility: str = "hashed/public"
-    output_visibility: str = "hashed/public"
+    input_visibility: str = "polycommit"
+    output_visibility: str = "polycommit"
     param_visibility: str = "fixed"
 
-    def run_args(self, num_inner_cols: int) -> ezkl.PyRunArgs:
+    def run_args(self) -> ezkl.PyRunArgs:
         args = ezkl.PyRunArgs()
         args.input_scale = self.scale
         args.param_scale = self.scale
         args.scale_rebase_multiplier = 1
-        args.num_inner_cols = num_inner_cols
+        args.num_inner_cols = self.num_inner_cols
         args.decomp_base = self.decomp_base
         args.decomp_legs = self.decomp_legs
         args.disable_freivalds = self.disable_freivalds
@@ -135,18 +135,20 @@ class VerifierKeys:
 
 @dataclass(frozen=True)
 class Proof:
-    """A proof file and its public instances (uint256 field elements, as the chain sees them)."""
+    """A proof file and its bytes, as the chain sees them. The proof has no public instances: its
+    inputs' and outputs' KZG commitments are 64-byte points at its start (`zkfl.protocol`)."""
 
     path: Path
-    instances: tuple[int, ...]
+    data: bytes
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Proof:
         path = Path(path)
         try:
             body = json.loads(path.read_text())
-            (row,) = body["instances"]
-            return cls(path, tuple(felt_to_uint(f) for f in row))
+            if body["instances"] not in ([], [[]]):
+                raise ValueError("it has public instances; zkFL's circuits have none")
+            return cls(path, bytes(body["proof"]))
         except FileNotFoundError as exc:
             raise ArtifactError(f"proof file not found: {path}") from exc
         except (ValueError, KeyError, TypeError) as exc:
@@ -167,13 +169,16 @@ def compile_circuit(
     calibration_input: Sequence[FixedArray],
     cache_dir: str | os.PathLike[str],
     config: ProverConfig = ProverConfig(),
+    logrows: int | None = None,
 ) -> CompiledCircuit:
-    """Settings + calibration + compile, cached by (ONNX bytes, calibration input, config, ezkl)."""
+    """Settings + calibration + compile, cached by (ONNX bytes, calibration input, config, logrows,
+    ezkl). With `logrows`, the circuit gets exactly that many rows (ConfigError if it needs more):
+    linked circuits must share one logrows, for their commitments to be comparable."""
     onnx_path = Path(onnx_path)
     model_bytes = _read_onnx(onnx_path)
     calibration = _input_json(calibration_input)
     key = _digest(model_bytes, calibration.encode(), json.dumps(asdict(config), sort_keys=True).encode(),
-                  EZKL_VERSION.encode())
+                  str(logrows).encode(), EZKL_VERSION.encode())
     target = Path(cache_dir) / "circuits" / f"{name}-{key[:16]}"
     compiled = CompiledCircuit(name, target, key)
     if (target / "DONE").is_file():
@@ -182,21 +187,18 @@ def compile_circuit(
     def build(tmp: Path) -> None:
         (tmp / "model.onnx").write_bytes(model_bytes)
         (tmp / "calibration.json").write_text(calibration)
-        candidates = INNER_COLS_CANDIDATES if config.num_inner_cols is None else (config.num_inner_cols,)
-        best: tuple[int, Path] | None = None  # (logrows, settings file); ties keep fewer columns
-        for cols in candidates:
-            settings = tmp / f"settings-{cols}.json"
-            _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args(cols))
-            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
-                  str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
-            _check_scales(name, json.loads(settings.read_text()), config.scale)
-            logrows = json.loads(settings.read_text())["run_args"]["logrows"]
-            if best is None or logrows < best[0]:
-                best = (logrows, settings)
-        assert best is not None
-        os.replace(best[1], tmp / "settings.json")
-        for leftover in tmp.glob("settings-*.json"):
-            leftover.unlink()
+        settings = tmp / "settings.json"
+        _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args())
+        _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
+              str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
+        body = json.loads(settings.read_text())
+        _check_scales(name, body, config.scale)
+        if logrows is not None:
+            needed = body["run_args"]["logrows"]
+            if needed > logrows:
+                raise ConfigError(f"circuit {name!r} needs logrows {needed}, more than the {logrows} it must share")
+            body["run_args"]["logrows"] = logrows
+            settings.write_text(json.dumps(body))
         _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
               str(tmp / "settings.json"))
 
@@ -226,6 +228,7 @@ def prove(keys: CircuitKeys, inputs: Sequence[FixedArray], proof_path: str | os.
 
     The proof file appears at `proof_path` only once it verifies."""
     proof_path = Path(proof_path)
+    _check_input_count(keys.circuit, inputs)
     proof_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=proof_path.parent) as tmp:
         data, witness, proof_tmp = Path(tmp) / "input.json", Path(tmp) / "witness.json", Path(tmp) / "proof.json"
@@ -241,6 +244,7 @@ def prove(keys: CircuitKeys, inputs: Sequence[FixedArray], proof_path: str | os.
 
 def run_witness(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -> list[FixedArray]:
     """The circuit's exact fixed-point outputs for `inputs`, without proving (no keys needed)."""
+    _check_input_count(circuit, inputs)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "input.json"
         data.write_text(_input_json(inputs))
@@ -251,12 +255,6 @@ def run_witness(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -> list[
 def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
     """Raise ProofError unless `proof` verifies against this circuit's verification key."""
     keys = keys.verifier if isinstance(keys, CircuitKeys) else keys
-    expected = num_instances(json.loads(keys.settings_path.read_text()))
-    if len(proof.instances) != expected:
-        raise ProofError(
-            f"proof {proof.path.name} has {len(proof.instances)} public instances, circuit "
-            f"{keys.name!r} expects {expected}: it is a proof of another circuit"
-        )
     try:
         ok = ezkl.verify(str(proof.path), str(keys.settings_path), str(keys.vk_path), str(keys.srs_path), True)
     except Exception as exc:  # ezkl raises on a failed check; its message is terse
@@ -265,17 +263,11 @@ def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
         raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}")
 
 
-def hashed_rows(lengths: Sequence[int]) -> int:
-    """Rows of ezkl 23's Poseidon module for hashing tensors of these lengths, one hash each
-    (`ModulePoseidon::num_rows`: 41 per element plus 2 per tensor)."""
-    return sum(41 * n + 2 for n in lengths if n > 0)
-
-
 def settings_problems(settings: dict[str, Any], scale: int, input_lengths: Sequence[int],
                       output_lengths: Sequence[int]) -> list[str]:
     """How a compiled circuit's settings disagree with the graph interface it should have: every
-    input and output at `scale`, that many inputs and outputs, each hashed into one public
-    instance, and (through the Poseidon module's size) of these lengths."""
+    input and output at `scale`, that many inputs and outputs, each committed by KZG (polycommit)
+    with these lengths."""
     problems = []
     ins, outs = settings["model_input_scales"], settings["model_output_scales"]
     if (len(ins), len(outs)) != (len(input_lengths), len(output_lengths)):
@@ -284,23 +276,21 @@ def settings_problems(settings: dict[str, Any], scale: int, input_lengths: Seque
     if any(s != scale for s in [*ins, *outs]):
         problems.append(f"input scales {ins} and output scales {outs}, expected all {scale}")
     run_args = settings["run_args"]
-    hashed = [v for v in (run_args["input_visibility"], run_args["output_visibility"])
-              if isinstance(v, dict) and v.get("Hashed", {}).get("hash_is_public")]
-    if len(hashed) != 2:
+    if (run_args["input_visibility"], run_args["output_visibility"]) != ("KZGCommit", "KZGCommit"):
         problems.append(f"inputs {run_args['input_visibility']!r} and outputs {run_args['output_visibility']!r}, "
-                        "expected both hashed into public instances")
+                        "expected both KZG-committed (polycommit)")
         return problems
-    rows, (tensors, *_) = settings["module_sizes"]["poseidon"]
     lengths = [*input_lengths, *output_lengths]
-    if (rows, tensors) != (hashed_rows(lengths), len(lengths)):
-        problems.append(f"the circuit hashes {tensors} tensor(s) in {rows} Poseidon rows; tensors of the manifest's "
-                        f"lengths {lengths} take {hashed_rows(lengths)} rows")
+    committed = settings["module_sizes"]["polycommit"]
+    if committed != lengths:
+        problems.append(f"the circuit commits to tensors of lengths {committed}; the manifest's are {lengths}")
     return problems
 
 
-def num_instances(settings: dict[str, Any]) -> int:
-    """Public instances of a circuit whose inputs and outputs are hashed: one hash per tensor."""
-    return len(settings["model_input_scales"]) + len(settings["model_output_scales"])
+def _check_input_count(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -> None:
+    expected = len(circuit.settings["model_input_scales"])
+    if len(inputs) != expected:
+        raise ConfigError(f"circuit {circuit.name!r} takes {expected} inputs, got {len(inputs)}")
 
 
 def _read_onnx(path: Path) -> bytes:

@@ -22,7 +22,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import SALT_LEN, data_vector
+from zkfl.circuits.training import CONTEXT_LEN, SALT_LEN, data_vector
 from zkfl.errors import DataRangeError
 from zkfl.fixedpoint import MAX_ABS_INT, SCALE
 
@@ -83,8 +83,9 @@ def step_peak(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np
     data = torch.tensor(data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN)))
     weights = torch.tensor(np.asarray(theta, dtype=np.float64))
     module = spec.module()
+    context = torch.zeros(CONTEXT_LEN, dtype=torch.float64)  # multiplied by zero in the graph: no peak
     with torch.no_grad(), _PeakWatch() as watch:
-        module(weights, data)
+        module(weights, data, context)
     return watch.peak, watch.op
 
 

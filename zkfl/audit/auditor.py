@@ -29,9 +29,9 @@ from zkfl.data import load_dataset
 from zkfl.errors import ChainError, ConfigError, ZkflError
 from zkfl.evaluation import accuracy
 from zkfl.fixedpoint import dequantize
-from zkfl.manifest import FederationManifest, load_manifest, manifest_cid, verifier_keys
+from zkfl.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.protocol import empty_slot_commitment
+from zkfl.protocol import CommitmentKey, empty_slot_commitment
 from zkfl.prover import VerifierKeys, settings_problems
 from zkfl.store import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
@@ -52,6 +52,7 @@ class _Circuits:
 
     manifest: FederationManifest | None = None
     keys: dict[str, VerifierKeys | None] = field(default_factory=lambda: dict.fromkeys(KINDS))
+    commitments: CommitmentKey | None = None
 
 
 def audit_federation(rpc_url: str, coordinator_address: str, store_location: str | os.PathLike[str],
@@ -70,7 +71,8 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     progress(f"auditor: reading the coordinator and its event log {coordinator.address}")
     try:
         digest = coordinator.circuits_digest
-        view = FederationView.read(coordinator, open_store(store_location), dict.fromkeys(KINDS), None, options.onchain)
+        view = FederationView.read(coordinator, open_store(store_location), dict.fromkeys(KINDS), None, None,
+                                   options.onchain)
     except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
         raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
     log, slots, empty, verifiers = view.log, view.slots, view.empty_slot_commitment, view.verifiers
@@ -82,8 +84,8 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     with ExitStack() as stack:
         circuits, srs_report = _load_circuits(view.store, digest, slots, empty, options, findings, stack)
         manifest = circuits.manifest
-        checker = RoundChecker(replace(view, keys=circuits.keys, fedavg=manifest.fedavg if manifest else None),
-                               findings)
+        checker = RoundChecker(replace(view, keys=circuits.keys, commitments=circuits.commitments,
+                                       fedavg=manifest.fedavg if manifest else None), findings)
         rounds = []
         for r in rounds_present:
             progress(f"auditor: round {r}")
@@ -136,7 +138,7 @@ def check_coordinator_code(view: FederationView, digest: bytes, findings: Findin
                     w3.codec.decode([_abi_type(i) for i in constructor["inputs"]], data[len(code):]), strict=True))
     expected = {"clientVerifier_": verifiers["client"], "aggregatorVerifier_": verifiers["aggregator"],
                 "slots_": view.slots, "emptySlotHash_": view.empty_slot_commitment,
-                "circuitsDigest_": digest, "terms": coordinator.terms.as_tuple()}
+                "circuitsDigest_": digest, "terms": coordinator.terms.as_tuple(), "federationId_": view.federation_id}
     opened = log.opened.get(0)
     if opened is not None:
         expected |= {"genesisModelHash": opened.model_hash, "genesisModelCid": opened.model_cid}
@@ -169,11 +171,6 @@ def _load_circuits(store: ArtifactStore, digest: bytes, slots: int, empty: int, 
     findings.add("manifest", "federation", manifest.slots == slots,
                  f"{manifest_cid(digest)} (hash recorded on-chain)" if manifest.slots == slots else
                  f"the manifest is for {manifest.slots} slots, the coordinator has {slots}")
-    expected_empty = empty_slot_commitment(manifest.fedavg)
-    findings.add("empty-slot-hash", "federation", expected_empty == empty,
-                 "" if expected_empty == empty else
-                 f"the coordinator's emptySlotHash {empty:#x} is not the commitment to "
-                 f"0^{manifest.fedavg.update_len} = {expected_empty:#x}")
     for name, entry, io in (("client", manifest.client, manifest.training.io_lengths()),
                             ("aggregator", manifest.aggregator, manifest.fedavg.io_lengths())):
         try:
@@ -188,6 +185,17 @@ def _load_circuits(store: ArtifactStore, digest: bytes, slots: int, empty: int, 
                      f"scale {manifest.scale}, {len(io[0])} input(s) and {len(io[1])} output(s) of the manifest's "
                      "shapes")
         circuits.keys[name] = keys
+    try:
+        circuits.commitments = stack.enter_context(commitment_key_of(store, manifest))
+    except ZkflError as exc:
+        findings.add("commitment-key", "federation", False, f"cannot recompute commitments: {exc}")
+    if circuits.commitments is not None:
+        findings.add("commitment-key", "federation", True, f"SRS {manifest.commitment_srs_cid}")
+        expected_empty = empty_slot_commitment(circuits.commitments, manifest.fedavg)
+        findings.add("empty-slot-hash", "federation", expected_empty == empty,
+                     "" if expected_empty == empty else
+                     f"the coordinator's emptySlotHash {empty:#x} is not the commitment to "
+                     f"0^{manifest.fedavg.update_len} = {expected_empty:#x}")
     return circuits, check_srs(manifest, store, options.srs_files, options.strict_srs, findings)
 
 

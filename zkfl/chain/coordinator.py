@@ -4,10 +4,8 @@ the compiled artifact shipped with the package (`zkfl.evm.contracts`); deploymen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -16,6 +14,8 @@ from web3.contract import Contract
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
+from zkfl.fixedpoint import FixedArray
+from zkfl.protocol import context
 from zkfl.prover import Proof
 
 MESSAGES = {
@@ -23,6 +23,11 @@ MESSAGES = {
         f"the proof starts from model hash {got:#x}, but round {round}'s global model hash is {expected:#x}"),
     "WrongDataCommitment": lambda client, got: (
         f"the proof's data commitment {got:#x} is not one that {client} committed at registration"),
+    "WrongContext": lambda client, expected, got: (
+        f"the proof is bound to context {got:#x}, but proofs from {client} in this federation must be bound to "
+        f"{expected:#x}: it was made for another account, federation or chain; prove again for this one"),
+    "ProofTooShort": lambda length, required: (
+        f"the proof has {length} bytes, fewer than the {required} its commitments alone take: not a proof of this circuit"),
     "DataCommitmentUsed": lambda dataCommitment: (
         f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"),
     "NoDataCommitments": lambda: "at least one data commitment is required",
@@ -36,9 +41,10 @@ MESSAGES = {
     "SubmissionStillOpen": lambda round, deadline, blockNumber: (
         f"round {round} is still open until block {deadline} (now block {blockNumber}) and not every client submitted"),
     "SlotMismatch": lambda round, slot, expected, got: (
-        f"slot {slot} of the aggregation consumed hash {got:#x}; round {round} accepted {expected:#x} there"),
+        f"slot {slot} of the aggregation consumed commitment {got:#x}; round {round} accepted {expected:#x} there"),
     "WrongRound": lambda current, given: f"round {given} is not the open round ({current})",
-    "DataCommitmentTaken": lambda dataCommitment: f"data commitment {dataCommitment:#x} is already committed by an account",
+    "DataAlreadyCommitted": lambda client, dataCommitment: (
+        f"{client} already committed data commitment {dataCommitment:#x}"),
     "AlreadyRegistered": lambda client: f"{client} is already registered",
     "FederationFull": lambda slots: f"all {slots} client slots are taken",
     "NoAcceptedUpdates": lambda round: f"round {round} has no accepted update to aggregate",
@@ -82,6 +88,7 @@ class ClientState:
     accepted_updates: int
     paid_updates: int
     stake: int
+    context_hash: int  # digest of C(context) its proofs must carry
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,6 @@ class FinalizedRound:
                    e.transactionHash.to_0x_hex())
 
 
-def proof_calldata(proof: Proof) -> tuple[bytes, list[int]]:
-    body = json.loads(Path(proof.path).read_text())
-    return bytes(body["proof"]), list(proof.instances)
-
-
 class Coordinator:
     """Typed calls, views and events of a deployed coordinator."""
 
@@ -160,18 +162,14 @@ class Coordinator:
     def commit_data(self, signer: LocalAccount, data_commitments: Sequence[int]) -> dict:
         return self._send(signer, self.contract.functions.commitData(list(data_commitments)), "data commitment")
 
-    def submit_update(self, signer: LocalAccount, round_no: int, proof: Proof, cid: str) -> dict:
-        return self.submit_calldata(signer, round_no, *proof_calldata(proof), cid)
-
-    def submit_calldata(self, signer: LocalAccount, round_no: int, proof: bytes, instances: list[int], cid: str) -> dict:
-        return self._send(signer, self.contract.functions.submitUpdate(round_no, proof, instances, cid),
+    def submit_update(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
+        data = proof.data if isinstance(proof, Proof) else proof
+        return self._send(signer, self.contract.functions.submitUpdate(round_no, data, cid),
                           f"update submission for round {round_no}")
 
-    def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof, cid: str) -> dict:
-        return self.finalize_calldata(signer, round_no, *proof_calldata(proof), cid)
-
-    def finalize_calldata(self, signer: LocalAccount, round_no: int, proof: bytes, instances: list[int], cid: str) -> dict:
-        return self._send(signer, self.contract.functions.finalizeRound(round_no, proof, instances, cid),
+    def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
+        data = proof.data if isinstance(proof, Proof) else proof
+        return self._send(signer, self.contract.functions.finalizeRound(round_no, data, cid),
                           f"finalization of round {round_no}")
 
     def fund_rewards(self, signer: LocalAccount, wei: int) -> dict:
@@ -208,6 +206,18 @@ class Coordinator:
         return bytes(self.contract.functions.circuitsDigest().call())
 
     @property
+    def federation_id(self) -> bytes:
+        return bytes(self.contract.functions.federationId().call())
+
+    def context(self, account: str) -> FixedArray:
+        """The context input a client proof submitted here by `account` must carry."""
+        return context(self.chain.chain_id, self.federation_id, account)
+
+    def context_hash_of(self, account: str) -> int:
+        """The coordinator's own computation of C(context) for `account` (digest)."""
+        return int(self.contract.functions.contextHashOf(account).call())
+
+    @property
     def owner(self) -> str:
         return str(self.contract.functions.owner().call())
 
@@ -241,13 +251,13 @@ class Coordinator:
         return int(self.contract.functions.rewardsOwed(account).call())
 
     def client(self, account: str) -> ClientState:
-        registered, slot, accepted, paid, stake = self.contract.functions.getClient(account).call()
-        return ClientState(account, registered, slot, accepted, paid, stake)
+        registered, slot, accepted, paid, stake, context_hash = self.contract.functions.getClient(account).call()
+        return ClientState(account, registered, slot, accepted, paid, stake, context_hash)
 
-    def data_batch(self, commitment: int) -> tuple[str, bool]:
-        """(owner, used) of a committed data batch; the zero address if nobody committed it."""
-        owner, used = self.contract.functions.dataBatch(commitment).call()
-        return owner, used
+    def data_batch(self, client: str, commitment: int) -> tuple[bool, bool]:
+        """(committed, used) of a data batch of `client`."""
+        committed, used = self.contract.functions.dataBatch(client, commitment).call()
+        return committed, used
 
     # events -----------------------------------------------------------------
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:

@@ -4,6 +4,7 @@ verifier behind an adapter when the dedicated one is too big), then a coordinato
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,31 +13,46 @@ from eth_account.signers.local import LocalAccount
 from zkfl.build import CircuitSet
 from zkfl.chain.coordinator import MESSAGES, FederationTerms
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
+from zkfl.errors import ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
 from zkfl.fixedpoint import FixedArray
 from zkfl.manifest import circuits_digest
-from zkfl.protocol import commit, empty_slot_commitment
+from zkfl.protocol import CommitmentKey, empty_slot_commitment
 from zkfl.prover import CircuitKeys
 
 
 @dataclass(frozen=True)
 class FederationConfig:
     """What a new coordinator starts from: the genesis model, the aggregator account, the
-    commitment an empty slot carries, and the federation's terms."""
+    commitment an empty slot carries, the federation's terms, its identifier (inside every client
+    proof's context) and the points the coordinator commits to a context with."""
 
     genesis_hash: int
     genesis_cid: str
     aggregator: str
     empty_slot_hash: int
+    federation_id: bytes
+    context_key: tuple[bytes, list[bytes]]  # CommitmentKey.context_basis()
     terms: FederationTerms = field(default_factory=FederationTerms)
 
     @classmethod
     def starting_from(cls, circuits: CircuitSet, genesis: FixedArray, genesis_cid: str, aggregator: str,
-                      terms: FederationTerms = FederationTerms()) -> FederationConfig:
-        """The config of a federation of `circuits` whose round 0 starts from `genesis`."""
-        return cls(commit(genesis), genesis_cid, aggregator, empty_slot_commitment(circuits.fedavg), terms)
+                      terms: FederationTerms = FederationTerms(), federation_id: bytes | None = None) -> FederationConfig:
+        """The config of a federation of `circuits` whose round 0 starts from `genesis`, with a
+        fresh random identifier unless `federation_id` (32 bytes) is given."""
+        key: CommitmentKey = circuits.commitments
+        federation_id = secrets.token_bytes(32) if federation_id is None else federation_id
+        if len(federation_id) != 32:
+            raise ConfigError(f"a federation id is 32 bytes, got {len(federation_id)}")
+        return cls(key.commit(genesis), genesis_cid, aggregator, empty_slot_commitment(key, circuits.fedavg),
+                   federation_id, key.context_basis(), terms)
+
+    def context_key_args(self) -> tuple[list[int], list[list[int]]]:
+        """The constructor's `ContextKey` struct: points as (x, y) words."""
+        base, basis = self.context_key
+        return _words(base), [_words(p) for p in basis]
 
 
 @dataclass(frozen=True)
@@ -108,7 +124,7 @@ def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, 
     coordinator, gas = deploy_contract(
         chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregator, config.aggregator,
         circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-        circuits_digest(circuits), config.terms.as_tuple(),
+        circuits_digest(circuits), config.terms.as_tuple(), config.federation_id, config.context_key_args(),
     )
     return Deployment(coordinator, verifiers.client, verifiers.aggregator, chain.chain_id,
                       {**verifiers.deploy_gas, "coordinator": gas})
@@ -119,3 +135,7 @@ def deploy_federation(chain: Chain, owner: LocalAccount, circuits: CircuitSet, c
     """Deploy both circuits' verifiers and a coordinator wired to them."""
     verifiers = deploy_verifiers(chain, owner, circuits, cache_dir)
     return deploy_coordinator(chain, owner, verifiers, circuits, config)
+
+
+def _words(point: bytes) -> list[int]:
+    return [int.from_bytes(point[:32], "big"), int.from_bytes(point[32:], "big")]

@@ -23,7 +23,7 @@ class FederationLog:
     opened: dict[int, OpenedRound] = field(default_factory=dict)
     accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))
     finalized: dict[int, FinalizedRound] = field(default_factory=dict)
-    commitments: dict[int, str] = field(default_factory=dict)  # data commitment -> committing client
+    commitments: set[tuple[str, int]] = field(default_factory=set)  # (client, data commitment) committed
 
     @classmethod
     def read(cls, coordinator: Coordinator) -> FederationLog:
@@ -38,7 +38,7 @@ class FederationLog:
             log.finalized[e.args.round] = FinalizedRound.from_event(e)
         for e in raw["DataCommitted"]:
             for commitment in e.args.dataCommitments:
-                log.commitments.setdefault(commitment, e.args.client)
+                log.commitments.add((e.args.client, commitment))
         return log
 
     def updates(self, round_no: int) -> list[AcceptedUpdate]:

@@ -1,18 +1,18 @@
-"""The FedAvg circuit: the next global model as the sample-weighted mean of K client updates.
+"""The FedAvg circuit: the next global model as the mean of the filled slots' client updates.
 
     inputs   update_1 .. update_K   (P + 1,) each: client weights, then the client's sample count
-    output   theta                  (P,)     next global weights = sum_i n_i w_i / sum_i n_i
+    output   theta                  (P,)     next global weights
 
-Each input is hashed separately, so the public instances are `[H(update_1) .. H(update_K),
-H(theta)]` and each H(update_i) is exactly the out-hash of client i's training-step proof.
+Every client circuit trains on the same constant number of samples n, which its proof puts into the
+update, so every filled slot counts n and sample-weighted FedAvg is the plain mean of the filled
+slots. The circuit computes it in its cheapest form: sum the K slots (additions, no rescale), divide
+the summed count by n to get the number of filled slots f, and multiply the summed weights by 1/f.
+Only the P products of that last multiply are rescaled, where a weighted MatMul rescales K·P.
 
-Missing-slot rule: a slot with no accepted client update carries the all-zero vector. Its sample
-count is 0, so it gets weight 0 and the mean runs over the clients that did submit; its hash is the
-constant `H(0^(P+1))`, which the coordinator accepts only for empty slots. At least one slot must
-be filled (an all-empty round would divide by zero and is refused before proving).
-
-The weights are computed once, as n_i * 1/sum(n) (K values), and applied as one (1 x K) @ (K x P)
-MatMul: far fewer rows than a per-element Mul + ReduceSum.
+Missing-slot rule: a slot with no accepted client update carries the all-zero vector: it adds
+nothing to the sums and its count is 0, so f counts only the clients that did submit. Its
+commitment is the constant the coordinator accepts only for empty slots. At least one slot must be
+filled (f = 0 has no reciprocal; an all-empty round is refused before proving).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from zkfl.errors import ConfigError
 class FedAvgSpec:
     num_params: int
     slots: int
+    sample_count: int  # n: every client update's count (the training circuit's constant)
 
     def __post_init__(self) -> None:
-        if self.num_params < 1:
-            raise ConfigError(f"num_params must be at least 1, got {self.num_params}")
-        if self.slots < 1:
-            raise ConfigError(f"slots (K) must be at least 1, got {self.slots}")
+        for name in ("num_params", "slots", "sample_count"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
 
     @property
     def update_len(self) -> int:
@@ -48,10 +48,10 @@ class FedAvgSpec:
     def module(self) -> torch.nn.Module:
         return FedAvg(self)
 
-    def calibration_inputs(self, sample_count: int = 1) -> list[np.ndarray]:
-        """K full slots with weights in [-1, 1] and equal sample counts."""
+    def calibration_inputs(self) -> list[np.ndarray]:
+        """K full slots with weights in [-1, 1], each counting n samples."""
         rng = np.random.default_rng(2)
-        return [np.append(rng.uniform(-1.0, 1.0, self.num_params), sample_count) for _ in range(self.slots)]
+        return [np.append(rng.uniform(-1.0, 1.0, self.num_params), self.sample_count) for _ in range(self.slots)]
 
 
 class FedAvg(torch.nn.Module):
@@ -60,8 +60,7 @@ class FedAvg(torch.nn.Module):
         self.spec = spec
 
     def forward(self, *updates: Tensor) -> Tensor:
-        p, k = self.spec.num_params, self.spec.slots
-        stacked = torch.stack(updates)  # K x (P + 1)
-        counts = stacked[:, p:]  # K x 1
-        weights = (counts * torch.reciprocal(torch.sum(counts))).reshape(1, k)
-        return (weights @ stacked[:, :p]).reshape(p)
+        p = self.spec.num_params
+        total = torch.stack(updates).sum(dim=0)  # (P + 1): summed weights, then summed counts
+        filled = total[p:] / float(self.spec.sample_count)  # f: the number of filled slots
+        return total[:p] * torch.reciprocal(filled)

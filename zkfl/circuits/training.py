@@ -4,13 +4,15 @@ weights are the SGD steps from *these* weights on *this* (committed) data".
 
 Graph interface (identical for every model family, which is what lets proofs link):
 
-    inputs   theta  (P,)            flat weights of the published global model
-             data   (n*(D+C) + S,)  n = B*k samples: features row-major, then one-hot labels,
-                                    then S salt elements (sliced off: they only blind the commitment)
-    output   update (P + 1,)        the new flat weights, followed by the sample count n
+    inputs   theta   (P,)            flat weights of the published global model
+             data    (n*(D+C) + S,)  n = B*k samples: features row-major, then one-hot labels,
+                                     then S salt elements (sliced off: they only blind the commitment)
+             context (CONTEXT_LEN,)  who may submit the proof, and where (`zkfl.protocol.context`);
+                                     not computed on: its commitment binds the proof
+    output   update  (P + 1,)        the new flat weights, followed by the sample count n
 
-The sample count is a constant of the graph, inside the committed update (the aggregator weights
-by it), so a client cannot inflate it.
+The sample count is a constant of the graph, inside the committed update, so a client cannot
+inflate it.
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ from torch import Tensor
 
 from zkfl.circuits.families import SOFTMAX_FLOOR, LogisticRegression, ModelFamily, model_from_json
 from zkfl.errors import ConfigError
+from zkfl.fixedpoint import SCALE
 
 SALT_LEN = 8
-"""Salt elements appended to every data batch. The data commitment is public and labels and
-pixels are low-entropy, so an unsalted commitment could be brute-forced back to the data."""
+"""Salt elements appended to every data batch. The data commitment is public, KZG commitments to
+ezkl's polycommit columns are not blinded, and labels and pixels are low-entropy, so an unsalted
+commitment could be brute-forced back to the data."""
+
+CONTEXT_LEN = 5
+CONTEXT_BITS = 24
+"""The context input: CONTEXT_LEN field elements of CONTEXT_BITS bits each (120 bits: inside the
+integers ezkl's float inputs carry exactly, `zkfl.fixedpoint.MAX_ABS_INT`)."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +83,14 @@ class TrainingStepSpec:
         return self.num_params + 1
 
     def io_lengths(self) -> tuple[list[int], list[int]]:
-        """Lengths of the graph's inputs (theta, data) and output (update)."""
-        return [self.num_params, self.data_len], [self.update_len]
+        """Lengths of the graph's inputs (theta, data, context) and output (update)."""
+        return [self.num_params, self.data_len, CONTEXT_LEN], [self.update_len]
 
     def module(self) -> torch.nn.Module:
         return TrainingStep(self)
 
-    def calibration_inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(theta, data) floats that drive every range the circuit must accept to its bound:
+    def calibration_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(theta, data, context) floats that drive every range the circuit must accept to its bound:
         a large output bias pushes logit gaps past SOFTMAX_FLOOR, so the calibrated exp table
         covers [SOFTMAX_FLOOR, 0] for any client's data."""
         theta = self.model.init_params(seed=1)
@@ -91,7 +100,8 @@ class TrainingStepSpec:
         x = rng.uniform(0.0, 1.0, size=(n, self.features))
         y = np.eye(self.classes)[rng.integers(0, self.classes, size=n)]
         salt = rng.uniform(-1000.0, 1000.0, size=SALT_LEN)
-        return theta, np.concatenate([x.reshape(-1), y.reshape(-1), salt])
+        context = np.full(CONTEXT_LEN, float((1 << CONTEXT_BITS) - 1) / (1 << SCALE))  # the largest values
+        return theta, np.concatenate([x.reshape(-1), y.reshape(-1), salt]), context
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model.to_json(), "batch_size": self.batch_size, "local_steps": self.local_steps,
@@ -119,13 +129,13 @@ def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class TrainingStep(torch.nn.Module):
-    """forward(theta, data) -> [theta after k SGD steps on cross-entropy, sample count]."""
+    """forward(theta, data, context) -> [theta after k SGD steps on cross-entropy, sample count]."""
 
     def __init__(self, spec: TrainingStepSpec) -> None:
         super().__init__()
         self.spec = spec
 
-    def forward(self, theta: Tensor, data: Tensor) -> Tensor:
+    def forward(self, theta: Tensor, data: Tensor, context: Tensor) -> Tensor:
         spec, model = self.spec, self.spec.model
         x_all, y_all = split_data(spec, data)
         params = model.unpack(theta)
@@ -134,4 +144,7 @@ class TrainingStep(torch.nn.Module):
             rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
             params = model.sgd_step(params, x_all[rows], y_all[rows], step)
         count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
+        # The context only has to be committed, not computed on; ONNX export drops an unused input,
+        # so it enters the count multiplied by zero (a handful of rows).
+        count = count + 0.0 * context.sum(dim=0, keepdim=True)
         return torch.cat([p.reshape(-1) for p in params] + [count])

@@ -9,16 +9,21 @@ import {IHalo2Verifier, VerifierOutOfGas} from "./IHalo2Verifier.sol";
 ///         used once); each round they submit a proven local training step from the round's
 ///         global model on one of their committed batches; the aggregator submits a proven FedAvg of exactly the accepted
 ///         updates, which becomes the next global model. Nothing unproven or unlinked is accepted.
-/// @dev Proof links are Poseidon hashes (BN254 field elements) that appear as public instances:
-///      client proof    [H(global), H(data), H(update)]
-///      aggregation     [H(slot_0) .. H(slot_{K-1}), H(next global)]
-///      A slot without an accepted update must carry `emptySlotHash` (the hash of the all-zero
-///      update, which FedAvg weights by its zero sample count).
-///      Binding of a proof to its sender: a data commitment belongs to the first account that
-///      commits it, and a client proof must carry an unused commitment of the sender, so a proof
-///      copied by another account is rejected; a proof is bound to its round through the round's
-///      global model hash, and one submission per client and round is accepted. Committing the
-///      batches before training means a client cannot pick its data after seeing the model.
+/// @dev Proof links are KZG commitments (ezkl `polycommit`): the proofs have no public instances,
+///      and the commitments of a circuit's inputs, then outputs, are the first 64-byte BN254 points
+///      of its proof bytes, which the verifier checks. The contract stores keccak256 of a point (a
+///      "hash" below):
+///      client proof    [C(global), C(data), C(context), C(update)]
+///      aggregation     [C(slot_0) .. C(slot_{K-1}), C(next global)]
+///      A slot without an accepted update must carry `emptySlotHash` (the commitment of the
+///      all-zero update, which FedAvg leaves out by its zero sample count).
+///      Binding of a proof to its sender and federation: the context input of a client proof is
+///      keccak256(chainid, federationId, sender) cut into CONTEXT_LEN field elements, and the
+///      contract computes its commitment (`contextHashOf`) from the sender with the EC
+///      precompiles, so a proof made for another account, federation or chain is rejected. A data
+///      commitment is the sender's own (another account claiming it locks nobody out), is used once,
+///      and a proof is bound to its round through the round's global model. Committing the batches
+///      before training means a client cannot pick its data after seeing the model.
 contract Coordinator {
     // ------------------------------------------------------------------ types
 
@@ -35,18 +40,27 @@ contract Coordinator {
     }
 
     /// @dev One storage word for the hot fields; rewards owed = (accepted - paid) * rewardPerUpdate.
+    ///      contextHash: keccak256 of C(context) for this account (`contextHashOf`), set at registration.
     struct Client {
         bool registered;
         uint8 slot;
         uint64 acceptedUpdates;
         uint64 paidUpdates;
         uint256 stake;
+        uint256 contextHash;
     }
 
-    /// @dev A committed data batch: who committed it and whether a proof has consumed it.
+    /// @dev A client's committed data batch: committed, and whether a proof has consumed it.
     struct DataBatch {
-        address owner;
+        bool committed;
         bool used;
+    }
+
+    /// @notice What the coordinator needs to commit to a context vector: C(0) and, per element j,
+    ///         C(e_j) - C(0), as (x, y) points of the client circuit's commitment scheme.
+    struct ContextKey {
+        uint256[2] base;
+        uint256[2][5] basis;
     }
 
     /// @dev CIDs are not stored: they travel in events (RoundOpened, UpdateAccepted), which is
@@ -66,7 +80,7 @@ contract Coordinator {
     error WrongStake(uint256 required, uint256 sent);
     error AlreadyRegistered(address client);
     error NotRegistered(address client);
-    error DataCommitmentTaken(uint256 dataCommitment);
+    error DataAlreadyCommitted(address client, uint256 dataCommitment);
     error DataCommitmentUsed(uint256 dataCommitment);
     error NoDataCommitments();
     error FederationFull(uint256 slots);
@@ -74,9 +88,11 @@ contract Coordinator {
     error SubmissionClosed(uint256 round, uint256 deadline, uint256 blockNumber);
     error SubmissionStillOpen(uint256 round, uint256 deadline, uint256 blockNumber);
     error AlreadySubmitted(uint256 round, address client);
-    error WrongInstanceCount(uint256 expected, uint256 got);
+    error ProofTooShort(uint256 length, uint256 required);
     error WrongGlobalModel(uint256 round, uint256 expected, uint256 got);
     error WrongDataCommitment(address client, uint256 got);
+    error WrongContext(address client, uint256 expected, uint256 got);
+    error InvalidContextKey();
     error InvalidProof(address verifier);
     error NoAcceptedUpdates(uint256 round);
     error SlotMismatch(uint256 round, uint256 slot, uint256 expected, uint256 got);
@@ -109,6 +125,12 @@ contract Coordinator {
 
     // ------------------------------------------------------------------ configuration
 
+    /// @notice Elements of a client proof's context input, and the bits of each.
+    uint256 public constant CONTEXT_LEN = 5;
+    uint256 public constant CONTEXT_BITS = 24;
+    uint256 private constant POINT_BYTES = 64;
+    uint256 private constant CLIENT_POINTS = 4;
+
     address public immutable owner;
     IHalo2Verifier public immutable clientVerifier;
     IHalo2Verifier public immutable aggregatorVerifier;
@@ -128,6 +150,9 @@ contract Coordinator {
     ///         round cannot withdraw: the aggregator's time to finalize. Past it, a stalled
     ///         aggregation no longer locks anyone's stake.
     uint64 public immutable finalizationGrace;
+    /// @notice This federation's identifier inside every client proof's context (with the chain
+    ///         id and the sender), so a proof made for another federation is rejected here.
+    bytes32 public immutable federationId;
 
     // ------------------------------------------------------------------ state
 
@@ -141,17 +166,20 @@ contract Coordinator {
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
     mapping(address => Client) private _clients;
     mapping(uint256 => address) public slotOwner;
-    mapping(uint256 => DataBatch) private _batches;
+    mapping(address => mapping(uint256 => DataBatch)) private _batches;
+    ContextKey private _contextKey;
 
-    /// @param clientVerifier_ ezkl verifier of the training-step circuit (3 public instances).
-    /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ + 1 instances).
+    /// @param clientVerifier_ ezkl verifier of the training-step circuit.
+    /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ inputs).
     /// @param aggregator_ The account allowed to finalize rounds.
     /// @param slots_ FedAvg slots K, at most 255.
-    /// @param emptySlotHash_ H(0^(P+1)).
-    /// @param genesisModelHash H(genesis weights).
+    /// @param emptySlotHash_ keccak256 of C(0^(P+1)).
+    /// @param genesisModelHash keccak256 of C(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
     /// @param circuitsDigest_ SHA-256 of the federation manifest.
     /// @param terms Stake, reward per accepted update, submission window and finalization grace.
+    /// @param federationId_ This federation's identifier in client proofs' context.
+    /// @param contextKey The points to commit to a context vector with (checked to be on the curve).
     constructor(
         IHalo2Verifier clientVerifier_,
         IHalo2Verifier aggregatorVerifier_,
@@ -161,7 +189,9 @@ contract Coordinator {
         uint256 genesisModelHash,
         string memory genesisModelCid,
         bytes32 circuitsDigest_,
-        Terms memory terms
+        Terms memory terms,
+        bytes32 federationId_,
+        ContextKey memory contextKey
     ) {
         if (address(clientVerifier_) == address(0) || address(aggregatorVerifier_) == address(0)) revert ZeroAddress();
         if (aggregator_ == address(0)) revert ZeroAddress();
@@ -178,6 +208,9 @@ contract Coordinator {
         rewardPerUpdate = terms.rewardPerUpdate;
         submissionWindow = terms.submissionWindow;
         finalizationGrace = terms.finalizationGrace;
+        federationId = federationId_;
+        _contextKey = contextKey;
+        contextHashOf(msg.sender); // reverts with InvalidContextKey unless every point is on the curve
         emit FederationCreated(msg.sender, address(clientVerifier_), address(aggregatorVerifier_), slots_, circuitsDigest_);
         emit AggregatorChanged(address(0), aggregator_);
         _openRound(0, genesisModelHash, genesisModelCid);
@@ -201,10 +234,10 @@ contract Coordinator {
 
     // ------------------------------------------------------------------ clients
 
-    /// @notice Join the federation with the stake and salted Poseidon commitments to the data
-    ///         batches you will train on.
-    /// @param dataCommitments H(batch) for each batch, exactly as it will appear in your
-    ///        training-step proofs (one batch per round, each usable once).
+    /// @notice Join the federation with the stake and salted commitments to the data batches you
+    ///         will train on.
+    /// @param dataCommitments keccak256 of C(batch) for each batch, exactly as it will appear in
+    ///        your training-step proofs (one batch per round, each usable once).
     function register(uint256[] calldata dataCommitments) external payable {
         if (_clients[msg.sender].registered) revert AlreadyRegistered(msg.sender);
         if (msg.value != stakeAmount) revert WrongStake(stakeAmount, msg.value);
@@ -213,6 +246,7 @@ contract Coordinator {
         client.registered = true;
         client.slot = uint8(slot);
         client.stake = msg.value;
+        client.contextHash = contextHashOf(msg.sender);
         slotOwner[slot] = msg.sender;
         registeredClients += 1;
         emit ClientRegistered(msg.sender, slot, msg.value);
@@ -220,7 +254,7 @@ contract Coordinator {
     }
 
     /// @notice Commit more data batches (for later rounds) as a registered client.
-    /// @param dataCommitments H(batch) of each new batch.
+    /// @param dataCommitments keccak256 of C(batch) of each new batch.
     function commitData(uint256[] calldata dataCommitments) external {
         if (!_clients[msg.sender].registered) revert NotRegistered(msg.sender);
         _commit(dataCommitments);
@@ -260,28 +294,33 @@ contract Coordinator {
 
     /// @notice Submit a proven local update for the open round.
     /// @param round The round the update is for (must be the open one).
-    /// @param proof ezkl proof bytes of the training-step circuit.
-    /// @param instances [H(global), H(data), H(update)]; H(data) must be an unused batch
-    ///        commitment of the sender.
+    /// @param proof ezkl proof bytes of the training-step circuit: its commitments
+    ///        [C(global), C(data), C(context), C(update)] first. C(data) must be an unused batch
+    ///        commitment of the sender and C(context) the sender's (`contextHashOf`).
     /// @param cid Content identifier of the update vector (weights then sample count).
-    function submitUpdate(uint256 round, bytes calldata proof, uint256[] calldata instances, string calldata cid) external {
+    function submitUpdate(uint256 round, bytes calldata proof, string calldata cid) external {
         Round storage open = _checkOpenRound(round);
         if (block.number > open.deadline) revert SubmissionClosed(round, open.deadline, block.number);
         Client storage client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
         if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
-        if (instances.length != 3) revert WrongInstanceCount(3, instances.length);
-        if (instances[0] != open.modelHash) revert WrongGlobalModel(round, open.modelHash, instances[0]);
-        DataBatch storage batch = _batches[instances[1]];
-        if (batch.owner != msg.sender) revert WrongDataCommitment(msg.sender, instances[1]);
-        if (batch.used) revert DataCommitmentUsed(instances[1]);
-        _verify(clientVerifier, proof, instances);
+        if (proof.length < CLIENT_POINTS * POINT_BYTES) revert ProofTooShort(proof.length, CLIENT_POINTS * POINT_BYTES);
+        uint256 model = _pointHash(proof, 0);
+        if (model != open.modelHash) revert WrongGlobalModel(round, open.modelHash, model);
+        uint256 data = _pointHash(proof, 1);
+        DataBatch storage batch = _batches[msg.sender][data];
+        if (!batch.committed) revert WrongDataCommitment(msg.sender, data);
+        if (batch.used) revert DataCommitmentUsed(data);
+        uint256 context = _pointHash(proof, 2);
+        if (context != client.contextHash) revert WrongContext(msg.sender, client.contextHash, context);
+        _verify(clientVerifier, proof);
 
+        uint256 update = _pointHash(proof, 3);
         batch.used = true;
-        _updateHashes[round][client.slot] = instances[2];
+        _updateHashes[round][client.slot] = update;
         open.accepted += 1;
         client.acceptedUpdates += 1;
-        emit UpdateAccepted(round, msg.sender, client.slot, instances[2], cid);
+        emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
     }
 
     // ------------------------------------------------------------------ aggregation
@@ -289,10 +328,10 @@ contract Coordinator {
     /// @notice Close the open round with a proven FedAvg of exactly its accepted updates.
     /// @dev Allowed once every registered client has submitted, or after the deadline.
     /// @param round The open round.
-    /// @param proof ezkl proof bytes of the FedAvg circuit.
-    /// @param instances [H(slot_0) .. H(slot_{K-1}), H(next global)]; empty slots carry emptySlotHash.
+    /// @param proof ezkl proof bytes of the FedAvg circuit: its commitments
+    ///        [C(slot_0) .. C(slot_{K-1}), C(next global)] first; empty slots carry emptySlotHash.
     /// @param cid Content identifier of the next global weights.
-    function finalizeRound(uint256 round, bytes calldata proof, uint256[] calldata instances, string calldata cid) external {
+    function finalizeRound(uint256 round, bytes calldata proof, string calldata cid) external {
         if (msg.sender != aggregator) revert NotAggregator(msg.sender);
         Round storage open = _checkOpenRound(round);
         if (open.accepted == 0) revert NoAcceptedUpdates(round);
@@ -300,17 +339,19 @@ contract Coordinator {
             revert SubmissionStillOpen(round, open.deadline, block.number);
         }
         uint256 k = slots;
-        if (instances.length != k + 1) revert WrongInstanceCount(k + 1, instances.length);
+        if (proof.length < (k + 1) * POINT_BYTES) revert ProofTooShort(proof.length, (k + 1) * POINT_BYTES);
         for (uint256 slot = 0; slot < k; ++slot) {
             uint256 accepted = _updateHashes[round][slot];
             uint256 expected = accepted == 0 ? emptySlotHash : accepted;
-            if (instances[slot] != expected) revert SlotMismatch(round, slot, expected, instances[slot]);
+            uint256 consumed = _pointHash(proof, slot);
+            if (consumed != expected) revert SlotMismatch(round, slot, expected, consumed);
         }
-        _verify(aggregatorVerifier, proof, instances);
+        _verify(aggregatorVerifier, proof);
 
+        uint256 next = _pointHash(proof, k);
         open.finalized = true;
-        emit RoundFinalized(round, instances[k], cid, open.accepted);
-        _openRound(round + 1, instances[k], cid);
+        emit RoundFinalized(round, next, cid, open.accepted);
+        _openRound(round + 1, next, cid);
     }
 
     // ------------------------------------------------------------------ views
@@ -335,9 +376,24 @@ contract Coordinator {
         return _clients[account];
     }
 
-    /// @notice Who committed a data batch (zero address: nobody) and whether a proof consumed it.
-    function dataBatch(uint256 dataCommitment) external view returns (DataBatch memory) {
-        return _batches[dataCommitment];
+    /// @notice Whether `client` committed a data batch and whether a proof consumed it.
+    function dataBatch(address client, uint256 dataCommitment) external view returns (DataBatch memory) {
+        return _batches[client][dataCommitment];
+    }
+
+    /// @notice keccak256 of C(context) for proofs that `account` submits here: the context is
+    ///         keccak256(abi.encode(chainid, federationId, account)), its top CONTEXT_LEN *
+    ///         CONTEXT_BITS bits cut into CONTEXT_LEN elements, committed as
+    ///         C(0) + sum_j context_j * (C(e_j) - C(0)) (zkfl.protocol.context).
+    function contextHashOf(address account) public view returns (uint256) {
+        uint256 bits = uint256(keccak256(abi.encode(block.chainid, federationId, account))) >>
+            (256 - CONTEXT_LEN * CONTEXT_BITS);
+        uint256[2] memory acc = _contextKey.base;
+        for (uint256 j = 0; j < CONTEXT_LEN; ++j) {
+            uint256 element = (bits >> (CONTEXT_BITS * (CONTEXT_LEN - 1 - j))) & ((1 << CONTEXT_BITS) - 1);
+            acc = _ecAdd(acc, _ecMul(_contextKey.basis[j], element));
+        }
+        return uint256(keccak256(abi.encode(acc[0], acc[1])));
     }
 
     /// @notice The global model hash of the open round.
@@ -360,15 +416,39 @@ contract Coordinator {
         return _rounds[round];
     }
 
-    /// @dev Bounded by the caller's own calldata; each commitment is claimed by its first committer.
+    /// @dev Bounded by the caller's own calldata. Commitments are per client: anyone may commit to
+    ///      anyone's (public) commitment, but only proofs bound to their own context can use it.
     function _commit(uint256[] calldata dataCommitments) private {
         if (dataCommitments.length == 0) revert NoDataCommitments();
         for (uint256 i = 0; i < dataCommitments.length; ++i) {
-            DataBatch storage batch = _batches[dataCommitments[i]];
-            if (batch.owner != address(0)) revert DataCommitmentTaken(dataCommitments[i]);
-            batch.owner = msg.sender;
+            DataBatch storage batch = _batches[msg.sender][dataCommitments[i]];
+            if (batch.committed) revert DataAlreadyCommitted(msg.sender, dataCommitments[i]);
+            batch.committed = true;
         }
         emit DataCommitted(msg.sender, dataCommitments);
+    }
+
+    /// @dev keccak256 of the index-th 64-byte commitment of a proof (its length checked by the caller).
+    function _pointHash(bytes calldata proof, uint256 index) private pure returns (uint256) {
+        return uint256(keccak256(proof[index * POINT_BYTES:(index + 1) * POINT_BYTES]));
+    }
+
+    function _ecAdd(uint256[2] memory a, uint256[2] memory b) private view returns (uint256[2] memory sum) {
+        uint256[4] memory input = [a[0], a[1], b[0], b[1]];
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), 0x06, input, 0x80, sum, 0x40)
+        }
+        if (!ok) revert InvalidContextKey();
+    }
+
+    function _ecMul(uint256[2] memory p, uint256 scalar) private view returns (uint256[2] memory product) {
+        uint256[3] memory input = [p[0], p[1], scalar];
+        bool ok;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), 0x07, input, 0x60, product, 0x40)
+        }
+        if (!ok) revert InvalidContextKey();
     }
 
     function _freeSlot() private view returns (uint256) {
@@ -383,9 +463,9 @@ contract Coordinator {
     ///      of gas is no verdict on the proof: a verifier that used up all but the 1/64 of the gas
     ///      EIP-150 keeps back for the caller, or that says so itself (VerifierOutOfGas, as the
     ///      reusable-verifier adapter does), makes the call revert with VerifierOutOfGas.
-    function _verify(IHalo2Verifier verifier, bytes calldata proof, uint256[] calldata instances) private view {
+    function _verify(IHalo2Verifier verifier, bytes calldata proof) private view {
         uint256 gasBefore = gasleft();
-        try verifier.verifyProof(proof, instances) returns (bool ok) {
+        try verifier.verifyProof(proof, new uint256[](0)) returns (bool ok) {
             if (!ok) revert InvalidProof(address(verifier));
         } catch (bytes memory reason) {
             if (gasleft() <= gasBefore / 63 || bytes4(reason) == VerifierOutOfGas.selector) {

@@ -12,7 +12,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import stored_proof
-from zkfl.protocol import checked_vector
+from zkfl.protocol import CommitmentKey, checked_vector
 from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, Workspace
 
@@ -29,12 +29,13 @@ class AggregateOutcome:
     gas_used: int | None
 
 
-def accepted_slots(store: ArtifactStore, coordinator: Coordinator, round_no: int, slots: int) -> list[SlotUpdate | None]:
+def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
+                   slots: int) -> list[SlotUpdate | None]:
     """The round's accepted updates in slot order, fetched by CID and checked against the hash the
     chain accepted (None where no update was accepted)."""
     filled: list[SlotUpdate | None] = [None] * slots
     for event in coordinator.accepted_updates(round_no):
-        vector = checked_vector(store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
+        vector = checked_vector(key, store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
         filled[event.slot] = AcceptedVector(vector, event.update_hash)
     return filled
 
@@ -53,7 +54,7 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
         raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
                           f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")
     circuits = ws.circuits
-    slots = accepted_slots(ws.store, coordinator, round_no, ws.config.slots)
+    slots = accepted_slots(circuits.commitments, ws.store, coordinator, round_no, ws.config.slots)
     record_path = ws.state_dir / "rounds" / f"{round_no}.json"
     record = ws.read_record(record_path)
     slot_hashes = [hex(s.update_hash) if s else None for s in slots]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkfl.chain.coordinator import proof_calldata
 from zkfl.errors import ConfigError, ProofError
 from zkfl.prover import Proof, VerifierKeys, verify
 from zkfl.verification.findings import Finding
@@ -89,8 +88,7 @@ def verify_proof_file(ws: Workspace, proof_path: str, circuit: str, onchain: boo
     checks = [Finding(f"{circuit}-proof-offchain", scope, True, f"verifies against the {circuit} circuit")]
     if onchain:
         address = ws.deployment()[f"{circuit}_verifier"]
-        proof_bytes, instances = proof_calldata(proof)
-        if not verify_onchain(ws.chain, address, proof_bytes, tuple(instances)):
+        if not verify_onchain(ws.chain, address, proof.data):
             raise ProofError(f"the on-chain verifier {address} rejects {proof_path}")
         checks.append(Finding(f"{circuit}-proof-onchain", scope, True, f"the verifier {address} accepts it"))
     return checks
@@ -104,7 +102,7 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundVer
     coordinator = ws.coordinator()
     circuits = ws.circuits
     keys: dict[str, VerifierKeys | None] = {"client": circuits.client.verifier, "aggregator": circuits.aggregator.verifier}
-    view = FederationView.read(coordinator, ws.store, keys, circuits.fedavg, onchain)
+    view = FederationView.read(coordinator, ws.store, keys, circuits.commitments, circuits.fedavg, onchain)
     if round_no not in view.log.opened:
         raise ConfigError(f"round {round_no} does not exist; the open round is {coordinator.current_round}")
     checker = RoundChecker(view)

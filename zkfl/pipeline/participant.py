@@ -87,7 +87,7 @@ def register_client(ws: Workspace, name: str, data_file: str | Path, batches: in
         save_batches(directory / "batches.npz", kept)
         record = {"name": name, "account_index": index, "address": ws.signer("client", index).address,
                   "data_file": str(Path(data_file).resolve()), "data_sha256": data_sha,
-                  "commitments": [hex(b.commitment(spec)) for b in kept]}
+                  "commitments": [hex(b.commitment(ws.circuits.commitments, spec)) for b in kept]}
         ws.write_record(directory / "client.json", record)
     elif record["data_sha256"] != data_sha:
         raise ConfigError(f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
@@ -114,7 +114,8 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
         return ProveOutcome(**{k: v for k, v in done.items() if k in ProveOutcome.__dataclass_fields__},
                             proved_now=False)
     commitments = [int(c, 16) for c in record["commitments"]]
-    unused = [i for i, c in enumerate(commitments) if not coordinator.data_batch(c)[1]]
+    signer = ws.signer("client", record["account_index"])
+    unused = [i for i, c in enumerate(commitments) if not coordinator.data_batch(signer.address, c)[1]]
     if not unused:
         raise ConfigError(f"client {name!r} has used all {len(commitments)} committed batches; register more data "
                           "with a new client name")
@@ -125,7 +126,8 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     progress(f"{name}: proving round {model.round} on batch {batch}")
     proof_path = ws.client_dir(name) / "proofs" / f"round-{model.round}.json"
     start = time.perf_counter()
-    update = train_and_prove(ws.circuits.client, ws.config.training, model.weights, data, proof_path)
+    update = train_and_prove(ws.circuits.client, ws.config.training, model.weights, data,
+                             coordinator.context(signer.address), proof_path)
     seconds = round(time.perf_counter() - start, 2)
     result = {
         "client": name, "round": model.round, "batch": batch, "global_hash": hex(model.model_hash),
@@ -155,7 +157,7 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
     # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
-    checked_vector(ws.store, proved["update_cid"], int(proved["update_hash"], 16),
+    checked_vector(ws.circuits.commitments, ws.store, proved["update_cid"], int(proved["update_hash"], 16),
                    f"client {name!r}'s update for round {current}")
     with stored_proof(ws.store, proved["proof_cid"]) as proof:
         receipt = coordinator.submit_update(signer, current, proof, proved["update_cid"])

@@ -12,7 +12,7 @@ from pathlib import Path
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import checked_vector
+from zkfl.protocol import CommitmentKey, checked_vector
 from zkfl.prover import Proof
 from zkfl.store import ArtifactStore
 from zkfl.workspace import Workspace
@@ -35,14 +35,14 @@ def stored_proof(store: ArtifactStore, cid: str) -> Iterator[Proof]:
         yield Proof.load(path)
 
 
-def round_model(store: ArtifactStore, coordinator: Coordinator, round_no: int) -> RoundModel:
+def round_model(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int) -> RoundModel:
     opened = [r for r in coordinator.opened_rounds() if r.round == round_no]
     if not opened:
         raise ChainError(f"round {round_no} was never opened by the coordinator {coordinator.address}")
     event = opened[-1]
-    weights = checked_vector(store, event.model_cid, event.model_hash, f"round {round_no}'s model")
+    weights = checked_vector(key, store, event.model_cid, event.model_hash, f"round {round_no}'s model")
     return RoundModel(round_no, event.model_hash, event.model_cid, weights)
 
 
 def open_round_model(ws: Workspace, coordinator: Coordinator) -> RoundModel:
-    return round_model(ws.store, coordinator, coordinator.current_round)
+    return round_model(ws.circuits.commitments, ws.store, coordinator, coordinator.current_round)

@@ -91,7 +91,7 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
     for r in range(rounds):
         records = {n: rec for n in names if (rec := client_round_record(ws, n, r)) and "submit_gas" in rec}
         agg = ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
-        proven = round_model(ws.store, coordinator, r + 1)
+        proven = round_model(ws.circuits.commitments, ws.store, coordinator, r + 1)
         if evaluation is not None:  # the float reference is only worth its training when it is evaluated
             float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
         reports.append(RoundReport(

@@ -1,13 +1,13 @@
 """FedAvg in fixed point, recomputed independently of the prover, bit for bit.
 
 This is the arithmetic ezkl 23 lays out for `zkfl/circuits/fedavg.py` at scale 12 (read from its
-source, `tensor::ops::nonlinearities::{recip, const_div}` and `RebaseScale`, and checked against
-its witness in tests/test_audit_fedavg.py):
+source, `tensor::ops::nonlinearities::recip` and `RebaseScale`, and checked against its witness in
+the tests):
 
-    S      = Σ n_i                                   sample counts, scale 12
-    r      = round(2^12 · (1 / (S / 2^12)))          Recip, f64, output scale 12
-    w_i    = round(n_i · r / 2^12)                   Mul, rebased from scale 24 to 12
-    θ'[j]  = Σ_i round(w_i · θ_i[j] / 2^12)          MatMul, split per slot; each product rebased
+    T      = Σ_i u_i                                 the slots summed, weights and counts (exact)
+    f      = T[P] / n                                filled slots, scale 12 (exact: each count is n or 0)
+    r      = round(2^12 · (1 / (f / 2^12)))          Recip, f64, output scale 12
+    θ'[j]  = round(T[j] · r / 2^12)                  Mul, rebased from scale 24 to 12
 
 `round` is Rust's f64::round (half away from zero) and every division is done in f64, as ezkl
 does (exact here: every operand is far below 2^53).
@@ -30,21 +30,18 @@ def round_half_away(values: np.ndarray | float) -> np.ndarray:
     return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
 
 
-def fixed_point_fedavg(updates: Sequence[FixedArray], num_params: int) -> FixedArray:
+def fixed_point_fedavg(updates: Sequence[FixedArray], num_params: int, sample_count: int) -> FixedArray:
     """The next global model from K update vectors (weights then sample count; the all-zero
     vector for an empty slot), exactly as the FedAvg circuit computes it."""
     stacked = np.stack([np.asarray(u, dtype=np.int64) for u in updates])
     if stacked.shape[1] != num_params + 1:
         raise ConfigError(f"update vectors have {stacked.shape[1]} elements, expected {num_params + 1}")
-    counts = stacked[:, num_params]
-    total = float(counts.sum())
-    if total == 0:
+    total = stacked.sum(axis=0)
+    filled = float(total[num_params]) / sample_count
+    if filled == 0:
         raise ConfigError("every slot is empty: FedAvg of no update is undefined")
-    reciprocal = round_half_away(_ONE * (1.0 / (total / _ONE)))
-    weights = round_half_away((counts * reciprocal).astype(np.float64) / _ONE)
-    contributions = [round_half_away((w * row[:num_params]).astype(np.float64) / _ONE)
-                     for w, row in zip(weights, stacked, strict=True)]
-    return np.sum(contributions, axis=0).astype(np.int64)
+    reciprocal = round_half_away(_ONE * (1.0 / (filled / _ONE)))
+    return round_half_away((total[:num_params] * reciprocal).astype(np.float64) / _ONE)
 
 
 def fedavg_float_gap(updates: Sequence[FixedArray], published: FixedArray, num_params: int) -> np.ndarray:

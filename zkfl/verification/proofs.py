@@ -17,7 +17,6 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
 from zkfl.errors import ChainError
-from zkfl.fixedpoint import int_to_felt
 from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
 Kind = Literal["client", "aggregator"]
@@ -31,7 +30,6 @@ class SubmittedProof:
     round: int
     sender: str
     proof: bytes
-    instances: tuple[int, ...]
     cid: str
     tx_hash: str
     gas_used: int
@@ -49,32 +47,32 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str) -> SubmittedProof:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
     receipt = w3.eth.get_transaction_receipt(tx_hash)
     return SubmittedProof(kinds[function.fn_name], args["round"], tx["from"], bytes(args["proof"]),
-                          tuple(args["instances"]), args["cid"], tx_hash, receipt["gasUsed"])
+                          args["cid"], tx_hash, receipt["gasUsed"])
 
 
-def write_proof_file(proof: bytes, instances: tuple[int, ...], path: str | os.PathLike[str]) -> Proof:
-    """An ezkl proof file from the proof bytes and instances alone (what ezkl's verify reads)."""
-    body = {"protocol": None, "instances": [[int_to_felt(v) for v in instances]], "proof": list(proof),
+def write_proof_file(proof: bytes, path: str | os.PathLike[str]) -> Proof:
+    """An ezkl proof file from the proof bytes alone (what ezkl's verify reads; no public instances)."""
+    body = {"protocol": None, "instances": [[]], "proof": list(proof),
             "hex_proof": None, "split": None, "pretty_public_inputs": None, "timestamp": None,
             "version": EZKL_VERSION}
     Path(path).write_text(json.dumps(body))
     return Proof.load(path)
 
 
-def verify_offchain(keys: CircuitKeys | VerifierKeys, proof: bytes, instances: tuple[int, ...]) -> float:
+def verify_offchain(keys: CircuitKeys | VerifierKeys, proof: bytes) -> float:
     """Verify with ezkl against `keys`' verification key; returns the seconds it took. Raises ProofError."""
     with tempfile.TemporaryDirectory() as tmp:
-        proof_file = write_proof_file(proof, instances, Path(tmp) / "proof.json")
+        proof_file = write_proof_file(proof, Path(tmp) / "proof.json")
         start = time.perf_counter()
         verify(keys, proof_file)
         return time.perf_counter() - start
 
 
-def verify_onchain(chain: Chain, verifier: str, proof: bytes, instances: tuple[int, ...]) -> bool:
+def verify_onchain(chain: Chain, verifier: str, proof: bytes) -> bool:
     """`eth_call` the verifier contract: True if it returns true, False if it returns false or reverts."""
     contract = chain.w3.eth.contract(address=chain.w3.to_checksum_address(verifier), abi=VERIFIER_ABI)
     try:
-        return bool(contract.functions.verifyProof(proof, list(instances)).call())
+        return bool(contract.functions.verifyProof(proof, []).call())
     except (ContractLogicError, Web3RPCError, ValueError):
         return False
 

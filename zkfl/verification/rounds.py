@@ -7,7 +7,9 @@ Per accepted update: `client-proof-transaction`, `client-links`, `data-commitmen
 Per finalized round: `aggregator-proof-transaction`, `aggregation-links`, `aggregator-proof-offchain`,
 `aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`.
 Per round: `model-stored`, `model-hash`; once per verifier: `verifier-rejects-invalid`.
-The rules themselves (instance layout, expected slots, links, stored vectors) are `zkfl.protocol`'s.
+The rules themselves (commitment layout, sender binding, expected slots, links, stored vectors) are
+`zkfl.protocol`'s. Every commitment is recomputed from the stored vector with the federation's
+commitment key (ezkl's `kzg_commit`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from zkfl.circuits import FedAvgSpec
 from zkfl.errors import ZkflError
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import (
-    AggregationInstances,
-    ClientInstances,
+    AggregationCommitments,
+    ClientCommitments,
+    CommitmentKey,
     aggregation_link_problem,
     client_link_problem,
-    commit,
     commitment_mismatch,
+    context,
     empty_slot,
     expected_slots,
 )
@@ -83,26 +86,35 @@ class RoundAudit:
 @dataclass(frozen=True)
 class FederationView:
     """What checking rounds reads: the coordinator and its event log, the store, the federation's
-    fixed parameters, and the keys to verify proofs with (None where no trusted key is at hand)."""
+    fixed parameters, and the keys to verify proofs and recompute commitments with (None where no
+    trusted key is at hand)."""
 
     coordinator: Coordinator
     log: FederationLog
     store: ArtifactStore
     slots: int
     empty_slot_commitment: int
+    federation_id: bytes
     verifiers: dict[str, str]  # "client" / "aggregator" -> the deployed verifier the coordinator calls
     keys: dict[str, VerifierKeys | None]
+    commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
     onchain: bool = True  # also eth_call each proof against the deployed verifiers
 
     @classmethod
     def read(cls, coordinator: Coordinator, store: ArtifactStore, keys: dict[str, VerifierKeys | None],
-             fedavg: FedAvgSpec | None, onchain: bool = True) -> FederationView:
+             commitments: CommitmentKey | None, fedavg: FedAvgSpec | None, onchain: bool = True) -> FederationView:
         """The coordinator's fixed parameters and its event log, read from the chain."""
         return cls(coordinator, FederationLog.read(coordinator), store, coordinator.slots,
-                   coordinator.empty_slot_hash,
+                   coordinator.empty_slot_hash, coordinator.federation_id,
                    {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier},
-                   keys, fedavg, onchain)
+                   keys, commitments, fedavg, onchain)
+
+    def sender_context(self, sender: str) -> int | None:
+        """The digest of C(context) a proof submitted by `sender` must carry (None: no key)."""
+        if self.commitments is None:
+            return None
+        return self.commitments.commit(context(self.coordinator.chain.chain_id, self.federation_id, sender))
 
 
 class RoundChecker:
@@ -115,7 +127,7 @@ class RoundChecker:
         self.findings = findings if findings is not None else Findings()
         self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
         self._vectors: dict[str, tuple[FixedArray, int | None, str]] = {}  # cid -> (vector, commitment, why not)
-        self._used_batches: set[int] = set()
+        self._used_batches: set[tuple[str, int]] = set()  # (client, data commitment)
         self._controlled: set[str] = set()
 
     # ----------------------------------------------------------------------------- rounds
@@ -125,8 +137,8 @@ class RoundChecker:
         for r in range(before):
             for update in self.view.log.updates(r):
                 try:
-                    self._used_batches.add(ClientInstances.parse(submitted_proof(self.view.coordinator,
-                                                                                 update.tx_hash).instances).data)
+                    sub = submitted_proof(self.view.coordinator, update.tx_hash)
+                    self._used_batches.add((sub.sender, ClientCommitments.from_proof(sub.proof).data))
                 except ZkflError:
                     continue  # that round's own check reports the unreadable transaction
 
@@ -142,9 +154,10 @@ class RoundChecker:
             verdict = ProofVerdict(False, None, None, update.tx_hash, 0)
             if sub is not None:
                 try:
-                    proof = ClientInstances.parse(sub.instances)
-                    problem = client_link_problem(proof, opened.model_hash, update.update_hash)
-                except ZkflError as exc:  # not a training-step proof's instances: a finding, like the aggregation's
+                    proof = ClientCommitments.from_proof(sub.proof)
+                    problem = client_link_problem(proof, opened.model_hash, update.update_hash,
+                                                  self.view.sender_context(sub.sender))
+                except ZkflError as exc:  # not a training-step proof: a finding, like the aggregation's
                     proof, problem = None, str(exc)
                 findings.add("client-links", where, problem is None, problem or "")
                 if proof is not None:
@@ -174,7 +187,7 @@ class RoundChecker:
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
             try:
-                problem = aggregation_link_problem(AggregationInstances.parse(sub.instances, view.slots),
+                problem = aggregation_link_problem(AggregationCommitments.from_proof(sub.proof, view.slots),
                                                    expected_slots(accepted, view.slots, view.empty_slot_commitment),
                                                    finalized.next_model_hash)
             except ZkflError as exc:
@@ -191,7 +204,7 @@ class RoundChecker:
         else:
             spec = view.fedavg
             inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
-            recomputed = fixed_point_fedavg(inputs, spec.num_params)
+            recomputed = fixed_point_fedavg(inputs, spec.num_params, spec.sample_count)
             exact = bool(np.array_equal(recomputed, published))
             float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
             diff = np.flatnonzero(recomputed != published)
@@ -223,7 +236,7 @@ class RoundChecker:
             offchain = findings.add(f"{kind}-proof-offchain", scope, False, "no trusted verification key to verify with")
         else:
             try:
-                seconds = verify_offchain(keys, sub.proof, sub.instances)
+                seconds = verify_offchain(keys, sub.proof)
                 offchain = findings.add(f"{kind}-proof-offchain", scope, True, f"{seconds:.3f} s")
                 self.verify_seconds[kind].append(seconds)
             except ZkflError as exc:
@@ -231,13 +244,13 @@ class RoundChecker:
         onchain = None
         if view.onchain:
             chain, verifier = view.coordinator.chain, view.verifiers[kind]
-            onchain = verify_onchain(chain, verifier, sub.proof, sub.instances)
+            onchain = verify_onchain(chain, verifier, sub.proof)
             findings.add(f"{kind}-proof-onchain", scope, onchain, "" if onchain else f"the verifier {verifier} rejects it")
             if kind not in self._controlled:  # once per verifier: a corrupted proof must be rejected
                 self._controlled.add(kind)
                 corrupted = bytearray(sub.proof)
                 corrupted[len(corrupted) // 2] ^= 0x01
-                rejects = not verify_onchain(chain, verifier, bytes(corrupted), sub.instances)
+                rejects = not verify_onchain(chain, verifier, bytes(corrupted))
                 findings.add("verifier-rejects-invalid", f"{kind} verifier", rejects,
                              f"{verifier} rejects a proof with one flipped byte" if rejects else
                              f"{verifier} ACCEPTS a proof with one flipped byte: it does not verify proofs")
@@ -245,13 +258,14 @@ class RoundChecker:
                             sub.gas_used)
 
     def _check_data_commitment(self, scope: str, sub: SubmittedProof, commitment: int) -> None:
-        owner = self.view.log.commitments.get(commitment)
-        reused = commitment in self._used_batches
-        self._used_batches.add(commitment)
-        ok = owner is not None and owner == sub.sender and not reused
+        batch = (sub.sender, commitment)
+        committed = batch in self.view.log.commitments
+        reused = batch in self._used_batches
+        self._used_batches.add(batch)
+        ok = committed and not reused
         self.findings.add("data-commitment", scope, ok,
                           "" if ok else f"data commitment {commitment:#x} was "
-                          + ("already used" if reused else f"committed by {owner}, not the sender {sub.sender}"))
+                          + ("already used by its sender" if reused else f"never committed by the sender {sub.sender}"))
 
     def _fetch(self, check: str, scope: str, cid: str, expected: int, what: str) -> FixedArray | None:
         """The vector under `cid` if it is intact (`{check}-stored`) and commits to the chain's
@@ -262,10 +276,13 @@ class RoundChecker:
             except ZkflError as exc:
                 self.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
                 return None
-            try:
-                self._vectors[cid] = (vector, commit(vector), "")
-            except ZkflError as exc:
-                self._vectors[cid] = (vector, None, str(exc))
+            if self.view.commitments is None:
+                self._vectors[cid] = (vector, None, "no trusted commitment key (circuit settings, vk and SRS)")
+            else:
+                try:
+                    self._vectors[cid] = (vector, self.view.commitments.commit(vector), "")
+                except ZkflError as exc:
+                    self._vectors[cid] = (vector, None, str(exc))
         vector, actual, reason = self._vectors[cid]
         self.findings.add(f"{check}-stored", scope, True, cid)
         problem = (f"the {what} at {cid} cannot be committed to: {reason}" if actual is None else
