@@ -13,7 +13,13 @@ from web3.exceptions import ContractCustomError
 
 from zkfl.build import CircuitSet
 from zkfl.chain.coordinator import MESSAGES, Coordinator, FederationTerms
-from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_circuit_verifier, deploy_coordinator
+from zkfl.chain.deploy import (
+    FederationConfig,
+    Verifiers,
+    deploy_circuit_verifier,
+    deploy_contract,
+    deploy_coordinator,
+)
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.client import ClientData, ClientUpdate
 from zkfl.errors import ChainError
@@ -188,6 +194,28 @@ def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected
     x.register(clients[0], [commitment])
     x.submit_update(clients[0], 0, proof, "cid")
     assert x.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
+
+
+def test_a_proof_too_short_to_hold_its_commitments_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
+                                                              registered: list[LocalAccount],
+                                                              full_round: ProvenRound) -> None:
+    _reject("ProofTooShort: the proof has 255 bytes, fewer than the 256 its commitments alone take",
+            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof.data[:255], "cid")
+    _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
+    _reject("ProofTooShort: the proof has 100 bytes, fewer than the 256",
+            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof.data[:100], "cid")
+
+
+def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, accounts: list[LocalAccount],
+                                                              verifiers: Verifiers, logreg_circuits: CircuitSet,
+                                                              full_round: ProvenRound) -> None:
+    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address)
+    base, basis = config.context_key_args()
+    with pytest.raises(ChainError, match="InvalidContextKey"):
+        deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client, verifiers.aggregator,
+                        config.aggregator, logreg_circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash,
+                        config.genesis_cid, bytes(32), config.terms.as_tuple(), config.federation_id,
+                        (base, [[1, 3], *basis[1:]]))  # (1, 3) is not on y^2 = x^3 + 3
 
 
 def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
