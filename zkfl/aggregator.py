@@ -50,8 +50,7 @@ class AcceptedVector:
 class AggregateResult:
     weights: FixedArray  # next global model, fixed point
     proof: Proof
-
-    slots: int
+    slots: int  # K: the proof's first K commitments are the slots'
 
     @property
     def commitments(self) -> AggregationCommitments:
