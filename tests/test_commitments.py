@@ -10,6 +10,7 @@ from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.client import SALT_BITS, make_client_data, new_salt
 from zkfl.errors import ConfigError
 from zkfl.protocol import commitment_key, context, empty_slot, empty_slot_commitment
+from zkfl.srs import dev_srs
 
 from conftest import LOGREG, SLOTS
 
@@ -68,8 +69,7 @@ def test_the_context_names_chain_federation_and_sender() -> None:
 
 def test_a_commitment_key_refuses_an_srs_of_other_logrows(logreg_circuits: CircuitSet, tmp_path) -> None:
     keys = logreg_circuits.client
-    wrong = tmp_path / "small.srs"
-    wrong.write_bytes((keys.circuit.logrows - 1).to_bytes(4, "little"))
+    wrong = dev_srs(tmp_path, keys.circuit.logrows - 1).path  # a real SRS, of the wrong size
     with pytest.raises(ConfigError, match=f"commitments of this federation need its circuits' logrows {keys.circuit.logrows}"):
         commitment_key(keys.circuit.settings_path, keys.vk_path, wrong)
     assert logreg_circuits.aggregator.circuit.logrows == keys.circuit.logrows  # one logrows, by construction

@@ -38,6 +38,7 @@ from zkfl.circuits import FedAvgSpec
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, check_range, to_felts
+from zkfl.srs import srs_logrows
 from zkfl.store import ArtifactStore, get_vector
 
 POINT_BYTES = 64
@@ -89,7 +90,7 @@ def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> Commit
     """A commitment key, refusing an SRS that is not of the circuit's logrows (kzg_commit would
     silently commit over another domain)."""
     logrows = json.loads(Path(settings_path).read_text())["run_args"]["logrows"]
-    srs_k = int.from_bytes(Path(srs_path).read_bytes()[:4], "little")
+    srs_k = srs_logrows(Path(srs_path))
     if srs_k != logrows:
         raise ConfigError(f"the SRS at {srs_path} has logrows {srs_k}; commitments of this federation need its "
                           f"circuits' logrows {logrows}")
@@ -99,7 +100,7 @@ def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> Commit
 def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:
     """The client proof's context input: keccak256(abi.encode(chainId, federationId, sender)), its
     top CONTEXT_LEN x CONTEXT_BITS bits cut into CONTEXT_LEN field elements. A proof commits to it,
-    so it is valid only from `sender`, in this federation on this chain (Coordinator.contextOf)."""
+    so it is valid only from `sender`, in this federation on this chain (Coordinator.contextHashOf)."""
     word = keccak(encode(["uint256", "bytes32", "address"], [chain_id, federation_id, sender]))
     bits = int.from_bytes(word, "big") >> (256 - CONTEXT_LEN * CONTEXT_BITS)
     mask = (1 << CONTEXT_BITS) - 1
