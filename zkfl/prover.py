@@ -310,7 +310,7 @@ def _check_scales(name: str, settings: dict[str, Any], scale: int) -> None:
         if any(s != scale for s in scales):
             raise ConfigError(
                 f"mismatched scales in circuit {name!r}: {kind} scales {scales}, expected all {scale}; "
-                "linked hashes would differ. Rescale the graph's outputs to the input scale."
+                "linked commitments would differ. Rescale the graph's outputs to the input scale."
             )
 
 

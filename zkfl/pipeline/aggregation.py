@@ -31,8 +31,8 @@ class AggregateOutcome:
 
 def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
                    slots: int) -> list[SlotUpdate | None]:
-    """The round's accepted updates in slot order, fetched by CID and checked against the hash the
-    chain accepted (None where no update was accepted)."""
+    """The round's accepted updates in slot order, fetched by CID and checked against the commitment
+    the chain accepted (None where no update was accepted)."""
     filled: list[SlotUpdate | None] = [None] * slots
     for event in coordinator.accepted_updates(round_no):
         vector = checked_vector(key, store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
