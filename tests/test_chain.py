@@ -22,7 +22,7 @@ from zkfl.chain.deploy import (
 )
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.client import ClientData, ClientUpdate
-from zkfl.errors import ChainError
+from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.protocol import POINT_BYTES, empty_slot_commitment, proof_points
 
@@ -216,6 +216,13 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, acco
                         config.aggregator, logreg_circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash,
                         config.genesis_cid, bytes(32), config.terms.as_tuple(), config.federation_id,
                         (base, [[1, 3], *basis[1:]]))  # (1, 3) is not on y^2 = x^3 + 3
+
+
+def test_a_federation_id_that_is_not_32_bytes_is_refused(accounts: list[LocalAccount], logreg_circuits: CircuitSet,
+                                                         full_round: ProvenRound) -> None:
+    with pytest.raises(ConfigError, match="a federation id is 32 bytes, got 31"):
+        FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
+                                       federation_id=bytes(31))
 
 
 def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
