@@ -21,7 +21,7 @@ from zkfl.protocol import (
     aggregation_link_problem,
     check_commitment,
     client_link_problem,
-    commitment_key,
+    keys_commitment,
     empty_slot,
     empty_slot_commitment,
     expected_slots,
@@ -90,7 +90,7 @@ def aggregate_and_prove(
     proof_path: str | os.PathLike[str],
 ) -> AggregateResult:
     """Prove FedAvg of the filled slots (missing slots are left out of the mean)."""
-    key = commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
+    key = keys_commitment(keys)
     vectors = slot_vectors(key, spec, slots)
     run = prove(keys, vectors, Path(proof_path))
     result = AggregateResult(run.outputs[0], run.proof, spec.slots)

@@ -13,7 +13,7 @@ import torch
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import CommitmentKey, commitment_key
+from zkfl.protocol import CommitmentKey, keys_commitment
 from zkfl.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
 from zkfl.srs import DevSrsSource, SrsSource
 
@@ -31,10 +31,6 @@ class CircuitSet:
     def commitments(self) -> CommitmentKey:
         """The federation's commitment key (the client circuit's; the aggregator's commits alike)."""
         return keys_commitment(self.client)
-
-
-def keys_commitment(keys: CircuitKeys) -> CommitmentKey:
-    return commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
 
 
 def fedavg_spec(spec: TrainingStepSpec, slots: int) -> FedAvgSpec:

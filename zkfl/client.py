@@ -16,7 +16,7 @@ from zkfl.circuits import SALT_LEN, TrainingStepSpec
 from zkfl.circuits.training import data_vector
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, quantize
-from zkfl.protocol import ClientCommitments, CommitmentKey, commitment_key
+from zkfl.protocol import ClientCommitments, CommitmentKey, keys_commitment
 from zkfl.prover import CircuitKeys, Proof, prove
 
 
@@ -127,7 +127,7 @@ def train_and_prove(
     data_vector = data.vector(spec)
     run = prove(keys, [global_weights, data_vector, np.asarray(context, dtype=np.int64)], Path(proof_path))
     update = ClientUpdate(run.outputs[0], run.proof)
-    key = commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
+    key = keys_commitment(keys)
     expected = ClientCommitments.of(key, global_weights, data_vector, context, update.vector)
     if update.commitments != expected:
         raise LinkError(

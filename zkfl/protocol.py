@@ -38,6 +38,7 @@ from zkfl.circuits import FedAvgSpec
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, check_range, to_felts
+from zkfl.prover import CircuitKeys
 from zkfl.srs import srs_logrows
 from zkfl.store import ArtifactStore, get_vector
 
@@ -95,6 +96,11 @@ def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> Commit
         raise ConfigError(f"the SRS at {srs_path} has logrows {srs_k}; commitments of this federation need its "
                           f"circuits' logrows {logrows}")
     return CommitmentKey(Path(settings_path), Path(vk_path), Path(srs_path))
+
+
+def keys_commitment(keys: CircuitKeys) -> CommitmentKey:
+    """The commitment key of a keyed circuit (its settings, vk and the SRS its keys were made with)."""
+    return commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
 
 
 def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:

@@ -128,6 +128,7 @@ class RoundChecker:
         self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
         self._vectors: dict[str, tuple[FixedArray, int | None, str]] = {}  # cid -> (vector, commitment, why not)
         self._used_batches: set[tuple[str, int]] = set()  # (client, data commitment)
+        self._contexts: dict[str, int | None] = {}  # sender -> its context commitment, committed once
         self._controlled: set[str] = set()
 
     # ----------------------------------------------------------------------------- rounds
@@ -156,7 +157,7 @@ class RoundChecker:
                 try:
                     proof = ClientCommitments.from_proof(sub.proof)
                     problem = client_link_problem(proof, opened.model_hash, update.update_hash,
-                                                  self.view.sender_context(sub.sender))
+                                                  self._sender_context(sub.sender))
                 except ZkflError as exc:  # not a training-step proof: a finding, like the aggregation's
                     proof, problem = None, str(exc)
                 findings.add("client-links", where, problem is None, problem or "")
@@ -256,6 +257,11 @@ class RoundChecker:
                              f"{verifier} ACCEPTS a proof with one flipped byte: it does not verify proofs")
         return ProofVerdict(offchain, onchain, round(seconds, 4) if seconds is not None else None, sub.tx_hash,
                             sub.gas_used)
+
+    def _sender_context(self, sender: str) -> int | None:
+        if sender not in self._contexts:
+            self._contexts[sender] = self.view.sender_context(sender)
+        return self._contexts[sender]
 
     def _check_data_commitment(self, scope: str, sub: SubmittedProof, commitment: int) -> None:
         batch = (sub.sender, commitment)
