@@ -24,40 +24,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
+from zkfl.datasets import write_digits
 from zkfl.pipeline import run_federation
 from zkfl.report import write_run_report
 from zkfl.workspace import Workspace, WorkspaceConfig
-
-
-def dirichlet_shards(labels: np.ndarray, clients: int, alpha: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """Indices per client; each class is spread over the clients by a Dirichlet(alpha) draw."""
-    shards: list[list[int]] = [[] for _ in range(clients)]
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        cuts = (np.cumsum(rng.dirichlet([alpha] * clients)) * len(idx)).astype(int)[:-1]
-        for shard, part in zip(shards, np.split(idx, cuts), strict=True):
-            shard.extend(part.tolist())
-    return [np.array(s) for s in shards]
-
-
-def write_data(directory: Path, clients: int, alpha: float, seed: int) -> tuple[list[Path], Path]:
-    """The clients' private .npz files and the held-out test set (pixels scaled to [0, 1])."""
-    digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(digits.data / 16.0, digits.target, test_size=0.25,
-                                                        random_state=seed, stratify=digits.target)
-    directory.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i, rows in enumerate(dirichlet_shards(y_train, clients, alpha, np.random.default_rng(seed))):
-        path = directory / f"client-{i}.npz"
-        np.savez(path, x=x_train[rows], y=y_train[rows])
-        files.append(path)
-    np.savez(directory / "test.npz", x=x_test, y=y_test)
-    return files, directory / "test.npz"
 
 
 def main() -> None:
@@ -67,9 +38,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--family", choices=["logreg", "mlp"], default="logreg")
     parser.add_argument("--hidden", type=int, default=16, help="hidden units of the MLP")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=2, help="local SGD steps per round")
-    parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=1, help="local SGD steps per round")
+    parser.add_argument("--lr", type=float, default=1.5)
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (smaller: less IID)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -80,7 +51,7 @@ def main() -> None:
     config = WorkspaceConfig(TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps,
                                               learning_rate=args.lr), slots=args.clients)
     ws, _ = Workspace.init(args.workspace, config)
-    data_files, test_file = write_data(ws.root / "data", args.clients, args.alpha, args.seed)
+    data_files, test_file = write_digits(ws.root / "data", args.clients, args.alpha, args.seed)
     try:
         outcome = run_federation(ws, data_files, args.rounds, eval_file=test_file, seed=args.seed,
                                  progress=lambda step: print(step, flush=True))
