@@ -1,9 +1,11 @@
 """Circuit benchmark: training-step, inference and FedAvg circuits, proven for real, with inputs
 and outputs KZG-committed (polycommit) as in a federation.
 
-Prints one JSON document: per case logrows, rows, setup/prove/verify seconds, proof/pk bytes and
-peak RSS, and for each training step the ratio to an inference proof of the same model and batch.
-Each case runs in its own subprocess (so peak RSS is that case's, and only one prover is alive).
+Prints one JSON document: per case logrows, rows, setup/prove/verify seconds, proof/pk bytes, peak
+RSS of proving (`peak_rss_mb`: a fresh process that loads the built keys and proves, as a client
+does each round) and of the set-up (`setup_peak_rss_mb`), and for each training step the ratio to
+an inference proof of the same model and batch. Each case runs in its own subprocesses, one after
+another, so only one prover is ever alive.
 Every case runs at each `--cols` (ezkl's inner columns).
 
     python bench/circuits.py                 # the full grid of the KZG-links issue, at 1, 2 and 4 columns
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx, model_from_json
@@ -63,6 +66,7 @@ def cases(quick: bool) -> list[dict]:
         for steps in (1, 2, 4):
             grid.append({"kind": "train", "family": "logreg", "batch": batch, "steps": steps, **DIGITS})
         grid.append({"kind": "infer", "family": "logreg", "batch": batch, "steps": 1, **DIGITS})
+    grid.append({"kind": "train", "family": "logreg", "batch": 16, "steps": 1, **DIGITS})  # examples/digits.py
     for slots in (4, 8, 16):
         grid.append({"kind": "fedavg", "slots": slots, "params": 650, "samples": 32})
     return grid
@@ -94,6 +98,8 @@ def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
 
 
 def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
+    """Compile and set up one case here, then prove it in a fresh subprocess, so that the proving
+    peak RSS is a client's (keys already built), apart from the set-up's."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         onnx_path, inputs = graph_for(case, work)
@@ -110,23 +116,37 @@ def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
         start = time.perf_counter()
         keys = setup_keys(compiled, DevSrsSource(cache / "srs"), work / "cache")
         result["setup_s"] = round(time.perf_counter() - start, 2)
-        prove_times, verify_times = [], []
-        for attempt in range(repeat):
-            start = time.perf_counter()
-            run = prove(keys, inputs, work / f"proof-{attempt}.json")  # includes one self-verify (< 0.5 s)
-            prove_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            verify(keys, run.proof)
-            verify_times.append(time.perf_counter() - start)
-        result["prove_s"] = round(statistics.median(prove_times), 2)
-        result["prove_runs_s"] = [round(t, 2) for t in prove_times]
-        result["verify_s"] = round(statistics.median(verify_times), 3)
-        result["proof_bytes"] = len(bytes.fromhex(json.loads(run.proof.path.read_text())["hex_proof"][2:]))
         result["pk_bytes"] = keys.pk_path.stat().st_size
         result["vk_bytes"] = keys.vk_path.stat().st_size
         result["srs_logrows"] = srs.logrows
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        result["setup_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case), "--cache", str(cache),
+                               "--repeat", str(repeat), "--prove-in", str(work)], capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"proving {case_name(case)} failed: {proc.stderr.strip()[-2000:]}")
+        result.update(json.loads(lines[-1]))
     return result
+
+
+def prove_case(case: dict, cache: Path, work: Path, repeat: int) -> dict:
+    """Prove (and verify) a case whose circuit and keys `run_case` built in `work`; the peak RSS is
+    this process's: loading the keys, the witness and the proof, as a client proving each round."""
+    onnx_path, inputs = graph_for(case, work)  # the same graph bytes: cache hits
+    compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache", ProverConfig(num_inner_cols=case["cols"]))
+    keys = setup_keys(compiled, DevSrsSource(cache / "srs"), work / "cache")  # a cache hit: no keygen
+    before_mb = psutil.Process().memory_info().rss // 2**20  # python, torch, the graph: not the prover's
+    prove_times, verify_times = [], []
+    for attempt in range(repeat):
+        start = time.perf_counter()
+        run = prove(keys, inputs, work / f"proof-{attempt}.json")  # includes one self-verify (< 0.5 s)
+        prove_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        verify(keys, run.proof)
+        verify_times.append(time.perf_counter() - start)
+    return {"prove_s": round(statistics.median(prove_times), 2), "prove_runs_s": [round(t, 2) for t in prove_times],
+            "verify_s": round(statistics.median(verify_times), 3), "proof_bytes": len(run.proof.data),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, "rss_before_prove_mb": before_mb}
 
 
 def add_ratios(results: list[dict]) -> None:
@@ -152,7 +172,11 @@ def main() -> None:
     parser.add_argument("--cols", type=int, action="append", choices=(1, 2, 4),
                         help="ezkl inner columns (repeatable; default 1, 2 and 4)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
+    parser.add_argument("--prove-in", type=Path, help=argparse.SUPPRESS)  # internal: its proving phase
     args = parser.parse_args()
+    if args.case and args.prove_in:
+        print(json.dumps(prove_case(json.loads(args.case), args.cache, args.prove_in, args.repeat)))
+        return
     if args.case:
         print(json.dumps(run_case(json.loads(args.case), args.cache, args.max_logrows, args.repeat)))
         return

@@ -11,6 +11,7 @@ a (too low) figure.
 
     python bench/gas.py            # prints JSON
     python bench/gas.py --quick    # small circuits (a smoke run)
+    python bench/gas.py --part columns --shape 8x2x4 --shape 32x1x8 --cols 1 --cols 2
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.fixedpoint import quantize
 from zkfl.protocol import context
-from zkfl.prover import ProverConfig
+from zkfl.prover import ProverConfig, prove
 from zkfl.verification.proofs import VERIFIER_ABI
 
 TRUE = "0x" + "00" * 31 + "01"
@@ -130,29 +132,38 @@ def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     }
 
 
-def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, cols: int, cache: Path) -> dict:
-    """Verifier gas of the same client circuit laid out with `cols` inner columns, through the
-    dedicated verifier (when it fits EIP-170) and through the reusable verifier + VKA; each kind
-    must accept the proof (traced) and reject it with one byte flipped."""
-    circuits = build_circuits(spec, 2, cache, config=ProverConfig(num_inner_cols=cols))
+def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, slots: int, cols: int, cache: Path) -> dict:
+    """Verifier gas of the client circuit of `spec` and of FedAvg over `slots`, laid out with `cols`
+    inner columns, each through the dedicated verifier (when it fits EIP-170) and through the
+    reusable verifier + VKA; each must accept its proof (traced) and reject it with one byte flipped.
+    FedAvg is proven on its calibration updates: its verifier's gas does not depend on the values."""
+    circuits = build_circuits(spec, slots, cache, config=ProverConfig(num_inner_cols=cols))
     data = digits_batch(spec, np.arange(spec.sample_count))
-    dedicated_size = compile_files([verifier_source(circuits.client, cache)], cache)["Halo2Verifier"].runtime_size
-    result: dict[str, Any] = {"inner_cols": cols, "logrows": circuits.client.circuit.logrows,
-                              "rows": circuits.client.circuit.num_rows, "dedicated_runtime_bytes": dedicated_size}
+    result: dict[str, Any] = {"case": f"b{spec.batch_size}-k{spec.local_steps}-K{slots}-c{cols}", "inner_cols": cols,
+                              "batch": spec.batch_size, "steps": spec.local_steps, "slots": slots,
+                              "logrows": circuits.client.circuit.logrows, "rows": circuits.client.circuit.num_rows,
+                              "aggregator_rows": circuits.aggregator.circuit.num_rows}
     with tempfile.TemporaryDirectory() as tmp:
         genesis = quantize(spec.model.init_params(0))
-        update = train_and_prove(circuits.client, spec, genesis, data, context(DEVNET_CHAIN_ID, bytes(32), owner.address),
-                                 Path(tmp) / "c.json")
-        for kind in ("dedicated", "reusable"):
-            try:
-                deployed = deploy_circuit_verifier(chain, owner, circuits.client, cache, reusable=kind == "reusable")
-            except VerifierTooLarge:
-                result[kind] = "over the EIP-170 size limit"
-                continue
-            bare = bare_verify(chain, owner, deployed.address, update.proof)
-            result[kind] = {"verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"],
-                            "deploy_gas": deployed.deploy_gas,
-                            "tampered_rejected": rejects_tampered(chain, deployed.address, update.proof)}
+        proofs = {
+            "client": train_and_prove(circuits.client, spec, genesis, data,
+                                      context(DEVNET_CHAIN_ID, bytes(32), owner.address), Path(tmp) / "c.json").proof,
+            "aggregator": prove(circuits.aggregator, [quantize(u) for u in circuits.fedavg.calibration_inputs()],
+                                Path(tmp) / "a.json").proof,
+        }
+        for role, keys in (("client", circuits.client), ("aggregator", circuits.aggregator)):
+            result[f"{role}_dedicated_runtime_bytes"] = compile_files([verifier_source(keys, cache)],
+                                                                      cache)["Halo2Verifier"].runtime_size
+            for kind in ("dedicated", "reusable"):
+                try:
+                    deployed = deploy_circuit_verifier(chain, owner, keys, cache, reusable=kind == "reusable")
+                except VerifierTooLarge:
+                    result[f"{role}_{kind}"] = "over the EIP-170 size limit"
+                    continue
+                bare = bare_verify(chain, owner, deployed.address, proofs[role])
+                result[f"{role}_{kind}"] = {"verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"],
+                                            "deploy_gas": deployed.deploy_gas,
+                                            "tampered_rejected": rejects_tampered(chain, deployed.address, proofs[role])}
     return result
 
 
@@ -171,14 +182,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["all", "federations", "columns"], default="all")
+    parser.add_argument("--shape", action="append", metavar="BxKxS",
+                        help="columns part: client batch x local steps x FedAvg slots, e.g. 8x2x4 (repeatable; "
+                             "default the example's 16x1x4)")
+    parser.add_argument("--cols", type=int, action="append", choices=(1, 2, 4), help="columns part (default 1, 2, 4)")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
     args = parser.parse_args()
     if args.quick:
         small = TrainingStepSpec(LogisticRegression(16, 4), batch_size=4)
-        federations, column_spec = [(small, 2)], small
+        federations, column_cases = [(small, 2)], [(small, 2)]
     else:
-        example = TrainingStepSpec(LogisticRegression(64, 10), batch_size=8, local_steps=2)  # examples/digits.py
-        federations, column_spec = [(example, 4)], example
+        example = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1,
+                                   learning_rate=1.5)  # examples/digits.py
+        federations = [(example, 4)]
+        column_cases = [(replace(example, batch_size=b, local_steps=k), slots)
+                        for b, k, slots in (map(int, shape.split("x")) for shape in args.shape or ["16x1x4"])]
     Account.enable_unaudited_hdwallet_features()
     accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(8)]
     with tempfile.TemporaryDirectory() as devnet_dir:
@@ -189,9 +207,10 @@ def main() -> None:
             for spec, slots in federations if args.part in ("all", "federations") else []:
                 report["federations"].append(federation_case(chain, accounts, spec, slots, args.cache, ProverConfig()))
                 print(f"[gas] {json.dumps(report['federations'][-1])}", file=sys.stderr, flush=True)
-            for cols in (1, 2, 4) if args.part in ("all", "columns") else ():
-                report["columns"].append(columns_case(chain, accounts[0], column_spec, cols, args.cache))
-                print(f"[gas] {json.dumps(report['columns'][-1])}", file=sys.stderr, flush=True)
+            for spec, slots in column_cases if args.part in ("all", "columns") else []:
+                for cols in args.cols or (1, 2, 4):
+                    report["columns"].append(columns_case(chain, accounts[0], spec, slots, cols, args.cache))
+                    print(f"[gas] {json.dumps(report['columns'][-1])}", file=sys.stderr, flush=True)
         finally:
             stop_devnet(devnet_dir)
     print(json.dumps(report, indent=2))
