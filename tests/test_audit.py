@@ -27,6 +27,7 @@ from zkfl.audit import AuditOptions, AuditReport, audit_federation
 from zkfl.build import CircuitSet
 from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
+from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain
 from zkfl.client import ClientData
 from zkfl.evm.contracts import project_artifact
@@ -49,10 +50,6 @@ ACCEPT_ALL = "0x600a600c600039600a6000f3" + "600160005260206000f3"
 class Federation:
     coordinator: str
     store: Path
-
-
-def _mine(chain: Chain, blocks: int) -> None:
-    chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
 
 
 def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, store: LocalStore,
@@ -86,7 +83,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights))
     for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
         coordinator.submit_update(client, 1, update.proof, put_vector(store, update.vector))
-    _mine(chain, WINDOW + 1)
+    mine_blocks(chain, WINDOW + 1)
     coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof,
                                put_vector(store, partial_round.aggregate.weights))
     return Federation(coordinator.address, store.root)

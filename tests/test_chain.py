@@ -20,6 +20,7 @@ from zkfl.chain.deploy import (
     deploy_contract,
     deploy_coordinator,
 )
+from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.client import ClientData, ClientUpdate
 from zkfl.errors import ChainError, ConfigError
@@ -70,10 +71,6 @@ def _with_points(proof: bytes, points: dict[int, bytes]) -> bytes:
     return bytes(out)
 
 
-def _mine(chain: Chain, blocks: int) -> None:
-    chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
-
-
 def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount],
                                               registered: list[LocalAccount], full_round: ProvenRound,
                                               partial_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
@@ -93,7 +90,7 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     # round 1: client 1 stays away; after the deadline the aggregator finalizes with the others
     coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "bafy-r1-c0")
     coordinator.submit_update(registered[2], 1, partial_round.updates[1].proof, "bafy-r1-c2")
-    _mine(chain, WINDOW + 1)
+    mine_blocks(chain, WINDOW + 1)
     coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model")
     assert coordinator.round(2).model_hash == partial_round.aggregate.global_hash
 
@@ -274,7 +271,7 @@ def test_wrong_stake_is_rejected(coordinator: Coordinator, accounts: list[LocalA
 
 def test_late_submission_after_the_deadline_is_rejected(coordinator: Coordinator, chain: Chain,
                                                         registered: list[LocalAccount], full_round: ProvenRound) -> None:
-    _mine(chain, WINDOW + 1)
+    mine_blocks(chain, WINDOW + 1)
     _reject("SubmissionClosed: round 0 closed for submissions at block",
             coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
 
@@ -289,7 +286,7 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], registered: list[LocalAccount],
         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
-    _mine(chain, WINDOW + 1)
+    mine_blocks(chain, WINDOW + 1)
     _reject(f"SlotMismatch: slot 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
             f"round 0 accepted {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
@@ -412,9 +409,9 @@ def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(coordinator:
     deadline = coordinator.round(0).deadline
     _reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
             f"is finalized, or after block {deadline + GRACE}", coordinator.withdraw, client)
-    _mine(chain, deadline + GRACE - chain.w3.eth.block_number)  # now at the grace period's last block
+    mine_blocks(chain, deadline + GRACE - chain.w3.eth.block_number)  # now at the grace period's last block
     _reject("PendingSubmission", coordinator.withdraw, client)
-    _mine(chain, 1)
+    mine_blocks(chain, 1)
     before = chain.w3.eth.get_balance(client.address)
     receipt = coordinator.withdraw(client)
     assert chain.w3.eth.get_balance(client.address) == before + STAKE - receipt["gasUsed"] * receipt["effectiveGasPrice"]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from zkfl.atomic import write_atomic
+from zkfl.chain.rpc import Chain
 from zkfl.errors import ChainError
 from zkfl.evm.toolchain import anvil_binary
 
@@ -87,6 +88,13 @@ def stop_devnet(directory: str | os.PathLike[str], timeout: float = 10.0) -> boo
         os.kill(devnet.pid, signal.SIGKILL)
     (Path(directory) / "devnet.json").unlink(missing_ok=True)
     return True
+
+
+def mine_blocks(chain: Chain, blocks: int) -> None:
+    """Advance a devnet's clock: anvil makes blocks only for transactions, so deadlines counted in
+    blocks pass only when blocks are mined (anvil_mine)."""
+    if blocks > 0:
+        chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
 
 
 def _free_port() -> int:

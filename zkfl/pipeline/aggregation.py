@@ -9,12 +9,13 @@ from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.devnet import mine_blocks
 from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import stored_proof
 from zkfl.protocol import CommitmentKey, checked_vector
 from zkfl.store import ArtifactStore, put_vector
-from zkfl.workspace import AGGREGATOR, Workspace
+from zkfl.workspace import AGGREGATOR, DEVNET, Workspace
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,17 @@ def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordi
         vector = checked_vector(key, store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
         filled[event.slot] = AcceptedVector(vector, event.update_hash)
     return filled
+
+
+def wait_for_deadline(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
+    """Return once round `round_no`'s submission deadline has passed, so that it can be aggregated
+    without the clients that never submitted. The workspace's own devnet makes blocks only for
+    transactions, so there the blocks up to the deadline are mined; a real chain is waited for."""
+    deadline = ws.coordinator().round(round_no).deadline
+    if ws.config.rpc_url == DEVNET:
+        mine_blocks(ws.chain, deadline + 1 - ws.chain.w3.eth.block_number)
+    while ws.chain.w3.eth.block_number <= deadline:
+        time.sleep(poll_seconds)
 
 
 def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutcome:

@@ -59,10 +59,12 @@ class SubmitOutcome:
 
 
 def register_client(ws: Workspace, name: str, data_file: str | Path, batches: int = 10,
-                    seed: int | None = None) -> RegisterOutcome:
+                    seed: int | None = None, account_index: int | None = None) -> RegisterOutcome:
     """Split the client's data file into `batches` salted round batches, keep them privately in the
     workspace, and register on-chain with their commitments (stake included).
 
+    `account_index` picks the client's account (on the devnet, dev account 2 + index); by default
+    the next one. Clients that register concurrently in one workspace must each name theirs.
     The batches are written before the transaction and never regenerated, so a re-run after a
     crash registers exactly the commitments already kept."""
     if batches < 1:
@@ -74,9 +76,7 @@ def register_client(ws: Workspace, name: str, data_file: str | Path, batches: in
     data_sha = file_sha256(Path(data_file))
     coordinator = ws.coordinator()
     if record is None:
-        index = len(ws.client_names())
-        if index >= ws.config.slots:
-            raise ConfigError(f"the federation has {ws.config.slots} client slots, all taken by {ws.client_names()}")
+        index = _free_account_index(ws, account_index)
         source = f"data file {data_file}"
         check_features(_circuit_range(ws), x, source)
         rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
@@ -164,6 +164,19 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
                     {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
+
+
+def _free_account_index(ws: Workspace, wanted: int | None) -> int:
+    taken = {_client_record(ws, n)["account_index"]: n for n in ws.client_names()}
+    if wanted is None:
+        wanted = len(taken)
+        if wanted >= ws.config.slots:
+            raise ConfigError(f"the federation has {ws.config.slots} client slots, all taken by {ws.client_names()}")
+    if not 0 <= wanted < ws.config.slots:
+        raise ConfigError(f"account index {wanted} is outside the federation's {ws.config.slots} client slots")
+    if wanted in taken:
+        raise ConfigError(f"account index {wanted} is already client {taken[wanted]!r}'s")
+    return wanted
 
 
 def _circuit_range(ws: Workspace) -> CircuitRange:
