@@ -1,5 +1,5 @@
 # The two entry points of the project. Both set everything up on a fresh machine.
-.PHONY: demo test bench setup
+.PHONY: demo test bench setup flower-sim
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -13,6 +13,10 @@ demo: setup
 ## test: the whole test suite (real ezkl proofs on small circuits).
 test: setup
 	.venv/bin/python -m pytest
+
+## flower-sim: the digits federation as a Flower app on Flower's simulation engine (Ray), 4 SuperNodes.
+flower-sim: setup
+	bash scripts/flower-sim.sh $(ROUNDS)
 
 ## bench: circuit benchmarks, printed as JSON (slow: minutes to tens of minutes).
 bench: setup

@@ -1,0 +1,1 @@
+"""zkFL's digits federation as a Flower app."""

@@ -1,0 +1,41 @@
+"""The client: zkFL's train handler (prove the local step, submit it on-chain, reply with the
+update and its receipt), and Flower's evaluation on the node's own data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flwr.app import Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from zkfl.data import load_dataset
+from zkfl.evaluation import accuracy
+from zkfl.fixedpoint import dequantize
+from zkfl.flower import ClientNode, weights_of, zk_train
+from zkfl.workspace import Workspace
+
+app = ClientApp()
+
+
+def _node(context: Context) -> ClientNode:
+    config = {**context.run_config, **context.node_config}
+    if not config.get("data-dir"):
+        config["data-dir"] = str(Path(str(config["workspace"])) / "data")
+    if not config.get("prover-threads"):
+        config.pop("prover-threads", None)
+    return ClientNode.from_config(config)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    return zk_train(msg, _node(context))
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    node = _node(context)
+    spec = Workspace.open(node.workspace).config.training
+    x, y = load_dataset(node.data_file, spec)
+    weights = dequantize(weights_of(msg.content.array_records["arrays"], "the model to evaluate"))
+    metrics = MetricRecord({"num-examples": len(y), "accuracy": accuracy(spec, weights, x, y)})
+    return Message(RecordDict({"metrics": metrics}), reply_to=msg)

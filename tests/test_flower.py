@@ -1,0 +1,160 @@
+"""zkFL inside Flower, with real proofs on a real anvil: a Flower simulation (Ray backend, two
+SuperNodes proving in parallel) of 2 clients x 2 rounds ends on the very model `zkfl run` reaches
+on the same data; then `ZkFedAvg.aggregate_train` on real replies drops a tampered one and a failed
+one and still finalizes, and finalizes without a client that never answered, after the deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MessageType, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg
+from flwr.simulation import run_simulation
+from flwr.supercore.task_identity import TaskIdentity
+
+from zkfl.flower import ClientNode, ZkFedAvg, model_record, weights_of, zk_train
+from zkfl.pipeline import run_federation, setup_federation
+from zkfl.pipeline.rounds import round_model
+from zkfl.verification.fedavg import fixed_point_fedavg
+from zkfl.workspace import Workspace, WorkspaceConfig
+
+from conftest import LOGREG
+from test_cli import write_data
+
+pytestmark = pytest.mark.prover
+CLIENTS, ROUNDS, SEED = 2, 2, 11
+
+
+@dataclass(frozen=True)
+class FlowerRun:
+    flower: Workspace
+    reference: Workspace
+    data_dir: Path
+    result: dict[str, Any]
+
+
+def _workspace(root: Path, cache_dir: Path) -> Workspace:
+    ws, _ = Workspace.init(root, WorkspaceConfig(LOGREG, slots=CLIENTS))
+    (root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    return ws
+
+
+def _node(workspace: Path, data_dir: Path, node_config: dict[str, Any]) -> ClientNode:
+    return ClientNode.from_config({"workspace": str(workspace), "data-dir": str(data_dir), "seed": SEED,
+                                   "batches": ROUNDS + 2, "prover-threads": 1, **node_config})
+
+
+@pytest.fixture(scope="module")
+def flower_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[FlowerRun]:
+    root = tmp_path_factory.mktemp("flower")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    files = [write_data(data_dir / f"client-{i}.npz", 20 + i) for i in range(CLIENTS)]
+    reference = _workspace(root / "reference", cache_dir)
+    flower = _workspace(root / "flower", cache_dir)
+    result: dict[str, Any] = {}
+    try:
+        run_federation(reference, files, ROUNDS, batches=ROUNDS + 2, seed=SEED)
+        setup_federation(flower)
+        server_app, client_app = ServerApp(), ClientApp()
+
+        @server_app.main()
+        def main(grid: Grid, context: Context) -> None:
+            try:
+                strategy = ZkFedAvg(flower, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=CLIENTS,
+                                                   min_available_nodes=CLIENTS))
+                done = strategy.start(grid=grid, initial_arrays=strategy.initial_arrays(),
+                                      num_rounds=strategy.rounds_left(ROUNDS), timeout=600)
+                result.update(arrays=done.arrays, metrics=done.train_metrics_clientapp, dropped=strategy.dropped)
+            except BaseException as exc:  # the simulation only logs what its server thread raises
+                result["error"] = exc
+
+        flower_root = flower.root  # the client app travels to Ray workers: paths, not live connections
+
+        @client_app.train()
+        def train(msg: Message, context: Context) -> Message:
+            return zk_train(msg, _node(flower_root, data_dir, dict(context.node_config)))
+
+        run_simulation(server_app=server_app, client_app=client_app, num_supernodes=CLIENTS,
+                       backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": CLIENTS}})
+        yield FlowerRun(flower, reference, data_dir, result)
+    finally:
+        reference.stop_devnet()
+        flower.stop_devnet()
+
+
+def test_a_flower_simulation_reaches_zkfl_runs_model_bit_for_bit(flower_run: FlowerRun) -> None:
+    assert "error" not in flower_run.result, repr(flower_run.result.get("error"))
+    flower, reference = flower_run.flower, flower_run.reference
+    assert flower.coordinator().current_round == reference.coordinator().current_round == ROUNDS
+    final = weights_of(flower_run.result["arrays"], "the final model")
+    expected = round_model(reference.circuits.commitments, reference.store, reference.coordinator(), ROUNDS).weights
+    np.testing.assert_array_equal(final, expected)
+    onchain = round_model(flower.circuits.commitments, flower.store, flower.coordinator(), ROUNDS).weights
+    np.testing.assert_array_equal(final, onchain)  # the strategy returned the model the chain finalized
+    for metrics in flower_run.result["metrics"].values():
+        assert metrics["accepted"] == CLIENTS and metrics["replies-kept"] == CLIENTS and metrics["replies-dropped"] == 0
+
+
+def _instruction(strategy: ZkFedAvg, node_id: int) -> Message:
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1  # messages outside a running app
+    return Message(RecordDict({"arrays": strategy.initial_arrays(), "config": ConfigRecord({})}), dst_node_id=node_id,
+                   message_type=MessageType.TRAIN)
+
+
+def test_a_tampered_reply_and_a_failed_client_are_dropped_and_the_round_still_finalizes(flower_run: FlowerRun) -> None:
+    ws = flower_run.flower
+    strategy = ZkFedAvg(ws)
+    round_no = ws.coordinator().current_round
+    replies = [zk_train(_instruction(strategy, 10 + i), _node(ws.root, flower_run.data_dir, {"partition-id": i}))
+               for i in range(CLIENTS)]
+    honest = [weights_of(r.content.array_records["arrays"], "update") for r in replies]
+    forged = honest[1].copy()
+    forged[0] += 1
+    replies[1].content["arrays"] = model_record(forged)
+    failed = Message(Error(code=2, reason="RuntimeError: prover ran out of memory"),
+                     reply_to=_instruction(strategy, 99))
+    arrays, metrics = strategy.aggregate_train(7, [replies[0], replies[1], failed])
+    assert metrics["replies-kept"] == 1 and metrics["dropped-mismatch"] == 1 and metrics["dropped-error"] == 1
+    assert {(d.node_id, d.reason) for d in strategy.dropped[7]} == {(replies[1].metadata.src_node_id, "mismatch"),
+                                                                    (99, "error")}
+    # the chain accepted both updates, so both are averaged: the forged bytes never enter the model
+    spec = ws.circuits.fedavg
+    expected = fixed_point_fedavg(honest, spec.num_params, spec.sample_count)
+    assert ws.coordinator().current_round == round_no + 1
+    np.testing.assert_array_equal(weights_of(arrays, "next model"), expected)
+
+
+def test_a_client_that_never_answers_is_left_out_after_the_deadline(flower_run: FlowerRun) -> None:
+    ws = flower_run.flower
+    strategy = ZkFedAvg(ws)
+    round_no = ws.coordinator().current_round
+    reply = zk_train(_instruction(strategy, 10), _node(ws.root, flower_run.data_dir, {"partition-id": 0}))
+    deadline = ws.coordinator().round(round_no).deadline
+    arrays, metrics = strategy.aggregate_train(8, [reply])
+    assert metrics["accepted"] == 1 and metrics["replies-dropped"] == 0
+    assert ws.chain.w3.eth.block_number > deadline
+    assert ws.coordinator().current_round == round_no + 1
+    update = weights_of(reply.content.array_records["arrays"], "update")
+    empty = np.zeros_like(update)
+    np.testing.assert_array_equal(weights_of(arrays, "next model"),
+                                  fixed_point_fedavg([update, empty], ws.circuits.fedavg.num_params,
+                                                     ws.circuits.fedavg.sample_count))
+
+
+def test_a_client_refuses_a_global_model_that_is_not_the_open_rounds(flower_run: FlowerRun) -> None:
+    ws = flower_run.flower
+    strategy = ZkFedAvg(ws)
+    instruction = _instruction(strategy, 10)
+    wrong = weights_of(strategy.initial_arrays(), "model").copy()
+    wrong[-1] += 1
+    instruction.content["arrays"] = ArrayRecord([wrong])
+    with pytest.raises(Exception, match="not round .* on-chain model"):
+        zk_train(instruction, _node(ws.root, flower_run.data_dir, {"partition-id": 1}))

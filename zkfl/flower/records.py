@@ -1,0 +1,64 @@
+"""What zkFL puts in Flower messages, in one place.
+
+The global model and each update travel as an `ArrayRecord` holding one int64 vector: the
+fixed-point integers the circuits commit to, so nothing is lost to floats on the way. A train reply
+also carries, in the ConfigRecord `zkfl`, the receipt of the client's on-chain submission, which
+the strategy checks against the chain and the store before it trusts the reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, RecordDict
+
+from zkfl.errors import ConfigError
+from zkfl.fixedpoint import FixedArray
+
+ARRAYS = "arrays"  # Flower FedAvg's arrayrecord_key: the model sent, the update replied
+METRICS = "metrics"
+RECEIPT = "zkfl"
+NUM_EXAMPLES = "num-examples"  # Flower FedAvg's weighted_by_key
+
+
+def model_record(weights: FixedArray) -> ArrayRecord:
+    return ArrayRecord([np.ascontiguousarray(weights, dtype=np.int64)])
+
+
+def weights_of(record: ArrayRecord, what: str) -> FixedArray:
+    """The one fixed-point vector of a zkFL ArrayRecord."""
+    arrays = record.to_numpy_ndarrays()
+    if len(arrays) != 1 or arrays[0].ndim != 1 or arrays[0].dtype != np.int64:
+        shapes = [(a.dtype.name, a.shape) for a in arrays]
+        raise ConfigError(f"{what} must be one int64 vector of fixed-point weights, got {shapes}; "
+                          "send zkfl.flower.model_record(weights)")
+    return arrays[0]
+
+
+@dataclass(frozen=True)
+class SubmissionReceipt:
+    """A client's claim about its round: which account submitted which update (by commitment and
+    CID) in which transaction. The strategy believes none of it until the chain and store agree."""
+
+    client: str
+    address: str
+    round: int
+    update_commitment: int
+    update_cid: str
+    submit_tx: str
+
+    def to_record(self) -> ConfigRecord:
+        # the commitment is a 256-bit digest: wider than a ConfigRecord int, so it travels as hex
+        return ConfigRecord({**asdict(self), "update_commitment": hex(self.update_commitment)})
+
+    @classmethod
+    def from_content(cls, content: RecordDict) -> SubmissionReceipt:
+        if RECEIPT not in content.config_records:
+            raise ConfigError(f"the reply has no {RECEIPT!r} receipt: it does not come from a zkFL client app")
+        record = content.config_records[RECEIPT]
+        try:
+            return cls(str(record["client"]), str(record["address"]), int(record["round"]),
+                       int(str(record["update_commitment"]), 16), str(record["update_cid"]), str(record["submit_tx"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"the reply's {RECEIPT!r} receipt is malformed: {exc!r}") from exc
