@@ -20,10 +20,11 @@ export FLWR_HOME="$PWD/runs/flower-home" FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_U
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1
 export FLWR_LOCAL_SUPERLINK_HTTP_API_PORT="${FLWR_LOCAL_SUPERLINK_HTTP_API_PORT:-39091}"
 mkdir -p "$FLWR_HOME"
-stop_superlink() {  # `flwr run` leaves its local simulation SuperLink running
+stop() {  # `flwr run` leaves its local simulation SuperLink running; the devnet is stopped, its state kept
     pkill -f "flower-superlink.*--port $FLWR_LOCAL_SUPERLINK_HTTP_API_PORT" 2>/dev/null || true
+    [ -f runs/flower-digits/zkfl.toml ] && zkfl devnet stop -w runs/flower-digits >/dev/null 2>&1 || true
 }
-trap stop_superlink EXIT
+trap stop EXIT
 flwr run examples/flower-digits --stream \
     --federation-config "num-supernodes=4 client-resources-num-cpus=$CPUS" \
     --run-config "workspace='$PWD/runs/flower-digits' num-server-rounds=$ROUNDS prover-threads=$CPUS"

@@ -5,13 +5,13 @@ finalizes every round on-chain. Accuracy on the held-out digits is Flower's serv
 from __future__ import annotations
 
 import json
+from logging import INFO
 from pathlib import Path
 
 from flwr.app import ArrayRecord, Context, MetricRecord
 from flwr.common import log
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
-from logging import INFO
 
 from zkfl.atomic import write_atomic
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
@@ -27,18 +27,26 @@ from zkfl.workspace import Workspace, WorkspaceConfig
 app = ServerApp()
 
 
-@app.main()
-def main(grid: Grid, context: Context) -> None:
-    config = context.run_config
+def prepare_federation(config: dict) -> tuple[Workspace, Path]:
+    """The federation `make demo` sets up, from the run config: workspace, data split, circuits, keys,
+    verifiers, coordinator (each reused when done). Returns the workspace and the test set."""
     if not config.get("workspace"):
         raise ConfigError("set the run config's `workspace` to an absolute path, e.g. "
                           "flwr run . --run-config \"workspace='/abs/runs/flower-digits'\"")
-    clients, rounds = int(config["clients"]), int(config["num-server-rounds"])
     spec = TrainingStepSpec(LogisticRegression(64, 10), int(config["batch-size"]), int(config["local-steps"]),
                             float(config["learning-rate"]))
-    ws, _ = Workspace.init(Path(str(config["workspace"])), WorkspaceConfig(spec, slots=clients))
-    _, test_file = write_digits(ws.root / "data", clients, float(config["alpha"]), int(config["seed"]))
+    ws, _ = Workspace.init(Path(str(config["workspace"])), WorkspaceConfig(spec, slots=int(config["clients"])))
+    _, test_file = write_digits(ws.root / "data", int(config["clients"]), float(config["alpha"]), int(config["seed"]))
     setup_federation(ws, progress=lambda step: log(INFO, "zkFL: %s", step))
+    return ws, test_file
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    config = context.run_config
+    ws, test_file = prepare_federation(dict(config))
+    clients, rounds = int(config["clients"]), int(config["num-server-rounds"])
+    spec = ws.config.training
     x_test, y_test = load_dataset(test_file, spec)
 
     def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
