@@ -5,6 +5,7 @@ one and still finalizes, and finalizes without a client that never answered, aft
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,13 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg
         def train(msg: Message, context: Context) -> Message:
             return zk_train(msg, _node(flower_root, data_dir, dict(context.node_config)))
 
-        run_simulation(server_app=server_app, client_app=client_app, num_supernodes=CLIENTS,
-                       backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": CLIENTS}})
+        environ = dict(os.environ)
+        try:
+            run_simulation(server_app=server_app, client_app=client_app, num_supernodes=CLIENTS,
+                           backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": CLIENTS}})
+        finally:  # Flower's Ray backend sets PYTHONPATH (to this sys.path) in os.environ: keep it out of later tests
+            os.environ.clear()
+            os.environ.update(environ)
         yield FlowerRun(flower, reference, data_dir, result)
     finally:
         reference.stop_devnet()
