@@ -169,9 +169,10 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
 def _free_account_index(ws: Workspace, wanted: int | None) -> int:
     taken = {_client_record(ws, n)["account_index"]: n for n in ws.client_names()}
     if wanted is None:
-        wanted = len(taken)
-        if wanted >= ws.config.slots:
+        free = sorted(set(range(ws.config.slots)) - set(taken))
+        if not free:
             raise ConfigError(f"the federation has {ws.config.slots} client slots, all taken by {ws.client_names()}")
+        wanted = free[0]
     if not 0 <= wanted < ws.config.slots:
         raise ConfigError(f"account index {wanted} is outside the federation's {ws.config.slots} client slots")
     if wanted in taken:
