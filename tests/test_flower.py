@@ -20,7 +20,8 @@ from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 from flwr.supercore.task_identity import TaskIdentity
 
-from zkfl.flower import ClientNode, ZkFedAvg, model_record, weights_of, zk_train
+from zkfl.errors import ConfigError
+from zkfl.flower import ClientNode, SubmissionReceipt, ZkFedAvg, model_record, weights_of, zk_train
 from zkfl.pipeline import run_federation, setup_federation
 from zkfl.pipeline.rounds import round_model
 from zkfl.verification.fedavg import fixed_point_fedavg
@@ -164,3 +165,30 @@ def test_a_client_refuses_a_global_model_that_is_not_the_open_rounds(flower_run:
     instruction.content["arrays"] = ArrayRecord([wrong])
     with pytest.raises(Exception, match="not round .* on-chain model"):
         zk_train(instruction, _node(ws.root, flower_run.data_dir, {"partition-id": 1}))
+
+
+def test_a_client_node_without_a_workspace_or_data_is_refused_with_what_to_set() -> None:
+    with pytest.raises(ConfigError, match=r"needs \['workspace'\]"):
+        ClientNode.from_config({"partition-id": 0, "data-dir": "/data"})
+    with pytest.raises(ConfigError, match="`data-file` or `data-dir`"):
+        ClientNode.from_config({"partition-id": 0, "workspace": "/ws"})
+    node = ClientNode.from_config({"partition-id": 3, "workspace": "/ws", "data-dir": "/data", "seed": 10,
+                                   "num-server-rounds": 7})
+    assert (node.name, node.data_file, node.account_index, node.seed, node.batches) == \
+        ("client-3", Path("/data/client-3.npz"), 3, 13, 7)
+
+
+def test_a_model_record_that_is_not_one_int64_vector_is_refused() -> None:
+    with pytest.raises(ConfigError, match="one int64 vector"):
+        weights_of(ArrayRecord([np.zeros(4, dtype=np.float32)]), "the global model")
+    with pytest.raises(ConfigError, match="one int64 vector"):
+        weights_of(ArrayRecord([np.zeros(4, dtype=np.int64), np.zeros(2, dtype=np.int64)]), "the global model")
+    vector = np.array([-(2 ** 40), 0, 7], dtype=np.int64)
+    np.testing.assert_array_equal(weights_of(model_record(vector), "the global model"), vector)
+
+
+def test_a_reply_without_a_well_formed_receipt_is_refused() -> None:
+    with pytest.raises(ConfigError, match="no 'zkfl' receipt"):
+        SubmissionReceipt.from_content(RecordDict({}))
+    with pytest.raises(ConfigError, match="malformed"):
+        SubmissionReceipt.from_content(RecordDict({"zkfl": ConfigRecord({"client": "a", "round": 1})}))
