@@ -66,7 +66,7 @@ class ClientNode:
         return cls(Path(str(config["workspace"])), str(config.get("client-name", data_file.stem)), data_file,
                    int(config.get("account-index", partition)), None if seed is None else int(seed) + partition,
                    int(config.get("batches", config.get("num-server-rounds", 10))),
-                   None if threads is None else int(threads))
+                   int(threads) if threads else None)  # 0 or absent: ezkl's default
 
 
 def zk_train(msg: Message, node: ClientNode) -> Message:

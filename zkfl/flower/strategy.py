@@ -93,7 +93,7 @@ class ZkFedAvg(Strategy):
                 round_no, state.accepted, coordinator.registered_clients, state.deadline)
             wait_for_deadline(self.ws, round_no)
         outcome = aggregate_round(self.ws)
-        proven = round_model(self.ws.circuits.commitments, self.ws.store, self.ws.coordinator(), round_no + 1)
+        proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
         _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)
         metrics = MetricRecord({**(dict(inner) if inner else {}), "zkfl-round": round_no, "accepted": outcome.accepted,
                                 "replies-kept": len(kept), **_counts(dropped),

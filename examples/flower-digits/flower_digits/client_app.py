@@ -21,8 +21,6 @@ def _node(context: Context) -> ClientNode:
     config = {**context.run_config, **context.node_config}
     if not config.get("data-dir"):
         config["data-dir"] = str(Path(str(config["workspace"])) / "data")
-    if not config.get("prover-threads"):
-        config.pop("prover-threads", None)
     return ClientNode.from_config(config)
 
 
