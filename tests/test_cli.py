@@ -306,6 +306,12 @@ def test_a_chain_that_is_not_running_is_named(tmp_path: Path) -> None:
     _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "status", "-w", tmp_path / "remote")
 
 
+def test_join_names_an_unreachable_chain_and_leaves_no_workspace(tmp_path: Path) -> None:
+    _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "join", tmp_path / "client",
+           "--rpc-url", "http://127.0.0.1:9", "--coordinator", "0x" + "11" * 20, "--store", tmp_path / "store")
+    assert not (tmp_path / "client").exists()
+
+
 def test_run_needs_data(cli_run: CliRun) -> None:
     result = zkfl("run", "-w", cli_run.workspace)
     assert result.code == 2 and "--data" in result.stderr
@@ -313,5 +319,6 @@ def test_run_needs_data(cli_run: CliRun) -> None:
 
 def test_help_documents_every_command() -> None:
     result = zkfl("--help")
-    for command in ("init", "export", "setup", "register", "prove", "submit", "verify", "aggregate", "status", "run"):
+    for command in ("init", "export", "setup", "join", "register", "prove", "submit", "verify", "aggregate", "status",
+                    "run"):
         assert command in result.stdout

@@ -49,14 +49,31 @@ def export_circuits(spec: TrainingStepSpec, slots: int, out_dir: str | os.PathLi
     return client, aggregator
 
 
+@dataclass(frozen=True)
+class PinnedSettings:
+    """A federation's published circuit settings (settings.json bytes), to compile with verbatim:
+    how a participant on another machine rebuilds exactly the federation's keys."""
+
+    client: bytes
+    aggregator: bytes
+
+
 def compile_circuits(
-    spec: TrainingStepSpec, slots: int, cache_dir: str | os.PathLike[str], config: ProverConfig = ProverConfig()
+    spec: TrainingStepSpec, slots: int, cache_dir: str | os.PathLike[str], config: ProverConfig = ProverConfig(),
+    pinned: PinnedSettings | None = None,
 ) -> tuple[CompiledCircuit, CompiledCircuit]:
     """Both circuits at one logrows (the larger one's), so their commitments are comparable."""
     cache_dir = Path(cache_dir)
     client_onnx, agg_onnx = export_circuits(spec, slots, cache_dir / "onnx" / spec_tag(spec, slots))
     client_input = [quantize(v) for v in spec.calibration_inputs()]
     agg_input = [quantize(u) for u in fedavg_spec(spec, slots).calibration_inputs()]
+    if pinned is not None:
+        client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config, settings=pinned.client)
+        aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config, settings=pinned.aggregator)
+        if client.logrows != aggregator.logrows:
+            raise ConfigError(f"the pinned settings give the circuits logrows {client.logrows} and "
+                              f"{aggregator.logrows}; linked circuits must share one")
+        return client, aggregator
     client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config)
     aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config)
     logrows = max(client.logrows, aggregator.logrows)
@@ -73,13 +90,15 @@ def build_circuits(
     cache_dir: str | os.PathLike[str],
     srs_source: SrsSource | None = None,
     config: ProverConfig = ProverConfig(),
+    pinned: PinnedSettings | None = None,
 ) -> CircuitSet:
     """Everything needed to prove a federation's rounds, reusing cached artifacts.
 
-    Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about)."""
+    Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about).
+    With `pinned`, the circuits compile from those settings instead of generated ones."""
     cache_dir = Path(cache_dir)
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
-    client, aggregator = compile_circuits(spec, slots, cache_dir, config)
+    client, aggregator = compile_circuits(spec, slots, cache_dir, config, pinned)
     circuits = CircuitSet(
         training=spec,
         fedavg=fedavg_spec(spec, slots),

@@ -170,15 +170,20 @@ def compile_circuit(
     cache_dir: str | os.PathLike[str],
     config: ProverConfig = ProverConfig(),
     logrows: int | None = None,
+    settings: bytes | None = None,
 ) -> CompiledCircuit:
     """Settings + calibration + compile, cached by (ONNX bytes, calibration input, config, logrows,
-    ezkl). With `logrows`, the circuit gets exactly that many rows (ConfigError if it needs more):
-    linked circuits must share one logrows, for their commitments to be comparable."""
+    pinned settings, ezkl). With `logrows`, the circuit gets exactly that many rows (ConfigError if
+    it needs more): linked circuits must share one logrows, for their commitments to be comparable.
+
+    With `settings` (a settings.json's bytes), those settings are used verbatim (logrows included)
+    instead of being generated and calibrated. ezkl's generated settings carry a timestamp and an unordered set, so
+    only a compile from the very settings a federation published gives its verification key."""
     onnx_path = Path(onnx_path)
     model_bytes = _read_onnx(onnx_path)
     calibration = _input_json(calibration_input)
     key = _digest(model_bytes, calibration.encode(), json.dumps(asdict(config), sort_keys=True).encode(),
-                  str(logrows).encode(), EZKL_VERSION.encode())
+                  str(logrows).encode(), EZKL_VERSION.encode(), *([settings] if settings is not None else []))
     target = Path(cache_dir) / "circuits" / f"{name}-{key[:16]}"
     compiled = CompiledCircuit(name, target, key)
     if (target / "DONE").is_file():
@@ -187,18 +192,21 @@ def compile_circuit(
     def build(tmp: Path) -> None:
         (tmp / "model.onnx").write_bytes(model_bytes)
         (tmp / "calibration.json").write_text(calibration)
-        settings = tmp / "settings.json"
-        _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings), config.run_args())
-        _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
-              str(tmp / "model.onnx"), str(settings), "resources", 1.0, [config.scale], [1], None)
-        body = json.loads(settings.read_text())
+        settings_path = tmp / "settings.json"
+        if settings is not None:
+            settings_path.write_bytes(settings)
+        else:
+            _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings_path), config.run_args())
+            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
+                  str(tmp / "model.onnx"), str(settings_path), "resources", 1.0, [config.scale], [1], None)
+        body = json.loads(settings_path.read_text())
         _check_scales(name, body, config.scale)
-        if logrows is not None:
+        if logrows is not None and settings is None:
             needed = body["run_args"]["logrows"]
             if needed > logrows:
                 raise ConfigError(f"circuit {name!r} needs logrows {needed}, more than the {logrows} it must share")
             body["run_args"]["logrows"] = logrows
-            settings.write_text(json.dumps(body))
+            settings_path.write_text(json.dumps(body))
         _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
               str(tmp / "settings.json"))
 

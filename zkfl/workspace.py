@@ -4,6 +4,8 @@ can be killed and re-run and continue from what the directory (and the chain) ho
 
     zkfl.toml          the federation's config (written by `zkfl init`, read by every command)
     build/             ONNX graphs, compiled circuits, keys, dev SRS, verifier contracts (caches)
+    settings/          the federation's circuit settings, when the workspace joined a federation
+                       deployed elsewhere (`zkfl join`): circuits compile from these, not fresh ones
     store/             the local content-addressed artifact store (weights, proofs, reports)
     state/             deployment.json, rounds/<r>.json (the aggregator's records)
     clients/<name>/    a client's PRIVATE state: committed batches with their salts, round records
@@ -26,7 +28,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
-from zkfl.build import CircuitSet, build_circuits
+from zkfl.build import CircuitSet, PinnedSettings, build_circuits
 from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
@@ -250,10 +252,25 @@ class Workspace:
             return DevSrsSource(self.build_dir / "srs")
         return CeremonySrsSource(Path(self.config.srs).expanduser())
 
+    @property
+    def pinned_settings_paths(self) -> tuple[Path, Path]:
+        """Where a joined workspace keeps the federation's client and aggregator settings."""
+        return self.root / "settings" / "training_step.json", self.root / "settings" / "fedavg.json"
+
+    def pinned_settings(self) -> PinnedSettings | None:
+        client, aggregator = self.pinned_settings_paths
+        if not client.is_file() and not aggregator.is_file():
+            return None
+        if not (client.is_file() and aggregator.is_file()):
+            raise ConfigError(f"{client.parent} must hold both {client.name} and {aggregator.name}; "
+                              "run `zkfl join` again to restore them")
+        return PinnedSettings(client.read_bytes(), aggregator.read_bytes())
+
     @cached_property
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
-        return build_circuits(self.config.training, self.config.slots, self.build_dir, self.srs_source)
+        return build_circuits(self.config.training, self.config.slots, self.build_dir, self.srs_source,
+                              pinned=self.pinned_settings())
 
     @cached_property
     def chain(self) -> Chain:

@@ -125,6 +125,23 @@ def setup(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None
 
 
 @app.command()
+def join(
+    workspace: Annotated[Path, typer.Argument(help="The new client workspace directory.")],
+    rpc_url: Annotated[str, typer.Option(help="The federation's JSON-RPC URL.")],
+    coordinator: Annotated[str, typer.Option(help="The federation's coordinator address.")],
+    store: Annotated[str, typer.Option(help="The federation's store: an IPFS API URL or a shared store directory.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Join a federation deployed elsewhere: a client workspace built from the chain and the store,
+    with circuits and keys made here and checked against the coordinator's circuits digest."""
+    from zkfl.pipeline import join_federation
+
+    with progress_reporter(as_json) as progress:
+        result = run(lambda: join_federation(workspace, rpc_url, coordinator, store, progress), as_json)
+    emit(result, as_json, _kv("joined"))
+
+
+@app.command()
 def register(
     client: ClientOpt,
     data: Annotated[Path, typer.Option(help="The client's private data: .npz with x (n x D) and y (n).")],

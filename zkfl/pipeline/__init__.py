@@ -10,6 +10,7 @@ from zkfl.pipeline.inspection import (
     verify_proof_file,
     verify_round,
 )
+from zkfl.pipeline.join import JoinOutcome, join_federation
 from zkfl.pipeline.participant import (
     ProveOutcome,
     RegisterOutcome,
@@ -22,8 +23,8 @@ from zkfl.pipeline.setup import ExportOutcome, SetupOutcome, export_graphs, setu
 from zkfl.pipeline.simulation import RoundReport, RunOutcome, run_federation
 
 __all__ = [
-    "AggregateOutcome", "ExportOutcome", "FederationStatus", "ProveOutcome", "RegisterOutcome", "RoundVerification",
+    "AggregateOutcome", "ExportOutcome", "FederationStatus", "JoinOutcome", "ProveOutcome", "RegisterOutcome", "RoundVerification",
     "RoundReport", "RunOutcome", "SetupOutcome", "SubmitOutcome", "aggregate_round", "export_graphs",
-    "federation_status", "prove_update", "register_client", "run_federation", "setup_federation", "submit_update",
+    "federation_status", "join_federation", "prove_update", "register_client", "run_federation", "setup_federation", "submit_update",
     "verify_proof_file", "verify_round",
 ]

@@ -1,0 +1,87 @@
+"""`zkfl join`: a client on another machine builds its workspace from the chain and the store alone
+(no copy of the server's build), makes exactly the federation's keys, and its proof is accepted
+on-chain and aggregated into the next global model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
+from zkfl.pipeline import aggregate_round, join_federation, prove_update, register_client, setup_federation, submit_update
+from zkfl.pipeline.aggregation import wait_for_deadline
+from zkfl.pipeline.rounds import round_model
+from zkfl.store import get_vector
+from zkfl.verification.fedavg import fixed_point_fedavg
+from zkfl.workspace import Workspace, WorkspaceConfig
+
+from conftest import LOGREG
+from test_cli import write_data
+
+pytestmark = pytest.mark.prover
+SLOTS = 2
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[Workspace]:
+    """A deployed federation on its own devnet (the server's side)."""
+    ws, _ = Workspace.init(tmp_path_factory.mktemp("join") / "server", WorkspaceConfig(LOGREG, slots=SLOTS))
+    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    setup_federation(ws)
+    yield ws
+    ws.stop_devnet()
+
+
+def _join(federation: Workspace, root: Path):
+    return join_federation(root, federation.chain.rpc_url, federation.deployment()["coordinator"],
+                           str(federation.root / "store"))
+
+
+def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
+        federation: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outcome = _join(federation, tmp_path / "client")
+    assert outcome.joined_now and outcome.dev_srs
+    joined = Workspace.open(outcome.workspace)
+    assert not (joined.build_dir / "srs").exists()  # keys made with the federation's SRS, fetched from the store
+    for mine, theirs in ((joined.circuits.client, federation.circuits.client),
+                         (joined.circuits.aggregator, federation.circuits.aggregator)):
+        assert mine.vk_path.read_bytes() == theirs.vk_path.read_bytes()
+        assert mine.circuit.settings_path.read_bytes() == theirs.circuit.settings_path.read_bytes()
+    assert _join(federation, tmp_path / "client").joined_now is False  # a second join confirms, changes nothing
+
+    monkeypatch.setenv("ZKFL_CLIENT_KEY", federation.signer("client", 0).key.hex())  # not a devnet workspace
+    register_client(joined, "alice", write_data(tmp_path / "alice.npz", 31), batches=2, seed=5)
+    proved = prove_update(joined, "alice")
+    submit_update(joined, "alice")
+    wait_for_deadline(federation, 1)  # the second slot stays empty
+    aggregate_round(federation)
+    assert federation.coordinator().current_round == 1
+    update = get_vector(joined.store, proved.update_cid)
+    model = round_model(federation.circuits.commitments, federation.store, federation.coordinator(), 1).weights
+    np.testing.assert_array_equal(model, fixed_point_fedavg([update, np.zeros_like(update)], LOGREG.num_params,
+                                                            LOGREG.sample_count))
+
+
+def test_a_workspace_whose_circuits_are_not_the_federations_is_refused(federation: Workspace, tmp_path: Path) -> None:
+    _join(federation, tmp_path / "client")
+    settings = tmp_path / "client" / "settings" / "training_step.json"
+    body = json.loads(settings.read_text())
+    body["timestamp"] += 1  # any other settings: another manifest, so another circuits digest
+    settings.write_text(json.dumps(body))
+    with pytest.raises(IntegrityError, match="do not match its on-chain digest"):
+        _join(federation, tmp_path / "client")
+
+
+def test_join_names_a_wrong_rpc_url_or_coordinator(federation: Workspace, tmp_path: Path) -> None:
+    coordinator = federation.deployment()["coordinator"]
+    with pytest.raises(ConfigError, match="--rpc-url must be"):
+        join_federation(tmp_path / "a", "localhost:8545", coordinator, str(federation.root / "store"))
+    with pytest.raises(ChainError, match="no contract at"):
+        join_federation(tmp_path / "b", federation.chain.rpc_url, "0x" + "11" * 20, str(federation.root / "store"))
+    with pytest.raises(StoreError):
+        join_federation(tmp_path / "c", federation.chain.rpc_url, coordinator, str(tmp_path / "empty-store"))
+    assert not any((tmp_path / name).exists() for name in "abc")  # nothing half-made

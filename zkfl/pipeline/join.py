@@ -1,0 +1,76 @@
+"""`join`: a client's own workspace for a federation someone else deployed, built from what the
+chain and the store say, as a participant on another machine needs it.
+
+The coordinator's `circuitsDigest` names the federation's manifest in the store: the model and
+shapes, each circuit's settings and verification key, and the SRS the keys were made with. `join`
+writes a workspace config from it (with the chain's terms, the RPC URL and the store), fetches the
+SRS and both circuits' settings, compiles the circuits from those settings and makes the keys
+locally (a proving key is too large to ship), and refuses to finish unless the local build is
+exactly the federation's: the manifest it would publish has the digest the coordinator holds.
+
+The settings must come from the store: ezkl's generated settings carry a timestamp and an
+unordered set, so settings generated here would give another verification key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkfl.atomic import write_atomic
+from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.rpc import connect
+from zkfl.errors import ConfigError, IntegrityError
+from zkfl.manifest import circuits_digest, load_manifest
+from zkfl.pipeline.progress import Progress, silent
+from zkfl.srs import DEV_SRS_WARNING
+from zkfl.store import open_store
+from zkfl.workspace import Workspace, WorkspaceConfig
+
+
+@dataclass(frozen=True)
+class JoinOutcome:
+    workspace: str
+    coordinator: str
+    chain_id: int
+    client_logrows: int
+    dev_srs: bool
+    joined_now: bool
+
+
+def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_address: str, store: str,
+                    progress: Progress = silent) -> JoinOutcome:
+    """Create (or confirm) a workspace at `root` for the federation at `coordinator_address`.
+    `store` is the federation's store: an IPFS API URL, or a store directory this machine shares."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ConfigError(f"--rpc-url must be the federation's http(s) JSON-RPC URL, got {rpc_url!r}")
+    chain = connect(rpc_url)
+    coordinator = Coordinator(chain, coordinator_address)  # ChainError if no contract is there
+    location = store if store.startswith(("http://", "https://")) else str(Path(store).resolve())
+    artifacts = open_store(location)
+    manifest = load_manifest(artifacts, coordinator.circuits_digest)
+    root = Path(root).resolve()
+    srs_path = root / "build" / "federation.srs"
+    config = WorkspaceConfig(manifest.training, manifest.slots, terms=coordinator.terms, rpc_url=rpc_url,
+                             chain_id=chain.chain_id, ipfs_api=location, srs=str(srs_path))
+    ws, created = Workspace.init(root, config)
+    if not srs_path.is_file():
+        progress(f"fetching the federation's SRS ({manifest.commitment_srs_cid})")
+        if manifest.client.dev_srs:  # keep the federation's own flag, so the local manifest is the same
+            write_atomic(srs_path.with_name(srs_path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING}))
+        write_atomic(srs_path, artifacts.get(manifest.commitment_srs_cid))
+    for path, entry in zip(ws.pinned_settings_paths, (manifest.client, manifest.aggregator), strict=True):
+        if not path.is_file():
+            write_atomic(path, artifacts.get(entry.settings_cid))
+    progress("compiling the federation's circuits from its settings and making keys locally")
+    if circuits_digest(ws.circuits) != coordinator.circuits_digest:
+        raise IntegrityError(f"the circuits built here from the federation's manifest do not match its on-chain digest "
+                             f"{coordinator.circuits_digest.hex()} (another zkFL or ezkl version?); {root} cannot "
+                             "prove for this federation")
+    if ws.read_record(ws.deployment_path) is None:
+        ws.write_record(ws.deployment_path, {"coordinator": coordinator.address, "chain_id": chain.chain_id,
+                                             "config_digest": config.digest(), "rpc_url": rpc_url, "joined": True})
+    return JoinOutcome(str(root), coordinator.address, chain.chain_id, ws.circuits.client.circuit.logrows,
+                       manifest.client.dev_srs, created)
