@@ -1,5 +1,5 @@
 # The two entry points of the project. Both set everything up on a fresh machine.
-.PHONY: demo test bench setup flower-sim
+.PHONY: demo test bench setup flower-sim flower-deployment
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -17,6 +17,11 @@ test: setup
 ## flower-sim: the digits federation as a Flower app on Flower's simulation engine (Ray), 4 SuperNodes.
 flower-sim: setup
 	bash scripts/flower-sim.sh $(ROUNDS)
+
+## flower-deployment: the same app on Flower's deployment runtime: a SuperLink and 4 SuperNodes as
+## separate processes, each client in its own workspace joined from the chain and the store.
+flower-deployment: setup
+	bash scripts/flower-deployment.sh $(ROUNDS)
 
 ## bench: circuit benchmarks, printed as JSON (slow: minutes to tens of minutes).
 bench: setup

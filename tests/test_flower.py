@@ -6,7 +6,10 @@ one and still finalizes, and finalizes without a client that never answered, aft
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +146,11 @@ def test_a_client_that_never_answers_is_left_out_after_the_deadline(flower_run: 
     ws = flower_run.flower
     strategy = ZkFedAvg(ws)
     round_no = ws.coordinator().current_round
-    reply = zk_train(_instruction(strategy, 10), _node(ws.root, flower_run.data_dir, {"partition-id": 0}))
+    with _ticker() as gaps:  # Flower's heartbeat threads must keep running while the client proves
+        reply = zk_train(_instruction(strategy, 10), _node(ws.root, flower_run.data_dir, {"partition-id": 0}))
+    prove_seconds = float(reply.content.metric_records["metrics"]["prove-seconds"])
+    longest_gap = max(gaps, default=0.0)
+    assert longest_gap < prove_seconds / 2, (longest_gap, prove_seconds)  # ezkl holds the GIL: it proves in a child
     deadline = ws.coordinator().round(round_no).deadline
     arrays, metrics = strategy.aggregate_train(8, [reply])
     assert metrics["accepted"] == 1 and metrics["replies-dropped"] == 0
@@ -154,6 +161,28 @@ def test_a_client_that_never_answers_is_left_out_after_the_deadline(flower_run: 
     np.testing.assert_array_equal(weights_of(arrays, "next model"),
                                   fixed_point_fedavg([update, empty], ws.circuits.fedavg.num_params,
                                                      ws.circuits.fedavg.sample_count))
+
+
+@contextmanager
+def _ticker(period: float = 0.01) -> Iterator[list[float]]:
+    """The gaps between the ticks of a thread that wakes every `period` seconds, while the block runs."""
+    gaps: list[float] = []
+    done = threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not done.wait(period):
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield gaps
+    finally:
+        done.set()
+        thread.join()
 
 
 def test_a_client_refuses_a_global_model_that_is_not_the_open_rounds(flower_run: FlowerRun) -> None:

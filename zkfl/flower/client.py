@@ -15,16 +15,29 @@ what `zkfl run` computes, and a re-delivered message reuses the proof and submis
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flwr.app import Message, MetricRecord, RecordDict
 
 from zkfl.errors import ConfigError, LinkError
-from zkfl.flower.records import ARRAYS, METRICS, NUM_EXAMPLES, RECEIPT, SubmissionReceipt, model_record, weights_of
+from zkfl.fixedpoint import FixedArray
+from zkfl.flower.records import (
+    ARRAYS,
+    METRICS,
+    NUM_EXAMPLES,
+    RECEIPT,
+    TRAIN_SECONDS,
+    SubmissionReceipt,
+    model_record,
+    weights_of,
+)
 from zkfl.pipeline.participant import prove_update, register_client, submit_update
 from zkfl.pipeline.rounds import open_round_model
 from zkfl.protocol import checked_vector
@@ -69,14 +82,38 @@ class ClientNode:
                    int(threads) if threads else None)  # 0 or absent: ezkl's default
 
 
+@dataclass(frozen=True)
+class _RoundWork:
+    """What a client's round produced, handed back from the child process."""
+
+    update: FixedArray
+    receipt: SubmissionReceipt
+    sample_count: int
+    prove_seconds: float
+
+
 def zk_train(msg: Message, node: ClientNode) -> Message:
-    """Prove and submit this node's update for the open round; reply with it and its receipt."""
+    """Prove and submit this node's update for the open round; reply with it and its receipt.
+
+    The work runs in a child process (`_in_child_process`), so that this interpreter stays free
+    for Flower while ezkl proves."""
+    started = time.perf_counter()
+    sent = weights_of(msg.content.array_records[ARRAYS], "the global model in the train message")
+    work = _in_child_process(_do_round, node, sent)
+    metrics = MetricRecord({NUM_EXAMPLES: work.sample_count, "prove-seconds": work.prove_seconds,
+                            TRAIN_SECONDS: round(time.perf_counter() - started, 2)})
+    return Message(RecordDict({ARRAYS: model_record(work.update), METRICS: metrics, RECEIPT: work.receipt.to_record()}),
+                   reply_to=msg)
+
+
+def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
+    """The client's round, with the library's steps: register on first use, check the sent model
+    against the chain's, prove, submit, and read back the update the proof committed to."""
     if node.prover_threads:  # read by ezkl's thread pool when it first starts in this process
-        os.environ.setdefault("RAYON_NUM_THREADS", str(node.prover_threads))
+        os.environ["RAYON_NUM_THREADS"] = str(node.prover_threads)
     ws = Workspace.open(node.workspace)
     register_client(ws, node.name, node.data_file, node.batches, node.seed, node.account_index)
     model = open_round_model(ws, ws.coordinator())
-    sent = weights_of(msg.content.array_records[ARRAYS], "the global model in the train message")
     if ws.circuits.commitments.commit(sent) != model.model_hash:
         raise LinkError(f"the server sent {node.name!r} a global model that is not round {model.round}'s on-chain "
                         f"model (commitment {model.model_hash:#x}); refusing to train on it")
@@ -87,6 +124,21 @@ def zk_train(msg: Message, node: ClientNode) -> Message:
                             f"client {node.name!r}'s update for round {proved.round}")
     receipt = SubmissionReceipt(node.name, ws.signer("client", node.account_index).address, proved.round,
                                 int(submitted.update_hash, 16), submitted.update_cid, record.get("submit_tx", ""))
-    metrics = MetricRecord({NUM_EXAMPLES: ws.config.training.sample_count, "prove-seconds": proved.prove_seconds})
-    return Message(RecordDict({ARRAYS: model_record(update), METRICS: metrics, RECEIPT: receipt.to_record()}),
-                   reply_to=msg)
+    return _RoundWork(update, receipt, ws.config.training.sample_count, proved.prove_seconds)
+
+
+_Result = TypeVar("_Result")
+
+
+def _in_child_process(work: Callable[..., _Result], *args: Any) -> _Result:
+    """Run `work(*args)` in a child process and return its result (or raise its error).
+
+    ezkl holds Python's GIL while it proves. In the ClientApp's own process, a proof longer than
+    Flower's task heartbeat patience (2 x 30 s) starves the heartbeat thread, and the SuperNode
+    stops the task ("ClientApp stopped responding") although the proof is fine. The child is forked
+    from a forkserver (started once per process), which has imported zkFL but never started ezkl's
+    or torch's thread pools: forking a process that has started them is unsafe."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(work, *args).result()

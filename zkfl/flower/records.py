@@ -20,6 +20,7 @@ ARRAYS = "arrays"  # Flower FedAvg's arrayrecord_key: the model sent, the update
 METRICS = "metrics"
 RECEIPT = "zkfl"
 NUM_EXAMPLES = "num-examples"  # Flower FedAvg's weighted_by_key
+TRAIN_SECONDS = "train-seconds"  # a client's whole train handler (register, prove, submit), wall time
 
 
 def model_record(weights: FixedArray) -> ArrayRecord:

@@ -18,6 +18,7 @@ lost or dropped (it is fetched from the store), and a reply the chain never acce
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from flwr.serverapp.strategy import FedAvg, Strategy
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ZkflError
-from zkfl.flower.records import ARRAYS, SubmissionReceipt, model_record, weights_of
+from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceipt, model_record, weights_of
 from zkfl.pipeline.aggregation import aggregate_round, wait_for_deadline
 from zkfl.pipeline.rounds import open_round_model, round_model
 from zkfl.protocol import checked_vector
@@ -56,6 +57,7 @@ class ZkFedAvg(Strategy):
         self.strategy = strategy or FedAvg()
         self.dropped: dict[int, list[DroppedReply]] = {}  # by Flower server round
         self._sent: list[Message] = []
+        self._round_started: float | None = None  # when this round's train messages were configured
 
     def initial_arrays(self) -> ArrayRecord:
         """The open round's on-chain model: genesis for a new federation, where it stopped for a resumed one."""
@@ -71,11 +73,13 @@ class ZkFedAvg(Strategy):
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                         grid: Grid) -> Iterable[Message]:
+        self._round_started = time.perf_counter()
         self._sent = list(self.strategy.configure_train(server_round, arrays, config, grid))
         return self._sent  # pushing them sets their message ids, which replies refer to
 
     def aggregate_train(self, server_round: int,
                         replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        aggregate_started = time.perf_counter()
         replies = list(replies)
         coordinator = self.ws.coordinator()
         round_no = coordinator.current_round
@@ -98,7 +102,8 @@ class ZkFedAvg(Strategy):
         metrics = MetricRecord({**(dict(inner) if inner else {}), "zkfl-round": round_no, "accepted": outcome.accepted,
                                 "replies-kept": len(kept), **_counts(dropped),
                                 "aggregate-prove-seconds": outcome.prove_seconds,
-                                "finalize-gas": outcome.gas_used or 0})
+                                "finalize-gas": outcome.gas_used or 0,
+                                **_timings(kept, aggregate_started, self._round_started)})
         log(INFO, "ZkFedAvg round %d: proven FedAvg of %d accepted updates, finalized; next model %s",
             round_no, outcome.accepted, outcome.next_model_cid)
         return model_record(proven.weights), metrics
@@ -161,6 +166,19 @@ class ZkFedAvg(Strategy):
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         return self.strategy.aggregate_evaluate(server_round, replies)
+
+
+def _timings(kept: list[Message], aggregate_started: float, round_started: float | None) -> dict[str, float]:
+    """Wall times of the round: the whole round (train messages sent to model finalized), the
+    strategy's aggregation, and the kept clients' train handlers (their longest and their sum)."""
+    now = time.perf_counter()
+    clients = [float(r.content.metric_records[METRICS][TRAIN_SECONDS]) for r in kept
+               if METRICS in r.content.metric_records and TRAIN_SECONDS in r.content.metric_records[METRICS]]
+    timings = {"aggregate-seconds": round(now - aggregate_started, 2),
+               "client-seconds-max": max(clients, default=0.0), "client-seconds-sum": round(sum(clients), 2)}
+    if round_started is not None:
+        timings["round-seconds"] = round(now - round_started, 2)
+    return timings
 
 
 def _counts(dropped: list[DroppedReply]) -> dict[str, int]:
