@@ -63,7 +63,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 def test_the_wheel_holds_every_package_and_the_files_read_at_run_time(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     for package in ("zkfl", "zkfl/audit", "zkfl/chain", "zkfl/circuits", "zkfl/cli", "zkfl/contracts", "zkfl/evm",
-                    "zkfl/pipeline", "zkfl/verification"):
+                    "zkfl/flower", "zkfl/pipeline", "zkfl/verification"):
         assert f"{package}/__init__.py" in names, package
     for data in ("Coordinator.sol", "IHalo2Verifier.sol", "ReusableVerifierAdapter.sol", "solc.js",
                  "compiled.json"):
@@ -73,9 +73,11 @@ def test_the_wheel_holds_every_package_and_the_files_read_at_run_time(installed:
 
 def test_the_installed_package_is_imported_from_the_virtualenv(installed: Installed) -> None:
     done = installed.run(installed.python, "-c", "import zkfl, zkfl.audit, zkfl.chain.deploy, zkfl.evm.contracts, "
-                         "zkfl.verification.rounds; print(zkfl.__file__)")
+                         "zkfl.flower, zkfl.pipeline.join, zkfl.verification.rounds; "
+                         "print(zkfl.__file__); print(zkfl.flower.__file__)")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert Path(done.stdout.strip()).is_relative_to(installed.python.parents[1])
+    for module in done.stdout.split():
+        assert Path(module).is_relative_to(installed.python.parents[1]), module
 
 
 def test_the_installed_cli_deploys_and_reads_a_federation(installed: Installed, cache_dir: Path, logreg_circuits) -> None:
