@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from multiformats import CID, multihash
 
 from zkfl.build import CircuitSet
-from zkfl.cid import content_id
+from zkfl.chain.coordinator import EAGER, VERIFICATION_MODES
+from zkfl.cid import content_id, raw_cid
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.errors import StoreError, ZkflError
 from zkfl.fixedpoint import SCALE
@@ -59,6 +59,7 @@ class FederationManifest:
     client: CircuitEntry
     aggregator: CircuitEntry
     commitment_srs_cid: str  # the full SRS both circuits' keys were made with
+    verification: str = EAGER  # how the coordinator checks client proofs; written only when optimistic
 
     @property
     def training(self) -> TrainingStepSpec:
@@ -76,8 +77,10 @@ class FederationManifest:
         try:
             manifest = cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
                            CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]),
-                           body["commitment_srs_cid"])
+                           body["commitment_srs_cid"], body.get("verification", EAGER))
             manifest.training  # noqa: B018 - the model must parse
+            if manifest.verification not in VERIFICATION_MODES:
+                raise TypeError(f"verification {manifest.verification!r} is not one of {VERIFICATION_MODES}")
         except (KeyError, TypeError, ZkflError) as exc:
             raise StoreError(f"malformed federation manifest: {exc}") from exc
         return manifest
@@ -92,26 +95,31 @@ def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
     return entry, {cids[name]: data for name, data in blobs.items()}
 
 
-def build_manifest(circuits: CircuitSet) -> tuple[bytes, dict[str, bytes]]:
-    """The manifest's canonical bytes and the artifacts it names ({cid: bytes})."""
+def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[bytes, dict[str, bytes]]:
+    """The manifest's canonical bytes and the artifacts it names ({cid: bytes}). An eager
+    federation's manifest has no `verification` key (it reads as eager), so it is the same as
+    before optimistic verification existed."""
     client, client_blobs = _entry(circuits.client)
     aggregator, aggregator_blobs = _entry(circuits.aggregator)
     srs = circuits.client.srs.path.read_bytes()
     srs_cid = content_id(srs)
     manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.fedavg.slots,
-                                  client, aggregator, srs_cid)
-    raw = json.dumps(asdict(manifest), sort_keys=True, separators=(",", ":")).encode()
+                                  client, aggregator, srs_cid, verification)
+    body = asdict(manifest)
+    if verification == EAGER:
+        del body["verification"]
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return raw, {**client_blobs, **aggregator_blobs, srs_cid: srs}
 
 
-def circuits_digest(circuits: CircuitSet) -> bytes:
+def circuits_digest(circuits: CircuitSet, verification: str = EAGER) -> bytes:
     """What the coordinator records: SHA-256 of the manifest bytes."""
-    return hashlib.sha256(build_manifest(circuits)[0]).digest()
+    return hashlib.sha256(build_manifest(circuits, verification)[0]).digest()
 
 
-def publish_manifest(store: ArtifactStore, circuits: CircuitSet) -> str:
+def publish_manifest(store: ArtifactStore, circuits: CircuitSet, verification: str = EAGER) -> str:
     """Put the manifest and everything it names in the store; returns the manifest's CID."""
-    raw, blobs = build_manifest(circuits)
+    raw, blobs = build_manifest(circuits, verification)
     for data in blobs.values():
         store.put(data)
     return store.put(raw)
@@ -119,7 +127,7 @@ def publish_manifest(store: ArtifactStore, circuits: CircuitSet) -> str:
 
 def manifest_cid(digest: bytes) -> str:
     """The CID of the manifest whose SHA-256 the coordinator holds."""
-    return str(CID("base32", 1, "raw", multihash.wrap(digest, "sha2-256")))
+    return raw_cid(digest)
 
 
 def load_manifest(store: ArtifactStore, digest: bytes) -> FederationManifest:

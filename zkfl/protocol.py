@@ -23,6 +23,8 @@ one commitment in either circuit (`zkfl.build` checks it).
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,6 +121,13 @@ def proof_points(proof: bytes, count: int, what: str) -> list[bytes]:
     if len(proof) < count * POINT_BYTES:
         raise LinkError(f"{what} of {len(proof)} bytes cannot hold its {count} commitments")
     return [proof[i * POINT_BYTES:(i + 1) * POINT_BYTES] for i in range(count)]
+
+
+def optimistic_claim(proof: bytes) -> tuple[bytes, bytes]:
+    """What an optimistic submission carries in place of a client proof: the proof's leading
+    commitments (the links the coordinator checks at once) and the SHA-256 of its bytes (which go
+    to the store, addressed by CIDv1 raw sha2-256 of them, for anyone to challenge with)."""
+    return b"".join(proof_points(proof, CLIENT_POINTS, "a client proof")), hashlib.sha256(proof).digest()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
 from zkfl.build import CircuitSet, PinnedSettings, build_circuits
-from zkfl.chain.coordinator import Coordinator, FederationTerms
+from zkfl.chain.coordinator import OPTIMISTIC_TERMS, Coordinator, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
@@ -64,8 +64,8 @@ class WorkspaceConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.slots <= 255:
             raise ConfigError(f"slots must be in 1..255 (the FedAvg circuit's inputs), got {self.slots}")
-        if self.terms.submission_window < 1:
-            raise ConfigError(f"submission_window must be at least 1 block, got {self.terms.submission_window}")
+        if problems := self.terms.problems():
+            raise ConfigError("; ".join(problems))
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
 
@@ -140,8 +140,14 @@ class WorkspaceConfig:
                    sections["chain"]["chain_id"], sections["store"]["ipfs_api"], sections["prover"]["srs"])
 
     def digest(self) -> str:
-        """Identity of the federation's config (deployment records it; a changed config is refused)."""
-        return hashlib.sha256(json.dumps(self.sections(), sort_keys=True).encode()).hexdigest()
+        """Identity of the federation's config (deployment records it; a changed config is refused).
+        An eager federation's challenge terms are left out: they mean nothing to it (and eager
+        configs written before optimistic verification keep their digest)."""
+        sections = self.sections()
+        if not self.terms.optimistic:
+            sections["federation"] = {k: v for k, v in sections["federation"].items()
+                                      if k not in OPTIMISTIC_TERMS and k != "verification"}
+        return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
 
 def _family_defaults(name: Any, source: str) -> dict[str, Any]:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3.contract import Contract
 
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import context
+from zkfl.protocol import context, optimistic_claim
 from zkfl.prover import Proof
 
 MESSAGES = {
@@ -48,6 +49,20 @@ MESSAGES = {
     "AlreadyRegistered": lambda client: f"{client} is already registered",
     "FederationFull": lambda slots: f"all {slots} client slots are taken",
     "NoAcceptedUpdates": lambda round: f"round {round} has no accepted update to aggregate",
+    "WrongVerificationMode": lambda optimistic: (
+        "this federation verifies proofs optimistically: submit with submitUpdateOptimistic" if optimistic else
+        "this federation verifies every proof on submission: submit with submitUpdate (challenges do not apply)"),
+    "WrongBond": lambda required, sent: f"a challenge posts a bond of exactly {required} wei, not {sent}",
+    "NothingToChallenge": lambda round, slot: f"round {round} has no accepted update in slot {slot} to challenge",
+    "ChallengeWindowClosed": lambda round, closedAt, blockNumber: (
+        f"round {round}'s challenge window closed at block {closedAt} (now block {blockNumber})"),
+    "ChallengeWindowOpen": lambda round, closesAt, blockNumber: (
+        f"round {round}'s updates can be challenged until block {closesAt} (now block {blockNumber}); "
+        "finalize after it"),
+    "ClaimMismatch": lambda round, slot: (
+        f"these proof bytes or commitments are not what slot {slot} of round {round} was submitted with"),
+    "AlreadyDefended": lambda round, slot: (
+        f"the proof of round {round} slot {slot} was already challenged and verified"),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is finalized, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
@@ -56,19 +71,54 @@ MESSAGES = {
 parameters by name (tests/test_chain.py ties the two together)."""
 
 
+EAGER, OPTIMISTIC = "eager", "optimistic"
+VERIFICATION_MODES = (EAGER, OPTIMISTIC)
+OPTIMISTIC_TERMS = ("challenge_window", "challenge_bond_wei", "challenger_share_bps")
+"""The terms that only an optimistic federation has (an eager coordinator holds zeros)."""
+
+
 @dataclass(frozen=True)
 class FederationTerms:
-    """A federation's economic and timing terms, as the coordinator fixes them at deployment
-    (`Coordinator.Terms`). The defaults here are zkFL's only ones."""
+    """A federation's economic and timing terms and its verification mode, as the coordinator
+    fixes them at deployment (`Coordinator.Terms`). The defaults here are zkFL's only ones.
+
+    `verification`: "eager" verifies every client proof on submission; "optimistic" accepts a
+    submission with its proof's commitments and SHA-256 (the bytes go to the store), and verifies
+    a proof only when it is challenged, until `challenge_window` blocks after the round's deadline."""
 
     stake_wei: int = 10**16
     reward_wei: int = 10**15
     submission_window: int = 100  # blocks a round accepts submissions
     finalization_grace: int = 100  # blocks after a deadline before a client with a pending update may withdraw
+    verification: str = EAGER
+    challenge_window: int = 20  # optimistic: blocks after the deadline in which updates can be challenged
+    challenge_bond_wei: int = 10**16  # optimistic: a challenger's bond, paid to the client if its proof is valid
+    challenger_share_bps: int = 5_000  # optimistic: part of a slashed stake paid to the challenger
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        """The constructor's `Terms` struct."""
-        return self.stake_wei, self.reward_wei, self.submission_window, self.finalization_grace
+    @property
+    def optimistic(self) -> bool:
+        return self.verification == OPTIMISTIC
+
+    def problems(self) -> list[str]:
+        """What is wrong with these terms (empty: nothing)."""
+        found = [] if self.submission_window >= 1 else [
+            f"submission_window must be at least 1 block, got {self.submission_window}"]
+        if self.verification not in VERIFICATION_MODES:
+            found.append(f"verification must be one of {', '.join(VERIFICATION_MODES)}, got {self.verification!r}")
+        if self.optimistic and self.challenge_window < 1:
+            found.append(f"an optimistic federation's challenge_window must be at least 1 block, got {self.challenge_window}")
+        if self.optimistic and self.challenge_bond_wei < 1:
+            found.append("an optimistic federation's challenge_bond_wei must be positive (a free challenge invites "
+                         "griefing)")
+        if not 0 <= self.challenger_share_bps <= 10_000:
+            found.append(f"challenger_share_bps must be in 0..10000, got {self.challenger_share_bps}")
+        return found
+
+    def as_tuple(self) -> tuple[int, int, int, int, tuple[bool, int, int, int]]:
+        """The constructor's `Terms` struct (an eager federation's challenge terms are zeros)."""
+        optimism = ((True, self.challenge_window, self.challenge_bond_wei, self.challenger_share_bps)
+                    if self.optimistic else (False, 0, 0, 0))
+        return self.stake_wei, self.reward_wei, self.submission_window, self.finalization_grace, optimism
 
 
 @dataclass(frozen=True)
@@ -167,6 +217,21 @@ class Coordinator:
         return self._send(signer, self.contract.functions.submitUpdate(round_no, data, cid),
                           f"update submission for round {round_no}")
 
+    def submit_update_optimistic(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
+        """An optimistic federation's submission: the proof's commitments and its SHA-256 (the
+        proof bytes themselves belong in the store, where challengers fetch them)."""
+        commitments, proof_sha256 = optimistic_claim(proof.data if isinstance(proof, Proof) else proof)
+        call = self.contract.functions.submitUpdateOptimistic(round_no, commitments, proof_sha256, cid)
+        return self._send(signer, call, f"optimistic update submission for round {round_no}")
+
+    def challenge(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes,
+                  bond_wei: int | None = None) -> dict:
+        """Challenge an optimistically accepted update with its proof bytes (posting the bond);
+        `commitments` are the ones it was submitted with."""
+        bond = self.terms.challenge_bond_wei if bond_wei is None else bond_wei
+        call = self.contract.functions.challenge(round_no, slot, keccak(commitments), proof)
+        return self._send(signer, call, f"challenge of round {round_no} slot {slot}", value=bond)
+
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         data = proof.data if isinstance(proof, Proof) else proof
         return self._send(signer, self.contract.functions.finalizeRound(round_no, data, cid),
@@ -225,7 +290,9 @@ class Coordinator:
     def terms(self) -> FederationTerms:
         f = self.contract.functions
         return FederationTerms(int(f.stakeAmount().call()), int(f.rewardPerUpdate().call()),
-                               int(f.submissionWindow().call()), int(f.finalizationGrace().call()))
+                               int(f.submissionWindow().call()), int(f.finalizationGrace().call()),
+                               OPTIMISTIC if f.optimistic().call() else EAGER, int(f.challengeWindow().call()),
+                               int(f.challengeBond().call()), int(f.challengerShareBps().call()))
 
     # views: state ---------------------------------------------------------------
     @property
@@ -235,6 +302,10 @@ class Coordinator:
     @property
     def registered_clients(self) -> int:
         return int(self.contract.functions.registeredClients().call())
+
+    @property
+    def reward_pool(self) -> int:
+        return int(self.contract.functions.rewardPool().call())
 
     @property
     def current_round(self) -> int:

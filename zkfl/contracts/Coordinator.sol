@@ -27,16 +27,34 @@ import {IHalo2Verifier, VerifierOutOfGas} from "./IHalo2Verifier.sol";
 contract Coordinator {
     // ------------------------------------------------------------------ types
 
+    /// @notice How client proofs are checked, fixed at deployment. Eager (`enabled` false): the
+    ///         verifier runs on every submission. Optimistic: a submission carries the proof's
+    ///         commitments and the SHA-256 of its bytes, which the client puts in the store (their
+    ///         CIDv1 raw sha2-256 follows from that hash); every link is checked at once, the proof
+    ///         only when someone challenges it, until `challengeWindow` blocks after the deadline.
+    /// @param challengeWindow Blocks after a round's deadline in which its updates can be challenged.
+    /// @param challengeBond Wei a challenger posts; it goes to the client if the proof is valid.
+    /// @param challengerShareBps Part of a slashed stake paid to the challenger, in basis points;
+    ///        the rest goes to the reward pool.
+    struct Optimism {
+        bool enabled;
+        uint64 challengeWindow;
+        uint256 challengeBond;
+        uint16 challengerShareBps;
+    }
+
     /// @notice A federation's economic and timing terms, fixed at deployment.
     /// @param stakeAmount Wei a client stakes to register (returned on withdrawal).
     /// @param rewardPerUpdate Wei owed to a client per accepted update, paid from the pool.
     /// @param submissionWindow Blocks each round accepts submissions.
     /// @param finalizationGrace Blocks after a deadline before a client with a pending update may withdraw.
+    /// @param optimism Eager or optimistic verification of client proofs, with the challenge terms.
     struct Terms {
         uint256 stakeAmount;
         uint256 rewardPerUpdate;
         uint64 submissionWindow;
         uint64 finalizationGrace;
+        Optimism optimism;
     }
 
     /// @dev One storage word for the hot fields; rewards owed = (accepted - paid) * rewardPerUpdate.
@@ -101,6 +119,13 @@ contract Coordinator {
     error TransferFailed(address to, uint256 amount);
     error ZeroAddress();
     error InvalidConfig(string what);
+    error WrongVerificationMode(bool optimistic);
+    error WrongBond(uint256 required, uint256 sent);
+    error NothingToChallenge(uint256 round, uint256 slot);
+    error ChallengeWindowClosed(uint256 round, uint256 closedAt, uint256 blockNumber);
+    error ChallengeWindowOpen(uint256 round, uint256 closesAt, uint256 blockNumber);
+    error ClaimMismatch(uint256 round, uint256 slot);
+    error AlreadyDefended(uint256 round, uint256 slot);
 
     // ------------------------------------------------------------------ events
 
@@ -122,6 +147,16 @@ contract Coordinator {
     event AggregatorChanged(address indexed previous, address indexed current);
     event RewardPoolFunded(address indexed from, uint256 amount, uint256 pool);
     event RewardPaid(address indexed client, uint256 amount);
+    /// @notice An optimistic submission's proof: its bytes are in the store under CIDv1 (raw,
+    ///         sha2-256) of `proofSha256`; its commitments are the submission's calldata.
+    event ProofPending(uint256 indexed round, uint256 slot, bytes32 proofSha256);
+    /// @notice A challenged proof did not verify (or was not the claimed one): the update left the
+    ///         round, and its client was slashed and deregistered (its slot freed).
+    event UpdateSlashed(
+        uint256 indexed round, uint256 slot, address indexed client, address challenger, uint256 stake, uint256 toChallenger
+    );
+    /// @notice A challenged proof verified: the challenger's bond went to the client.
+    event ChallengeFailed(uint256 indexed round, uint256 slot, address indexed client, address challenger, uint256 bond);
 
     // ------------------------------------------------------------------ configuration
 
@@ -153,6 +188,11 @@ contract Coordinator {
     /// @notice This federation's identifier inside every client proof's context (with the chain
     ///         id and the sender), so a proof made for another federation is rejected here.
     bytes32 public immutable federationId;
+    /// @notice Optimistic verification (see `Optimism`); false: every proof is verified on submission.
+    bool public immutable optimistic;
+    uint64 public immutable challengeWindow;
+    uint256 public immutable challengeBond;
+    uint16 public immutable challengerShareBps;
 
     // ------------------------------------------------------------------ state
 
@@ -168,6 +208,11 @@ contract Coordinator {
     mapping(uint256 => address) public slotOwner;
     mapping(address => mapping(uint256 => DataBatch)) private _batches;
     ContextKey private _contextKey;
+    /// @dev Optimistic mode: round => slot => keccak256(abi.encode(proofSha256, keccak256(commitments),
+    ///      submitter)) of an accepted update not yet proven on-chain.
+    mapping(uint256 => mapping(uint256 => bytes32)) private _claims;
+    /// @dev round => slot => its proof was challenged and verified (a second challenge is refused).
+    mapping(uint256 => mapping(uint256 => bool)) private _defended;
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit.
     /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ inputs).
@@ -177,7 +222,8 @@ contract Coordinator {
     /// @param genesisModelHash keccak256 of C(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
     /// @param circuitsDigest_ SHA-256 of the federation manifest.
-    /// @param terms Stake, reward per accepted update, submission window and finalization grace.
+    /// @param terms Stake, reward per accepted update, submission window, finalization grace, and
+    ///        the verification mode.
     /// @param federationId_ This federation's identifier in client proofs' context.
     /// @param contextKey The points to commit to a context vector with (checked to be on the curve).
     constructor(
@@ -197,6 +243,12 @@ contract Coordinator {
         if (aggregator_ == address(0)) revert ZeroAddress();
         if (slots_ == 0 || slots_ > type(uint8).max) revert InvalidConfig("slots must be in 1..255");
         if (terms.submissionWindow == 0) revert InvalidConfig("submission window must be at least one block");
+        Optimism memory optimism = terms.optimism;
+        if (optimism.enabled) {
+            if (optimism.challengeWindow == 0) revert InvalidConfig("challenge window must be at least one block");
+            if (optimism.challengeBond == 0) revert InvalidConfig("challenge bond must be positive");
+            if (optimism.challengerShareBps > 10_000) revert InvalidConfig("challenger share is at most 10000 bps");
+        }
         owner = msg.sender;
         clientVerifier = clientVerifier_;
         aggregatorVerifier = aggregatorVerifier_;
@@ -209,6 +261,10 @@ contract Coordinator {
         submissionWindow = terms.submissionWindow;
         finalizationGrace = terms.finalizationGrace;
         federationId = federationId_;
+        optimistic = optimism.enabled;
+        challengeWindow = optimism.enabled ? optimism.challengeWindow : 0;
+        challengeBond = optimism.enabled ? optimism.challengeBond : 0;
+        challengerShareBps = optimism.enabled ? optimism.challengerShareBps : 0;
         _contextKey = contextKey;
         contextHashOf(msg.sender); // reverts with InvalidContextKey unless every point is on the curve
         emit FederationCreated(msg.sender, address(clientVerifier_), address(aggregatorVerifier_), slots_, circuitsDigest_);
@@ -262,7 +318,7 @@ contract Coordinator {
 
     /// @notice Leave the federation: frees the slot and returns the stake. While an update of
     ///         yours waits in the open round, only once that round is `finalizationGrace` blocks
-    ///         past its deadline: the aggregator gets that long to finalize, and a stalled
+    ///         past its deadline (and its challenge window): the aggregator gets that long to finalize, and a stalled
     ///         aggregation never locks a stake forever. The update stays in the round (it was
     ///         verified when accepted), so a late aggregation still counts it.
     function withdraw() external {
@@ -270,7 +326,7 @@ contract Coordinator {
         if (!client.registered) revert NotRegistered(msg.sender);
         uint256 round = currentRound;
         if (_updateHashes[round][client.slot] != 0) {
-            uint256 withdrawableAfter = uint256(_rounds[round].deadline) + finalizationGrace;
+            uint256 withdrawableAfter = uint256(_rounds[round].deadline) + challengeWindow + finalizationGrace;
             if (block.number <= withdrawableAfter) revert PendingSubmission(round, msg.sender, withdrawableAfter);
         }
         delete slotOwner[client.slot];
@@ -284,49 +340,97 @@ contract Coordinator {
     /// @notice Pay out the rewards owed to the caller for its accepted updates.
     function claimRewards() external {
         Client storage client = _clients[msg.sender];
-        uint256 amount = rewardsOwed(msg.sender);
+        uint256 updates = _unpaidUpdates(msg.sender);
+        uint256 amount = updates * rewardPerUpdate;
         if (amount > rewardPool) revert InsufficientRewardPool(rewardPool, amount);
-        client.paidUpdates = client.acceptedUpdates;
+        client.paidUpdates += uint64(updates);
         rewardPool -= amount;
         emit RewardPaid(msg.sender, amount);
         _pay(msg.sender, amount);
     }
 
-    /// @notice Submit a proven local update for the open round.
+    /// @notice Submit a proven local update for the open round (eager federations).
     /// @param round The round the update is for (must be the open one).
     /// @param proof ezkl proof bytes of the training-step circuit: its commitments
     ///        [C(global), C(data), C(context), C(update)] first. C(data) must be an unused batch
     ///        commitment of the sender and C(context) the sender's (`contextHashOf`).
     /// @param cid Content identifier of the update vector (weights then sample count).
     function submitUpdate(uint256 round, bytes calldata proof, string calldata cid) external {
-        Round storage open = _checkOpenRound(round);
-        if (block.number > open.deadline) revert SubmissionClosed(round, open.deadline, block.number);
-        Client storage client = _clients[msg.sender];
-        if (!client.registered) revert NotRegistered(msg.sender);
-        if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
-        if (proof.length < CLIENT_POINTS * POINT_BYTES) revert ProofTooShort(proof.length, CLIENT_POINTS * POINT_BYTES);
-        uint256 model = _pointHash(proof, 0);
-        if (model != open.modelHash) revert WrongGlobalModel(round, open.modelHash, model);
-        uint256 data = _pointHash(proof, 1);
-        DataBatch storage batch = _batches[msg.sender][data];
-        if (!batch.committed) revert WrongDataCommitment(msg.sender, data);
-        if (batch.used) revert DataCommitmentUsed(data);
-        uint256 context = _pointHash(proof, 2);
-        if (context != client.contextHash) revert WrongContext(msg.sender, client.contextHash, context);
+        if (optimistic) revert WrongVerificationMode(true);
+        (Client storage client, DataBatch storage batch, uint256 update) = _checkLinks(round, proof);
         _verify(clientVerifier, proof);
+        _accept(round, client, batch, update, cid);
+    }
 
-        uint256 update = _pointHash(proof, 3);
-        batch.used = true;
-        _updateHashes[round][client.slot] = update;
-        open.accepted += 1;
-        client.acceptedUpdates += 1;
-        emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
+    /// @notice Submit a local update for the open round without its proof (optimistic federations):
+    ///         every link is checked now; the proof, whose bytes the client has put in the store,
+    ///         is verified only if the update is challenged.
+    /// @param round The round the update is for (must be the open one).
+    /// @param commitments The proof's first CLIENT_POINTS commitments, exactly as in its bytes.
+    /// @param proofSha256 SHA-256 of the proof bytes (their CID is CIDv1 raw sha2-256 of them).
+    /// @param cid Content identifier of the update vector.
+    function submitUpdateOptimistic(uint256 round, bytes calldata commitments, bytes32 proofSha256, string calldata cid)
+        external
+    {
+        if (!optimistic) revert WrongVerificationMode(false);
+        (Client storage client, DataBatch storage batch, uint256 update) = _checkLinks(round, commitments);
+        _claims[round][client.slot] = _claim(proofSha256, keccak256(commitments), msg.sender);
+        _accept(round, client, batch, update, cid);
+        emit ProofPending(round, client.slot, proofSha256);
+    }
+
+    /// @notice Challenge an optimistically accepted update with its proof bytes, until
+    ///         `challengeWindow` blocks after the round's deadline, posting `challengeBond`. The
+    ///         coordinator runs the verifier. Not valid (or not the claimed commitments): the update
+    ///         leaves the round, its client is deregistered and its stake slashed, the challenger
+    ///         gets the bond back and `challengerShareBps` of the stake, the reward pool the rest.
+    ///         Valid: the bond goes to the client.
+    /// @param round The update's round (the open one: a finalized round's window has closed).
+    /// @param slot Its slot; the slot's client submitted it (it cannot leave while challengeable).
+    /// @param commitmentsHash keccak256 of the commitments it was submitted with.
+    /// @param proof The proof bytes (from the store), whose SHA-256 the submission gave.
+    function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable {
+        if (!optimistic) revert WrongVerificationMode(false);
+        if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
+        if (round > currentRound) revert WrongRound(currentRound, round);
+        Round storage challenged = _rounds[round];
+        uint256 closesAt = uint256(challenged.deadline) + challengeWindow;
+        if (challenged.finalized || block.number > closesAt) revert ChallengeWindowClosed(round, closesAt, block.number);
+        if (_updateHashes[round][slot] == 0) revert NothingToChallenge(round, slot);
+        if (_defended[round][slot]) revert AlreadyDefended(round, slot);
+        address submitter = slotOwner[slot];
+        if (_claims[round][slot] != _claim(sha256(proof), commitmentsHash, submitter)) revert ClaimMismatch(round, slot);
+        uint256 prefix = CLIENT_POINTS * POINT_BYTES;
+        bool valid = proof.length >= prefix && keccak256(proof[:prefix]) == commitmentsHash
+            && _isValid(clientVerifier, proof);
+
+        if (valid) {
+            _defended[round][slot] = true;
+            emit ChallengeFailed(round, slot, submitter, msg.sender, msg.value);
+            _pay(submitter, msg.value);
+            return;
+        }
+        Client storage client = _clients[submitter];
+        uint256 stake = client.stake;
+        uint256 toChallenger = (stake * challengerShareBps) / 10_000;
+        delete _updateHashes[round][slot];
+        delete _claims[round][slot];
+        challenged.accepted -= 1;
+        client.acceptedUpdates -= 1; // never paid: rewards count only finalized rounds (`_unpaidUpdates`)
+        client.registered = false;
+        client.stake = 0;
+        delete slotOwner[slot];
+        registeredClients -= 1;
+        rewardPool += stake - toChallenger;
+        emit UpdateSlashed(round, slot, submitter, msg.sender, stake, toChallenger);
+        _pay(msg.sender, msg.value + toChallenger);
     }
 
     // ------------------------------------------------------------------ aggregation
 
     /// @notice Close the open round with a proven FedAvg of exactly its accepted updates.
-    /// @dev Allowed once every registered client has submitted, or after the deadline.
+    /// @dev Eager: allowed once every registered client has submitted, or after the deadline.
+    ///      Optimistic: allowed once the round's challenge window has closed.
     /// @param round The open round.
     /// @param proof ezkl proof bytes of the FedAvg circuit: its commitments
     ///        [C(slot_0) .. C(slot_{K-1}), C(next global)] first; empty slots carry emptySlotHash.
@@ -335,7 +439,10 @@ contract Coordinator {
         if (msg.sender != aggregator) revert NotAggregator(msg.sender);
         Round storage open = _checkOpenRound(round);
         if (open.accepted == 0) revert NoAcceptedUpdates(round);
-        if (open.accepted < registeredClients && block.number <= open.deadline) {
+        if (optimistic) {
+            uint256 closesAt = uint256(open.deadline) + challengeWindow;
+            if (block.number <= closesAt) revert ChallengeWindowOpen(round, closesAt, block.number);
+        } else if (open.accepted < registeredClients && block.number <= open.deadline) {
             revert SubmissionStillOpen(round, open.deadline, block.number);
         }
         uint256 k = slots;
@@ -368,8 +475,7 @@ contract Coordinator {
 
     /// @notice Wei owed to `account` for accepted updates not yet paid out.
     function rewardsOwed(address account) public view returns (uint256) {
-        Client storage client = _clients[account];
-        return uint256(client.acceptedUpdates - client.paidUpdates) * rewardPerUpdate;
+        return _unpaidUpdates(account) * rewardPerUpdate;
     }
 
     function getClient(address account) external view returns (Client memory) {
@@ -402,6 +508,55 @@ contract Coordinator {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Every check of a submission but the proof's own: open round, deadline, registration,
+    ///      one update per client, and the links of its leading commitments.
+    function _checkLinks(uint256 round, bytes calldata proof)
+        private
+        view
+        returns (Client storage client, DataBatch storage batch, uint256 update)
+    {
+        Round storage open = _checkOpenRound(round);
+        if (block.number > open.deadline) revert SubmissionClosed(round, open.deadline, block.number);
+        client = _clients[msg.sender];
+        if (!client.registered) revert NotRegistered(msg.sender);
+        if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
+        if (proof.length < CLIENT_POINTS * POINT_BYTES) revert ProofTooShort(proof.length, CLIENT_POINTS * POINT_BYTES);
+        uint256 model = _pointHash(proof, 0);
+        if (model != open.modelHash) revert WrongGlobalModel(round, open.modelHash, model);
+        uint256 data = _pointHash(proof, 1);
+        batch = _batches[msg.sender][data];
+        if (!batch.committed) revert WrongDataCommitment(msg.sender, data);
+        if (batch.used) revert DataCommitmentUsed(data);
+        uint256 context = _pointHash(proof, 2);
+        if (context != client.contextHash) revert WrongContext(msg.sender, client.contextHash, context);
+        update = _pointHash(proof, 3);
+    }
+
+    function _accept(uint256 round, Client storage client, DataBatch storage batch, uint256 update, string calldata cid)
+        private
+    {
+        batch.used = true;
+        _updateHashes[round][client.slot] = update;
+        _rounds[round].accepted += 1;
+        client.acceptedUpdates += 1;
+        emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
+    }
+
+    function _claim(bytes32 proofSha256, bytes32 commitmentsHash, address submitter) private pure returns (bytes32) {
+        return keccak256(abi.encode(proofSha256, commitmentsHash, submitter));
+    }
+
+    /// @dev Accepted updates not paid yet; in an optimistic federation, not counting one still
+    ///      waiting in the open round (it can be challenged until the round is finalized).
+    function _unpaidUpdates(address account) private view returns (uint256) {
+        Client storage client = _clients[account];
+        uint256 unpaid = client.acceptedUpdates - client.paidUpdates;
+        if (optimistic && unpaid > 0 && client.registered && _updateHashes[currentRound][client.slot] != 0) {
+            unpaid -= 1;
+        }
+        return unpaid;
+    }
 
     function _openRound(uint256 round, uint256 modelHash, string memory modelCid) private {
         uint64 deadline = uint64(block.number) + submissionWindow;
@@ -464,14 +619,18 @@ contract Coordinator {
     ///      EIP-150 keeps back for the caller, or that says so itself (VerifierOutOfGas, as the
     ///      reusable-verifier adapter does), makes the call revert with VerifierOutOfGas.
     function _verify(IHalo2Verifier verifier, bytes calldata proof) private view {
+        if (!_isValid(verifier, proof)) revert InvalidProof(address(verifier));
+    }
+
+    function _isValid(IHalo2Verifier verifier, bytes calldata proof) private view returns (bool) {
         uint256 gasBefore = gasleft();
         try verifier.verifyProof(proof, new uint256[](0)) returns (bool ok) {
-            if (!ok) revert InvalidProof(address(verifier));
+            return ok;
         } catch (bytes memory reason) {
             if (gasleft() <= gasBefore / 63 || bytes4(reason) == VerifierOutOfGas.selector) {
                 revert VerifierOutOfGas(address(verifier));
             }
-            revert InvalidProof(address(verifier));
+            return false;
         }
     }
 

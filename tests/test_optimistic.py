@@ -1,0 +1,205 @@
+"""Optimistic verification on a real anvil with real proofs and verifiers: a submission carries its
+proof's commitments and SHA-256 only; a challenge runs the verifier on the proof bytes; an invalid
+proof is slashed and leaves the round, which then finalizes without it; a valid one earns the
+challenger's bond. And every refusal: a challenge after the window, with other bytes, twice, on
+an eager federation; a finalization inside the window; a re-entrant challenger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from zkfl.aggregator import aggregate_and_prove
+from zkfl.build import CircuitSet
+from zkfl.chain.coordinator import OPTIMISTIC, Coordinator, FederationTerms
+from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
+from zkfl.chain.devnet import mine_blocks
+from zkfl.chain.rpc import Chain, transact
+from zkfl.errors import ChainError
+from zkfl.evm.solidity import compile_sources
+from zkfl.protocol import optimistic_claim
+
+from conftest import FEDERATION_ID, LOGREG, ProvenRound
+
+pytestmark = pytest.mark.prover
+
+WINDOW, GRACE, CHALLENGE_WINDOW = 20, 10, 8
+STAKE, REWARD, BOND, SHARE_BPS = 10**16, 10**15, 3 * 10**15, 4_000
+TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, OPTIMISTIC, CHALLENGE_WINDOW, BOND, SHARE_BPS)
+
+
+def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, genesis,
+                terms: FederationTerms = TERMS) -> Coordinator:
+    config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address, terms,
+                                            FEDERATION_ID)
+    return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
+
+
+@pytest.fixture
+def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+                full_round: ProvenRound, clients: list[LocalAccount]) -> Coordinator:
+    """An optimistic federation with clients 0..2 registered on their round-0 batches, and a funded reward pool."""
+    coordinator = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
+    for account, data in zip(clients, full_round.data, strict=True):
+        coordinator.register(account, [data.commitment(logreg_circuits.commitments, LOGREG)])
+    coordinator.fund_rewards(accounts[0], 10 * REWARD)
+    return coordinator
+
+
+def _tampered(proof: bytes) -> bytes:
+    out = bytearray(proof)
+    out[300] ^= 0x01  # past the commitments: the proof itself
+    return bytes(out)
+
+
+def _reject(match: str, action, *args, **kwargs) -> None:
+    with pytest.raises(ChainError, match=match):
+        action(*args, **kwargs)
+
+
+def _balance(chain: Chain, account: str) -> int:
+    return chain.w3.eth.get_balance(account)
+
+
+def _fee(receipt: dict) -> int:
+    return receipt["gasUsed"] * receipt["effectiveGasPrice"]
+
+
+def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without_it(
+        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
+        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    honest, cheat = full_round.updates[:2], _tampered(full_round.updates[2].proof.data)
+    for i, update in enumerate(honest):
+        coordinator.submit_update_optimistic(clients[i], 0, update.proof, f"bafy-c{i}")
+    coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")  # accepted: no verifier runs
+    assert coordinator.round(0).accepted == 3 and coordinator.rewards_owed(clients[2].address) == 0  # pending
+    pool, challenger = coordinator.reward_pool, accounts[5]
+    before = _balance(chain, challenger.address)
+    commitments, _ = optimistic_claim(cheat)
+
+    receipt = coordinator.challenge(challenger, 0, 2, commitments, cheat)
+
+    assert receipt["status"] == 1
+    share = STAKE * SHARE_BPS // 10_000
+    assert _balance(chain, challenger.address) == before + share - _fee(receipt)  # bond back, plus its share
+    assert coordinator.reward_pool == pool + STAKE - share
+    assert coordinator.accepted_update_hash(0, 2) == 0 and coordinator.round(0).accepted == 2
+    slashed = coordinator.client(clients[2].address)
+    assert not slashed.registered and slashed.stake == 0 and slashed.accepted_updates == 0
+    assert coordinator.registered_clients == 2
+    _reject("NothingToChallenge", coordinator.challenge, challenger, 0, 2, commitments, cheat)
+
+    mine_blocks(chain, coordinator.round(0).deadline + 1 - chain.w3.eth.block_number)  # inside the challenge window
+    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, [*honest, None],
+                                    tmp_path / "agg.json")
+    _reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    _reject("PendingSubmission", coordinator.withdraw, clients[0])  # a pending update keeps the stake slashable
+    mine_blocks(chain, CHALLENGE_WINDOW)
+    _reject("ChallengeWindowClosed", coordinator.challenge, challenger, 0, 0,
+            optimistic_claim(honest[0].proof.data)[0], honest[0].proof.data)
+    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
+    assert coordinator.current_round == 1 and coordinator.round(1).model_hash == aggregate.global_hash
+    assert coordinator.rewards_owed(clients[0].address) == REWARD  # finalized: now owed
+
+
+def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_challenged_again(
+        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
+        full_round: ProvenRound) -> None:
+    proof = full_round.updates[0].proof.data
+    coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
+    commitments, _ = optimistic_claim(proof)
+    before = _balance(chain, clients[0].address)
+    coordinator.challenge(accounts[5], 0, 0, commitments, proof)
+    assert _balance(chain, clients[0].address) == before + BOND
+    assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
+    assert coordinator.client(clients[0].address).stake == STAKE
+    _reject("AlreadyDefended", coordinator.challenge, accounts[6], 0, 0, commitments, proof)
+
+
+def test_a_challenge_with_other_bytes_or_commitments_is_refused(
+        coordinator: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount],
+        full_round: ProvenRound) -> None:
+    proof = full_round.updates[0].proof.data
+    coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
+    commitments, _ = optimistic_claim(proof)
+    for args in ((commitments, _tampered(proof)),  # not the bytes it was submitted with
+                 (optimistic_claim(full_round.updates[1].proof.data)[0], proof)):  # nor its commitments
+        _reject("ClaimMismatch", coordinator.challenge, accounts[5], 0, 0, *args)
+    _reject("WrongBond", coordinator.challenge, accounts[5], 0, 0, commitments, proof, bond_wei=BOND - 1)
+    _reject("NothingToChallenge", coordinator.challenge, accounts[5], 0, 1, commitments, proof)
+
+
+def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
+        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+        coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound) -> None:
+    proof = full_round.updates[0].proof.data
+    _reject("WrongVerificationMode: this federation verifies proofs optimistically",
+            coordinator.submit_update, clients[0], 0, proof, "cid")
+    eager = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, FederationTerms(
+        STAKE, REWARD, WINDOW, GRACE))
+    assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_window=0, challenge_bond_wei=0,
+                                          challenger_share_bps=0)
+    eager.register(clients[0], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
+    _reject("WrongVerificationMode: this federation verifies every proof", eager.submit_update_optimistic,
+            clients[0], 0, _tampered(proof), "cid")
+    _reject("InvalidProof", eager.submit_update, clients[0], 0, _tampered(proof), "cid")
+    eager.submit_update(clients[0], 0, proof, "cid")
+    _reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof,
+            bond_wei=0)
+
+
+REENTRANT = """
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+interface IChallenge {
+    function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable;
+}
+
+/// A challenger whose payout re-enters `challenge` with the same arguments.
+contract ReentrantChallenger {
+    IChallenge private immutable target;
+    uint256 private round; uint256 private slot; bytes32 private commitmentsHash; bytes private proof;
+    uint256 private bond;
+    uint256 public payouts;
+    bytes public reentryError;
+
+    constructor(IChallenge target_) { target = target_; }
+
+    function attack(uint256 round_, uint256 slot_, bytes32 commitmentsHash_, bytes calldata proof_, uint256 bond_)
+        external payable
+    {
+        (round, slot, commitmentsHash, proof, bond) = (round_, slot_, commitmentsHash_, proof_, bond_);
+        target.challenge{value: bond_}(round_, slot_, commitmentsHash_, proof_);
+    }
+
+    receive() external payable {
+        payouts += 1;
+        try target.challenge{value: bond}(round, slot, commitmentsHash, proof) {} catch (bytes memory e) {
+            reentryError = e;
+        }
+    }
+}
+"""
+
+
+def test_a_slashing_payout_cannot_reenter_the_challenge(
+        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
+        full_round: ProvenRound) -> None:
+    cheat = _tampered(full_round.updates[2].proof.data)
+    coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")
+    artifact = compile_sources({"ReentrantChallenger.sol": REENTRANT})["ReentrantChallenger"]
+    address, _ = deploy_contract(chain, accounts[0], artifact, coordinator.address)
+    attacker = chain.w3.eth.contract(address=address, abi=artifact.abi)
+    pool = coordinator.reward_pool
+    call = attacker.functions.attack(0, 2, keccak(optimistic_claim(cheat)[0]), cheat, BOND)
+    transact(chain, accounts[0], call, coordinator.decoder, "attack", value=BOND)
+    share = STAKE * SHARE_BPS // 10_000
+    assert attacker.functions.payouts().call() == 1  # paid once; the re-entered challenge reverted
+    assert coordinator.decoder.decode("0x" + attacker.functions.reentryError().call().hex()).startswith(
+        "NothingToChallenge")
+    assert chain.w3.eth.get_balance(address) == BOND + share  # its bond back and its share, once
+    assert coordinator.reward_pool == pool + STAKE - share
