@@ -24,6 +24,7 @@ from zkfl.audit.events import check_against_state, check_origin, check_round_seq
 from zkfl.audit.report import AuditReport, median_or_none
 from zkfl.audit.srs import SrsReport, check_srs
 from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
 from zkfl.data import load_dataset
 from zkfl.errors import ChainError, ConfigError, ZkflError
@@ -93,11 +94,15 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     if options.eval_set is not None and manifest is not None:
         _add_accuracy(checker, manifest, options.eval_set, rounds)
     finalized = [r for r in rounds if r.finalized]
+    terms = coordinator.terms
+    if terms.optimistic:
+        check_no_invalid_update_survived(log, finalized, findings)
     last = rounds[-1] if rounds else None
     federation = {
         "chain_id": chain.chain_id, "rpc_url": rpc_url, "coordinator": coordinator.address,
         "client_verifier": verifiers["client"], "aggregator_verifier": verifiers["aggregator"],
-        "slots": slots, "circuits_digest": "0x" + digest.hex(), "manifest_cid": manifest_cid(digest),
+        "slots": slots, "verification": terms.verification, "circuits_digest": "0x" + digest.hex(),
+        "manifest_cid": manifest_cid(digest),
         "model": manifest.model if manifest else None, "events": log.count,
         "current_round": coordinator.current_round, "rounds_finalized": len(finalized),
         "genesis_model_hash": rounds[0].model_hash if rounds else None,
@@ -110,6 +115,18 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
               "client_verify_seconds": [round(s, 4) for s in seconds["client"]],
               "aggregator_verify_seconds": [round(s, 4) for s in seconds["aggregator"]]}
     return AuditReport(federation, srs_report.to_json(), rounds, findings.items, timing)
+
+
+def check_no_invalid_update_survived(log: FederationLog, finalized: list[RoundAudit], findings: Findings) -> None:
+    """Optimistic federations: every update left in a finalized round (its challenge window closed)
+    must have a proof that verifies off-chain; the ones challenged out are counted."""
+    kept = [u for r in finalized for u in r.updates]
+    bad = [f"round {r.round} slot {u.slot}" for r in finalized for u in r.updates if not u.proof.offchain]
+    slashed = sum(len(v) for v in log.slashed.values())
+    findings.add("no-invalid-update-survived", "federation", not bad,
+                 f"{len(kept)} update(s) left in finalized rounds, every proof verifies; {slashed} slashed by "
+                 "challenges" if not bad else f"invalid or unreadable proof(s) survived their challenge window: "
+                 f"{', '.join(bad)}")
 
 
 def check_coordinator_code(view: FederationView, digest: bytes, findings: Findings) -> None:

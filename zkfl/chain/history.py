@@ -11,7 +11,7 @@ from typing import Any
 from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, FinalizedRound, OpenedRound
 
 EVENTS = ("FederationCreated", "RoundOpened", "ClientRegistered", "DataCommitted", "ClientWithdrawn",
-          "UpdateAccepted", "RoundFinalized", "AggregatorChanged")
+          "UpdateAccepted", "RoundFinalized", "AggregatorChanged", "ProofPending", "UpdateSlashed", "ChallengeFailed")
 
 
 @dataclass
@@ -21,7 +21,8 @@ class FederationLog:
     coordinator: str
     raw: dict[str, list[Any]]
     opened: dict[int, OpenedRound] = field(default_factory=dict)
-    accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))
+    accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # still in the round
+    slashed: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # challenged out
     finalized: dict[int, FinalizedRound] = field(default_factory=dict)
     commitments: set[tuple[str, int]] = field(default_factory=set)  # (client, data commitment) committed
 
@@ -34,6 +35,11 @@ class FederationLog:
             log.opened[e.args.round] = OpenedRound.from_event(e)
         for e in raw["UpdateAccepted"]:
             log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
+        for e in raw["UpdateSlashed"]:  # an optimistic update whose proof a challenge showed invalid
+            out = [u for u in log.accepted[e.args.round] if u.slot == e.args.slot and u.client == e.args.client][:1]
+            for update in out:
+                log.accepted[e.args.round].remove(update)
+                log.slashed[e.args.round].append(update)
         for e in raw["RoundFinalized"]:
             log.finalized[e.args.round] = FinalizedRound.from_event(e)
         for e in raw["DataCommitted"]:

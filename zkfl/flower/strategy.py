@@ -96,6 +96,9 @@ class ZkFedAvg(Strategy):
             log(INFO, "ZkFedAvg round %d: %d of %d clients submitted; finalizing after the deadline (block %d)",
                 round_no, state.accepted, coordinator.registered_clients, state.deadline)
             wait_for_deadline(self.ws, round_no)
+        elif self.ws.config.terms.optimistic:
+            log(INFO, "ZkFedAvg round %d: finalizing after the challenge window", round_no)
+            wait_for_deadline(self.ws, round_no)
         outcome = aggregate_round(self.ws)
         proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
         _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)

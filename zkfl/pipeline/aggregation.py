@@ -33,19 +33,30 @@ class AggregateOutcome:
 def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
                    slots: int) -> list[SlotUpdate | None]:
     """The round's accepted updates in slot order, fetched by CID and checked against the commitment
-    the chain accepted (None where no update was accepted)."""
+    the chain accepted (None where no update was accepted). The chain's storage decides: an update
+    accepted and then slashed by a challenge (optimistic federations) is no longer in its slot."""
     filled: list[SlotUpdate | None] = [None] * slots
     for event in coordinator.accepted_updates(round_no):
+        if coordinator.accepted_update_hash(round_no, event.slot) != event.update_hash:
+            continue
         vector = checked_vector(key, store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
         filled[event.slot] = AcceptedVector(vector, event.update_hash)
     return filled
 
 
+def finalizable_after(ws: Workspace, round_no: int) -> int:
+    """The last block before round `round_no` can be finalized without waiting for anyone: its
+    submission deadline, and in an optimistic federation the end of its challenge window."""
+    terms = ws.config.terms
+    return ws.coordinator().round(round_no).deadline + (terms.challenge_window if terms.optimistic else 0)
+
+
 def wait_for_deadline(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
-    """Return once round `round_no`'s submission deadline has passed, so that it can be aggregated
-    without the clients that never submitted. The workspace's own devnet makes blocks only for
-    transactions, so there the blocks up to the deadline are mined; a real chain is waited for."""
-    deadline = ws.coordinator().round(round_no).deadline
+    """Return once round `round_no` can be finalized without the clients that never submitted (its
+    deadline has passed) and, in an optimistic federation, without further challenges (its
+    challenge window has closed). The workspace's own devnet makes blocks only for transactions,
+    so there the blocks up to it are mined; a real chain is waited for."""
+    deadline = finalizable_after(ws, round_no)
     if ws.config.rpc_url == DEVNET:
         mine_blocks(ws.chain, deadline + 1 - ws.chain.w3.eth.block_number)
     while ws.chain.w3.eth.block_number <= deadline:
@@ -62,6 +73,9 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
         raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first")
     registered = coordinator.registered_clients
     block = ws.chain.w3.eth.block_number
+    if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, round_no)):
+        raise ConfigError(f"round {round_no}'s updates can be challenged until block {closes} (now {block}); "
+                          "aggregate after the challenge window (challenges may still remove updates)")
     if state.accepted < registered and block <= state.deadline:
         raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
                           f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")

@@ -65,7 +65,7 @@ def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_addr
         if not path.is_file():
             write_atomic(path, artifacts.get(entry.settings_cid))
     progress("compiling the federation's circuits from its settings and making keys locally")
-    if circuits_digest(ws.circuits) != coordinator.circuits_digest:
+    if circuits_digest(ws.circuits, manifest.verification) != coordinator.circuits_digest:
         raise IntegrityError(f"the circuits built here from the federation's manifest do not match its on-chain digest "
                              f"{coordinator.circuits_digest.hex()} (another zkFL or ezkl version?); {root} cannot "
                              "prove for this federation")

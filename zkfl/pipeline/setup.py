@@ -58,7 +58,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     circuits = ws.circuits
     genesis = ws.config.genesis_weights()
     genesis_cid = put_vector(ws.store, genesis)
-    manifest = publish_manifest(ws.store, circuits)  # the coordinator will hold its digest
+    manifest = publish_manifest(ws.store, circuits, ws.config.terms.verification)  # the coordinator will hold its digest
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
     if deployed_now:

@@ -1,6 +1,8 @@
 """Checking proofs where they were used: a proof is read back from the transaction that submitted
 it (the chain is the record, not anyone's files), then verified off-chain with ezkl against the
-federation's verification key and on-chain with an `eth_call` to the deployed verifier."""
+federation's verification key and on-chain with an `eth_call` to the deployed verifier. An
+optimistic submission carries only the proof's commitments and SHA-256: its bytes come from the
+store, under the CID that hash gives, and must start with exactly those commitments."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
-from zkfl.errors import ChainError
+from zkfl.cid import raw_cid
+from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
+from zkfl.store import ArtifactStore
 from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
 Kind = Literal["client", "aggregator"]
@@ -35,19 +39,42 @@ class SubmittedProof:
     gas_used: int
 
 
-def submitted_proof(coordinator: Coordinator, tx_hash: str) -> SubmittedProof:
-    """Decode a submitUpdate or finalizeRound transaction of `coordinator`."""
+def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore | None = None) -> SubmittedProof:
+    """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`) or finalizeRound
+    transaction of `coordinator`."""
     w3 = coordinator.chain.w3
     tx = w3.eth.get_transaction(tx_hash)
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
         raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
-    kinds: dict[str, Kind] = {"submitUpdate": "client", "finalizeRound": "aggregator"}
+    kinds: dict[str, Kind] = {"submitUpdate": "client", "submitUpdateOptimistic": "client", "finalizeRound": "aggregator"}
     if function.fn_name not in kinds:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
     receipt = w3.eth.get_transaction_receipt(tx_hash)
-    return SubmittedProof(kinds[function.fn_name], args["round"], tx["from"], bytes(args["proof"]),
-                          args["cid"], tx_hash, receipt["gasUsed"])
+    if function.fn_name == "submitUpdateOptimistic":
+        proof = optimistic_proof(store, bytes(args["commitments"]), bytes(args["proofSha256"]), tx_hash)
+    else:
+        proof = bytes(args["proof"])
+    return SubmittedProof(kinds[function.fn_name], args["round"], tx["from"], proof, args["cid"], tx_hash,
+                          receipt["gasUsed"])
+
+
+def optimistic_proof(store: ArtifactStore | None, commitments: bytes, proof_sha256: bytes, tx_hash: str) -> bytes:
+    """The bytes of an optimistically submitted proof, from the store: the content under CIDv1 raw
+    sha2-256 of `proof_sha256` (checked on read), and starting with the submitted commitments."""
+    if store is None:
+        raise ConfigError(f"transaction {tx_hash} submitted its proof optimistically: its bytes are in the store, "
+                          "so give a store to read them from")
+    cid = raw_cid(proof_sha256)
+    try:
+        proof = store.get(cid)
+    except StoreError as exc:
+        raise StoreError(f"the proof of optimistic submission {tx_hash} is not available from the store ({cid}): "
+                         f"{exc}") from exc
+    if proof[:len(commitments)] != commitments:
+        raise IntegrityError(f"the stored proof {cid} of optimistic submission {tx_hash} does not start with the "
+                             "commitments it was submitted with")
+    return proof
 
 
 def write_proof_file(proof: bytes, path: str | os.PathLike[str]) -> Proof:

@@ -138,7 +138,7 @@ class RoundChecker:
         for r in range(before):
             for update in self.view.log.updates(r):
                 try:
-                    sub = submitted_proof(self.view.coordinator, update.tx_hash)
+                    sub = submitted_proof(self.view.coordinator, update.tx_hash, self.view.store)
                     self._used_batches.add((sub.sender, ClientCommitments.from_proof(sub.proof).data))
                 except ZkflError:
                     continue  # that round's own check reports the unreadable transaction
@@ -220,7 +220,7 @@ class RoundChecker:
 
     def _submitted(self, kind: str, scope: str, tx_hash: str) -> SubmittedProof | None:
         try:
-            sub = submitted_proof(self.view.coordinator, tx_hash)
+            sub = submitted_proof(self.view.coordinator, tx_hash, self.view.store)
         except ZkflError as exc:
             self.findings.add(f"{kind}-proof-transaction", scope, False, str(exc))
             return None
