@@ -11,6 +11,12 @@ whole federation in a fresh process that has only the RPC URL, the coordinator a
 store (reports/audit/); the script exits 1 if the audit fails.
 
     python examples/digits.py [--rounds 10] [--clients 4] [--family logreg|mlp] [--workspace DIR]
+                              [--verification eager|optimistic]
+
+With `--verification optimistic` the coordinator accepts each update with its proof's commitments
+and SHA-256 only, and a watchtower (`zkfl watch`, its own process and key) verifies every proof
+from the store beside the federation, ready to challenge; each round is finalized after its
+challenge window. The watchtower's report is reports/watchtower.jsonl.
 
 Re-running continues an interrupted run. Afterwards: `zkfl status -w DIR`, `zkfl verify -w DIR --round 0`.
 """
@@ -20,15 +26,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from eth_account import Account
+
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.datasets import write_digits
-from zkfl.pipeline import run_federation
+from zkfl.chain.coordinator import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.chain.devnet import DEV_MNEMONIC
+from zkfl.pipeline import run_federation, setup_federation
 from zkfl.report import write_run_report
 from zkfl.workspace import Workspace, WorkspaceConfig
+
+WATCHTOWER_ACCOUNT = 9  # devnet account index: 0 owner, 1 aggregator, 2.. clients
 
 
 def main() -> None:
@@ -43,30 +56,66 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1.5)
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (smaller: less IID)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verification", choices=[EAGER, OPTIMISTIC], default=EAGER)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration's fidelity tables
 
+    if args.verification == OPTIMISTIC and args.clients >= WATCHTOWER_ACCOUNT - 1:
+        parser.error(f"the example's watchtower uses devnet account {WATCHTOWER_ACCOUNT}: at most "
+                     f"{WATCHTOWER_ACCOUNT - 2} clients with --verification optimistic")
     model = Mlp(features=64, hidden=args.hidden, classes=10) if args.family == "mlp" else LogisticRegression(64, 10)
     config = WorkspaceConfig(TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps,
-                                              learning_rate=args.lr), slots=args.clients)
+                                              learning_rate=args.lr), slots=args.clients,
+                             terms=FederationTerms(verification=args.verification))
     ws, _ = Workspace.init(args.workspace, config)
     data_files, test_file = write_digits(ws.root / "data", args.clients, args.alpha, args.seed)
+    watchtower = None
     try:
+        if config.terms.optimistic:
+            watchtower = start_watchtower(ws, args.rounds)
         outcome = run_federation(ws, data_files, args.rounds, eval_file=test_file, seed=args.seed,
                                  progress=lambda step: print(step, flush=True))
+        watched = finish_watchtower(watchtower) if watchtower else None
         title = f"digits, {args.family}, {args.clients} clients, Dirichlet alpha={args.alpha}"
         cids = write_run_report(outcome, ws.reports_dir, ws.store, title)
         audit = audit_as_outsider(ws, test_file)
     finally:
+        if watchtower is not None and watchtower.poll() is None:
+            watchtower.kill()
         ws.stop_devnet()  # its state is saved; any zkfl command restarts it
     last = outcome.rounds[-1]
     print(json.dumps({"report": str(ws.reports_dir / "report.md"), "report_cids": cids, "rounds": len(outcome.rounds),
                       "proven_accuracy": last.proven_accuracy, "float_accuracy": last.float_accuracy,
                       "audit": {"ok": audit["ok"], "reason": audit["reason"], "seconds": audit["timing"]["total_seconds"],
-                                "report": str(ws.reports_dir / "audit" / "audit.md")}}, indent=2))
-    if not audit["ok"]:
+                                "report": str(ws.reports_dir / "audit" / "audit.md")},
+                      **({"watchtower": watched} if watched is not None else {})}, indent=2))
+    if not audit["ok"] or (watched is not None and watched["exit_code"] != 0):
         sys.exit(1)
+
+
+def start_watchtower(ws: Workspace, rounds: int) -> subprocess.Popen:
+    """`zkfl watch` beside the federation, in its own process with its own key (a public devnet
+    account: devnet only), until the federation's open round reaches `rounds`."""
+    setup_federation(ws)  # the watchtower needs the coordinator (run_federation reuses this set-up)
+    Account.enable_unaudited_hdwallet_features()
+    key = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{WATCHTOWER_ACCOUNT}").key.hex()
+    command = [str(Path(sys.executable).with_name("zkfl")), "watch", "--rpc-url", ws.chain.rpc_url, "--coordinator",
+               ws.deployment()["coordinator"], "--store", str(ws.root / "store"), "--until-round", str(rounds), "--json"]
+    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    print("watchtower: watching every submission (reports/watchtower.jsonl)", flush=True)
+    return subprocess.Popen(command, stdout=(ws.reports_dir / "watchtower.jsonl").open("w"), stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + key.removeprefix("0x")})
+
+
+def finish_watchtower(watchtower: subprocess.Popen) -> dict:
+    """Wait for the watchtower to check the last round's submissions; what it saw."""
+    _, stderr = watchtower.communicate(timeout=600)
+    report = Path(watchtower.args[watchtower.args.index("--store") + 1]).parent / "reports" / "watchtower.jsonl"
+    seen = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
+    verdicts = [s.get("verdict") for s in seen if "verdict" in s]
+    return {"exit_code": watchtower.returncode, "checked": len(verdicts), "valid": verdicts.count("valid"),
+            "challenged": sum(1 for s in seen if s.get("challenge_tx")), "stderr": stderr[-500:] if stderr else ""}
 
 
 def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:

@@ -300,6 +300,47 @@ def audit(
     fail(f"audit failed: {report.reason}", EXIT_VERIFICATION_FAILED, as_json, "AuditFailed", report.to_json())
 
 
+@app.command()
+def watch(
+    rpc_url: Annotated[str, typer.Option(help="JSON-RPC URL of the chain the federation runs on.")],
+    coordinator: Annotated[str, typer.Option(help="Address of the federation's (optimistic) coordinator.")],
+    store: Annotated[str, typer.Option(help="The artifact store: a directory, or an IPFS API URL (http://...).")],
+    interval: Annotated[float, typer.Option(help="Seconds between polls of the chain.")] = 1.0,
+    until_round: Annotated[int | None, typer.Option(
+        help="Stop once the federation's open round reaches this round (default: run until stopped).")] = None,
+    once: Annotated[bool, typer.Option(help="Check what is on-chain now, then stop.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per checked submission (JSON Lines).")] = False,
+) -> None:
+    """Watch an optimistic federation: verify every submitted proof off-chain (from the store) and
+    challenge each one that does not verify, with the key in ZKFL_WATCHTOWER_KEY (without it, only
+    report). Exit 1 if an update whose proof is invalid or unavailable was left in its round."""
+    import os
+
+    from zkfl.chain.rpc import signer_from_key
+    from zkfl.watchtower import watch as watch_federation
+    from zkfl.watchtower import watchtower_for
+
+    def report(update) -> None:
+        if as_json:
+            typer.echo(json.dumps(to_json(update)))
+        else:
+            style = "green" if update.verdict == "valid" else "red"
+            out.print(f"round {update.round} slot {update.slot} ({update.client}): [{style}]{update.verdict}[/{style}]"
+                      f"{' -> ' + update.outcome if update.outcome else ''}  {escape(update.detail)[:200]}")
+
+    def action():
+        key = os.environ.get("ZKFL_WATCHTOWER_KEY")
+        signer = signer_from_key(key) if key else None
+        with watchtower_for(rpc_url, coordinator, store, signer) as tower:
+            return watch_federation(tower, report, interval, until_round, once)
+
+    watched = run(action, as_json)
+    survivors = [u for u in watched if u.survived]
+    if survivors:
+        fail(f"{len(survivors)} update(s) with an invalid or unavailable proof left in their round",
+             EXIT_VERIFICATION_FAILED, as_json, "InvalidUpdateSurvived", [to_json(u) for u in survivors])
+
+
 def _audit_summary(report) -> None:
     fed = report.federation
     table = Table("round", "updates", "proofs off-chain", "proofs on-chain", "FedAvg exact", "accuracy",
