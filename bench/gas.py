@@ -12,6 +12,13 @@ a (too low) figure.
     python bench/gas.py            # prints JSON
     python bench/gas.py --quick    # small circuits (a smoke run)
     python bench/gas.py --part columns --shape 8x2x4 --shape 32x1x8 --cols 1 --cols 2
+    python bench/gas.py --part optimistic --slots 4 --slots 8
+
+The optimistic part runs an optimistic federation of the example's shapes with K clients: gas per
+honest submission (commitments + proof SHA-256, no verifier), per challenge of a valid proof (the
+verifier must return true) and of an invalid one (the verifier must return false, the update must
+be slashed), per finalization after the challenge window; and the amortized on-chain cost per
+accepted update: a submission plus 1/K of the finalization.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import json
 import statistics
 import sys
 import tempfile
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +40,9 @@ from sklearn.datasets import load_digits
 
 from zkfl.aggregator import aggregate_and_prove
 from zkfl.build import build_circuits
-from zkfl.chain.coordinator import Coordinator, FederationTerms
+from zkfl.chain.coordinator import EAGER, OPTIMISTIC, Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, deploy_circuit_verifier, deploy_federation
-from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
+from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, mine_blocks, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, ErrorDecoder, connect, transact
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.client import make_client_data, train_and_prove
@@ -41,16 +50,15 @@ from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import context
+from zkfl.protocol import context, optimistic_claim
 from zkfl.prover import ProverConfig, prove
 from zkfl.verification.proofs import VERIFIER_ABI
 
 TRUE = "0x" + "00" * 31 + "01"
 
 
-def verifier_returned_true(chain: Chain, tx_hash: str, verifier: str) -> bool:
-    """Whether every call the transaction made to `verifier` returned true (its first word is 1),
-    read from the transaction's call trace."""
+def verifier_calls(chain: Chain, tx_hash: str, verifier: str) -> list[dict]:
+    """The frames of the transaction's call trace that call `verifier`."""
     trace = chain.w3.provider.make_request("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])["result"]
     frames, calls = [trace], []
     while frames:
@@ -58,6 +66,13 @@ def verifier_returned_true(chain: Chain, tx_hash: str, verifier: str) -> bool:
         frames.extend(frame.get("calls", []))
         if (frame.get("to") or "").lower() == verifier.lower():
             calls.append(frame)
+    return calls
+
+
+def verifier_returned_true(chain: Chain, tx_hash: str, verifier: str) -> bool:
+    """Whether every call the transaction made to `verifier` returned true (its first word is 1),
+    read from the transaction's call trace."""
+    calls = verifier_calls(chain, tx_hash, verifier)
     return bool(calls) and all(not c.get("error") and (c.get("output") or "")[:66] == TRUE for c in calls)
 
 
@@ -86,26 +101,58 @@ def digits_batch(spec: TrainingStepSpec, rows: np.ndarray) -> Any:
     return make_client_data(spec, digits.data[rows][:, :spec.features] / 16.0, digits.target[rows] % spec.classes)
 
 
-def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
-                    config: ProverConfig) -> dict:
-    circuits = build_circuits(spec, slots, cache, config=config)
+def proven_clients(circuits: Any, spec: TrainingStepSpec, clients: list, federation_id: bytes, genesis: Any,
+                   tmp: str) -> tuple[list, list]:
+    """Each client's digits batch (a fixed random draw) and its proven update from `genesis`, bound to
+    the client and the federation."""
     rng = np.random.default_rng(0)
+    datas, updates = [], []
+    for i, client in enumerate(clients):
+        data = digits_batch(spec, rng.choice(len(load_digits().target), size=spec.sample_count, replace=False))
+        datas.append(data)
+        bound = context(DEVNET_CHAIN_ID, federation_id, client.address)
+        updates.append(train_and_prove(circuits.client, spec, genesis, data, bound, Path(tmp) / f"c{i}.json"))
+    return datas, updates
+
+
+@dataclass
+class ProvenRound:
+    """A deployed federation of `slots` clients and round 0 proven (not yet submitted)."""
+
+    circuits: Any
+    config: FederationConfig
+    deployment: Any
+    coordinator: Coordinator
+    clients: list
+    datas: list
+    updates: list
+    aggregate: Any
+    tmp: str
+
+
+@contextmanager
+def proven_round(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
+                 terms: FederationTerms, config: ProverConfig = ProverConfig()) -> Iterator[ProvenRound]:
+    circuits = build_circuits(spec, slots, cache, config=config)
     genesis = quantize(spec.model.init_params(seed=0))
     owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
-    fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address,
-                                                FederationTerms(submission_window=1000))
-    datas, updates = [], []
+    fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address, terms)
     with tempfile.TemporaryDirectory() as tmp:
-        for i, client in enumerate(clients):
-            data = digits_batch(spec, rng.choice(len(load_digits().target), size=spec.sample_count, replace=False))
-            datas.append(data)
-            bound = context(DEVNET_CHAIN_ID, fed_config.federation_id, client.address)
-            updates.append(train_and_prove(circuits.client, spec, genesis, data, bound, Path(tmp) / f"c{i}.json"))
+        datas, updates = proven_clients(circuits, spec, clients, fed_config.federation_id, genesis, tmp)
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
-        coordinator = Coordinator(chain, deployment.coordinator)
+        yield ProvenRound(circuits, fed_config, deployment, Coordinator(chain, deployment.coordinator), clients,
+                          datas, updates, aggregate, tmp)
+
+
+def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
+                    config: ProverConfig) -> dict:
+    owner, aggregator = accounts[0], accounts[1]
+    with proven_round(chain, accounts, spec, slots, cache, FederationTerms(submission_window=1000), config) as r:
+        circuits, deployment, coordinator, updates, aggregate = r.circuits, r.deployment, r.coordinator, r.updates, \
+            r.aggregate
         submissions = []
-        for client, data, update in zip(clients, datas, updates, strict=True):
+        for client, data, update in zip(r.clients, r.datas, updates, strict=True):
             coordinator.register(client, [data.commitment(circuits.commitments, spec)])
             receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
             submissions.append(measured(chain, receipt, deployment.client_verifier))
@@ -167,6 +214,77 @@ def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, slots: int, c
     return result
 
 
+def verifier_returned_false(chain: Chain, tx_hash: str, verifier: str) -> bool:
+    """Whether the transaction called `verifier` and every such call gave a verdict other than true
+    (false, or a revert that is not running out of gas)."""
+    calls = verifier_calls(chain, tx_hash, verifier)
+    return bool(calls) and all("out of gas" not in (c.get("error") or "").lower()
+                               and (c.get("output") or "")[:66] != TRUE for c in calls)
+
+
+def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path) -> dict:
+    """An optimistic federation of `slots` clients: every client submits honestly, one valid proof is
+    challenged, and (in a second federation) an invalid one; then the round is finalized."""
+    owner, aggregator = accounts[0], accounts[1]
+    terms = FederationTerms(submission_window=1000, verification=OPTIMISTIC, challenge_window=5)
+    with proven_round(chain, accounts, spec, slots, cache, terms) as r:
+        circuits, deployment, coordinator, clients, datas, updates, aggregate, tmp = (
+            r.circuits, r.deployment, r.coordinator, r.clients, r.datas, r.updates, r.aggregate, r.tmp)
+        fed_config, genesis = r.config, quantize(spec.model.init_params(seed=0))
+        submissions = []
+        for client, data, update in zip(clients, datas, updates, strict=True):
+            coordinator.register(client, [data.commitment(circuits.commitments, spec)])
+            receipt = coordinator.submit_update_optimistic(client, 0, update.proof, "b" * 59)
+            if receipt["status"] != 1 or coordinator.accepted_update_hash(0, len(submissions)) != update.update_hash:
+                raise RuntimeError("an honest optimistic submission was not accepted")
+            submissions.append({"gas": receipt["gasUsed"], "bytes": len(chain.w3.eth.get_transaction(
+                receipt["transactionHash"])["input"])})
+        commitments, _ = optimistic_claim(updates[0].proof.data)
+        receipt = coordinator.challenge(owner, 0, 0, commitments, updates[0].proof.data)
+        valid_challenge = measured(chain, receipt, deployment.client_verifier)  # the verifier returned true
+
+        # an invalid proof, in a federation of its own (every slot above is taken); and, for the
+        # ratio in one run, the same valid proof submitted to an eager federation
+        cheat_config = replace(fed_config, federation_id=bytes(31) + b"\x07")
+        cheat_deployment = deploy_federation(chain, owner, circuits, cheat_config, cache)
+        cheat = Coordinator(chain, cheat_deployment.coordinator)
+        eager_config = replace(cheat_config, terms=replace(terms, verification=EAGER))
+        eager_deployment = deploy_federation(chain, owner, circuits, eager_config, cache)
+        eager = Coordinator(chain, eager_deployment.coordinator)
+        bound = context(DEVNET_CHAIN_ID, cheat_config.federation_id, clients[0].address)
+        valid = train_and_prove(circuits.client, spec, genesis, datas[0], bound, Path(tmp) / "x.json").proof
+        for federation in (cheat, eager):
+            federation.register(clients[0], [datas[0].commitment(circuits.commitments, spec)])
+        eager_submission = measured(chain, eager.submit_update(clients[0], 0, valid, "b" * 59),
+                                    eager_deployment.client_verifier)
+        proof = bytearray(valid.data)
+        proof[len(proof) // 2] ^= 0x01
+        cheat.submit_update_optimistic(clients[0], 0, bytes(proof), "b" * 59)
+        receipt = cheat.challenge(owner, 0, 0, optimistic_claim(bytes(proof))[0], bytes(proof))
+        tx_hash = receipt["transactionHash"].to_0x_hex()
+        if (receipt["status"] != 1 or cheat.accepted_update_hash(0, 0) != 0
+                or not verifier_returned_false(chain, tx_hash, cheat_deployment.client_verifier)):
+            raise RuntimeError("the challenge of an invalid proof did not slash it with the verifier's verdict")
+        invalid_challenge = {"gas": receipt["gasUsed"]}
+
+        mine_blocks(chain, coordinator.round(0).deadline + terms.challenge_window + 1 - chain.w3.eth.block_number)
+        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
+        finalization = measured(chain, receipt, deployment.aggregator_verifier)
+    submit_gas = statistics.median(s["gas"] for s in submissions)
+    return {
+        "case": f"optimistic-{spec.model.name}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
+        "client_inner_cols": circuits.client.circuit.settings["run_args"]["num_inner_cols"],
+        "proof_bytes": len(updates[0].proof.data),
+        "submission": {"gas_median": submit_gas, "runs": submissions},
+        "challenge_of_valid_proof": valid_challenge,
+        "challenge_of_invalid_proof": invalid_challenge,
+        "eager_submission_same_proof": eager_submission,
+        "invalid_challenge_over_eager_submission": round(invalid_challenge["gas"] / eager_submission["gas"], 4),
+        "finalization": finalization,
+        "amortized_per_accepted_update": round(submit_gas + finalization["gas"] / slots),
+    }
+
+
 def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
     contract = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI)
     tampered = bytearray(proof.data)
@@ -181,7 +299,8 @@ def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--part", choices=["all", "federations", "columns"], default="all")
+    parser.add_argument("--part", choices=["all", "federations", "columns", "optimistic"], default="all")
+    parser.add_argument("--slots", type=int, action="append", help="optimistic part: K (default 4 and 8)")
     parser.add_argument("--shape", action="append", metavar="BxKxS",
                         help="columns part: client batch x local steps x FedAvg slots, e.g. 8x2x4 (repeatable; "
                              "default the example's 16x1x4)")
@@ -198,12 +317,12 @@ def main() -> None:
         column_cases = [(replace(example, batch_size=b, local_steps=k), slots)
                         for b, k, slots in (map(int, shape.split("x")) for shape in args.shape or ["16x1x4"])]
     Account.enable_unaudited_hdwallet_features()
-    accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(8)]
+    accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
     with tempfile.TemporaryDirectory() as devnet_dir:
         devnet = start_devnet(devnet_dir)
         try:
             chain = connect(devnet.rpc_url, devnet.chain_id)
-            report: dict = {"federations": [], "columns": []}
+            report: dict = {"federations": [], "columns": [], "optimistic": []}
             for spec, slots in federations if args.part in ("all", "federations") else []:
                 report["federations"].append(federation_case(chain, accounts, spec, slots, args.cache, ProverConfig()))
                 print(f"[gas] {json.dumps(report['federations'][-1])}", file=sys.stderr, flush=True)
@@ -211,6 +330,10 @@ def main() -> None:
                 for cols in args.cols or (1, 2, 4):
                     report["columns"].append(columns_case(chain, accounts[0], spec, slots, cols, args.cache))
                     print(f"[gas] {json.dumps(report['columns'][-1])}", file=sys.stderr, flush=True)
+            for slots in (args.slots or [4, 8]) if args.part in ("all", "optimistic") else []:
+                spec = federations[0][0]
+                report["optimistic"].append(optimistic_case(chain, accounts, spec, slots, args.cache))
+                print(f"[gas] {json.dumps(report['optimistic'][-1])}", file=sys.stderr, flush=True)
         finally:
             stop_devnet(devnet_dir)
     print(json.dumps(report, indent=2))
