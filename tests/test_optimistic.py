@@ -203,3 +203,43 @@ def test_a_slashing_payout_cannot_reenter_the_challenge(
         "NothingToChallenge")
     assert chain.w3.eth.get_balance(address) == BOND + share  # its bond back and its share, once
     assert coordinator.reward_pool == pool + STAKE - share
+
+
+def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization_waits_for_requests(
+        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
+        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    honest, withheld = full_round.updates[0].proof.data, _tampered(full_round.updates[2].proof.data)
+    coordinator.submit_update_optimistic(clients[0], 0, honest, "bafy-c0")  # bytes kept from the store
+    coordinator.submit_update_optimistic(clients[2], 0, withheld, "bafy-c2")  # an invalid proof, withheld
+    watcher = accounts[5]
+    coordinator.request_proof(watcher, 0, 0)
+    _reject("ProofRequestPending", coordinator.request_proof, watcher, 0, 0)
+    _reject("ProofRequestPending", coordinator.challenge, watcher, 0, 0, optimistic_claim(honest)[0], honest)
+
+    before = _balance(chain, clients[0].address)
+    receipt = coordinator.reveal_proof(clients[0], 0, 0, optimistic_claim(honest)[0], honest)  # valid: bond to it
+    assert _balance(chain, clients[0].address) == before + BOND - _fee(receipt)
+    assert coordinator.proof_request(0, 0) is None and coordinator.accepted_update_hash(0, 0) != 0
+
+    window_ends = coordinator.round(0).deadline + CHALLENGE_WINDOW
+    mine_blocks(chain, window_ends - 1 - chain.w3.eth.block_number)  # the request below lands on the window's last block
+    coordinator.request_proof(watcher, 0, 2)
+    _, reveal_by = coordinator.proof_request(0, 2)
+    assert reveal_by == window_ends + CHALLENGE_WINDOW
+    _reject("RevealWindowOpen", coordinator.slash_unrevealed, watcher, 0, 2)
+    mine_blocks(chain, 1)  # the challenge window is over, the request is not
+    _reject("ChallengeWindowClosed", coordinator.request_proof, watcher, 0, 0)
+    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
+                                    [full_round.updates[0], None, None], tmp_path / "agg.json")
+    _reject("ProofRequestsOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    _reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
+    mine_blocks(chain, reveal_by + 1 - chain.w3.eth.block_number)
+    _reject("RevealWindowClosed", coordinator.reveal_proof, clients[2], 0, 2, optimistic_claim(withheld)[0], withheld)
+    before, pool = _balance(chain, watcher.address), coordinator.reward_pool
+    receipt = coordinator.slash_unrevealed(watcher, 0, 2)
+    share = STAKE * SHARE_BPS // 10_000
+    assert _balance(chain, watcher.address) == before + BOND + share - _fee(receipt)
+    assert coordinator.reward_pool == pool + STAKE - share
+    assert coordinator.accepted_update_hash(0, 2) == 0 and not coordinator.client(clients[2].address).registered
+    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
+    assert coordinator.current_round == 1

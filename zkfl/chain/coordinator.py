@@ -63,6 +63,17 @@ MESSAGES = {
         f"these proof bytes or commitments are not what slot {slot} of round {round} was submitted with"),
     "AlreadyDefended": lambda round, slot: (
         f"the proof of round {round} slot {slot} was already challenged and verified"),
+    "ProofRequestPending": lambda round, slot, revealBy: (
+        f"the proof of round {round} slot {slot} was requested and can be revealed until block {revealBy}: "
+        "reveal it (revealProof) or, after that block, slash it (slashUnrevealed)"),
+    "NoProofRequest": lambda round, slot: f"nobody requested the proof of round {round} slot {slot}",
+    "RevealWindowClosed": lambda round, slot, revealBy, blockNumber: (
+        f"the proof of round {round} slot {slot} had to be revealed by block {revealBy} (now block {blockNumber})"),
+    "RevealWindowOpen": lambda round, slot, revealBy, blockNumber: (
+        f"the proof of round {round} slot {slot} can still be revealed until block {revealBy} (now block "
+        f"{blockNumber})"),
+    "ProofRequestsOpen": lambda round, open: (
+        f"round {round} has {open} proof request(s) not yet revealed or slashed; finalize after them"),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is finalized, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
@@ -231,6 +242,26 @@ class Coordinator:
         bond = self.terms.challenge_bond_wei if bond_wei is None else bond_wei
         call = self.contract.functions.challenge(round_no, slot, keccak(commitments), proof)
         return self._send(signer, call, f"challenge of round {round_no} slot {slot}", value=bond)
+
+    def request_proof(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
+        """Demand the proof of an optimistic update whose bytes are not in the store (posting the bond)."""
+        bond = self.terms.challenge_bond_wei if bond_wei is None else bond_wei
+        return self._send(signer, self.contract.functions.requestProof(round_no, slot),
+                          f"proof request for round {round_no} slot {slot}", value=bond)
+
+    def reveal_proof(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes) -> dict:
+        """Answer a proof request with the proof bytes (the coordinator verifies them)."""
+        call = self.contract.functions.revealProof(round_no, slot, keccak(commitments), proof)
+        return self._send(signer, call, f"proof reveal for round {round_no} slot {slot}")
+
+    def slash_unrevealed(self, signer: LocalAccount, round_no: int, slot: int) -> dict:
+        return self._send(signer, self.contract.functions.slashUnrevealed(round_no, slot),
+                          f"slashing the unrevealed proof of round {round_no} slot {slot}")
+
+    def proof_request(self, round_no: int, slot: int) -> tuple[str, int] | None:
+        """(requester, last block to reveal by) of a slot's open proof request, or None."""
+        requester, reveal_by = self.contract.functions.proofRequest(round_no, slot).call()
+        return None if int(requester, 16) == 0 else (requester, int(reveal_by))
 
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         data = proof.data if isinstance(proof, Proof) else proof

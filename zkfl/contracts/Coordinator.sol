@@ -126,6 +126,11 @@ contract Coordinator {
     error ChallengeWindowOpen(uint256 round, uint256 closesAt, uint256 blockNumber);
     error ClaimMismatch(uint256 round, uint256 slot);
     error AlreadyDefended(uint256 round, uint256 slot);
+    error ProofRequestPending(uint256 round, uint256 slot, uint256 revealBy);
+    error NoProofRequest(uint256 round, uint256 slot);
+    error RevealWindowClosed(uint256 round, uint256 slot, uint256 revealBy, uint256 blockNumber);
+    error RevealWindowOpen(uint256 round, uint256 slot, uint256 revealBy, uint256 blockNumber);
+    error ProofRequestsOpen(uint256 round, uint256 open);
 
     // ------------------------------------------------------------------ events
 
@@ -157,6 +162,9 @@ contract Coordinator {
     );
     /// @notice A challenged proof verified: the challenger's bond went to the client.
     event ChallengeFailed(uint256 indexed round, uint256 slot, address indexed client, address challenger, uint256 bond);
+    /// @notice A proof missing from the store was requested: anyone holding its bytes must reveal
+    ///         them on-chain by block `revealBy`, or its client is slashed.
+    event ProofRequested(uint256 indexed round, uint256 slot, address requester, uint256 revealBy);
 
     // ------------------------------------------------------------------ configuration
 
@@ -213,6 +221,17 @@ contract Coordinator {
     mapping(uint256 => mapping(uint256 => bytes32)) private _claims;
     /// @dev round => slot => its proof was challenged and verified (a second challenge is refused).
     mapping(uint256 => mapping(uint256 => bool)) private _defended;
+
+    /// @dev A request for a proof whose bytes nobody could fetch: who posted the bond, and the last
+    ///      block at which the proof can be revealed.
+    struct ProofRequest {
+        address requester;
+        uint64 revealBy;
+    }
+
+    /// @dev round => slot => its open proof request; round => how many are open (finalization waits).
+    mapping(uint256 => mapping(uint256 => ProofRequest)) private _requests;
+    mapping(uint256 => uint256) private _openRequests;
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit.
     /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ inputs).
@@ -328,6 +347,8 @@ contract Coordinator {
         if (_updateHashes[round][client.slot] != 0) {
             uint256 withdrawableAfter = uint256(_rounds[round].deadline) + challengeWindow + finalizationGrace;
             if (block.number <= withdrawableAfter) revert PendingSubmission(round, msg.sender, withdrawableAfter);
+            ProofRequest memory request = _requests[round][client.slot];
+            if (request.requester != address(0)) revert ProofRequestPending(round, client.slot, request.revealBy);
         }
         delete slotOwner[client.slot];
         registeredClients -= 1;
@@ -390,40 +411,47 @@ contract Coordinator {
     /// @param commitmentsHash keccak256 of the commitments it was submitted with.
     /// @param proof The proof bytes (from the store), whose SHA-256 the submission gave.
     function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable {
-        if (!optimistic) revert WrongVerificationMode(false);
-        if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
-        if (round > currentRound) revert WrongRound(currentRound, round);
-        Round storage challenged = _rounds[round];
-        uint256 closesAt = uint256(challenged.deadline) + challengeWindow;
-        if (challenged.finalized || block.number > closesAt) revert ChallengeWindowClosed(round, closesAt, block.number);
-        if (_updateHashes[round][slot] == 0) revert NothingToChallenge(round, slot);
-        if (_defended[round][slot]) revert AlreadyDefended(round, slot);
-        address submitter = slotOwner[slot];
-        if (_claims[round][slot] != _claim(sha256(proof), commitmentsHash, submitter)) revert ClaimMismatch(round, slot);
-        uint256 prefix = CLIENT_POINTS * POINT_BYTES;
-        bool valid = proof.length >= prefix && keccak256(proof[:prefix]) == commitmentsHash
-            && _isValid(clientVerifier, proof);
+        _checkChallengeable(round, slot);
+        ProofRequest memory request = _requests[round][slot];
+        if (request.requester != address(0)) revert ProofRequestPending(round, slot, request.revealBy);
+        _settle(round, slot, commitmentsHash, proof, msg.sender, msg.value);
+    }
 
-        if (valid) {
-            _defended[round][slot] = true;
-            emit ChallengeFailed(round, slot, submitter, msg.sender, msg.value);
-            _pay(submitter, msg.value);
-            return;
-        }
-        Client storage client = _clients[submitter];
-        uint256 stake = client.stake;
-        uint256 toChallenger = (stake * challengerShareBps) / 10_000;
-        delete _updateHashes[round][slot];
-        delete _claims[round][slot];
-        challenged.accepted -= 1;
-        client.acceptedUpdates -= 1; // never paid: rewards count only finalized rounds (`_unpaidUpdates`)
-        client.registered = false;
-        client.stake = 0;
-        delete slotOwner[slot];
-        registeredClients -= 1;
-        rewardPool += stake - toChallenger;
-        emit UpdateSlashed(round, slot, submitter, msg.sender, stake, toChallenger);
-        _pay(msg.sender, msg.value + toChallenger);
+    /// @notice Request the proof of an optimistically accepted update whose bytes are not in the
+    ///         store (so nobody can challenge it), posting `challengeBond`, in the challenge window.
+    ///         Anyone holding the bytes must `revealProof` within `challengeWindow` blocks; if nobody
+    ///         does, `slashUnrevealed` slashes the client as for an invalid proof. The round cannot be
+    ///         finalized while a request is open.
+    function requestProof(uint256 round, uint256 slot) external payable {
+        _checkChallengeable(round, slot);
+        ProofRequest storage request = _requests[round][slot];
+        if (request.requester != address(0)) revert ProofRequestPending(round, slot, request.revealBy);
+        uint64 revealBy = uint64(block.number) + challengeWindow;
+        request.requester = msg.sender;
+        request.revealBy = revealBy;
+        _openRequests[round] += 1;
+        emit ProofRequested(round, slot, msg.sender, revealBy);
+    }
+
+    /// @notice Reveal a requested proof (anyone may): the coordinator runs the verifier, exactly as
+    ///         for a challenge by the requester, whose bond goes to the client if the proof is valid.
+    function revealProof(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external {
+        ProofRequest memory request = _requests[round][slot];
+        if (request.requester == address(0)) revert NoProofRequest(round, slot);
+        if (block.number > request.revealBy) revert RevealWindowClosed(round, slot, request.revealBy, block.number);
+        delete _requests[round][slot];
+        _openRequests[round] -= 1;
+        _settle(round, slot, commitmentsHash, proof, request.requester, challengeBond);
+    }
+
+    /// @notice Slash the client of a requested proof nobody revealed in time.
+    function slashUnrevealed(uint256 round, uint256 slot) external {
+        ProofRequest memory request = _requests[round][slot];
+        if (request.requester == address(0)) revert NoProofRequest(round, slot);
+        if (block.number <= request.revealBy) revert RevealWindowOpen(round, slot, request.revealBy, block.number);
+        delete _requests[round][slot];
+        _openRequests[round] -= 1;
+        _slash(round, slot, slotOwner[slot], request.requester, challengeBond);
     }
 
     // ------------------------------------------------------------------ aggregation
@@ -442,6 +470,7 @@ contract Coordinator {
         if (optimistic) {
             uint256 closesAt = uint256(open.deadline) + challengeWindow;
             if (block.number <= closesAt) revert ChallengeWindowOpen(round, closesAt, block.number);
+            if (_openRequests[round] != 0) revert ProofRequestsOpen(round, _openRequests[round]);
         } else if (open.accepted < registeredClients && block.number <= open.deadline) {
             revert SubmissionStillOpen(round, open.deadline, block.number);
         }
@@ -466,6 +495,11 @@ contract Coordinator {
     /// @notice A round's global model hash, deadline, accepted count and status.
     function getRound(uint256 round) external view returns (Round memory) {
         return _rounds[round];
+    }
+
+    /// @notice The open proof request of a slot (requester zero: none).
+    function proofRequest(uint256 round, uint256 slot) external view returns (ProofRequest memory) {
+        return _requests[round][slot];
     }
 
     /// @notice The accepted update hash in a slot of a round (0 if none).
@@ -541,6 +575,57 @@ contract Coordinator {
         _rounds[round].accepted += 1;
         client.acceptedUpdates += 1;
         emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
+    }
+
+    /// @dev An optimistic update that can still be challenged (or its proof requested), with the bond.
+    function _checkChallengeable(uint256 round, uint256 slot) private view {
+        if (!optimistic) revert WrongVerificationMode(false);
+        if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
+        if (round > currentRound) revert WrongRound(currentRound, round);
+        Round storage challenged = _rounds[round];
+        uint256 closesAt = uint256(challenged.deadline) + challengeWindow;
+        if (challenged.finalized || block.number > closesAt) revert ChallengeWindowClosed(round, closesAt, block.number);
+        if (_updateHashes[round][slot] == 0) revert NothingToChallenge(round, slot);
+        if (_defended[round][slot]) revert AlreadyDefended(round, slot);
+    }
+
+    /// @dev Run the verifier on the claimed proof of an update: slash it, or pay the bond to its client.
+    function _settle(
+        uint256 round,
+        uint256 slot,
+        bytes32 commitmentsHash,
+        bytes calldata proof,
+        address challenger,
+        uint256 bond
+    ) private {
+        address submitter = slotOwner[slot];
+        if (_claims[round][slot] != _claim(sha256(proof), commitmentsHash, submitter)) revert ClaimMismatch(round, slot);
+        uint256 prefix = CLIENT_POINTS * POINT_BYTES;
+        bool valid = proof.length >= prefix && keccak256(proof[:prefix]) == commitmentsHash
+            && _isValid(clientVerifier, proof);
+        if (!valid) return _slash(round, slot, submitter, challenger, bond);
+        _defended[round][slot] = true;
+        emit ChallengeFailed(round, slot, submitter, challenger, bond);
+        _pay(submitter, bond);
+    }
+
+    /// @dev Remove an update, deregister its client and split its stake; the challenger gets its
+    ///      bond back and its share. State first, then the one payment.
+    function _slash(uint256 round, uint256 slot, address submitter, address challenger, uint256 bond) private {
+        Client storage client = _clients[submitter];
+        uint256 stake = client.stake;
+        uint256 toChallenger = (stake * challengerShareBps) / 10_000;
+        delete _updateHashes[round][slot];
+        delete _claims[round][slot];
+        _rounds[round].accepted -= 1;
+        client.acceptedUpdates -= 1; // never paid: rewards count only finalized rounds (`_unpaidUpdates`)
+        client.registered = false;
+        client.stake = 0;
+        delete slotOwner[slot];
+        registeredClients -= 1;
+        rewardPool += stake - toChallenger;
+        emit UpdateSlashed(round, slot, submitter, challenger, stake, toChallenger);
+        _pay(challenger, bond + toChallenger);
     }
 
     function _claim(bytes32 proofSha256, bytes32 commitmentsHash, address submitter) private pure returns (bytes32) {
