@@ -1,7 +1,8 @@
 """An optimistic federation on a real anvil with a watchtower running as a real process
-(`zkfl watch`): an honest client's update is left alone, a cheater's invalid proof is challenged
-as soon as it is seen, slashed and removed; the round finalizes without it after the challenge
-window, and the audit of the whole run passes."""
+(`zkfl watch`): an honest client's update is left alone; a cheater's invalid proof is challenged
+as soon as it is seen, slashed and removed; a proof withheld from the store is requested, and its
+client slashed when nobody reveals it. The round finalizes without both after the challenge
+window, and the audit of the whole run passes. Without a watchtower, the audit fails."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from eth_account import Account
 
 from zkfl.audit import audit_federation
 from zkfl.chain.coordinator import OPTIMISTIC, FederationTerms
-from zkfl.chain.devnet import DEV_MNEMONIC
+from zkfl.chain.devnet import DEV_MNEMONIC, mine_blocks
 from zkfl.pipeline import aggregate_round, prove_update, register_client, setup_federation, submit_update
 from zkfl.pipeline.aggregation import wait_for_deadline
 from zkfl.prover import Proof
@@ -39,7 +40,7 @@ def _tampered(proof: bytes) -> bytes:
 
 def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit_passes(
         tmp_path: Path, cache_dir: Path, logreg_circuits) -> None:
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=TERMS))
+    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=3, terms=TERMS))
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
     watcher = None
     try:
@@ -51,7 +52,7 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
              str(ws.root / "store"), "--interval", "0.2", "--until-round", "1", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + tower_key.removeprefix("0x")})
-        for i, name in enumerate(("honest", "cheat")):
+        for i, name in enumerate(("honest", "cheat", "withholder")):
             register_client(ws, name, write_data(tmp_path / f"{name}.npz", 40 + i), batches=2, seed=i)
             prove_update(ws, name)
         submit_update(ws, "honest")
@@ -64,11 +65,17 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         slot = coordinator.client(cheat.address).slot
         assert coordinator.accepted_update_hash(0, slot) != 0  # accepted: no verifier ran
 
-        deadline = time.monotonic() + 120
-        while coordinator.accepted_update_hash(0, slot) != 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert coordinator.accepted_update_hash(0, slot) == 0, "the watchtower did not challenge in 120 s"
+        _wait_for(lambda: coordinator.accepted_update_hash(0, slot) == 0, "the watchtower to challenge")
         assert not coordinator.client(cheat.address).registered
+
+        withholder = ws.signer("client", 2)  # a valid proof, but its bytes never reach the store
+        held = Proof.load(ws.client_dir("withholder") / "proofs" / "round-0.json").data
+        cid = ws.read_record(ws.client_dir("withholder") / "rounds" / "0.json")["update_cid"]
+        coordinator.submit_update_optimistic(withholder, 0, held, cid)
+        held_slot = coordinator.client(withholder.address).slot
+        _wait_for(lambda: coordinator.proof_request(0, held_slot) is not None, "the watchtower to request the proof")
+        mine_blocks(ws.chain, coordinator.proof_request(0, held_slot)[1] + 1 - ws.chain.w3.eth.block_number)
+        _wait_for(lambda: coordinator.accepted_update_hash(0, held_slot) == 0, "the watchtower to slash it")
 
         wait_for_deadline(ws, 0)  # past the deadline and the challenge window
         outcome = aggregate_round(ws)
@@ -80,16 +87,24 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         caught = seen[cheat.address]
         assert caught["verdict"] == "invalid" and caught["outcome"] == "slashed"
         assert caught["challenge_block"] - submitted["blockNumber"] <= 2  # challenged as soon as seen
+        assert seen[withholder.address]["verdict"] == "unavailable" and seen[withholder.address]["outcome"] == "slashed"
 
         report = audit_federation(ws.chain.rpc_url, setup.coordinator, ws.root / "store")
         assert report.ok, report.reason
         assert [len(r.updates) for r in report.rounds if r.aggregation is not None] == [1]
         survived = [c for c in report.checks if c.check == "no-invalid-update-survived"]
-        assert [c.ok for c in survived] == [True] and "1 slashed" in survived[0].detail
+        assert [c.ok for c in survived] == [True] and "2 slashed" in survived[0].detail
     finally:
         if watcher is not None and watcher.poll() is None:
             watcher.kill()
         ws.stop_devnet()
+
+
+def _wait_for(condition, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
 def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(tmp_path: Path, cache_dir: Path,

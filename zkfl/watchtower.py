@@ -9,8 +9,11 @@ with the watchtower's own key and bond while the round's challenge window is ope
 runs the verifier, slashes the client and removes the update. One honest watchtower online per
 window is all a federation needs.
 
-A proof missing from the store cannot be challenged (the chain has only its hash); the watchtower
-reports it as `unavailable`, and so does an audit.
+A proof missing from the store cannot be challenged (the chain has only its hash): the watchtower
+requests it on-chain (`requestProof`, posting the same bond). Anyone holding the bytes must reveal
+them within the challenge window's length, and the coordinator verifies them; if nobody does, the
+watchtower slashes the client (`slashUnrevealed`). Each change is reported again, so the last
+report of a (round, slot) is its state.
 """
 
 from __future__ import annotations
@@ -69,15 +72,18 @@ class Watchtower:
                               "there is nothing for a watchtower to watch")
         self.coordinator, self.store, self.keys, self.signer = coordinator, store, keys, signer
         self.next_block = 0
+        self.requested: dict[tuple[int, int], WatchedUpdate] = {}  # proofs requested, not yet resolved
 
     def poll(self) -> list[WatchedUpdate]:
-        """Check the submissions made since the last poll (challenging the bad ones)."""
+        """Check the submissions made since the last poll (challenging the bad ones, requesting the
+        missing ones), then follow up the open requests."""
         latest = self.coordinator.chain.w3.eth.block_number
-        if latest < self.next_block:
-            return []
-        events = self.coordinator.contract.events.ProofPending.get_logs(from_block=self.next_block, to_block=latest)
-        self.next_block = latest + 1
-        return [self.check(event) for event in events]
+        reports = []
+        if latest >= self.next_block:
+            events = self.coordinator.contract.events.ProofPending.get_logs(from_block=self.next_block, to_block=latest)
+            self.next_block = latest + 1
+            reports = [self.check(event) for event in events]
+        return reports + [r for r in map(self._follow_up, list(self.requested)) if r is not None]
 
     def check(self, event: Any) -> WatchedUpdate:
         w3 = self.coordinator.chain.w3
@@ -90,8 +96,8 @@ class Watchtower:
         try:
             proof = self.store.get(cid)
         except ZkflError as exc:
-            return WatchedUpdate(**seen, verdict=UNAVAILABLE, detail=f"the proof is not in the store: {exc}",
-                                 outcome="not challenged: no proof bytes to challenge with")
+            return self._request(WatchedUpdate(**seen, verdict=UNAVAILABLE,
+                                               detail=f"the proof is not in the store: {exc}"))
         seconds = None
         if proof[:len(commitments)] != commitments:
             verdict, detail = INVALID, "the stored proof does not start with the submitted commitments"
@@ -118,6 +124,40 @@ class Watchtower:
                      outcome="slashed" if slashed else "defended")
 
 
+    def _request(self, seen: WatchedUpdate) -> WatchedUpdate:
+        if self.signer is None:
+            return _with(seen, outcome="not requested: the watchtower has no key (set ZKFL_WATCHTOWER_KEY)")
+        try:
+            receipt = self.coordinator.request_proof(self.signer, seen.round, seen.slot)
+        except ZkflError as exc:
+            return _with(seen, outcome=f"not requested: {exc}")
+        _, reveal_by = self.coordinator.proof_request(seen.round, seen.slot) or (None, None)
+        seen = _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
+                     outcome=f"proof requested: to be revealed by block {reveal_by}")
+        self.requested[(seen.round, seen.slot)] = seen
+        return seen
+
+    def _follow_up(self, key: tuple[int, int]) -> WatchedUpdate | None:
+        """A requested proof: revealed (the coordinator verified it), or slashed once its reveal
+        deadline passed; None while it can still be revealed."""
+        seen, coordinator = self.requested[key], self.coordinator
+        request = coordinator.proof_request(*key)
+        if request is None:  # revealed: the coordinator ran the verifier on it
+            del self.requested[key]
+            kept = coordinator.accepted_update_hash(*key) != 0
+            return _with(seen, verdict=VALID if kept else INVALID,
+                         outcome="revealed and verified on-chain" if kept else "slashed")
+        if coordinator.chain.w3.eth.block_number <= request[1]:
+            return None
+        try:
+            receipt = coordinator.slash_unrevealed(self.signer, *key)
+        except ZkflError as exc:
+            return _with(seen, outcome=f"not slashed yet: {exc}")
+        del self.requested[key]
+        return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
+                     outcome="slashed")
+
+
 def _with(seen: WatchedUpdate, **changes: Any) -> WatchedUpdate:
     return WatchedUpdate(**{**seen.__dict__, **changes})
 
@@ -137,13 +177,14 @@ def watchtower_for(rpc_url: str, coordinator_address: str, store_location: str,
 
 def watch(tower: Watchtower, on_update: Callable[[WatchedUpdate], None], interval: float = 1.0,
           until_round: int | None = None, once: bool = False) -> list[WatchedUpdate]:
-    """Poll every `interval` seconds, reporting each checked submission to `on_update`; stop after
-    one poll (`once`), or once the federation's open round reaches `until_round`."""
-    watched: list[WatchedUpdate] = []
+    """Poll every `interval` seconds, reporting each checked submission (and each later change) to
+    `on_update`; stop after one poll (`once`), or once the federation's open round reaches
+    `until_round`. Returns the last report of each (round, slot) submission."""
+    watched: dict[str, WatchedUpdate] = {}  # by submission transaction
     while True:
         for update in tower.poll():
-            watched.append(update)
+            watched[update.submission_tx] = update
             on_update(update)
         if once or (until_round is not None and tower.coordinator.current_round >= until_round):
-            return watched
+            return list(watched.values())
         time.sleep(interval)
