@@ -219,18 +219,17 @@ contract Coordinator {
     /// @dev Optimistic mode: round => slot => keccak256(abi.encode(proofSha256, keccak256(commitments),
     ///      submitter)) of an accepted update not yet proven on-chain.
     mapping(uint256 => mapping(uint256 => bytes32)) private _claims;
-    /// @dev round => slot => its proof was challenged and verified (a second challenge is refused).
-    mapping(uint256 => mapping(uint256 => bool)) private _defended;
-
-    /// @dev A request for a proof whose bytes nobody could fetch: who posted the bond, and the last
-    ///      block at which the proof can be revealed.
-    struct ProofRequest {
+    /// @dev A slot's disputes, in one word: an open request for a proof whose bytes nobody could
+    ///      fetch (who posted the bond, the last block to reveal by), and whether its proof was
+    ///      already challenged and verified (a second challenge is refused).
+    struct Dispute {
         address requester;
         uint64 revealBy;
+        bool defended;
     }
 
-    /// @dev round => slot => its open proof request; round => how many are open (finalization waits).
-    mapping(uint256 => mapping(uint256 => ProofRequest)) private _requests;
+    /// @dev round => slot => its dispute; round => how many proof requests are open (finalization waits).
+    mapping(uint256 => mapping(uint256 => Dispute)) private _disputes;
     mapping(uint256 => uint256) private _openRequests;
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit.
@@ -347,7 +346,7 @@ contract Coordinator {
         if (_updateHashes[round][client.slot] != 0) {
             uint256 withdrawableAfter = uint256(_rounds[round].deadline) + challengeWindow + finalizationGrace;
             if (block.number <= withdrawableAfter) revert PendingSubmission(round, msg.sender, withdrawableAfter);
-            ProofRequest memory request = _requests[round][client.slot];
+            Dispute memory request = _disputes[round][client.slot];
             if (request.requester != address(0)) revert ProofRequestPending(round, client.slot, request.revealBy);
         }
         delete slotOwner[client.slot];
@@ -411,8 +410,7 @@ contract Coordinator {
     /// @param commitmentsHash keccak256 of the commitments it was submitted with.
     /// @param proof The proof bytes (from the store), whose SHA-256 the submission gave.
     function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable {
-        _checkChallengeable(round, slot);
-        ProofRequest memory request = _requests[round][slot];
+        Dispute memory request = _checkChallengeable(round, slot);
         if (request.requester != address(0)) revert ProofRequestPending(round, slot, request.revealBy);
         _settle(round, slot, commitmentsHash, proof, msg.sender, msg.value);
     }
@@ -423,12 +421,10 @@ contract Coordinator {
     ///         does, `slashUnrevealed` slashes the client as for an invalid proof. The round cannot be
     ///         finalized while a request is open.
     function requestProof(uint256 round, uint256 slot) external payable {
-        _checkChallengeable(round, slot);
-        ProofRequest storage request = _requests[round][slot];
+        Dispute memory request = _checkChallengeable(round, slot);
         if (request.requester != address(0)) revert ProofRequestPending(round, slot, request.revealBy);
         uint64 revealBy = uint64(block.number) + challengeWindow;
-        request.requester = msg.sender;
-        request.revealBy = revealBy;
+        _disputes[round][slot] = Dispute(msg.sender, revealBy, false);
         _openRequests[round] += 1;
         emit ProofRequested(round, slot, msg.sender, revealBy);
     }
@@ -436,20 +432,20 @@ contract Coordinator {
     /// @notice Reveal a requested proof (anyone may): the coordinator runs the verifier, exactly as
     ///         for a challenge by the requester, whose bond goes to the client if the proof is valid.
     function revealProof(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external {
-        ProofRequest memory request = _requests[round][slot];
+        Dispute memory request = _disputes[round][slot];
         if (request.requester == address(0)) revert NoProofRequest(round, slot);
         if (block.number > request.revealBy) revert RevealWindowClosed(round, slot, request.revealBy, block.number);
-        delete _requests[round][slot];
+        delete _disputes[round][slot];
         _openRequests[round] -= 1;
         _settle(round, slot, commitmentsHash, proof, request.requester, challengeBond);
     }
 
     /// @notice Slash the client of a requested proof nobody revealed in time.
     function slashUnrevealed(uint256 round, uint256 slot) external {
-        ProofRequest memory request = _requests[round][slot];
+        Dispute memory request = _disputes[round][slot];
         if (request.requester == address(0)) revert NoProofRequest(round, slot);
         if (block.number <= request.revealBy) revert RevealWindowOpen(round, slot, request.revealBy, block.number);
-        delete _requests[round][slot];
+        delete _disputes[round][slot];
         _openRequests[round] -= 1;
         _slash(round, slot, slotOwner[slot], request.requester, challengeBond);
     }
@@ -498,8 +494,9 @@ contract Coordinator {
     }
 
     /// @notice The open proof request of a slot (requester zero: none).
-    function proofRequest(uint256 round, uint256 slot) external view returns (ProofRequest memory) {
-        return _requests[round][slot];
+    function proofRequest(uint256 round, uint256 slot) external view returns (address requester, uint64 revealBy) {
+        Dispute memory dispute = _disputes[round][slot];
+        return (dispute.requester, dispute.revealBy);
     }
 
     /// @notice The accepted update hash in a slot of a round (0 if none).
@@ -578,7 +575,7 @@ contract Coordinator {
     }
 
     /// @dev An optimistic update that can still be challenged (or its proof requested), with the bond.
-    function _checkChallengeable(uint256 round, uint256 slot) private view {
+    function _checkChallengeable(uint256 round, uint256 slot) private view returns (Dispute memory dispute) {
         if (!optimistic) revert WrongVerificationMode(false);
         if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
         if (round > currentRound) revert WrongRound(currentRound, round);
@@ -586,7 +583,8 @@ contract Coordinator {
         uint256 closesAt = uint256(challenged.deadline) + challengeWindow;
         if (challenged.finalized || block.number > closesAt) revert ChallengeWindowClosed(round, closesAt, block.number);
         if (_updateHashes[round][slot] == 0) revert NothingToChallenge(round, slot);
-        if (_defended[round][slot]) revert AlreadyDefended(round, slot);
+        dispute = _disputes[round][slot];
+        if (dispute.defended) revert AlreadyDefended(round, slot);
     }
 
     /// @dev Run the verifier on the claimed proof of an update: slash it, or pay the bond to its client.
@@ -604,7 +602,7 @@ contract Coordinator {
         bool valid = proof.length >= prefix && keccak256(proof[:prefix]) == commitmentsHash
             && _isValid(clientVerifier, proof);
         if (!valid) return _slash(round, slot, submitter, challenger, bond);
-        _defended[round][slot] = true;
+        _disputes[round][slot].defended = true;
         emit ChallengeFailed(round, slot, submitter, challenger, bond);
         _pay(submitter, bond);
     }
