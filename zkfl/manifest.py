@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-
 from zkfl.build import CircuitSet
 from zkfl.chain.coordinator import EAGER, VERIFICATION_MODES
 from zkfl.cid import content_id, raw_cid
