@@ -32,6 +32,16 @@ def test_every_default_comes_from_the_nested_types() -> None:
     assert WorkspaceConfig.from_toml("[model]\nfamily = \"mlp\"\n").training.model == Mlp()
 
 
+def test_an_eager_configs_digest_ignores_the_challenge_terms_and_an_optimistic_ones_does_not() -> None:
+    eager = WorkspaceConfig()
+    assert WorkspaceConfig(terms=FederationTerms(challenge_window=99)).digest() == eager.digest()
+    optimistic = WorkspaceConfig(terms=FederationTerms(verification="optimistic"))
+    assert optimistic.digest() != eager.digest()
+    assert WorkspaceConfig(terms=FederationTerms(verification="optimistic", challenge_window=99)).digest() != \
+        optimistic.digest()
+    assert WorkspaceConfig.from_toml(optimistic.to_toml()) == optimistic
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[model]\nfamily = \"logreg\"\nlayers = 3\n", "unknown key 'layers' in [model] for model family 'logreg'"),
     ("[model]\nhidden = 3\n", "unknown key 'hidden' in [model] for model family 'logreg'"),
@@ -41,6 +51,12 @@ def test_every_default_comes_from_the_nested_types() -> None:
     ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
     ("[federation]\nslots = 0\n", "slots must be in 1..255"),
     ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1 block"),
+    ("[federation]\nverification = \"lazy\"\n", "verification must be one of eager, optimistic, got 'lazy'"),
+    ("[federation]\nverification = \"optimistic\"\nchallenge_window = 0\n",
+     "an optimistic federation's challenge_window must be at least 1 block"),
+    ("[federation]\nverification = \"optimistic\"\nchallenge_bond_wei = 0\n",
+     "an optimistic federation's challenge_bond_wei must be positive"),
+    ("[federation]\nchallenger_share_bps = 10001\n", "challenger_share_bps must be in 0..10000"),
     ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),
 ])
 def test_invalid_configs_are_named(text: str, message: str) -> None:

@@ -24,7 +24,6 @@ one commitment in either circuit (`zkfl.build` checks it).
 from __future__ import annotations
 
 import hashlib
-
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

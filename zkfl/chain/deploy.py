@@ -124,7 +124,8 @@ def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, 
     coordinator, gas = deploy_contract(
         chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregator, config.aggregator,
         circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-        circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_id, config.context_key_args(),
+        circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_id,
+        config.context_key_args(),
     )
     return Deployment(coordinator, verifiers.client, verifiers.aggregator, chain.chain_id,
                       {**verifiers.deploy_gas, "coordinator": gas})
