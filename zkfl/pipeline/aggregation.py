@@ -51,15 +51,25 @@ def finalizable_after(ws: Workspace, round_no: int) -> int:
     return ws.coordinator().round(round_no).deadline + (terms.challenge_window if terms.optimistic else 0)
 
 
+DEVNET_WINDOW_BLOCK_SECONDS = 0.25
+"""On the devnet, the pace at which a challenge window's blocks are mined: a watchtower process
+polling the chain gets wall time to see each submission and challenge it inside the window."""
+
+
 def wait_for_deadline(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
     """Return once round `round_no` can be finalized without the clients that never submitted (its
     deadline has passed) and, in an optimistic federation, without further challenges (its
     challenge window has closed). The workspace's own devnet makes blocks only for transactions,
-    so there the blocks up to it are mined; a real chain is waited for."""
-    deadline = finalizable_after(ws, round_no)
+    so there the blocks up to the deadline are mined at once and the challenge window's one by one
+    (`DEVNET_WINDOW_BLOCK_SECONDS`); a real chain is waited for."""
+    deadline = ws.coordinator().round(round_no).deadline
+    finalizable = finalizable_after(ws, round_no)
     if ws.config.rpc_url == DEVNET:
         mine_blocks(ws.chain, deadline + 1 - ws.chain.w3.eth.block_number)
-    while ws.chain.w3.eth.block_number <= deadline:
+        while ws.chain.w3.eth.block_number <= finalizable:
+            time.sleep(DEVNET_WINDOW_BLOCK_SECONDS)
+            mine_blocks(ws.chain, 1)
+    while ws.chain.w3.eth.block_number <= finalizable:
         time.sleep(poll_seconds)
 
 
