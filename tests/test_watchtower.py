@@ -20,22 +20,16 @@ from zkfl.audit import audit_federation
 from zkfl.chain.coordinator import OPTIMISTIC, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, mine_blocks
 from zkfl.pipeline import aggregate_round, prove_update, register_client, setup_federation, submit_update
-from zkfl.pipeline.aggregation import wait_for_deadline
+from zkfl.pipeline.aggregation import wait_until_finalizable
 from zkfl.prover import Proof
 from zkfl.workspace import Workspace, WorkspaceConfig
 
-from conftest import LOGREG
+from conftest import LOGREG, tampered
 from test_cli import write_data
 
 pytestmark = pytest.mark.prover
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
 TERMS = FederationTerms(submission_window=40, verification=OPTIMISTIC, challenge_window=10)
-
-
-def _tampered(proof: bytes) -> bytes:
-    out = bytearray(proof)
-    out[300] ^= 0x01  # past the commitments
-    return bytes(out)
 
 
 def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit_passes(
@@ -58,7 +52,7 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         submit_update(ws, "honest")
         coordinator = ws.coordinator()
         cheat = ws.signer("client", 1)
-        proof = _tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
+        proof = tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
         ws.store.put(proof)  # the bytes are available: a watchtower can challenge with them
         cid = ws.read_record(ws.client_dir("cheat") / "rounds" / "0.json")["update_cid"]  # a real vector
         submitted = coordinator.submit_update_optimistic(cheat, 0, proof, cid)
@@ -77,7 +71,7 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         mine_blocks(ws.chain, coordinator.proof_request(0, held_slot)[1] + 1 - ws.chain.w3.eth.block_number)
         _wait_for(lambda: coordinator.accepted_update_hash(0, held_slot) == 0, "the watchtower to slash it")
 
-        wait_for_deadline(ws, 0)  # past the deadline and the challenge window
+        wait_until_finalizable(ws, 0)  # past the deadline and the challenge window
         outcome = aggregate_round(ws)
         assert outcome.accepted == 1 and coordinator.current_round == 1
         stdout, stderr = watcher.communicate(timeout=120)
@@ -115,11 +109,11 @@ def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(tmp_path: Pa
         setup = setup_federation(ws)
         register_client(ws, "cheat", write_data(tmp_path / "cheat.npz", 41), batches=2, seed=1)
         prove_update(ws, "cheat")
-        proof = _tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
+        proof = tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
         ws.store.put(proof)
         cid = ws.read_record(ws.client_dir("cheat") / "rounds" / "0.json")["update_cid"]
         ws.coordinator().submit_update_optimistic(ws.signer("client", 0), 0, proof, cid)
-        wait_for_deadline(ws, 0)  # nobody challenges in the window
+        wait_until_finalizable(ws, 0)  # nobody challenges in the window
         aggregate_round(ws)  # FedAvg's proof is valid: it does not look at the client proofs
         report = audit_federation(ws.chain.rpc_url, setup.coordinator, ws.root / "store")
         assert not report.ok

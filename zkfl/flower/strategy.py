@@ -33,7 +33,7 @@ from flwr.serverapp.strategy import FedAvg, Strategy
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ZkflError
 from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceipt, model_record, weights_of
-from zkfl.pipeline.aggregation import aggregate_round, wait_for_deadline
+from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.rounds import open_round_model, round_model
 from zkfl.protocol import checked_vector
 from zkfl.workspace import Workspace
@@ -95,10 +95,9 @@ class ZkFedAvg(Strategy):
         if state.accepted < coordinator.registered_clients:
             log(INFO, "ZkFedAvg round %d: %d of %d clients submitted; finalizing after the deadline (block %d)",
                 round_no, state.accepted, coordinator.registered_clients, state.deadline)
-            wait_for_deadline(self.ws, round_no)
-        elif self.ws.config.terms.optimistic:
+        if self.ws.config.terms.optimistic:
             log(INFO, "ZkFedAvg round %d: finalizing after the challenge window", round_no)
-            wait_for_deadline(self.ws, round_no)
+        wait_until_finalizable(self.ws, round_no)
         outcome = aggregate_round(self.ws)
         proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
         _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
-from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.coordinator import Coordinator, RoundState
 from zkfl.chain.devnet import mine_blocks
 from zkfl.errors import ConfigError
 from zkfl.pipeline.progress import Progress, silent
@@ -44,11 +44,11 @@ def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordi
     return filled
 
 
-def finalizable_after(ws: Workspace, round_no: int) -> int:
-    """The last block before round `round_no` can be finalized without waiting for anyone: its
+def finalizable_after(ws: Workspace, state: RoundState) -> int:
+    """The last block before the round can be finalized without waiting for anyone: its
     submission deadline, and in an optimistic federation the end of its challenge window."""
     terms = ws.config.terms
-    return ws.coordinator().round(round_no).deadline + (terms.challenge_window if terms.optimistic else 0)
+    return state.deadline + (terms.challenge_window if terms.optimistic else 0)
 
 
 DEVNET_WINDOW_BLOCK_SECONDS = 0.25
@@ -56,16 +56,20 @@ DEVNET_WINDOW_BLOCK_SECONDS = 0.25
 polling the chain gets wall time to see each submission and challenge it inside the window."""
 
 
-def wait_for_deadline(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
-    """Return once round `round_no` can be finalized without the clients that never submitted (its
-    deadline has passed) and, in an optimistic federation, without further challenges (its
-    challenge window has closed). The workspace's own devnet makes blocks only for transactions,
-    so there the blocks up to the deadline are mined at once and the challenge window's one by one
+def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
+    """Return once round `round_no` can be finalized: at once in an eager federation whose every
+    registered client submitted; else once its deadline has passed (without the clients that never
+    submitted) and, in an optimistic federation, its challenge window has closed (no challenge can
+    remove an update any more). The workspace's own devnet makes blocks only for transactions, so
+    there the blocks up to the deadline are mined at once and the challenge window's one by one
     (`DEVNET_WINDOW_BLOCK_SECONDS`); a real chain is waited for."""
-    deadline = ws.coordinator().round(round_no).deadline
-    finalizable = finalizable_after(ws, round_no)
+    coordinator = ws.coordinator()
+    state = coordinator.round(round_no)
+    if not ws.config.terms.optimistic and state.accepted >= coordinator.registered_clients:
+        return
+    finalizable = finalizable_after(ws, state)
     if ws.config.rpc_url == DEVNET:
-        mine_blocks(ws.chain, deadline + 1 - ws.chain.w3.eth.block_number)
+        mine_blocks(ws.chain, state.deadline + 1 - ws.chain.w3.eth.block_number)
         while ws.chain.w3.eth.block_number <= finalizable:
             time.sleep(DEVNET_WINDOW_BLOCK_SECONDS)
             mine_blocks(ws.chain, 1)
@@ -83,7 +87,7 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
         raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first")
     registered = coordinator.registered_clients
     block = ws.chain.w3.eth.block_number
-    if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, round_no)):
+    if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, state)):
         raise ConfigError(f"round {round_no}'s updates can be challenged until block {closes} (now {block}); "
                           "aggregate after the challenge window (challenges may still remove updates)")
     if state.accepted < registered and block <= state.deadline:

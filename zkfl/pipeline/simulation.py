@@ -13,7 +13,7 @@ from zkfl.data import load_batches, load_dataset
 from zkfl.errors import ConfigError
 from zkfl.evaluation import accuracy, float_fedavg_round
 from zkfl.fixedpoint import dequantize
-from zkfl.pipeline.aggregation import aggregate_round, wait_for_deadline
+from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.participant import client_round_record, prove_update, register_client, submit_update
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import round_model
@@ -71,8 +71,7 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
         for name in names:
             prove_update(ws, name, progress)
             submit_update(ws, name)
-        if ws.config.terms.optimistic:  # no finalization while updates can still be challenged
-            wait_for_deadline(ws, round_no)
+        wait_until_finalizable(ws, round_no)  # optimistic: no finalization while updates can be challenged
         aggregate_round(ws, progress)
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} finalized in {fresh[round_no]:.1f} s")
