@@ -129,6 +129,12 @@ def optimistic_claim(proof: bytes) -> tuple[bytes, bytes]:
     return b"".join(proof_points(proof, CLIENT_POINTS, "a client proof")), hashlib.sha256(proof).digest()
 
 
+def starts_with_claim(proof: bytes, commitments: bytes) -> bool:
+    """Whether `proof` starts with exactly the commitments its optimistic submission claimed, as
+    the coordinator checks before it runs the verifier on a challenged proof."""
+    return proof[:CLIENT_POINTS * POINT_BYTES] == commitments
+
+
 @dataclass(frozen=True)
 class ClientCommitments:
     """A training-step proof's commitments (digests)."""

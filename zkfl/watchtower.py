@@ -32,6 +32,7 @@ from zkfl.chain.rpc import connect
 from zkfl.cid import raw_cid
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.manifest import load_manifest, verifier_keys
+from zkfl.protocol import starts_with_claim
 from zkfl.prover import VerifierKeys
 from zkfl.store import ArtifactStore, open_store
 from zkfl.verification.proofs import verify_offchain
@@ -99,7 +100,7 @@ class Watchtower:
             return self._request(WatchedUpdate(**seen, verdict=UNAVAILABLE,
                                                detail=f"the proof is not in the store: {exc}"))
         seconds = None
-        if proof[:len(commitments)] != commitments:
+        if not starts_with_claim(proof, commitments):
             verdict, detail = INVALID, "the stored proof does not start with the submitted commitments"
         else:
             try:
@@ -107,10 +108,8 @@ class Watchtower:
                 verdict, detail = VALID, "verified off-chain"
             except ZkflError as exc:
                 verdict, detail = INVALID, str(exc)
-        if verdict == VALID:
-            return WatchedUpdate(**seen, verdict=verdict, detail=detail, verify_seconds=seconds)
-        return self._challenge(WatchedUpdate(**seen, verdict=verdict, detail=detail, verify_seconds=seconds),
-                               commitments, proof)
+        watched = WatchedUpdate(**seen, verdict=verdict, detail=detail, verify_seconds=seconds)
+        return watched if verdict == VALID else self._challenge(watched, commitments, proof)
 
     def _challenge(self, seen: WatchedUpdate, commitments: bytes, proof: bytes) -> WatchedUpdate:
         if self.signer is None:
@@ -120,9 +119,7 @@ class Watchtower:
         except ZkflError as exc:
             return _with(seen, outcome=f"not challenged: {exc}")
         slashed = self.coordinator.contract.events.UpdateSlashed().process_receipt(receipt)
-        return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
-                     outcome="slashed" if slashed else "defended")
-
+        return _acted(seen, receipt, "slashed" if slashed else "defended")
 
     def _request(self, seen: WatchedUpdate) -> WatchedUpdate:
         if self.signer is None:
@@ -132,8 +129,7 @@ class Watchtower:
         except ZkflError as exc:
             return _with(seen, outcome=f"not requested: {exc}")
         _, reveal_by = self.coordinator.proof_request(seen.round, seen.slot) or (None, None)
-        seen = _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
-                     outcome=f"proof requested: to be revealed by block {reveal_by}")
+        seen = _acted(seen, receipt, f"proof requested: to be revealed by block {reveal_by}")
         self.requested[(seen.round, seen.slot)] = seen
         return seen
 
@@ -154,12 +150,17 @@ class Watchtower:
         except ZkflError as exc:
             return _with(seen, outcome=f"not slashed yet: {exc}")
         del self.requested[key]
-        return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
-                     outcome="slashed")
+        return _acted(seen, receipt, "slashed")
 
 
 def _with(seen: WatchedUpdate, **changes: Any) -> WatchedUpdate:
     return WatchedUpdate(**{**seen.__dict__, **changes})
+
+
+def _acted(seen: WatchedUpdate, receipt: Any, outcome: str) -> WatchedUpdate:
+    """`seen` after the watchtower's transaction (a challenge, a request or a slashing)."""
+    return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
+                 outcome=outcome)
 
 
 @contextmanager

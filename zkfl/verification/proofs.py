@@ -20,6 +20,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
 from zkfl.cid import raw_cid
 from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
+from zkfl.protocol import starts_with_claim
 from zkfl.store import ArtifactStore
 from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
@@ -71,7 +72,7 @@ def optimistic_proof(store: ArtifactStore | None, commitments: bytes, proof_sha2
     except StoreError as exc:
         raise StoreError(f"the proof of optimistic submission {tx_hash} is not available from the store ({cid}): "
                          f"{exc}") from exc
-    if proof[:len(commitments)] != commitments:
+    if not starts_with_claim(proof, commitments):
         raise IntegrityError(f"the stored proof {cid} of optimistic submission {tx_hash} does not start with the "
                              "commitments it was submitted with")
     return proof
