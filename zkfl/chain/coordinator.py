@@ -239,13 +239,13 @@ class Coordinator:
                   bond_wei: int | None = None) -> dict:
         """Challenge an optimistically accepted update with its proof bytes (posting the bond);
         `commitments` are the ones it was submitted with."""
-        bond = self.terms.challenge_bond_wei if bond_wei is None else bond_wei
+        bond = self.challenge_bond_wei if bond_wei is None else bond_wei
         call = self.contract.functions.challenge(round_no, slot, keccak(commitments), proof)
         return self._send(signer, call, f"challenge of round {round_no} slot {slot}", value=bond)
 
     def request_proof(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
         """Demand the proof of an optimistic update whose bytes are not in the store (posting the bond)."""
-        bond = self.terms.challenge_bond_wei if bond_wei is None else bond_wei
+        bond = self.challenge_bond_wei if bond_wei is None else bond_wei
         return self._send(signer, self.contract.functions.requestProof(round_no, slot),
                           f"proof request for round {round_no} slot {slot}", value=bond)
 
@@ -284,6 +284,11 @@ class Coordinator:
     @property
     def slots(self) -> int:
         return int(self.contract.functions.slots().call())
+
+    @property
+    def challenge_bond_wei(self) -> int:
+        """The bond a challenge or a proof request posts (0 in an eager federation)."""
+        return int(self.contract.functions.challengeBond().call())
 
     @property
     def empty_slot_hash(self) -> int:
