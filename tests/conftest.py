@@ -22,6 +22,7 @@ from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, Devnet, start_devne
 from zkfl.chain.rpc import Chain, connect
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
+from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.protocol import context
 
@@ -55,6 +56,19 @@ def client_data(spec: TrainingStepSpec, seed: int) -> ClientData:
     x = rng.uniform(0.0, 0.5, size=(spec.sample_count, spec.features))
     x[np.arange(spec.sample_count), labels] += 0.5
     return make_client_data(spec, x, labels)
+
+
+def tampered(proof: bytes) -> bytes:
+    """The proof bytes with one byte flipped past its commitments: the proof itself is broken."""
+    out = bytearray(proof)
+    out[300] ^= 0x01
+    return bytes(out)
+
+
+def reject(match: str, action, *args, **kwargs) -> None:
+    """`action(*args, **kwargs)` must be refused with a ChainError whose message matches `match`."""
+    with pytest.raises(ChainError, match=match):
+        action(*args, **kwargs)
 
 
 def client_context(account: LocalAccount, federation_id: bytes = FEDERATION_ID) -> FixedArray:

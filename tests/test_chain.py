@@ -27,7 +27,7 @@ from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.protocol import POINT_BYTES, empty_slot_commitment, proof_points
 
-from conftest import FEDERATION_ID, LOGREG, ProvenRound, client_context
+from conftest import FEDERATION_ID, LOGREG, ProvenRound, client_context, reject
 
 pytestmark = pytest.mark.prover
 
@@ -117,15 +117,10 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     assert chain.w3.eth.get_balance(registered[1].address) == before + STAKE - fee
 
 
-def _reject(match: str, action, *args) -> None:
-    with pytest.raises(ChainError, match=match):
-        action(*args)
-
-
 def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
     tampered = bytearray(full_round.updates[0].proof.data)
     tampered[300] ^= 0x01  # past the commitments: the proof itself
-    _reject("InvalidProof: the verifier at .* rejected the proof",
+    reject("InvalidProof: the verifier at .* rejected the proof",
             coordinator.submit_update, registered[0], 0, bytes(tampered), "cid")
     assert coordinator.accepted_update_hash(0, 0) == 0
 
@@ -133,21 +128,21 @@ def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[L
 def test_a_proof_claiming_another_update_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
                                                      full_round: ProvenRound) -> None:
     other = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
-    _reject("InvalidProof", coordinator.submit_update, registered[0], 0,
+    reject("InvalidProof", coordinator.submit_update, registered[0], 0,
             _with_points(full_round.updates[0].proof.data, {3: other}), "cid")
 
 
 def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
                                                       stale_update: ClientUpdate, full_round: ProvenRound,
                                                       logreg_circuits: CircuitSet) -> None:
-    _reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
+    reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
             f"but round 0's global model hash is {logreg_circuits.commitments.commit(full_round.genesis):#x}",
             coordinator.submit_update, registered[2], 0, stale_update.proof, "cid")
 
 
 def test_copied_proof_from_other_account_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
                                                      full_round: ProvenRound) -> None:
-    _reject(f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
+    reject(f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
             f"is not one that {registered[1].address} committed at registration",
             coordinator.submit_update, registered[1], 0, full_round.updates[0].proof, "cid")
 
@@ -167,7 +162,7 @@ def test_an_outsider_who_claims_a_clients_data_commitment_can_neither_use_it_nor
     outsider, owner = accounts[6], clients[0]
     taken = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(outsider, [taken])  # front-runs the owner with its public commitment
-    _reject(f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
+    reject(f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
             f"{outsider.address} in this federation must be bound to",
             coordinator.submit_update, outsider, 0, full_round.updates[0].proof, "cid")
     coordinator.register(owner, [taken])
@@ -187,7 +182,7 @@ def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected
     proof = full_round.updates[0].proof
     for account in (accounts[6], clients[0]):
         y.register(account, [commitment])
-        _reject("WrongContext", y.submit_update, account, 0, proof, "cid")
+        reject("WrongContext", y.submit_update, account, 0, proof, "cid")
     x.register(clients[0], [commitment])
     x.submit_update(clients[0], 0, proof, "cid")
     assert x.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
@@ -196,10 +191,10 @@ def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected
 def test_a_proof_too_short_to_hold_its_commitments_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
                                                               registered: list[LocalAccount],
                                                               full_round: ProvenRound) -> None:
-    _reject("ProofTooShort: the proof has 255 bytes, fewer than the 256 its commitments alone take",
+    reject("ProofTooShort: the proof has 255 bytes, fewer than the 256 its commitments alone take",
             coordinator.submit_update, registered[0], 0, full_round.updates[0].proof.data[:255], "cid")
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    _reject("ProofTooShort: the proof has 100 bytes, fewer than the 256",
+    reject("ProofTooShort: the proof has 100 bytes, fewer than the 256",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof.data[:100], "cid")
 
 
@@ -223,7 +218,7 @@ def test_a_federation_id_that_is_not_32_bytes_is_refused(accounts: list[LocalAcc
 
 
 def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
-    _reject(f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
+    reject(f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
             coordinator.register, clients[0], [7, 7])
     assert coordinator.data_batch(clients[0].address, 7) == (False, False)  # the whole registration reverted
 
@@ -233,7 +228,7 @@ def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, a
                                                      reused_batch_update: ClientUpdate) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
-    _reject(f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
+    reject(f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
             coordinator.submit_update, registered[0], 1, reused_batch_update.proof, "cid")
 
 
@@ -242,7 +237,7 @@ def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinato
     client = clients[0]
     commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(client, [12345])
-    _reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
+    reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
     coordinator.commit_data(client, [commitment])
     assert coordinator.data_batch(client.address, commitment) == (True, False)
     coordinator.submit_update(client, 0, full_round.updates[0].proof, "cid")
@@ -251,28 +246,28 @@ def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinato
 
 def test_registration_without_data_commitments_is_rejected(coordinator: Coordinator,
                                                            accounts: list[LocalAccount]) -> None:
-    _reject("NoDataCommitments", coordinator.register, accounts[7], [])
+    reject("NoDataCommitments", coordinator.register, accounts[7], [])
 
 
 def test_double_submission_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
     coordinator.submit_update(registered[0], 0, full_round.updates[0].proof, "cid")
-    _reject(f"AlreadySubmitted: {registered[0].address} already submitted an update in round 0",
+    reject(f"AlreadySubmitted: {registered[0].address} already submitted an update in round 0",
             coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
 
 
 def test_unregistered_sender_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
-    _reject(f"NotRegistered: {accounts[7].address} is not a registered client",
+    reject(f"NotRegistered: {accounts[7].address} is not a registered client",
             coordinator.submit_update, accounts[7], 0, full_round.updates[0].proof, "cid")
 
 
 def test_wrong_stake_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
-    _reject(f"WrongStake\\(required={STAKE}, sent=1\\)", coordinator.register, accounts[7], [123], 1)
+    reject(f"WrongStake\\(required={STAKE}, sent=1\\)", coordinator.register, accounts[7], [123], 1)
 
 
 def test_late_submission_after_the_deadline_is_rejected(coordinator: Coordinator, chain: Chain,
                                                         registered: list[LocalAccount], full_round: ProvenRound) -> None:
     mine_blocks(chain, WINDOW + 1)
-    _reject("SubmissionClosed: round 0 closed for submissions at block",
+    reject("SubmissionClosed: round 0 closed for submissions at block",
             coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
 
 
@@ -287,7 +282,7 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     mine_blocks(chain, WINDOW + 1)
-    _reject(f"SlotMismatch: slot 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
+    reject(f"SlotMismatch: slot 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
             f"round 0 accepted {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
@@ -299,7 +294,7 @@ def test_finalize_with_a_missing_update_hash_is_rejected(
     # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
     points = proof_points(full_round.aggregate.proof.data, 3, "proof")
     proof = _with_points(partial_round.aggregate.proof.data, {0: points[0], 2: points[2]})
-    _reject("SlotMismatch: slot 1 of the aggregation consumed commitment",
+    reject("SlotMismatch: slot 1 of the aggregation consumed commitment",
             coordinator.finalize_round, accounts[1], 0, proof, "cid")
 
 
@@ -308,7 +303,7 @@ def test_finalize_with_swapped_slots_is_rejected(coordinator: Coordinator, accou
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     points = proof_points(full_round.aggregate.proof.data, 2, "proof")
     swapped = _with_points(full_round.aggregate.proof.data, {0: points[1], 1: points[0]})
-    _reject(f"SlotMismatch: slot 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
+    reject(f"SlotMismatch: slot 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
             coordinator.finalize_round, accounts[1], 0, swapped, "cid")
 
 
@@ -316,21 +311,21 @@ def test_finalize_twice_is_rejected(coordinator: Coordinator, accounts: list[Loc
                                     registered: list[LocalAccount], full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid")
-    _reject("WrongRound: round 0 is not the open round \\(1\\)",
+    reject("WrongRound: round 0 is not the open round \\(1\\)",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
 
 def test_early_finalize_with_missing_clients_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
                                                          registered: list[LocalAccount], full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0])
-    _reject("SubmissionStillOpen: round 0 is still open until block",
+    reject("SubmissionStillOpen: round 0 is still open until block",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
 
 def test_finalize_by_another_account_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
                                                  registered: list[LocalAccount], full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    _reject(f"NotAggregator\\(caller={accounts[2].address}\\)",
+    reject(f"NotAggregator\\(caller={accounts[2].address}\\)",
             coordinator.finalize_round, accounts[2], 0, full_round.aggregate.proof, "cid")
 
 
@@ -339,7 +334,7 @@ def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accoun
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     other_model = proof_points(full_round.updates[0].proof.data, 1, "proof")[0]  # the genesis commitment
     proof = _with_points(full_round.aggregate.proof.data, {3: other_model})  # claim another next global model
-    _reject("InvalidProof", coordinator.finalize_round, accounts[1], 0, proof, "cid")
+    reject("InvalidProof", coordinator.finalize_round, accounts[1], 0, proof, "cid")
     assert not coordinator.round(0).finalized
 
 
@@ -354,9 +349,9 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     proof = full_round.updates[0].proof.data
     tampered = bytearray(proof)
     tampered[300] ^= 0x01
-    _reject("InvalidProof", coordinator.submit_update, accounts[2], 0, bytes(tampered), "cid")
+    reject("InvalidProof", coordinator.submit_update, accounts[2], 0, bytes(tampered), "cid")
     other_update = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
-    _reject("InvalidProof", coordinator.submit_update, accounts[2], 0, _with_points(proof, {3: other_update}), "cid")
+    reject("InvalidProof", coordinator.submit_update, accounts[2], 0, _with_points(proof, {3: other_update}), "cid")
     coordinator.submit_update(accounts[2], 0, full_round.updates[0].proof, "cid")
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
 
@@ -407,10 +402,10 @@ def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(coordinator:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     client = registered[0]
     deadline = coordinator.round(0).deadline
-    _reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
+    reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
             f"is finalized, or after block {deadline + GRACE}", coordinator.withdraw, client)
     mine_blocks(chain, deadline + GRACE - chain.w3.eth.block_number)  # now at the grace period's last block
-    _reject("PendingSubmission", coordinator.withdraw, client)
+    reject("PendingSubmission", coordinator.withdraw, client)
     mine_blocks(chain, 1)
     before = chain.w3.eth.get_balance(client.address)
     receipt = coordinator.withdraw(client)
@@ -448,4 +443,4 @@ def test_insufficient_funds_is_a_clear_error(coordinator: Coordinator) -> None:
     from eth_account import Account
 
     pauper = Account.create()
-    _reject("insufficient funds", coordinator.register, pauper, [42])
+    reject("insufficient funds", coordinator.register, pauper, [42])

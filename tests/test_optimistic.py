@@ -18,11 +18,10 @@ from zkfl.chain.coordinator import OPTIMISTIC, Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
-from zkfl.errors import ChainError
 from zkfl.evm.solidity import compile_sources
 from zkfl.protocol import optimistic_claim
 
-from conftest import FEDERATION_ID, LOGREG, ProvenRound
+from conftest import FEDERATION_ID, LOGREG, ProvenRound, reject, tampered
 
 pytestmark = pytest.mark.prover
 
@@ -49,17 +48,6 @@ def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers
     return coordinator
 
 
-def _tampered(proof: bytes) -> bytes:
-    out = bytearray(proof)
-    out[300] ^= 0x01  # past the commitments: the proof itself
-    return bytes(out)
-
-
-def _reject(match: str, action, *args, **kwargs) -> None:
-    with pytest.raises(ChainError, match=match):
-        action(*args, **kwargs)
-
-
 def _balance(chain: Chain, account: str) -> int:
     return chain.w3.eth.get_balance(account)
 
@@ -71,7 +59,7 @@ def _fee(receipt: dict) -> int:
 def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without_it(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
         full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
-    honest, cheat = full_round.updates[:2], _tampered(full_round.updates[2].proof.data)
+    honest, cheat = full_round.updates[:2], tampered(full_round.updates[2].proof.data)
     for i, update in enumerate(honest):
         coordinator.submit_update_optimistic(clients[i], 0, update.proof, f"bafy-c{i}")
     coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")  # accepted: no verifier runs
@@ -90,15 +78,15 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     slashed = coordinator.client(clients[2].address)
     assert not slashed.registered and slashed.stake == 0 and slashed.accepted_updates == 0
     assert coordinator.registered_clients == 2
-    _reject("NothingToChallenge", coordinator.challenge, challenger, 0, 2, commitments, cheat)
+    reject("NothingToChallenge", coordinator.challenge, challenger, 0, 2, commitments, cheat)
 
     mine_blocks(chain, coordinator.round(0).deadline + 1 - chain.w3.eth.block_number)  # inside the challenge window
     aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, [*honest, None],
                                     tmp_path / "agg.json")
-    _reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
-    _reject("PendingSubmission", coordinator.withdraw, clients[0])  # a pending update keeps the stake slashable
+    reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    reject("PendingSubmission", coordinator.withdraw, clients[0])  # a pending update keeps the stake slashable
     mine_blocks(chain, CHALLENGE_WINDOW)
-    _reject("ChallengeWindowClosed", coordinator.challenge, challenger, 0, 0,
+    reject("ChallengeWindowClosed", coordinator.challenge, challenger, 0, 0,
             optimistic_claim(honest[0].proof.data)[0], honest[0].proof.data)
     coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
     assert coordinator.current_round == 1 and coordinator.round(1).model_hash == aggregate.global_hash
@@ -116,7 +104,7 @@ def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_chal
     assert _balance(chain, clients[0].address) == before + BOND
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
     assert coordinator.client(clients[0].address).stake == STAKE
-    _reject("AlreadyDefended", coordinator.challenge, accounts[6], 0, 0, commitments, proof)
+    reject("AlreadyDefended", coordinator.challenge, accounts[6], 0, 0, commitments, proof)
 
 
 def test_a_challenge_with_other_bytes_or_commitments_is_refused(
@@ -125,29 +113,29 @@ def test_a_challenge_with_other_bytes_or_commitments_is_refused(
     proof = full_round.updates[0].proof.data
     coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
     commitments, _ = optimistic_claim(proof)
-    for args in ((commitments, _tampered(proof)),  # not the bytes it was submitted with
+    for args in ((commitments, tampered(proof)),  # not the bytes it was submitted with
                  (optimistic_claim(full_round.updates[1].proof.data)[0], proof)):  # nor its commitments
-        _reject("ClaimMismatch", coordinator.challenge, accounts[5], 0, 0, *args)
-    _reject("WrongBond", coordinator.challenge, accounts[5], 0, 0, commitments, proof, bond_wei=BOND - 1)
-    _reject("NothingToChallenge", coordinator.challenge, accounts[5], 0, 1, commitments, proof)
+        reject("ClaimMismatch", coordinator.challenge, accounts[5], 0, 0, *args)
+    reject("WrongBond", coordinator.challenge, accounts[5], 0, 0, commitments, proof, bond_wei=BOND - 1)
+    reject("NothingToChallenge", coordinator.challenge, accounts[5], 0, 1, commitments, proof)
 
 
 def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
         chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
         coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound) -> None:
     proof = full_round.updates[0].proof.data
-    _reject("WrongVerificationMode: this federation verifies proofs optimistically",
+    reject("WrongVerificationMode: this federation verifies proofs optimistically",
             coordinator.submit_update, clients[0], 0, proof, "cid")
     eager = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, FederationTerms(
         STAKE, REWARD, WINDOW, GRACE))
     assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_window=0, challenge_bond_wei=0,
                                           challenger_share_bps=0)
     eager.register(clients[0], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
-    _reject("WrongVerificationMode: this federation verifies every proof", eager.submit_update_optimistic,
-            clients[0], 0, _tampered(proof), "cid")
-    _reject("InvalidProof", eager.submit_update, clients[0], 0, _tampered(proof), "cid")
+    reject("WrongVerificationMode: this federation verifies every proof", eager.submit_update_optimistic,
+            clients[0], 0, tampered(proof), "cid")
+    reject("InvalidProof", eager.submit_update, clients[0], 0, tampered(proof), "cid")
     eager.submit_update(clients[0], 0, proof, "cid")
-    _reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof,
+    reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof,
             bond_wei=0)
 
 
@@ -189,7 +177,7 @@ contract ReentrantChallenger {
 def test_a_slashing_payout_cannot_reenter_the_challenge(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
         full_round: ProvenRound) -> None:
-    cheat = _tampered(full_round.updates[2].proof.data)
+    cheat = tampered(full_round.updates[2].proof.data)
     coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")
     artifact = compile_sources({"ReentrantChallenger.sol": REENTRANT})["ReentrantChallenger"]
     address, _ = deploy_contract(chain, accounts[0], artifact, coordinator.address)
@@ -208,13 +196,13 @@ def test_a_slashing_payout_cannot_reenter_the_challenge(
 def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization_waits_for_requests(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
         full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
-    honest, withheld = full_round.updates[0].proof.data, _tampered(full_round.updates[2].proof.data)
+    honest, withheld = full_round.updates[0].proof.data, tampered(full_round.updates[2].proof.data)
     coordinator.submit_update_optimistic(clients[0], 0, honest, "bafy-c0")  # bytes kept from the store
     coordinator.submit_update_optimistic(clients[2], 0, withheld, "bafy-c2")  # an invalid proof, withheld
     watcher = accounts[5]
     coordinator.request_proof(watcher, 0, 0)
-    _reject("ProofRequestPending", coordinator.request_proof, watcher, 0, 0)
-    _reject("ProofRequestPending", coordinator.challenge, watcher, 0, 0, optimistic_claim(honest)[0], honest)
+    reject("ProofRequestPending", coordinator.request_proof, watcher, 0, 0)
+    reject("ProofRequestPending", coordinator.challenge, watcher, 0, 0, optimistic_claim(honest)[0], honest)
 
     before = _balance(chain, clients[0].address)
     receipt = coordinator.reveal_proof(clients[0], 0, 0, optimistic_claim(honest)[0], honest)  # valid: bond to it
@@ -226,15 +214,15 @@ def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization
     coordinator.request_proof(watcher, 0, 2)
     _, reveal_by = coordinator.proof_request(0, 2)
     assert reveal_by == window_ends + CHALLENGE_WINDOW
-    _reject("RevealWindowOpen", coordinator.slash_unrevealed, watcher, 0, 2)
+    reject("RevealWindowOpen", coordinator.slash_unrevealed, watcher, 0, 2)
     mine_blocks(chain, 1)  # the challenge window is over, the request is not
-    _reject("ChallengeWindowClosed", coordinator.request_proof, watcher, 0, 0)
+    reject("ChallengeWindowClosed", coordinator.request_proof, watcher, 0, 0)
     aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
                                     [full_round.updates[0], None, None], tmp_path / "agg.json")
-    _reject("ProofRequestsOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
-    _reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
+    reject("ProofRequestsOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
     mine_blocks(chain, reveal_by + 1 - chain.w3.eth.block_number)
-    _reject("RevealWindowClosed", coordinator.reveal_proof, clients[2], 0, 2, optimistic_claim(withheld)[0], withheld)
+    reject("RevealWindowClosed", coordinator.reveal_proof, clients[2], 0, 2, optimistic_claim(withheld)[0], withheld)
     before, pool = _balance(chain, watcher.address), coordinator.reward_pool
     receipt = coordinator.slash_unrevealed(watcher, 0, 2)
     share = STAKE * SHARE_BPS // 10_000
