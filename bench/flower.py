@@ -90,6 +90,8 @@ def bench_flower(root: Path, config: dict[str, Any], rounds: int, cpus: int) -> 
     report = json.loads((ws.reports_dir / "flower.json").read_text())
     metrics = [report["train_metrics"][str(r)] for r in range(1, rounds + 1)]
     walls = [m["round-seconds"] for m in metrics]
+    # with one client app at a time, the round is its handlers + the aggregation + overhead
+    serial = cpus >= (os.cpu_count() or 1)
     overhead = [round(m["round-seconds"] - m["client-seconds-sum"] - m["aggregate-seconds"], 2) for m in metrics]
     model = final_model(ws)
     ws.stop_devnet()
@@ -99,9 +101,8 @@ def bench_flower(root: Path, config: dict[str, Any], rounds: int, cpus: int) -> 
             "client_train_sum_s": [m["client-seconds-sum"] for m in metrics],
             "aggregate_s": [m["aggregate-seconds"] for m in metrics],
             "replies_kept": [m["replies-kept"] for m in metrics],
-            # with one client app at a time, the round is its handlers + the aggregation + overhead
-            "overhead_s": overhead if cpus >= (os.cpu_count() or 1) else None,
-            "overhead_median_s": median(overhead) if cpus >= (os.cpu_count() or 1) else None,
+            "overhead_s": overhead if serial else None,
+            "overhead_median_s": median(overhead) if serial else None,
             "final_model": model}
 
 

@@ -127,6 +127,7 @@ class ProvenRound:
     datas: list
     updates: list
     aggregate: Any
+    genesis: Any
     tmp: str
 
 
@@ -142,7 +143,7 @@ def proven_round(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: in
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
         yield ProvenRound(circuits, fed_config, deployment, Coordinator(chain, deployment.coordinator), clients,
-                          datas, updates, aggregate, tmp)
+                          datas, updates, aggregate, genesis, tmp)
 
 
 def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
@@ -230,7 +231,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     with proven_round(chain, accounts, spec, slots, cache, terms) as r:
         circuits, deployment, coordinator, clients, datas, updates, aggregate, tmp = (
             r.circuits, r.deployment, r.coordinator, r.clients, r.datas, r.updates, r.aggregate, r.tmp)
-        fed_config, genesis = r.config, quantize(spec.model.init_params(seed=0))
+        fed_config, genesis = r.config, r.genesis
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
             coordinator.register(client, [data.commitment(circuits.commitments, spec)])

@@ -42,6 +42,7 @@ from zkfl.report import write_run_report
 from zkfl.workspace import Workspace, WorkspaceConfig
 
 WATCHTOWER_ACCOUNT = 9  # devnet account index: 0 owner, 1 aggregator, 2.. clients
+WATCHTOWER_REPORT = "watchtower.jsonl"  # under the workspace's reports/
 
 
 def main() -> None:
@@ -76,7 +77,7 @@ def main() -> None:
             watchtower = start_watchtower(ws, args.rounds)
         outcome = run_federation(ws, data_files, args.rounds, eval_file=test_file, seed=args.seed,
                                  progress=lambda step: print(step, flush=True))
-        watched = finish_watchtower(watchtower) if watchtower else None
+        watched = finish_watchtower(watchtower, ws.reports_dir / WATCHTOWER_REPORT) if watchtower else None
         title = f"digits, {args.family}, {args.clients} clients, Dirichlet alpha={args.alpha}"
         cids = write_run_report(outcome, ws.reports_dir, ws.store, title)
         audit = audit_as_outsider(ws, test_file)
@@ -103,19 +104,20 @@ def start_watchtower(ws: Workspace, rounds: int) -> subprocess.Popen:
     command = [str(Path(sys.executable).with_name("zkfl")), "watch", "--rpc-url", ws.chain.rpc_url, "--coordinator",
                ws.deployment()["coordinator"], "--store", str(ws.root / "store"), "--until-round", str(rounds), "--json"]
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
-    print("watchtower: watching every submission (reports/watchtower.jsonl)", flush=True)
-    return subprocess.Popen(command, stdout=(ws.reports_dir / "watchtower.jsonl").open("w"), stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + key.removeprefix("0x")})
+    print(f"watchtower: watching every submission (reports/{WATCHTOWER_REPORT})", flush=True)
+    with (ws.reports_dir / WATCHTOWER_REPORT).open("w") as report:  # the child keeps its own handle
+        return subprocess.Popen(command, stdout=report, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + key.removeprefix("0x")})
 
 
-def finish_watchtower(watchtower: subprocess.Popen) -> dict:
+def finish_watchtower(watchtower: subprocess.Popen, report: Path) -> dict:
     """Wait for the watchtower to check the last round's submissions; what it saw."""
     _, stderr = watchtower.communicate(timeout=600)
-    report = Path(watchtower.args[watchtower.args.index("--store") + 1]).parent / "reports" / "watchtower.jsonl"
-    seen = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
-    verdicts = [s.get("verdict") for s in seen if "verdict" in s]
-    return {"exit_code": watchtower.returncode, "checked": len(verdicts), "valid": verdicts.count("valid"),
-            "challenged": sum(1 for s in seen if s.get("challenge_tx")), "stderr": stderr[-500:] if stderr else ""}
+    lines = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
+    last = {s["submission_tx"]: s for s in lines if "submission_tx" in s}  # a later line updates a submission
+    return {"exit_code": watchtower.returncode, "checked": len(last),
+            "valid": sum(s["verdict"] == "valid" for s in last.values()),
+            "challenged": sum(1 for s in last.values() if s.get("challenge_tx")), "stderr": stderr[-500:] if stderr else ""}
 
 
 def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:
