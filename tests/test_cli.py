@@ -312,6 +312,17 @@ def test_join_names_an_unreachable_chain_and_leaves_no_workspace(tmp_path: Path)
     assert not (tmp_path / "client").exists()
 
 
+def test_watch_refuses_an_eager_federation_and_a_bad_key(cli_run: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZKFL_WATCHTOWER_KEY", raising=False)
+    ws = Workspace.open(cli_run.workspace)
+    federation = ("--rpc-url", ws.chain.rpc_url, "--coordinator", cli_run.setup["coordinator"],
+                  "--store", cli_run.workspace / "store", "--once")
+    _fails(2, "verifies every proof on submission (eager): there is nothing for a watchtower to watch", "watch",
+           *federation)
+    monkeypatch.setenv("ZKFL_WATCHTOWER_KEY", "0x1234")
+    _fails(2, "invalid private key", "watch", *federation)
+
+
 def test_run_needs_data(cli_run: CliRun) -> None:
     result = zkfl("run", "-w", cli_run.workspace)
     assert result.code == 2 and "--data" in result.stderr
@@ -320,5 +331,5 @@ def test_run_needs_data(cli_run: CliRun) -> None:
 def test_help_documents_every_command() -> None:
     result = zkfl("--help")
     for command in ("init", "export", "setup", "join", "register", "prove", "submit", "verify", "aggregate", "status",
-                    "run"):
+                    "run", "watch"):
         assert command in result.stdout
