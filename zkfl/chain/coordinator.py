@@ -217,7 +217,7 @@ class Coordinator:
     # transactions -----------------------------------------------------------
     def register(self, signer: LocalAccount, data_commitments: Sequence[int], stake_wei: int | None = None) -> dict:
         """Join with the stake and the commitments of the data batches to train on (one per round)."""
-        stake = self.terms.stake_wei if stake_wei is None else stake_wei
+        stake = int(self.contract.functions.stakeAmount().call()) if stake_wei is None else stake_wei
         return self._send(signer, self.contract.functions.register(list(data_commitments)), "registration", value=stake)
 
     def commit_data(self, signer: LocalAccount, data_commitments: Sequence[int]) -> dict:
