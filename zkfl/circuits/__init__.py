@@ -2,13 +2,13 @@
 
 - `families`: the model families a client can train (one class each, in a registry).
 - `training`: one client's k local SGD steps (forward, hand-written backward, update).
-- `fedavg`:   the aggregator's sample-weighted mean of K client updates.
+- `fedavg`:   the aggregator's sample-weighted mean of K client updates, and a tree leaf's partial sum.
 """
 
 from zkfl.circuits.export import export_onnx
 from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
-from zkfl.circuits.fedavg import FedAvg, FedAvgSpec
+from zkfl.circuits.fedavg import FedAvg, FedAvgSpec, PartialSum, PartialSumSpec
 from zkfl.circuits.training import SALT_LEN, TrainingStep, TrainingStepSpec
 
 __all__ = ["FAMILIES", "SALT_LEN", "SOFTMAX_FLOOR", "FedAvg", "FedAvgSpec", "LogisticRegression", "Mlp", "ModelFamily",
-           "TrainingStep", "TrainingStepSpec", "export_onnx", "model_from_json"]
+           "PartialSum", "PartialSumSpec", "TrainingStep", "TrainingStepSpec", "export_onnx", "model_from_json"]

@@ -64,3 +64,43 @@ class FedAvg(torch.nn.Module):
         total = torch.stack(updates).sum(dim=0)  # (P + 1): summed weights, then summed counts
         filled = total[p:] / float(self.spec.sample_count)  # f: the number of filled slots
         return total[:p] * torch.reciprocal(filled)
+
+
+@dataclass(frozen=True)
+class PartialSumSpec:
+    """A leaf of the aggregation tree: G client updates in, their exact sum out.
+
+        inputs   update_1 .. update_G   (P + 1,) each: weights, then sample count (zeros: empty slot)
+        output   partial                (P + 1,)       summed weights, then summed count
+
+    Integer additions only (no rescale), so a partial sum is exact and the sum of a round's
+    partials is the sum of its updates: the root, today's FedAvg circuit over the leaves' partials,
+    gives bit for bit the flat FedAvg of the same updates (its count element is the number of
+    filled slots times n, from which it takes the filled count exactly as over client slots)."""
+
+    num_params: int
+    slots: int  # G: updates per leaf
+    sample_count: int
+
+    def __post_init__(self) -> None:
+        for name in ("num_params", "slots", "sample_count"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def update_len(self) -> int:
+        return self.num_params + 1
+
+    def io_lengths(self) -> tuple[list[int], list[int]]:
+        return [self.update_len] * self.slots, [self.update_len]
+
+    def module(self) -> torch.nn.Module:
+        return PartialSum()
+
+    def calibration_inputs(self) -> list[np.ndarray]:
+        return FedAvgSpec(self.num_params, self.slots, self.sample_count).calibration_inputs()
+
+
+class PartialSum(torch.nn.Module):
+    def forward(self, *updates: Tensor) -> Tensor:
+        return torch.stack(updates).sum(dim=0)

@@ -44,6 +44,23 @@ def fixed_point_fedavg(updates: Sequence[FixedArray], num_params: int, sample_co
     return round_half_away((total[:num_params] * reciprocal).astype(np.float64) / _ONE)
 
 
+def fixed_point_partial_sum(updates: Sequence[FixedArray], update_len: int) -> FixedArray:
+    """A tree leaf's output: the exact sum of its G update vectors (empty slots are zeros)."""
+    stacked = np.stack([np.asarray(u, dtype=np.int64) for u in updates])
+    if stacked.shape[1] != update_len:
+        raise ConfigError(f"update vectors have {stacked.shape[1]} elements, expected {update_len}")
+    return stacked.sum(axis=0)
+
+
+def fixed_point_tree_fedavg(updates: Sequence[FixedArray], leaf_slots: int, num_params: int,
+                            sample_count: int) -> FixedArray:
+    """The next model through a depth-2 tree: leaves of `leaf_slots` updates each summed exactly,
+    then the root's FedAvg over the partial sums. Equal to the flat FedAvg, bit for bit."""
+    leaves = [fixed_point_partial_sum(updates[i:i + leaf_slots], num_params + 1)
+              for i in range(0, len(updates), leaf_slots)]
+    return fixed_point_fedavg(leaves, num_params, sample_count)
+
+
 def fedavg_float_gap(updates: Sequence[FixedArray], published: FixedArray, num_params: int) -> np.ndarray:
     """Published model minus float64 FedAvg of the same updates (both as floats): the aggregation's
     own rounding, for the report."""
