@@ -282,7 +282,8 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
     config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis),
                                             accounts[1].address)
     address, _ = deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
-                                 verifiers.aggregator, config.aggregator, logreg_circuits.fedavg.slots,
+                                 verifiers.aggregation_args(logreg_circuits), config.aggregator,
+                                 logreg_circuits.shape.slots,
                                  config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
                                  hashlib.sha256(lying).digest(), config.terms.as_tuple(), config.federation_id,
                                  config.context_key_args())

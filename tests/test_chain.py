@@ -204,8 +204,8 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, acco
     config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address)
     base, basis = config.context_key_args()
     with pytest.raises(ChainError, match="InvalidContextKey"):
-        deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client, verifiers.aggregator,
-                        config.aggregator, logreg_circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash,
+        deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
+                        verifiers.aggregation_args(logreg_circuits), config.aggregator, logreg_circuits.shape.slots, config.empty_slot_hash, config.genesis_hash,
                         config.genesis_cid, bytes(32), config.terms.as_tuple(), config.federation_id,
                         (base, [[1, 3], *basis[1:]]))  # (1, 3) is not on y^2 = x^3 + 3
 

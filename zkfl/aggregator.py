@@ -1,5 +1,6 @@
-"""The aggregator role: FedAvg of the round's accepted client updates, proven.
-The proof's commitments are `zkfl.protocol.AggregationCommitments`."""
+"""The aggregator role: FedAvg of the round's accepted client updates, proven; in a tree, first
+each leaf's exact partial sum of its slots, proven, then FedAvg of the partial sums. Both proofs'
+commitments are `zkfl.protocol.AggregationCommitments` (inputs, then the output)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from zkfl.circuits import FedAvgSpec
+from zkfl.circuits import FedAvgSpec, PartialSumSpec
 from zkfl.client import ClientUpdate
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, dequantize
@@ -27,6 +28,7 @@ from zkfl.protocol import (
     expected_slots,
 )
 from zkfl.prover import CircuitKeys, Proof, prove
+from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
 
 
 class SlotUpdate(Protocol):
@@ -65,10 +67,12 @@ class AggregateResult:
         return self.commitments.next_model
 
 
-def slot_vectors(key: CommitmentKey, spec: FedAvgSpec, slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
-    """The K FedAvg inputs: each accepted update in its slot, the empty vector elsewhere."""
+def slot_vectors(key: CommitmentKey, spec: FedAvgSpec | PartialSumSpec,
+                 slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
+    """The circuit's inputs: each accepted update (or leaf partial sum) in its slot, the empty
+    vector elsewhere."""
     if len(slots) != spec.slots:
-        raise ConfigError(f"the FedAvg circuit has {spec.slots} slots, got {len(slots)} entries (use None for a missing client)")
+        raise ConfigError(f"the circuit has {spec.slots} inputs, got {len(slots)} entries (use None for a missing client)")
     if all(s is None for s in slots):
         raise ConfigError("no client update to aggregate: at least one slot must be filled")
     vectors = []
@@ -100,6 +104,40 @@ def aggregate_and_prove(
             "the aggregation proof's commitments are not the commitments of its slots and output: "
             f"expected {expected.as_tuple()}, proof has {result.commitments.as_tuple()}"
         )
+    return result
+
+
+@dataclass(frozen=True)
+class LeafResult:
+    leaf: int
+    partial: FixedArray  # the exact sum of the leaf's slots: weights, then sample count
+    proof: Proof
+    slots: int  # G
+
+    @property
+    def commitments(self) -> AggregationCommitments:
+        return AggregationCommitments.from_proof(self.proof.data, self.slots)
+
+    @property
+    def partial_hash(self) -> int:
+        return self.commitments.next_model  # the output commitment
+
+
+def sum_and_prove(keys: CircuitKeys, spec: PartialSumSpec, leaf: int, slots: Sequence[SlotUpdate | None],
+                  proof_path: str | os.PathLike[str]) -> LeafResult:
+    """Prove a leaf's partial sum of its G slots; refuses before proving a sum outside the range
+    the root takes (AggregationRangeError)."""
+    key = keys_commitment(keys)
+    vectors = slot_vectors(key, spec, slots)
+    partial = fixed_point_partial_sum(vectors, spec.update_len)
+    check_partial_sum(partial, leaf, spec.slots)
+    run = prove(keys, vectors, Path(proof_path))
+    result = LeafResult(leaf, run.outputs[0], run.proof, spec.slots)
+    if not np.array_equal(result.partial, partial):
+        raise LinkError(f"leaf {leaf}: the circuit's partial sum differs from the sum of its slots")
+    expected = AggregationCommitments.of(key, vectors, partial)
+    if result.commitments != expected:
+        raise LinkError(f"leaf {leaf}: the proof's commitments are not those of its slots and partial sum")
     return result
 
 

@@ -1,31 +1,48 @@
-"""From a model spec to a ready circuit set: export both graphs, compile them at one logrows, SRS,
-keys, and a check that both circuits commit to a vector alike (their proofs link)."""
+"""From a model spec to a ready circuit set: export the graphs (the training step, FedAvg, and a
+tree's leaf), compile them at one logrows, SRS, keys, and a check that every circuit commits to a
+vector alike (their proofs link).
+
+The aggregation circuits skip ezkl's range checks of their inputs and outputs: every input is
+the range-checked output of a proven circuit (a client's update, or a leaf's exact sum of those),
+and FedAvg range-checks what it rescales. That cuts each input's cost from ~4,900 rows to ~330."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx
+from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec, export_onnx
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import CommitmentKey, keys_commitment
+from zkfl.protocol import CommitmentKey, TreeShape, keys_commitment
 from zkfl.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
 from zkfl.srs import DevSrsSource, SrsSource
+from zkfl.verification.fedavg import tree_range_problems
 
 
 @dataclass(frozen=True)
 class CircuitSet:
-    """The two circuits of a federation, with keys: a client's training step and FedAvg."""
+    """The circuits of a federation, with keys: a client's training step, FedAvg (the root), and
+    for a tree the leaf's partial sum. Two aggregation circuits serve any number of leaves."""
 
     training: TrainingStepSpec
     fedavg: FedAvgSpec
     client: CircuitKeys
     aggregator: CircuitKeys
+    shape: TreeShape
+    leaf: CircuitKeys | None = None
+
+    @property
+    def partial_sum(self) -> PartialSumSpec:
+        return partial_sum_spec(self.training, self.shape)
+
+    def keys_by_kind(self) -> dict[str, CircuitKeys]:
+        """Every keyed circuit by its kind ("client", "aggregator", and "leaf" for a tree)."""
+        return {"client": self.client, "aggregator": self.aggregator, **({"leaf": self.leaf} if self.leaf else {})}
 
     @property
     def commitments(self) -> CommitmentKey:
@@ -33,20 +50,39 @@ class CircuitSet:
         return keys_commitment(self.client)
 
 
-def fedavg_spec(spec: TrainingStepSpec, slots: int) -> FedAvgSpec:
-    return FedAvgSpec(spec.num_params, slots, spec.sample_count)
+def fedavg_spec(spec: TrainingStepSpec, shape: TreeShape | int) -> FedAvgSpec:
+    """The FedAvg (root) circuit: over the slots (flat, or `shape` given as K) or the leaves."""
+    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    return FedAvgSpec(spec.num_params, shape.root_inputs, spec.sample_count, max(shape.leaf_slots, 1))
 
 
-def export_circuits(spec: TrainingStepSpec, slots: int, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write the training-step and FedAvg ONNX graphs for `spec` with K = `slots`."""
+def partial_sum_spec(spec: TrainingStepSpec, shape: TreeShape) -> PartialSumSpec:
+    """A tree's leaf circuit (its G inputs; a flat federation has none, ConfigError)."""
+    if not shape.is_tree:
+        raise ConfigError("a flat federation has no leaf circuit")
+    return PartialSumSpec(spec.num_params, shape.leaf_slots, spec.sample_count)
+
+
+def _aggregation_config(config: ProverConfig) -> ProverConfig:
+    return replace(config, range_check_inputs_outputs=False)
+
+
+def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
+    shape = TreeShape(shape) if isinstance(shape, int) else shape
     out_dir = Path(out_dir)
-    client = export_onnx(spec.module(), [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
-                         out_dir / "training_step.onnx", ["theta", "data", "context"], ["update"])
-    fedavg = fedavg_spec(spec, slots)
+    graphs = {"client": export_onnx(spec.module(), [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
+                                    out_dir / "training_step.onnx", ["theta", "data", "context"], ["update"])}
+    fedavg = fedavg_spec(spec, shape)
     updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs()]
-    aggregator = export_onnx(fedavg.module(), updates, out_dir / "fedavg.onnx",
-                             [f"update_{i}" for i in range(slots)], ["theta"])
-    return client, aggregator
+    graphs["aggregator"] = export_onnx(fedavg.module(), updates, out_dir / "fedavg.onnx",
+                                       [f"update_{i}" for i in range(fedavg.slots)], ["theta"])
+    if shape.is_tree:
+        leaf = partial_sum_spec(spec, shape)
+        updates = [torch.tensor(u, dtype=torch.float32) for u in leaf.calibration_inputs()]
+        graphs["leaf"] = export_onnx(leaf.module(), updates, out_dir / "partial_sum.onnx",
+                                     [f"update_{i}" for i in range(leaf.slots)], ["partial"])
+    return graphs
 
 
 @dataclass(frozen=True)
@@ -56,37 +92,51 @@ class PinnedSettings:
 
     client: bytes
     aggregator: bytes
+    leaf: bytes | None = None
+
+    def by_kind(self) -> dict[str, bytes | None]:
+        return {"client": self.client, "aggregator": self.aggregator, "leaf": self.leaf}
+
+
+_NAMES = {"client": "training_step", "aggregator": "fedavg", "leaf": "partial_sum"}
 
 
 def compile_circuits(
-    spec: TrainingStepSpec, slots: int, cache_dir: str | os.PathLike[str], config: ProverConfig = ProverConfig(),
-    pinned: PinnedSettings | None = None,
-) -> tuple[CompiledCircuit, CompiledCircuit]:
-    """Both circuits at one logrows (the larger one's), so their commitments are comparable."""
+    spec: TrainingStepSpec, shape: TreeShape | int, cache_dir: str | os.PathLike[str],
+    config: ProverConfig = ProverConfig(), pinned: PinnedSettings | None = None,
+) -> dict[str, CompiledCircuit]:
+    """Every circuit of the federation (by kind) at one logrows (the largest one's), so their
+    commitments are comparable."""
+    shape = TreeShape(shape) if isinstance(shape, int) else shape
     cache_dir = Path(cache_dir)
-    client_onnx, agg_onnx = export_circuits(spec, slots, cache_dir / "onnx" / spec_tag(spec, slots))
-    client_input = [quantize(v) for v in spec.calibration_inputs()]
-    agg_input = [quantize(u) for u in fedavg_spec(spec, slots).calibration_inputs()]
+    graphs = export_circuits(spec, shape, cache_dir / "onnx" / spec_tag(spec, shape))
+    inputs = {"client": [quantize(v) for v in spec.calibration_inputs()],
+              "aggregator": [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()]}
+    if shape.is_tree:
+        inputs["leaf"] = [quantize(u) for u in partial_sum_spec(spec, shape).calibration_inputs()]
+    configs = {kind: config if kind == "client" else _aggregation_config(config) for kind in graphs}
+
+    def build(kind: str, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
+        return compile_circuit(_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows,
+                               settings=settings)
+
     if pinned is not None:
-        client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config, settings=pinned.client)
-        aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config, settings=pinned.aggregator)
-        if client.logrows != aggregator.logrows:
-            raise ConfigError(f"the pinned settings give the circuits logrows {client.logrows} and "
-                              f"{aggregator.logrows}; linked circuits must share one")
-        return client, aggregator
-    client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config)
-    aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config)
-    logrows = max(client.logrows, aggregator.logrows)
-    if client.logrows < logrows:
-        client = compile_circuit("training_step", client_onnx, client_input, cache_dir, config, logrows)
-    if aggregator.logrows < logrows:
-        aggregator = compile_circuit("fedavg", agg_onnx, agg_input, cache_dir, config, logrows)
-    return client, aggregator
+        settings = pinned.by_kind()
+        if any(settings[kind] is None for kind in graphs):
+            raise ConfigError(f"the pinned settings lack a circuit of this federation ({', '.join(graphs)})")
+        circuits = {kind: build(kind, settings=settings[kind]) for kind in graphs}
+        if len({c.logrows for c in circuits.values()}) != 1:
+            raise ConfigError(f"the pinned settings give the circuits logrows "
+                              f"{', '.join(str(c.logrows) for c in circuits.values())}; linked circuits must share one")
+        return circuits
+    circuits = {kind: build(kind) for kind in graphs}
+    logrows = max(c.logrows for c in circuits.values())
+    return {kind: c if c.logrows == logrows else build(kind, logrows) for kind, c in circuits.items()}
 
 
 def build_circuits(
     spec: TrainingStepSpec,
-    slots: int,
+    shape: TreeShape | int,
     cache_dir: str | os.PathLike[str],
     srs_source: SrsSource | None = None,
     config: ProverConfig = ProverConfig(),
@@ -94,30 +144,36 @@ def build_circuits(
 ) -> CircuitSet:
     """Everything needed to prove a federation's rounds, reusing cached artifacts.
 
+    `shape` is the federation's K slots, flat or as a tree (`TreeShape`; an int K is flat).
     Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about).
     With `pinned`, the circuits compile from those settings instead of generated ones."""
+    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    problems = shape.problems() or tree_range_problems(shape.slots, shape.leaf_slots, spec.sample_count)
+    if problems:
+        raise ConfigError("; ".join(problems))
     cache_dir = Path(cache_dir)
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
-    client, aggregator = compile_circuits(spec, slots, cache_dir, config, pinned)
-    circuits = CircuitSet(
-        training=spec,
-        fedavg=fedavg_spec(spec, slots),
-        client=setup_keys(client, srs_source, cache_dir),
-        aggregator=setup_keys(aggregator, srs_source, cache_dir),
-    )
+    compiled = compile_circuits(spec, shape, cache_dir, config, pinned)
+    keys = {kind: setup_keys(circuit, srs_source, cache_dir) for kind, circuit in compiled.items()}
+    circuits = CircuitSet(training=spec, fedavg=fedavg_spec(spec, shape), client=keys["client"],
+                          aggregator=keys["aggregator"], shape=shape, leaf=keys.get("leaf"))
     check_links(circuits)
     return circuits
 
 
 def check_links(circuits: CircuitSet) -> None:
-    """Refuse a circuit pair whose commitments differ for the same vector (another SRS, logrows or
-    number of blinding rows): the client's update could never be the aggregator's slot."""
+    """Refuse circuits whose commitments differ for the same vector (another SRS, logrows or
+    number of blinding rows): a client's update could never be an aggregation's input."""
     probe = np.arange(1, circuits.fedavg.update_len + 1, dtype=np.int64)
-    if circuits.commitments.point(probe) != keys_commitment(circuits.aggregator).point(probe):
-        raise ConfigError("the training-step and FedAvg circuits commit to the same vector differently (their SRS, "
-                          "logrows or blinding rows differ), so their proofs cannot link")
+    point = circuits.commitments.point(probe)
+    for kind, keys in circuits.keys_by_kind().items():
+        if keys_commitment(keys).point(probe) != point:
+            raise ConfigError(f"the training-step and {kind} circuits commit to the same vector differently (their "
+                              "SRS, logrows or blinding rows differ), so their proofs cannot link")
 
 
-def spec_tag(spec: TrainingStepSpec, slots: int) -> str:
-    shape = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
-    return f"{spec.model.name}-{shape}-b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}-K{slots}"
+def spec_tag(spec: TrainingStepSpec, shape: TreeShape | int) -> str:
+    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    model = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
+    tree = f"-G{shape.leaf_slots}" if shape.is_tree else ""
+    return f"{spec.model.name}-{model}-b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}-K{shape.slots}{tree}"

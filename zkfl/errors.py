@@ -29,6 +29,10 @@ class DataRangeError(ConfigError):
     """Data whose training step would produce a value the circuit cannot represent."""
 
 
+class AggregationRangeError(ConfigError):
+    """An aggregation tree whose partial sums would leave what its circuits represent."""
+
+
 class ArtifactError(ZkflError):
     """A file zkFL needs (ONNX graph, settings, keys, SRS) is missing or corrupt."""
 

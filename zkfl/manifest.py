@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from zkfl.build import CircuitSet
+from zkfl.build import CircuitSet, fedavg_spec
 from zkfl.chain.coordinator import EAGER, VERIFICATION_MODES
 from zkfl.cid import content_id, raw_cid
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.errors import StoreError, ZkflError
 from zkfl.fixedpoint import SCALE
 from zkfl.powers_of_tau import SrsFile, verifier_srs
-from zkfl.protocol import CommitmentKey, commitment_key
+from zkfl.protocol import CommitmentKey, TreeShape, commitment_key
 from zkfl.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
 from zkfl.store import ArtifactStore
 
@@ -57,27 +57,41 @@ class FederationManifest:
     slots: int
     client: CircuitEntry
     aggregator: CircuitEntry
-    commitment_srs_cid: str  # the full SRS both circuits' keys were made with
+    commitment_srs_cid: str  # the full SRS every circuit's keys were made with
     verification: str = EAGER  # how the coordinator checks client proofs; written only when optimistic
+    leaf_slots: int = 0  # G of an aggregation tree; written only for a tree
+    leaf: CircuitEntry | None = None  # the tree's leaf (partial-sum) circuit
 
     @property
     def training(self) -> TrainingStepSpec:
         return TrainingStepSpec.from_json(self.model)
 
     @property
+    def shape(self) -> TreeShape:
+        return TreeShape(self.slots, self.leaf_slots)
+
+    @property
     def fedavg(self) -> FedAvgSpec:
-        training = self.training
-        return FedAvgSpec(training.num_params, self.slots, training.sample_count)
+        return fedavg_spec(self.training, self.shape)
+
+    def entries(self) -> dict[str, CircuitEntry]:
+        """Each circuit's entry by kind ("client", "aggregator", and "leaf" for a tree)."""
+        return {"client": self.client, "aggregator": self.aggregator, **({"leaf": self.leaf} if self.leaf else {})}
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FederationManifest:
         if body.get("schema") != SCHEMA:
             raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
         try:
+            leaf = body.get("leaf")
             manifest = cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
                            CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]),
-                           body["commitment_srs_cid"], body.get("verification", EAGER))
+                           body["commitment_srs_cid"], body.get("verification", EAGER), body.get("leaf_slots", 0),
+                           CircuitEntry(**leaf) if leaf is not None else None)
             manifest.training  # noqa: B018 - the model must parse
+            if manifest.shape.problems() or manifest.shape.is_tree != (leaf is not None):
+                raise TypeError(f"slots {manifest.slots} and leaf_slots {manifest.leaf_slots} are not a federation's "
+                                "shape, or a tree's leaf circuit is missing")
             if manifest.verification not in VERIFICATION_MODES:
                 raise TypeError(f"verification {manifest.verification!r} is not one of {VERIFICATION_MODES}")
         except (KeyError, TypeError, ZkflError) as exc:
@@ -96,19 +110,24 @@ def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
 
 def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's canonical bytes and the artifacts it names ({cid: bytes}). An eager
-    federation's manifest has no `verification` key (it reads as eager), so it is the same as
-    before optimistic verification existed."""
-    client, client_blobs = _entry(circuits.client)
-    aggregator, aggregator_blobs = _entry(circuits.aggregator)
+    federation's manifest has no `verification` key (it reads as eager), and a flat one no
+    `leaf_slots` or `leaf`, so they are the same as before either existed."""
+    entries, blobs = {}, {}
+    for kind, keys in circuits.keys_by_kind().items():
+        entries[kind], circuit_blobs = _entry(keys)
+        blobs |= circuit_blobs
     srs = circuits.client.srs.path.read_bytes()
     srs_cid = content_id(srs)
-    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.fedavg.slots,
-                                  client, aggregator, srs_cid, verification)
+    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.shape.slots,
+                                  entries["client"], entries["aggregator"], srs_cid, verification,
+                                  circuits.shape.leaf_slots, entries.get("leaf"))
     body = asdict(manifest)
     if verification == EAGER:
         del body["verification"]
+    if not circuits.shape.is_tree:
+        del body["leaf_slots"], body["leaf"]
     raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return raw, {**client_blobs, **aggregator_blobs, srs_cid: srs}
+    return raw, {**blobs, srs_cid: srs}
 
 
 def circuits_digest(circuits: CircuitSet, verification: str = EAGER) -> bytes:

@@ -12,7 +12,13 @@ proof has no public instances: the commitments of its inputs, then of its output
 64-byte points of the proof bytes, and the verifier checks the proof against exactly those points.
 
     client proof       [C(model), C(data), C(context), C(update)]        (CLIENT_POINTS)
-    aggregation proof  [C(slot_0) .. C(slot_{K-1}), C(next model)]
+    aggregation proof  [C(input_0) .. C(input_{R-1}), C(next model)]
+    leaf proof         [C(slot_{lG}) .. C(slot_{lG+G-1}), C(partial sum)]
+
+Aggregation is a tree (`TreeShape`). Flat, the FedAvg proof's R inputs are the K client slots.
+As a tree, slot s belongs to leaf s // G; a leaf proof sums its G slots exactly, and the FedAvg
+(root) proof's R = K / G inputs are the leaves' partial sums. An empty leaf's partial sum is the
+empty slot's vector, so it carries the same commitment and needs no proof.
 
 The chain stores keccak256 of a point (its `digest`, one word); Python compares digests too.
 Links: a client's C(model) is its round's model; C(context) is the sender's context commitment
@@ -176,6 +182,65 @@ class AggregationCommitments:
 
     def as_tuple(self) -> tuple[int, ...]:
         return (*self.slots, self.next_model)
+
+
+@dataclass(frozen=True)
+class TreeShape:
+    """How a round's K client slots are aggregated: flat (leaf_slots 0: one FedAvg proof over the
+    slots) or in leaves of G slots under a FedAvg root over the leaves (Coordinator.leafSlots)."""
+
+    slots: int
+    leaf_slots: int = 0
+
+    def problems(self) -> list[str]:
+        if self.slots < 1:
+            return [f"slots must be at least 1, got {self.slots}"]
+        if self.leaf_slots == 0:
+            return []
+        if self.leaf_slots < 1 or self.slots % self.leaf_slots or self.slots == self.leaf_slots:
+            return [f"leaf_slots must divide slots into at least two leaves (slots {self.slots}, leaf_slots "
+                    f"{self.leaf_slots}); use 0 for a flat federation"]
+        return []
+
+    @property
+    def is_tree(self) -> bool:
+        return self.leaf_slots > 0
+
+    @property
+    def leaves(self) -> int:
+        return self.slots // self.leaf_slots if self.is_tree else 0
+
+    @property
+    def root_inputs(self) -> int:
+        """R: the FedAvg circuit's inputs (leaves of a tree, slots of a flat federation)."""
+        return self.leaves if self.is_tree else self.slots
+
+    def leaf_slot_range(self, leaf: int) -> range:
+        return range(leaf * self.leaf_slots, (leaf + 1) * self.leaf_slots)
+
+    def leaf_of(self, slot: int) -> int:
+        return slot // self.leaf_slots
+
+
+def expected_leaf_inputs(accepted: Mapping[int, int], shape: TreeShape, leaf: int, empty: int) -> tuple[int, ...]:
+    """The slot commitments a leaf proof must consume: its slots' accepted updates, else `empty`."""
+    return tuple(accepted.get(i, empty) for i in shape.leaf_slot_range(leaf))
+
+
+def expected_root_inputs(accepted: Mapping[int, int], leaf_outputs: Mapping[int, int], shape: TreeShape,
+                         empty: int) -> tuple[int, ...]:
+    """The commitments the FedAvg (root) proof must consume: the slots of a flat federation; a
+    tree's leaf outputs, `empty` for a leaf without accepted updates. Raises LinkError for a leaf
+    with accepted updates and no proven output (the coordinator's LeafNotAggregated)."""
+    if not shape.is_tree:
+        return expected_slots(accepted, shape.slots, empty)
+    inputs = []
+    for leaf in range(shape.leaves):
+        filled = any(slot in accepted for slot in shape.leaf_slot_range(leaf))
+        if filled and leaf not in leaf_outputs:
+            raise LinkError(f"leaf {leaf} holds accepted updates but no proven partial sum")
+        inputs.append(leaf_outputs[leaf] if filled else empty)
+    return tuple(inputs)
 
 
 def empty_slot(spec: FedAvgSpec) -> FixedArray:

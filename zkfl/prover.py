@@ -54,6 +54,7 @@ class ProverConfig:
     input_visibility: str = "polycommit"
     output_visibility: str = "polycommit"
     param_visibility: str = "fixed"
+    range_check_inputs_outputs: bool = True
 
     def run_args(self) -> ezkl.PyRunArgs:
         args = ezkl.PyRunArgs()
@@ -66,6 +67,7 @@ class ProverConfig:
         args.disable_freivalds = self.disable_freivalds
         args.input_visibility = self.input_visibility
         args.output_visibility = self.output_visibility
+        args.ignore_range_check_inputs_outputs = not self.range_check_inputs_outputs
         args.param_visibility = self.param_visibility
         return args
 

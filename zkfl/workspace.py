@@ -35,6 +35,7 @@ from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import FixedArray, quantize
+from zkfl.protocol import TreeShape
 from zkfl.srs import CeremonySrsSource, DevSrsSource, SrsSource
 from zkfl.store import ArtifactStore, LocalStore, open_store
 
@@ -48,12 +49,13 @@ FIRST_CLIENT_ACCOUNT = 2  # devnet accounts: 0 owner, 1 aggregator, 2.. clients
 @dataclass(frozen=True)
 class WorkspaceConfig:
     """Everything that defines a federation: the training step (model, batch, steps, learning
-    rate), the FedAvg slots, the coordinator's terms, the chain, the store and the SRS. Every
+    rate), the client slots and how they are aggregated (flat, or leaves of `leaf_slots`), the coordinator's terms, the chain, the store and the SRS. Every
     default is the one of the nested type. `rpc_url = "devnet"` means a local anvil that the
     workspace starts itself; `srs = "dev"` an INSECURE generated SRS, else a ceremony file path."""
 
     training: TrainingStepSpec = TrainingStepSpec()
     slots: int = 4
+    leaf_slots: int = 0  # 0: flat FedAvg over the slots; G: a tree of slots / G leaves of G slots
     genesis_seed: int = 0
     terms: FederationTerms = FederationTerms()
     rpc_url: str = DEVNET
@@ -62,12 +64,19 @@ class WorkspaceConfig:
     srs: str = "dev"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.slots <= 255:
-            raise ConfigError(f"slots must be in 1..255 (the FedAvg circuit's inputs), got {self.slots}")
+        if problems := self.shape.problems():
+            raise ConfigError("; ".join(problems))
+        if not self.shape.is_tree and self.slots > 255:
+            raise ConfigError(f"a flat federation has at most 255 slots (the FedAvg circuit's inputs), got "
+                              f"{self.slots}; aggregate more clients as a tree (leaf_slots)")
         if problems := self.terms.problems():
             raise ConfigError("; ".join(problems))
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
+
+    @property
+    def shape(self) -> TreeShape:
+        return TreeShape(self.slots, self.leaf_slots)
 
     def genesis_weights(self) -> FixedArray:
         """Round 0's global model: the model family's genesis from `genesis_seed`."""
@@ -80,7 +89,8 @@ class WorkspaceConfig:
             "model": spec.model.to_json(),
             "training": {"batch_size": spec.batch_size, "local_steps": spec.local_steps,
                          "learning_rate": spec.learning_rate},
-            "federation": {"slots": self.slots, "genesis_seed": self.genesis_seed, **asdict(self.terms)},
+            "federation": {"slots": self.slots, "leaf_slots": self.leaf_slots, "genesis_seed": self.genesis_seed,
+                           **asdict(self.terms)},
             "chain": {"rpc_url": self.rpc_url, "chain_id": self.chain_id},
             "store": {"ipfs_api": self.ipfs_api},
             "prover": {"srs": self.srs},
@@ -135,18 +145,21 @@ class WorkspaceConfig:
         federation = dict(sections["federation"])
         spec = TrainingStepSpec(model_from_json(sections["model"]), training["batch_size"], training["local_steps"],
                                 float(training["learning_rate"]))
-        slots, seed = federation.pop("slots"), federation.pop("genesis_seed")
-        return cls(spec, slots, seed, FederationTerms(**federation), sections["chain"]["rpc_url"],
+        slots, leaf_slots, seed = federation.pop("slots"), federation.pop("leaf_slots"), federation.pop("genesis_seed")
+        return cls(spec, slots, leaf_slots, seed, FederationTerms(**federation), sections["chain"]["rpc_url"],
                    sections["chain"]["chain_id"], sections["store"]["ipfs_api"], sections["prover"]["srs"])
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused).
         An eager federation's challenge terms are left out: they mean nothing to it (and eager
-        configs written before optimistic verification keep their digest)."""
+        configs written before optimistic verification keep their digest). So is a flat
+        federation's leaf_slots 0."""
         sections = self.sections()
         if not self.terms.optimistic:
             sections["federation"] = {k: v for k, v in sections["federation"].items()
                                       if k not in OPTIMISTIC_TERMS and k != "verification"}
+        if not self.shape.is_tree:
+            del sections["federation"]["leaf_slots"]
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
 
@@ -259,23 +272,26 @@ class Workspace:
         return CeremonySrsSource(Path(self.config.srs).expanduser())
 
     @property
-    def pinned_settings_paths(self) -> tuple[Path, Path]:
-        """Where a joined workspace keeps the federation's client and aggregator settings."""
-        return self.root / "settings" / "training_step.json", self.root / "settings" / "fedavg.json"
+    def pinned_settings_paths(self) -> dict[str, Path]:
+        """Where a joined workspace keeps the federation's circuits' settings, by kind."""
+        names = {"client": "training_step", "aggregator": "fedavg", **({"leaf": "partial_sum"}
+                                                                        if self.config.shape.is_tree else {})}
+        return {kind: self.root / "settings" / f"{name}.json" for kind, name in names.items()}
 
     def pinned_settings(self) -> PinnedSettings | None:
-        client, aggregator = self.pinned_settings_paths
-        if not client.is_file() and not aggregator.is_file():
+        paths = self.pinned_settings_paths
+        present = [p.is_file() for p in paths.values()]
+        if not any(present):
             return None
-        if not (client.is_file() and aggregator.is_file()):
-            raise ConfigError(f"{client.parent} must hold both {client.name} and {aggregator.name}; "
+        if not all(present):
+            raise ConfigError(f"{paths['client'].parent} must hold {', '.join(p.name for p in paths.values())}; "
                               "run `zkfl join` again to restore them")
-        return PinnedSettings(client.read_bytes(), aggregator.read_bytes())
+        return PinnedSettings(**{kind: path.read_bytes() for kind, path in paths.items()})
 
     @cached_property
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
-        return build_circuits(self.config.training, self.config.slots, self.build_dir, self.srs_source,
+        return build_circuits(self.config.training, self.config.shape, self.build_dir, self.srs_source,
                               pinned=self.pinned_settings())
 
     @cached_property

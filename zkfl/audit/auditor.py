@@ -32,7 +32,9 @@ from zkfl.evaluation import accuracy
 from zkfl.fixedpoint import dequantize
 from zkfl.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.protocol import CommitmentKey, empty_slot_commitment
+from zkfl.build import partial_sum_spec
+from zkfl.chain.deploy import ZERO_ADDRESS
+from zkfl.protocol import CommitmentKey, TreeShape, empty_slot_commitment
 from zkfl.prover import VerifierKeys, settings_problems
 from zkfl.store import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
@@ -83,7 +85,7 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     check_coordinator_code(view, digest, findings)
     rounds_present = check_round_sequence(log, findings)
     with ExitStack() as stack:
-        circuits, srs_report = _load_circuits(view.store, digest, slots, empty, options, findings, stack)
+        circuits, srs_report = _load_circuits(view.store, digest, view.shape, empty, options, findings, stack)
         manifest = circuits.manifest
         checker = RoundChecker(replace(view, keys=circuits.keys, commitments=circuits.commitments,
                                        fedavg=manifest.fedavg if manifest else None), findings)
@@ -101,7 +103,7 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     federation = {
         "chain_id": chain.chain_id, "rpc_url": rpc_url, "coordinator": coordinator.address,
         "client_verifier": verifiers["client"], "aggregator_verifier": verifiers["aggregator"],
-        "slots": slots, "verification": terms.verification, "circuits_digest": "0x" + digest.hex(),
+        "leaf_verifier": verifiers.get("leaf"), "slots": slots, "leaf_slots": view.leaf_slots, "verification": terms.verification, "circuits_digest": "0x" + digest.hex(),
         "manifest_cid": manifest_cid(digest),
         "model": manifest.model if manifest else None, "events": log.count,
         "current_round": coordinator.current_round, "rounds_finalized": len(finalized),
@@ -153,18 +155,25 @@ def check_coordinator_code(view: FederationView, digest: bytes, findings: Findin
     constructor = next(item for item in artifact.abi if item["type"] == "constructor")
     args = dict(zip([i["name"] for i in constructor["inputs"]],
                     w3.codec.decode([_abi_type(i) for i in constructor["inputs"]], data[len(code):]), strict=True))
-    expected = {"clientVerifier_": verifiers["client"], "aggregatorVerifier_": verifiers["aggregator"],
-                "slots_": view.slots, "emptySlotHash_": view.empty_slot_commitment,
+    aggregation = (verifiers["aggregator"], verifiers.get("leaf", ZERO_ADDRESS), view.leaf_slots)
+    expected = {"clientVerifier_": verifiers["client"], "aggregation": aggregation, "slots_": view.slots, "emptySlotHash_": view.empty_slot_commitment,
                 "circuitsDigest_": digest, "terms": coordinator.terms.as_tuple(), "federationId_": view.federation_id}
     opened = log.opened.get(0)
     if opened is not None:
         expected |= {"genesisModelHash": opened.model_hash, "genesisModelCid": opened.model_cid}
-    wrong = [name for name, value in expected.items()
-             if (Web3.to_checksum_address(args[name]) if isinstance(value, str) and name.endswith("Verifier_")
-                 else args[name]) != value]
+    wrong = [name for name, value in expected.items() if _canonical(args[name]) != _canonical(value)]
     findings.add("coordinator-code", "federation", not wrong,
                  f"created from zkFL's Coordinator in {log.creation_tx}" if not wrong else
                  f"constructor arguments disagree with the contract's state or events: {', '.join(wrong)}")
+
+
+def _canonical(value: object) -> object:
+    """An ABI value comparable across decodings: addresses checksummed, structs as tuples."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, str) and Web3.is_address(value):
+        return Web3.to_checksum_address(value)
+    return value
 
 
 def _abi_type(item: dict) -> str:
@@ -174,10 +183,10 @@ def _abi_type(item: dict) -> str:
     return str(item["type"])
 
 
-def _load_circuits(store: ArtifactStore, digest: bytes, slots: int, empty: int, options: AuditOptions,
+def _load_circuits(store: ArtifactStore, digest: bytes, shape: TreeShape, empty: int, options: AuditOptions,
                    findings: Findings, stack: ExitStack) -> tuple[_Circuits, SrsReport]:
     """Fetch the manifest named by the on-chain digest and the verification keys it names, and check
-    it against the coordinator (slots, empty-slot commitment) and the circuits' own settings."""
+    it against the coordinator (slots and tree, empty-slot commitment) and the circuits' own settings."""
     circuits = _Circuits()
     try:
         manifest = load_manifest(store, digest)
@@ -185,11 +194,15 @@ def _load_circuits(store: ArtifactStore, digest: bytes, slots: int, empty: int, 
         findings.add("manifest", "federation", False, f"federation manifest {manifest_cid(digest)}: {exc}")
         return circuits, check_srs(None, store, options.srs_files, options.strict_srs, findings)
     circuits.manifest = manifest
-    findings.add("manifest", "federation", manifest.slots == slots,
-                 f"{manifest_cid(digest)} (hash recorded on-chain)" if manifest.slots == slots else
-                 f"the manifest is for {manifest.slots} slots, the coordinator has {slots}")
-    for name, entry, io in (("client", manifest.client, manifest.training.io_lengths()),
-                            ("aggregator", manifest.aggregator, manifest.fedavg.io_lengths())):
+    findings.add("manifest", "federation", manifest.shape == shape,
+                 f"{manifest_cid(digest)} (hash recorded on-chain)" if manifest.shape == shape else
+                 f"the manifest is for {manifest.slots} slots in leaves of {manifest.leaf_slots}, the coordinator has "
+                 f"{shape.slots} in leaves of {shape.leaf_slots} (0: flat)")
+    io_lengths = {"client": manifest.training.io_lengths(), "aggregator": manifest.fedavg.io_lengths()}
+    if manifest.shape.is_tree:
+        io_lengths["leaf"] = partial_sum_spec(manifest.training, manifest.shape).io_lengths()
+    for name, entry in manifest.entries().items():
+        io = io_lengths[name]
         try:
             keys = stack.enter_context(verifier_keys(store, entry, name))
         except ZkflError as exc:

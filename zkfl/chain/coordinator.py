@@ -74,6 +74,12 @@ MESSAGES = {
         f"{blockNumber})"),
     "ProofRequestsOpen": lambda round, open: (
         f"round {round} has {open} proof request(s) not yet revealed or slashed; finalize after them"),
+    "NotATree": lambda: "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)",
+    "NoSuchLeaf": lambda leaf, leaves: f"leaf {leaf} does not exist: the federation has {leaves} leaves",
+    "EmptyLeaf": lambda round, leaf: f"leaf {leaf} holds no accepted update in round {round}: it needs no proof",
+    "LeafAlreadyAggregated": lambda round, leaf: f"leaf {leaf} of round {round} is already proven for its updates",
+    "LeafNotAggregated": lambda round, leaf: (
+        f"leaf {leaf} holds accepted updates in round {round} but no proven partial sum: prove and submit it first"),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is finalized, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
@@ -166,6 +172,25 @@ class AcceptedUpdate:
     def from_event(cls, e: Any) -> AcceptedUpdate:
         return cls(e.args.round, e.args.client, e.args.slot, e.args.updateHash, e.args.cid, e.blockNumber,
                    e.transactionHash.to_0x_hex())
+
+
+@dataclass(frozen=True)
+class AggregatedLeaf:
+    """A LeafAggregated event: a leaf's proven partial sum."""
+
+    round: int
+    leaf: int
+    prover: str
+    partial_hash: int
+    cid: str
+    accepted_updates: int
+    block: int
+    tx_hash: str
+
+    @classmethod
+    def from_event(cls, e: Any) -> AggregatedLeaf:
+        return cls(e.args.round, e.args.leaf, e.args.prover, e.args.partialHash, e.args.cid, e.args.acceptedUpdates,
+                   e.blockNumber, e.transactionHash.to_0x_hex())
 
 
 @dataclass(frozen=True)
@@ -263,6 +288,12 @@ class Coordinator:
         requester, reveal_by = self.contract.functions.proofRequest(round_no, slot).call()
         return None if int(requester, 16) == 0 else (requester, int(reveal_by))
 
+    def aggregate_leaf(self, signer: LocalAccount, round_no: int, leaf: int, proof: Proof | bytes, cid: str) -> dict:
+        """Submit a leaf's proven partial sum (any account may); `cid` is the partial sum vector's."""
+        data = proof.data if isinstance(proof, Proof) else proof
+        return self._send(signer, self.contract.functions.aggregateLeaf(round_no, leaf, data, cid),
+                          f"leaf {leaf} of round {round_no}")
+
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         data = proof.data if isinstance(proof, Proof) else proof
         return self._send(signer, self.contract.functions.finalizeRound(round_no, data, cid),
@@ -284,6 +315,16 @@ class Coordinator:
     @property
     def slots(self) -> int:
         return int(self.contract.functions.slots().call())
+
+    @property
+    def leaf_slots(self) -> int:
+        """G: slots per leaf of the aggregation tree (0: flat)."""
+        return int(self.contract.functions.leafSlots().call())
+
+    @property
+    def leaf_verifier(self) -> str | None:
+        address = str(self.contract.functions.leafVerifier().call())
+        return None if int(address, 16) == 0 else address
 
     @property
     def challenge_bond_wei(self) -> int:
@@ -354,6 +395,13 @@ class Coordinator:
     def accepted_update_hash(self, round_no: int, slot: int) -> int:
         return int(self.contract.functions.acceptedUpdateHash(round_no, slot).call())
 
+    def leaf_output_hash(self, round_no: int, leaf: int) -> int:
+        """The digest of a leaf's proven partial sum (0: not proven for its current updates)."""
+        return int(self.contract.functions.leafOutputHash(round_no, leaf).call())
+
+    def leaf_accepted_updates(self, round_no: int, leaf: int) -> int:
+        return int(self.contract.functions.leafAcceptedUpdates(round_no, leaf).call())
+
     def rewards_owed(self, account: str) -> int:
         return int(self.contract.functions.rewardsOwed(account).call())
 
@@ -369,6 +417,10 @@ class Coordinator:
     # events -----------------------------------------------------------------
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
         records = [AcceptedUpdate.from_event(e) for e in self.contract.events.UpdateAccepted.get_logs(from_block=0)]
+        return [r for r in records if round_no is None or r.round == round_no]
+
+    def aggregated_leaves(self, round_no: int | None = None) -> list[AggregatedLeaf]:
+        records = [AggregatedLeaf.from_event(e) for e in self.contract.events.LeafAggregated.get_logs(from_block=0)]
         return [r for r in records if round_no is None or r.round == round_no]
 
     def opened_rounds(self) -> list[OpenedRound]:

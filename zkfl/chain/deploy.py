@@ -22,6 +22,8 @@ from zkfl.manifest import circuits_digest
 from zkfl.protocol import CommitmentKey, empty_slot_commitment
 from zkfl.prover import CircuitKeys
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
 
 @dataclass(frozen=True)
 class FederationConfig:
@@ -60,6 +62,7 @@ class Deployment:
     coordinator: str
     client_verifier: str
     aggregator_verifier: str
+    leaf_verifier: str | None  # a tree's
     chain_id: int
     deploy_gas: dict[str, int]
 
@@ -72,6 +75,11 @@ class Verifiers:
     client: str
     aggregator: str
     deploy_gas: dict[str, int]
+    leaf: str | None = None  # a tree's
+
+    def aggregation_args(self, circuits: CircuitSet) -> tuple[str, str, int]:
+        """The constructor's `Aggregation` struct: root verifier, leaf verifier, leaf slots."""
+        return self.aggregator, self.leaf or ZERO_ADDRESS, circuits.shape.leaf_slots
 
 
 @dataclass(frozen=True)
@@ -112,28 +120,29 @@ def deploy_circuit_verifier(
 
 
 def deploy_verifiers(chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]) -> Verifiers:
-    client = deploy_circuit_verifier(chain, owner, circuits.client, cache_dir)
-    aggregator = deploy_circuit_verifier(chain, owner, circuits.aggregator, cache_dir)
-    return Verifiers(client.address, aggregator.address,
-                     {"client_verifier": client.deploy_gas, "aggregator_verifier": aggregator.deploy_gas})
+    deployed = {kind: deploy_circuit_verifier(chain, owner, keys, cache_dir)
+                for kind, keys in circuits.keys_by_kind().items()}
+    return Verifiers(deployed["client"].address, deployed["aggregator"].address,
+                     {f"{kind}_verifier": v.deploy_gas for kind, v in deployed.items()},
+                     deployed["leaf"].address if "leaf" in deployed else None)
 
 
 def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, circuits: CircuitSet,
                        config: FederationConfig) -> Deployment:
     """A coordinator wired to already deployed verifiers of `circuits`."""
     coordinator, gas = deploy_contract(
-        chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregator, config.aggregator,
-        circuits.fedavg.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
+        chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregation_args(circuits),
+        config.aggregator, circuits.shape.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
         circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_id,
         config.context_key_args(),
     )
-    return Deployment(coordinator, verifiers.client, verifiers.aggregator, chain.chain_id,
+    return Deployment(coordinator, verifiers.client, verifiers.aggregator, verifiers.leaf, chain.chain_id,
                       {**verifiers.deploy_gas, "coordinator": gas})
 
 
 def deploy_federation(chain: Chain, owner: LocalAccount, circuits: CircuitSet, config: FederationConfig,
                       cache_dir: str | os.PathLike[str]) -> Deployment:
-    """Deploy both circuits' verifiers and a coordinator wired to them."""
+    """Deploy every circuit's verifier and a coordinator wired to them."""
     verifiers = deploy_verifiers(chain, owner, circuits, cache_dir)
     return deploy_coordinator(chain, owner, verifiers, circuits, config)
 

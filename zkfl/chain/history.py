@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, FinalizedRound, OpenedRound
+from zkfl.chain.coordinator import AcceptedUpdate, AggregatedLeaf, Coordinator, FinalizedRound, OpenedRound
 
 EVENTS = ("FederationCreated", "RoundOpened", "ClientRegistered", "DataCommitted", "ClientWithdrawn",
-          "UpdateAccepted", "RoundFinalized", "AggregatorChanged", "ProofPending", "UpdateSlashed", "ChallengeFailed")
+          "UpdateAccepted", "RoundFinalized", "AggregatorChanged", "ProofPending", "UpdateSlashed", "ChallengeFailed",
+          "LeafAggregated")
 
 
 @dataclass
@@ -24,6 +25,7 @@ class FederationLog:
     accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # still in the round
     slashed: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # challenged out
     finalized: dict[int, FinalizedRound] = field(default_factory=dict)
+    leaves: dict[int, dict[int, AggregatedLeaf]] = field(default_factory=lambda: defaultdict(dict))  # the last per leaf
     commitments: set[tuple[str, int]] = field(default_factory=set)  # (client, data commitment) committed
 
     @classmethod
@@ -40,6 +42,8 @@ class FederationLog:
             for update in out:
                 log.accepted[e.args.round].remove(update)
                 log.slashed[e.args.round].append(update)
+        for e in raw["LeafAggregated"]:  # a leaf proven again after its updates changed replaces its earlier proof
+            log.leaves[e.args.round][e.args.leaf] = AggregatedLeaf.from_event(e)
         for e in raw["RoundFinalized"]:
             log.finalized[e.args.round] = FinalizedRound.from_event(e)
         for e in raw["DataCommitted"]:

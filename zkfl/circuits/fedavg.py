@@ -29,11 +29,12 @@ from zkfl.errors import ConfigError
 @dataclass(frozen=True)
 class FedAvgSpec:
     num_params: int
-    slots: int
+    slots: int  # R: the circuit's inputs (client slots; leaves as the root of a tree)
     sample_count: int  # n: every client update's count (the training circuit's constant)
+    clients_per_input: int = 1  # G as the root of a tree: each input is the partial sum of G slots
 
     def __post_init__(self) -> None:
-        for name in ("num_params", "slots", "sample_count"):
+        for name in ("num_params", "slots", "sample_count", "clients_per_input"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
 
@@ -49,9 +50,12 @@ class FedAvgSpec:
         return FedAvg(self)
 
     def calibration_inputs(self) -> list[np.ndarray]:
-        """K full slots with weights in [-1, 1], each counting n samples."""
+        """Every input full: the sum of `clients_per_input` updates with weights in [-1, 1], each
+        counting n samples."""
         rng = np.random.default_rng(2)
-        return [np.append(rng.uniform(-1.0, 1.0, self.num_params), self.sample_count) for _ in range(self.slots)]
+        m = self.clients_per_input
+        return [np.append(rng.uniform(-1.0, 1.0, self.num_params) * m, self.sample_count * m)
+                for _ in range(self.slots)]
 
 
 class FedAvg(torch.nn.Module):

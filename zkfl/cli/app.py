@@ -75,7 +75,9 @@ def init(
     lr: Annotated[float | None, typer.Option(
         help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")] = None,
     slots: Annotated[int | None, typer.Option(
-        help=f"Client slots K of the FedAvg circuit (default {_DEFAULT['federation']['slots']}).")] = None,
+        help=f"Client slots K (default {_DEFAULT['federation']['slots']}).")] = None,
+    leaf_slots: Annotated[int | None, typer.Option(
+        help="Aggregate as a tree of leaves of this many slots (dividing --slots); 0: flat FedAvg (default).")] = None,
     rpc_url: Annotated[str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")] = DEVNET,
     chain_id: Annotated[int, typer.Option(help="Expected chain id (0: accept the node's).")] = 0,
     ipfs_api: Annotated[str, typer.Option(
@@ -89,7 +91,7 @@ def init(
         document = {
             "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
             "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
-            "federation": {"slots": slots},
+            "federation": {"slots": slots, "leaf_slots": leaf_slots},
             "chain": {"rpc_url": rpc_url, "chain_id": chain_id},
             "store": {"ipfs_api": ipfs_api},
             "prover": {"srs": srs if srs == "dev" else str(Path(srs).resolve())},
@@ -175,19 +177,28 @@ def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: Json
 
 
 @app.command()
-def aggregate(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
-    """Prove FedAvg of the open round's accepted updates and finalize the round."""
+def aggregate(
+    workspace: WorkspaceOpt = Path("."),
+    executor: Annotated[str, typer.Option(
+        help="Where a tree's leaf proofs run: 'serial' (here, one after another) or 'ray' (Ray tasks on a local "
+             "Ray, or the cluster at RAY_ADDRESS).")] = "serial",
+    cpus_per_leaf: Annotated[int, typer.Option(help="CPUs (and prover threads) each Ray leaf task reserves.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove FedAvg of the open round's accepted updates (a tree's leaves first) and finalize the round."""
     from zkfl.pipeline import aggregate_round
+    from zkfl.pipeline.executors import executor_named
 
     with progress_reporter(as_json) as progress:
-        result = run(lambda: aggregate_round(_open(workspace), progress), as_json)
+        result = run(lambda: aggregate_round(_open(workspace), progress, executor_named(executor, cpus_per_leaf)),
+                     as_json)
     emit(result, as_json, _kv("aggregation"))
 
 
 @app.command()
 def verify(
     proof: Annotated[Path | None, typer.Argument(help="A proof file to verify (omit with --round).")] = None,
-    circuit: Annotated[str, typer.Option(help="The proof's circuit: client or aggregator.")] = "client",
+    circuit: Annotated[str, typer.Option(help="The proof's circuit: client, aggregator, or (a tree's) leaf.")] = "client",
     round_no: Annotated[int | None, typer.Option("--round", help="Verify a whole round from the chain.")] = None,
     offchain_only: Annotated[bool, typer.Option(help="Skip the on-chain verifier calls.")] = False,
     workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,

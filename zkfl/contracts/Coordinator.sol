@@ -14,9 +14,14 @@ import {IHalo2Verifier, VerifierOutOfGas} from "./IHalo2Verifier.sol";
 ///      of its proof bytes, which the verifier checks. The contract stores keccak256 of a point (a
 ///      "hash" below):
 ///      client proof    [C(global), C(data), C(context), C(update)]
-///      aggregation     [C(slot_0) .. C(slot_{K-1}), C(next global)]
-///      A slot without an accepted update must carry `emptySlotHash` (the commitment of the
-///      all-zero update, which FedAvg leaves out by its zero sample count).
+///      aggregation     [C(input_0) .. C(input_{R-1}), C(next global)]
+///      leaf            [C(slot_{lG}) .. C(slot_{lG+G-1}), C(partial sum)]
+///      Aggregation is a tree. Flat (`leafSlots` 0, depth 1): the root FedAvg proof consumes the
+///      K client slots. Depth 2: client slot s belongs to leaf s / G; anyone may prove a leaf (its
+///      output, the exact sum of its G slots, is fixed by them), and the root consumes the R = K / G
+///      leaf outputs. A slot without an accepted update must carry `emptySlotHash` (the commitment
+///      of the all-zero update, which FedAvg leaves out by its zero sample count); so must a leaf
+///      without one (the sum of empty slots is that same zero vector), and only such a leaf.
 ///      Binding of a proof to its sender and federation: the context input of a client proof is
 ///      keccak256(chainid, federationId, sender) cut into CONTEXT_LEN field elements, and the
 ///      contract computes its commitment (`contextHashOf`) from the sender with the EC
@@ -57,11 +62,19 @@ contract Coordinator {
         Optimism optimism;
     }
 
+    /// @notice How rounds are aggregated: the root FedAvg circuit's verifier, and for a tree the
+    ///         leaf circuit's verifier and its inputs G (flat: zero and 0).
+    struct Aggregation {
+        IHalo2Verifier rootVerifier;
+        IHalo2Verifier leafVerifier;
+        uint256 leafSlots;
+    }
+
     /// @dev One storage word for the hot fields; rewards owed = (accepted - paid) * rewardPerUpdate.
     ///      contextHash: keccak256 of C(context) for this account (`contextHashOf`), set at registration.
     struct Client {
         bool registered;
-        uint8 slot;
+        uint32 slot;
         uint64 acceptedUpdates;
         uint64 paidUpdates;
         uint256 stake;
@@ -87,7 +100,7 @@ contract Coordinator {
     struct Round {
         uint256 modelHash;
         uint64 deadline; // last block number at which submissions are accepted
-        uint8 accepted;
+        uint32 accepted;
         bool finalized;
     }
 
@@ -131,6 +144,11 @@ contract Coordinator {
     error RevealWindowClosed(uint256 round, uint256 slot, uint256 revealBy, uint256 blockNumber);
     error RevealWindowOpen(uint256 round, uint256 slot, uint256 revealBy, uint256 blockNumber);
     error ProofRequestsOpen(uint256 round, uint256 open);
+    error NotATree();
+    error NoSuchLeaf(uint256 leaf, uint256 leaves);
+    error EmptyLeaf(uint256 round, uint256 leaf);
+    error LeafAlreadyAggregated(uint256 round, uint256 leaf);
+    error LeafNotAggregated(uint256 round, uint256 leaf);
 
     // ------------------------------------------------------------------ events
 
@@ -152,6 +170,11 @@ contract Coordinator {
     event AggregatorChanged(address indexed previous, address indexed current);
     event RewardPoolFunded(address indexed from, uint256 amount, uint256 pool);
     event RewardPaid(address indexed client, uint256 amount);
+    /// @notice A leaf of the aggregation tree was proven: its partial sum (weights and sample
+    ///         counts of its `acceptedUpdates` updates) is in the store under `cid`.
+    event LeafAggregated(
+        uint256 indexed round, uint256 indexed leaf, address indexed prover, uint256 partialHash, string cid, uint256 acceptedUpdates
+    );
     /// @notice An optimistic submission's proof: its bytes are in the store under CIDv1 (raw,
     ///         sha2-256) of `proofSha256`; its commitments are the submission's calldata.
     event ProofPending(uint256 indexed round, uint256 slot, bytes32 proofSha256);
@@ -177,8 +200,13 @@ contract Coordinator {
     address public immutable owner;
     IHalo2Verifier public immutable clientVerifier;
     IHalo2Verifier public immutable aggregatorVerifier;
-    /// @notice Number of FedAvg slots K (the aggregation circuit's input count).
+    /// @notice Number of client slots K: at most K clients are registered at once.
     uint256 public immutable slots;
+    /// @notice G: client slots per leaf of the aggregation tree (the leaf circuit's input count);
+    ///         0 for a flat federation, whose root FedAvg proof consumes the slots themselves.
+    uint256 public immutable leafSlots;
+    /// @notice ezkl verifier of the leaf (partial-sum) circuit; zero for a flat federation.
+    IHalo2Verifier public immutable leafVerifier;
     /// @notice H(0^(P+1)): the hash an empty slot must carry in the aggregation proof.
     uint256 public immutable emptySlotHash;
     /// @notice SHA-256 of the federation manifest (zkfl.manifest): the CIDs of both circuits'
@@ -212,6 +240,13 @@ contract Coordinator {
     mapping(uint256 => Round) private _rounds;
     /// @dev round => slot => accepted update hash (0: no accepted update)
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
+    /// @dev Tree federations: round => leaf => accepted updates in its slots, and the hash of its
+    ///      proven partial sum (0: not proven since its updates last changed).
+    mapping(uint256 => mapping(uint256 => uint256)) private _leafAccepted;
+    mapping(uint256 => mapping(uint256 => uint256)) private _leafOutputs;
+    /// @dev Occupied slots, one bit each (256 slots a word), so registration finds the lowest
+    ///      free slot in K / 256 reads, not K.
+    mapping(uint256 => uint256) private _occupied;
     mapping(address => Client) private _clients;
     mapping(uint256 => address) public slotOwner;
     mapping(address => mapping(uint256 => DataBatch)) private _batches;
@@ -233,9 +268,10 @@ contract Coordinator {
     mapping(uint256 => uint256) private _openRequests;
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit.
-    /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (slots_ inputs).
+    /// @param aggregation The root FedAvg circuit's verifier (slots_ inputs when flat, slots_ /
+    ///        leafSlots for a tree), and the leaf circuit's verifier and inputs ((0, 0): flat).
     /// @param aggregator_ The account allowed to finalize rounds.
-    /// @param slots_ FedAvg slots K, at most 255.
+    /// @param slots_ Client slots K, at most 2^32 - 1 (a multiple of aggregation.leafSlots).
     /// @param emptySlotHash_ keccak256 of C(0^(P+1)).
     /// @param genesisModelHash keccak256 of C(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
@@ -246,7 +282,7 @@ contract Coordinator {
     /// @param contextKey The points to commit to a context vector with (checked to be on the curve).
     constructor(
         IHalo2Verifier clientVerifier_,
-        IHalo2Verifier aggregatorVerifier_,
+        Aggregation memory aggregation,
         address aggregator_,
         uint256 slots_,
         uint256 emptySlotHash_,
@@ -257,9 +293,16 @@ contract Coordinator {
         bytes32 federationId_,
         ContextKey memory contextKey
     ) {
+        IHalo2Verifier aggregatorVerifier_ = aggregation.rootVerifier;
         if (address(clientVerifier_) == address(0) || address(aggregatorVerifier_) == address(0)) revert ZeroAddress();
         if (aggregator_ == address(0)) revert ZeroAddress();
-        if (slots_ == 0 || slots_ > type(uint8).max) revert InvalidConfig("slots must be in 1..255");
+        if (slots_ == 0 || slots_ > type(uint32).max) revert InvalidConfig("slots must be in 1..2^32-1");
+        if ((aggregation.leafSlots == 0) != (address(aggregation.leafVerifier) == address(0))) {
+            revert InvalidConfig("a tree needs both a leaf verifier and leaf slots; a flat federation neither");
+        }
+        if (aggregation.leafSlots != 0 && (slots_ % aggregation.leafSlots != 0 || slots_ == aggregation.leafSlots)) {
+            revert InvalidConfig("slots must be a multiple of leaf slots, with at least two leaves");
+        }
         if (terms.submissionWindow == 0) revert InvalidConfig("submission window must be at least one block");
         Optimism memory optimism = terms.optimism;
         if (optimism.enabled) {
@@ -272,6 +315,8 @@ contract Coordinator {
         aggregatorVerifier = aggregatorVerifier_;
         aggregator = aggregator_;
         slots = slots_;
+        leafSlots = aggregation.leafSlots;
+        leafVerifier = aggregation.leafVerifier;
         emptySlotHash = emptySlotHash_;
         circuitsDigest = circuitsDigest_;
         stakeAmount = terms.stakeAmount;
@@ -315,13 +360,14 @@ contract Coordinator {
     function register(uint256[] calldata dataCommitments) external payable {
         if (_clients[msg.sender].registered) revert AlreadyRegistered(msg.sender);
         if (msg.value != stakeAmount) revert WrongStake(stakeAmount, msg.value);
-        uint256 slot = _freeSlot();
+        uint256 slot = _lowestFreeSlot();
         Client storage client = _clients[msg.sender]; // reward counters survive a re-registration
         client.registered = true;
-        client.slot = uint8(slot);
+        client.slot = uint32(slot);
         client.stake = msg.value;
         client.contextHash = contextHashOf(msg.sender);
         slotOwner[slot] = msg.sender;
+        _occupied[slot >> 8] |= 1 << (slot & 0xff);
         registeredClients += 1;
         emit ClientRegistered(msg.sender, slot, msg.value);
         _commit(dataCommitments);
@@ -349,7 +395,7 @@ contract Coordinator {
             Dispute memory request = _disputes[round][client.slot];
             if (request.requester != address(0)) revert ProofRequestPending(round, client.slot, request.revealBy);
         }
-        delete slotOwner[client.slot];
+        _freeSlot(client.slot);
         registeredClients -= 1;
         _clients[msg.sender].registered = false;
         _clients[msg.sender].stake = 0;
@@ -452,35 +498,47 @@ contract Coordinator {
 
     // ------------------------------------------------------------------ aggregation
 
-    /// @notice Close the open round with a proven FedAvg of exactly its accepted updates.
+    /// @notice Prove a leaf of the aggregation tree (tree federations; anyone may): the exact sum
+    ///         of the leaf's slots, each its accepted update or the empty slot. Allowed when the
+    ///         round could be finalized, for a leaf with at least one accepted update; a leaf whose
+    ///         updates change afterwards must be proven again.
+    /// @param round The open round.
+    /// @param leaf The leaf: it consumes slots leaf * leafSlots .. (leaf + 1) * leafSlots - 1.
+    /// @param proof ezkl proof bytes of the leaf circuit: [C(slot inputs) .., C(partial sum)] first.
+    /// @param cid Content identifier of the partial sum vector (weights then sample count, summed).
+    function aggregateLeaf(uint256 round, uint256 leaf, bytes calldata proof, string calldata cid) external {
+        uint256 g = leafSlots;
+        if (g == 0) revert NotATree();
+        _checkAggregatable(round);
+        if (leaf >= slots / g) revert NoSuchLeaf(leaf, slots / g);
+        uint256 accepted = _leafAccepted[round][leaf];
+        if (accepted == 0) revert EmptyLeaf(round, leaf);
+        if (_leafOutputs[round][leaf] != 0) revert LeafAlreadyAggregated(round, leaf);
+        _checkConsumed(round, proof, g, leaf * g);
+        _verify(leafVerifier, proof);
+
+        uint256 partialHash = _pointHash(proof, g);
+        _leafOutputs[round][leaf] = partialHash;
+        emit LeafAggregated(round, leaf, msg.sender, partialHash, cid, accepted);
+    }
+
+    /// @notice Close the open round with a proven FedAvg of exactly its accepted updates: of its
+    ///         slots (flat), or of its leaves' proven partial sums (tree).
     /// @dev Eager: allowed once every registered client has submitted, or after the deadline.
     ///      Optimistic: allowed once the round's challenge window has closed.
     /// @param round The open round.
     /// @param proof ezkl proof bytes of the FedAvg circuit: its commitments
-    ///        [C(slot_0) .. C(slot_{K-1}), C(next global)] first; empty slots carry emptySlotHash.
+    ///        [C(input_0) .. C(input_{R-1}), C(next global)] first; empty slots and leaves carry
+    ///        emptySlotHash.
     /// @param cid Content identifier of the next global weights.
     function finalizeRound(uint256 round, bytes calldata proof, string calldata cid) external {
         if (msg.sender != aggregator) revert NotAggregator(msg.sender);
-        Round storage open = _checkOpenRound(round);
-        if (open.accepted == 0) revert NoAcceptedUpdates(round);
-        if (optimistic) {
-            uint256 closesAt = uint256(open.deadline) + challengeWindow;
-            if (block.number <= closesAt) revert ChallengeWindowOpen(round, closesAt, block.number);
-            if (_openRequests[round] != 0) revert ProofRequestsOpen(round, _openRequests[round]);
-        } else if (open.accepted < registeredClients && block.number <= open.deadline) {
-            revert SubmissionStillOpen(round, open.deadline, block.number);
-        }
-        uint256 k = slots;
-        if (proof.length < (k + 1) * POINT_BYTES) revert ProofTooShort(proof.length, (k + 1) * POINT_BYTES);
-        for (uint256 slot = 0; slot < k; ++slot) {
-            uint256 accepted = _updateHashes[round][slot];
-            uint256 expected = accepted == 0 ? emptySlotHash : accepted;
-            uint256 consumed = _pointHash(proof, slot);
-            if (consumed != expected) revert SlotMismatch(round, slot, expected, consumed);
-        }
+        Round storage open = _checkAggregatable(round);
+        uint256 inputs = leafSlots == 0 ? slots : slots / leafSlots;
+        _checkConsumed(round, proof, inputs, type(uint256).max);
         _verify(aggregatorVerifier, proof);
 
-        uint256 next = _pointHash(proof, k);
+        uint256 next = _pointHash(proof, inputs);
         open.finalized = true;
         emit RoundFinalized(round, next, cid, open.accepted);
         _openRound(round + 1, next, cid);
@@ -497,6 +555,16 @@ contract Coordinator {
     function proofRequest(uint256 round, uint256 slot) external view returns (address requester, uint64 revealBy) {
         Dispute memory dispute = _disputes[round][slot];
         return (dispute.requester, dispute.revealBy);
+    }
+
+    /// @notice The hash of a leaf's proven partial sum in a round (0: none proven for its current updates).
+    function leafOutputHash(uint256 round, uint256 leaf) external view returns (uint256) {
+        return _leafOutputs[round][leaf];
+    }
+
+    /// @notice How many accepted updates a leaf holds in a round.
+    function leafAcceptedUpdates(uint256 round, uint256 leaf) external view returns (uint256) {
+        return _leafAccepted[round][leaf];
     }
 
     /// @notice The accepted update hash in a slot of a round (0 if none).
@@ -564,12 +632,62 @@ contract Coordinator {
         update = _pointHash(proof, 3);
     }
 
+    /// @dev The open round, if it can be aggregated now (the timing rules of `finalizeRound`).
+    function _checkAggregatable(uint256 round) private view returns (Round storage open) {
+        open = _checkOpenRound(round);
+        if (open.accepted == 0) revert NoAcceptedUpdates(round);
+        if (optimistic) {
+            uint256 closesAt = uint256(open.deadline) + challengeWindow;
+            if (block.number <= closesAt) revert ChallengeWindowOpen(round, closesAt, block.number);
+            if (_openRequests[round] != 0) revert ProofRequestsOpen(round, _openRequests[round]);
+        } else if (open.accepted < registeredClients && block.number <= open.deadline) {
+            revert SubmissionStillOpen(round, open.deadline, block.number);
+        }
+    }
+
+    /// @dev Check that a proof's first `count` commitments are exactly what it must consume: the
+    ///      slots from `firstSlot` on (a leaf, or a flat root), or with firstSlot = max the leaves
+    ///      (a tree's root). An empty slot or leaf carries emptySlotHash; a leaf with accepted
+    ///      updates must have been proven.
+    function _checkConsumed(uint256 round, bytes calldata proof, uint256 count, uint256 firstSlot) private view {
+        if (proof.length < (count + 1) * POINT_BYTES) revert ProofTooShort(proof.length, (count + 1) * POINT_BYTES);
+        bool overLeaves = firstSlot == type(uint256).max && leafSlots != 0;
+        uint256 first = firstSlot == type(uint256).max ? 0 : firstSlot;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 expected;
+            if (overLeaves) {
+                expected = _leafOutputs[round][i];
+                if (expected == 0) {
+                    if (_leafAccepted[round][i] != 0) revert LeafNotAggregated(round, i);
+                    expected = emptySlotHash;
+                }
+            } else {
+                expected = _updateHashes[round][first + i];
+                if (expected == 0) expected = emptySlotHash;
+            }
+            uint256 consumed = _pointHash(proof, i);
+            if (consumed != expected) revert SlotMismatch(round, overLeaves ? i : first + i, expected, consumed);
+        }
+    }
+
+    /// @dev Keep a tree's per-leaf count of accepted updates, and drop the leaf's proven output:
+    ///      it summed other updates.
+    function _leafChanged(uint256 round, uint256 slot, bool added) private {
+        uint256 g = leafSlots;
+        if (g == 0) return;
+        uint256 leaf = slot / g;
+        if (added) _leafAccepted[round][leaf] += 1;
+        else _leafAccepted[round][leaf] -= 1;
+        delete _leafOutputs[round][leaf];
+    }
+
     function _accept(uint256 round, Client storage client, DataBatch storage batch, uint256 update, string calldata cid)
         private
     {
         batch.used = true;
         _updateHashes[round][client.slot] = update;
         _rounds[round].accepted += 1;
+        _leafChanged(round, client.slot, true);
         client.acceptedUpdates += 1;
         emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
     }
@@ -616,10 +734,11 @@ contract Coordinator {
         delete _updateHashes[round][slot];
         delete _claims[round][slot];
         _rounds[round].accepted -= 1;
+        _leafChanged(round, slot, false);
         client.acceptedUpdates -= 1; // never paid: rewards count only finalized rounds (`_unpaidUpdates`)
         client.registered = false;
         client.stake = 0;
-        delete slotOwner[slot];
+        _freeSlot(slot);
         registeredClients -= 1;
         rewardPool += stake - toChallenger;
         emit UpdateSlashed(round, slot, submitter, challenger, stake, toChallenger);
@@ -689,12 +808,28 @@ contract Coordinator {
         if (!ok) revert InvalidContextKey();
     }
 
-    function _freeSlot() private view returns (uint256) {
+    function _lowestFreeSlot() private view returns (uint256) {
         uint256 k = slots;
-        for (uint256 slot = 0; slot < k; ++slot) {
-            if (slotOwner[slot] == address(0)) return slot;
+        for (uint256 word = 0; word << 8 < k; ++word) {
+            uint256 bits = _occupied[word];
+            if (bits == type(uint256).max) continue;
+            uint256 free = ~bits & (bits + 1); // the lowest zero bit, alone
+            uint256 slot = word << 8;
+            for (uint256 half = 128; half > 0; half >>= 1) {
+                if (free >> half != 0) {
+                    free >>= half;
+                    slot += half;
+                }
+            }
+            if (slot < k) return slot;
+            break;
         }
         revert FederationFull(k);
+    }
+
+    function _freeSlot(uint256 slot) private {
+        delete slotOwner[slot];
+        _occupied[slot >> 8] &= ~(1 << (slot & 0xff));
     }
 
     /// @dev A verifier that reverts or returns false both mean: not a valid proof. But running out

@@ -1,19 +1,26 @@
-"""The aggregator's command: FedAvg of the open round's accepted updates, proven and finalized."""
+"""The aggregator's command: FedAvg of the open round's accepted updates, proven and finalized;
+in a tree federation, first every leaf with accepted updates (by an executor: serial, or Ray),
+then the root over the leaves' partial sums. Every step is recorded in the workspace, so a run
+that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is not proven again."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from pathlib import Path
+from dataclasses import dataclass, field
 
+import numpy as np
 from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import Coordinator, RoundState
 from zkfl.chain.devnet import mine_blocks
 from zkfl.errors import ConfigError
+from zkfl.pipeline.executors import LeafExecutor, LeafJob, SerialExecutor
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import stored_proof
 from zkfl.protocol import CommitmentKey, checked_vector
+from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, DEVNET, Workspace
 
@@ -28,6 +35,7 @@ class AggregateOutcome:
     prove_seconds: float
     finalized_now: bool
     gas_used: int | None
+    leaves: list[dict] = field(default_factory=list)  # a tree's: per leaf with updates, its proof and gas
 
 
 def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
@@ -77,9 +85,60 @@ def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2
         time.sleep(poll_seconds)
 
 
-def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutcome:
+def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor,
+                 progress: Progress = silent) -> tuple[list[SlotUpdate | None], list[dict]]:
+    """Prove and submit every leaf of the round that holds accepted updates and is not proven
+    on-chain for them yet; returns the root's inputs (each leaf's partial sum, None for an empty
+    leaf) and each leaf's record. Every partial sum is range-checked before any proof starts."""
+    circuits, coordinator, shape = ws.circuits, ws.coordinator(), ws.config.shape
+    key, spec = circuits.commitments, circuits.partial_sum
+    inputs: list[SlotUpdate | None] = [None] * shape.leaves
+    records: dict[int, dict] = {}
+    jobs: list[LeafJob] = []
+    for leaf in range(shape.leaves):
+        members = tuple(slots[s] for s in shape.leaf_slot_range(leaf))
+        if all(m is None for m in members):
+            continue
+        partial = fixed_point_partial_sum([m.vector if m else np.zeros(spec.update_len, np.int64) for m in members],
+                                          spec.update_len)
+        check_partial_sum(partial, leaf, spec.slots)
+        inputs[leaf] = AcceptedVector(partial, key.commit(partial))
+        path = _leaf_record_path(ws, round_no, leaf)
+        slot_hashes = [hex(m.update_hash) if m else None for m in members]
+        record = ws.read_record(path)
+        if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
+            record = {"round": round_no, "leaf": leaf, "slot_hashes": slot_hashes}
+            jobs.append(LeafJob(leaf, circuits.leaf, spec, members,
+                                ws.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json"))
+        records[leaf] = record
+    if jobs:
+        progress(f"aggregator: proving {len(jobs)} leaf partial sum(s) of round {round_no}")
+    start = time.perf_counter()
+    for result in executor.run(jobs):
+        record = {**records[result.leaf], "partial_hash": hex(result.partial_hash),
+                  "partial_cid": put_vector(ws.store, result.partial), "proof_cid": ws.store.put(result.proof.data),
+                  "done_after_seconds": round(time.perf_counter() - start, 2)}
+        ws.write_record(_leaf_record_path(ws, round_no, result.leaf), record)
+        records[result.leaf] = record
+    for leaf, record in records.items():
+        if coordinator.leaf_output_hash(round_no, leaf) == inputs[leaf].update_hash:
+            continue  # submitted before (by this run before a stop, or by another aggregator)
+        with stored_proof(ws.store, record["proof_cid"]) as proof:
+            receipt = coordinator.aggregate_leaf(ws.signer(AGGREGATOR), round_no, leaf, proof, record["partial_cid"])
+        records[leaf] = {**record, "gas": receipt["gasUsed"], "tx": Web3.to_hex(receipt["transactionHash"])}
+        ws.write_record(_leaf_record_path(ws, round_no, leaf), records[leaf])
+    return inputs, [records[leaf] for leaf in sorted(records)]
+
+
+def _leaf_record_path(ws: Workspace, round_no: int, leaf: int) -> Path:
+    return ws.state_dir / "rounds" / f"{round_no}-leaf-{leaf}.json"
+
+
+def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None) -> AggregateOutcome:
     """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
-    next round's global model). A proof made before a crash is reused if it covers the same slots."""
+    next round's global model); in a tree federation, over the leaves' partial sums, proven first
+    by `executor` (default: one after another here). A proof made before a crash is reused if it
+    covers the same inputs."""
     coordinator = ws.coordinator()
     round_no = coordinator.current_round
     state = coordinator.round(round_no)
@@ -95,6 +154,9 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
                           f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")
     circuits = ws.circuits
     slots = accepted_slots(circuits.commitments, ws.store, coordinator, round_no, ws.config.slots)
+    leaves: list[dict] = []
+    if ws.config.shape.is_tree:
+        slots, leaves = prove_leaves(ws, round_no, slots, executor or SerialExecutor(), progress)
     record_path = ws.state_dir / "rounds" / f"{round_no}.json"
     record = ws.read_record(record_path)
     slot_hashes = [hex(s.update_hash) if s else None for s in slots]
@@ -113,4 +175,4 @@ def aggregate_round(ws: Workspace, progress: Progress = silent) -> AggregateOutc
     ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
                                   "finalize_tx": Web3.to_hex(receipt["transactionHash"])})
     return AggregateOutcome(round_no, state.accepted, record["next_model_hash"], record["next_model_cid"],
-                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"])
+                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"], leaves)

@@ -8,7 +8,7 @@ from zkfl.errors import ConfigError, ProofError
 from zkfl.prover import Proof, VerifierKeys, verify
 from zkfl.verification.findings import Finding
 from zkfl.verification.proofs import verify_onchain
-from zkfl.verification.rounds import KINDS, FederationView, RoundAudit, RoundChecker
+from zkfl.verification.rounds import FederationView, RoundAudit, RoundChecker
 from zkfl.workspace import Workspace
 
 
@@ -77,11 +77,13 @@ class RoundVerification:
 
 
 def verify_proof_file(ws: Workspace, proof_path: str, circuit: str, onchain: bool = False) -> list[Finding]:
-    """Verify a proof file against the federation's client or aggregator circuit (raises ProofError)."""
-    if circuit not in KINDS:
-        raise ConfigError(f"circuit must be 'client' or 'aggregator', got {circuit!r}")
+    """Verify a proof file against one of the federation's circuits: client, aggregator, or a
+    tree's leaf (raises ProofError)."""
     circuits = ws.circuits
-    keys = circuits.client if circuit == "client" else circuits.aggregator
+    by_kind = circuits.keys_by_kind()
+    if circuit not in by_kind:
+        raise ConfigError(f"circuit must be one of {', '.join(by_kind)} for this federation, got {circuit!r}")
+    keys = by_kind[circuit]
     proof = Proof.load(proof_path)
     verify(keys, proof)
     scope = f"proof {proof_path}"
@@ -101,7 +103,7 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundVer
     on-chain commitment, and a finalized round's FedAvg recomputed bit for bit."""
     coordinator = ws.coordinator()
     circuits = ws.circuits
-    keys: dict[str, VerifierKeys | None] = {"client": circuits.client.verifier, "aggregator": circuits.aggregator.verifier}
+    keys: dict[str, VerifierKeys | None] = {kind: k.verifier for kind, k in circuits.keys_by_kind().items()}
     view = FederationView.read(coordinator, ws.store, keys, circuits.commitments, circuits.fedavg, onchain)
     if round_no not in view.log.opened:
         raise ConfigError(f"round {round_no} does not exist; the open round is {coordinator.current_round}")

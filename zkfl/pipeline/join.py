@@ -53,7 +53,7 @@ def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_addr
     manifest = load_manifest(artifacts, coordinator.circuits_digest)
     root = Path(root).resolve()
     srs_path = root / "build" / "federation.srs"
-    config = WorkspaceConfig(manifest.training, manifest.slots, terms=coordinator.terms, rpc_url=rpc_url,
+    config = WorkspaceConfig(manifest.training, manifest.slots, manifest.leaf_slots, terms=coordinator.terms, rpc_url=rpc_url,
                              chain_id=chain.chain_id, ipfs_api=location, srs=str(srs_path))
     ws, created = Workspace.init(root, config)
     if not srs_path.is_file():
@@ -61,7 +61,9 @@ def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_addr
         if manifest.client.dev_srs:  # keep the federation's own flag, so the local manifest is the same
             write_atomic(srs_path.with_name(srs_path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING}))
         write_atomic(srs_path, artifacts.get(manifest.commitment_srs_cid))
-    for path, entry in zip(ws.pinned_settings_paths, (manifest.client, manifest.aggregator), strict=True):
+    entries = manifest.entries()
+    for kind, path in ws.pinned_settings_paths.items():
+        entry = entries[kind]
         if not path.is_file():
             write_atomic(path, artifacts.get(entry.settings_cid))
     progress("compiling the federation's circuits from its settings and making keys locally")

@@ -19,6 +19,7 @@ from zkfl.workspace import AGGREGATOR, OWNER, Workspace
 class ExportOutcome:
     training_step: str
     fedavg: str
+    partial_sum: str | None = None  # a tree's leaf circuit
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SetupOutcome:
     coordinator: str
     client_verifier: str
     aggregator_verifier: str
+    leaf_verifier: str | None
     chain_id: int
     genesis_hash: str
     genesis_cid: str
@@ -41,9 +43,9 @@ class SetupOutcome:
 def export_graphs(ws: Workspace) -> ExportOutcome:
     """Write the training-step and FedAvg ONNX graphs of the workspace's model."""
     config = ws.config
-    out = ws.build_dir / "onnx" / spec_tag(config.training, config.slots)
-    training, fedavg = export_circuits(config.training, config.slots, out)
-    return ExportOutcome(str(training), str(fedavg))
+    out = ws.build_dir / "onnx" / spec_tag(config.training, config.shape)
+    graphs = export_circuits(config.training, config.shape, out)
+    return ExportOutcome(str(graphs["client"]), str(graphs["aggregator"]), str(graphs["leaf"]) if "leaf" in graphs else None)
 
 
 def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome:
@@ -73,7 +75,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
         client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,
         srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],
         coordinator=record["coordinator"], client_verifier=record["client_verifier"],
-        aggregator_verifier=record["aggregator_verifier"], chain_id=record["chain_id"],
+        aggregator_verifier=record["aggregator_verifier"], leaf_verifier=record.get("leaf_verifier"), chain_id=record["chain_id"],
         genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], manifest_cid=manifest,
         deployed_now=deployed_now,
         seconds=round(time.perf_counter() - start, 2), deploy_gas=record["deploy_gas"] if deployed_now else {},

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zkfl.errors import ConfigError
-from zkfl.fixedpoint import SCALE, FixedArray, dequantize
+from zkfl.errors import AggregationRangeError, ConfigError
+from zkfl.fixedpoint import MAX_ABS_INT, SCALE, FixedArray, dequantize
 
 _ONE = float(1 << SCALE)
 
@@ -59,6 +59,39 @@ def fixed_point_tree_fedavg(updates: Sequence[FixedArray], leaf_slots: int, num_
     leaves = [fixed_point_partial_sum(updates[i:i + leaf_slots], num_params + 1)
               for i in range(0, len(updates), leaf_slots)]
     return fixed_point_fedavg(leaves, num_params, sample_count)
+
+
+RECIPROCAL_LIMIT = 2 * (1 << SCALE)
+"""The most filled slots FedAvg averages: past 2^(SCALE+1), Recip's round(2^SCALE / f) is 0. Its
+relative rounding error, up to f / 2^(SCALE+1), grows long before: 0.8 % at f = 64 (none at powers
+of two, which it divides exactly)."""
+
+
+def tree_range_problems(slots: int, leaf_slots: int, sample_count: int) -> list[str]:
+    """Why a federation of this shape could not aggregate a full round inside its circuits' range
+    (empty: it can). A partial sum is a FedAvg input, exact through ezkl's f32 inputs only up to
+    MAX_ABS_INT: its count element, G * n at scale SCALE, must stay under it."""
+    problems = []
+    count = max(leaf_slots, 1) * sample_count << SCALE
+    if count > MAX_ABS_INT:
+        problems.append(f"a full leaf of {leaf_slots} updates counts {leaf_slots * sample_count} samples, "
+                        f"{count} at scale {SCALE}, past the circuits' input range {MAX_ABS_INT}: at most "
+                        f"{MAX_ABS_INT // (sample_count << SCALE)} slots a leaf for {sample_count} samples an update")
+    if slots > RECIPROCAL_LIMIT:
+        problems.append(f"{slots} slots: FedAvg's reciprocal of the filled count rounds to 0 past {RECIPROCAL_LIMIT}")
+    return problems
+
+
+def check_partial_sum(partial: FixedArray, leaf: int, leaf_slots: int) -> None:
+    """Refuse, before proving, a leaf whose partial sum leaves the circuits' input range (the root
+    could not take it exactly): AggregationRangeError naming the leaf and what to do."""
+    worst = int(np.max(np.abs(partial))) if partial.size else 0
+    if worst > MAX_ABS_INT:
+        at = int(np.argmax(np.abs(partial)))
+        raise AggregationRangeError(
+            f"leaf {leaf}'s partial sum leaves the circuits' range: element {at} is {partial[at]} (scale {SCALE}), "
+            f"past ±{MAX_ABS_INT}; the sum of {leaf_slots} updates must stay within ±{MAX_ABS_INT / (1 << SCALE):g}. "
+            "Use smaller leaves (leaf_slots), or keep the model's weights smaller")
 
 
 def fedavg_float_gap(updates: Sequence[FixedArray], published: FixedArray, num_params: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from zkfl.protocol import starts_with_claim
 from zkfl.store import ArtifactStore
 from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
-Kind = Literal["client", "aggregator"]
+Kind = Literal["client", "aggregator", "leaf"]
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,15 @@ class SubmittedProof:
 
 
 def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore | None = None) -> SubmittedProof:
-    """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`) or finalizeRound
-    transaction of `coordinator`."""
+    """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`), aggregateLeaf or
+    finalizeRound transaction of `coordinator`."""
     w3 = coordinator.chain.w3
     tx = w3.eth.get_transaction(tx_hash)
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
         raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
-    kinds: dict[str, Kind] = {"submitUpdate": "client", "submitUpdateOptimistic": "client", "finalizeRound": "aggregator"}
+    kinds: dict[str, Kind] = {"submitUpdate": "client", "submitUpdateOptimistic": "client", "aggregateLeaf": "leaf",
+                              "finalizeRound": "aggregator"}
     if function.fn_name not in kinds:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
     receipt = w3.eth.get_transaction_receipt(tx_hash)

@@ -5,7 +5,9 @@ workspace's federation and `zkfl audit` on every round; both report the same che
 Per accepted update: `client-proof-transaction`, `client-links`, `data-commitment`,
 `client-proof-offchain`, `client-proof-onchain`, `update-stored`, `update-hash`.
 Per finalized round: `aggregator-proof-transaction`, `aggregation-links`, `aggregator-proof-offchain`,
-`aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`.
+`aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`; in a tree, per leaf
+proof: `leaf-proof-transaction`, `leaf-links`, `leaf-proof-offchain`, `leaf-proof-onchain`,
+`partial-stored`, `partial-hash`, `partial-sum`.
 Per round: `model-stored`, `model-hash`; once per verifier: `verifier-rejects-invalid`.
 The rules themselves (commitment layout, sender binding, expected slots, links, stored vectors) are
 `zkfl.protocol`'s. Every commitment is recomputed from the stored vector with the federation's
@@ -31,16 +33,23 @@ from zkfl.protocol import (
     client_link_problem,
     commitment_mismatch,
     context,
+    TreeShape,
     empty_slot,
-    expected_slots,
+    expected_leaf_inputs,
+    expected_root_inputs,
 )
 from zkfl.prover import VerifierKeys
 from zkfl.store import ArtifactStore, get_vector
-from zkfl.verification.fedavg import fedavg_float_gap, fixed_point_fedavg
+from zkfl.verification.fedavg import (
+    fedavg_float_gap,
+    fixed_point_fedavg,
+    fixed_point_partial_sum,
+    fixed_point_tree_fedavg,
+)
 from zkfl.verification.findings import Findings
 from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
 
-KINDS = ("client", "aggregator")
+KINDS = ("client", "aggregator", "leaf")
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,16 @@ class AggregationRow:
     float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
 
 
+@dataclass(frozen=True)
+class LeafRow:
+    leaf: int
+    partial_hash: str
+    cid: str
+    proof: ProofVerdict
+    stored_ok: bool
+    sum_exact: bool  # the stored partial sum is the exact sum of the leaf's accepted updates
+
+
 @dataclass
 class RoundAudit:
     round: int
@@ -79,6 +98,7 @@ class RoundAudit:
     model_cid: str
     finalized: bool
     updates: list[UpdateRow] = field(default_factory=list)
+    leaves: list[LeafRow] = field(default_factory=list)
     aggregation: AggregationRow | None = None
     accuracy: float | None = None  # of this round's starting model, with an evaluation set
 
@@ -95,20 +115,27 @@ class FederationView:
     slots: int
     empty_slot_commitment: int
     federation_id: bytes
-    verifiers: dict[str, str]  # "client" / "aggregator" -> the deployed verifier the coordinator calls
+    verifiers: dict[str, str]  # "client" / "aggregator" / "leaf" -> the deployed verifier the coordinator calls
     keys: dict[str, VerifierKeys | None]
     commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
     onchain: bool = True  # also eth_call each proof against the deployed verifiers
+    leaf_slots: int = 0  # G of an aggregation tree (0: flat)
+
+    @property
+    def shape(self) -> TreeShape:
+        return TreeShape(self.slots, self.leaf_slots)
 
     @classmethod
     def read(cls, coordinator: Coordinator, store: ArtifactStore, keys: dict[str, VerifierKeys | None],
              commitments: CommitmentKey | None, fedavg: FedAvgSpec | None, onchain: bool = True) -> FederationView:
         """The coordinator's fixed parameters and its event log, read from the chain."""
+        leaf_verifier = coordinator.leaf_verifier
+        verifiers = {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier,
+                     **({"leaf": leaf_verifier} if leaf_verifier else {})}
         return cls(coordinator, FederationLog.read(coordinator), store, coordinator.slots,
-                   coordinator.empty_slot_hash, coordinator.federation_id,
-                   {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier},
-                   keys, commitments, fedavg, onchain)
+                   coordinator.empty_slot_hash, coordinator.federation_id, verifiers, keys, commitments, fedavg,
+                   onchain, coordinator.leaf_slots)
 
     def sender_context(self, sender: str) -> int | None:
         """The digest of C(context) a proof submitted by `sender` must carry (None: no key)."""
@@ -170,7 +197,9 @@ class RoundChecker:
                                            vector is not None))
         finalized = log.finalized.get(r)
         if finalized is not None:
-            audit.aggregation = self._check_aggregation(r, finalized, vectors)
+            partials = {row.leaf: row for row in self._check_leaves(r, vectors, audit)}
+            audit.aggregation = self._check_aggregation(r, finalized, vectors, {k: int(v.partial_hash, 16)
+                                                                                 for k, v in partials.items()})
         return audit
 
     def intact_vector(self, cid: str) -> FixedArray | None:
@@ -179,17 +208,52 @@ class RoundChecker:
         return entry[0] if entry is not None else None
 
     # ----------------------------------------------------------------------------- parts
-    def _check_aggregation(self, r: int, finalized: FinalizedRound,
-                           vectors: dict[int, FixedArray | None]) -> AggregationRow:
-        view, findings = self.view, self.findings
+    def _check_leaves(self, r: int, vectors: dict[int, FixedArray | None], audit: RoundAudit) -> list[LeafRow]:
+        """A tree's leaf proofs of a finalized round (the last one of each leaf): each links to
+        exactly its slots' accepted updates, verifies, and its stored partial sum is their exact sum."""
+        view, findings, shape = self.view, self.findings, self.view.shape
+        if not shape.is_tree:
+            return []
+        accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
+        for leaf, event in sorted(view.log.leaves.get(r, {}).items()):
+            scope = f"round {r} leaf {leaf}"
+            sub = self._submitted("leaf", scope, event.tx_hash)
+            verdict = ProofVerdict(False, None, None, event.tx_hash, 0)
+            if sub is not None:
+                try:
+                    problem = aggregation_link_problem(
+                        AggregationCommitments.from_proof(sub.proof, shape.leaf_slots),
+                        expected_leaf_inputs(accepted, shape, leaf, view.empty_slot_commitment), event.partial_hash)
+                except ZkflError as exc:
+                    problem = str(exc)
+                findings.add("leaf-links", scope, problem is None, problem or "")
+                verdict = self._verify_proof("leaf", scope, sub)
+            stored = self._fetch("partial", scope, event.cid, event.partial_hash, "leaf partial sum")
+            members = [vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
+                       for s in shape.leaf_slot_range(leaf)]
+            exact = False
+            if stored is None or any(m is None for m in members):
+                findings.add("partial-sum", scope, False, "cannot recompute: an update or the partial sum is unavailable")
+            else:
+                exact = bool(np.array_equal(fixed_point_partial_sum(members, stored.size), stored))
+                findings.add("partial-sum", scope, exact, "the stored partial sum is the exact sum of the leaf's "
+                             "accepted updates" if exact else "the stored partial sum is not the sum of the leaf's "
+                             "accepted updates")
+            audit.leaves.append(LeafRow(leaf, hex(event.partial_hash), event.cid, verdict, stored is not None, exact))
+        return audit.leaves
+
+    def _check_aggregation(self, r: int, finalized: FinalizedRound, vectors: dict[int, FixedArray | None],
+                           leaf_outputs: dict[int, int]) -> AggregationRow:
+        view, findings, shape = self.view, self.findings, self.view.shape
         scope = f"round {r} aggregation"
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
         sub = self._submitted("aggregator", scope, finalized.tx_hash)
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
             try:
-                problem = aggregation_link_problem(AggregationCommitments.from_proof(sub.proof, view.slots),
-                                                   expected_slots(accepted, view.slots, view.empty_slot_commitment),
+                problem = aggregation_link_problem(AggregationCommitments.from_proof(sub.proof, shape.root_inputs),
+                                                   expected_root_inputs(accepted, leaf_outputs, shape,
+                                                                        view.empty_slot_commitment),
                                                    finalized.next_model_hash)
             except ZkflError as exc:
                 problem = str(exc)
@@ -205,7 +269,8 @@ class RoundChecker:
         else:
             spec = view.fedavg
             inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
-            recomputed = fixed_point_fedavg(inputs, spec.num_params, spec.sample_count)
+            recomputed = (fixed_point_tree_fedavg(inputs, shape.leaf_slots, spec.num_params, spec.sample_count)
+                          if shape.is_tree else fixed_point_fedavg(inputs, spec.num_params, spec.sample_count))
             exact = bool(np.array_equal(recomputed, published))
             float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
             diff = np.flatnonzero(recomputed != published)
