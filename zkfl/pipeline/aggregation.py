@@ -116,7 +116,7 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
     start = time.perf_counter()
     for result in executor.run(jobs):
         record = {**records[result.leaf], "partial_hash": hex(result.partial_hash),
-                  "partial_cid": put_vector(ws.store, result.partial), "proof_cid": ws.store.put(result.proof.data),
+                  "partial_cid": put_vector(ws.store, result.partial), "proof_cid": ws.store.put(result.proof.path.read_bytes()),
                   "done_after_seconds": round(time.perf_counter() - start, 2)}
         ws.write_record(_leaf_record_path(ws, round_no, result.leaf), record)
         records[result.leaf] = record

@@ -64,10 +64,12 @@ def leaf_resources(keys: CircuitKeys, cpus: int) -> dict[str, float]:
     return {"num_cpus": cpus, "memory": PROVER_MEMORY_PER_PK_BYTE * pk_bytes + PROVER_MEMORY_BASE}
 
 
-def _prove_in_task(job: LeafJob) -> LeafResult:
-    """A Ray task: prove into a temporary file on whatever node it runs, return the bytes."""
+def _prove_in_task(job: LeafJob) -> tuple[LeafResult, bytes]:
+    """A Ray task: prove into a temporary file on whatever node it runs; return the result and
+    the proof file's bytes."""
     with tempfile.TemporaryDirectory() as tmp:
-        return prove_leaf(LeafJob(job.leaf, job.keys, job.spec, job.slots, Path(tmp) / job.proof_path.name))
+        result = prove_leaf(LeafJob(job.leaf, job.keys, job.spec, job.slots, Path(tmp) / job.proof_path.name))
+        return result, result.proof.path.read_bytes()
 
 
 @dataclass
@@ -99,9 +101,9 @@ class RayExecutor:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(done[0])
-            result: LeafResult = ray.get(done[0])
-            write_atomic(job.proof_path, result.proof.data)
-            yield replace(result, proof=Proof(job.proof_path, result.proof.data))
+            result, proof_file = ray.get(done[0])
+            write_atomic(job.proof_path, proof_file)
+            yield replace(result, proof=Proof.load(job.proof_path))
 
 
 EXECUTORS = ("serial", "ray")

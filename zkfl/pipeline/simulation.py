@@ -14,6 +14,7 @@ from zkfl.errors import ConfigError
 from zkfl.evaluation import accuracy, float_fedavg_round
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+from zkfl.pipeline.executors import LeafExecutor
 from zkfl.pipeline.participant import client_round_record, prove_update, register_client, submit_update
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import round_model
@@ -47,9 +48,10 @@ class RunOutcome:
 
 def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: int | None = None,
                    eval_file: Path | None = None, seed: int | None = None,
-                   progress: Progress = silent) -> RunOutcome:
+                   progress: Progress = silent, executor: LeafExecutor | None = None) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
-    aggregate until `rounds` rounds are finalized. Re-running continues where a killed run stopped."""
+    aggregate until `rounds` rounds are finalized (a tree's leaves by `executor`). Re-running continues where a killed
+    run stopped."""
     if not data_files:
         raise ConfigError("run needs at least one client data file")
     if len(data_files) > ws.config.slots:
@@ -72,7 +74,7 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
             prove_update(ws, name, progress)
             submit_update(ws, name)
         wait_until_finalizable(ws, round_no)  # optimistic: no finalization while updates can be challenged
-        aggregate_round(ws, progress)
+        aggregate_round(ws, progress, executor)
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} finalized in {fresh[round_no]:.1f} s")
     return RunOutcome(_round_reports(ws, names, rounds, fresh, evaluation), setup.coordinator,
