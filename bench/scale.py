@@ -2,7 +2,7 @@
 
     python bench/scale.py --part circuits     # leaf and root circuits at the digits shape, G = 4, 8, 16
     python bench/scale.py --part run          # a 64-client tree federation end to end on the devnet
-    python bench/scale.py --part projection --from circuits.json --from run.json
+    python bench/scale.py --part projection --from circuits.json --from run.json [--times prove_times.json]
     python bench/scale.py                     # all three; JSON on stdout, progress on stderr
 
 circuits: for each G, the 64-client tree of the digits example (examples/digits.py: logistic
@@ -21,7 +21,8 @@ leaf and root prove times, gas of each leaf and the root (receipts), and an outs
 slope per leaf is a least-squares fit over the three rounds.
 
 projection: from those figures, per N in (64, 1,000, 10,000) and G: proofs per round, prover-seconds,
-aggregation wall time on P machines, gas per round and per client, key sizes, and the wall.
+aggregation wall time on P machines, gas per round and per client, key sizes, and the wall. With
+`--times`, the prove times are the ones bench/prove_times.py measured on another machine.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from zkfl.prover import CircuitKeys, ProverConfig, compile_circuit, prove, setup
 from zkfl.srs import DevSrsSource
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gas import bare_verify  # noqa: E402  (bench/gas.py: a verifier call that must return true)
+from gas import bare_verify, measured  # noqa: E402  (bench/gas.py: gas of verifier calls that returned true)
 
 DIGITS = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5)
 SMALLEST = TrainingStepSpec(LogisticRegression(4, 2), batch_size=2, local_steps=1, learning_rate=0.5)
@@ -179,8 +180,9 @@ def write_client_data(directory: Path, count: int) -> list[Path]:
     return files
 
 
-def run_part(cache: Path, executor_name: str, cpus_per_leaf: int) -> dict[str, Any]:
+def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | None) -> dict[str, Any]:
     from zkfl.audit.auditor import AuditOptions, audit_federation
+    from zkfl.chain.coordinator import FederationTerms
     from zkfl.pipeline import prove_update, register_client, setup_federation, submit_update
     from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
     from zkfl.pipeline.executors import executor_named
@@ -189,9 +191,13 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int) -> dict[str, A
     executor = executor_named(executor_name, cpus_per_leaf)
     rounds_plan = [64, 32, 8]  # clients taking part: 8, 4 and 1 leaves
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        ws, _ = Workspace.init(root / "ws", WorkspaceConfig(SMALLEST, slots=FEDERATION, leaf_slots=8))
-        (root / "ws" / "build").symlink_to(cache.resolve(), target_is_directory=True)
+        root = keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        # a round stays open while 64 clients register and submit, one block per transaction on the devnet
+        terms = FederationTerms(submission_window=1_000)
+        ws, _ = Workspace.init(root / "ws", WorkspaceConfig(SMALLEST, slots=FEDERATION, leaf_slots=8, terms=terms))
+        if not (root / "ws" / "build").exists():
+            (root / "ws" / "build").symlink_to(cache.resolve(), target_is_directory=True)
         try:
             files = write_client_data(root, FEDERATION)
             start = time.perf_counter()
@@ -210,16 +216,24 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int) -> dict[str, A
                 wait_until_finalizable(ws, round_no)
                 start = time.perf_counter()
                 outcome = aggregate_round(ws, log, executor)
-                leaf_gas = [leaf["gas"] for leaf in outcome.leaves]
+                coordinator = ws.coordinator()
+                leaf_gas = [_accepted_gas(ws, leaf["tx"], coordinator.leaf_verifier) for leaf in outcome.leaves]
+                root_tx = coordinator.finalized_rounds()[-1].tx_hash
+                root_gas = _accepted_gas(ws, root_tx, coordinator.aggregator_verifier)
                 rounds.append({
                     "round": round_no, "clients": taking_part, "leaves": len(outcome.leaves),
                     "clients_seconds": round(clients_seconds, 1),
                     "aggregation_seconds": round(time.perf_counter() - start, 1),
                     "leaf_done_after_seconds": [leaf.get("done_after_seconds") for leaf in outcome.leaves],
                     "root_prove_seconds": outcome.prove_seconds,
-                    "leaf_gas": leaf_gas, "root_gas": outcome.gas_used,
-                    "round_gas": sum(leaf_gas) + (outcome.gas_used or 0),
+                    "leaf_gas": leaf_gas, "root_gas": root_gas, "round_gas": sum(leaf_gas) + root_gas,
                 })
+                if round_no == 0:  # the coordinator's own part: the same proofs straight to their verifiers
+                    owner = ws.signer("owner")
+                    bare_leaf = _bare(ws, owner, outcome.leaves[0]["proof_cid"], coordinator.leaf_verifier)
+                    bare_root = _bare(ws, owner, outcome.proof_cid, coordinator.aggregator_verifier)
+                    overhead = {"leaf_tx": leaf_gas[0] - bare_leaf, "root_tx": root_gas - bare_root,
+                                "bare_leaf_verify": bare_leaf, "bare_root_verify": bare_root}
                 log(json.dumps(rounds[-1]))
             submissions = [r["gasUsed"] for r in _submission_receipts(ws)]
             coordinator = ws.coordinator()
@@ -229,10 +243,23 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int) -> dict[str, A
                     "logrows": setup.client_logrows, "setup_seconds": round(setup_seconds, 1), "rounds": rounds,
                     "submission_gas_median": int(statistics.median(submissions)),
                     "round_gas_per_leaf": int(slope), "round_gas_intercept": int(intercept),
+                    "coordinator_overhead_gas": overhead,
                     "audit_passed": audit.ok, "audit_checks": len(audit.checks),
                     "audit_failures": [f"{f.check} {f.scope}: {f.detail}" for f in audit.failures][:5]}
         finally:
             ws.stop_devnet()
+
+
+def _accepted_gas(ws: Any, tx_hash: str, verifier: str) -> int:
+    """Gas of a transaction whose call to `verifier` returned true (else the bench stops)."""
+    return measured(ws.chain, ws.chain.w3.eth.get_transaction_receipt(tx_hash), verifier)["gas"]
+
+
+def _bare(ws: Any, signer: Any, proof_cid: str, verifier: str) -> int:
+    from zkfl.pipeline.rounds import stored_proof
+
+    with stored_proof(ws.store, proof_cid) as proof:
+        return bare_verify(ws.chain, signer, verifier, proof)["gas"]
 
 
 def _submission_receipts(ws: Any) -> list[dict]:
@@ -253,45 +280,63 @@ def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def projection(circuits: dict[str, Any], run: dict[str, Any] | None, client_seconds: float | None) -> dict[str, Any]:
-    """Depth 2 (leaves of G under one root over ceil(N / G) leaves). Each root figure is a line
-    through the measured roots (R = 64 / G inputs); a root past the shared logrows lifts every
-    circuit to a larger one, which is the wall."""
+    """Per N and G: leaves of G slots, then (past what one root holds) levels of inner nodes, each
+    the leaf circuit again over G partial sums, under one root. Root figures are lines through the
+    measured roots (R = 64 / G inputs) at the shared logrows; the largest root that fits there,
+    R_max, sets where depth 2 ends. This code base implements depth 2 (leaves and root); deeper
+    rows are the cost model of inner nodes, which need no new circuit."""
     trees = circuits["trees"]
     logrows = trees[0]["logrows"]
-    capacity = 2 ** logrows
     root_fit = {key: _fit([(t["leaves"], t["root"][key]) for t in trees])
                 for key in ("rows", "prove_median_seconds", "pk_bytes", "verify_gas")}
-    per_leaf_tx = run["round_gas_per_leaf"] - trees[1]["leaf"]["verify_gas"] if run else None
+    rows_slope, rows_intercept = root_fit["rows"]
+    root_max = int((2 ** logrows - rows_intercept) / rows_slope)  # inputs of the largest root at the shared logrows
+    overhead = run["coordinator_overhead_gas"] if run else None
     submission = run["submission_gas_median"] if run else None
+
+    def root(key: str, inputs: int) -> float:
+        slope, intercept = root_fit[key]
+        return slope * inputs + intercept
+
     out = []
     for n in CLIENTS:
         for tree in trees:
-            g = tree["leaf_slots"]
-            leaves = math.ceil(n / g)
-
-            def root(key: str) -> float:
-                slope, intercept = root_fit[key]
-                return slope * leaves + intercept
-
-            root_rows = root("rows")
-            row = {"clients": n, "leaf_slots": g, "leaves": leaves, "proofs_per_round": n + leaves + 1,
-                   "root_rows": int(root_rows), "fits_shared_logrows": root_rows < capacity,
-                   "keys_pk_bytes": int(tree["leaf"]["pk_bytes"] + root("pk_bytes")),
-                   "aggregation_prover_seconds": round(leaves * tree["leaf"]["prove_median_seconds"]
-                                                      + root("prove_median_seconds"), 1)}
+            g, leaf = tree["leaf_slots"], tree["leaf"]
+            levels = [math.ceil(n / g)]  # sum nodes per level: leaves, then inner nodes
+            while levels[-1] > root_max:
+                levels.append(math.ceil(levels[-1] / g))
+            inputs, sums = levels[-1], sum(levels)
+            row = {"clients": n, "leaf_slots": g, "depth": len(levels) + 1, "sum_nodes_per_level": levels,
+                   "root_inputs": inputs, "implemented": len(levels) == 1, "proofs_per_round": n + sums + 1,
+                   "keys_pk_bytes": int(leaf["pk_bytes"] + root("pk_bytes", inputs)),
+                   "aggregation_prover_seconds": round(sums * leaf["prove_median_seconds"]
+                                                      + root("prove_median_seconds", inputs), 1)}
             if client_seconds is not None:
                 row["prover_seconds_with_clients"] = round(row["aggregation_prover_seconds"] + n * client_seconds, 1)
             row["aggregation_wall_seconds"] = {
-                p: round(math.ceil(leaves / p) * tree["leaf"]["prove_median_seconds"] + root("prove_median_seconds"), 1)
-                for p in MACHINES}
-            if per_leaf_tx is not None:
-                leaf_tx = tree["leaf"]["verify_gas"] + per_leaf_tx
-                round_gas = leaves * leaf_tx + root("verify_gas") + n * submission
+                p: round(sum(math.ceil(nodes / p) for nodes in levels) * leaf["prove_median_seconds"]
+                         + root("prove_median_seconds", inputs), 1) for p in MACHINES}
+            if overhead is not None:
+                node_tx = leaf["verify_gas"] + overhead["leaf_tx"]
+                root_tx = root("verify_gas", inputs) + overhead["root_tx"]
+                round_gas = sums * node_tx + root_tx + n * submission
                 row |= {"gas_per_round": int(round_gas), "gas_per_client": int(round_gas / n),
-                        "root_tx_under_block_limit": root("verify_gas") < BLOCK_GAS}
+                        "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2)}
             out.append(row)
-    return {"depth": 2, "shared_logrows": logrows, "root_fit": root_fit, "coordinator_gas_per_leaf_tx": per_leaf_tx,
+    return {"shared_logrows": logrows, "root_max_inputs": root_max, "root_fit": root_fit,
+            "coordinator_overhead_gas": overhead, "submission_gas": submission, "client_prove_seconds": client_seconds,
             "rows": out}
+
+
+def use_times(circuits: dict[str, Any], times: dict[str, Any]) -> None:
+    """Replace the circuits' prove times with those of bench/prove_times.py (by exported name)."""
+    medians = {c["circuit"]: c["prove_median_seconds"] for c in times["circuits"]}
+    for tree in circuits["trees"]:
+        tree["leaf"]["prove_median_seconds"] = medians[f"leaf-G{tree['leaf_slots']}"]
+        tree["root"]["prove_median_seconds"] = medians[f"root-R{tree['leaves']}"]
+    circuits["client"]["prove_median_seconds"] = medians["client"]
+    circuits["flat"]["k8_today"]["prove_median_seconds"] = medians["flat-K8-today"]
+    circuits["times_from"] = f"bench/prove_times.py on {times['cpus']} CPUs"
 
 
 def main() -> None:
@@ -300,10 +345,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--executor", choices=["serial", "ray"], default="ray")
     parser.add_argument("--cpus-per-leaf", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="run part: keep the federation (workspace, data) in this directory")
     parser.add_argument("--export", type=Path, help="circuits part: also export circuits for bench/prove_times.py")
     parser.add_argument("--from", dest="inputs", type=Path, action="append", default=[],
                         help="projection part: a circuits and a run report written earlier")
     parser.add_argument("--client-seconds", type=float, help="projection: one digits client proof, seconds")
+    parser.add_argument("--times", type=Path, help="projection: prove times from bench/prove_times.py")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
     args = parser.parse_args()
     report: dict[str, Any] = {}
@@ -312,7 +359,9 @@ def main() -> None:
     if args.part in ("all", "circuits"):
         report["circuits"] = circuits_part(args.cache, args.repeats, args.export)
     if args.part in ("all", "run"):
-        report["run"] = run_part(args.cache, args.executor, args.cpus_per_leaf)
+        report["run"] = run_part(args.cache, args.executor, args.cpus_per_leaf, args.keep)
+    if args.times:
+        use_times(report["circuits"], json.loads(args.times.read_text()))
     if args.part in ("all", "projection"):
         client = report["circuits"].get("client", {}).get("prove_median_seconds")
         report["projection"] = projection(report["circuits"], report.get("run"), args.client_seconds or client)
