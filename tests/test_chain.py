@@ -282,8 +282,8 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     mine_blocks(chain, WINDOW + 1)
-    reject(f"SlotMismatch: slot 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
-            f"round 0 accepted {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
+    reject(f"SlotMismatch: input 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
+            f"round 0 holds {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
             coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
 
 
@@ -294,7 +294,7 @@ def test_finalize_with_a_missing_update_hash_is_rejected(
     # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
     points = proof_points(full_round.aggregate.proof.data, 3, "proof")
     proof = _with_points(partial_round.aggregate.proof.data, {0: points[0], 2: points[2]})
-    reject("SlotMismatch: slot 1 of the aggregation consumed commitment",
+    reject("SlotMismatch: input 1 of the aggregation consumed commitment",
             coordinator.finalize_round, accounts[1], 0, proof, "cid")
 
 
@@ -303,7 +303,7 @@ def test_finalize_with_swapped_slots_is_rejected(coordinator: Coordinator, accou
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     points = proof_points(full_round.aggregate.proof.data, 2, "proof")
     swapped = _with_points(full_round.aggregate.proof.data, {0: points[1], 1: points[0]})
-    reject(f"SlotMismatch: slot 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
+    reject(f"SlotMismatch: input 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
             coordinator.finalize_round, accounts[1], 0, swapped, "cid")
 
 

@@ -130,7 +130,8 @@ def test_a_two_leaf_tree_is_accepted_and_equals_the_flat_fedavg_bit_for_bit(
 
 def test_a_leaf_proof_over_another_leafs_updates_is_refused(tree_round: Coordinator, accounts: list[LocalAccount],
                                                             leaf_proofs: list[LeafResult]) -> None:
-    reject("SlotMismatch", tree_round.aggregate_leaf, accounts[0], 0, 1, leaf_proofs[0].proof, "bafy")
+    reject("SlotMismatch: input 2 of the aggregation", tree_round.aggregate_leaf, accounts[0], 0, 1, leaf_proofs[0].proof,
+           "bafy")  # leaf 1 starts at slot 2
     reject("InvalidProof", tree_round.aggregate_leaf, accounts[0], 0, 0, tampered(leaf_proofs[0].proof.data), "bafy")
     reject("NoSuchLeaf", tree_round.aggregate_leaf, accounts[0], 0, 2, leaf_proofs[0].proof, "bafy")
 
@@ -147,7 +148,7 @@ def test_a_root_over_a_missing_leaf_is_refused(tree_round: Coordinator, accounts
                                   proof_dir / "root-without-leaf-1.json")
     reject("LeafNotAggregated", tree_round.finalize_round, accounts[1], 0, without.proof, "bafy-next")
     tree_round.aggregate_leaf(accounts[0], 0, 1, leaf_proofs[1].proof, "bafy")
-    reject("SlotMismatch", tree_round.finalize_round, accounts[1], 0, without.proof, "bafy-next")
+    reject("SlotMismatch: input 1 of the aggregation", tree_round.finalize_round, accounts[1], 0, without.proof, "bafy-next")
     tree_round.finalize_round(accounts[1], 0, root_proof.proof, "bafy-next")
 
 

@@ -42,7 +42,8 @@ MESSAGES = {
     "SubmissionStillOpen": lambda round, deadline, blockNumber: (
         f"round {round} is still open until block {deadline} (now block {blockNumber}) and not every client submitted"),
     "SlotMismatch": lambda round, slot, expected, got: (
-        f"slot {slot} of the aggregation consumed commitment {got:#x}; round {round} accepted {expected:#x} there"),
+        f"input {slot} of the aggregation consumed commitment {got:#x}; round {round} holds {expected:#x} there "
+        "(in slot order, or for a tree's root in leaf order)"),
     "WrongRound": lambda current, given: f"round {given} is not the open round ({current})",
     "DataAlreadyCommitted": lambda client, dataCommitment: (
         f"{client} already committed data commitment {dataCommitment:#x}"),

@@ -514,7 +514,7 @@ contract Coordinator {
         uint256 accepted = _leafAccepted[round][leaf];
         if (accepted == 0) revert EmptyLeaf(round, leaf);
         if (_leafOutputs[round][leaf] != 0) revert LeafAlreadyAggregated(round, leaf);
-        _checkConsumed(round, proof, g, leaf * g);
+        _checkConsumed(round, proof, g, leaf * g, false);
         _verify(leafVerifier, proof);
 
         uint256 partialHash = _pointHash(proof, g);
@@ -535,7 +535,7 @@ contract Coordinator {
         if (msg.sender != aggregator) revert NotAggregator(msg.sender);
         Round storage open = _checkAggregatable(round);
         uint256 inputs = leafSlots == 0 ? slots : slots / leafSlots;
-        _checkConsumed(round, proof, inputs, type(uint256).max);
+        _checkConsumed(round, proof, inputs, 0, leafSlots != 0);
         _verify(aggregatorVerifier, proof);
 
         uint256 next = _pointHash(proof, inputs);
@@ -646,19 +646,20 @@ contract Coordinator {
     }
 
     /// @dev Check that a proof's first `count` commitments are exactly what it must consume: the
-    ///      slots from `firstSlot` on (a leaf, or a flat root), or with firstSlot = max the leaves
-    ///      (a tree's root). An empty slot or leaf carries emptySlotHash; a leaf with accepted
-    ///      updates must have been proven.
-    function _checkConsumed(uint256 round, bytes calldata proof, uint256 count, uint256 firstSlot) private view {
+    ///      slots from `first` on (a leaf, or a flat root), or the leaves from `first` on (a tree's
+    ///      root). An empty slot or leaf carries emptySlotHash; a leaf with accepted updates must
+    ///      have been proven.
+    function _checkConsumed(uint256 round, bytes calldata proof, uint256 count, uint256 first, bool overLeaves)
+        private
+        view
+    {
         if (proof.length < (count + 1) * POINT_BYTES) revert ProofTooShort(proof.length, (count + 1) * POINT_BYTES);
-        bool overLeaves = firstSlot == type(uint256).max && leafSlots != 0;
-        uint256 first = firstSlot == type(uint256).max ? 0 : firstSlot;
         for (uint256 i = 0; i < count; ++i) {
             uint256 expected;
             if (overLeaves) {
-                expected = _leafOutputs[round][i];
+                expected = _leafOutputs[round][first + i];
                 if (expected == 0) {
-                    if (_leafAccepted[round][i] != 0) revert LeafNotAggregated(round, i);
+                    if (_leafAccepted[round][first + i] != 0) revert LeafNotAggregated(round, first + i);
                     expected = emptySlotHash;
                 }
             } else {
@@ -666,7 +667,7 @@ contract Coordinator {
                 if (expected == 0) expected = emptySlotHash;
             }
             uint256 consumed = _pointHash(proof, i);
-            if (consumed != expected) revert SlotMismatch(round, overLeaves ? i : first + i, expected, consumed);
+            if (consumed != expected) revert SlotMismatch(round, first + i, expected, consumed);
         }
     }
 

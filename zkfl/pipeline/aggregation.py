@@ -6,8 +6,8 @@ that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is no
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from web3 import Web3
@@ -88,8 +88,9 @@ def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2
 def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor,
                  progress: Progress = silent) -> tuple[list[SlotUpdate | None], list[dict]]:
     """Prove and submit every leaf of the round that holds accepted updates and is not proven
-    on-chain for them yet; returns the root's inputs (each leaf's partial sum, None for an empty
-    leaf) and each leaf's record. Every partial sum is range-checked before any proof starts."""
+    on-chain for them yet, each as soon as its proof is back; returns the root's inputs (each
+    leaf's partial sum, None for an empty leaf) and each leaf's record. Every partial sum is
+    range-checked before any proof starts."""
     circuits, coordinator, shape = ws.circuits, ws.coordinator(), ws.config.shape
     key, spec = circuits.commitments, circuits.partial_sum
     inputs: list[SlotUpdate | None] = [None] * shape.leaves
@@ -113,20 +114,29 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
         records[leaf] = record
     if jobs:
         progress(f"aggregator: proving {len(jobs)} leaf partial sum(s) of round {round_no}")
+    proving = {job.leaf for job in jobs}
+
+    def submit(leaf: int) -> None:
+        """Submit a recorded leaf proof, unless the chain has its output (from this run before a
+        stop, or from another aggregator)."""
+        if coordinator.leaf_output_hash(round_no, leaf) == inputs[leaf].update_hash:
+            return
+        with stored_proof(ws.store, records[leaf]["proof_cid"]) as proof:
+            receipt = coordinator.aggregate_leaf(ws.signer(AGGREGATOR), round_no, leaf, proof,
+                                                 records[leaf]["partial_cid"])
+        records[leaf] |= {"gas": receipt["gasUsed"], "tx": Web3.to_hex(receipt["transactionHash"])}
+        ws.write_record(_leaf_record_path(ws, round_no, leaf), records[leaf])
+
+    for leaf in sorted(records.keys() - proving):
+        submit(leaf)
     start = time.perf_counter()
     for result in executor.run(jobs):
-        record = {**records[result.leaf], "partial_hash": hex(result.partial_hash),
-                  "partial_cid": put_vector(ws.store, result.partial), "proof_cid": ws.store.put(result.proof.path.read_bytes()),
-                  "done_after_seconds": round(time.perf_counter() - start, 2)}
-        ws.write_record(_leaf_record_path(ws, round_no, result.leaf), record)
-        records[result.leaf] = record
-    for leaf, record in records.items():
-        if coordinator.leaf_output_hash(round_no, leaf) == inputs[leaf].update_hash:
-            continue  # submitted before (by this run before a stop, or by another aggregator)
-        with stored_proof(ws.store, record["proof_cid"]) as proof:
-            receipt = coordinator.aggregate_leaf(ws.signer(AGGREGATOR), round_no, leaf, proof, record["partial_cid"])
-        records[leaf] = {**record, "gas": receipt["gasUsed"], "tx": Web3.to_hex(receipt["transactionHash"])}
-        ws.write_record(_leaf_record_path(ws, round_no, leaf), records[leaf])
+        records[result.leaf] |= {"partial_hash": hex(result.partial_hash),
+                                 "partial_cid": put_vector(ws.store, result.partial),
+                                 "proof_cid": ws.store.put(result.proof.path.read_bytes()),
+                                 "done_after_seconds": round(time.perf_counter() - start, 2)}
+        ws.write_record(_leaf_record_path(ws, round_no, result.leaf), records[result.leaf])
+        submit(result.leaf)
     return inputs, [records[leaf] for leaf in sorted(records)]
 
 
