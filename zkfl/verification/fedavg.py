@@ -63,8 +63,8 @@ def fixed_point_tree_fedavg(updates: Sequence[FixedArray], leaf_slots: int, num_
 
 RECIPROCAL_LIMIT = 2 * (1 << SCALE)
 """The most filled slots FedAvg averages: past 2^(SCALE+1), Recip's round(2^SCALE / f) is 0. Its
-relative rounding error, up to f / 2^(SCALE+1), grows long before: 0.8 % at f = 64 (none at powers
-of two, which it divides exactly)."""
+relative rounding error, at most f / 2^(SCALE+1), grows long before: up to about 0.8 % for f near
+64 (none at powers of two, which it divides exactly)."""
 
 
 def tree_range_problems(slots: int, leaf_slots: int, sample_count: int) -> list[str]:
