@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zkfl.errors import IntegrityError
 from zkfl.store import get_vector
 from zkfl.workspace import Workspace
 
@@ -321,6 +322,20 @@ def test_watch_refuses_an_eager_federation_and_a_bad_key(cli_run: CliRun, monkey
            *federation)
     monkeypatch.setenv("ZKFL_WATCHTOWER_KEY", "0x1234")
     _fails(2, "invalid private key", "watch", *federation)
+
+
+def test_setup_refuses_a_federation_deployed_with_other_circuits(cli_run: CliRun,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace set up by another zkFL version (its coordinator holds another circuits digest)
+    is refused, not reused with verifiers its proofs would fail."""
+    import zkfl.pipeline.setup as setup
+
+    ws = Workspace.open(cli_run.workspace)
+    deployed = ws.coordinator().circuits_digest
+    setup.setup_federation(ws)  # this zkFL's own federation: reused
+    monkeypatch.setattr(setup, "circuits_digest", lambda *args: bytes(a ^ 1 for a in deployed))
+    with pytest.raises(IntegrityError, match="deployed with other circuits than this zkFL builds"):
+        setup.setup_federation(ws)
 
 
 def test_run_needs_data(cli_run: CliRun) -> None:

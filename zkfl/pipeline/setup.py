@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkfl.build import export_circuits, spec_tag
+from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.deploy import FederationConfig, deploy_federation
-from zkfl.manifest import publish_manifest
+from zkfl.errors import IntegrityError
+from zkfl.manifest import circuits_digest, publish_manifest
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.store import put_vector
 from zkfl.workspace import AGGREGATOR, OWNER, Workspace
@@ -49,9 +51,11 @@ def export_graphs(ws: Workspace) -> ExportOutcome:
 
 
 def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome:
-    """Compile both circuits, make keys (dev SRS or the configured ceremony file), build and deploy
+    """Compile the circuits, make keys (dev SRS or the configured ceremony file), build and deploy
     the verifiers and the coordinator, and publish the genesis model. A finished setup is reused:
-    only a deployment whose contracts are gone from the chain (a wiped devnet) is redone."""
+    only a deployment whose contracts are gone from the chain (a wiped devnet) is redone. One made
+    with other circuits (by another zkFL or ezkl version) is refused: this build's proofs would
+    not verify there."""
     start = time.perf_counter()
     record = ws.read_record(ws.deployment_path)
     if record is not None:
@@ -63,6 +67,11 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     manifest = publish_manifest(ws.store, circuits, ws.config.terms.verification)  # the coordinator will hold its digest
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
+    if not deployed_now and Coordinator(chain, record["coordinator"]).circuits_digest != circuits_digest(
+            circuits, ws.config.terms.verification):
+        raise IntegrityError(f"the federation at {record['coordinator']} was deployed with other circuits than this "
+                             f"zkFL builds (another zkFL or ezkl version?): its proofs would not verify there. Keep "
+                             f"using the zkFL that set it up, or start a new workspace (not {ws.root})")
     if deployed_now:
         progress("deploying verifiers and coordinator")
         config = FederationConfig.starting_from(circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address,
