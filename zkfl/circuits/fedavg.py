@@ -17,7 +17,7 @@ filled (f = 0 has no reciprocal; an all-empty round is refused before proving).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -27,20 +27,28 @@ from zkfl.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class FedAvgSpec:
+class _AggregationSpec:
+    """What both aggregation circuits take: `slots` update vectors of P weights and a sample count."""
+
     num_params: int
-    slots: int  # R: the circuit's inputs (client slots; leaves as the root of a tree)
+    slots: int  # the circuit's inputs
     sample_count: int  # n: every client update's count (the training circuit's constant)
-    clients_per_input: int = 1  # G as the root of a tree: each input is the partial sum of G slots
 
     def __post_init__(self) -> None:
-        for name in ("num_params", "slots", "sample_count", "clients_per_input"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for field in fields(self):  # every field is a count
+            if getattr(self, field.name) < 1:
+                raise ConfigError(f"{field.name} must be at least 1, got {getattr(self, field.name)}")
 
     @property
     def update_len(self) -> int:
         return self.num_params + 1
+
+
+@dataclass(frozen=True)
+class FedAvgSpec(_AggregationSpec):
+    """R inputs (client slots; leaves as the root of a tree) in, the next model out."""
+
+    clients_per_input: int = 1  # G as the root of a tree: each input is the partial sum of G slots
 
     def io_lengths(self) -> tuple[list[int], list[int]]:
         """Lengths of the graph's inputs (one update per slot) and output (the next model)."""
@@ -71,7 +79,7 @@ class FedAvg(torch.nn.Module):
 
 
 @dataclass(frozen=True)
-class PartialSumSpec:
+class PartialSumSpec(_AggregationSpec):
     """A leaf of the aggregation tree: G client updates in, their exact sum out.
 
         inputs   update_1 .. update_G   (P + 1,) each: weights, then sample count (zeros: empty slot)
@@ -81,19 +89,6 @@ class PartialSumSpec:
     partials is the sum of its updates: the root, today's FedAvg circuit over the leaves' partials,
     gives bit for bit the flat FedAvg of the same updates (its count element is the number of
     filled slots times n, from which it takes the filled count exactly as over client slots)."""
-
-    num_params: int
-    slots: int  # G: updates per leaf
-    sample_count: int
-
-    def __post_init__(self) -> None:
-        for name in ("num_params", "slots", "sample_count"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-    @property
-    def update_len(self) -> int:
-        return self.num_params + 1
 
     def io_lengths(self) -> tuple[list[int], list[int]]:
         return [self.update_len] * self.slots, [self.update_len]
