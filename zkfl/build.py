@@ -53,7 +53,7 @@ class CircuitSet:
 
 def fedavg_spec(spec: TrainingStepSpec, shape: TreeShape | int) -> FedAvgSpec:
     """The FedAvg (root) circuit: over the slots (flat, or `shape` given as K) or the leaves."""
-    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    shape = TreeShape.of(shape)
     return FedAvgSpec(spec.num_params, shape.root_inputs, spec.sample_count, max(shape.leaf_slots, 1))
 
 
@@ -70,7 +70,7 @@ def _aggregation_config(config: ProverConfig) -> ProverConfig:
 
 def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
-    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    shape = TreeShape.of(shape)
     out_dir = Path(out_dir)
     graphs = {"client": export_onnx(spec.module(), [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
                                     out_dir / "training_step.onnx", ["theta", "data", "context"], ["update"])}
@@ -99,7 +99,8 @@ class PinnedSettings:
         return {"client": self.client, "aggregator": self.aggregator, "leaf": self.leaf}
 
 
-_NAMES = {"client": "training_step", "aggregator": "fedavg", "leaf": "partial_sum"}
+CIRCUIT_NAMES = {"client": "training_step", "aggregator": "fedavg", "leaf": "partial_sum"}
+"""Each kind of circuit's name: its compiled artifacts, and a joined workspace's pinned settings."""
 
 
 def compile_circuits(
@@ -108,7 +109,7 @@ def compile_circuits(
 ) -> dict[str, CompiledCircuit]:
     """Every circuit of the federation (by kind) at one logrows (the largest one's), so their
     commitments are comparable."""
-    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    shape = TreeShape.of(shape)
     cache_dir = Path(cache_dir)
     graphs = export_circuits(spec, shape, cache_dir / "onnx" / spec_tag(spec, shape))
     inputs = {"client": [quantize(v) for v in spec.calibration_inputs()],
@@ -118,7 +119,7 @@ def compile_circuits(
     configs = {kind: config if kind == "client" else _aggregation_config(config) for kind in graphs}
 
     def build(kind: str, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
-        return compile_circuit(_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows,
+        return compile_circuit(CIRCUIT_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows,
                                settings=settings)
 
     if pinned is not None:
@@ -148,7 +149,7 @@ def build_circuits(
     `shape` is the federation's K slots, flat or as a tree (`TreeShape`; an int K is flat).
     Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about).
     With `pinned`, the circuits compile from those settings instead of generated ones."""
-    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    shape = TreeShape.of(shape)
     problems = shape.problems() or tree_range_problems(shape.slots, shape.leaf_slots, spec.sample_count)
     if problems:
         raise ConfigError("; ".join(problems))
@@ -174,7 +175,7 @@ def check_links(circuits: CircuitSet) -> None:
 
 
 def spec_tag(spec: TrainingStepSpec, shape: TreeShape | int) -> str:
-    shape = TreeShape(shape) if isinstance(shape, int) else shape
+    shape = TreeShape.of(shape)
     model = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
     tree = f"-G{shape.leaf_slots}" if shape.is_tree else ""
     return f"{spec.model.name}-{model}-b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}-K{shape.slots}{tree}"

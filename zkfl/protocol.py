@@ -41,7 +41,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from py_ecc.bn128 import FQ, add, field_modulus
 
-from zkfl.circuits import FedAvgSpec
+from zkfl.circuits import FedAvgSpec, PartialSumSpec
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, check_range, to_felts
@@ -192,6 +192,11 @@ class TreeShape:
     slots: int
     leaf_slots: int = 0
 
+    @classmethod
+    def of(cls, shape: TreeShape | int) -> TreeShape:
+        """A shape, or K slots aggregated flat."""
+        return cls(shape) if isinstance(shape, int) else shape
+
     def problems(self) -> list[str]:
         if self.slots < 1:
             return [f"slots must be at least 1, got {self.slots}"]
@@ -243,7 +248,7 @@ def expected_root_inputs(accepted: Mapping[int, int], leaf_outputs: Mapping[int,
     return tuple(inputs)
 
 
-def empty_slot(spec: FedAvgSpec) -> FixedArray:
+def empty_slot(spec: FedAvgSpec | PartialSumSpec) -> FixedArray:
     """What fills a slot no client submitted to: zero weights, zero samples (so FedAvg leaves it
     out). The coordinator holds its commitment as `emptySlotHash`."""
     return np.zeros(spec.update_len, dtype=np.int64)

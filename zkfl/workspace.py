@@ -28,7 +28,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
-from zkfl.build import CircuitSet, PinnedSettings, build_circuits
+from zkfl.build import CIRCUIT_NAMES, CircuitSet, PinnedSettings, build_circuits
 from zkfl.chain.coordinator import OPTIMISTIC_TERMS, Coordinator, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
@@ -274,9 +274,8 @@ class Workspace:
     @property
     def pinned_settings_paths(self) -> dict[str, Path]:
         """Where a joined workspace keeps the federation's circuits' settings, by kind."""
-        names = {"client": "training_step", "aggregator": "fedavg", **({"leaf": "partial_sum"}
-                                                                        if self.config.shape.is_tree else {})}
-        return {kind: self.root / "settings" / f"{name}.json" for kind, name in names.items()}
+        kinds = ("client", "aggregator", "leaf") if self.config.shape.is_tree else ("client", "aggregator")
+        return {kind: self.root / "settings" / f"{CIRCUIT_NAMES[kind]}.json" for kind in kinds}
 
     def pinned_settings(self) -> PinnedSettings | None:
         paths = self.pinned_settings_paths
