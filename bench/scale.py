@@ -50,7 +50,7 @@ from zkfl.chain.rpc import connect
 from zkfl.circuits import FedAvgSpec, LogisticRegression, TrainingStepSpec, export_onnx
 from zkfl.fixedpoint import quantize
 from zkfl.protocol import TreeShape
-from zkfl.prover import CircuitKeys, ProverConfig, compile_circuit, prove, setup_keys
+from zkfl.prover import CircuitKeys, Proof, ProverConfig, compile_circuit, prove, setup_keys
 from zkfl.srs import DevSrsSource
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -88,7 +88,7 @@ def measure(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: An
     result = queue.get()
     child.join()
     verifier = deploy_circuit_verifier(chain, owner, keys, cache)
-    gas = bare_verify(chain, owner, verifier.address, type("P", (), {"data": result["proof"]})())
+    gas = bare_verify(chain, owner, verifier.address, Proof(Path("in-memory"), result["proof"]))
     return {"rows": keys.circuit.num_rows, "logrows": keys.circuit.logrows, "pk_bytes": keys.pk_path.stat().st_size,
             "vk_bytes": keys.vk_path.stat().st_size, "prove_seconds": [round(s, 2) for s in result["seconds"]],
             "prove_median_seconds": round(statistics.median(result["seconds"]), 2),

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
@@ -19,7 +18,7 @@ from zkfl.errors import ConfigError
 from zkfl.pipeline.executors import LeafExecutor, LeafJob, SerialExecutor
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import stored_proof
-from zkfl.protocol import CommitmentKey, checked_vector
+from zkfl.protocol import CommitmentKey, checked_vector, empty_slot
 from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, DEVNET, Workspace
@@ -100,8 +99,7 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
         members = tuple(slots[s] for s in shape.leaf_slot_range(leaf))
         if all(m is None for m in members):
             continue
-        partial = fixed_point_partial_sum([m.vector if m else np.zeros(spec.update_len, np.int64) for m in members],
-                                          spec.update_len)
+        partial = fixed_point_partial_sum([m.vector if m else empty_slot(spec) for m in members], spec.update_len)
         check_partial_sum(partial, leaf, spec.slots)
         inputs[leaf] = AcceptedVector(partial, key.commit(partial))
         path = _leaf_record_path(ws, round_no, leaf)

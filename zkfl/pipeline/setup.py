@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkfl.build import export_circuits, spec_tag
-from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.deploy import FederationConfig, deploy_federation
 from zkfl.errors import IntegrityError
 from zkfl.manifest import circuits_digest, publish_manifest
@@ -67,8 +66,8 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     manifest = publish_manifest(ws.store, circuits, ws.config.terms.verification)  # the coordinator will hold its digest
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
-    if not deployed_now and Coordinator(chain, record["coordinator"]).circuits_digest != circuits_digest(
-            circuits, ws.config.terms.verification):
+    verification = ws.config.terms.verification
+    if not deployed_now and ws.coordinator().circuits_digest != circuits_digest(circuits, verification):
         raise IntegrityError(f"the federation at {record['coordinator']} was deployed with other circuits than this "
                              f"zkFL builds (another zkFL or ezkl version?): its proofs would not verify there. Keep "
                              f"using the zkFL that set it up, or start a new workspace (not {ws.root})")

@@ -197,9 +197,8 @@ class RoundChecker:
                                            vector is not None))
         finalized = log.finalized.get(r)
         if finalized is not None:
-            partials = {row.leaf: row for row in self._check_leaves(r, vectors, audit)}
-            audit.aggregation = self._check_aggregation(r, finalized, vectors, {k: int(v.partial_hash, 16)
-                                                                                 for k, v in partials.items()})
+            self._check_leaves(r, vectors, audit)
+            audit.aggregation = self._check_aggregation(r, finalized, vectors)
         return audit
 
     def intact_vector(self, cid: str) -> FixedArray | None:
@@ -208,12 +207,12 @@ class RoundChecker:
         return entry[0] if entry is not None else None
 
     # ----------------------------------------------------------------------------- parts
-    def _check_leaves(self, r: int, vectors: dict[int, FixedArray | None], audit: RoundAudit) -> list[LeafRow]:
+    def _check_leaves(self, r: int, vectors: dict[int, FixedArray | None], audit: RoundAudit) -> None:
         """A tree's leaf proofs of a finalized round (the last one of each leaf): each links to
         exactly its slots' accepted updates, verifies, and its stored partial sum is their exact sum."""
         view, findings, shape = self.view, self.findings, self.view.shape
         if not shape.is_tree:
-            return []
+            return
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
         for leaf, event in sorted(view.log.leaves.get(r, {}).items()):
             scope = f"round {r} leaf {leaf}"
@@ -240,13 +239,13 @@ class RoundChecker:
                              "accepted updates" if exact else "the stored partial sum is not the sum of the leaf's "
                              "accepted updates")
             audit.leaves.append(LeafRow(leaf, hex(event.partial_hash), event.cid, verdict, stored is not None, exact))
-        return audit.leaves
 
-    def _check_aggregation(self, r: int, finalized: FinalizedRound, vectors: dict[int, FixedArray | None],
-                           leaf_outputs: dict[int, int]) -> AggregationRow:
+    def _check_aggregation(self, r: int, finalized: FinalizedRound,
+                           vectors: dict[int, FixedArray | None]) -> AggregationRow:
         view, findings, shape = self.view, self.findings, self.view.shape
         scope = f"round {r} aggregation"
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
+        leaf_outputs = {leaf: event.partial_hash for leaf, event in view.log.leaves.get(r, {}).items()}
         sub = self._submitted("aggregator", scope, finalized.tx_hash)
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
