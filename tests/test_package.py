@@ -73,7 +73,8 @@ def test_the_wheel_holds_every_package_and_the_files_read_at_run_time(installed:
 
 def test_the_installed_package_is_imported_from_the_virtualenv(installed: Installed) -> None:
     done = installed.run(installed.python, "-c", "import zkfl, zkfl.audit, zkfl.chain.deploy, zkfl.evm.contracts, "
-                         "zkfl.flower, zkfl.pipeline.join, zkfl.verification.rounds, zkfl.watchtower; "
+                         "zkfl.flower, zkfl.pipeline.join, zkfl.pipeline.executors, zkfl.verification.rounds, "
+                         "zkfl.watchtower; "
                          "print(zkfl.__file__); print(zkfl.flower.__file__)")
     assert done.returncode == 0, done.stderr[-2000:]
     for module in done.stdout.split():
