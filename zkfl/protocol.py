@@ -29,6 +29,7 @@ one commitment in either circuit (`zkfl.build` checks it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -39,12 +40,13 @@ import ezkl
 import numpy as np
 from eth_abi import encode
 from eth_utils import keccak
-from py_ecc.bn128 import FQ, add, field_modulus
+from py_ecc.bn128 import FQ, add, curve_order, field_modulus, multiply
 
 from zkfl.circuits import FedAvgSpec, PartialSumSpec
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray, check_range, to_felts
+from zkfl.powers_of_tau import SrsFile
 from zkfl.prover import CircuitKeys
 from zkfl.srs import srs_logrows
 from zkfl.store import ArtifactStore, get_vector
@@ -85,13 +87,61 @@ class CommitmentKey:
         """(C(0), [C(e_j) - C(0) for each context element j]): with these the coordinator computes
         C(context) = C(0) + sum_j context_j * (C(e_j) - C(0)) for any sender, with the EC
         precompiles (a commitment is affine in the vector: the blinding rows add C(0))."""
-        zero = self.point(np.zeros(CONTEXT_LEN, dtype=np.int64))
-        basis = []
-        for j in range(CONTEXT_LEN):
-            unit = np.zeros(CONTEXT_LEN, dtype=np.int64)
-            unit[j] = 1
-            basis.append(_to_bytes(add(_from_bytes(self.point(unit)), _negate(_from_bytes(zero)))))
-        return zero, basis
+        return self.zero_point(), self.vector_basis(CONTEXT_LEN)
+
+    def zero_point(self) -> bytes:
+        """C(0): the same point for a zero vector of any length (only the unusable rows, 1 each)."""
+        return self.point(np.zeros(1, dtype=np.int64))
+
+    def vector_basis(self, length: int) -> list[bytes]:
+        """[C(e_j) - C(0) for j < length]: the Lagrange basis points of rows 0..length-1, with which
+        anyone recomputes the canonical C(v) = C(0) + sum_j v_j * L_j (an on-chain opening)."""
+        return list(_vector_basis(self, length))
+
+    def canonical_point(self, vector: FixedArray) -> bytes:
+        """C(vector) from the basis, as the coordinator's `openVector` computes it (py-ecc)."""
+        flat = [int(v) for v in np.asarray(vector, dtype=np.int64).reshape(-1)]
+        acc = _from_bytes(self.zero_point())
+        for value, point in zip(flat, _vector_basis(self, len(flat)), strict=True):
+            if value:
+                acc = add(acc, multiply(_from_bytes(point), value % curve_order))
+        return _to_bytes(acc)
+
+
+@functools.cache
+def _vector_basis(key: CommitmentKey, length: int) -> tuple[bytes, ...]:
+    """Row j's point is the SRS's Lagrange point L_j(s)·G (a column commits to sum_j v_j L_j, plus
+    its unusable rows). Read from the SRS file, since one `kzg_commit` per row would take minutes at
+    the digits shape; the first and last are checked against `kzg_commit` itself."""
+    srs = SrsFile.read(key.srs_path)
+    if length > srs.size:
+        raise ConfigError(f"a vector of {length} elements does not fit the SRS's {srs.size} rows")
+    basis = tuple(b"".join(c.to_bytes(32, "big") for c in srs.lagrange(j)) for j in range(length))
+    zero = _from_bytes(key.zero_point())
+    for j in sorted({0, length - 1}):
+        unit = np.zeros(length, dtype=np.int64)
+        unit[j] = 1
+        if _to_bytes(add(_from_bytes(key.point(unit)), _negate(zero))) != basis[j]:
+            raise ConfigError(f"row {j}'s commitment C(e_{j}) - C(0) is not the SRS's Lagrange point {j}: this ezkl "
+                              "lays a vector out in other rows, so on-chain openings would not match its commitments")
+    return basis
+
+
+def basis_hash(basis: Sequence[bytes]) -> bytes:
+    """What the coordinator checks an opening's basis against (`vectorBasisHash`)."""
+    return keccak(b"".join(basis))
+
+
+def opening_values(vector: FixedArray) -> list[int]:
+    """A vector as the field elements an on-chain opening takes (negative x as p - |x|)."""
+    return [int(v) % curve_order for v in np.asarray(vector, dtype=np.int64).reshape(-1)]
+
+
+def federation_id(deployer: str, salt: bytes) -> bytes:
+    """The coordinator's `federationId`: keccak256(abi.encode(deployer, salt)). Only the deployer
+    of a federation can make another coordinator with its id, so a third party cannot re-use a
+    client's proofs in a copy of the federation."""
+    return keccak(encode(["address", "bytes32"], [deployer, salt]))
 
 
 def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> CommitmentKey:
@@ -113,7 +163,8 @@ def keys_commitment(keys: CircuitKeys) -> CommitmentKey:
 def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:
     """The client proof's context input: keccak256(abi.encode(chainId, federationId, sender)), its
     top CONTEXT_LEN x CONTEXT_BITS bits cut into CONTEXT_LEN field elements. A proof commits to it,
-    so it is valid only from `sender`, in this federation on this chain (Coordinator.contextHashOf)."""
+    so it is valid only from `sender`, in this federation on this chain (Coordinator.contextHashOf).
+    `federation_id` is the coordinator's (`federation_id(deployer, salt)`)."""
     word = keccak(encode(["uint256", "bytes32", "address"], [chain_id, federation_id, sender]))
     bits = int.from_bytes(word, "big") >> (256 - CONTEXT_LEN * CONTEXT_BITS)
     mask = (1 << CONTEXT_BITS) - 1

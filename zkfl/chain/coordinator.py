@@ -5,7 +5,7 @@ the compiled artifact shipped with the package (`zkfl.evm.contracts`); deploymen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -20,6 +20,9 @@ from zkfl.protocol import context, optimistic_claim
 from zkfl.prover import Proof
 
 MESSAGES = {
+    "NotOwner": lambda caller: f"only the federation's owner may do this, not {caller}",
+    "NotAggregator": lambda caller: f"only the federation's aggregator may do this, not {caller}",
+    "WrongStake": lambda required, sent: f"registration stakes exactly {required} wei, not {sent}",
     "WrongGlobalModel": lambda round, expected, got: (
         f"the proof starts from model hash {got:#x}, but round {round}'s global model hash is {expected:#x}"),
     "WrongDataCommitment": lambda client, got: (
@@ -32,6 +35,13 @@ MESSAGES = {
     "DataCommitmentUsed": lambda dataCommitment: (
         f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"),
     "NoDataCommitments": lambda: "at least one data commitment is required",
+    "TooManyOpenBatches": lambda client, open, max: (
+        f"{client} would hold {open} committed, unused data batches; this federation allows {max} at once: "
+        "commit more after using some"),
+    "BatchNotYetUsable": lambda client, dataCommitment, usableFrom, round: (
+        f"{client} committed data batch {dataCommitment:#x} while round {usableFrom - 1} was open, so it trains "
+        f"from round {usableFrom} on, not in round {round} (a batch must be committed before its round's model "
+        "is published); use an older batch, or submit it in a later round"),
     "InvalidProof": lambda verifier: f"the verifier at {verifier} rejected the proof",
     "VerifierOutOfGas": lambda verifier: (
         f"the verifier at {verifier} ran out of gas before reaching a verdict; raise the gas limit"),
@@ -49,32 +59,54 @@ MESSAGES = {
         f"{client} already committed data commitment {dataCommitment:#x}"),
     "AlreadyRegistered": lambda client: f"{client} is already registered",
     "FederationFull": lambda slots: f"all {slots} client slots are taken",
-    "NoAcceptedUpdates": lambda round: f"round {round} has no accepted update to aggregate",
+    "NoAcceptedUpdates": lambda round: (
+        f"round {round} has no accepted update to aggregate; once its challenge window is over anyone can "
+        "skip it (skipRound), and the next round starts from the same model"),
     "WrongVerificationMode": lambda optimistic: (
         "this federation verifies proofs optimistically: submit with submitUpdateOptimistic" if optimistic else
-        "this federation verifies every proof on submission: submit with submitUpdate (challenges do not apply)"),
-    "WrongBond": lambda required, sent: f"a challenge posts a bond of exactly {required} wei, not {sent}",
-    "NothingToChallenge": lambda round, slot: f"round {round} has no accepted update in slot {slot} to challenge",
+        "this federation verifies every proof on submission: submit with submitUpdate (proof challenges do not apply)"),
+    "WrongBond": lambda required, sent: f"this posts a bond of exactly {required} wei, not {sent}",
+    "NothingToChallenge": lambda round, slot: f"round {round} has no accepted update in slot {slot} to dispute",
     "ChallengeWindowClosed": lambda round, closedAt, blockNumber: (
-        f"round {round}'s challenge window closed at block {closedAt} (now block {blockNumber})"),
+        f"round {round}'s window for challenges and requests closed at block {closedAt} (now block {blockNumber})"),
     "ChallengeWindowOpen": lambda round, closesAt, blockNumber: (
         f"round {round}'s updates can be challenged until block {closesAt} (now block {blockNumber}); "
         "finalize after it"),
     "ClaimMismatch": lambda round, slot: (
         f"these proof bytes or commitments are not what slot {slot} of round {round} was submitted with"),
     "AlreadyDefended": lambda round, slot: (
-        f"the proof of round {round} slot {slot} was already challenged and verified"),
-    "ProofRequestPending": lambda round, slot, revealBy: (
-        f"the proof of round {round} slot {slot} was requested and can be revealed until block {revealBy}: "
-        "reveal it (revealProof) or, after that block, slash it (slashUnrevealed)"),
-    "NoProofRequest": lambda round, slot: f"nobody requested the proof of round {round} slot {slot}",
+        f"the proof of round {round} slot {slot} was already verified on-chain"),
+    "AlreadyOpened": lambda round, slot: f"the vector of round {round} {_slot(slot)} was already opened on-chain",
+    "RequestPending": lambda round, slot, revealBy: (
+        f"a request on round {round} {_slot(slot)} is open until block {revealBy}: answer it (revealProof or "
+        "openVector) or, after that block, settle it (settleUnanswered)"),
+    "NoRequest": lambda round, slot: f"no request of this kind is open on round {round} {_slot(slot)}",
     "RevealWindowClosed": lambda round, slot, revealBy, blockNumber: (
-        f"the proof of round {round} slot {slot} had to be revealed by block {revealBy} (now block {blockNumber})"),
+        f"the request on round {round} {_slot(slot)} had to be answered by block {revealBy} (now block {blockNumber})"),
     "RevealWindowOpen": lambda round, slot, revealBy, blockNumber: (
-        f"the proof of round {round} slot {slot} can still be revealed until block {revealBy} (now block "
+        f"the request on round {round} {_slot(slot)} can still be answered until block {revealBy} (now block "
         f"{blockNumber})"),
-    "ProofRequestsOpen": lambda round, open: (
-        f"round {round} has {open} proof request(s) not yet revealed or slashed; finalize after them"),
+    "DisputesOpen": lambda round, open: (
+        f"round {round} has {open} request(s) not yet answered or settled; it can close only after them"),
+    "WrongVectorLength": lambda expected, got: f"an opening of this vector takes {expected} elements, not {got}",
+    "WrongBasis": lambda: "the basis points are not the federation's (their hash differs from vectorBasisHash)",
+    "WrongOpening": lambda round, slot, expected, got: (
+        f"this vector's canonical commitment {got:#x} is not the {expected:#x} that round {round} holds for "
+        f"{_slot(slot)}"),
+    "RoundNotStalled": lambda round, skippableAfter, blockNumber: (
+        f"round {round} can still be finalized; it can be skipped after block {skippableAfter} (now block "
+        f"{blockNumber})"),
+    "GenesisNotDisputable": lambda: "round 0's model is the owner's genesis: there is no earlier model to fall back to",
+    "InvalidContextKey": lambda: "a commitment-key point is the identity: not a key of this federation's circuits",
+    "InvalidPoint": lambda: "a point is not on the BN254 curve (the precompile refused it)",
+    "InsufficientRewardPool": lambda available, owed: (
+        f"the reward pool holds {available} wei, not enough for even one of the {owed} wei owed; claim after it "
+        "is funded"),
+    "NothingToClaim": lambda account: f"{account} is owed no reward (only updates of finalized rounds earn one)",
+    "NothingToWithdraw": lambda payee: f"nothing is credited to {payee}",
+    "TransferFailed": lambda to, amount: f"{to} refused the {amount} wei sent to it; its credit stays",
+    "ZeroAddress": lambda: "an address argument is zero",
+    "InvalidConfig": lambda what: f"invalid coordinator config: {what}",
     "NotATree": lambda: "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)",
     "NoSuchLeaf": lambda leaf, leaves: f"leaf {leaf} does not exist: the federation has {leaves} leaves",
     "EmptyLeaf": lambda round, leaf: f"leaf {leaf} holds no accepted update in round {round}: it needs no proof",
@@ -82,36 +114,51 @@ MESSAGES = {
     "LeafNotAggregated": lambda round, leaf: (
         f"leaf {leaf} holds accepted updates in round {round} but no proven partial sum: prove and submit it first"),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
-        f"{client} has an update waiting in round {round}; it can withdraw once the round is finalized, or "
+        f"{client} has an update waiting in round {round}; it can withdraw once the round is closed, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
 }
-"""A sentence for each custom error of Coordinator.sol, keyed by name, taking the error's ABI
-parameters by name (tests/test_chain.py ties the two together)."""
+"""A sentence for each custom error of the coordinator (ICoordinator.sol), keyed by name, taking
+the error's ABI parameters by name (tests/test_chain.py ties the two together, both ways)."""
+
+MODEL_SLOT = 2**256 - 1
+"""The "slot" of a round's model in requests and openings (`Disputes.MODEL_SLOT`)."""
+
+PROOF_REQUEST, OPENING_REQUEST = 1, 2
+
+
+def _slot(slot: int) -> str:
+    return "model" if slot == MODEL_SLOT else f"slot {slot}"
 
 
 EAGER, OPTIMISTIC = "eager", "optimistic"
 VERIFICATION_MODES = (EAGER, OPTIMISTIC)
-OPTIMISTIC_TERMS = ("challenge_window", "challenge_bond_wei", "challenger_share_bps")
-"""The terms that only an optimistic federation has (an eager coordinator holds zeros)."""
+MAX_CHALLENGER_SHARE_BPS = 5_000
 
 
 @dataclass(frozen=True)
 class FederationTerms:
     """A federation's economic and timing terms and its verification mode, as the coordinator
-    fixes them at deployment (`Coordinator.Terms`). The defaults here are zkFL's only ones.
+    fixes them at deployment (`ICoordinator.Terms`). The defaults here are zkFL's only ones.
 
     `verification`: "eager" verifies every client proof on submission; "optimistic" accepts a
     submission with its proof's commitments and SHA-256 (the bytes go to the store), and verifies
-    a proof only when it is challenged, until `challenge_window` blocks after the round's deadline."""
+    a proof only when it is challenged, until `challenge_window` blocks after the round's deadline.
+    In both, an accepted update's vector (and a round's model) can be requested for a canonical
+    opening on-chain, answered within `reveal_window` blocks; the bond covers the answer's gas
+    at `bond_gas_price_wei`."""
 
     stake_wei: int = 10**16
     reward_wei: int = 10**15
     submission_window: int = 100  # blocks a round accepts submissions
-    finalization_grace: int = 100  # blocks after a deadline before a client with a pending update may withdraw
+    finalization_grace: int = 100  # blocks after the challenge window before a pending client may leave
     verification: str = EAGER
-    challenge_window: int = 20  # optimistic: blocks after the deadline in which updates can be challenged
-    challenge_bond_wei: int = 10**16  # optimistic: a challenger's bond, paid to the client if its proof is valid
-    challenger_share_bps: int = 5_000  # optimistic: part of a slashed stake paid to the challenger
+    challenge_window: int = 20  # blocks after the deadline in which updates can be challenged or requested
+    challenge_bond_wei: int = 10**16  # a challenge's or request's bond, paid to whoever answers it
+    challenger_share_bps: int = 5_000  # part of a slashed stake paid to the challenger (at most 5000)
+    registration_window: int = 50  # blocks after deployment whose committed batches train from round 0
+    reveal_window: int = 20  # blocks a requested proof or opening has to appear
+    max_open_batches: int = 16  # committed, unused data batches a client may hold at once
+    bond_gas_price_wei: int = 0  # the bond must cover an answer's gas at this price (0: not checked)
 
     @property
     def optimistic(self) -> bool:
@@ -119,24 +166,27 @@ class FederationTerms:
 
     def problems(self) -> list[str]:
         """What is wrong with these terms (empty: nothing)."""
-        found = [] if self.submission_window >= 1 else [
-            f"submission_window must be at least 1 block, got {self.submission_window}"]
+        found = []
+        for name in ("submission_window", "challenge_window", "reveal_window", "max_open_batches",
+                     "challenge_bond_wei"):
+            if getattr(self, name) < 1:
+                found.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("registration_window", "finalization_grace", "stake_wei", "reward_wei", "bond_gas_price_wei"):
+            if getattr(self, name) < 0:
+                found.append(f"{name} must not be negative, got {getattr(self, name)}")
         if self.verification not in VERIFICATION_MODES:
             found.append(f"verification must be one of {', '.join(VERIFICATION_MODES)}, got {self.verification!r}")
-        if self.optimistic and self.challenge_window < 1:
-            found.append(f"an optimistic federation's challenge_window must be at least 1 block, got {self.challenge_window}")
-        if self.optimistic and self.challenge_bond_wei < 1:
-            found.append("an optimistic federation's challenge_bond_wei must be positive (a free challenge invites "
-                         "griefing)")
-        if not 0 <= self.challenger_share_bps <= 10_000:
-            found.append(f"challenger_share_bps must be in 0..10000, got {self.challenger_share_bps}")
+        if not 0 <= self.challenger_share_bps <= MAX_CHALLENGER_SHARE_BPS:
+            found.append(f"challenger_share_bps must be in 0..{MAX_CHALLENGER_SHARE_BPS} (a cheater challenging "
+                         f"itself must still lose half its stake), got {self.challenger_share_bps}")
         return found
 
-    def as_tuple(self) -> tuple[int, int, int, int, tuple[bool, int, int, int]]:
-        """The constructor's `Terms` struct (an eager federation's challenge terms are zeros)."""
-        optimism = ((True, self.challenge_window, self.challenge_bond_wei, self.challenger_share_bps)
-                    if self.optimistic else (False, 0, 0, 0))
-        return self.stake_wei, self.reward_wei, self.submission_window, self.finalization_grace, optimism
+    def as_tuple(self) -> tuple:
+        """The constructor's `Terms` struct."""
+        return (self.stake_wei, self.reward_wei, self.registration_window, self.submission_window,
+                self.finalization_grace, self.max_open_batches, self.optimistic,
+                (self.challenge_window, self.reveal_window, self.challenge_bond_wei, self.bond_gas_price_wei,
+                 self.challenger_share_bps))
 
 
 @dataclass(frozen=True)
@@ -146,6 +196,11 @@ class RoundState:
     deadline: int
     accepted: int
     finalized: bool
+    skipped: bool = False
+
+    @property
+    def closed(self) -> bool:
+        return self.finalized or self.skipped
 
 
 @dataclass(frozen=True)
@@ -153,10 +208,35 @@ class ClientState:
     address: str
     registered: bool
     slot: int
-    accepted_updates: int
+    open_batches: int
+    rewarded_updates: int  # updates of finalized rounds, folded in
     paid_updates: int
+    has_pending: bool  # an accepted update whose round had not closed when last folded
+    pending_round: int
     stake: int
     context_hash: int  # digest of C(context) its proofs must carry
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    """A slot's disputes in a round (`slot` MODEL_SLOT: the round's model)."""
+
+    requester: str | None  # an open request's
+    reveal_by: int
+    pending: int  # 0 none, PROOF_REQUEST, OPENING_REQUEST
+    defended: bool  # its proof was verified on-chain
+    opened: bool  # its vector was opened canonically on-chain
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """An open request (ProofRequested / OpeningRequested) still waiting for its answer."""
+
+    round: int
+    slot: int  # MODEL_SLOT for a round's model
+    kind: int  # PROOF_REQUEST or OPENING_REQUEST
+    requester: str
+    reveal_by: int
 
 
 @dataclass(frozen=True)
@@ -224,6 +304,35 @@ class FinalizedRound:
                    e.transactionHash.to_0x_hex())
 
 
+@dataclass(frozen=True)
+class SkippedRound:
+    """A RoundSkipped event: the round closed without an aggregation."""
+
+    round: int
+    dropped_updates: int
+    model_rolled_back: bool
+    block: int
+    tx_hash: str
+
+    @classmethod
+    def from_event(cls, e: Any) -> SkippedRound:
+        return cls(e.args.round, e.args.droppedUpdates, e.args.modelRolledBack, e.blockNumber,
+                   e.transactionHash.to_0x_hex())
+
+
+def resolve_model_cids(opened: Sequence[OpenedRound]) -> list[OpenedRound]:
+    """RoundOpened events in order, each with its model's CID: a round opened by a skip carries an
+    empty CID, meaning the CID of the last earlier round opened with the same model hash."""
+    known: dict[int, str] = {}
+    resolved = []
+    for event in opened:
+        cid = event.model_cid or known.get(event.model_hash, "")
+        if cid:
+            known[event.model_hash] = cid
+        resolved.append(replace(event, model_cid=cid))
+    return resolved
+
+
 class Coordinator:
     """Typed calls, views and events of a deployed coordinator."""
 
@@ -243,7 +352,7 @@ class Coordinator:
     # transactions -----------------------------------------------------------
     def register(self, signer: LocalAccount, data_commitments: Sequence[int], stake_wei: int | None = None) -> dict:
         """Join with the stake and the commitments of the data batches to train on (one per round)."""
-        stake = int(self.contract.functions.stakeAmount().call()) if stake_wei is None else stake_wei
+        stake = self.stake_wei if stake_wei is None else stake_wei
         return self._send(signer, self.contract.functions.register(list(data_commitments)), "registration", value=stake)
 
     def commit_data(self, signer: LocalAccount, data_commitments: Sequence[int]) -> dict:
@@ -276,18 +385,80 @@ class Coordinator:
                           f"proof request for round {round_no} slot {slot}", value=bond)
 
     def reveal_proof(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes) -> dict:
-        """Answer a proof request with the proof bytes (the coordinator verifies them)."""
+        """Answer a proof request with the proof bytes (the coordinator verifies them; valid: the
+        bond is credited to `signer`)."""
         call = self.contract.functions.revealProof(round_no, slot, keccak(commitments), proof)
         return self._send(signer, call, f"proof reveal for round {round_no} slot {slot}")
 
-    def slash_unrevealed(self, signer: LocalAccount, round_no: int, slot: int) -> dict:
-        return self._send(signer, self.contract.functions.slashUnrevealed(round_no, slot),
-                          f"slashing the unrevealed proof of round {round_no} slot {slot}")
+    def request_opening(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
+        """Demand the canonical opening of an accepted update (`slot`) or of the round's model
+        (`MODEL_SLOT`), posting the bond."""
+        bond = self.challenge_bond_wei if bond_wei is None else bond_wei
+        return self._send(signer, self.contract.functions.requestOpening(round_no, slot),
+                          f"opening request for round {round_no} {_slot(slot)}", value=bond)
+
+    def open_vector(self, signer: LocalAccount, round_no: int, slot: int, values: Sequence[int],
+                    basis: Sequence[bytes]) -> dict:
+        """Answer an opening request with the vector (field elements) and the federation's basis points."""
+        call = self.contract.functions.openVector(round_no, slot, list(values), b"".join(basis))
+        return self._send(signer, call, f"opening of round {round_no} {_slot(slot)}")
+
+    def settle_unanswered(self, signer: LocalAccount, round_no: int, slot: int) -> dict:
+        """Settle a request nobody answered in time: slash the update, or roll back the model."""
+        return self._send(signer, self.contract.functions.settleUnanswered(round_no, slot),
+                          f"settling the unanswered request on round {round_no} {_slot(slot)}")
+
+    def skip_round(self, signer: LocalAccount, round_no: int) -> dict:
+        """Skip a round that cannot be finalized (no accepted update after its window, or left open
+        by the aggregator past the grace): the next round starts from the same model."""
+        return self._send(signer, self.contract.functions.skipRound(round_no), f"skipping round {round_no}")
+
+    def withdraw_payments(self, signer: LocalAccount, payee: str | None = None) -> dict:
+        """Send `payee` (default: the signer) everything credited to it."""
+        return self._send(signer, self.contract.functions.withdrawPayments(payee or signer.address),
+                          "payment withdrawal")
+
+    def payments(self, account: str) -> int:
+        """Wei credited to `account` and not yet withdrawn."""
+        return int(self.contract.functions.payments(account).call())
+
+    def dispute(self, round_no: int, slot: int) -> DisputeState:
+        requester, reveal_by, pending, defended, opened = self.contract.functions.disputeOf(round_no, slot).call()
+        return DisputeState(None if int(requester, 16) == 0 else requester, int(reveal_by), int(pending),
+                            bool(defended), bool(opened))
 
     def proof_request(self, round_no: int, slot: int) -> tuple[str, int] | None:
         """(requester, last block to reveal by) of a slot's open proof request, or None."""
-        requester, reveal_by = self.contract.functions.proofRequest(round_no, slot).call()
-        return None if int(requester, 16) == 0 else (requester, int(reveal_by))
+        state = self.dispute(round_no, slot)
+        return (state.requester, state.reveal_by) if state.pending == PROOF_REQUEST and state.requester else None
+
+    def open_requests(self, round_no: int) -> list[OpenRequest]:
+        """The requests of a round still waiting for an answer or a settlement, from the events
+        checked against storage."""
+        found = {}
+        for name, kind in (("ProofRequested", PROOF_REQUEST), ("OpeningRequested", OPENING_REQUEST)):
+            for e in getattr(self.contract.events, name).get_logs(from_block=0):
+                if e.args.round == round_no:
+                    found[(e.args.slot, kind)] = e
+        requests = []
+        for (slot, kind), e in sorted(found.items()):
+            state = self.dispute(round_no, slot)
+            if state.pending == kind and state.requester == e.args.requester and state.reveal_by == e.args.revealBy:
+                requests.append(OpenRequest(round_no, slot, kind, state.requester, state.reveal_by))
+        return requests
+
+    @property
+    def vector_basis_hash(self) -> bytes:
+        return bytes(self.contract.functions.vectorBasisHash().call())
+
+    @property
+    def update_length(self) -> int:
+        return int(self.contract.functions.updateLength().call())
+
+    def model_bond(self, round_no: int) -> tuple[str | None, int]:
+        """(publisher, bond) of a round's model; (None, 0) for genesis and once credited back."""
+        author, amount = self.contract.functions.modelBond(round_no).call()
+        return (None if int(author, 16) == 0 else author), int(amount)
 
     def aggregate_leaf(self, signer: LocalAccount, round_no: int, leaf: int, proof: Proof | bytes, cid: str) -> dict:
         """Submit a leaf's proven partial sum (any account may); `cid` is the partial sum vector's."""
@@ -296,9 +467,11 @@ class Coordinator:
                           f"leaf {leaf} of round {round_no}")
 
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
+        """Finalize with the FedAvg proof, posting the next model's bond (the stake amount; credited
+        back to the aggregator when the next round closes, unless nobody can open that model)."""
         data = proof.data if isinstance(proof, Proof) else proof
         return self._send(signer, self.contract.functions.finalizeRound(round_no, data, cid),
-                          f"finalization of round {round_no}")
+                          f"finalization of round {round_no}", value=self.stake_wei)
 
     def fund_rewards(self, signer: LocalAccount, wei: int) -> dict:
         return self._send(signer, self.contract.functions.fundRewards(), "reward funding", value=wei)
@@ -307,6 +480,7 @@ class Coordinator:
         return self._send(signer, self.contract.functions.claimRewards(), "reward claim")
 
     def withdraw(self, signer: LocalAccount) -> dict:
+        """Leave the federation: the slot is freed and the stake credited (`withdraw_payments`)."""
         return self._send(signer, self.contract.functions.withdraw(), "withdrawal")
 
     def set_aggregator(self, signer: LocalAccount, account: str) -> dict:
@@ -329,8 +503,12 @@ class Coordinator:
 
     @property
     def challenge_bond_wei(self) -> int:
-        """The bond a challenge or a proof request posts (0 in an eager federation)."""
+        """The bond a challenge or a request posts."""
         return int(self.contract.functions.challengeBond().call())
+
+    @property
+    def stake_wei(self) -> int:
+        return int(self.contract.functions.stakeAmount().call())
 
     @property
     def empty_slot_hash(self) -> int:
@@ -370,7 +548,9 @@ class Coordinator:
         return FederationTerms(int(f.stakeAmount().call()), int(f.rewardPerUpdate().call()),
                                int(f.submissionWindow().call()), int(f.finalizationGrace().call()),
                                OPTIMISTIC if f.optimistic().call() else EAGER, int(f.challengeWindow().call()),
-                               int(f.challengeBond().call()), int(f.challengerShareBps().call()))
+                               int(f.challengeBond().call()), int(f.challengerShareBps().call()),
+                               int(f.registrationWindow().call()), int(f.revealWindow().call()),
+                               int(f.maxOpenBatches().call()), int(f.bondGasPrice().call()))
 
     # views: state ---------------------------------------------------------------
     @property
@@ -390,8 +570,8 @@ class Coordinator:
         return int(self.contract.functions.currentRound().call())
 
     def round(self, round_no: int) -> RoundState:
-        model_hash, deadline, accepted, finalized = self.contract.functions.getRound(round_no).call()
-        return RoundState(round_no, model_hash, deadline, accepted, finalized)
+        model_hash, deadline, accepted, finalized, skipped = self.contract.functions.getRound(round_no).call()
+        return RoundState(round_no, model_hash, deadline, accepted, finalized, skipped)
 
     def accepted_update_hash(self, round_no: int, slot: int) -> int:
         return int(self.contract.functions.acceptedUpdateHash(round_no, slot).call())
@@ -407,13 +587,12 @@ class Coordinator:
         return int(self.contract.functions.rewardsOwed(account).call())
 
     def client(self, account: str) -> ClientState:
-        registered, slot, accepted, paid, stake, context_hash = self.contract.functions.getClient(account).call()
-        return ClientState(account, registered, slot, accepted, paid, stake, context_hash)
+        return ClientState(account, *self.contract.functions.getClient(account).call())
 
-    def data_batch(self, client: str, commitment: int) -> tuple[bool, bool]:
-        """(committed, used) of a data batch of `client`."""
-        committed, used = self.contract.functions.dataBatch(client, commitment).call()
-        return committed, used
+    def data_batch(self, client: str, commitment: int) -> tuple[bool, bool, int]:
+        """(committed, used, first round it may train in) of a data batch of `client`."""
+        committed, used, usable_from = self.contract.functions.dataBatch(client, commitment).call()
+        return committed, used, int(usable_from)
 
     # events -----------------------------------------------------------------
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
@@ -425,7 +604,11 @@ class Coordinator:
         return [r for r in records if round_no is None or r.round == round_no]
 
     def opened_rounds(self) -> list[OpenedRound]:
-        return [OpenedRound.from_event(e) for e in self.contract.events.RoundOpened.get_logs(from_block=0)]
+        """Every RoundOpened, with a skipped round's empty CID resolved (`resolve_model_cids`)."""
+        return resolve_model_cids([OpenedRound.from_event(e) for e in self.contract.events.RoundOpened.get_logs(from_block=0)])
+
+    def skipped_rounds(self) -> list[SkippedRound]:
+        return [SkippedRound.from_event(e) for e in self.contract.events.RoundSkipped.get_logs(from_block=0)]
 
     def finalized_rounds(self) -> list[FinalizedRound]:
         return [FinalizedRound.from_event(e) for e in self.contract.events.RoundFinalized.get_logs(from_block=0)]

@@ -19,7 +19,7 @@ from zkfl.evm.solidity import ContractArtifact
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
 from zkfl.fixedpoint import FixedArray
 from zkfl.manifest import circuits_digest
-from zkfl.protocol import CommitmentKey, empty_slot_commitment
+from zkfl.protocol import CommitmentKey, basis_hash, empty_slot_commitment, federation_id
 from zkfl.prover import CircuitKeys
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -28,33 +28,43 @@ ZERO_ADDRESS = "0x" + "00" * 20
 @dataclass(frozen=True)
 class FederationConfig:
     """What a new coordinator starts from: the genesis model, the aggregator account, the
-    commitment an empty slot carries, the federation's terms, its identifier (inside every client
-    proof's context) and the points the coordinator commits to a context with."""
+    commitment an empty slot carries, the federation's terms, the salt of its identifier (with
+    the deployer, inside every client proof's context) and the commitment key: C(0), the
+    context's basis points, and the hash and length of the update vectors' basis (openings)."""
 
     genesis_hash: int
     genesis_cid: str
     aggregator: str
     empty_slot_hash: int
-    federation_id: bytes
-    context_key: tuple[bytes, list[bytes]]  # CommitmentKey.context_basis()
+    federation_salt: bytes
+    zero_point: bytes
+    context_basis: list[bytes]
+    vector_basis_hash: bytes
+    update_length: int
     terms: FederationTerms = field(default_factory=FederationTerms)
 
     @classmethod
     def starting_from(cls, circuits: CircuitSet, genesis: FixedArray, genesis_cid: str, aggregator: str,
-                      terms: FederationTerms = FederationTerms(), federation_id: bytes | None = None) -> FederationConfig:
+                      terms: FederationTerms = FederationTerms(), federation_salt: bytes | None = None) -> FederationConfig:
         """The config of a federation of `circuits` whose round 0 starts from `genesis`, with a
-        fresh random identifier unless `federation_id` (32 bytes) is given."""
+        fresh random salt unless `federation_salt` (32 bytes) is given."""
         key: CommitmentKey = circuits.commitments
-        federation_id = secrets.token_bytes(32) if federation_id is None else federation_id
-        if len(federation_id) != 32:
-            raise ConfigError(f"a federation id is 32 bytes, got {len(federation_id)}")
+        salt = secrets.token_bytes(32) if federation_salt is None else federation_salt
+        if len(salt) != 32:
+            raise ConfigError(f"a federation salt is 32 bytes, got {len(salt)}")
+        length = circuits.fedavg.update_len
+        zero, context_points = key.context_basis()
         return cls(key.commit(genesis), genesis_cid, aggregator, empty_slot_commitment(key, circuits.fedavg),
-                   federation_id, key.context_basis(), terms)
+                   salt, zero, context_points, basis_hash(key.vector_basis(length)), length, terms)
 
-    def context_key_args(self) -> tuple[list[int], list[list[int]]]:
-        """The constructor's `ContextKey` struct: points as (x, y) words."""
-        base, basis = self.context_key
-        return _words(base), [_words(p) for p in basis]
+    def federation_id(self, deployer: str) -> bytes:
+        """The coordinator's `federationId` when `deployer` deploys it."""
+        return federation_id(deployer, self.federation_salt)
+
+    def commitment_key_args(self) -> tuple[list[int], list[list[int]], bytes, int]:
+        """The constructor's `CommitmentKey` struct: points as (x, y) words."""
+        return (_words(self.zero_point), [_words(p) for p in self.context_basis], self.vector_basis_hash,
+                self.update_length)
 
 
 @dataclass(frozen=True)
@@ -133,8 +143,8 @@ def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, 
     coordinator, gas = deploy_contract(
         chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregation_args(circuits),
         config.aggregator, circuits.shape.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-        circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_id,
-        config.context_key_args(),
+        circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_salt,
+        config.commitment_key_args(),
     )
     return Deployment(coordinator, verifiers.client, verifiers.aggregator, verifiers.leaf, chain.chain_id,
                       {**verifiers.deploy_gas, "coordinator": gas})

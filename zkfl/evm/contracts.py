@@ -22,7 +22,8 @@ from zkfl.errors import ConfigError
 from zkfl.evm.solidity import EVM_VERSION, OPTIMIZER_RUNS, ContractArtifact, compile_sources
 from zkfl.evm.toolchain import SOLC_VERSION
 
-SOURCES = ("Coordinator.sol", "IHalo2Verifier.sol", "ReusableVerifierAdapter.sol")
+SOURCES = ("Commitments.sol", "Coordinator.sol", "Disputes.sol", "ICoordinator.sol", "IHalo2Verifier.sol", "PullPayments.sol",
+           "ReusableVerifierAdapter.sol", "SlotBitmap.sol")
 COMPILED = "compiled.json"
 
 
