@@ -24,10 +24,14 @@ from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
 from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray, quantize
-from zkfl.protocol import context
+from zkfl.protocol import context, federation_id
 
 SLOTS = 3
-FEDERATION_ID = bytes(31) + b"\x01"
+FEDERATION_SALT = bytes(31) + b"\x01"
+"""The salt of the test coordinators' federation id (each deployed by anvil's account 0)."""
+Account.enable_unaudited_hdwallet_features()
+OWNER = Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/0")
+FEDERATION_ID = federation_id(OWNER.address, FEDERATION_SALT)
 """The federation id of the test coordinators, which the session's proofs are bound to."""
 LOGREG = TrainingStepSpec(LogisticRegression(features=6, classes=3), batch_size=4, local_steps=2, learning_rate=0.5)
 MLP = TrainingStepSpec(Mlp(features=6, hidden=4, classes=3), batch_size=4, local_steps=1, learning_rate=0.5)

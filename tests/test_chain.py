@@ -27,7 +27,7 @@ from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.protocol import POINT_BYTES, empty_slot_commitment, proof_points
 
-from conftest import FEDERATION_ID, LOGREG, ProvenRound, client_context, reject
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound, client_context, reject
 
 pytestmark = pytest.mark.prover
 
@@ -38,9 +38,9 @@ REWARD = 10**15
 
 
 def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
-                genesis, federation_id: bytes = FEDERATION_ID) -> Coordinator:
+                genesis, federation_salt: bytes = FEDERATION_SALT) -> Coordinator:
     config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address,
-                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE), federation_id)
+                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE), federation_salt)
     return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
 
 
@@ -103,18 +103,21 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     assert [(a.round, a.slot, a.cid) for a in accepted] == [
         (0, 0, "bafy-r0-c0"), (0, 1, "bafy-r0-c1"), (0, 2, "bafy-r0-c2"), (1, 0, "bafy-r1-c0"), (1, 2, "bafy-r1-c2")]
 
-    # rewards: two accepted updates for client 0, one for client 1; stake back on withdrawal
+    # rewards: two updates of finalized rounds for client 0, one for client 1; credited, then withdrawn
     assert coordinator.rewards_owed(registered[0].address) == 2 * REWARD
     assert coordinator.rewards_owed(registered[1].address) == REWARD
+    coordinator.claim_rewards(registered[0])
+    assert coordinator.rewards_owed(registered[0].address) == 0
+    assert coordinator.payments(registered[0].address) == 2 * REWARD
     before = chain.w3.eth.get_balance(registered[0].address)
-    receipt = coordinator.claim_rewards(registered[0])
+    receipt = coordinator.withdraw_payments(registered[0])
     fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert chain.w3.eth.get_balance(registered[0].address) == before + 2 * REWARD - fee
-    assert coordinator.rewards_owed(registered[0].address) == 0
-    before = chain.w3.eth.get_balance(registered[1].address)
-    receipt = coordinator.withdraw(registered[1])
-    fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    assert chain.w3.eth.get_balance(registered[1].address) == before + STAKE - fee
+    coordinator.withdraw(registered[1])
+    assert coordinator.payments(registered[1].address) == STAKE
+    # the aggregator's model bonds: round 1's came back when round 1 closed; round 2's is held
+    assert coordinator.payments(aggregator.address) == STAKE
+    assert coordinator.model_bond(2) == (aggregator.address, STAKE)
 
 
 def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
@@ -202,25 +205,31 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, acco
                                                               verifiers: Verifiers, logreg_circuits: CircuitSet,
                                                               full_round: ProvenRound) -> None:
     config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address)
-    base, basis = config.context_key_args()
-    with pytest.raises(ChainError, match="InvalidContextKey"):
+    zero, basis, basis_hash, length = config.commitment_key_args()
+
+    def deploy(key: tuple) -> None:
         deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
-                        verifiers.aggregation_args(logreg_circuits), config.aggregator, logreg_circuits.shape.slots, config.empty_slot_hash, config.genesis_hash,
-                        config.genesis_cid, bytes(32), config.terms.as_tuple(), config.federation_id,
-                        (base, [[1, 3], *basis[1:]]))  # (1, 3) is not on y^2 = x^3 + 3
+                        verifiers.aggregation_args(logreg_circuits), config.aggregator, logreg_circuits.shape.slots,
+                        config.empty_slot_hash, config.genesis_hash, config.genesis_cid, bytes(32),
+                        config.terms.as_tuple(), config.federation_salt, key)
+
+    with pytest.raises(ChainError, match="InvalidPoint"):
+        deploy((zero, [[1, 3], *basis[1:]], basis_hash, length))  # (1, 3) is not on y^2 = x^3 + 3
+    with pytest.raises(ChainError, match="InvalidContextKey"):
+        deploy((zero, [[0, 0], *basis[1:]], basis_hash, length))  # the identity: every context would commit alike
 
 
-def test_a_federation_id_that_is_not_32_bytes_is_refused(accounts: list[LocalAccount], logreg_circuits: CircuitSet,
-                                                         full_round: ProvenRound) -> None:
-    with pytest.raises(ConfigError, match="a federation id is 32 bytes, got 31"):
+def test_a_federation_salt_that_is_not_32_bytes_is_refused(accounts: list[LocalAccount], logreg_circuits: CircuitSet,
+                                                           full_round: ProvenRound) -> None:
+    with pytest.raises(ConfigError, match="a federation salt is 32 bytes, got 31"):
         FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
-                                       federation_id=bytes(31))
+                                       federation_salt=bytes(31))
 
 
 def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
     reject(f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
             coordinator.register, clients[0], [7, 7])
-    assert coordinator.data_batch(clients[0].address, 7) == (False, False)  # the whole registration reverted
+    assert coordinator.data_batch(clients[0].address, 7) == (False, False, 0)  # the whole registration reverted
 
 
 def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
@@ -238,10 +247,10 @@ def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinato
     commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(client, [12345])
     reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
-    coordinator.commit_data(client, [commitment])
-    assert coordinator.data_batch(client.address, commitment) == (True, False)
+    coordinator.commit_data(client, [commitment])  # inside the registration window: usable from round 0
+    assert coordinator.data_batch(client.address, commitment) == (True, False, 0)
     coordinator.submit_update(client, 0, full_round.updates[0].proof, "cid")
-    assert coordinator.data_batch(client.address, commitment) == (True, True)
+    assert coordinator.data_batch(client.address, commitment) == (True, True, 0)
 
 
 def test_registration_without_data_commitments_is_rejected(coordinator: Coordinator,
@@ -379,11 +388,11 @@ def test_a_starved_verifier_is_not_reported_as_an_invalid_proof(coordinator: Coo
         "raise the gas limit")
 
 
-def test_error_messages_take_exactly_the_parameters_of_the_contracts_errors() -> None:
+def test_every_contract_error_has_a_sentence_taking_exactly_its_parameters() -> None:
     declared = {item["name"]: [i["name"] for i in item["inputs"]]
                 for item in project_artifact("Coordinator").abi if item["type"] == "error"}
+    assert sorted(MESSAGES) == sorted(declared), "MESSAGES and the coordinator's errors differ"
     for name, message in MESSAGES.items():
-        assert name in declared, f"MESSAGES has {name}, which Coordinator.sol does not declare"
         assert list(inspect.signature(message).parameters) == declared[name], f"{name}'s parameters changed"
 
 
@@ -401,15 +410,14 @@ def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(coordinator:
                                                                     full_round: ProvenRound) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     client = registered[0]
-    deadline = coordinator.round(0).deadline
+    after = coordinator.round(0).deadline + coordinator.terms.challenge_window + GRACE
     reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
-            f"is finalized, or after block {deadline + GRACE}", coordinator.withdraw, client)
-    mine_blocks(chain, deadline + GRACE - chain.w3.eth.block_number)  # now at the grace period's last block
+            f"is closed, or after block {after}", coordinator.withdraw, client)
+    mine_blocks(chain, after - chain.w3.eth.block_number)  # now at the grace period's last block
     reject("PendingSubmission", coordinator.withdraw, client)
     mine_blocks(chain, 1)
-    before = chain.w3.eth.get_balance(client.address)
-    receipt = coordinator.withdraw(client)
-    assert chain.w3.eth.get_balance(client.address) == before + STAKE - receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    coordinator.withdraw(client)
+    assert coordinator.payments(client.address) == STAKE
     assert not coordinator.client(client.address).registered
     # the update stays in the round: it was verified when accepted, and a late aggregation counts it
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash

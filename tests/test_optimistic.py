@@ -21,7 +21,7 @@ from zkfl.chain.rpc import Chain, transact
 from zkfl.evm.solidity import compile_sources
 from zkfl.protocol import optimistic_claim
 
-from conftest import FEDERATION_ID, LOGREG, ProvenRound, reject, tampered
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
 
 pytestmark = pytest.mark.prover
 
@@ -33,7 +33,7 @@ TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, OPTIMISTIC, CHALLENGE_WIND
 def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, genesis,
                 terms: FederationTerms = TERMS) -> Coordinator:
     config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address, terms,
-                                            FEDERATION_ID)
+                                            FEDERATION_SALT)
     return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
 
 
@@ -48,14 +48,6 @@ def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers
     return coordinator
 
 
-def _balance(chain: Chain, account: str) -> int:
-    return chain.w3.eth.get_balance(account)
-
-
-def _fee(receipt: dict) -> int:
-    return receipt["gasUsed"] * receipt["effectiveGasPrice"]
-
-
 def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without_it(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
         full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
@@ -65,18 +57,17 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")  # accepted: no verifier runs
     assert coordinator.round(0).accepted == 3 and coordinator.rewards_owed(clients[2].address) == 0  # pending
     pool, challenger = coordinator.reward_pool, accounts[5]
-    before = _balance(chain, challenger.address)
     commitments, _ = optimistic_claim(cheat)
 
     receipt = coordinator.challenge(challenger, 0, 2, commitments, cheat)
 
     assert receipt["status"] == 1
     share = STAKE * SHARE_BPS // 10_000
-    assert _balance(chain, challenger.address) == before + share - _fee(receipt)  # bond back, plus its share
+    assert coordinator.payments(challenger.address) == BOND + share  # bond back, plus its share, credited
     assert coordinator.reward_pool == pool + STAKE - share
     assert coordinator.accepted_update_hash(0, 2) == 0 and coordinator.round(0).accepted == 2
     slashed = coordinator.client(clients[2].address)
-    assert not slashed.registered and slashed.stake == 0 and slashed.accepted_updates == 0
+    assert not slashed.registered and slashed.stake == 0 and not slashed.has_pending
     assert coordinator.registered_clients == 2
     reject("NothingToChallenge", coordinator.challenge, challenger, 0, 2, commitments, cheat)
 
@@ -99,9 +90,8 @@ def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_chal
     proof = full_round.updates[0].proof.data
     coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
     commitments, _ = optimistic_claim(proof)
-    before = _balance(chain, clients[0].address)
     coordinator.challenge(accounts[5], 0, 0, commitments, proof)
-    assert _balance(chain, clients[0].address) == before + BOND
+    assert coordinator.payments(clients[0].address) == BOND
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
     assert coordinator.client(clients[0].address).stake == STAKE
     reject("AlreadyDefended", coordinator.challenge, accounts[6], 0, 0, commitments, proof)
@@ -127,46 +117,42 @@ def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
     reject("WrongVerificationMode: this federation verifies proofs optimistically",
             coordinator.submit_update, clients[0], 0, proof, "cid")
     eager = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, FederationTerms(
-        STAKE, REWARD, WINDOW, GRACE))
-    assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_window=0, challenge_bond_wei=0,
-                                          challenger_share_bps=0)
+        STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND))
+    assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND)
     eager.register(clients[0], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
     reject("WrongVerificationMode: this federation verifies every proof", eager.submit_update_optimistic,
             clients[0], 0, tampered(proof), "cid")
     reject("InvalidProof", eager.submit_update, clients[0], 0, tampered(proof), "cid")
     eager.submit_update(clients[0], 0, proof, "cid")
-    reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof,
-            bond_wei=0)
+    reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof)
+    reject("WrongVerificationMode", eager.request_proof, accounts[5], 0, 0)
 
 
 REENTRANT = """
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
-interface IChallenge {
+interface IPullPayments {
     function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable;
+    function withdrawPayments(address payable payee) external;
 }
 
-/// A challenger whose payout re-enters `challenge` with the same arguments.
+/// A challenger whose payout re-enters `withdrawPayments`.
 contract ReentrantChallenger {
-    IChallenge private immutable target;
-    uint256 private round; uint256 private slot; bytes32 private commitmentsHash; bytes private proof;
-    uint256 private bond;
+    IPullPayments private immutable target;
     uint256 public payouts;
     bytes public reentryError;
 
-    constructor(IChallenge target_) { target = target_; }
+    constructor(IPullPayments target_) { target = target_; }
 
-    function attack(uint256 round_, uint256 slot_, bytes32 commitmentsHash_, bytes calldata proof_, uint256 bond_)
-        external payable
-    {
-        (round, slot, commitmentsHash, proof, bond) = (round_, slot_, commitmentsHash_, proof_, bond_);
-        target.challenge{value: bond_}(round_, slot_, commitmentsHash_, proof_);
+    function attack(uint256 round_, uint256 slot_, bytes32 commitmentsHash_, bytes calldata proof_) external payable {
+        target.challenge{value: msg.value}(round_, slot_, commitmentsHash_, proof_);
+        target.withdrawPayments(payable(address(this)));
     }
 
     receive() external payable {
         payouts += 1;
-        try target.challenge{value: bond}(round, slot, commitmentsHash, proof) {} catch (bytes memory e) {
+        try target.withdrawPayments(payable(address(this))) {} catch (bytes memory e) {
             reentryError = e;
         }
     }
@@ -174,7 +160,7 @@ contract ReentrantChallenger {
 """
 
 
-def test_a_slashing_payout_cannot_reenter_the_challenge(
+def test_a_payout_cannot_be_withdrawn_twice_by_reentering(
         coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
         full_round: ProvenRound) -> None:
     cheat = tampered(full_round.updates[2].proof.data)
@@ -183,14 +169,14 @@ def test_a_slashing_payout_cannot_reenter_the_challenge(
     address, _ = deploy_contract(chain, accounts[0], artifact, coordinator.address)
     attacker = chain.w3.eth.contract(address=address, abi=artifact.abi)
     pool = coordinator.reward_pool
-    call = attacker.functions.attack(0, 2, keccak(optimistic_claim(cheat)[0]), cheat, BOND)
+    call = attacker.functions.attack(0, 2, keccak(optimistic_claim(cheat)[0]), cheat)
     transact(chain, accounts[0], call, coordinator.decoder, "attack", value=BOND)
     share = STAKE * SHARE_BPS // 10_000
-    assert attacker.functions.payouts().call() == 1  # paid once; the re-entered challenge reverted
+    assert attacker.functions.payouts().call() == 1  # paid once; the re-entered withdrawal found nothing
     assert coordinator.decoder.decode("0x" + attacker.functions.reentryError().call().hex()).startswith(
-        "NothingToChallenge")
+        "NothingToWithdraw")
     assert chain.w3.eth.get_balance(address) == BOND + share  # its bond back and its share, once
-    assert coordinator.reward_pool == pool + STAKE - share
+    assert coordinator.reward_pool == pool + STAKE - share and coordinator.payments(address) == 0
 
 
 def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization_waits_for_requests(
@@ -201,32 +187,31 @@ def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization
     coordinator.submit_update_optimistic(clients[2], 0, withheld, "bafy-c2")  # an invalid proof, withheld
     watcher = accounts[5]
     coordinator.request_proof(watcher, 0, 0)
-    reject("ProofRequestPending", coordinator.request_proof, watcher, 0, 0)
-    reject("ProofRequestPending", coordinator.challenge, watcher, 0, 0, optimistic_claim(honest)[0], honest)
+    reject("RequestPending", coordinator.request_proof, watcher, 0, 0)
+    reject("RequestPending", coordinator.challenge, watcher, 0, 0, optimistic_claim(honest)[0], honest)
 
-    before = _balance(chain, clients[0].address)
-    receipt = coordinator.reveal_proof(clients[0], 0, 0, optimistic_claim(honest)[0], honest)  # valid: bond to it
-    assert _balance(chain, clients[0].address) == before + BOND - _fee(receipt)
+    coordinator.reveal_proof(clients[0], 0, 0, optimistic_claim(honest)[0], honest)  # valid: bond to the revealer
+    assert coordinator.payments(clients[0].address) == BOND
     assert coordinator.proof_request(0, 0) is None and coordinator.accepted_update_hash(0, 0) != 0
 
     window_ends = coordinator.round(0).deadline + CHALLENGE_WINDOW
     mine_blocks(chain, window_ends - 1 - chain.w3.eth.block_number)  # the request below lands on the window's last block
     coordinator.request_proof(watcher, 0, 2)
     _, reveal_by = coordinator.proof_request(0, 2)
-    assert reveal_by == window_ends + CHALLENGE_WINDOW
-    reject("RevealWindowOpen", coordinator.slash_unrevealed, watcher, 0, 2)
+    assert reveal_by == window_ends + TERMS.reveal_window
+    reject("RevealWindowOpen", coordinator.settle_unanswered, watcher, 0, 2)
     mine_blocks(chain, 1)  # the challenge window is over, the request is not
     reject("ChallengeWindowClosed", coordinator.request_proof, watcher, 0, 0)
     aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
                                     [full_round.updates[0], None, None], tmp_path / "agg.json")
-    reject("ProofRequestsOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    reject("DisputesOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
     reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
     mine_blocks(chain, reveal_by + 1 - chain.w3.eth.block_number)
     reject("RevealWindowClosed", coordinator.reveal_proof, clients[2], 0, 2, optimistic_claim(withheld)[0], withheld)
-    before, pool = _balance(chain, watcher.address), coordinator.reward_pool
-    receipt = coordinator.slash_unrevealed(watcher, 0, 2)
+    pool = coordinator.reward_pool
+    coordinator.settle_unanswered(watcher, 0, 2)
     share = STAKE * SHARE_BPS // 10_000
-    assert _balance(chain, watcher.address) == before + BOND + share - _fee(receipt)
+    assert coordinator.payments(watcher.address) == BOND + share
     assert coordinator.reward_pool == pool + STAKE - share
     assert coordinator.accepted_update_hash(0, 2) == 0 and not coordinator.client(clients[2].address).registered
     coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")

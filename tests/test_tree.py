@@ -25,7 +25,7 @@ from zkfl.protocol import TreeShape
 from zkfl.prover import compile_circuit, run_witness
 from zkfl.verification.fedavg import fixed_point_fedavg, fixed_point_partial_sum, fixed_point_tree_fedavg
 
-from conftest import FEDERATION_ID, LOGREG, ProvenRound, reject, tampered
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
 
 pytestmark = pytest.mark.prover
 LEAF_SLOTS, LEAVES = 2, 2
@@ -99,7 +99,7 @@ def tree_round(chain: Chain, accounts: list[LocalAccount], tree_verifiers: Verif
                clients: list[LocalAccount], full_round: ProvenRound) -> Coordinator:
     """A fresh tree federation with round 0's three updates accepted."""
     config = FederationConfig.starting_from(tree_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
-                                            FederationTerms(submission_window=20), FEDERATION_ID)
+                                            FederationTerms(submission_window=20), FEDERATION_SALT)
     coordinator = Coordinator(chain, deploy_coordinator(chain, accounts[0], tree_verifiers, tree_circuits,
                                                         config).coordinator)
     for account, data, update in zip(clients, full_round.data, full_round.updates, strict=True):
