@@ -245,7 +245,7 @@ def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_b
     aggregator = accounts[1]
     eager.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-withheld-model")
     assert eager.model_bond(1) == (aggregator.address, STAKE)
-    reject("GenesisNotDisputable", eager.request_opening, accounts[5], 0, MODEL_SLOT)
+    reject("ModelNotDisputable", eager.request_opening, accounts[5], 0, MODEL_SLOT)  # the owner's genesis
     eager.request_opening(accounts[5], 1, MODEL_SLOT)
     reject("DisputesOpen", eager.skip_round, accounts[5], 1)
     _mine_past(chain, eager.dispute(1, MODEL_SLOT).reveal_by)
@@ -259,6 +259,7 @@ def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_b
     share = STAKE * SHARE_BPS // 10_000
     assert eager.payments(accounts[5].address) == BOND + share and eager.reward_pool == pool + STAKE - share
     assert eager.model_bond(1) == (None, 0)
+    reject("ModelNotDisputable", eager.request_opening, accounts[5], 2, MODEL_SLOT)  # carried over: not the aggregator's
 
 
 def test_a_model_opened_on_chain_keeps_its_round_and_pays_the_opener(

@@ -96,7 +96,9 @@ MESSAGES = {
     "RoundNotStalled": lambda round, skippableAfter, blockNumber: (
         f"round {round} can still be finalized; it can be skipped after block {skippableAfter} (now block "
         f"{blockNumber})"),
-    "GenesisNotDisputable": lambda: "round 0's model is the owner's genesis: there is no earlier model to fall back to",
+    "ModelNotDisputable": lambda round: (
+        f"round {round}'s model was not published by an aggregation into it (the genesis, or a model carried over "
+        "by a skipped round, which could be disputed in its own round)"),
     "InvalidContextKey": lambda: "a commitment-key point is the identity: not a key of this federation's circuits",
     "InvalidPoint": lambda: "a point is not on the BN254 curve (the precompile refused it)",
     "InsufficientRewardPool": lambda available, owed: (

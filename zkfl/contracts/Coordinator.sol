@@ -55,8 +55,8 @@ contract Coordinator is Disputes {
     bytes32 public immutable circuitsDigest;
     uint256 public immutable stakeAmount;
     uint256 public immutable rewardPerUpdate;
-    /// @notice Batches committed up to this block train from round 0 on; later ones from the round
-    ///         after the one open when they were committed.
+    /// @notice Batches committed up to this block, while round 0 is open, train from round 0 on;
+    ///         every other one from the round after the one open when it was committed.
     uint64 public immutable registrationEnds;
     uint64 public immutable registrationWindow;
     uint64 public immutable submissionWindow;
@@ -419,6 +419,10 @@ contract Coordinator is Disputes {
         return _rounds[round].modelHash;
     }
 
+    function _modelBonded(uint256 round) internal view override returns (bool) {
+        return _modelBonds[round].aggregator != address(0);
+    }
+
     function _submitter(uint256 slot) internal view override returns (address) {
         return slotOwner[slot];
     }
@@ -599,7 +603,8 @@ contract Coordinator is Disputes {
         uint256 open = client.openBatches + dataCommitments.length;
         if (open > maxOpenBatches) revert TooManyOpenBatches(msg.sender, open, maxOpenBatches);
         client.openBatches = uint32(open);
-        uint64 usableFrom = block.number <= registrationEnds ? 0 : uint64(currentRound) + 1;
+        uint256 round = currentRound;
+        uint64 usableFrom = round == 0 && block.number <= registrationEnds ? 0 : uint64(round) + 1;
         for (uint256 i = 0; i < dataCommitments.length; ++i) {
             DataBatch storage batch = _batches[msg.sender][dataCommitments[i]];
             if (batch.committed) revert DataAlreadyCommitted(msg.sender, dataCommitments[i]);

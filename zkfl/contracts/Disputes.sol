@@ -122,12 +122,13 @@ abstract contract Disputes is PullPayments {
     // ------------------------------------------------------------------ openings (every federation)
 
     /// @notice Request the canonical opening of an accepted update (`slot`), until the round's
-    ///         challenge window closes, or of the round's model (`MODEL_SLOT`), until its deadline,
+    ///         challenge window closes, or of the round's model (`MODEL_SLOT`, when an aggregation
+    ///         published it into this round), until its deadline,
     ///         posting the bond. Anyone holding the vector answers with `openVector`.
     function requestOpening(uint256 round, uint256 slot) external payable {
         Dispute storage dispute;
         if (slot == MODEL_SLOT) {
-            if (round == 0) revert GenesisNotDisputable();
+            if (!_modelBonded(round)) revert ModelNotDisputable(round);
             if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
             uint256 deadline = _openRoundDeadline(round);
             if (block.number > deadline) revert ChallengeWindowClosed(round, deadline, block.number);
@@ -201,6 +202,8 @@ abstract contract Disputes is PullPayments {
     /// @dev The commitment hash accepted in a slot of a round (0: none).
     function _acceptedHash(uint256 round, uint256 slot) internal view virtual returns (uint256);
     function _roundModelHash(uint256 round) internal view virtual returns (uint256);
+    /// @dev Whether the round's model was published by `finalizeRound` and its bond is still held.
+    function _modelBonded(uint256 round) internal view virtual returns (bool);
     /// @dev Who submitted the update in a slot of the open round.
     function _submitter(uint256 slot) internal view virtual returns (address);
     function _zeroPoint() internal view virtual returns (uint256[2] memory);

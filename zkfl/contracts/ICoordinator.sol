@@ -295,8 +295,11 @@ interface ICoordinator {
     /// @param skippableAfter The last block before it may be skipped.
     /// @param blockNumber The current block.
     error RoundNotStalled(uint256 round, uint256 skippableAfter, uint256 blockNumber);
-    /// @dev Round 0's model is the owner's genesis: there is no earlier model to fall back to.
-    error GenesisNotDisputable();
+    /// @dev The round's model was not published by an aggregation into this round (the genesis, or
+    ///      a model carried over by a skip, whose own round could dispute it): there is no aggregator
+    ///      to hold to it, nor an earlier model to fall back to.
+    /// @param round The round.
+    error ModelNotDisputable(uint256 round);
     /// @dev The federation aggregates flat.
     error NotATree();
     /// @dev No such leaf.
