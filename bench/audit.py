@@ -46,7 +46,8 @@ def main() -> None:
     last = runs[-1]["report"]
     client, aggregator = last["timing"]["client_verify_seconds"], last["timing"]["aggregator_verify_seconds"]
     print(json.dumps({
-        "federation": {k: last["federation"][k] for k in ("coordinator", "rounds_finalized", "slots", "events")},
+        "federation": {k: last["federation"][k] for k in ("coordinator", "rounds_finalized", "rounds_skipped", "slots",
+                                                          "events")},
         "ok": [r["report"]["ok"] for r in runs], "exit_codes": [r["exit_code"] for r in runs],
         "wall_seconds": [r["wall_seconds"] for r in runs],
         "wall_seconds_median": statistics.median(r["wall_seconds"] for r in runs),

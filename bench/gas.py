@@ -40,7 +40,7 @@ from sklearn.datasets import load_digits
 
 from zkfl.aggregator import aggregate_and_prove
 from zkfl.build import build_circuits
-from zkfl.chain.coordinator import EAGER, OPTIMISTIC, Coordinator, FederationTerms
+from zkfl.chain.coordinator import EAGER, MODEL_SLOT, OPTIMISTIC, Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, deploy_circuit_verifier, deploy_federation
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, mine_blocks, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, ErrorDecoder, connect, transact
@@ -50,7 +50,7 @@ from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import context, optimistic_claim
+from zkfl.protocol import context, opening_values, optimistic_claim
 from zkfl.prover import ProverConfig, prove
 from zkfl.verification.proofs import VERIFIER_ABI
 
@@ -139,7 +139,7 @@ def proven_round(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: in
     owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
     fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address, terms)
     with tempfile.TemporaryDirectory() as tmp:
-        datas, updates = proven_clients(circuits, spec, clients, fed_config.federation_id, genesis, tmp)
+        datas, updates = proven_clients(circuits, spec, clients, fed_config.federation_id(owner.address), genesis, tmp)
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
         yield ProvenRound(circuits, fed_config, deployment, Coordinator(chain, deployment.coordinator), clients,
@@ -246,13 +246,13 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
 
         # an invalid proof, in a federation of its own (every slot above is taken); and, for the
         # ratio in one run, the same valid proof submitted to an eager federation
-        cheat_config = replace(fed_config, federation_id=bytes(31) + b"\x07")
+        cheat_config = replace(fed_config, federation_salt=bytes(31) + b"\x07")
         cheat_deployment = deploy_federation(chain, owner, circuits, cheat_config, cache)
         cheat = Coordinator(chain, cheat_deployment.coordinator)
         eager_config = replace(cheat_config, terms=replace(terms, verification=EAGER))
         eager_deployment = deploy_federation(chain, owner, circuits, eager_config, cache)
         eager = Coordinator(chain, eager_deployment.coordinator)
-        bound = context(DEVNET_CHAIN_ID, cheat_config.federation_id, clients[0].address)
+        bound = context(DEVNET_CHAIN_ID, cheat_config.federation_id(owner.address), clients[0].address)
         valid = train_and_prove(circuits.client, spec, genesis, datas[0], bound, Path(tmp) / "x.json").proof
         for federation in (cheat, eager):
             federation.register(clients[0], [datas[0].commitment(circuits.commitments, spec)])
@@ -268,9 +268,14 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
             raise RuntimeError("the challenge of an invalid proof did not slash it with the verifier's verdict")
         invalid_challenge = {"gas": receipt["gasUsed"]}
 
+        disputes = dispute_gas(chain, accounts, coordinator, deployment, circuits, updates)
         mine_blocks(chain, coordinator.round(0).deadline + terms.challenge_window + 1 - chain.w3.eth.block_number)
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
+        coordinator.request_opening(owner, 1, MODEL_SLOT)
+        basis = circuits.commitments.vector_basis(coordinator.update_length)
+        receipt = coordinator.open_vector(accounts[9], 1, MODEL_SLOT, opening_values(aggregate.weights), basis)
+        disputes["model_opening"] = {"gas": receipt["gasUsed"], "elements": coordinator.update_length - 1}
     submit_gas = statistics.median(s["gas"] for s in submissions)
     return {
         "case": f"optimistic-{spec.model.name}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
@@ -283,7 +288,30 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         "invalid_challenge_over_eager_submission": round(invalid_challenge["gas"] / eager_submission["gas"], 4),
         "finalization": finalization,
         "amortized_per_accepted_update": round(submit_gas + finalization["gas"] / slots),
+        "disputes": disputes,
     }
+
+
+def dispute_gas(chain: Chain, accounts: list, coordinator: Coordinator, deployment: Any, circuits: Any,
+                updates: list) -> dict:
+    """Gas of answering each kind of request, by a third party (the answer the bond must cover):
+    slot 1's proof requested and revealed (the verifier must return true), slot 2's update
+    requested and opened canonically on-chain; and the coordinator's allowance for them."""
+    requester, answerer = accounts[0], accounts[9]
+    proof = updates[1].proof.data
+    request = coordinator.request_proof(requester, 0, 1)
+    reveal = measured(chain, coordinator.reveal_proof(answerer, 0, 1, optimistic_claim(proof)[0], proof),
+                      deployment.client_verifier)
+    opening_request = coordinator.request_opening(requester, 0, 2)
+    basis = circuits.commitments.vector_basis(coordinator.update_length)
+    receipt = coordinator.open_vector(answerer, 0, 2, opening_values(updates[2].vector), basis)
+    if not coordinator.dispute(0, 2).opened:
+        raise RuntimeError("the canonical opening of an honest update was not accepted")
+    return {"proof_request": request["gasUsed"], "proof_reveal": reveal,
+            "opening_request": opening_request["gasUsed"],
+            "update_opening": {"gas": receipt["gasUsed"], "elements": coordinator.update_length,
+                               "bytes": len(chain.w3.eth.get_transaction(receipt["transactionHash"])["input"])},
+            "answer_gas_allowance": coordinator.contract.functions.answerGasAllowance().call()}
 
 
 def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:

@@ -15,28 +15,32 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from zkfl.audit import AuditOptions, AuditReport, audit_federation
+from zkfl.audit.report import markdown
 from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import Coordinator, FederationTerms
+from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FederationTerms
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain
 from zkfl.client import ClientData
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
+from zkfl.fixedpoint import quantize
 from zkfl.manifest import build_manifest, publish_manifest
-from zkfl.protocol import POINT_BYTES
+from zkfl.protocol import POINT_BYTES, opening_values
 from zkfl.store import LocalStore, put_vector
+from zkfl.verification.rounds import FederationView, RoundChecker
 
-from conftest import FEDERATION_ID, LOGREG, SLOTS, ProvenRound
+from conftest import FEDERATION_SALT, LOGREG, SLOTS, ProvenRound
 
 pytestmark = pytest.mark.prover
 
@@ -56,7 +60,7 @@ def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, ci
             genesis: np.ndarray) -> Coordinator:
     publish_manifest(store, circuits)
     config = FederationConfig.starting_from(circuits, genesis, put_vector(store, genesis), accounts[1].address,
-                                            FederationTerms(submission_window=WINDOW), FEDERATION_ID)
+                                            FederationTerms(submission_window=WINDOW), FEDERATION_SALT)
     deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config)
     return Coordinator(chain, deployment.coordinator)
 
@@ -134,6 +138,85 @@ def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chai
         coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged))
 
     coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
+    return Federation(coordinator.address, store.root)
+
+
+@pytest.fixture(scope="module")
+def skipped(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
+            verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
+            second_batches: list[ClientData]) -> Federation:
+    """Round 0 finalized with three clients; round 1 gets no submission and, once its deadline and
+    challenge window are over, is skipped by a stranger; round 2 starts from the same model (an
+    empty CID on-chain) and is finalized with clients 0 and 2."""
+    store = LocalStore(tmp_path_factory.mktemp("skipped") / "store")
+    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
+    clients = accounts[2:5]
+    _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
+                                     [full_round.data[2], second_batches[1]]], logreg_circuits)
+    for client, update in zip(clients, full_round.updates, strict=True):
+        coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof,
+                               put_vector(store, full_round.aggregate.weights))
+    mine_blocks(chain, WINDOW + coordinator.terms.challenge_window + 1)
+    coordinator.skip_round(accounts[6], 1)
+    for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
+        coordinator.submit_update(client, 2, update.proof, put_vector(store, update.vector))
+    mine_blocks(chain, WINDOW + 1)
+    coordinator.finalize_round(accounts[1], 2, partial_round.aggregate.proof,
+                               put_vector(store, partial_round.aggregate.weights))
+    return Federation(coordinator.address, store.root)
+
+
+@dataclass(frozen=True)
+class Disputed(Federation):
+    opened_cid: str  # slot 1's update: opened on-chain, never in the store
+    opening_tx: str
+
+
+@pytest.fixture(scope="module")
+def disputed(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
+             verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound) -> Disputed:
+    """Round 0 with three clients, each update's opening requested by a stranger: client 1 (whose
+    vector never reached the store) opens its update on-chain, client 2 answers nothing and is
+    slashed (settleUnanswered); the aggregator then leaves the round open, and it is skipped."""
+    store = LocalStore(tmp_path_factory.mktemp("disputed") / "store")
+    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
+    clients, stranger = accounts[2:5], accounts[6]
+    _register(coordinator, clients, [[d] for d in full_round.data], logreg_circuits)
+    elsewhere = LocalStore(tmp_path_factory.mktemp("elsewhere") / "store")  # its CID, not in the federation's store
+    cids = [put_vector(store, full_round.updates[0].vector), put_vector(elsewhere, full_round.updates[1].vector),
+            put_vector(store, full_round.updates[2].vector)]
+    for client, update, cid in zip(clients, full_round.updates, cids, strict=True):
+        coordinator.submit_update(client, 0, update.proof, cid)
+    for slot in (1, 2):
+        coordinator.request_opening(stranger, 0, slot)
+    basis = logreg_circuits.commitments.vector_basis(coordinator.update_length)
+    opening = coordinator.open_vector(clients[1], 0, 1, opening_values(full_round.updates[1].vector), basis)
+    terms = coordinator.terms
+    mine_blocks(chain, terms.reveal_window + 1)
+    coordinator.settle_unanswered(stranger, 0, 2)
+    mine_blocks(chain, WINDOW + terms.challenge_window + terms.finalization_grace + 1)
+    coordinator.skip_round(stranger, 0)
+    return Disputed(coordinator.address, store.root, cids[1], opening["transactionHash"].to_0x_hex())
+
+
+@pytest.fixture(scope="module")
+def rolled_back(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
+                verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound) -> Federation:
+    """Round 0 finalized, but its output model never reaches the store: a stranger requests the
+    opening of round 1's model, nobody answers, and settling it rolls round 1 back (ModelSlashed):
+    round 2 starts from the genesis model again."""
+    store = LocalStore(tmp_path_factory.mktemp("rolled-back") / "store")
+    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
+    clients, stranger = accounts[2:5], accounts[6]
+    _register(coordinator, clients, [[d] for d in full_round.data], logreg_circuits)
+    for client, update in zip(clients, full_round.updates, strict=True):
+        coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
+    withheld = put_vector(LocalStore(tmp_path_factory.mktemp("withheld") / "store"), full_round.aggregate.weights)
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, withheld)
+    coordinator.request_opening(stranger, 1, MODEL_SLOT)
+    mine_blocks(chain, coordinator.terms.reveal_window + 1)
+    coordinator.settle_unanswered(stranger, 1, MODEL_SLOT)
     return Federation(coordinator.address, store.root)
 
 
@@ -285,15 +368,103 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
                                  verifiers.aggregation_args(logreg_circuits), config.aggregator,
                                  logreg_circuits.shape.slots,
                                  config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-                                 hashlib.sha256(lying).digest(), config.terms.as_tuple(), config.federation_id,
-                                 config.context_key_args())
+                                 hashlib.sha256(lying).digest(), config.terms.as_tuple(), config.federation_salt,
+                                 config.commitment_key_args())
     failed = _failed(_audit(chain, Federation(address, store.root), onchain=False))
     assert list(failed) == ["circuit-settings"]
     (detail,) = failed["circuit-settings"]
     assert detail.startswith("client circuit: the circuit commits to tensors of lengths ") and "the manifest's are" in detail
 
 
+def test_coordinator_created_with_another_commitment_key_is_detected(
+        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
+        tmp_path: Path) -> None:
+    """The context basis points in another order: every point is on the curve, so the contract
+    takes them, but it would bind clients' proofs to contexts no honest prover computes."""
+    store = LocalStore(tmp_path / "store")
+    publish_manifest(store, logreg_circuits)
+    genesis = quantize(LOGREG.model.init_params(seed=0))
+    honest = FederationConfig.starting_from(logreg_circuits, genesis, put_vector(store, genesis), accounts[1].address,
+                                            FederationTerms(submission_window=WINDOW))
+    config = replace(honest, context_basis=honest.context_basis[::-1])
+    deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config)
+    failed = _failed(_audit(chain, Federation(deployment.coordinator, store.root), onchain=False))
+    assert failed == {"coordinator-code": ["federation: constructor arguments disagree with the contract's state or "
+                                           "events: key.contextBasis"]}
+
+
 # ------------------------------------------------------------------------------------ the chain
+
+
+def test_a_model_rolled_back_by_the_chain_may_be_missing_and_the_next_round_starts_from_the_one_before(
+        rolled_back: Federation, chain: Chain, full_round: ProvenRound) -> None:
+    report = _audit(chain, rolled_back, onchain=False)
+    assert report.ok, report.reason
+    round0, round1, round2 = report.rounds
+    assert round1.skipped and round1.model_rolled_back and round1.model_hash == hex(full_round.aggregate.global_hash)
+    assert (round2.model_hash, round2.model_cid) == (round0.model_hash, round0.model_cid)  # genesis again
+    checks = {(c.check, c.scope): c for c in report.checks}
+    for check, scope in (("model-stored", "round 1"), ("next-model-stored", "round 0 aggregation"),
+                         ("fedavg", "round 0 aggregation")):
+        assert "rolled round 1 back to the model before it" in checks[(check, scope)].detail, check
+    assert "round 2 starts from the model before it" in checks[("round-skipped", "round 1")].detail
+    assert "| 1 | skipped | — | next round from the model before it |" in markdown(report)
+
+
+def test_an_update_opened_on_chain_is_read_from_its_opening_and_a_slashed_one_is_left_out(
+        disputed: Disputed, chain: Chain, full_round: ProvenRound) -> None:
+    report = _audit(chain, disputed, onchain=False)
+    assert report.ok, report.reason
+    (round0, round1) = report.rounds
+    assert round0.skipped and not round0.model_rolled_back and round1.model_hash == round0.model_hash
+    assert [(u.slot, u.stored_ok) for u in round0.updates] == [(0, True), (1, True)]  # slot 2 slashed out
+    checks = {(c.check, c.scope): c for c in report.checks}
+    stored = checks[("update-stored", "round 0 slot 1")].detail
+    assert f"read from its on-chain opening, transaction {disputed.opening_tx}" in stored
+    assert checks[("update-hash", "round 0 slot 1")].ok
+    assert "2 accepted update(s) dropped" in checks[("round-skipped", "round 0")].detail
+    assert not any(c.scope.startswith("round 0 slot 2") for c in report.checks)
+
+
+ROUND_SKIPPED = "0x" + keccak(b"RoundSkipped(uint256,uint256,bool)").hex()
+
+
+def test_a_federation_with_a_skipped_round_audits_clean_and_its_model_chain_runs_through_the_skip(
+        skipped: Federation, chain: Chain, full_round: ProvenRound, logreg_circuits: CircuitSet, lying_rpc) -> None:
+    coordinator = Coordinator(chain, skipped.coordinator)
+    opened = coordinator.contract.events.RoundOpened.get_logs(from_block=0)
+    assert [e.args.modelCid == "" for e in opened] == [False, False, True, False]  # the skip names no CID
+    report = _audit(chain, skipped, onchain=False)
+    assert report.ok, report.reason
+    assert [(r.round, r.finalized, r.skipped) for r in report.rounds] == [(0, True, False), (1, False, True),
+                                                                          (2, True, False), (3, False, False)]
+    round1, round2 = report.rounds[1:3]
+    assert round1.aggregation is None and round1.updates == []
+    assert (round2.model_hash, round2.model_cid) == (round1.model_hash, round1.model_cid)  # the CID resolved
+    assert round1.model_hash == hex(full_round.aggregate.global_hash)
+    assert report.federation["rounds_finalized"] == 2 and report.federation["rounds_skipped"] == 1
+    checks = {(c.check, c.scope): c for c in report.checks}
+    assert "0 accepted update(s) dropped" in checks[("round-skipped", "round 1")].detail
+    assert "after skipped round(s) 1" in checks[("model-chain", "federation")].detail
+    assert "round 2 starts from the same model" in checks[("round-skipped", "round 1")].detail
+
+    # `zkfl verify --round 1` runs the same checker on the round alone: it passes, as skipped
+    keys = {kind: k.verifier for kind, k in logreg_circuits.keys_by_kind().items()}
+    view = FederationView.read(coordinator, LocalStore(skipped.store), keys, logreg_circuits.commitments,
+                               logreg_circuits.fedavg, onchain=False)
+    checker = RoundChecker(view)
+    one = checker.check_round(1)
+    assert one.skipped and checker.findings.ok
+    assert [f.check for f in checker.findings.items] == ["model-stored", "model-hash", "round-skipped"]
+
+    # without its RoundSkipped event, round 1 closed neither way and round 2 has no model to come from
+    proxy = lying_rpc(lambda params, get_logs: [log for log in get_logs(params)
+                                                if log["topics"][:1] != [ROUND_SKIPPED]])
+    failed = _failed(_audit(chain, skipped, rpc_url=proxy.url, onchain=False))
+    assert failed["model-chain"] == [f"federation: round 2 starts from {full_round.aggregate.global_hash:#x}, but "
+                                     "round 1 has no finalized aggregation (nor a skip) to come from"]
+    assert failed["round-sequence"] == ["round 1: round 1 was never finalized nor skipped but round 2 exists"]
+    assert "round 1: skipped is True on-chain, False in the events" in failed["events-match-state"][0]
 
 
 def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, chain: Chain) -> None:
@@ -376,7 +547,7 @@ def test_event_log_from_another_coordinator_is_detected(clean: Federation, other
     assert "coordinator-code" in failed and "events-match-state" in failed
 
 
-def test_skipped_round_is_detected(clean: Federation, chain: Chain, lying_rpc) -> None:
+def test_round_missing_from_the_event_log_is_detected(clean: Federation, chain: Chain, lying_rpc) -> None:
     """The endpoint drops every event of round 1, so the log jumps from round 0 to round 2."""
     round_one = "0x" + (1).to_bytes(32, "big").hex()
     proxy = lying_rpc(lambda params, get_logs: [log for log in get_logs(params) if log["topics"][1:2] != [round_one]])

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zkfl.chain.coordinator import FederationTerms
 from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
 from zkfl.pipeline import aggregate_round, join_federation, prove_update, register_client, setup_federation, submit_update
 from zkfl.pipeline.rounds import round_model
@@ -23,12 +24,17 @@ from test_cli import write_data
 
 pytestmark = pytest.mark.prover
 SLOTS = 2
+TERMS = FederationTerms(reward_wei=7, finalization_grace=30, challenge_window=9, challenge_bond_wei=3 * 10**15,
+                        challenger_share_bps=2_500, registration_window=40, reveal_window=11, max_open_batches=5,
+                        bond_gas_price_wei=1)
+"""Every term off its default, so that a join that lost one would show."""
 
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[Workspace]:
     """A deployed federation on its own devnet (the server's side)."""
-    ws, _ = Workspace.init(tmp_path_factory.mktemp("join") / "server", WorkspaceConfig(LOGREG, slots=SLOTS))
+    config = WorkspaceConfig(LOGREG, slots=SLOTS, terms=TERMS)
+    ws, _ = Workspace.init(tmp_path_factory.mktemp("join") / "server", config)
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
     setup_federation(ws)
     yield ws
@@ -45,6 +51,8 @@ def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
     outcome = _join(federation, tmp_path / "client")
     assert outcome.joined_now and outcome.dev_srs
     joined = Workspace.open(outcome.workspace)
+    assert joined.config.terms == federation.config.terms == TERMS  # every term read back from the chain
+    assert joined.coordinator().federation_id == federation.coordinator().federation_id
     assert not (joined.build_dir / "srs").exists()  # keys made with the federation's SRS, fetched from the store
     for mine, theirs in ((joined.circuits.client, federation.circuits.client),
                          (joined.circuits.aggregator, federation.circuits.aggregator)):

@@ -65,8 +65,8 @@ def test_the_wheel_holds_every_package_and_the_files_read_at_run_time(installed:
     for package in ("zkfl", "zkfl/audit", "zkfl/chain", "zkfl/circuits", "zkfl/cli", "zkfl/contracts", "zkfl/evm",
                     "zkfl/flower", "zkfl/pipeline", "zkfl/verification"):
         assert f"{package}/__init__.py" in names, package
-    for data in ("Coordinator.sol", "IHalo2Verifier.sol", "ReusableVerifierAdapter.sol", "solc.js",
-                 "compiled.json"):
+    for data in ("Coordinator.sol", "ICoordinator.sol", "Commitments.sol", "Disputes.sol", "PullPayments.sol",
+                 "SlotBitmap.sol", "IHalo2Verifier.sol", "ReusableVerifierAdapter.sol", "solc.js", "compiled.json"):
         assert f"zkfl/contracts/{data}" in names, data
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
 

@@ -18,9 +18,10 @@ from conftest import LOGREG
 
 
 def test_config_round_trips_through_toml() -> None:
+    terms = FederationTerms(submission_window=20, registration_window=7, reveal_window=9, max_open_batches=3,
+                            bond_gas_price_wei=5)
     config = WorkspaceConfig(TrainingStepSpec(Mlp(hidden=16), batch_size=4, learning_rate=0.25), slots=3,
-                             terms=FederationTerms(submission_window=20), rpc_url="http://127.0.0.1:8545", chain_id=5,
-                             srs="/srs/ceremony.srs")
+                             terms=terms, rpc_url="http://127.0.0.1:8545", chain_id=5, srs="/srs/ceremony.srs")
     assert WorkspaceConfig.from_toml(config.to_toml()) == config
 
 
@@ -32,9 +33,12 @@ def test_every_default_comes_from_the_nested_types() -> None:
     assert WorkspaceConfig.from_toml("[model]\nfamily = \"mlp\"\n").training.model == Mlp()
 
 
-def test_an_eager_configs_digest_ignores_the_challenge_terms_and_an_optimistic_ones_does_not() -> None:
+def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_one() -> None:
     eager = WorkspaceConfig()
-    assert WorkspaceConfig(terms=FederationTerms(challenge_window=99)).digest() == eager.digest()
+    for changed in (FederationTerms(challenge_window=99), FederationTerms(reveal_window=7),
+                    FederationTerms(registration_window=3), FederationTerms(max_open_batches=2),
+                    FederationTerms(bond_gas_price_wei=1), FederationTerms(challenge_bond_wei=1)):
+        assert WorkspaceConfig(terms=changed).digest() != eager.digest(), changed  # openings dispute eager rounds too
     optimistic = WorkspaceConfig(terms=FederationTerms(verification="optimistic"))
     assert optimistic.digest() != eager.digest()
     assert WorkspaceConfig(terms=FederationTerms(verification="optimistic", challenge_window=99)).digest() != \
@@ -53,13 +57,15 @@ def test_an_eager_configs_digest_ignores_the_challenge_terms_and_an_optimistic_o
     ("[federation]\nslots = 256\n", "a flat federation has at most 255 slots"),
     ("[federation]\nslots = 6\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
     ("[federation]\nslots = 4\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
-    ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1 block"),
+    ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1, got 0"),
     ("[federation]\nverification = \"lazy\"\n", "verification must be one of eager, optimistic, got 'lazy'"),
-    ("[federation]\nverification = \"optimistic\"\nchallenge_window = 0\n",
-     "an optimistic federation's challenge_window must be at least 1 block"),
+    ("[federation]\nchallenge_window = 0\n", "challenge_window must be at least 1, got 0"),  # eager too
     ("[federation]\nverification = \"optimistic\"\nchallenge_bond_wei = 0\n",
-     "an optimistic federation's challenge_bond_wei must be positive"),
-    ("[federation]\nchallenger_share_bps = 10001\n", "challenger_share_bps must be in 0..10000"),
+     "challenge_bond_wei must be at least 1, got 0"),
+    ("[federation]\nreveal_window = 0\n", "reveal_window must be at least 1, got 0"),
+    ("[federation]\nmax_open_batches = 0\n", "max_open_batches must be at least 1, got 0"),
+    ("[federation]\nregistration_window = -1\n", "registration_window must not be negative, got -1"),
+    ("[federation]\nchallenger_share_bps = 5001\n", "challenger_share_bps must be in 0..5000"),
     ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),
 ])
 def test_invalid_configs_are_named(text: str, message: str) -> None:

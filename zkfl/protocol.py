@@ -137,6 +137,16 @@ def opening_values(vector: FixedArray) -> list[int]:
     return [int(v) % curve_order for v in np.asarray(vector, dtype=np.int64).reshape(-1)]
 
 
+def vector_from_opening(values: Sequence[int]) -> FixedArray:
+    """The fixed-point vector whose opening values these are (`opening_values` inverted: an element
+    above half the field is negative); refuses what no zkFL vector holds."""
+    signed = [int(v) - curve_order if int(v) > curve_order // 2 else int(v) for v in values]
+    bound = np.iinfo(np.int64)
+    if any(not bound.min <= v <= bound.max for v in signed):
+        raise LinkError("an opened element is outside the fixed-point (int64) range: not a zkFL vector")
+    return np.asarray(signed, dtype=np.int64)
+
+
 def federation_id(deployer: str, salt: bytes) -> bytes:
     """The coordinator's `federationId`: keccak256(abi.encode(deployer, salt)). Only the deployer
     of a federation can make another coordinator with its id, so a third party cannot re-use a

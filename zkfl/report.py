@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from zkfl.atomic import write_atomic
-from zkfl.pipeline.simulation import RunOutcome
+from zkfl.pipeline.simulation import RoundReport, RunOutcome
 from zkfl.plot import accuracy_png
 from zkfl.store import ArtifactStore
 
@@ -43,7 +43,7 @@ def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
             lines.append(f"| genesis | {outcome.genesis_accuracy:.4f} | {outcome.genesis_accuracy:.4f} | 0 |")
         for r in outcome.rounds:
             diff = (r.proven_accuracy or 0) - (r.float_accuracy or 0)
-            lines.append(f"| {r.round} | {r.proven_accuracy:.4f} | {r.float_accuracy:.4f} | {diff:+.4f} |")
+            lines.append(f"| {_label(r)} | {r.proven_accuracy:.4f} | {r.float_accuracy:.4f} | {diff:+.4f} |")
         lines += ["", "![accuracy per round](accuracy.png)", ""]
     lines += ["## Cost per round", "",
               "| round | clients | prove per client (s, median) | aggregation prove (s) | round wall (s) | "
@@ -52,9 +52,14 @@ def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
         prove = statistics.median(r.prove_seconds.values()) if r.prove_seconds else 0.0
         gas = int(statistics.median(r.submit_gas.values())) if r.submit_gas else 0
         wall = f"{r.wall_seconds:.1f}" if r.wall_seconds is not None else "(earlier run)"
-        lines.append(f"| {r.round} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
+        lines.append(f"| {_label(r)} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
                      f"{gas:,} | {r.finalize_gas:,} |")
     return "\n".join(lines) + "\n"
+
+
+def _label(r: RoundReport) -> str:
+    """A round's row label: a skipped round closed without aggregation (its model is unchanged)."""
+    return f"{r.round} (skipped)" if r.skipped else str(r.round)
 
 
 def _plot(outcome: RunOutcome, title: str) -> bytes:

@@ -1,4 +1,5 @@
-"""The watchtower: the role that makes optimistic verification safe.
+"""The watchtower: the role that makes optimistic verification safe, and answers the federation's
+requests.
 
 An optimistic coordinator accepts a client update with its proof's commitments and SHA-256 only
 (`ProofPending`). A watchtower follows those events, fetches each proof from the store (CIDv1 raw
@@ -11,9 +12,17 @@ window is all a federation needs.
 
 A proof missing from the store cannot be challenged (the chain has only its hash): the watchtower
 requests it on-chain (`requestProof`, posting the same bond). Anyone holding the bytes must reveal
-them within the challenge window's length, and the coordinator verifies them; if nobody does, the
-watchtower slashes the client (`slashUnrevealed`). Each change is reported again, so the last
-report of a (round, slot) is its state.
+them within the reveal window, and the coordinator verifies them; if nobody does, the watchtower
+settles the request after its deadline (`settleUnanswered`): the client is slashed and its update
+leaves the round.
+
+Every poll, the watchtower also answers ANY open request of the open round it can answer from the
+store (`zkfl.responder`), not only its own: a requested proof that is in the store is revealed (so
+requesting a valid proof to get its update slashed fails, and the requester's bond is credited to
+the watchtower), and a requested update or model vector is opened. An answer on a submission it
+watches is reported as a change of that submission; each change is reported again, so the last
+report of a (round, slot) is its state. Every answer, and the first skip of each request it could
+not answer, is kept in `Watchtower.answers`.
 """
 
 from __future__ import annotations
@@ -31,9 +40,10 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
 from zkfl.cid import raw_cid
 from zkfl.errors import ConfigError, ZkflError
-from zkfl.manifest import load_manifest, verifier_keys
-from zkfl.protocol import starts_with_claim
+from zkfl.manifest import commitment_key_of, load_manifest, verifier_keys
+from zkfl.protocol import CommitmentKey, starts_with_claim
 from zkfl.prover import VerifierKeys
+from zkfl.responder import PROOF, Answer, answer_requests, submitted_claim
 from zkfl.store import ArtifactStore, open_store
 from zkfl.verification.proofs import verify_offchain
 
@@ -53,9 +63,9 @@ class WatchedUpdate:
     verdict: str  # valid / invalid / unavailable
     detail: str
     verify_seconds: float | None = None
-    challenge_tx: str | None = None
+    challenge_tx: str | None = None  # the watchtower's last transaction on it: challenge, request, settlement, answer
     challenge_block: int | None = None
-    outcome: str | None = None  # slashed / defended / not challenged: why
+    outcome: str | None = None  # slashed / defended / revealed or opened on a request / not challenged: why
 
     @property
     def survived(self) -> bool:
@@ -64,36 +74,43 @@ class WatchedUpdate:
 
 
 class Watchtower:
-    """Checks every optimistic submission of one coordinator once, in chain order."""
+    """Checks every optimistic submission of one coordinator once, in chain order, and answers the
+    open requests it can (openings need the federation's commitment `key`)."""
 
     def __init__(self, coordinator: Coordinator, store: ArtifactStore, keys: VerifierKeys,
-                 signer: LocalAccount | None):
+                 signer: LocalAccount | None, key: CommitmentKey | None = None):
         if not coordinator.terms.optimistic:
             raise ConfigError(f"the coordinator at {coordinator.address} verifies every proof on submission (eager): "
                               "there is nothing for a watchtower to watch")
-        self.coordinator, self.store, self.keys, self.signer = coordinator, store, keys, signer
+        self.coordinator, self.store, self.keys, self.signer, self.key = coordinator, store, keys, signer, key
         self.next_block = 0
         self.requested: dict[tuple[int, int], WatchedUpdate] = {}  # proofs requested, not yet resolved
+        self.seen: dict[tuple[int, int], WatchedUpdate] = {}  # the last report of each (round, slot)
+        self.answers: list[Answer] = []
+        self._skips: set[tuple[int, int, str, int]] = set()
 
     def poll(self) -> list[WatchedUpdate]:
         """Check the submissions made since the last poll (challenging the bad ones, requesting the
-        missing ones), then follow up the open requests."""
+        missing ones), answer the open requests, then follow up the watchtower's own requests."""
         latest = self.coordinator.chain.w3.eth.block_number
         reports = []
         if latest >= self.next_block:
             events = self.coordinator.contract.events.ProofPending.get_logs(from_block=self.next_block, to_block=latest)
             self.next_block = latest + 1
-            reports = [self.check(event) for event in events]
-        return reports + [r for r in map(self._follow_up, list(self.requested)) if r is not None]
+            reports = self._seen([self.check(event) for event in events])
+        reports += self._seen(self._answer_open_requests())
+        return reports + self._seen([r for r in map(self._follow_up, list(self.requested)) if r is not None])
+
+    def _seen(self, reports: list[WatchedUpdate]) -> list[WatchedUpdate]:
+        for report in reports:
+            self.seen[(report.round, report.slot)] = report
+        return reports
 
     def check(self, event: Any) -> WatchedUpdate:
-        w3 = self.coordinator.chain.w3
-        tx_hash = event.transactionHash.to_0x_hex()
-        tx = w3.eth.get_transaction(tx_hash)
-        _, args = self.coordinator.contract.decode_function_input(tx["input"])
-        commitments, cid = bytes(args["commitments"]), raw_cid(bytes(event.args.proofSha256))
-        seen = dict(round=event.args.round, slot=event.args.slot, client=tx["from"], submission_tx=tx_hash,
-                    submission_block=event.blockNumber, proof_cid=cid)
+        client, commitments = submitted_claim(self.coordinator, event)
+        cid = raw_cid(bytes(event.args.proofSha256))
+        seen = dict(round=event.args.round, slot=event.args.slot, client=client,
+                    submission_tx=event.transactionHash.to_0x_hex(), submission_block=event.blockNumber, proof_cid=cid)
         try:
             proof = self.store.get(cid)
         except ZkflError as exc:
@@ -133,12 +150,40 @@ class Watchtower:
         self.requested[(seen.round, seen.slot)] = seen
         return seen
 
+    def _answer_open_requests(self) -> list[WatchedUpdate]:
+        """Answer every open request of the open round that the store can answer, whoever made it;
+        an answer on a watched submission is reported as its change."""
+        if self.signer is None:
+            return []
+        round_no = self.coordinator.current_round
+        answers = answer_requests(self.coordinator, self.store, self.key, self.signer, round_no)
+        for answer in answers:
+            skip = (answer.round, answer.slot, answer.kind, answer.reveal_by)
+            if answer.answered or skip not in self._skips:
+                self.answers.append(answer)
+                self._skips.add(skip)
+        return [self._answered(a) for a in answers if a.answered and (a.round, a.slot) in self.seen]
+
+    def _answered(self, answer: Answer) -> WatchedUpdate:
+        """A watched submission after the watchtower answered a request on it."""
+        key = (answer.round, answer.slot)
+        self.requested.pop(key, None)  # its own request, answered once the bytes reached the store
+        seen = self.seen[key]
+        if answer.kind != PROOF:
+            return _with(seen, challenge_tx=answer.tx_hash, challenge_block=answer.block,
+                         outcome=f"vector opened on {answer.requester}'s request")
+        kept = self.coordinator.accepted_update_hash(*key) != 0
+        return _with(seen, verdict=VALID if kept else INVALID, challenge_tx=answer.tx_hash,
+                     challenge_block=answer.block,
+                     outcome=(f"revealed on {answer.requester}'s request and verified on-chain" if kept
+                              else "slashed"))
+
     def _follow_up(self, key: tuple[int, int]) -> WatchedUpdate | None:
         """A requested proof: revealed (the coordinator verified it), or slashed once its reveal
-        deadline passed; None while it can still be revealed."""
+        deadline passed (`settleUnanswered`); None while it can still be revealed."""
         seen, coordinator = self.requested[key], self.coordinator
         request = coordinator.proof_request(*key)
-        if request is None:  # revealed: the coordinator ran the verifier on it
+        if request is None:  # revealed: the coordinator ran the verifier on it (or someone settled it)
             del self.requested[key]
             kept = coordinator.accepted_update_hash(*key) != 0
             return _with(seen, verdict=VALID if kept else INVALID,
@@ -146,7 +191,7 @@ class Watchtower:
         if coordinator.chain.w3.eth.block_number <= request[1]:
             return None
         try:
-            receipt = coordinator.slash_unrevealed(self.signer, *key)
+            receipt = coordinator.settle_unanswered(self.signer, *key)
         except ZkflError as exc:
             return _with(seen, outcome=f"not slashed yet: {exc}")
         del self.requested[key]
@@ -158,7 +203,7 @@ def _with(seen: WatchedUpdate, **changes: Any) -> WatchedUpdate:
 
 
 def _acted(seen: WatchedUpdate, receipt: Any, outcome: str) -> WatchedUpdate:
-    """`seen` after the watchtower's transaction (a challenge, a request or a slashing)."""
+    """`seen` after the watchtower's transaction (a challenge, a request or a settlement)."""
     return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
                  outcome=outcome)
 
@@ -167,25 +212,30 @@ def _acted(seen: WatchedUpdate, receipt: Any, outcome: str) -> WatchedUpdate:
 def watchtower_for(rpc_url: str, coordinator_address: str, store_location: str,
                    signer: LocalAccount | None) -> Iterator[Watchtower]:
     """A watchtower of the federation at `coordinator_address`, with the federation's client
-    verification key fetched from its manifest in the store."""
+    verification key and commitment key fetched from its manifest in the store."""
     chain = connect(rpc_url)
     coordinator = Coordinator(chain, coordinator_address)
     store = open_store(store_location)
     manifest = load_manifest(store, coordinator.circuits_digest)
-    with verifier_keys(store, manifest.client, "client") as keys:
-        yield Watchtower(coordinator, store, keys, signer)
+    with verifier_keys(store, manifest.client, "client") as keys, commitment_key_of(store, manifest) as key:
+        yield Watchtower(coordinator, store, keys, signer, key)
 
 
 def watch(tower: Watchtower, on_update: Callable[[WatchedUpdate], None], interval: float = 1.0,
-          until_round: int | None = None, once: bool = False) -> list[WatchedUpdate]:
+          until_round: int | None = None, once: bool = False,
+          on_answer: Callable[[Answer], None] | None = None) -> list[WatchedUpdate]:
     """Poll every `interval` seconds, reporting each checked submission (and each later change) to
-    `on_update`; stop after one poll (`once`), or once the federation's open round reaches
-    `until_round`. Returns the last report of each (round, slot) submission."""
+    `on_update`, and each request answered (or first skipped) to `on_answer`; stop after one poll
+    (`once`), or once the federation's open round reaches `until_round`. Returns the last report
+    of each (round, slot) submission."""
     watched: dict[str, WatchedUpdate] = {}  # by submission transaction
     while True:
+        known = len(tower.answers)
         for update in tower.poll():
             watched[update.submission_tx] = update
             on_update(update)
+        for answer in tower.answers[known:] if on_answer else ():
+            on_answer(answer)
         if once or (until_round is not None and tower.coordinator.current_round >= until_round):
             return list(watched.values())
         time.sleep(interval)

@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
 from zkfl.build import CIRCUIT_NAMES, CircuitSet, PinnedSettings, build_circuits
-from zkfl.chain.coordinator import OPTIMISTIC_TERMS, Coordinator, FederationTerms
+from zkfl.chain.coordinator import Coordinator, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
@@ -151,13 +151,9 @@ class WorkspaceConfig:
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused).
-        An eager federation's challenge terms are left out: they mean nothing to it (and eager
-        configs written before optimistic verification keep their digest). So is a flat
-        federation's leaf_slots 0."""
+        Every term counts (an eager federation has dispute terms too: openings); a flat
+        federation's leaf_slots 0 is left out."""
         sections = self.sections()
-        if not self.terms.optimistic:
-            sections["federation"] = {k: v for k, v in sections["federation"].items()
-                                      if k not in OPTIMISTIC_TERMS and k != "verification"}
         if not self.shape.is_tree:
             del sections["federation"]["leaf_slots"]
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()

@@ -16,6 +16,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
@@ -34,7 +35,7 @@ from zkfl.manifest import FederationManifest, commitment_key_of, load_manifest, 
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.build import partial_sum_spec
 from zkfl.chain.deploy import ZERO_ADDRESS
-from zkfl.protocol import CommitmentKey, TreeShape, empty_slot_commitment
+from zkfl.protocol import CommitmentKey, TreeShape, empty_slot_commitment, federation_id
 from zkfl.prover import VerifierKeys, settings_problems
 from zkfl.store import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
@@ -82,11 +83,12 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     findings = Findings()
     check_origin(log, coordinator, findings)
     check_against_state(log, coordinator, findings)
-    check_coordinator_code(view, digest, findings)
     rounds_present = check_round_sequence(log, findings)
     with ExitStack() as stack:
         circuits, srs_report = _load_circuits(view.store, digest, view.shape, empty, options, findings, stack)
         manifest = circuits.manifest
+        check_coordinator_code(view, digest, findings, circuits.commitments,
+                               manifest.fedavg.update_len if manifest else None)
         checker = RoundChecker(replace(view, keys=circuits.keys, commitments=circuits.commitments,
                                        fedavg=manifest.fedavg if manifest else None), findings)
         rounds = []
@@ -107,6 +109,7 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
         "manifest_cid": manifest_cid(digest),
         "model": manifest.model if manifest else None, "events": log.count,
         "current_round": coordinator.current_round, "rounds_finalized": len(finalized),
+        "rounds_skipped": sum(r.skipped for r in rounds), "federation_id": "0x" + view.federation_id.hex(),
         "genesis_model_hash": rounds[0].model_hash if rounds else None,
         "final_model_hash": last.model_hash if last else None, "final_model_cid": last.model_cid if last else None,
     }
@@ -126,17 +129,19 @@ def check_no_invalid_update_survived(log: FederationLog, finalized: list[RoundAu
     bad = [f"round {r.round} slot {u.slot}" for r in finalized for u in r.updates if not u.proof.offchain]
     slashed = sum(len(v) for v in log.slashed.values())
     findings.add("no-invalid-update-survived", "federation", not bad,
-                 f"{len(kept)} update(s) left in finalized rounds, every proof verifies; {slashed} slashed by "
-                 "challenges" if not bad else f"invalid or unreadable proof(s) survived their challenge window: "
+                 f"{len(kept)} update(s) left in finalized rounds, every proof verifies; {slashed} slashed "
+                 "(an invalid proof challenged, or a request nobody answered)" if not bad else f"invalid or unreadable proof(s) survived their challenge window: "
                  f"{', '.join(bad)}")
 
 
-def check_coordinator_code(view: FederationView, digest: bytes, findings: Findings) -> None:
+def check_coordinator_code(view: FederationView, digest: bytes, findings: Findings,
+                           commitments: CommitmentKey | None = None, update_length: int | None = None) -> None:
     """The coordinator must have been created from zkFL's Coordinator bytecode (so it enforces the
     rules the audit relies on), with constructor arguments that match what it reports (`view`, and
-    its `circuitsDigest`, as read from the chain)."""
-    coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
-    w3, artifact = coordinator.chain.w3, coordinator.artifact
+    its `circuitsDigest`, as read from the chain): its federation id derived from the creator and
+    the salt, and its commitment key the trusted one (`commitments`, from the manifest) where known."""
+    coordinator, log = view.coordinator, view.log
+    w3 = coordinator.chain.w3
     if log.creation_tx is None:
         findings.add("coordinator-code", "federation", False, "no creation transaction in the event log")
         return
@@ -147,24 +152,71 @@ def check_coordinator_code(view: FederationView, digest: bytes, findings: Findin
                      f"the federation's creation transaction {log.creation_tx} created {created}, not the "
                      f"audited coordinator {coordinator.address}")
         return
-    data, code = bytes(tx["input"]), bytes.fromhex(artifact.bytecode[2:])
+    data, code = bytes(tx["input"]), bytes.fromhex(coordinator.artifact.bytecode[2:])
     if tx["to"] is not None or not data.startswith(code):
         findings.add("coordinator-code", "federation", False,
                      f"the contract was not created from zkFL's Coordinator bytecode (transaction {log.creation_tx})")
         return
-    constructor = next(item for item in artifact.abi if item["type"] == "constructor")
-    args = dict(zip([i["name"] for i in constructor["inputs"]],
-                    w3.codec.decode([_abi_type(i) for i in constructor["inputs"]], data[len(code):]), strict=True))
+    args = _constructor_args(coordinator, data[len(code):])
+    actual = {**args, "federationSalt": federation_id(tx["from"], args["federationSalt"])}
+    expected = _expected_constructor_args(view, digest)
+    wrong = [name for name, value in expected.items() if _canonical(actual[name]) != _canonical(value)]
+    wrong += _key_disagreements(args["key"], coordinator, commitments, update_length)
+    wrong = [f"{name} (the id it derives with the creator {tx['from']} is not federationId)"
+             if name == "federationSalt" else name for name in wrong]
+    unchecked = "" if commitments is not None else " (the key's C(0) and context basis not checked: no trusted key)"
+    findings.add("coordinator-code", "federation", not wrong,
+                 f"created from zkFL's Coordinator in {log.creation_tx}{unchecked}" if not wrong else
+                 f"constructor arguments disagree with the contract's state or events: {', '.join(wrong)}")
+
+
+def _constructor_args(coordinator: Coordinator, encoded: bytes) -> dict[str, Any]:
+    """The coordinator's constructor arguments by name, decoded from its creation calldata."""
+    constructor = next(item for item in coordinator.artifact.abi if item["type"] == "constructor")
+    types = [_abi_type(i) for i in constructor["inputs"]]
+    return dict(zip([i["name"] for i in constructor["inputs"]], coordinator.chain.w3.codec.decode(types, encoded),
+                    strict=True))
+
+
+def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str, Any]:
+    """What each constructor argument but the commitment key must have been, from the contract's
+    views and events (the salt as the federation id it derives: `federationId`)."""
+    coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
     aggregation = (verifiers["aggregator"], verifiers.get("leaf", ZERO_ADDRESS), view.leaf_slots)
-    expected = {"clientVerifier_": verifiers["client"], "aggregation": aggregation, "slots_": view.slots, "emptySlotHash_": view.empty_slot_commitment,
-                "circuitsDigest_": digest, "terms": coordinator.terms.as_tuple(), "federationId_": view.federation_id}
+    expected = {"clientVerifier_": verifiers["client"], "aggregation": aggregation, "slots_": view.slots,
+                "emptySlotHash_": view.empty_slot_commitment, "circuitsDigest_": digest,
+                "terms": coordinator.terms.as_tuple(), "federationSalt": view.federation_id}
+    if log.raw["AggregatorChanged"]:
+        expected["aggregator_"] = log.raw["AggregatorChanged"][0].args.current
     opened = log.opened.get(0)
     if opened is not None:
         expected |= {"genesisModelHash": opened.model_hash, "genesisModelCid": opened.model_cid}
-    wrong = [name for name, value in expected.items() if _canonical(args[name]) != _canonical(value)]
-    findings.add("coordinator-code", "federation", not wrong,
-                 f"created from zkFL's Coordinator in {log.creation_tx}" if not wrong else
-                 f"constructor arguments disagree with the contract's state or events: {', '.join(wrong)}")
+    return expected
+
+
+def _key_disagreements(key: tuple, coordinator: Coordinator, commitments: CommitmentKey | None,
+                       update_length: int | None) -> list[str]:
+    """The constructor's commitment key fields that are not the federation's: the basis hash and
+    length as the contract reports them (and the length as the manifest's FedAvg shape), C(0) and
+    the context basis as the trusted key computes them (where there is one)."""
+    zero, context_basis, basis_hash, length = key
+    wrong = []
+    if bytes(basis_hash) != coordinator.vector_basis_hash:
+        wrong.append("key.vectorBasisHash")
+    if length != coordinator.update_length or (update_length is not None and length != update_length):
+        wrong.append("key.updateLength")
+    if commitments is not None:
+        trusted_zero, trusted_basis = commitments.context_basis()
+        if tuple(zero) != _words(trusted_zero):
+            wrong.append("key.zero")
+        if [tuple(p) for p in context_basis] != [_words(p) for p in trusted_basis]:
+            wrong.append("key.contextBasis")
+    return wrong
+
+
+def _words(point: bytes) -> tuple[int, int]:
+    """A 64-byte point as the constructor's (x, y) words."""
+    return int.from_bytes(point[:32], "big"), int.from_bytes(point[32:], "big")
 
 
 def _canonical(value: object) -> object:

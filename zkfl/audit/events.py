@@ -49,30 +49,39 @@ def check_against_state(log: FederationLog, coordinator: Coordinator, findings: 
         problems.append(f"the contract's open round is {current}, the events' last opened round is "
                         f"{max(log.opened, default=None)}")
     for r in range(current + 1):
-        state = coordinator.round(r)
-        opened = log.opened.get(r)
-        if opened is None:
-            problems.append(f"round {r} is on-chain (model {state.model_hash:#x}) but has no RoundOpened event")
-            continue
-        if opened.model_hash != state.model_hash:
-            problems.append(f"round {r}: event model hash {opened.model_hash:#x}, contract {state.model_hash:#x}")
-        if len(log.accepted.get(r, [])) != state.accepted:
-            problems.append(f"round {r}: {len(log.accepted.get(r, []))} UpdateAccepted events, contract counts "
-                            f"{state.accepted}")
-        if (r in log.finalized) != state.finalized:
-            problems.append(f"round {r}: finalized is {state.finalized} on-chain, {r in log.finalized} in the events")
-        for update in log.accepted.get(r, []):
-            held = coordinator.accepted_update_hash(r, update.slot)
-            if held != update.update_hash:
-                problems.append(f"round {r} slot {update.slot}: event update hash {update.update_hash:#x}, "
-                                f"contract {held:#x}")
+        problems += _round_against_state(log, coordinator, r)
     findings.add("events-match-state", "federation", not problems,
                  "; ".join(problems) if problems else f"rounds 0..{current} agree with the contract's storage")
 
 
+def _round_against_state(log: FederationLog, coordinator: Coordinator, r: int) -> list[str]:
+    """Where round `r`'s events and its storage (model, accepted count, how it closed, hashes) differ."""
+    state = coordinator.round(r)
+    opened = log.opened.get(r)
+    if opened is None:
+        return [f"round {r} is on-chain (model {state.model_hash:#x}) but has no RoundOpened event"]
+    problems = []
+    if opened.model_hash != state.model_hash:
+        problems.append(f"round {r}: event model hash {opened.model_hash:#x}, contract {state.model_hash:#x}")
+    if len(log.accepted.get(r, [])) != state.accepted:
+        problems.append(f"round {r}: {len(log.accepted.get(r, []))} UpdateAccepted events (less slashed), contract "
+                        f"counts {state.accepted}")
+    if (r in log.finalized) != state.finalized:
+        problems.append(f"round {r}: finalized is {state.finalized} on-chain, {r in log.finalized} in the events")
+    if (r in log.skipped) != state.skipped:
+        problems.append(f"round {r}: skipped is {state.skipped} on-chain, {r in log.skipped} in the events")
+    for update in log.accepted.get(r, []):
+        held = coordinator.accepted_update_hash(r, update.slot)
+        if held != update.update_hash:
+            problems.append(f"round {r} slot {update.slot}: event update hash {update.update_hash:#x}, "
+                            f"contract {held:#x}")
+    return problems
+
+
 def check_round_sequence(log: FederationLog, findings: Findings) -> list[int]:
-    """Rounds must run 0, 1, 2, ... with no gap, every round but the last finalized, and each
-    round's model the previous round's aggregation output. Returns the rounds present."""
+    """Rounds must run 0, 1, 2, ... with no gap, every round but the last closed (finalized or
+    skipped), and each round's model the one its predecessor hands on (`check_model_chain`).
+    Returns the rounds present."""
     rounds = sorted(log.opened)
     missing = sorted(set(range(max(rounds, default=-1) + 1)) - set(rounds))
     findings.add("round-sequence", "federation", bool(rounds) and not missing,
@@ -80,18 +89,55 @@ def check_round_sequence(log: FederationLog, findings: Findings) -> list[int]:
                   f"{', '.join(map(str, rounds))})") if missing else
                  ("no RoundOpened event at all" if not rounds else f"rounds 0..{rounds[-1]} all present"))
     for r in rounds[:-1]:
-        if r not in log.finalized:
-            findings.add("round-sequence", f"round {r}", False, f"round {r} was never finalized but round {r + 1} exists")
-    breaks = []
-    for r in rounds[1:]:
-        previous = log.finalized.get(r - 1)
-        if previous is None:
-            breaks.append(f"round {r} starts from {log.opened[r].model_hash:#x}, but round {r - 1} has no "
-                          "finalized aggregation to come from")
-        elif (previous.next_model_hash, previous.next_model_cid) != (log.opened[r].model_hash, log.opened[r].model_cid):
-            breaks.append(f"round {r} starts from {log.opened[r].model_hash:#x} ({log.opened[r].model_cid}), round "
-                          f"{r - 1} aggregated to {previous.next_model_hash:#x} ({previous.next_model_cid})")
+        if not log.closed(r):
+            findings.add("round-sequence", f"round {r}", False,
+                         f"round {r} was never finalized nor skipped but round {r + 1} exists")
+        elif r in log.finalized and r in log.skipped:
+            findings.add("round-sequence", f"round {r}", False, f"round {r} was both finalized and skipped")
+    check_model_chain(log, rounds, findings)
+    return rounds
+
+
+def check_model_chain(log: FederationLog, rounds: list[int], findings: Findings) -> None:
+    """Each round must start from the model its predecessor hands on: a finalized round's
+    aggregation output; after a skip, the skipped round's own model, or (its model rolled back)
+    the model the round before it started from. CIDs are compared as resolved (a skip's empty CID
+    is the earlier CID of the same model)."""
+    breaks = [problem for r in rounds[1:] if (problem := _model_break(log, r)) is not None]
+    skipped = sorted(log.skipped)
+    how = f"; after skipped round(s) {', '.join(map(str, skipped))} from the model the skip hands on" if skipped else ""
     findings.add("model-chain", "federation", not breaks and bool(rounds),
                  "; ".join(breaks) if breaks else f"genesis -> round {rounds[-1] if rounds else '?'}: every round "
-                 "starts from the previous aggregation's output")
-    return rounds
+                 f"starts from the previous aggregation's output{how}")
+
+
+def _model_break(log: FederationLog, r: int) -> str | None:
+    """Why round `r` does not start from the model round r - 1 hands on (None: it does)."""
+    start = log.opened[r]
+    handed = _handed_on(log, r - 1)
+    if isinstance(handed, str):
+        return f"round {r} starts from {start.model_hash:#x}, but {handed}"
+    if not start.model_cid:
+        return f"round {r} starts from {start.model_hash:#x} with no CID, and no earlier round published one for it"
+    if (start.model_hash, start.model_cid) != handed[:2]:
+        return (f"round {r} starts from {start.model_hash:#x} ({start.model_cid}), {handed[2]} "
+                f"{handed[0]:#x} ({handed[1]})")
+    return None
+
+
+def _handed_on(log: FederationLog, r: int) -> tuple[int, str, str] | str:
+    """(model hash, CID, how) round `r` hands on to round r + 1, or why it hands on none."""
+    finalized = log.finalized.get(r)
+    if finalized is not None:
+        return finalized.next_model_hash, finalized.next_model_cid, f"round {r} aggregated to"
+    if r not in log.skipped:
+        return f"round {r} has no finalized aggregation (nor a skip) to come from"
+    own = log.opened.get(r)
+    if own is None:
+        return f"round {r} was skipped and has no RoundOpened event"
+    if not log.rolled_back(r):
+        return own.model_hash, own.model_cid, f"round {r} was skipped with its model"
+    before = log.opened.get(r - 1)
+    if before is None:
+        return f"round {r} was skipped back to the model before it, and round {r - 1} has no RoundOpened event"
+    return before.model_hash, before.model_cid, f"round {r} was rolled back to round {r - 1}'s model"

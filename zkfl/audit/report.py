@@ -76,7 +76,8 @@ def markdown(report: AuditReport) -> str:
     verdict = "PASSED" if report.ok else "FAILED"
     lines = [f"# zkFL audit: {verdict}", "",
              (f"Coordinator `{fed.get('coordinator')}` on chain {fed.get('chain_id')}; "
-              f"{fed.get('rounds_finalized', 0)} finalized round(s); manifest `{fed.get('manifest_cid')}`."), ""]
+              f"{fed.get('rounds_finalized', 0)} finalized round(s), {fed.get('rounds_skipped', 0)} skipped; "
+              f"manifest `{fed.get('manifest_cid')}`."), ""]
     if not report.ok:
         lines += ["## Failed checks", ""] + [f"- `{f.check}` ({f.scope}): {f.detail}" for f in report.failures] + [""]
     lines += ["## SRS", ""]
@@ -100,6 +101,9 @@ def markdown(report: AuditReport) -> str:
             lines.append(f"| {r.round} | FedAvg | aggregator | `{_short(a.next_model_hash)}` | `{_short(a.next_model_cid)}` "
                          f"| {_mark(a.proof.offchain)} | {_mark(a.proof.onchain)} | {_mark(a.stored_ok)} "
                          f"| {a.proof.gas_used:,} |")
+        if r.skipped:
+            start = "the model before it" if r.model_rolled_back else "the same model"
+            lines.append(f"| {r.round} | skipped | — | next round from {start} | — | n/a | n/a | n/a | — |")
     exact = [r for r in report.rounds if r.aggregation]
     lines += ["", (f"FedAvg recomputed in fixed point: {sum(r.aggregation.fedavg_exact for r in exact)} of {len(exact)} "
                    "aggregations equal the published model bit for bit."), ""]

@@ -11,12 +11,13 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
 
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import context, optimistic_claim
+from zkfl.protocol import context, optimistic_claim, vector_from_opening
 from zkfl.prover import Proof
 
 MESSAGES = {
@@ -448,6 +449,31 @@ class Coordinator:
             if state.pending == kind and state.requester == e.args.requester and state.reveal_by == e.args.revealBy:
                 requests.append(OpenRequest(round_no, slot, kind, state.requester, state.reveal_by))
         return requests
+
+    def opened_vector(self, round_no: int, slot: int) -> FixedArray | None:
+        """The vector last opened on-chain for a slot (or MODEL_SLOT) of a round, read from the
+        opening's calldata (None: never opened)."""
+        events = [e for e in self.contract.events.VectorOpened.get_logs(from_block=0)
+                  if e.args.round == round_no and e.args.slot == slot]
+        return self.opened_vector_in(events[-1].transactionHash.to_0x_hex(), round_no, slot) if events else None
+
+    def opened_vector_in(self, tx_hash: str, round_no: int, slot: int) -> FixedArray:
+        """The vector that transaction `tx_hash` opened for `round_no`'s `slot`, decoded from its
+        calldata (the coordinator checked it opens the commitment it holds). Only a direct call to
+        the coordinator can be decoded."""
+        w3 = self.chain.w3
+        try:
+            tx = w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound as exc:
+            raise ChainError(f"the opening transaction {tx_hash} is not on the chain") from exc
+        if tx["to"] is None or w3.to_checksum_address(tx["to"]) != self.address:
+            raise ChainError(f"the opening transaction {tx_hash} was not sent to the coordinator {self.address} "
+                             "(a call through another contract): its calldata does not hold the vector")
+        function, args = self.contract.decode_function_input(tx["input"])
+        if function.fn_name != "openVector" or (args["round"], args["slot"]) != (round_no, slot):
+            raise ChainError(f"transaction {tx_hash} is not the opening of round {round_no} {_slot(slot)} "
+                             f"(it calls {function.fn_name})")
+        return vector_from_opening(args["values"])
 
     @property
     def vector_basis_hash(self) -> bytes:

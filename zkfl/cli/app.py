@@ -249,7 +249,7 @@ def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> Non
 @app.command("run")
 def run_rounds(
     data: Annotated[list[Path], typer.Option(help="One client's .npz data file; repeat once per client.")],
-    rounds: Annotated[int, typer.Option(help="Run until this many rounds are finalized.")] = 1,
+    rounds: Annotated[int, typer.Option(help="Run until this many rounds are closed (finalized, or skipped without updates).")] = 1,
     batches: Annotated[int | None, typer.Option(help="Batches each client commits (default: rounds).")] = None,
     eval_data: Annotated[Path | None, typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
     seed: Annotated[int | None, typer.Option(help="Batch shuffle seed (default: random).")] = None,
@@ -322,9 +322,10 @@ def watch(
     once: Annotated[bool, typer.Option(help="Check what is on-chain now, then stop.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per checked submission (JSON Lines).")] = False,
 ) -> None:
-    """Watch an optimistic federation: verify every submitted proof off-chain (from the store) and
-    challenge each one that does not verify, with the key in ZKFL_WATCHTOWER_KEY (without it, only
-    report). Exit 1 if an update whose proof is invalid or unavailable was left in its round."""
+    """Watch an optimistic federation: verify every submitted proof off-chain (from the store),
+    challenge each one that does not verify and answer every open request from the store, with the
+    key in ZKFL_WATCHTOWER_KEY (without it, only report). Exit 1 if an update whose proof is invalid
+    or unavailable was left in its round."""
     import os
 
     from zkfl.chain.rpc import signer_from_key
@@ -339,11 +340,17 @@ def watch(
             out.print(f"round {update.round} slot {update.slot} ({update.client}): [{style}]{update.verdict}[/{style}]"
                       f"{' -> ' + update.outcome if update.outcome else ''}  {escape(update.detail)[:200]}")
 
+    def answered(answer) -> None:  # JSON Lines stay one object per submission: an answer shows as its change
+        if not as_json:
+            style = "green" if answer.answered else "yellow"
+            out.print(f"round {answer.round} {answer.target}: [{style}]{answer.kind} request of {answer.requester}"
+                      f"[/{style}] -> {escape(answer.detail)[:200]}")
+
     def action():
         key = os.environ.get("ZKFL_WATCHTOWER_KEY")
         signer = signer_from_key(key) if key else None
         with watchtower_for(rpc_url, coordinator, store, signer) as tower:
-            return watch_federation(tower, report, interval, until_round, once)
+            return watch_federation(tower, report, interval, until_round, once, answered)
 
     watched = run(action, as_json)
     survivors = [u for u in watched if u.survived]

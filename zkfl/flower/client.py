@@ -7,8 +7,11 @@
         return zk_train(msg, ClientNode.from_config({**context.run_config, **context.node_config}))
 
 It checks the global model it was sent against the coordinator's open round, registers the
-client's batch commitments on first use, proves the local step on the next committed batch, submits
-the proof with the client's own key and replies with the update, its receipt and `num-examples`.
+client's batch commitments on first use, proves the local step on the next committed batch usable
+in the round, submits the proof with the client's own key, answers any request already open on the
+round with the proof and update it holds, and replies with the update, its receipt and
+`num-examples`. The reply's update is what the strategy later answers an opening of it with, should
+the store lose it.
 Every step is the library's (`zkfl.pipeline.participant`), so a Flower client computes bit for bit
 what `zkfl run` computes, and a re-delivered message reuses the proof and submission it already made.
 """
@@ -38,7 +41,7 @@ from zkfl.flower.records import (
     model_record,
     weights_of,
 )
-from zkfl.pipeline.participant import prove_update, register_client, submit_update
+from zkfl.pipeline.participant import answer_as_client, prove_update, register_client, submit_update
 from zkfl.pipeline.rounds import open_round_model
 from zkfl.protocol import checked_vector
 from zkfl.workspace import Workspace
@@ -119,6 +122,7 @@ def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
                         f"model (commitment {model.model_hash:#x}); refusing to train on it")
     proved = prove_update(ws, node.name)
     submitted = submit_update(ws, node.name)
+    answer_as_client(ws, node.name, proved.round)  # requests already open; the strategy answers later ones
     record = ws.read_record(ws.client_dir(node.name) / "rounds" / f"{proved.round}.json") or {}
     update = checked_vector(ws.circuits.commitments, ws.store, proved.update_cid, int(proved.update_hash, 16),
                             f"client {node.name!r}'s update for round {proved.round}")

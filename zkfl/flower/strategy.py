@@ -14,6 +14,8 @@ metrics (`dropped-<reason>`).
 The chain, not the replies, decides what is averaged: the coordinator finalizes a round only with
 exactly its accepted updates. So an update the chain accepted is aggregated even when its reply was
 lost or dropped (it is fetched from the store), and a reply the chain never accepted changes nothing.
+While it waits to finalize, the strategy answers the round's open requests (`zkfl.responder`) from
+the store and from the updates the clients replied with.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceip
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.rounds import open_round_model, round_model
 from zkfl.protocol import checked_vector
+from zkfl.responder import Held
 from zkfl.workspace import Workspace
 
 SERVER_NODE_ID = 1  # the SuperLink's own node id: errors it makes for unreachable nodes carry it
@@ -97,8 +100,13 @@ class ZkFedAvg(Strategy):
                 round_no, state.accepted, coordinator.registered_clients, state.deadline)
         if self.ws.config.terms.optimistic:
             log(INFO, "ZkFedAvg round %d: finalizing after the challenge window", round_no)
-        wait_until_finalizable(self.ws, round_no)
+        closed = wait_until_finalizable(self.ws, round_no, held=_replied_updates(replies))
+        if closed.closed:
+            log(WARNING, "ZkFedAvg round %d was closed while waiting (skipped: %s)", round_no, closed.skipped)
+            return None, MetricRecord({"accepted": 0, "replies-kept": len(kept), **_counts(dropped)})
         outcome = aggregate_round(self.ws)
+        if outcome.skipped:
+            log(WARNING, "ZkFedAvg round %d: every update left the round; skipped it", round_no)
         proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
         _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)
         metrics = MetricRecord({**(dict(inner) if inner else {}), "zkfl-round": round_no, "accepted": outcome.accepted,
@@ -168,6 +176,19 @@ class ZkFedAvg(Strategy):
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         return self.strategy.aggregate_evaluate(server_round, replies)
+
+
+def _replied_updates(replies: list[Message]) -> Held:
+    """The updates clients replied with, which the aggregator answers openings of their updates with
+    if the store lost them (the responder sends only one whose commitment the round holds)."""
+    vectors = []
+    for reply in replies:
+        try:
+            if not reply.has_error() and ARRAYS in reply.content.array_records:
+                vectors.append(weights_of(reply.content.array_records[ARRAYS], "a replied update"))
+        except ZkflError:
+            continue
+    return Held(vectors=tuple(vectors))
 
 
 def _timings(kept: list[Message], aggregate_started: float, round_started: float | None) -> dict[str, float]:

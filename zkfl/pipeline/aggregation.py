@@ -1,27 +1,44 @@
 """The aggregator's command: FedAvg of the open round's accepted updates, proven and finalized;
 in a tree federation, first every leaf with accepted updates (by an executor: serial, or Ray),
 then the root over the leaves' partial sums. Every step is recorded in the workspace, so a run
-that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is not proven again."""
+that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is not proven again.
+
+The aggregator is also an honest party of the round's disputes: while it waits for the round to
+become finalizable it answers every open request it can (`zkfl.responder`, from the store) and
+settles the ones nobody answered in time, since a round with a request open cannot close. An
+accepted update it cannot fetch (or whose stored vector is not the committed one) is taken from
+its on-chain opening if there is one, else its opening is requested while the round's window is
+open. A round that ends with no accepted update is skipped, and the next starts from its model.
+Payments are pulled: after closing a round the aggregator withdraws what it was credited (the
+model bond of the round before, bonds of requests it answered).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
-from zkfl.chain.coordinator import Coordinator, RoundState
+from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, OpenRequest, RoundState
 from zkfl.chain.devnet import mine_blocks
-from zkfl.errors import ConfigError
+from zkfl.errors import ConfigError, ZkflError
+from zkfl.fixedpoint import FixedArray
 from zkfl.pipeline.executors import LeafExecutor, LeafJob, SerialExecutor
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import stored_proof
-from zkfl.protocol import CommitmentKey, checked_vector, empty_slot
+from zkfl.protocol import CommitmentKey, check_commitment, checked_vector, empty_slot
+from zkfl.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
 from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.store import ArtifactStore, put_vector
 from zkfl.workspace import AGGREGATOR, DEVNET, Workspace
+
+Responder = Callable[[int], list[Answer]]
+"""Another party answering a round's open requests (e.g. a client, from what it holds)."""
 
 
 @dataclass(frozen=True)
@@ -35,53 +52,178 @@ class AggregateOutcome:
     finalized_now: bool
     gas_used: int | None
     leaves: list[dict] = field(default_factory=list)  # a tree's: per leaf with updates, its proof and gas
+    skipped: bool = False  # closed without aggregation (no accepted update): the next round has the same model
+    withdrawn_wei: int = 0  # credited to the aggregator and withdrawn after closing the round
 
 
 def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
-                   slots: int) -> list[SlotUpdate | None]:
+                   slots: int, requester: LocalAccount | None = None) -> list[SlotUpdate | None]:
     """The round's accepted updates in slot order, fetched by CID and checked against the commitment
     the chain accepted (None where no update was accepted). The chain's storage decides: an update
-    accepted and then slashed by a challenge (optimistic federations) is no longer in its slot."""
+    accepted and then slashed (a challenge, an unanswered request) is no longer in its slot.
+
+    An update missing from the store, or stored with another commitment, is read from its
+    on-chain opening; without one, `requester` requests the opening (or settles an unanswered
+    request, which removes the update) and ConfigError says when to run again."""
     filled: list[SlotUpdate | None] = [None] * slots
+    waiting = []
     for event in coordinator.accepted_updates(round_no):
         if coordinator.accepted_update_hash(round_no, event.slot) != event.update_hash:
             continue
-        vector = checked_vector(key, store, event.cid, event.update_hash, f"round {round_no}, slot {event.slot}: update")
-        filled[event.slot] = AcceptedVector(vector, event.update_hash)
+        try:
+            vector = _slot_vector(key, store, coordinator, event, requester)
+        except _Disputed as pending:
+            waiting.append(str(pending))
+            continue
+        if vector is not None:
+            filled[event.slot] = AcceptedVector(vector, event.update_hash)
+    if waiting:
+        raise ConfigError("; ".join(waiting))
     return filled
 
 
+class _Disputed(ConfigError):
+    """An accepted update that cannot be aggregated yet: its opening is requested, or it cannot be."""
+
+
+def _slot_vector(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, event: AcceptedUpdate,
+                 requester: LocalAccount | None) -> FixedArray | None:
+    """The update's vector from the store, else as opened on-chain; None once an unanswered request
+    on it was settled (the update left the round)."""
+    what = f"round {event.round}, slot {event.slot}: update"
+    try:
+        return checked_vector(key, store, event.cid, event.update_hash, what)
+    except ZkflError as exc:
+        problem = str(exc)
+    if coordinator.dispute(event.round, event.slot).opened:
+        vector = coordinator.opened_vector(event.round, event.slot)
+        if vector is not None:
+            check_commitment(key, vector, event.update_hash, f"{what} opened on-chain")
+            return vector
+    return _dispute_missing(coordinator, event, requester, problem)
+
+
+def _dispute_missing(coordinator: Coordinator, event: AcceptedUpdate, requester: LocalAccount | None,
+                     problem: str) -> None:
+    """Settle an unanswered request on an update the aggregator cannot fetch (None: it left the
+    round), or request its opening; raise _Disputed saying what happens next."""
+    round_no, slot = event.round, event.slot
+    what = f"round {round_no} slot {slot}'s update cannot be aggregated ({problem})"
+    block = coordinator.chain.w3.eth.block_number
+    dispute = coordinator.dispute(round_no, slot)
+    if dispute.pending and block > dispute.reveal_by and requester is not None:
+        coordinator.settle_unanswered(requester, round_no, slot)  # its client is slashed, the update leaves
+        return None
+    if dispute.pending:
+        raise _Disputed(f"{what}: a request on it can be answered until block {dispute.reveal_by}; run aggregate "
+                        "again after that block (it is then opened on-chain, or settled and left out)")
+    terms = coordinator.terms
+    closes = coordinator.round(round_no).deadline + terms.challenge_window
+    if block > closes:
+        raise _Disputed(f"{what}, it was not opened on-chain and the round's window for requests closed at block "
+                        f"{closes} (now {block}): round {round_no} cannot be aggregated; anyone may skip it "
+                        f"(skipRound) after block {closes + terms.finalization_grace}")
+    if requester is None:
+        raise _Disputed(f"{what}: request its opening (requestOpening) until block {closes}")
+    coordinator.request_opening(requester, round_no, slot)
+    reveal_by = coordinator.dispute(round_no, slot).reveal_by
+    raise _Disputed(f"{what}: its opening was requested on-chain; run aggregate again after block {reveal_by}: by "
+                    "then it is opened (and aggregated from the chain) or can be settled (its client slashed, the "
+                    "update left out)")
+
+
 def finalizable_after(ws: Workspace, state: RoundState) -> int:
-    """The last block before the round can be finalized without waiting for anyone: its
-    submission deadline, and in an optimistic federation the end of its challenge window."""
+    """The last block before the round can be closed without waiting for anyone: its submission
+    deadline; the end of its challenge window in an optimistic federation (challenges may still
+    remove updates) or for a round without updates (it can only be skipped after that)."""
     terms = ws.config.terms
-    return state.deadline + (terms.challenge_window if terms.optimistic else 0)
+    waits_window = terms.optimistic or state.accepted == 0
+    return state.deadline + (terms.challenge_window if waits_window else 0)
 
 
 DEVNET_WINDOW_BLOCK_SECONDS = 0.25
-"""On the devnet, the pace at which a challenge window's blocks are mined: a watchtower process
-polling the chain gets wall time to see each submission and challenge it inside the window."""
+"""On the devnet, the pace at which blocks after the deadline (and while a request is open) are
+mined: a watchtower or responder polling the chain gets wall time to see each submission or
+request and act on it inside its window."""
 
 
-def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2.0) -> None:
-    """Return once round `round_no` can be finalized: at once in an eager federation whose every
-    registered client submitted; else once its deadline has passed (without the clients that never
-    submitted) and, in an optimistic federation, its challenge window has closed (no challenge can
-    remove an update any more). The workspace's own devnet makes blocks only for transactions, so
-    there the blocks up to the deadline are mined at once and the challenge window's one by one
-    (`DEVNET_WINDOW_BLOCK_SECONDS`); a real chain is waited for."""
+def respond(ws: Workspace, round_no: int, held: Held = NOTHING_HELD, responders: Sequence[Responder] = (),
+            progress: Progress = silent) -> list[Answer]:
+    """Answer the round's open requests as the aggregator (from the store and `held`), then let each
+    other responder answer what is left; settle the requests nobody answered by their deadline."""
     coordinator = ws.coordinator()
-    state = coordinator.round(round_no)
-    if not ws.config.terms.optimistic and state.accepted >= coordinator.registered_clients:
-        return
-    finalizable = finalizable_after(ws, state)
-    if ws.config.rpc_url == DEVNET:
-        mine_blocks(ws.chain, state.deadline + 1 - ws.chain.w3.eth.block_number)
-        while ws.chain.w3.eth.block_number <= finalizable:
-            time.sleep(DEVNET_WINDOW_BLOCK_SECONDS)
-            mine_blocks(ws.chain, 1)
-    while ws.chain.w3.eth.block_number <= finalizable:
+    if not coordinator.open_requests(round_no):
+        return []
+    signer = ws.signer(AGGREGATOR)
+    answers = answer_requests(coordinator, ws.store, ws.circuits.commitments, signer, round_no, held)
+    for responder in responders:
+        answers += responder(round_no)
+    for answer in answers:
+        if answer.answered:
+            progress(f"round {round_no} {answer.target}: answered the {answer.kind} request of {answer.requester} "
+                     f"({answer.source})")
+    for request in settle_overdue(coordinator, signer, round_no):
+        progress(f"round {round_no} {slot_name(request.slot)}: settled the unanswered request of {request.requester}")
+    return answers
+
+
+def settle_overdue(coordinator: Coordinator, signer: LocalAccount, round_no: int) -> list[OpenRequest]:
+    """Settle every request of the round that nobody answered by its deadline (the round cannot
+    close while one is open); returns those this call settled."""
+    block = coordinator.chain.w3.eth.block_number
+    settled = []
+    for request in coordinator.open_requests(round_no):
+        if block <= request.reveal_by:
+            continue
+        try:
+            coordinator.settle_unanswered(signer, round_no, request.slot)
+            settled.append(request)
+        except ZkflError:  # someone settled it first, or the round closed
+            continue
+    return settled
+
+
+def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2.0, held: Held = NOTHING_HELD,
+                           responders: Sequence[Responder] = (), progress: Progress = silent) -> RoundState:
+    """Return once round `round_no` can be closed, answering its open requests meanwhile (`respond`)
+    and waiting until none is open (the coordinator refuses to close a round with one): at once in
+    an eager federation whose every registered client submitted; else once its deadline has passed
+    (without the clients that never submitted) and, in an optimistic federation or for a round
+    without updates, its challenge window has closed. Returns the round's state (`closed`: a
+    settled model request skipped it). The workspace's own devnet makes blocks only for
+    transactions, so there the blocks up to the deadline are mined at once and later ones, or
+    ones while a request is open, one by one (`DEVNET_WINDOW_BLOCK_SECONDS`); a real chain is
+    waited for."""
+    coordinator = ws.coordinator()
+    while True:
+        state = coordinator.round(round_no)
+        if not state.closed:
+            respond(ws, round_no, held, responders, progress)
+            state = coordinator.round(round_no)
+        if state.closed:
+            return state
+        requests = coordinator.open_requests(round_no)
+        if not requests and _can_close(ws, coordinator, state):
+            return state
+        _next_block(ws, state, bool(requests), poll_seconds)
+
+
+def _can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bool:
+    if ws.chain.w3.eth.block_number > finalizable_after(ws, state):
+        return True
+    return not ws.config.terms.optimistic and 0 < state.accepted and state.accepted >= coordinator.registered_clients
+
+
+def _next_block(ws: Workspace, state: RoundState, requests_open: bool, poll_seconds: float) -> None:
+    if ws.config.rpc_url != DEVNET:
         time.sleep(poll_seconds)
+        return
+    block = ws.chain.w3.eth.block_number
+    if not requests_open and block <= state.deadline:
+        mine_blocks(ws.chain, state.deadline + 1 - block)
+        return
+    time.sleep(DEVNET_WINDOW_BLOCK_SECONDS)
+    mine_blocks(ws.chain, 1)
 
 
 def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor,
@@ -146,12 +288,13 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
     """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
     next round's global model); in a tree federation, over the leaves' partial sums, proven first
     by `executor` (default: one after another here). A proof made before a crash is reused if it
-    covers the same inputs."""
+    covers the same inputs. A round left without accepted updates once its window is over is
+    skipped instead. Afterwards the aggregator withdraws what it was credited."""
     coordinator = ws.coordinator()
     round_no = coordinator.current_round
     state = coordinator.round(round_no)
     if state.accepted == 0:
-        raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first")
+        return skip_empty_round(ws, state, progress)
     registered = coordinator.registered_clients
     block = ws.chain.w3.eth.block_number
     if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, state)):
@@ -160,8 +303,13 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
     if state.accepted < registered and block <= state.deadline:
         raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
                           f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")
+    _refuse_open_requests(ws, round_no, progress)
     circuits = ws.circuits
-    slots = accepted_slots(circuits.commitments, ws.store, coordinator, round_no, ws.config.slots)
+    slots = accepted_slots(circuits.commitments, ws.store, coordinator, round_no, ws.config.slots,
+                           ws.signer(AGGREGATOR))
+    accepted = sum(s is not None for s in slots)
+    if accepted == 0:  # every update left the round while its requests were settled
+        return skip_empty_round(ws, coordinator.round(round_no), progress)
     leaves: list[dict] = []
     if ws.config.shape.is_tree:
         slots, leaves = prove_leaves(ws, round_no, slots, executor or SerialExecutor(), progress)
@@ -169,11 +317,11 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
     record = ws.read_record(record_path)
     slot_hashes = [hex(s.update_hash) if s else None for s in slots]
     if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
-        progress(f"aggregator: proving FedAvg of round {round_no} ({state.accepted} updates)")
+        progress(f"aggregator: proving FedAvg of round {round_no} ({accepted} updates)")
         proof_path = ws.state_dir / "proofs" / f"fedavg-{round_no}.json"
         start = time.perf_counter()
         result = aggregate_and_prove(circuits.aggregator, circuits.fedavg, slots, proof_path)
-        record = {"round": round_no, "slot_hashes": slot_hashes, "accepted": state.accepted,
+        record = {"round": round_no, "slot_hashes": slot_hashes, "accepted": accepted,
                   "next_model_hash": hex(result.global_hash), "next_model_cid": put_vector(ws.store, result.weights),
                   "proof_cid": ws.store.put(proof_path.read_bytes()),
                   "prove_seconds": round(time.perf_counter() - start, 2)}
@@ -182,5 +330,49 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
         receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"])
     ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
                                   "finalize_tx": Web3.to_hex(receipt["transactionHash"])})
-    return AggregateOutcome(round_no, state.accepted, record["next_model_hash"], record["next_model_cid"],
-                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"], leaves)
+    return AggregateOutcome(round_no, accepted, record["next_model_hash"], record["next_model_cid"],
+                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"], leaves,
+                            withdrawn_wei=withdraw_credited(ws, progress))
+
+
+def _refuse_open_requests(ws: Workspace, round_no: int, progress: Progress) -> None:
+    """Answer the round's open requests; refuse (before any proving) while one stays open, since the
+    coordinator would refuse the finalization."""
+    respond(ws, round_no, progress=progress)
+    requests = ws.coordinator().open_requests(round_no)
+    if requests:
+        listed = ", ".join(f"{slot_name(r.slot)} (until block {r.reveal_by})" for r in requests)
+        raise ConfigError(f"round {round_no} has request(s) nobody answered yet: {listed}; the round closes only "
+                          "after them: run aggregate again once they are answered or past their block (they are "
+                          "then settled)")
+
+
+def skip_empty_round(ws: Workspace, state: RoundState, progress: Progress = silent) -> AggregateOutcome:
+    """Skip a round without accepted updates once its window is over (the next round starts from
+    the same model); refuse while it can still receive submissions or be disputed."""
+    coordinator, round_no = ws.coordinator(), state.round
+    block = ws.chain.w3.eth.block_number
+    if block <= state.deadline:
+        raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first (it takes "
+                          f"submissions until block {state.deadline}, now {block})")
+    if block <= (closes := finalizable_after(ws, state)):
+        raise ConfigError(f"round {round_no} has no accepted update and takes no more submissions; it can be "
+                          f"skipped after block {closes} (now {block}): run aggregate again then (the next round "
+                          "starts from the same model)")
+    _refuse_open_requests(ws, round_no, progress)  # a request on its model would keep it open
+    receipt = coordinator.skip_round(ws.signer(AGGREGATOR), round_no)
+    progress(f"aggregator: round {round_no} had no accepted update; skipped it")
+    following = [r for r in coordinator.opened_rounds() if r.round == round_no + 1][-1]
+    return AggregateOutcome(round_no, 0, hex(following.model_hash), following.model_cid, "", 0.0, False,
+                            receipt["gasUsed"], skipped=True, withdrawn_wei=withdraw_credited(ws, progress))
+
+
+def withdraw_credited(ws: Workspace, progress: Progress = silent) -> int:
+    """Withdraw what the coordinator credited the aggregator (it pays nothing out on its own: model
+    bonds come back, and answered requests' bonds are earned, as credits); returns the wei."""
+    coordinator, signer = ws.coordinator(), ws.signer(AGGREGATOR)
+    credited = coordinator.payments(signer.address)
+    if credited:
+        coordinator.withdraw_payments(signer)
+        progress(f"aggregator: withdrew {credited} wei credited by the coordinator")
+    return credited

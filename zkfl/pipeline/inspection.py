@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ConfigError, ProofError
 from zkfl.prover import Proof, VerifierKeys, verify
 from zkfl.verification.findings import Finding
@@ -20,6 +21,7 @@ class RoundSummary:
     deadline: int
     accepted: int
     finalized: bool
+    skipped: bool  # closed without an aggregation; the next round starts from the same (or the previous) model
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,8 @@ class ClientSummary:
     address: str
     registered: bool
     slot: int
-    accepted_updates: int
+    accepted_updates: int  # still accepted (not slashed), in rounds not skipped
+    rewarded_updates: int  # of those, in finalized rounds the contract has counted for rewards
 
 
 @dataclass(frozen=True)
@@ -48,20 +51,36 @@ def federation_status(ws: Workspace) -> FederationStatus:
     for event in coordinator.opened_rounds():
         state = coordinator.round(event.round)
         rounds.append(RoundSummary(event.round, hex(event.model_hash), event.model_cid, event.deadline, state.accepted,
-                                   state.finalized))
+                                   state.finalized, state.skipped))
+    counted = _counted_updates(coordinator)
     clients = []
     for name in ws.client_names():
         record = ws.read_record(ws.client_dir(name) / "client.json") or {}
         state = coordinator.client(record["address"])
-        clients.append(ClientSummary(name, record["address"], state.registered, state.slot, state.accepted_updates))
+        clients.append(ClientSummary(name, record["address"], state.registered, state.slot,
+                                     counted.get(record["address"], 0), state.rewarded_updates))
     return FederationStatus(coordinator.address, ws.chain.chain_id, ws.chain.w3.eth.block_number,
                             coordinator.current_round, coordinator.registered_clients, rounds, clients)
+
+
+def _counted_updates(coordinator: Coordinator) -> dict[str, int]:
+    """Accepted updates per client that still count: not slashed, not in a skipped round (the
+    contract keeps no such per-client count; the events do)."""
+    skipped = {s.round for s in coordinator.skipped_rounds()}
+    slashed = {(e.args.round, e.args.slot, e.args.client)
+               for e in coordinator.contract.events.UpdateSlashed.get_logs(from_block=0)}
+    counts: dict[str, int] = {}
+    for update in coordinator.accepted_updates():
+        if update.round not in skipped and (update.round, update.slot, update.client) not in slashed:
+            counts[update.client] = counts.get(update.client, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)
 class RoundVerification:
     """Every check made on one round (the audit's checks, under the audit's ids), and the round's
-    table of proofs and stored artifacts; `ok` only if every check passed."""
+    table of proofs and stored artifacts; `ok` only if every check passed. A skipped round passes
+    as skipped (`round-skipped`, `report.skipped`): it has no aggregation to verify."""
 
     round: int
     checks: list[Finding]

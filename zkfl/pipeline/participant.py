@@ -1,10 +1,12 @@
 """The client's commands: `register` (commit to data batches), `prove` (the round's local step),
-`submit` (send the proof on-chain)."""
+`submit` (send the proof on-chain); and `client_responder`, with which a client answers requests
+on its own update from the proof and vector it keeps locally (when the store lost them)."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,19 @@ from typing import Any
 import numpy as np
 from web3 import Web3
 
+from zkfl.atomic import write_atomic
+from zkfl.chain.coordinator import Coordinator
+from zkfl.cid import vector_bytes
 from zkfl.client import ClientData, train_and_prove
 from zkfl.data import load_batches, load_dataset, make_batches, save_batches
-from zkfl.errors import ConfigError
+from zkfl.errors import ConfigError, ZkflError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import RoundModel, open_round_model, stored_proof
 from zkfl.protocol import checked_vector
+from zkfl.prover import Proof
 from zkfl.ranges import Batch, CircuitRange, check_batch, check_features
+from zkfl.responder import Answer, Held, answer_requests
 from zkfl.srs import file_sha256
 from zkfl.store import put_vector
 from zkfl.workspace import Workspace
@@ -56,6 +63,15 @@ class SubmitOutcome:
     update_cid: str
     submitted_now: bool
     gas_used: int | None
+
+
+class NoUsableBatch(ConfigError):
+    """A client has no committed, unused batch that may train in the open round; `usable_from`
+    names the round its next batch becomes usable in (None: every batch is used)."""
+
+    def __init__(self, message: str, usable_from: int | None):
+        super().__init__(message)
+        self.usable_from = usable_from
 
 
 def register_client(ws: Workspace, name: str, data_file: str | Path, batches: int = 10,
@@ -115,11 +131,7 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
                             proved_now=False)
     commitments = [int(c, 16) for c in record["commitments"]]
     signer = ws.signer("client", record["account_index"])
-    unused = [i for i, c in enumerate(commitments) if not coordinator.data_batch(signer.address, c)[1]]
-    if not unused:
-        raise ConfigError(f"client {name!r} has used all {len(commitments)} committed batches; register more data "
-                          "with a new client name")
-    batch = unused[0]
+    batch = usable_batch(coordinator, signer.address, commitments, model.round, name)
     data = load_batches(ws.client_dir(name) / "batches.npz")[batch]
     _check_batch_range(ws, model, data, f"client {name!r}'s committed batch {batch} (data file "
                                         f"{record.get('data_file', 'not recorded')})")
@@ -129,6 +141,7 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     update = train_and_prove(ws.circuits.client, ws.config.training, model.weights, data,
                              coordinator.context(signer.address), proof_path)
     seconds = round(time.perf_counter() - start, 2)
+    write_atomic(_held_vector_path(ws, name, model.round), vector_bytes(update.vector))  # kept if the store loses it
     result = {
         "client": name, "round": model.round, "batch": batch, "global_hash": hex(model.model_hash),
         "update_hash": hex(update.update_hash), "update_cid": put_vector(ws.store, update.vector),
@@ -136,6 +149,25 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     }
     ws.write_record(round_path, result)
     return ProveOutcome(**result, proved_now=True)
+
+
+def usable_batch(coordinator: Coordinator, address: str, commitments: list[int], round_no: int, name: str) -> int:
+    """The first of the client's committed batches that is unused and may train in `round_no` (a
+    batch committed after the registration window trains only from the round after the one open
+    when it was committed). Raises NoUsableBatch naming when one becomes usable."""
+    later = []
+    for index, commitment in enumerate(commitments):
+        committed, used, usable_from = coordinator.data_batch(address, commitment)
+        if committed and not used:
+            if usable_from <= round_no:
+                return index
+            later.append(usable_from)
+    if later:
+        raise NoUsableBatch(f"client {name!r}'s {len(later)} unused committed batch(es) were committed after the "
+                            f"registration window and train from round {min(later)} on, not in the open round "
+                            f"{round_no}; prove once round {min(later)} is open", min(later))
+    raise NoUsableBatch(f"client {name!r} has used all {len(commitments)} committed batches; register more data "
+                        "with a new client name", None)
 
 
 def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
@@ -168,6 +200,42 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
                     {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
+
+
+def client_held(ws: Workspace, name: str, round_no: int) -> Held:
+    """The proof and update vector the client keeps locally for a round (what it answers requests
+    on its update with when the store lost them); empty where it kept none."""
+    proofs, vectors = [], []
+    proof_path = ws.client_dir(name) / "proofs" / f"round-{round_no}.json"
+    if proof_path.exists():
+        proofs.append(Proof.load(proof_path).data)
+    vector_path = _held_vector_path(ws, name, round_no)
+    if vector_path.exists():
+        vectors.append(np.frombuffer(vector_path.read_bytes(), dtype="<i8").astype(np.int64))
+    return Held(tuple(proofs), tuple(vectors))
+
+
+def answer_as_client(ws: Workspace, name: str, round_no: int) -> list[Answer]:
+    """The client answers the round's open requests it can with what it holds (its own update's
+    proof and vector), with its own key; what it cannot answer is reported, never raised."""
+    record = _client_record(ws, name)
+    held = client_held(ws, name, round_no)
+    if not held.proofs and not held.vectors:
+        return []
+    try:
+        return answer_requests(ws.coordinator(), ws.store, ws.circuits.commitments,
+                               ws.signer("client", record["account_index"]), round_no, held)
+    except ZkflError:  # the requests could not even be listed: the aggregator and watchtowers still answer
+        return []
+
+
+def client_responder(ws: Workspace, name: str) -> Callable[[int], list[Answer]]:
+    """`answer_as_client` for `wait_until_finalizable`'s responders."""
+    return lambda round_no: answer_as_client(ws, name, round_no)
+
+
+def _held_vector_path(ws: Workspace, name: str, round_no: int) -> Path:
+    return ws.client_dir(name) / "updates" / f"round-{round_no}.bin"
 
 
 def _free_account_index(ws: Workspace, wanted: int | None) -> int:

@@ -74,10 +74,12 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     if deployed_now:
         progress("deploying verifiers and coordinator")
         config = FederationConfig.starting_from(circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address,
-                                                ws.config.terms)
-        deployment = deploy_federation(chain, ws.signer(OWNER), circuits, config, ws.build_dir)
+                                                ws.config.terms)  # a fresh random salt: a new federation id
+        owner = ws.signer(OWNER)
+        deployment = deploy_federation(chain, owner, circuits, config, ws.build_dir)
         record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
-                  "genesis_cid": genesis_cid, "manifest_cid": manifest, "rpc_url": ws.config.rpc_url}
+                  "genesis_cid": genesis_cid, "manifest_cid": manifest, "rpc_url": ws.config.rpc_url,
+                  "federation_id": "0x" + config.federation_id(owner.address).hex()}
         ws.write_record(ws.deployment_path, record)
     return SetupOutcome(
         client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,

@@ -1,5 +1,8 @@
 """`run`: N clients and the aggregator in one workspace, R rounds end to end, with a per-round
-record of proving time, gas and (given held-out data) accuracy against float FedAvg."""
+record of proving time, gas and (given held-out data) accuracy against float FedAvg. While the
+aggregator waits to close a round, it and each client answer the round's open requests (the
+clients from the proof and vector they keep locally); a round that ends without accepted updates
+is skipped, and the next starts from the same model."""
 
 from __future__ import annotations
 
@@ -15,7 +18,14 @@ from zkfl.evaluation import accuracy, float_fedavg_round
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.executors import LeafExecutor
-from zkfl.pipeline.participant import client_round_record, prove_update, register_client, submit_update
+from zkfl.pipeline.participant import (
+    NoUsableBatch,
+    client_responder,
+    client_round_record,
+    prove_update,
+    register_client,
+    submit_update,
+)
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.rounds import round_model
 from zkfl.pipeline.setup import setup_federation
@@ -34,6 +44,7 @@ class RoundReport:
     model_hash: str  # the global model this round produced
     proven_accuracy: float | None = None
     float_accuracy: float | None = None
+    skipped: bool = False  # closed without aggregation: its model is the one it started from
 
 
 @dataclass(frozen=True)
@@ -50,8 +61,8 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
                    eval_file: Path | None = None, seed: int | None = None,
                    progress: Progress = silent, executor: LeafExecutor | None = None) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
-    aggregate until `rounds` rounds are finalized (a tree's leaves by `executor`). Re-running continues where a killed
-    run stopped."""
+    aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated
+    (a tree's leaves by `executor`). Re-running continues where a killed run stopped."""
     if not data_files:
         raise ConfigError("run needs at least one client data file")
     if len(data_files) > ws.config.slots:
@@ -70,16 +81,34 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
     while coordinator.current_round < rounds:
         start = time.perf_counter()
         round_no = coordinator.current_round
-        for name in names:
-            prove_update(ws, name, progress)
-            submit_update(ws, name)
-        wait_until_finalizable(ws, round_no)  # optimistic: no finalization while updates can be challenged
-        aggregate_round(ws, progress, executor)
+        taking_part = [name for name in names if _take_part(ws, name, round_no, progress)]
+        # optimistic: no finalization while updates can be challenged; any federation: none while a request is open
+        state = wait_until_finalizable(ws, round_no, responders=[client_responder(ws, n) for n in taking_part],
+                                       progress=progress)
+        skipped = state.skipped if state.closed else aggregate_round(ws, progress, executor).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
-        progress(f"round {round_no} finalized in {fresh[round_no]:.1f} s")
+        progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
     return RunOutcome(_round_reports(ws, names, rounds, fresh, evaluation), setup.coordinator,
                       setup.client_logrows, setup.aggregator_logrows,
                       _accuracy(ws, ws.config.genesis_weights(), evaluation))
+
+
+def _take_part(ws: Workspace, name: str, round_no: int, progress: Progress) -> bool:
+    """Prove and submit the client's update for the open round, unless it cannot take part: the
+    round takes no more submissions, or none of its batches may train in this round yet."""
+    submitted = "submit_gas" in (client_round_record(ws, name, round_no) or {})
+    if not submitted and ws.chain.w3.eth.block_number > ws.coordinator().round(round_no).deadline:
+        progress(f"{name}: round {round_no} takes no more submissions; sitting it out")
+        return False
+    try:
+        prove_update(ws, name, progress)
+    except NoUsableBatch as exc:
+        if exc.usable_from is None:
+            raise
+        progress(f"{name}: sitting out round {round_no}: {exc}")
+        return False
+    submit_update(ws, name)
+    return True
 
 
 def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int, float],
@@ -93,9 +122,10 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
     reports = []
     for r in range(rounds):
         records = {n: rec for n in names if (rec := client_round_record(ws, n, r)) and "submit_gas" in rec}
-        agg = ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
+        skipped = coordinator.round(r).skipped
+        agg = {} if skipped else ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
         proven = round_model(ws.circuits.commitments, ws.store, coordinator, r + 1)
-        if evaluation is not None:  # the float reference is only worth its training when it is evaluated
+        if evaluation is not None and not skipped:  # the float reference is only worth its training when evaluated
             float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
         reports.append(RoundReport(
             round=r, clients=list(records), prove_seconds={n: rec["prove_seconds"] for n, rec in records.items()},
@@ -103,7 +133,7 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
             aggregate_seconds=agg.get("prove_seconds", 0.0), finalize_gas=agg.get("finalize_gas", 0),
             wall_seconds=fresh.get(r), model_hash=hex(proven.model_hash),
             proven_accuracy=_accuracy(ws, proven.weights, evaluation),
-            float_accuracy=None if evaluation is None else accuracy(spec, float_model, *evaluation),
+            float_accuracy=None if evaluation is None else accuracy(spec, float_model, *evaluation), skipped=skipped,
         ))
     return reports
 

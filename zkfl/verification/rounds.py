@@ -8,7 +8,10 @@ Per finalized round: `aggregator-proof-transaction`, `aggregation-links`, `aggre
 `aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`; in a tree, per leaf
 proof: `leaf-proof-transaction`, `leaf-links`, `leaf-proof-offchain`, `leaf-proof-onchain`,
 `partial-stored`, `partial-hash`, `partial-sum`.
-Per round: `model-stored`, `model-hash`; once per verifier: `verifier-rejects-invalid`.
+Per round: `model-stored`, `model-hash`; per skipped round: `round-skipped` (it has no aggregation,
+and its updates are in no FedAvg); once per verifier: `verifier-rejects-invalid`.
+A vector missing from the store but opened on-chain (`VectorOpened`) is read from its opening's
+calldata; one the chain already dealt with (a model nobody could open, rolled back) may be missing.
 The rules themselves (commitment layout, sender binding, expected slots, links, stored vectors) are
 `zkfl.protocol`'s. Every commitment is recomputed from the stored vector with the federation's
 commitment key (ezkl's `kzg_commit`).
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zkfl.chain.coordinator import Coordinator, FinalizedRound
+from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FinalizedRound
 from zkfl.chain.history import FederationLog
 from zkfl.circuits import FedAvgSpec
 from zkfl.errors import ZkflError
@@ -97,6 +100,8 @@ class RoundAudit:
     model_hash: str
     model_cid: str
     finalized: bool
+    skipped: bool = False  # closed without an aggregation (RoundSkipped)
+    model_rolled_back: bool = False  # skipped because its model could not be opened
     updates: list[UpdateRow] = field(default_factory=list)
     leaves: list[LeafRow] = field(default_factory=list)
     aggregation: AggregationRow | None = None
@@ -153,7 +158,8 @@ class RoundChecker:
         self.view = view
         self.findings = findings if findings is not None else Findings()
         self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        self._vectors: dict[str, tuple[FixedArray, int | None, str]] = {}  # cid -> (vector, commitment, why not)
+        # cid -> (vector, its commitment, why none, where it came from)
+        self._vectors: dict[str, tuple[FixedArray, int | None, str, str]] = {}
         self._used_batches: set[tuple[str, int]] = set()  # (client, data commitment)
         self._contexts: dict[str, int | None] = {}  # sender -> its context commitment, committed once
         self._controlled: set[str] = set()
@@ -173,8 +179,11 @@ class RoundChecker:
     def check_round(self, r: int) -> RoundAudit:
         log, findings = self.view.log, self.findings
         opened = log.opened[r]
-        self._fetch("model", f"round {r}", opened.model_cid, opened.model_hash, f"round {r}'s model")
-        audit = RoundAudit(r, hex(opened.model_hash), opened.model_cid, r in log.finalized)
+        self._fetch("model", f"round {r}", opened.model_cid, opened.model_hash, f"round {r}'s model", (r, MODEL_SLOT),
+                    self._withheld(r))
+        audit = RoundAudit(r, hex(opened.model_hash), opened.model_cid, r in log.finalized, r in log.skipped,
+                           log.rolled_back(r))
+        self._note_skip(r)
         vectors: dict[int, FixedArray | None] = {}
         for update in log.updates(r):
             where = f"round {r} slot {update.slot}"
@@ -191,7 +200,7 @@ class RoundChecker:
                 if proof is not None:
                     self._check_data_commitment(where, sub, proof.data)
                 verdict = self._verify_proof("client", where, sub)
-            vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update")
+            vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update", (r, update.slot))
             vectors[update.slot] = vector
             audit.updates.append(UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict,
                                            vector is not None))
@@ -200,6 +209,23 @@ class RoundChecker:
             self._check_leaves(r, vectors, audit)
             audit.aggregation = self._check_aggregation(r, finalized, vectors)
         return audit
+
+    def _note_skip(self, r: int) -> None:
+        """A skipped round passes as skipped (`round-skipped`): it has nothing to aggregate."""
+        skip = self.view.log.skipped.get(r)
+        if skip is None:
+            return
+        start = "the model before it (its own could not be opened)" if skip.model_rolled_back else "the same model"
+        self.findings.add("round-skipped", f"round {r}", True,
+                          f"skipped in {skip.tx_hash}: {skip.dropped_updates} accepted update(s) dropped, in no "
+                          f"aggregation; round {r + 1} starts from {start}")
+
+    def _withheld(self, r: int) -> str | None:
+        """Why round `r`'s model may be missing from the store: the chain rolled it back."""
+        if not self.view.log.rolled_back(r):
+            return None
+        return (f"nobody opened it on request, so the chain rolled round {r} back to the model before it and "
+                "slashed its publisher's bond (ModelSlashed): no later round starts from it")
 
     def intact_vector(self, cid: str) -> FixedArray | None:
         """A vector this checker fetched intact (its bytes match its CID), whatever it commits to."""
@@ -258,10 +284,14 @@ class RoundChecker:
                 problem = str(exc)
             findings.add("aggregation-links", scope, problem is None, problem or "")
             verdict = self._verify_proof("aggregator", scope, sub)
-        published = self._fetch("next-model", scope, finalized.next_model_cid, finalized.next_model_hash, "next model")
+        withheld = self._withheld(r + 1)
+        published = self._fetch("next-model", scope, finalized.next_model_cid, finalized.next_model_hash, "next model",
+                                (r + 1, MODEL_SLOT), withheld)
         exact, float_gap = False, None
         missing = [slot for slot in accepted if vectors.get(slot) is None]
-        if view.fedavg is None:
+        if published is None and withheld is not None:
+            findings.add("fedavg", scope, True, f"not recomputed: the next model is unavailable, and {withheld}")
+        elif view.fedavg is None:
             findings.add("fedavg", scope, False, "cannot recompute: the model's shape is unknown (no trusted manifest)")
         elif missing or published is None:
             findings.add("fedavg", scope, False, f"cannot recompute: slot(s) {missing} or the next model unavailable")
@@ -328,34 +358,55 @@ class RoundChecker:
         return self._contexts[sender]
 
     def _check_data_commitment(self, scope: str, sub: SubmittedProof, commitment: int) -> None:
+        """The batch was committed by the sender, usable in this round, and not used before."""
         batch = (sub.sender, commitment)
-        committed = batch in self.view.log.commitments
+        usable_from = self.view.log.commitments.get(batch)
         reused = batch in self._used_batches
         self._used_batches.add(batch)
-        ok = committed and not reused
-        self.findings.add("data-commitment", scope, ok,
-                          "" if ok else f"data commitment {commitment:#x} was "
-                          + ("already used by its sender" if reused else f"never committed by the sender {sub.sender}"))
+        problem = (f"never committed by the sender {sub.sender}" if usable_from is None else
+                   "already used by its sender" if reused else
+                   f"committed to train from round {usable_from} on, not in round {sub.round}"
+                   if usable_from > sub.round else None)
+        self.findings.add("data-commitment", scope, problem is None,
+                          "" if problem is None else f"data commitment {commitment:#x} was {problem}")
 
-    def _fetch(self, check: str, scope: str, cid: str, expected: int, what: str) -> FixedArray | None:
+    def _fetch(self, check: str, scope: str, cid: str, expected: int, what: str,
+               opening: tuple[int, int] | None = None, settled: str | None = None) -> FixedArray | None:
         """The vector under `cid` if it is intact (`{check}-stored`) and commits to the chain's
-        `expected` (`{check}-hash`); each CID is fetched and committed to once."""
-        if cid not in self._vectors:
-            try:
-                vector = get_vector(self.view.store, cid)
-            except ZkflError as exc:
-                self.findings.add(f"{check}-stored", scope, False, f"{what} {cid}: {exc}")
-                return None
-            if self.view.commitments is None:
-                self._vectors[cid] = (vector, None, "no trusted commitment key (circuit settings, vk and SRS)")
-            else:
-                try:
-                    self._vectors[cid] = (vector, self.view.commitments.commit(vector), "")
-                except ZkflError as exc:
-                    self._vectors[cid] = (vector, None, str(exc))
-        vector, actual, reason = self._vectors[cid]
-        self.findings.add(f"{check}-stored", scope, True, cid)
+        `expected` (`{check}-hash`); each CID is fetched and committed to once. `opening` is the
+        (round, slot) whose on-chain opening stands in for a store that cannot serve it;
+        `settled` says why its absence is no fault (the chain already dealt with it)."""
+        entry = self._vectors.get(cid) or self._load(cid, opening)
+        if isinstance(entry, str):
+            self.findings.add(f"{check}-stored", scope, settled is not None,
+                              f"{what} {cid}: {entry}" + (f"; {settled}" if settled else ""))
+            return None
+        vector, actual, reason, source = entry
+        self.findings.add(f"{check}-stored", scope, True, source)
         problem = (f"the {what} at {cid} cannot be committed to: {reason}" if actual is None else
                    commitment_mismatch(actual, expected, f"the {what} at {cid}"))
         self.findings.add(f"{check}-hash", scope, problem is None, problem or f"commitment {expected:#x}")
         return vector if problem is None else None
+
+    def _load(self, cid: str, opening: tuple[int, int] | None) -> tuple[FixedArray, int | None, str, str] | str:
+        """(vector, its commitment or None, why none, where it came from) from the store, else from
+        its on-chain opening; or why neither can serve it."""
+        try:
+            vector, source = get_vector(self.view.store, cid), cid
+        except ZkflError as exc:
+            tx = self.view.log.openings.get(opening) if opening is not None else None
+            if tx is None:
+                return str(exc)
+            try:
+                vector = self.view.coordinator.opened_vector_in(tx, *opening)
+            except ZkflError as chain_exc:
+                return f"{exc}; and its on-chain opening {tx} cannot be read: {chain_exc}"
+            source = f"not usable from the store ({exc}); read from its on-chain opening, transaction {tx}"
+        commitment, reason = None, "no trusted commitment key (circuit settings, vk and SRS)"
+        if self.view.commitments is not None:
+            try:
+                commitment, reason = self.view.commitments.commit(vector), ""
+            except ZkflError as exc:
+                reason = str(exc)
+        self._vectors[cid] = (vector, commitment, reason, source)
+        return self._vectors[cid]
