@@ -233,10 +233,10 @@ def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> Non
     def human(s) -> None:
         out.print(f"coordinator {s.coordinator} on chain {s.chain_id} (block {s.block}); open round "
                   f"{s.current_round}; {s.registered_clients} registered clients")
-        rounds = Table("round", "model hash", "model CID", "accepted", "finalized", title="rounds", title_justify="left")
+        rounds = Table("round", "model hash", "model CID", "accepted", "status", title="rounds", title_justify="left")
         for r in s.rounds:
             rounds.add_row(str(r.round), r.model_hash[:18] + "…", r.model_cid[:20] + "…", str(r.accepted),
-                           "yes" if r.finalized else "open")
+                           "finalized" if r.finalized else "skipped" if r.skipped else "open")
         out.print(rounds)
         clients = Table("client", "address", "slot", "registered", "accepted updates", title="clients",
                         title_justify="left")
