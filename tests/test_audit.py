@@ -71,20 +71,31 @@ def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: li
         coordinator.register(account, [d.commitment(circuits.commitments, LOGREG) for d in data])
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
-          logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
-          second_batches: list[ClientData]) -> Federation:
-    """Two finalized rounds, run honestly through the library: round 0 with three clients, round 1
-    with clients 0 and 2 (slot 1 empty, finalized after the deadline)."""
-    store = LocalStore(tmp_path_factory.mktemp("audit") / "store")
+def _first_round_finalized(store_dir: Path, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
+                           logreg_circuits: CircuitSet, full_round: ProvenRound,
+                           second_batches: list[ClientData]) -> tuple[LocalStore, Coordinator, list[LocalAccount]]:
+    """A federation whose round 0 was finalized with clients 0..2, each update and model stored;
+    clients 0 and 2 hold a second batch for later rounds."""
+    store = LocalStore(store_dir)
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
     clients = accounts[2:5]
     _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
                                      [full_round.data[2], second_batches[1]]], logreg_circuits)
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights))
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof,
+                               put_vector(store, full_round.aggregate.weights))
+    return store, coordinator, clients
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
+          logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
+          second_batches: list[ClientData]) -> Federation:
+    """Two finalized rounds, run honestly through the library: round 0 with three clients, round 1
+    with clients 0 and 2 (slot 1 empty, finalized after the deadline)."""
+    store, coordinator, clients = _first_round_finalized(tmp_path_factory.mktemp("audit") / "store", chain, accounts,
+                                                         verifiers, logreg_circuits, full_round, second_batches)
     for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
         coordinator.submit_update(client, 1, update.proof, put_vector(store, update.vector))
     mine_blocks(chain, WINDOW + 1)
@@ -148,15 +159,9 @@ def skipped(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: li
     """Round 0 finalized with three clients; round 1 gets no submission and, once its deadline and
     challenge window are over, is skipped by a stranger; round 2 starts from the same model (an
     empty CID on-chain) and is finalized with clients 0 and 2."""
-    store = LocalStore(tmp_path_factory.mktemp("skipped") / "store")
-    coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
-    clients = accounts[2:5]
-    _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
-                                     [full_round.data[2], second_batches[1]]], logreg_circuits)
-    for client, update in zip(clients, full_round.updates, strict=True):
-        coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof,
-                               put_vector(store, full_round.aggregate.weights))
+    store, coordinator, clients = _first_round_finalized(tmp_path_factory.mktemp("skipped") / "store", chain,
+                                                         accounts, verifiers, logreg_circuits, full_round,
+                                                         second_batches)
     mine_blocks(chain, WINDOW + coordinator.terms.challenge_window + 1)
     coordinator.skip_round(accounts[6], 1)
     for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
