@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
 
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
 
@@ -31,8 +31,18 @@ def main() -> None:
     ws = Workspace.open(args.workspace)
     rpc_url = ws.chain.rpc_url  # starts the workspace's devnet from its saved state
     coordinator = ws.deployment()["coordinator"]
-    command = [ZKFL, "audit", "--rpc-url", rpc_url, "--coordinator", coordinator, "--store", str(ws.root / "store"),
-               "--json", *(["--offchain-only"] if args.offchain_only else [])]
+    command = [
+        ZKFL,
+        "audit",
+        "--rpc-url",
+        rpc_url,
+        "--coordinator",
+        coordinator,
+        "--store",
+        str(ws.root / "store"),
+        "--json",
+        *(["--offchain-only"] if args.offchain_only else []),
+    ]
     runs = []
     try:
         for _ in range(args.repeat):
@@ -45,18 +55,29 @@ def main() -> None:
         ws.stop_devnet()
     last = runs[-1]["report"]
     client, aggregator = last["timing"]["client_verify_seconds"], last["timing"]["aggregator_verify_seconds"]
-    print(json.dumps({
-        "federation": {k: last["federation"][k] for k in ("coordinator", "rounds_finalized", "rounds_skipped", "slots",
-                                                          "events")},
-        "ok": [r["report"]["ok"] for r in runs], "exit_codes": [r["exit_code"] for r in runs],
-        "wall_seconds": [r["wall_seconds"] for r in runs],
-        "wall_seconds_median": statistics.median(r["wall_seconds"] for r in runs),
-        "audit_total_seconds": [r["report"]["timing"]["total_seconds"] for r in runs],
-        "proofs_verified": {"client": len(client), "aggregator": len(aggregator)},
-        "client_verify_seconds": {"median": statistics.median(client), "max": max(client)} if client else None,
-        "aggregator_verify_seconds": {"median": statistics.median(aggregator), "max": max(aggregator)} if aggregator else None,
-        "checks": len(last["checks"]), "failed_checks": len(last["failures"]),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "federation": {
+                    k: last["federation"][k]
+                    for k in ("coordinator", "rounds_finalized", "rounds_skipped", "slots", "events")
+                },
+                "ok": [r["report"]["ok"] for r in runs],
+                "exit_codes": [r["exit_code"] for r in runs],
+                "wall_seconds": [r["wall_seconds"] for r in runs],
+                "wall_seconds_median": statistics.median(r["wall_seconds"] for r in runs),
+                "audit_total_seconds": [r["report"]["timing"]["total_seconds"] for r in runs],
+                "proofs_verified": {"client": len(client), "aggregator": len(aggregator)},
+                "client_verify_seconds": {"median": statistics.median(client), "max": max(client)} if client else None,
+                "aggregator_verify_seconds": {"median": statistics.median(aggregator), "max": max(aggregator)}
+                if aggregator
+                else None,
+                "checks": len(last["checks"]),
+                "failed_checks": len(last["failures"]),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx, model_from_
 from zkfl.circuits.families import clamped_softmax
 from zkfl.circuits.training import split_data
 from zkfl.fixedpoint import quantize
-from zkfl.prover import ProverConfig, compile_circuit, prove, setup_keys, verify
-from zkfl.srs import DevSrsSource
+from zkfl.zk.prover import ProverConfig, compile_circuit, prove, setup_keys, verify
+from zkfl.zk.srs import DevSrsSource
 
 DIGITS = {"features": 64, "classes": 10}
 
@@ -76,7 +76,9 @@ def case_name(case: dict) -> str:
     if case["kind"] == "fedavg":
         return f"fedavg-K{case['slots']}-P{case['params']}-c{case['cols']}"
     hidden = f"-h{case['hidden']}" if case.get("hidden") else ""
-    return f"{case['kind']}-{case['family']}{hidden}-d{case['features']}-b{case['batch']}-k{case['steps']}-c{case['cols']}"
+    return (
+        f"{case['kind']}-{case['family']}{hidden}-d{case['features']}-b{case['batch']}-k{case['steps']}-c{case['cols']}"
+    )
 
 
 def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
@@ -84,16 +86,28 @@ def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
     if case["kind"] == "fedavg":
         spec = FedAvgSpec(case["params"], case["slots"], case.get("samples", 8))
         updates = spec.calibration_inputs()
-        path = export_onnx(spec.module(), [torch.tensor(u, dtype=torch.float32) for u in updates], work / "g.onnx",
-                           [f"update_{i}" for i in range(spec.slots)], ["theta"])
+        path = export_onnx(
+            spec.module(),
+            [torch.tensor(u, dtype=torch.float32) for u in updates],
+            work / "g.onnx",
+            [f"update_{i}" for i in range(spec.slots)],
+            ["theta"],
+        )
         return path, [quantize(u) for u in updates]
     shape = {"hidden": case["hidden"]} if "hidden" in case else {}
-    model = model_from_json({"family": case["family"], "features": case["features"], "classes": case["classes"], **shape})
+    model = model_from_json(
+        {"family": case["family"], "features": case["features"], "classes": case["classes"], **shape}
+    )
     spec = TrainingStepSpec(model, case["batch"], case["steps"], learning_rate=0.5)
     inputs = list(spec.calibration_inputs()) if case["kind"] == "train" else list(spec.calibration_inputs())[:2]
     module = spec.module() if case["kind"] == "train" else Inference(spec)
-    path = export_onnx(module, [torch.tensor(v, dtype=torch.float32) for v in inputs], work / "g.onnx",
-                       ["theta", "data", "context"][:len(inputs)], ["out"])
+    path = export_onnx(
+        module,
+        [torch.tensor(v, dtype=torch.float32) for v in inputs],
+        work / "g.onnx",
+        ["theta", "data", "context"][: len(inputs)],
+        ["out"],
+    )
     return path, [quantize(v) for v in inputs]
 
 
@@ -104,11 +118,17 @@ def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
         work = Path(tmp)
         onnx_path, inputs = graph_for(case, work)
         start = time.perf_counter()
-        compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache",
-                                   ProverConfig(num_inner_cols=case["cols"]))
-        result: dict = {"case": case_name(case), **case, "logrows": compiled.logrows, "rows": compiled.num_rows,
-                        "num_inner_cols": compiled.settings["run_args"]["num_inner_cols"],
-                        "compile_s": round(time.perf_counter() - start, 2)}
+        compiled = compile_circuit(
+            case_name(case), onnx_path, inputs, work / "cache", ProverConfig(num_inner_cols=case["cols"])
+        )
+        result: dict = {
+            "case": case_name(case),
+            **case,
+            "logrows": compiled.logrows,
+            "rows": compiled.num_rows,
+            "num_inner_cols": compiled.settings["run_args"]["num_inner_cols"],
+            "compile_s": round(time.perf_counter() - start, 2),
+        }
         if compiled.logrows > max_logrows:
             result["skipped"] = f"logrows {compiled.logrows} > --max-logrows {max_logrows}"
             return result
@@ -120,8 +140,22 @@ def run_case(case: dict, cache: Path, max_logrows: int, repeat: int) -> dict:
         result["vk_bytes"] = keys.vk_path.stat().st_size
         result["srs_logrows"] = srs.logrows
         result["setup_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case), "--cache", str(cache),
-                               "--repeat", str(repeat), "--prove-in", str(work)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--case",
+                json.dumps(case),
+                "--cache",
+                str(cache),
+                "--repeat",
+                str(repeat),
+                "--prove-in",
+                str(work),
+            ],
+            capture_output=True,
+            text=True,
+        )
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"proving {case_name(case)} failed: {proc.stderr.strip()[-2000:]}")
@@ -133,7 +167,9 @@ def prove_case(case: dict, cache: Path, work: Path, repeat: int) -> dict:
     """Prove (and verify) a case whose circuit and keys `run_case` built in `work`; the peak RSS is
     this process's: loading the keys, the witness and the proof, as a client proving each round."""
     onnx_path, inputs = graph_for(case, work)  # the same graph bytes: cache hits
-    compiled = compile_circuit(case_name(case), onnx_path, inputs, work / "cache", ProverConfig(num_inner_cols=case["cols"]))
+    compiled = compile_circuit(
+        case_name(case), onnx_path, inputs, work / "cache", ProverConfig(num_inner_cols=case["cols"])
+    )
     keys = setup_keys(compiled, DevSrsSource(cache / "srs"), work / "cache")  # a cache hit: no keygen
     before_mb = psutil.Process().memory_info().rss // 2**20  # python, torch, the graph: not the prover's
     prove_times, verify_times = [], []
@@ -144,9 +180,14 @@ def prove_case(case: dict, cache: Path, work: Path, repeat: int) -> dict:
         start = time.perf_counter()
         verify(keys, run.proof)
         verify_times.append(time.perf_counter() - start)
-    return {"prove_s": round(statistics.median(prove_times), 2), "prove_runs_s": [round(t, 2) for t in prove_times],
-            "verify_s": round(statistics.median(verify_times), 3), "proof_bytes": len(run.proof.data),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, "rss_before_prove_mb": before_mb}
+    return {
+        "prove_s": round(statistics.median(prove_times), 2),
+        "prove_runs_s": [round(t, 2) for t in prove_times],
+        "verify_s": round(statistics.median(verify_times), 3),
+        "proof_bytes": len(run.proof.data),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "rss_before_prove_mb": before_mb,
+    }
 
 
 def add_ratios(results: list[dict]) -> None:
@@ -167,10 +208,20 @@ def main() -> None:
     parser.add_argument("--max-logrows", type=int, default=19, help="compile but do not prove larger circuits")
     parser.add_argument("--repeat", type=int, default=3, help="proofs per case; prove/verify times are medians")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"), help="dev SRS files are kept here")
-    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
-                        help="run only cases whose name contains TEXT (repeatable)")
-    parser.add_argument("--cols", type=int, action="append", choices=(1, 2, 4),
-                        help="ezkl inner columns (repeatable; default 1, 2 and 4)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only cases whose name contains TEXT (repeatable)",
+    )
+    parser.add_argument(
+        "--cols",
+        type=int,
+        action="append",
+        choices=(1, 2, 4),
+        help="ezkl inner columns (repeatable; default 1, 2 and 4)",
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
     parser.add_argument("--prove-in", type=Path, help=argparse.SUPPRESS)  # internal: its proving phase
     args = parser.parse_args()
@@ -186,9 +237,21 @@ def main() -> None:
     for case in selected:
         print(f"[bench] {case_name(case)} ...", file=sys.stderr, flush=True)
         proc = subprocess.run(
-            [sys.executable, __file__, "--case", json.dumps(case), "--cache", str(args.cache),
-             "--max-logrows", str(args.max_logrows), "--repeat", str(args.repeat)],
-            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            [
+                sys.executable,
+                __file__,
+                "--case",
+                json.dumps(case),
+                "--cache",
+                str(args.cache),
+                "--max-logrows",
+                str(args.max_logrows),
+                "--repeat",
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
-from zkfl.data import load_dataset, make_batches
-from zkfl.datasets import write_digits
-from zkfl.evaluation import accuracy, float_fedavg_round
+from zkfl.data.batches import load_dataset, make_batches
+from zkfl.data.datasets import write_digits
+from zkfl.data.evaluation import accuracy, float_fedavg_round
 from zkfl.fixedpoint import dequantize, quantize
 
 GRID = ["4,8,2,0.5", "4,8,2,1.0", "4,8,2,1.5", "4,8,4,1.0"]
@@ -32,8 +32,10 @@ def final_accuracy(clients: int, batch: int, steps: int, lr: float, prep: str, s
     with tempfile.TemporaryDirectory() as tmp:
         files, test = write_digits(Path(tmp), clients, 0.5, seed, centered=prep == "centered")
         x_test, y_test = load_dataset(test, spec)
-        batches = [make_batches(spec, *load_dataset(f, spec), rounds, np.random.default_rng(seed + i))
-                   for i, f in enumerate(files)]
+        batches = [
+            make_batches(spec, *load_dataset(f, spec), rounds, np.random.default_rng(seed + i))
+            for i, f in enumerate(files)
+        ]
     theta = dequantize(quantize(spec.model.genesis(0)))
     for r in range(rounds):
         theta = float_fedavg_round(spec, theta, [b[r] for b in batches])
@@ -51,9 +53,20 @@ def main() -> None:
     for prep in args.prep or ["raw", "centered"]:
         for config in args.config or GRID:
             c, b, k, lr = config.split(",")
-            accs = [round(final_accuracy(int(c), int(b), int(k), float(lr), prep, s, args.rounds), 3) for s in args.seeds]
-            results.append({"prep": prep, "clients": int(c), "batch": int(b), "steps": int(k), "lr": float(lr),
-                            "seeds": args.seeds, "final_accuracy": accs})
+            accs = [
+                round(final_accuracy(int(c), int(b), int(k), float(lr), prep, s, args.rounds), 3) for s in args.seeds
+            ]
+            results.append(
+                {
+                    "prep": prep,
+                    "clients": int(c),
+                    "batch": int(b),
+                    "steps": int(k),
+                    "lr": float(lr),
+                    "seeds": args.seeds,
+                    "final_accuracy": accs,
+                }
+            )
     print(json.dumps({"rounds": args.rounds, "alpha": 0.5, "results": results}, indent=2))
 
 

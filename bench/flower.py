@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
-from zkfl.datasets import write_digits
+from zkfl.data.datasets import write_digits
 from zkfl.pipeline import run_federation
-from zkfl.workspace import Workspace, WorkspaceConfig
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 APP = Path("examples/flower-digits")
 
@@ -45,8 +45,12 @@ def app_config() -> dict[str, Any]:
 
 def fresh_workspace(root: Path, config: dict[str, Any]) -> Workspace:
     """The example's workspace (the config its ServerApp writes), on the shared build directory."""
-    spec = TrainingStepSpec(LogisticRegression(64, 10), int(config["batch-size"]), int(config["local-steps"]),
-                            float(config["learning-rate"]))
+    spec = TrainingStepSpec(
+        LogisticRegression(64, 10),
+        int(config["batch-size"]),
+        int(config["local-steps"]),
+        float(config["learning-rate"]),
+    )
     shutil.rmtree(root, ignore_errors=True)
     ws, _ = Workspace.init(root, WorkspaceConfig(spec, slots=int(config["clients"])))
     shared = root.parent / "build"
@@ -73,18 +77,27 @@ def bench_zkfl_run(root: Path, config: dict[str, Any], rounds: int) -> dict[str,
     finally:
         ws.stop_devnet()
     walls = [r.wall_seconds for r in outcome.rounds if r.wall_seconds is not None]
-    return {"round_wall_s": walls, "median_s": median(walls), "median_from_round_2_s": median(walls[1:]),
-            "client_prove_median_s": median([s for r in outcome.rounds for s in r.prove_seconds.values()]),
-            "aggregate_prove_median_s": median([r.aggregate_seconds for r in outcome.rounds]),
-            "final_model": model}
+    return {
+        "round_wall_s": walls,
+        "median_s": median(walls),
+        "median_from_round_2_s": median(walls[1:]),
+        "client_prove_median_s": median([s for r in outcome.rounds for s in r.prove_seconds.values()]),
+        "aggregate_prove_median_s": median([r.aggregate_seconds for r in outcome.rounds]),
+        "final_model": model,
+    }
 
 
 def bench_flower(root: Path, config: dict[str, Any], rounds: int, cpus: int) -> dict[str, Any]:
     ws = fresh_workspace(root / f"flower-cpus{cpus}", config)
     log = root / f"flower-cpus{cpus}.log"
     with log.open("w") as out:
-        done = subprocess.run(["bash", "scripts/flower-sim.sh", str(rounds), str(cpus)], stdout=out,
-                              stderr=subprocess.STDOUT, check=False, env={**os.environ, "ZKFL_WORKSPACE": str(ws.root)})
+        done = subprocess.run(
+            ["bash", "scripts/flower-sim.sh", str(rounds), str(cpus)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+            env={**os.environ, "ZKFL_WORKSPACE": str(ws.root)},
+        )
     if done.returncode != 0:
         raise SystemExit(f"flwr run failed (exit {done.returncode}); see {log}")
     report = json.loads((ws.reports_dir / "flower.json").read_text())
@@ -95,15 +108,19 @@ def bench_flower(root: Path, config: dict[str, Any], rounds: int, cpus: int) -> 
     overhead = [round(m["round-seconds"] - m["client-seconds-sum"] - m["aggregate-seconds"], 2) for m in metrics]
     model = final_model(ws)
     ws.stop_devnet()
-    return {"cpus_per_client": cpus, "round_wall_s": walls, "median_s": median(walls),
-            "median_from_round_2_s": median(walls[1:]),
-            "client_train_max_s": [m["client-seconds-max"] for m in metrics],
-            "client_train_sum_s": [m["client-seconds-sum"] for m in metrics],
-            "aggregate_s": [m["aggregate-seconds"] for m in metrics],
-            "replies_kept": [m["replies-kept"] for m in metrics],
-            "overhead_s": overhead if serial else None,
-            "overhead_median_s": median(overhead) if serial else None,
-            "final_model": model}
+    return {
+        "cpus_per_client": cpus,
+        "round_wall_s": walls,
+        "median_s": median(walls),
+        "median_from_round_2_s": median(walls[1:]),
+        "client_train_max_s": [m["client-seconds-max"] for m in metrics],
+        "client_train_sum_s": [m["client-seconds-sum"] for m in metrics],
+        "aggregate_s": [m["aggregate-seconds"] for m in metrics],
+        "replies_kept": [m["replies-kept"] for m in metrics],
+        "overhead_s": overhead if serial else None,
+        "overhead_median_s": median(overhead) if serial else None,
+        "final_model": model,
+    }
 
 
 def main() -> None:
@@ -119,18 +136,33 @@ def main() -> None:
     reference = bench_zkfl_run(root, config, args.rounds)
     flower = {f"cpus_per_client_{c}": bench_flower(root, config, args.rounds, c) for c in cpus}
     slowest = max(run["median_s"] for run in flower.values())
-    print(json.dumps({
-        "config": {"clients": int(config["clients"]), "batch": int(config["batch-size"]),
-                   "local_steps": int(config["local-steps"]), "rounds": args.rounds, "cores": os.cpu_count()},
-        "zkfl_run": reference,
-        "flower": flower,
-        "flower_over_zkfl_run": {name: round(run["median_s"] / reference["median_s"], 3) for name, run in flower.items()},
-        "flower_over_zkfl_run_from_round_2": {
-            name: round(run["median_from_round_2_s"] / reference["median_from_round_2_s"], 3)
-            for name, run in flower.items() if len(run["round_wall_s"]) > 1},
-        "parallel_speedup": {name: round(slowest / run["median_s"], 3) for name, run in flower.items()},
-        "same_final_model": len({reference["final_model"], *(run["final_model"] for run in flower.values())}) == 1,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "config": {
+                    "clients": int(config["clients"]),
+                    "batch": int(config["batch-size"]),
+                    "local_steps": int(config["local-steps"]),
+                    "rounds": args.rounds,
+                    "cores": os.cpu_count(),
+                },
+                "zkfl_run": reference,
+                "flower": flower,
+                "flower_over_zkfl_run": {
+                    name: round(run["median_s"] / reference["median_s"], 3) for name, run in flower.items()
+                },
+                "flower_over_zkfl_run_from_round_2": {
+                    name: round(run["median_from_round_2_s"] / reference["median_from_round_2_s"], 3)
+                    for name, run in flower.items()
+                    if len(run["round_wall_s"]) > 1
+                },
+                "parallel_speedup": {name: round(slowest / run["median_s"], 3) for name, run in flower.items()},
+                "same_final_model": len({reference["final_model"], *(run["final_model"] for run in flower.values())})
+                == 1,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

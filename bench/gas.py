@@ -38,21 +38,23 @@ import numpy as np
 from eth_account import Account
 from sklearn.datasets import load_digits
 
-from zkfl.aggregator import aggregate_and_prove
-from zkfl.build import build_circuits
-from zkfl.chain.coordinator import EAGER, MODEL_SLOT, OPTIMISTIC, Coordinator, FederationTerms
+from zkfl.chain.coordinator import MODEL_SLOT, Coordinator
 from zkfl.chain.deploy import FederationConfig, deploy_circuit_verifier, deploy_federation
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, mine_blocks, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, ErrorDecoder, connect, transact
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
-from zkfl.client import make_client_data, train_and_prove
+from zkfl.data.batches import make_client_data
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
+from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.fixedpoint import quantize
 from zkfl.protocol import context, opening_values, optimistic_claim
-from zkfl.prover import ProverConfig, prove
+from zkfl.roles.aggregator import aggregate_and_prove
+from zkfl.roles.client import train_and_prove
 from zkfl.verification.proofs import VERIFIER_ABI
+from zkfl.zk.build import build_circuits
+from zkfl.zk.prover import ProverConfig, prove
 
 TRUE = "0x" + "00" * 31 + "01"
 
@@ -80,12 +82,18 @@ def measured(chain: Chain, receipt: Any, verifier: str) -> dict[str, int]:
     """Gas and calldata of a transaction whose verifier call returned true (else the bench stops)."""
     tx_hash = receipt["transactionHash"].to_0x_hex()
     if receipt["status"] != 1 or not verifier_returned_true(chain, tx_hash, verifier):
-        raise RuntimeError(f"transaction {tx_hash}: the verifier {verifier} did not return true; its gas is not "
-                           "the cost of an accepted verification")
+        raise RuntimeError(
+            f"transaction {tx_hash}: the verifier {verifier} did not return true; its gas is not "
+            "the cost of an accepted verification"
+        )
     tx_input = bytes(chain.w3.eth.get_transaction(tx_hash)["input"])
     zeros = tx_input.count(0)
-    return {"gas": receipt["gasUsed"], "bytes": len(tx_input), "zero_bytes": zeros,
-            "calldata_gas": 4 * zeros + 16 * (len(tx_input) - zeros)}
+    return {
+        "gas": receipt["gasUsed"],
+        "bytes": len(tx_input),
+        "zero_bytes": zeros,
+        "calldata_gas": 4 * zeros + 16 * (len(tx_input) - zeros),
+    }
 
 
 def bare_verify(chain: Chain, signer: Any, address: str, proof: Any) -> dict[str, int]:
@@ -98,11 +106,12 @@ def bare_verify(chain: Chain, signer: Any, address: str, proof: Any) -> dict[str
 def digits_batch(spec: TrainingStepSpec, rows: np.ndarray) -> Any:
     """Digits samples cut to the spec's shape (the quick cases use fewer features and classes)."""
     digits = load_digits()
-    return make_client_data(spec, digits.data[rows][:, :spec.features] / 16.0, digits.target[rows] % spec.classes)
+    return make_client_data(spec, digits.data[rows][:, : spec.features] / 16.0, digits.target[rows] % spec.classes)
 
 
-def proven_clients(circuits: Any, spec: TrainingStepSpec, clients: list, federation_id: bytes, genesis: Any,
-                   tmp: str) -> tuple[list, list]:
+def proven_clients(
+    circuits: Any, spec: TrainingStepSpec, clients: list, federation_id: bytes, genesis: Any, tmp: str
+) -> tuple[list, list]:
     """Each client's digits batch (a fixed random draw) and its proven update from `genesis`, bound to
     the client and the federation."""
     rng = np.random.default_rng(0)
@@ -132,26 +141,49 @@ class ProvenRound:
 
 
 @contextmanager
-def proven_round(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
-                 terms: FederationTerms, config: ProverConfig = ProverConfig()) -> Iterator[ProvenRound]:
+def proven_round(
+    chain: Chain,
+    accounts: list,
+    spec: TrainingStepSpec,
+    slots: int,
+    cache: Path,
+    terms: FederationTerms,
+    config: ProverConfig = ProverConfig(),
+) -> Iterator[ProvenRound]:
     circuits = build_circuits(spec, slots, cache, config=config)
     genesis = quantize(spec.model.init_params(seed=0))
-    owner, aggregator, clients = accounts[0], accounts[1], accounts[2:2 + slots]
+    owner, aggregator, clients = accounts[0], accounts[1], accounts[2 : 2 + slots]
     fed_config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", aggregator.address, terms)
     with tempfile.TemporaryDirectory() as tmp:
         datas, updates = proven_clients(circuits, spec, clients, fed_config.federation_id(owner.address), genesis, tmp)
         aggregate = aggregate_and_prove(circuits.aggregator, circuits.fedavg, updates, Path(tmp) / "agg.json")
         deployment = deploy_federation(chain, owner, circuits, fed_config, cache)
-        yield ProvenRound(circuits, fed_config, deployment, Coordinator(chain, deployment.coordinator), clients,
-                          datas, updates, aggregate, genesis, tmp)
+        yield ProvenRound(
+            circuits,
+            fed_config,
+            deployment,
+            Coordinator(chain, deployment.coordinator),
+            clients,
+            datas,
+            updates,
+            aggregate,
+            genesis,
+            tmp,
+        )
 
 
-def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path,
-                    config: ProverConfig) -> dict:
+def federation_case(
+    chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path, config: ProverConfig
+) -> dict:
     owner, aggregator = accounts[0], accounts[1]
     with proven_round(chain, accounts, spec, slots, cache, FederationTerms(submission_window=1000), config) as r:
-        circuits, deployment, coordinator, updates, aggregate = r.circuits, r.deployment, r.coordinator, r.updates, \
-            r.aggregate
+        circuits, deployment, coordinator, updates, aggregate = (
+            r.circuits,
+            r.deployment,
+            r.coordinator,
+            r.updates,
+            r.aggregate,
+        )
         submissions = []
         for client, data, update in zip(r.clients, r.datas, updates, strict=True):
             coordinator.register(client, [data.commitment(circuits.commitments, spec)])
@@ -161,8 +193,10 @@ def federation_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
         bare_client = bare_verify(chain, owner, deployment.client_verifier, updates[0].proof)
         bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, aggregate.proof)
-        sizes = {role: compile_files([verifier_source(keys, cache)], cache)["Halo2Verifier"].runtime_size
-                 for role, keys in (("client_verifier", circuits.client), ("aggregator_verifier", circuits.aggregator))}
+        sizes = {
+            role: compile_files([verifier_source(keys, cache)], cache)["Halo2Verifier"].runtime_size
+            for role, keys in (("client_verifier", circuits.client), ("aggregator_verifier", circuits.aggregator))
+        }
     submit_gas = statistics.median(s["gas"] for s in submissions)
     return {
         "case": f"{spec.model.name}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
@@ -187,21 +221,35 @@ def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, slots: int, c
     FedAvg is proven on its calibration updates: its verifier's gas does not depend on the values."""
     circuits = build_circuits(spec, slots, cache, config=ProverConfig(num_inner_cols=cols))
     data = digits_batch(spec, np.arange(spec.sample_count))
-    result: dict[str, Any] = {"case": f"b{spec.batch_size}-k{spec.local_steps}-K{slots}-c{cols}", "inner_cols": cols,
-                              "batch": spec.batch_size, "steps": spec.local_steps, "slots": slots,
-                              "logrows": circuits.client.circuit.logrows, "rows": circuits.client.circuit.num_rows,
-                              "aggregator_rows": circuits.aggregator.circuit.num_rows}
+    result: dict[str, Any] = {
+        "case": f"b{spec.batch_size}-k{spec.local_steps}-K{slots}-c{cols}",
+        "inner_cols": cols,
+        "batch": spec.batch_size,
+        "steps": spec.local_steps,
+        "slots": slots,
+        "logrows": circuits.client.circuit.logrows,
+        "rows": circuits.client.circuit.num_rows,
+        "aggregator_rows": circuits.aggregator.circuit.num_rows,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         genesis = quantize(spec.model.init_params(0))
         proofs = {
-            "client": train_and_prove(circuits.client, spec, genesis, data,
-                                      context(DEVNET_CHAIN_ID, bytes(32), owner.address), Path(tmp) / "c.json").proof,
-            "aggregator": prove(circuits.aggregator, [quantize(u) for u in circuits.fedavg.calibration_inputs()],
-                                Path(tmp) / "a.json").proof,
+            "client": train_and_prove(
+                circuits.client,
+                spec,
+                genesis,
+                data,
+                context(DEVNET_CHAIN_ID, bytes(32), owner.address),
+                Path(tmp) / "c.json",
+            ).proof,
+            "aggregator": prove(
+                circuits.aggregator, [quantize(u) for u in circuits.fedavg.calibration_inputs()], Path(tmp) / "a.json"
+            ).proof,
         }
         for role, keys in (("client", circuits.client), ("aggregator", circuits.aggregator)):
-            result[f"{role}_dedicated_runtime_bytes"] = compile_files([verifier_source(keys, cache)],
-                                                                      cache)["Halo2Verifier"].runtime_size
+            result[f"{role}_dedicated_runtime_bytes"] = compile_files([verifier_source(keys, cache)], cache)[
+                "Halo2Verifier"
+            ].runtime_size
             for kind in ("dedicated", "reusable"):
                 try:
                     deployed = deploy_circuit_verifier(chain, owner, keys, cache, reusable=kind == "reusable")
@@ -209,9 +257,12 @@ def columns_case(chain: Chain, owner: Any, spec: TrainingStepSpec, slots: int, c
                     result[f"{role}_{kind}"] = "over the EIP-170 size limit"
                     continue
                 bare = bare_verify(chain, owner, deployed.address, proofs[role])
-                result[f"{role}_{kind}"] = {"verify_gas": bare["gas"], "proof_calldata_bytes": bare["bytes"],
-                                            "deploy_gas": deployed.deploy_gas,
-                                            "tampered_rejected": rejects_tampered(chain, deployed.address, proofs[role])}
+                result[f"{role}_{kind}"] = {
+                    "verify_gas": bare["gas"],
+                    "proof_calldata_bytes": bare["bytes"],
+                    "deploy_gas": deployed.deploy_gas,
+                    "tampered_rejected": rejects_tampered(chain, deployed.address, proofs[role]),
+                }
     return result
 
 
@@ -219,8 +270,9 @@ def verifier_returned_false(chain: Chain, tx_hash: str, verifier: str) -> bool:
     """Whether the transaction called `verifier` and every such call gave a verdict other than true
     (false, or a revert that is not running out of gas)."""
     calls = verifier_calls(chain, tx_hash, verifier)
-    return bool(calls) and all("out of gas" not in (c.get("error") or "").lower()
-                               and (c.get("output") or "")[:66] != TRUE for c in calls)
+    return bool(calls) and all(
+        "out of gas" not in (c.get("error") or "").lower() and (c.get("output") or "")[:66] != TRUE for c in calls
+    )
 
 
 def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path) -> dict:
@@ -230,7 +282,15 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     terms = FederationTerms(submission_window=1000, verification=OPTIMISTIC, challenge_window=5)
     with proven_round(chain, accounts, spec, slots, cache, terms) as r:
         circuits, deployment, coordinator, clients, datas, updates, aggregate, tmp = (
-            r.circuits, r.deployment, r.coordinator, r.clients, r.datas, r.updates, r.aggregate, r.tmp)
+            r.circuits,
+            r.deployment,
+            r.coordinator,
+            r.clients,
+            r.datas,
+            r.updates,
+            r.aggregate,
+            r.tmp,
+        )
         fed_config, genesis = r.config, r.genesis
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
@@ -238,8 +298,12 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
             receipt = coordinator.submit_update_optimistic(client, 0, update.proof, "b" * 59)
             if receipt["status"] != 1 or coordinator.accepted_update_hash(0, len(submissions)) != update.update_hash:
                 raise RuntimeError("an honest optimistic submission was not accepted")
-            submissions.append({"gas": receipt["gasUsed"], "bytes": len(chain.w3.eth.get_transaction(
-                receipt["transactionHash"])["input"])})
+            submissions.append(
+                {
+                    "gas": receipt["gasUsed"],
+                    "bytes": len(chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]),
+                }
+            )
         commitments, _ = optimistic_claim(updates[0].proof.data)
         receipt = coordinator.challenge(owner, 0, 0, commitments, updates[0].proof.data)
         valid_challenge = measured(chain, receipt, deployment.client_verifier)  # the verifier returned true
@@ -256,15 +320,19 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         valid = train_and_prove(circuits.client, spec, genesis, datas[0], bound, Path(tmp) / "x.json").proof
         for federation in (cheat, eager):
             federation.register(clients[0], [datas[0].commitment(circuits.commitments, spec)])
-        eager_submission = measured(chain, eager.submit_update(clients[0], 0, valid, "b" * 59),
-                                    eager_deployment.client_verifier)
+        eager_submission = measured(
+            chain, eager.submit_update(clients[0], 0, valid, "b" * 59), eager_deployment.client_verifier
+        )
         proof = bytearray(valid.data)
         proof[len(proof) // 2] ^= 0x01
         cheat.submit_update_optimistic(clients[0], 0, bytes(proof), "b" * 59)
         receipt = cheat.challenge(owner, 0, 0, optimistic_claim(bytes(proof))[0], bytes(proof))
         tx_hash = receipt["transactionHash"].to_0x_hex()
-        if (receipt["status"] != 1 or cheat.accepted_update_hash(0, 0) != 0
-                or not verifier_returned_false(chain, tx_hash, cheat_deployment.client_verifier)):
+        if (
+            receipt["status"] != 1
+            or cheat.accepted_update_hash(0, 0) != 0
+            or not verifier_returned_false(chain, tx_hash, cheat_deployment.client_verifier)
+        ):
             raise RuntimeError("the challenge of an invalid proof did not slash it with the verifier's verdict")
         invalid_challenge = {"gas": receipt["gasUsed"]}
 
@@ -292,26 +360,34 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     }
 
 
-def dispute_gas(chain: Chain, accounts: list, coordinator: Coordinator, deployment: Any, circuits: Any,
-                updates: list) -> dict:
+def dispute_gas(
+    chain: Chain, accounts: list, coordinator: Coordinator, deployment: Any, circuits: Any, updates: list
+) -> dict:
     """Gas of answering each kind of request, by a third party (the answer the bond must cover):
     slot 1's proof requested and revealed (the verifier must return true), slot 2's update
     requested and opened canonically on-chain; and the coordinator's allowance for them."""
     requester, answerer = accounts[0], accounts[9]
     proof = updates[1].proof.data
     request = coordinator.request_proof(requester, 0, 1)
-    reveal = measured(chain, coordinator.reveal_proof(answerer, 0, 1, optimistic_claim(proof)[0], proof),
-                      deployment.client_verifier)
+    reveal = measured(
+        chain, coordinator.reveal_proof(answerer, 0, 1, optimistic_claim(proof)[0], proof), deployment.client_verifier
+    )
     opening_request = coordinator.request_opening(requester, 0, 2)
     basis = circuits.commitments.vector_basis(coordinator.update_length)
     receipt = coordinator.open_vector(answerer, 0, 2, opening_values(updates[2].vector), basis)
     if not coordinator.dispute(0, 2).opened:
         raise RuntimeError("the canonical opening of an honest update was not accepted")
-    return {"proof_request": request["gasUsed"], "proof_reveal": reveal,
-            "opening_request": opening_request["gasUsed"],
-            "update_opening": {"gas": receipt["gasUsed"], "elements": coordinator.update_length,
-                               "bytes": len(chain.w3.eth.get_transaction(receipt["transactionHash"])["input"])},
-            "answer_gas_allowance": coordinator.contract.functions.answerGasAllowance().call()}
+    return {
+        "proof_request": request["gasUsed"],
+        "proof_reveal": reveal,
+        "opening_request": opening_request["gasUsed"],
+        "update_opening": {
+            "gas": receipt["gasUsed"],
+            "elements": coordinator.update_length,
+            "bytes": len(chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]),
+        },
+        "answer_gas_allowance": coordinator.contract.functions.answerGasAllowance().call(),
+    }
 
 
 def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
@@ -321,8 +397,9 @@ def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
     try:
         return contract.functions.verifyProof(bytes(tampered), []).call() is False
     except Exception as exc:  # a revert is a rejection too, unless the verifier ran out of gas
-        return "VerifierOutOfGas" not in (ErrorDecoder([project_artifact("ReusableVerifierAdapter").abi])
-                                          .decode(getattr(exc, "data", None)) or "")
+        return "VerifierOutOfGas" not in (
+            ErrorDecoder([project_artifact("ReusableVerifierAdapter").abi]).decode(getattr(exc, "data", None)) or ""
+        )
 
 
 def main() -> None:
@@ -330,9 +407,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["all", "federations", "columns", "optimistic"], default="all")
     parser.add_argument("--slots", type=int, action="append", help="optimistic part: K (default 4 and 8)")
-    parser.add_argument("--shape", action="append", metavar="BxKxS",
-                        help="columns part: client batch x local steps x FedAvg slots, e.g. 8x2x4 (repeatable; "
-                             "default the example's 16x1x4)")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        metavar="BxKxS",
+        help="columns part: client batch x local steps x FedAvg slots, e.g. 8x2x4 (repeatable; "
+        "default the example's 16x1x4)",
+    )
     parser.add_argument("--cols", type=int, action="append", choices=(1, 2, 4), help="columns part (default 1, 2, 4)")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
     args = parser.parse_args()
@@ -340,11 +421,14 @@ def main() -> None:
         small = TrainingStepSpec(LogisticRegression(16, 4), batch_size=4)
         federations, column_cases = [(small, 2)], [(small, 2)]
     else:
-        example = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1,
-                                   learning_rate=1.5)  # examples/digits.py
+        example = TrainingStepSpec(
+            LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5
+        )  # examples/digits.py
         federations = [(example, 4)]
-        column_cases = [(replace(example, batch_size=b, local_steps=k), slots)
-                        for b, k, slots in (map(int, shape.split("x")) for shape in args.shape or ["16x1x4"])]
+        column_cases = [
+            (replace(example, batch_size=b, local_steps=k), slots)
+            for b, k, slots in (map(int, shape.split("x")) for shape in args.shape or ["16x1x4"])
+        ]
     Account.enable_unaudited_hdwallet_features()
     accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
     with tempfile.TemporaryDirectory() as devnet_dir:

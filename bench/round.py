@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.datasets import write_digits
+from zkfl.data.datasets import write_digits
 from zkfl.pipeline import run_federation, setup_federation
-from zkfl.workspace import Workspace, WorkspaceConfig
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 
 def main() -> None:
@@ -30,8 +30,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1.5)
     args = parser.parse_args()
     logging.getLogger("ezkl").setLevel(logging.ERROR)
-    config = WorkspaceConfig(TrainingStepSpec(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
-                             slots=args.clients)
+    config = WorkspaceConfig(
+        TrainingStepSpec(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr), slots=args.clients
+    )
     ws, _ = Workspace.init(args.workspace, config)
     files, _ = write_digits(ws.root / "data", args.clients, alpha=0.5, seed=0)
     start = time.perf_counter()
@@ -45,18 +46,29 @@ def main() -> None:
     # A real federation's clients prove in parallel on their own machines: its round takes the
     # slowest client proof, the aggregation proof and everything else the round did (chain, store).
     critical = [max(r.prove_seconds.values()) + r.wall_seconds - sum(r.prove_seconds.values()) for r in timed]
-    print(json.dumps({
-        "config": {"clients": args.clients, "batch": args.batch, "local_steps": args.steps, "lr": args.lr},
-        "client_logrows": setup.client_logrows, "aggregator_logrows": setup.aggregator_logrows,
-        "setup_seconds": round(setup_s, 1), "rounds_timed": len(timed),
-        "round_wall_seconds": [r.wall_seconds for r in timed],
-        "round_wall_median_s": statistics.median(r.wall_seconds for r in timed) if timed else None,
-        "critical_path_median_s": round(statistics.median(critical), 2) if timed else None,
-        "client_prove_median_s": statistics.median(s for r in timed for s in r.prove_seconds.values()) if timed else None,
-        "aggregate_prove_median_s": statistics.median(r.aggregate_seconds for r in timed) if timed else None,
-        "submit_gas_median": statistics.median(g for r in timed for g in r.submit_gas.values()) if timed else None,
-        "finalize_gas_median": statistics.median(r.finalize_gas for r in timed) if timed else None,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "config": {"clients": args.clients, "batch": args.batch, "local_steps": args.steps, "lr": args.lr},
+                "client_logrows": setup.client_logrows,
+                "aggregator_logrows": setup.aggregator_logrows,
+                "setup_seconds": round(setup_s, 1),
+                "rounds_timed": len(timed),
+                "round_wall_seconds": [r.wall_seconds for r in timed],
+                "round_wall_median_s": statistics.median(r.wall_seconds for r in timed) if timed else None,
+                "critical_path_median_s": round(statistics.median(critical), 2) if timed else None,
+                "client_prove_median_s": statistics.median(s for r in timed for s in r.prove_seconds.values())
+                if timed
+                else None,
+                "aggregate_prove_median_s": statistics.median(r.aggregate_seconds for r in timed) if timed else None,
+                "submit_gas_median": statistics.median(g for r in timed for g in r.submit_gas.values())
+                if timed
+                else None,
+                "finalize_gas_median": statistics.median(r.finalize_gas for r in timed) if timed else None,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -43,18 +43,18 @@ from typing import Any
 import numpy as np
 from eth_account import Account
 
-from zkfl.build import CircuitSet, build_circuits
 from zkfl.chain.deploy import deploy_circuit_verifier
 from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
 from zkfl.chain.rpc import connect
 from zkfl.circuits import FedAvgSpec, LogisticRegression, TrainingStepSpec, export_onnx
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import TreeShape
-from zkfl.prover import CircuitKeys, Proof, ProverConfig, compile_circuit, prove, setup_keys
-from zkfl.srs import DevSrsSource
+from zkfl.zk.build import CircuitSet, build_circuits
+from zkfl.zk.prover import CircuitKeys, Proof, ProverConfig, compile_circuit, prove, setup_keys
+from zkfl.zk.srs import DevSrsSource
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gas import bare_verify, measured  # noqa: E402  (bench/gas.py: gas of verifier calls that returned true)
+from gas import bare_verify, measured
 
 DIGITS = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5)
 SMALLEST = TrainingStepSpec(LogisticRegression(4, 2), batch_size=2, local_steps=1, learning_rate=0.5)
@@ -74,12 +74,18 @@ def _prove_in_child(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, q
             start = time.perf_counter()
             run = prove(keys, inputs, Path(tmp) / f"proof-{i}.json")  # verified before it is written
             seconds.append(time.perf_counter() - start)
-        queue.put({"seconds": seconds, "proof": run.proof.data,
-                   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+        queue.put(
+            {
+                "seconds": seconds,
+                "proof": run.proof.data,
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
+        )
 
 
-def measure(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: Any, owner: Any,
-            cache: Path) -> dict[str, Any]:
+def measure(
+    keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: Any, owner: Any, cache: Path
+) -> dict[str, Any]:
     """Rows, key sizes, prove times (each proof verified) and peak memory, and verifier gas."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -89,11 +95,18 @@ def measure(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: An
     child.join()
     verifier = deploy_circuit_verifier(chain, owner, keys, cache)
     gas = bare_verify(chain, owner, verifier.address, Proof(Path("in-memory"), result["proof"]))
-    return {"rows": keys.circuit.num_rows, "logrows": keys.circuit.logrows, "pk_bytes": keys.pk_path.stat().st_size,
-            "vk_bytes": keys.vk_path.stat().st_size, "prove_seconds": [round(s, 2) for s in result["seconds"]],
-            "prove_median_seconds": round(statistics.median(result["seconds"]), 2),
-            "peak_rss_bytes": result["peak_rss_bytes"], "verifier": verifier.kind, "verify_gas": gas["gas"],
-            "proof_bytes": len(result["proof"])}
+    return {
+        "rows": keys.circuit.num_rows,
+        "logrows": keys.circuit.logrows,
+        "pk_bytes": keys.pk_path.stat().st_size,
+        "vk_bytes": keys.vk_path.stat().st_size,
+        "prove_seconds": [round(s, 2) for s in result["seconds"]],
+        "prove_median_seconds": round(statistics.median(result["seconds"]), 2),
+        "peak_rss_bytes": result["peak_rss_bytes"],
+        "verifier": verifier.kind,
+        "verify_gas": gas["gas"],
+        "proof_bytes": len(result["proof"]),
+    }
 
 
 def full_updates(spec: TrainingStepSpec, count: int, seed: int) -> list[np.ndarray]:
@@ -118,8 +131,14 @@ def flat_today(spec: TrainingStepSpec, slots: int, logrows: int, cache: Path) ->
     fedavg = FedAvgSpec(spec.num_params, slots, spec.sample_count)
     calibration = fedavg.calibration_inputs()
     import torch
-    onnx = export_onnx(fedavg.module(), [torch.tensor(u, dtype=torch.float32) for u in calibration],
-                       cache / "onnx" / f"fedavg-today-{slots}.onnx", [f"update_{i}" for i in range(slots)], ["theta"])
+
+    onnx = export_onnx(
+        fedavg.module(),
+        [torch.tensor(u, dtype=torch.float32) for u in calibration],
+        cache / "onnx" / f"fedavg-today-{slots}.onnx",
+        [f"update_{i}" for i in range(slots)],
+        ["theta"],
+    )
     circuit = compile_circuit("fedavg_today", onnx, [quantize(u) for u in calibration], cache, ProverConfig(), logrows)
     return setup_keys(circuit, DevSrsSource(cache / "srs"), cache)
 
@@ -142,8 +161,9 @@ def circuits_part(cache: Path, repeats: int, export: Path | None) -> dict[str, A
                 roots = [partial] * circuits.fedavg.slots
                 leaf = measure(circuits.leaf, updates, repeats, chain, owner, cache)
                 root = measure(circuits.aggregator, roots, repeats, chain, owner, cache)
-                report["trees"].append({"leaf_slots": g, "leaves": FEDERATION // g, "logrows": logrows,
-                                        "leaf": leaf, "root": root})
+                report["trees"].append(
+                    {"leaf_slots": g, "leaves": FEDERATION // g, "logrows": logrows, "leaf": leaf, "root": root}
+                )
                 if "client" not in report:
                     client_inputs = [quantize(v) for v in DIGITS.calibration_inputs()]
                     report["client"] = measure(circuits.client, client_inputs, repeats, chain, owner, cache)
@@ -182,11 +202,11 @@ def write_client_data(directory: Path, count: int) -> list[Path]:
 
 def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | None) -> dict[str, Any]:
     from zkfl.audit.auditor import AuditOptions, audit_federation
-    from zkfl.chain.coordinator import FederationTerms
+    from zkfl.federation.terms import FederationTerms
     from zkfl.pipeline import prove_update, register_client, setup_federation, submit_update
     from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
     from zkfl.pipeline.executors import executor_named
-    from zkfl.workspace import Workspace, WorkspaceConfig
+    from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
     executor = executor_named(executor_name, cpus_per_leaf)
     rounds_plan = [64, 32, 8]  # clients taking part: 8, 4 and 1 leaves
@@ -220,32 +240,51 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | N
                 leaf_gas = [_accepted_gas(ws, leaf["tx"], coordinator.leaf_verifier) for leaf in outcome.leaves]
                 root_tx = coordinator.finalized_rounds()[-1].tx_hash
                 root_gas = _accepted_gas(ws, root_tx, coordinator.aggregator_verifier)
-                rounds.append({
-                    "round": round_no, "clients": taking_part, "leaves": len(outcome.leaves),
-                    "clients_seconds": round(clients_seconds, 1),
-                    "aggregation_seconds": round(time.perf_counter() - start, 1),
-                    "leaf_done_after_seconds": [leaf.get("done_after_seconds") for leaf in outcome.leaves],
-                    "root_prove_seconds": outcome.prove_seconds,
-                    "leaf_gas": leaf_gas, "root_gas": root_gas, "round_gas": sum(leaf_gas) + root_gas,
-                })
+                rounds.append(
+                    {
+                        "round": round_no,
+                        "clients": taking_part,
+                        "leaves": len(outcome.leaves),
+                        "clients_seconds": round(clients_seconds, 1),
+                        "aggregation_seconds": round(time.perf_counter() - start, 1),
+                        "leaf_done_after_seconds": [leaf.get("done_after_seconds") for leaf in outcome.leaves],
+                        "root_prove_seconds": outcome.prove_seconds,
+                        "leaf_gas": leaf_gas,
+                        "root_gas": root_gas,
+                        "round_gas": sum(leaf_gas) + root_gas,
+                    }
+                )
                 if round_no == 0:  # the coordinator's own part: the same proofs straight to their verifiers
                     owner = ws.signer("owner")
                     bare_leaf = _bare(ws, owner, outcome.leaves[0]["proof_cid"], coordinator.leaf_verifier)
                     bare_root = _bare(ws, owner, outcome.proof_cid, coordinator.aggregator_verifier)
-                    overhead = {"leaf_tx": leaf_gas[0] - bare_leaf, "root_tx": root_gas - bare_root,
-                                "bare_leaf_verify": bare_leaf, "bare_root_verify": bare_root}
+                    overhead = {
+                        "leaf_tx": leaf_gas[0] - bare_leaf,
+                        "root_tx": root_gas - bare_root,
+                        "bare_leaf_verify": bare_leaf,
+                        "bare_root_verify": bare_root,
+                    }
                 log(json.dumps(rounds[-1]))
             submissions = [r["gasUsed"] for r in _submission_receipts(ws)]
             coordinator = ws.coordinator()
             audit = audit_federation(ws.chain.rpc_url, coordinator.address, ws.store.root, AuditOptions())
             slope, intercept = np.polyfit([r["leaves"] for r in rounds], [r["round_gas"] for r in rounds], 1)
-            return {"shape": "smallest", "clients": FEDERATION, "leaf_slots": 8, "executor": executor_name,
-                    "logrows": setup.client_logrows, "setup_seconds": round(setup_seconds, 1), "rounds": rounds,
-                    "submission_gas_median": int(statistics.median(submissions)),
-                    "round_gas_per_leaf": int(slope), "round_gas_intercept": int(intercept),
-                    "coordinator_overhead_gas": overhead,
-                    "audit_passed": audit.ok, "audit_checks": len(audit.checks),
-                    "audit_failures": [f"{f.check} {f.scope}: {f.detail}" for f in audit.failures][:5]}
+            return {
+                "shape": "smallest",
+                "clients": FEDERATION,
+                "leaf_slots": 8,
+                "executor": executor_name,
+                "logrows": setup.client_logrows,
+                "setup_seconds": round(setup_seconds, 1),
+                "rounds": rounds,
+                "submission_gas_median": int(statistics.median(submissions)),
+                "round_gas_per_leaf": int(slope),
+                "round_gas_intercept": int(intercept),
+                "coordinator_overhead_gas": overhead,
+                "audit_passed": audit.ok,
+                "audit_checks": len(audit.checks),
+                "audit_failures": [f"{f.check} {f.scope}: {f.detail}" for f in audit.failures][:5],
+            }
         finally:
             ws.stop_devnet()
 
@@ -256,7 +295,7 @@ def _accepted_gas(ws: Any, tx_hash: str, verifier: str) -> int:
 
 
 def _bare(ws: Any, signer: Any, proof_cid: str, verifier: str) -> int:
-    from zkfl.pipeline.rounds import stored_proof
+    from zkfl.pipeline.round_model import stored_proof
 
     with stored_proof(ws.store, proof_cid) as proof:
         return bare_verify(ws.chain, signer, verifier, proof)["gas"]
@@ -287,10 +326,12 @@ def projection(circuits: dict[str, Any], run: dict[str, Any] | None, client_seco
     rows are the cost model of inner nodes, which need no new circuit."""
     trees = circuits["trees"]
     logrows = trees[0]["logrows"]
-    root_fit = {key: _fit([(t["leaves"], t["root"][key]) for t in trees])
-                for key in ("rows", "prove_median_seconds", "pk_bytes", "verify_gas")}
+    root_fit = {
+        key: _fit([(t["leaves"], t["root"][key]) for t in trees])
+        for key in ("rows", "prove_median_seconds", "pk_bytes", "verify_gas")
+    }
     rows_slope, rows_intercept = root_fit["rows"]
-    root_max = int((2 ** logrows - rows_intercept) / rows_slope)  # inputs of the largest root at the shared logrows
+    root_max = int((2**logrows - rows_intercept) / rows_slope)  # inputs of the largest root at the shared logrows
     overhead = run["coordinator_overhead_gas"] if run else None
     submission = run["submission_gas_median"] if run else None
 
@@ -306,26 +347,48 @@ def projection(circuits: dict[str, Any], run: dict[str, Any] | None, client_seco
             while levels[-1] > root_max:
                 levels.append(math.ceil(levels[-1] / g))
             inputs, sums = levels[-1], sum(levels)
-            row = {"clients": n, "leaf_slots": g, "depth": len(levels) + 1, "sum_nodes_per_level": levels,
-                   "root_inputs": inputs, "implemented": len(levels) == 1, "proofs_per_round": n + sums + 1,
-                   "keys_pk_bytes": int(leaf["pk_bytes"] + root("pk_bytes", inputs)),
-                   "aggregation_prover_seconds": round(sums * leaf["prove_median_seconds"]
-                                                      + root("prove_median_seconds", inputs), 1)}
+            row = {
+                "clients": n,
+                "leaf_slots": g,
+                "depth": len(levels) + 1,
+                "sum_nodes_per_level": levels,
+                "root_inputs": inputs,
+                "implemented": len(levels) == 1,
+                "proofs_per_round": n + sums + 1,
+                "keys_pk_bytes": int(leaf["pk_bytes"] + root("pk_bytes", inputs)),
+                "aggregation_prover_seconds": round(
+                    sums * leaf["prove_median_seconds"] + root("prove_median_seconds", inputs), 1
+                ),
+            }
             if client_seconds is not None:
                 row["prover_seconds_with_clients"] = round(row["aggregation_prover_seconds"] + n * client_seconds, 1)
             row["aggregation_wall_seconds"] = {
-                p: round(sum(math.ceil(nodes / p) for nodes in levels) * leaf["prove_median_seconds"]
-                         + root("prove_median_seconds", inputs), 1) for p in MACHINES}
+                p: round(
+                    sum(math.ceil(nodes / p) for nodes in levels) * leaf["prove_median_seconds"]
+                    + root("prove_median_seconds", inputs),
+                    1,
+                )
+                for p in MACHINES
+            }
             if overhead is not None:
                 node_tx = leaf["verify_gas"] + overhead["leaf_tx"]
                 root_tx = root("verify_gas", inputs) + overhead["root_tx"]
                 round_gas = sums * node_tx + root_tx + n * submission
-                row |= {"gas_per_round": int(round_gas), "gas_per_client": int(round_gas / n),
-                        "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2)}
+                row |= {
+                    "gas_per_round": int(round_gas),
+                    "gas_per_client": int(round_gas / n),
+                    "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2),
+                }
             out.append(row)
-    return {"shared_logrows": logrows, "root_max_inputs": root_max, "root_fit": root_fit,
-            "coordinator_overhead_gas": overhead, "submission_gas": submission, "client_prove_seconds": client_seconds,
-            "rows": out}
+    return {
+        "shared_logrows": logrows,
+        "root_max_inputs": root_max,
+        "root_fit": root_fit,
+        "coordinator_overhead_gas": overhead,
+        "submission_gas": submission,
+        "client_prove_seconds": client_seconds,
+        "rows": out,
+    }
 
 
 def use_times(circuits: dict[str, Any], times: dict[str, Any]) -> None:
@@ -347,8 +410,14 @@ def main() -> None:
     parser.add_argument("--cpus-per-leaf", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="run part: keep the federation (workspace, data) in this directory")
     parser.add_argument("--export", type=Path, help="circuits part: also export circuits for bench/prove_times.py")
-    parser.add_argument("--from", dest="inputs", type=Path, action="append", default=[],
-                        help="projection part: a circuits and a run report written earlier")
+    parser.add_argument(
+        "--from",
+        dest="inputs",
+        type=Path,
+        action="append",
+        default=[],
+        help="projection part: a circuits and a run report written earlier",
+    )
     parser.add_argument("--client-seconds", type=float, help="projection: one digits client proof, seconds")
     parser.add_argument("--times", type=Path, help="projection: prove times from bench/prove_times.py")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))

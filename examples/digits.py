@@ -33,13 +33,13 @@ from pathlib import Path
 
 from eth_account import Account
 
-from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
-from zkfl.datasets import write_digits
-from zkfl.chain.coordinator import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.chain.devnet import DEV_MNEMONIC
+from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
+from zkfl.data.datasets import write_digits
+from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.pipeline import run_federation, setup_federation
-from zkfl.report import write_run_report
-from zkfl.workspace import Workspace, WorkspaceConfig
+from zkfl.pipeline.run_report import write_run_report
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 WATCHTOWER_ACCOUNT = 9  # devnet account index: 0 owner, 1 aggregator, 2.. clients
 WATCHTOWER_REPORT = "watchtower.jsonl"  # under the workspace's reports/
@@ -63,20 +63,30 @@ def main() -> None:
     logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration's fidelity tables
 
     if args.verification == OPTIMISTIC and args.clients >= WATCHTOWER_ACCOUNT - 1:
-        parser.error(f"the example's watchtower uses devnet account {WATCHTOWER_ACCOUNT}: at most "
-                     f"{WATCHTOWER_ACCOUNT - 2} clients with --verification optimistic")
+        parser.error(
+            f"the example's watchtower uses devnet account {WATCHTOWER_ACCOUNT}: at most "
+            f"{WATCHTOWER_ACCOUNT - 2} clients with --verification optimistic"
+        )
     model = Mlp(features=64, hidden=args.hidden, classes=10) if args.family == "mlp" else LogisticRegression(64, 10)
-    config = WorkspaceConfig(TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps,
-                                              learning_rate=args.lr), slots=args.clients,
-                             terms=FederationTerms(verification=args.verification))
+    config = WorkspaceConfig(
+        TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
+        slots=args.clients,
+        terms=FederationTerms(verification=args.verification),
+    )
     ws, _ = Workspace.init(args.workspace, config)
     data_files, test_file = write_digits(ws.root / "data", args.clients, args.alpha, args.seed)
     watchtower = None
     try:
         if config.terms.optimistic:
             watchtower = start_watchtower(ws, args.rounds)
-        outcome = run_federation(ws, data_files, args.rounds, eval_file=test_file, seed=args.seed,
-                                 progress=lambda step: print(step, flush=True))
+        outcome = run_federation(
+            ws,
+            data_files,
+            args.rounds,
+            eval_file=test_file,
+            seed=args.seed,
+            progress=lambda step: print(step, flush=True),
+        )
         watched = finish_watchtower(watchtower, ws.reports_dir / WATCHTOWER_REPORT) if watchtower else None
         title = f"digits, {args.family}, {args.clients} clients, Dirichlet alpha={args.alpha}"
         cids = write_run_report(outcome, ws.reports_dir, ws.store, title)
@@ -86,11 +96,25 @@ def main() -> None:
             watchtower.kill()
         ws.stop_devnet()  # its state is saved; any zkfl command restarts it
     last = outcome.rounds[-1]
-    print(json.dumps({"report": str(ws.reports_dir / "report.md"), "report_cids": cids, "rounds": len(outcome.rounds),
-                      "proven_accuracy": last.proven_accuracy, "float_accuracy": last.float_accuracy,
-                      "audit": {"ok": audit["ok"], "reason": audit["reason"], "seconds": audit["timing"]["total_seconds"],
-                                "report": str(ws.reports_dir / "audit" / "audit.md")},
-                      **({"watchtower": watched} if watched is not None else {})}, indent=2))
+    print(
+        json.dumps(
+            {
+                "report": str(ws.reports_dir / "report.md"),
+                "report_cids": cids,
+                "rounds": len(outcome.rounds),
+                "proven_accuracy": last.proven_accuracy,
+                "float_accuracy": last.float_accuracy,
+                "audit": {
+                    "ok": audit["ok"],
+                    "reason": audit["reason"],
+                    "seconds": audit["timing"]["total_seconds"],
+                    "report": str(ws.reports_dir / "audit" / "audit.md"),
+                },
+                **({"watchtower": watched} if watched is not None else {}),
+            },
+            indent=2,
+        )
+    )
     if not audit["ok"] or (watched is not None and watched["exit_code"] != 0):
         sys.exit(1)
 
@@ -101,13 +125,29 @@ def start_watchtower(ws: Workspace, rounds: int) -> subprocess.Popen:
     setup_federation(ws)  # the watchtower needs the coordinator (run_federation reuses this set-up)
     Account.enable_unaudited_hdwallet_features()
     key = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{WATCHTOWER_ACCOUNT}").key.hex()
-    command = [str(Path(sys.executable).with_name("zkfl")), "watch", "--rpc-url", ws.chain.rpc_url, "--coordinator",
-               ws.deployment()["coordinator"], "--store", str(ws.root / "store"), "--until-round", str(rounds), "--json"]
+    command = [
+        str(Path(sys.executable).with_name("zkfl")),
+        "watch",
+        "--rpc-url",
+        ws.chain.rpc_url,
+        "--coordinator",
+        ws.deployment()["coordinator"],
+        "--store",
+        str(ws.root / "store"),
+        "--until-round",
+        str(rounds),
+        "--json",
+    ]
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
     print(f"watchtower: watching every submission (reports/{WATCHTOWER_REPORT})", flush=True)
     with (ws.reports_dir / WATCHTOWER_REPORT).open("w") as report:  # the child keeps its own handle
-        return subprocess.Popen(command, stdout=report, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + key.removeprefix("0x")})
+        return subprocess.Popen(
+            command,
+            stdout=report,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + key.removeprefix("0x")},
+        )
 
 
 def finish_watchtower(watchtower: subprocess.Popen, report: Path) -> dict:
@@ -115,16 +155,32 @@ def finish_watchtower(watchtower: subprocess.Popen, report: Path) -> dict:
     _, stderr = watchtower.communicate(timeout=600)
     lines = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
     last = {s["submission_tx"]: s for s in lines if "submission_tx" in s}  # a later line updates a submission
-    return {"exit_code": watchtower.returncode, "checked": len(last),
-            "valid": sum(s["verdict"] == "valid" for s in last.values()),
-            "challenged": sum(1 for s in last.values() if s.get("challenge_tx")), "stderr": stderr[-500:] if stderr else ""}
+    return {
+        "exit_code": watchtower.returncode,
+        "checked": len(last),
+        "valid": sum(s["verdict"] == "valid" for s in last.values()),
+        "challenged": sum(1 for s in last.values() if s.get("challenge_tx")),
+        "stderr": stderr[-500:] if stderr else "",
+    }
 
 
 def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:
     """`zkfl audit` in a fresh process given only the RPC URL, the coordinator address and the store."""
-    command = [str(Path(sys.executable).with_name("zkfl")), "audit", "--rpc-url", ws.chain.rpc_url,
-               "--coordinator", ws.deployment()["coordinator"], "--store", str(ws.root / "store"),
-               "--eval", str(eval_file), "--out", str(ws.reports_dir / "audit"), "--json"]
+    command = [
+        str(Path(sys.executable).with_name("zkfl")),
+        "audit",
+        "--rpc-url",
+        ws.chain.rpc_url,
+        "--coordinator",
+        ws.deployment()["coordinator"],
+        "--store",
+        str(ws.root / "store"),
+        "--eval",
+        str(eval_file),
+        "--out",
+        str(ws.reports_dir / "audit"),
+        "--json",
+    ]
     print("auditing the federation from the chain and the store alone", flush=True)
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
 

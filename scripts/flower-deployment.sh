@@ -58,8 +58,8 @@ from flower_digits.server_app import prepare_federation
 config = tomllib.loads(Path("examples/flower-digits/pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
 prepare_federation({**config, **parse_config_args([sys.argv[1]])})  # the run config `flwr run` will pass
 PY
-RPC_URL=$(python -c "from zkfl.workspace import Workspace; print(Workspace.open('$ROOT/server').chain.rpc_url)")
-COORDINATOR=$(python -c "from zkfl.workspace import Workspace; print(Workspace.open('$ROOT/server').deployment()['coordinator'])")
+RPC_URL=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').chain.rpc_url)")
+COORDINATOR=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').deployment()['coordinator'])")
 
 for i in $(seq 0 $((CLIENTS - 1))); do
     echo "== client $i joins $COORDINATOR on $RPC_URL"
@@ -76,7 +76,7 @@ sleep 3
 start_supernode() {  # its own process group, so that the drill can kill it with its ClientApp
     local i=$1 key
     # devnet account 2 + i: the key this client registers and submits with
-    key=$(python -c "from zkfl.workspace import Workspace; print(Workspace.open('$ROOT/server').signer('client', $i).key.hex())")
+    key=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').signer('client', $i).key.hex())")
     ZKFL_CLIENT_KEY="0x${key#0x}" setsid flower-supernode --insecure --superlink "127.0.0.1:$LINK_PORT" \
         --port $((LINK_PORT + 10 + i)) \
         --node-config "partition-id=$i workspace='$ROOT/client-$i' data-file='$ROOT/client-$i/data/client-$i.npz'" \
@@ -89,7 +89,7 @@ if [ -n "$RESTART_NODE" ]; then
         python - "$ROOT/client-$RESTART_NODE" "$RESTART_NODE" <<'PY'
 import sys, time
 from pathlib import Path
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
 ws = Workspace.open(sys.argv[1])
 proofs = ws.client_dir(f"client-{sys.argv[2]}") / "proofs"
 while ws.coordinator().current_round < 1 or not any(p.is_dir() for p in proofs.glob("tmp*")):
@@ -115,7 +115,7 @@ PY
 echo "== flwr run (logs: $ROOT/logs)"
 flwr run examples/flower-digits zkfl-deployment --stream --run-config "$RUN_CONFIG"
 cat "$ROOT/server/reports/flower.json"
-FINALIZED=$(python -c "from zkfl.workspace import Workspace; print(Workspace.open('$ROOT/server').coordinator().current_round)")
+FINALIZED=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').coordinator().current_round)")
 echo "== audit of the run from the chain and the store alone"
 AUDIT=ok
 zkfl audit --rpc-url "$RPC_URL" --coordinator "$COORDINATOR" --store "$ROOT/server/store" --out "$ROOT/audit" \

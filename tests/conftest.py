@@ -15,16 +15,17 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from zkfl.aggregator import AggregateResult, aggregate_and_prove
-from zkfl.build import CircuitSet, build_circuits
 from zkfl.chain.deploy import Verifiers, deploy_verifiers
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, Devnet, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
-from zkfl.client import ClientData, ClientUpdate, make_client_data, train_and_prove
+from zkfl.data.batches import ClientData, make_client_data
 from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.protocol import context, federation_id
+from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove
+from zkfl.roles.client import ClientUpdate, train_and_prove
+from zkfl.zk.build import CircuitSet, build_circuits
 
 SLOTS = 3
 FEDERATION_SALT = bytes(31) + b"\x01"
@@ -96,7 +97,7 @@ def proof_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def clients(accounts: list[LocalAccount]) -> list[LocalAccount]:
     """The accounts of clients 0..2 (anvil's accounts 2..4), whom the session's proofs are bound to."""
-    return accounts[2:2 + SLOTS]
+    return accounts[2 : 2 + SLOTS]
 
 
 @pytest.fixture(scope="session")
@@ -105,21 +106,26 @@ def full_round(logreg_circuits: CircuitSet, clients: list[LocalAccount], proof_d
     genesis = quantize(LOGREG.model.init_params(seed=0))
     data = [client_data(LOGREG, seed) for seed in range(SLOTS)]
     updates = [
-        train_and_prove(logreg_circuits.client, LOGREG, genesis, d, client_context(clients[i]),
-                        proof_dir / f"r1-client{i}.json")
+        train_and_prove(
+            logreg_circuits.client, LOGREG, genesis, d, client_context(clients[i]), proof_dir / f"r1-client{i}.json"
+        )
         for i, d in enumerate(data)
     ]
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, updates, proof_dir / "r1-agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, updates, proof_dir / "r1-agg.json"
+    )
     return ProvenRound(genesis, data, updates, aggregate)
 
 
 @pytest.fixture(scope="session")
-def stale_update(logreg_circuits: CircuitSet, full_round: ProvenRound, clients: list[LocalAccount],
-                 proof_dir: Path) -> ClientUpdate:
+def stale_update(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, clients: list[LocalAccount], proof_dir: Path
+) -> ClientUpdate:
     """Client 2's committed data, trained (and validly proven) from a model that is not the genesis."""
     stale = quantize(LOGREG.model.init_params(seed=99))
-    return train_and_prove(logreg_circuits.client, LOGREG, stale, full_round.data[2], client_context(clients[2]),
-                           proof_dir / "stale.json")
+    return train_and_prove(
+        logreg_circuits.client, LOGREG, stale, full_round.data[2], client_context(clients[2]), proof_dir / "stale.json"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,28 +135,43 @@ def second_batches() -> list[ClientData]:
 
 
 @pytest.fixture(scope="session")
-def partial_round(logreg_circuits: CircuitSet, full_round: ProvenRound, second_batches: list[ClientData],
-                  clients: list[LocalAccount], proof_dir: Path) -> ProvenRound:
+def partial_round(
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    second_batches: list[ClientData],
+    clients: list[LocalAccount],
+    proof_dir: Path,
+) -> ProvenRound:
     """Round 2: from round 1's output, clients 0 and 2 train on their second committed batch and
     client 1 does not submit, so slot 1 stays empty."""
     start = full_round.aggregate.weights
     data = second_batches
     updates = [
-        train_and_prove(logreg_circuits.client, LOGREG, start, d, client_context(account),
-                        proof_dir / f"r2-client{i}.json")
+        train_and_prove(
+            logreg_circuits.client, LOGREG, start, d, client_context(account), proof_dir / f"r2-client{i}.json"
+        )
         for i, (d, account) in enumerate(zip(data, [clients[0], clients[2]], strict=True))
     ]
     slots = [updates[0], None, updates[1]]
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, proof_dir / "r2-agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, slots, proof_dir / "r2-agg.json"
+    )
     return ProvenRound(start, data, updates, aggregate)
 
 
 @pytest.fixture(scope="session")
-def reused_batch_update(logreg_circuits: CircuitSet, full_round: ProvenRound, clients: list[LocalAccount],
-                        proof_dir: Path) -> ClientUpdate:
+def reused_batch_update(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, clients: list[LocalAccount], proof_dir: Path
+) -> ClientUpdate:
     """Client 0 trains round 2 (validly proven) on the batch it already used in round 1."""
-    return train_and_prove(logreg_circuits.client, LOGREG, full_round.aggregate.weights, full_round.data[0],
-                           client_context(clients[0]), proof_dir / "reused.json")
+    return train_and_prove(
+        logreg_circuits.client,
+        LOGREG,
+        full_round.aggregate.weights,
+        full_round.data[0],
+        client_context(clients[0]),
+        proof_dir / "reused.json",
+    )
 
 
 @pytest.fixture(scope="session")

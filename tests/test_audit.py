@@ -21,26 +21,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FEDERATION_SALT, LOGREG, SLOTS, ProvenRound
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from zkfl.audit import AuditOptions, AuditReport, audit_federation
-from zkfl.audit.report import markdown
-from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FederationTerms
+from zkfl.audit.audit_report import markdown
+from zkfl.chain.coordinator import MODEL_SLOT, Coordinator
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain
-from zkfl.client import ClientData
+from zkfl.data.batches import ClientData
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
+from zkfl.federation.manifest import build_manifest, publish_manifest
+from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import quantize
-from zkfl.manifest import build_manifest, publish_manifest
-from zkfl.protocol import POINT_BYTES, opening_values
-from zkfl.store import LocalStore, put_vector
-from zkfl.verification.rounds import FederationView, RoundChecker
-
-from conftest import FEDERATION_SALT, LOGREG, SLOTS, ProvenRound
+from zkfl.protocol import opening_values
+from zkfl.store.artifacts import LocalStore, put_vector
+from zkfl.verification.round_checker import FederationView, RoundChecker
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import POINT_BYTES
 
 pytestmark = pytest.mark.prover
 
@@ -56,57 +57,103 @@ class Federation:
     store: Path
 
 
-def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, store: LocalStore,
-            genesis: np.ndarray) -> Coordinator:
+def _deploy(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    circuits: CircuitSet,
+    store: LocalStore,
+    genesis: np.ndarray,
+) -> Coordinator:
     publish_manifest(store, circuits)
-    config = FederationConfig.starting_from(circuits, genesis, put_vector(store, genesis), accounts[1].address,
-                                            FederationTerms(submission_window=WINDOW), FEDERATION_SALT)
+    config = FederationConfig.starting_from(
+        circuits,
+        genesis,
+        put_vector(store, genesis),
+        accounts[1].address,
+        FederationTerms(submission_window=WINDOW),
+        FEDERATION_SALT,
+    )
     deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config)
     return Coordinator(chain, deployment.coordinator)
 
 
-def _register(coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]],
-              circuits: CircuitSet) -> None:
+def _register(
+    coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]], circuits: CircuitSet
+) -> None:
     for account, data in zip(clients, batches, strict=True):
         coordinator.register(account, [d.commitment(circuits.commitments, LOGREG) for d in data])
 
 
-def _first_round_finalized(store_dir: Path, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
-                           logreg_circuits: CircuitSet, full_round: ProvenRound,
-                           second_batches: list[ClientData]) -> tuple[LocalStore, Coordinator, list[LocalAccount]]:
+def _first_round_finalized(
+    store_dir: Path,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    second_batches: list[ClientData],
+) -> tuple[LocalStore, Coordinator, list[LocalAccount]]:
     """A federation whose round 0 was finalized with clients 0..2, each update and model stored;
     clients 0 and 2 hold a second batch for later rounds."""
     store = LocalStore(store_dir)
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, store, full_round.genesis)
     clients = accounts[2:5]
-    _register(coordinator, clients, [[full_round.data[0], second_batches[0]], [full_round.data[1]],
-                                     [full_round.data[2], second_batches[1]]], logreg_circuits)
+    _register(
+        coordinator,
+        clients,
+        [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]],
+        logreg_circuits,
+    )
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof,
-                               put_vector(store, full_round.aggregate.weights))
+    coordinator.finalize_round(
+        accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights)
+    )
     return store, coordinator, clients
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
-          logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
-          second_batches: list[ClientData]) -> Federation:
+def clean(
+    tmp_path_factory: pytest.TempPathFactory,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    second_batches: list[ClientData],
+) -> Federation:
     """Two finalized rounds, run honestly through the library: round 0 with three clients, round 1
     with clients 0 and 2 (slot 1 empty, finalized after the deadline)."""
-    store, coordinator, clients = _first_round_finalized(tmp_path_factory.mktemp("audit") / "store", chain, accounts,
-                                                         verifiers, logreg_circuits, full_round, second_batches)
+    store, coordinator, clients = _first_round_finalized(
+        tmp_path_factory.mktemp("audit") / "store",
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round,
+        second_batches,
+    )
     for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
         coordinator.submit_update(client, 1, update.proof, put_vector(store, update.vector))
     mine_blocks(chain, WINDOW + 1)
-    coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof,
-                               put_vector(store, partial_round.aggregate.weights))
+    coordinator.finalize_round(
+        accounts[1], 1, partial_round.aggregate.proof, put_vector(store, partial_round.aggregate.weights)
+    )
     return Federation(coordinator.address, store.root)
 
 
-def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
-               full_round: ProvenRound, store: LocalStore, update_cids: list[str],
-               finalize: Callable[[Coordinator], None]) -> Coordinator:
+def _one_round(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    circuits: CircuitSet,
+    full_round: ProvenRound,
+    store: LocalStore,
+    update_cids: list[str],
+    finalize: Callable[[Coordinator], None],
+) -> Coordinator:
     """Round 0 of a federation with the session's proofs, the given CIDs, and a custom finalization."""
     coordinator = _deploy(chain, accounts, verifiers, circuits, store, full_round.genesis)
     clients = accounts[2:5]
@@ -118,22 +165,42 @@ def _one_round(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
 
 
 @pytest.fixture(scope="module")
-def other_content(clean: Federation, chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers,
-                  logreg_circuits: CircuitSet, full_round: ProvenRound) -> Federation:
+def other_content(
+    clean: Federation,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Federation:
     """Client 1 submits a valid proof but names the CID of client 0's update (bypassing the CLI)."""
     store = LocalStore(clean.store)
     cids = [put_vector(store, u.vector) for u in full_round.updates]
     coordinator = _one_round(
-        chain, accounts, verifiers, logreg_circuits, full_round, store, [cids[0], cids[0], cids[2]],
-        lambda c: c.finalize_round(accounts[1], 0, full_round.aggregate.proof,
-                                   put_vector(store, full_round.aggregate.weights)))
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round,
+        store,
+        [cids[0], cids[0], cids[2]],
+        lambda c: c.finalize_round(
+            accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights)
+        ),
+    )
     return Federation(coordinator.address, clean.store)
 
 
 @pytest.fixture(scope="module")
-def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chain: Chain,
-               accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-               full_round: ProvenRound) -> Federation:
+def not_fedavg(
+    tmp_path_factory: pytest.TempPathFactory,
+    clean: Federation,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Federation:
     """A federation deployed around the CLI with a verifier that accepts anything as its aggregator
     verifier; the aggregator publishes FedAvg + 1 (one element nudged) as the next model."""
     store = LocalStore(tmp_path_factory.mktemp("rogue") / "store")
@@ -145,7 +212,7 @@ def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chai
 
     def finalize(coordinator: Coordinator) -> None:
         proof = bytearray(full_round.aggregate.proof.data)  # claims C(forged) as its output
-        proof[SLOTS * POINT_BYTES:(SLOTS + 1) * POINT_BYTES] = logreg_circuits.commitments.point(forged)
+        proof[SLOTS * POINT_BYTES : (SLOTS + 1) * POINT_BYTES] = logreg_circuits.commitments.point(forged)
         coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged))
 
     coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
@@ -153,22 +220,36 @@ def not_fedavg(tmp_path_factory: pytest.TempPathFactory, clean: Federation, chai
 
 
 @pytest.fixture(scope="module")
-def skipped(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
-            verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound, partial_round: ProvenRound,
-            second_batches: list[ClientData]) -> Federation:
+def skipped(
+    tmp_path_factory: pytest.TempPathFactory,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    second_batches: list[ClientData],
+) -> Federation:
     """Round 0 finalized with three clients; round 1 gets no submission and, once its deadline and
     challenge window are over, is skipped by a stranger; round 2 starts from the same model (an
     empty CID on-chain) and is finalized with clients 0 and 2."""
-    store, coordinator, clients = _first_round_finalized(tmp_path_factory.mktemp("skipped") / "store", chain,
-                                                         accounts, verifiers, logreg_circuits, full_round,
-                                                         second_batches)
+    store, coordinator, clients = _first_round_finalized(
+        tmp_path_factory.mktemp("skipped") / "store",
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round,
+        second_batches,
+    )
     mine_blocks(chain, WINDOW + coordinator.terms.challenge_window + 1)
     coordinator.skip_round(accounts[6], 1)
     for client, update in zip([clients[0], clients[2]], partial_round.updates, strict=True):
         coordinator.submit_update(client, 2, update.proof, put_vector(store, update.vector))
     mine_blocks(chain, WINDOW + 1)
-    coordinator.finalize_round(accounts[1], 2, partial_round.aggregate.proof,
-                               put_vector(store, partial_round.aggregate.weights))
+    coordinator.finalize_round(
+        accounts[1], 2, partial_round.aggregate.proof, put_vector(store, partial_round.aggregate.weights)
+    )
     return Federation(coordinator.address, store.root)
 
 
@@ -179,8 +260,14 @@ class Disputed(Federation):
 
 
 @pytest.fixture(scope="module")
-def disputed(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
-             verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound) -> Disputed:
+def disputed(
+    tmp_path_factory: pytest.TempPathFactory,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Disputed:
     """Round 0 with three clients, each update's opening requested by a stranger: client 1 (whose
     vector never reached the store) opens its update on-chain, client 2 answers nothing and is
     slashed (settleUnanswered); the aggregator then leaves the round open, and it is skipped."""
@@ -189,8 +276,11 @@ def disputed(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: l
     clients, stranger = accounts[2:5], accounts[6]
     _register(coordinator, clients, [[d] for d in full_round.data], logreg_circuits)
     elsewhere = LocalStore(tmp_path_factory.mktemp("elsewhere") / "store")  # its CID, not in the federation's store
-    cids = [put_vector(store, full_round.updates[0].vector), put_vector(elsewhere, full_round.updates[1].vector),
-            put_vector(store, full_round.updates[2].vector)]
+    cids = [
+        put_vector(store, full_round.updates[0].vector),
+        put_vector(elsewhere, full_round.updates[1].vector),
+        put_vector(store, full_round.updates[2].vector),
+    ]
     for client, update, cid in zip(clients, full_round.updates, cids, strict=True):
         coordinator.submit_update(client, 0, update.proof, cid)
     for slot in (1, 2):
@@ -206,8 +296,14 @@ def disputed(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: l
 
 
 @pytest.fixture(scope="module")
-def rolled_back(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts: list[LocalAccount],
-                verifiers: Verifiers, logreg_circuits: CircuitSet, full_round: ProvenRound) -> Federation:
+def rolled_back(
+    tmp_path_factory: pytest.TempPathFactory,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Federation:
     """Round 0 finalized, but its output model never reaches the store: a stranger requests the
     opening of round 1's model, nobody answers, and settling it rolls round 1 back (ModelSlashed):
     round 2 starts from the genesis model again."""
@@ -225,10 +321,12 @@ def rolled_back(tmp_path_factory: pytest.TempPathFactory, chain: Chain, accounts
     return Federation(coordinator.address, store.root)
 
 
-def _audit(chain: Chain, federation: Federation, rpc_url: str | None = None, store: Path | None = None,
-           **options: object) -> AuditReport:
-    return audit_federation(rpc_url or chain.rpc_url, federation.coordinator, store or federation.store,
-                            AuditOptions(**options))
+def _audit(
+    chain: Chain, federation: Federation, rpc_url: str | None = None, store: Path | None = None, **options: object
+) -> AuditReport:
+    return audit_federation(
+        rpc_url or chain.rpc_url, federation.coordinator, store or federation.store, AuditOptions(**options)
+    )
 
 
 def _failed(report: AuditReport) -> dict[str, list[str]]:
@@ -248,16 +346,35 @@ def _copy_store(federation: Federation, tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------ clean
 
 
-def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: Chain,
-                                                      tmp_path: Path, full_round: ProvenRound,
-                                                      partial_round: ProvenRound) -> None:
+def test_clean_federation_passes_from_a_fresh_process(
+    clean: Federation, chain: Chain, tmp_path: Path, full_round: ProvenRound, partial_round: ProvenRound
+) -> None:
     rng = np.random.default_rng(5)
     eval_set = tmp_path / "eval.npz"
     x = rng.uniform(0, 1, size=(40, LOGREG.features))
     np.savez(eval_set, x=x, y=rng.integers(0, LOGREG.classes, size=40))
-    done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator,
-                           "--store", str(clean.store), "--eval", str(eval_set), "--out", str(tmp_path / "audit"),
-                           "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False)
+    done = subprocess.run(
+        [
+            ZKFL,
+            "audit",
+            "--rpc-url",
+            chain.rpc_url,
+            "--coordinator",
+            clean.coordinator,
+            "--store",
+            str(clean.store),
+            "--eval",
+            str(eval_set),
+            "--out",
+            str(tmp_path / "audit"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["schema"] == "zkfl.audit-report/1" and report["ok"] is True and report["failures"] == []
@@ -274,10 +391,26 @@ def test_clean_federation_passes_from_a_fresh_process(clean: Federation, chain: 
     assert report["federation"]["final_model_hash"] == hex(partial_round.aggregate.global_hash)
     assert report["federation"]["rounds_finalized"] == 2
     checks = {c["check"] for c in report["checks"]}
-    assert {"event-origin", "events-match-state", "coordinator-code", "round-sequence", "model-chain", "manifest",
-            "verifier-srs", "client-proof-offchain", "client-proof-onchain", "data-commitment", "update-hash",
-            "aggregation-links", "fedavg", "verifier-rejects-invalid", "srs-security", "circuit-settings",
-            "commitment-key", "client-links"} <= checks
+    assert {
+        "event-origin",
+        "events-match-state",
+        "coordinator-code",
+        "round-sequence",
+        "model-chain",
+        "manifest",
+        "verifier-srs",
+        "client-proof-offchain",
+        "client-proof-onchain",
+        "data-commitment",
+        "update-hash",
+        "aggregation-links",
+        "fedavg",
+        "verifier-rejects-invalid",
+        "srs-security",
+        "circuit-settings",
+        "commitment-key",
+        "client-links",
+    } <= checks
     assert report["srs"]["client"]["dev"] is True and "INSECURE" in report["srs"]["warnings"][0]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["rounds"])
     assert len(report["timing"]["client_verify_seconds"]) == 5
@@ -294,12 +427,13 @@ def test_dev_srs_fails_under_strict_srs(clean: Federation, chain: Chain) -> None
     assert list(_failed(report)) == ["srs-security"]
 
 
-def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chain,
-                                                  logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+def test_supplied_srs_file_is_checked_and_matched(
+    clean: Federation, chain: Chain, logreg_circuits: CircuitSet, tmp_path: Path
+) -> None:
     client_srs = logreg_circuits.client.srs.path
     bad = tmp_path / "bad.srs"
     raw = bytearray(client_srs.read_bytes())
-    raw[4 + 64:4 + 64 * 2] = raw[4 + 64 * 2:4 + 64 * 3]  # g[1] replaced by g[2]: not s·G any more
+    raw[4 + 64 : 4 + 64 * 2] = raw[4 + 64 * 2 : 4 + 64 * 3]  # g[1] replaced by g[2]: not s·G any more
     bad.write_bytes(bytes(raw))
     report = _audit(chain, clean, onchain=False, srs_files=(client_srs, bad))
     good, broken = report.srs["file_checks"]
@@ -312,8 +446,9 @@ def test_supplied_srs_file_is_checked_and_matched(clean: Federation, chain: Chai
 # ------------------------------------------------------------------------------------ the store
 
 
-def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain: Chain,
-                                                       partial_round: ProvenRound, tmp_path: Path) -> None:
+def test_changed_bytes_of_a_stored_update_are_detected(
+    clean: Federation, chain: Chain, partial_round: ProvenRound, tmp_path: Path
+) -> None:
     store = _copy_store(clean, tmp_path)
     cid = LocalStore(store).put(np.asarray(partial_round.updates[1].vector, dtype="<i8").tobytes())
     block = store / "blocks" / cid
@@ -325,24 +460,43 @@ def test_changed_bytes_of_a_stored_update_are_detected(clean: Federation, chain:
     assert "does not match its CID" in failed["update-stored"][0]
 
 
-def test_cid_pointing_to_other_content_is_detected(other_content: Federation, chain: Chain,
-                                                   full_round: ProvenRound) -> None:
+def test_cid_pointing_to_other_content_is_detected(
+    other_content: Federation, chain: Chain, full_round: ProvenRound
+) -> None:
     failed = _failed(_audit(chain, other_content))
     client0_cid = put_vector(LocalStore(other_content.store), full_round.updates[0].vector)
-    assert failed["update-hash"] == [f"round 0 slot 1: the accepted update at {client0_cid} commits to "
-                                     f"{full_round.updates[0].update_hash:#x}, not to "
-                                     f"{full_round.updates[1].update_hash:#x}"]
+    assert failed["update-hash"] == [
+        f"round 0 slot 1: the accepted update at {client0_cid} commits to "
+        f"{full_round.updates[0].update_hash:#x}, not to "
+        f"{full_round.updates[1].update_hash:#x}"
+    ]
     assert "client-proof-offchain" not in failed and "client-proof-onchain" not in failed
 
 
-def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, chain: Chain,
-                                                           logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+def test_verification_key_swapped_in_the_store_is_detected(
+    clean: Federation, chain: Chain, logreg_circuits: CircuitSet, tmp_path: Path
+) -> None:
     store = _copy_store(clean, tmp_path)
     raw, _ = build_manifest(logreg_circuits)
     vk_cid = json.loads(raw)["client"]["vk_cid"]
     (store / "blocks" / vk_cid).write_bytes(logreg_circuits.aggregator.vk_path.read_bytes())
-    done = subprocess.run([ZKFL, "audit", "--rpc-url", chain.rpc_url, "--coordinator", clean.coordinator, "--store",
-                           str(store), "--json"], capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [
+            ZKFL,
+            "audit",
+            "--rpc-url",
+            chain.rpc_url,
+            "--coordinator",
+            clean.coordinator,
+            "--store",
+            str(store),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     body = json.loads(done.stdout)
     assert body["ok"] is False and body["error"] == "AuditFailed" and body["exit_code"] == 1
@@ -350,13 +504,25 @@ def test_verification_key_swapped_in_the_store_is_detected(clean: Federation, ch
     failed = {f["check"] for f in body["failures"]}
     # the client vk is also what commitments are recomputed with: without it, none is checked
     assert {"verification-key", "client-proof-offchain", "commitment-key"} <= failed
-    assert failed <= {"verification-key", "client-proof-offchain", "commitment-key", "model-hash", "update-hash",
-                      "next-model-hash", "fedavg"}
+    assert failed <= {
+        "verification-key",
+        "client-proof-offchain",
+        "commitment-key",
+        "model-hash",
+        "update-hash",
+        "next-model-hash",
+        "fedavg",
+    }
 
 
 def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, tmp_path: Path) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    tmp_path: Path,
+) -> None:
     """A coordinator committed to a manifest that claims batches twice the size the client circuit
     was compiled for: the manifest is intact (its CID is the on-chain digest), but it is not the
     description of these circuits."""
@@ -367,57 +533,84 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
     lying = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     for data in [*blobs.values(), lying]:
         store.put(data)
-    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis),
-                                            accounts[1].address)
-    address, _ = deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
-                                 verifiers.aggregation_args(logreg_circuits), config.aggregator,
-                                 logreg_circuits.shape.slots,
-                                 config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-                                 hashlib.sha256(lying).digest(), config.terms.as_tuple(), config.federation_salt,
-                                 config.commitment_key_args())
+    config = FederationConfig.starting_from(
+        logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis), accounts[1].address
+    )
+    address, _ = deploy_contract(
+        chain,
+        accounts[0],
+        project_artifact("Coordinator"),
+        verifiers.client,
+        verifiers.aggregation_args(logreg_circuits),
+        config.aggregator,
+        logreg_circuits.shape.slots,
+        config.empty_slot_hash,
+        config.genesis_hash,
+        config.genesis_cid,
+        hashlib.sha256(lying).digest(),
+        config.terms.as_tuple(),
+        config.federation_salt,
+        config.commitment_key_args(),
+    )
     failed = _failed(_audit(chain, Federation(address, store.root), onchain=False))
     assert list(failed) == ["circuit-settings"]
     (detail,) = failed["circuit-settings"]
-    assert detail.startswith("client circuit: the circuit commits to tensors of lengths ") and "the manifest's are" in detail
+    assert (
+        detail.startswith("client circuit: the circuit commits to tensors of lengths ")
+        and "the manifest's are" in detail
+    )
 
 
 def test_coordinator_created_with_another_commitment_key_is_detected(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        tmp_path: Path) -> None:
+    chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet, tmp_path: Path
+) -> None:
     """The context basis points in another order: every point is on the curve, so the contract
     takes them, but it would bind clients' proofs to contexts no honest prover computes."""
     store = LocalStore(tmp_path / "store")
     publish_manifest(store, logreg_circuits)
     genesis = quantize(LOGREG.model.init_params(seed=0))
-    honest = FederationConfig.starting_from(logreg_circuits, genesis, put_vector(store, genesis), accounts[1].address,
-                                            FederationTerms(submission_window=WINDOW))
+    honest = FederationConfig.starting_from(
+        logreg_circuits,
+        genesis,
+        put_vector(store, genesis),
+        accounts[1].address,
+        FederationTerms(submission_window=WINDOW),
+    )
     config = replace(honest, context_basis=honest.context_basis[::-1])
     deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config)
     failed = _failed(_audit(chain, Federation(deployment.coordinator, store.root), onchain=False))
-    assert failed == {"coordinator-code": ["federation: constructor arguments disagree with the contract's state or "
-                                           "events: key.contextBasis"]}
+    assert failed == {
+        "coordinator-code": [
+            "federation: constructor arguments disagree with the contract's state or events: key.contextBasis"
+        ]
+    }
 
 
 # ------------------------------------------------------------------------------------ the chain
 
 
 def test_a_model_rolled_back_by_the_chain_may_be_missing_and_the_next_round_starts_from_the_one_before(
-        rolled_back: Federation, chain: Chain, full_round: ProvenRound) -> None:
+    rolled_back: Federation, chain: Chain, full_round: ProvenRound
+) -> None:
     report = _audit(chain, rolled_back, onchain=False)
     assert report.ok, report.reason
     round0, round1, round2 = report.rounds
     assert round1.skipped and round1.model_rolled_back and round1.model_hash == hex(full_round.aggregate.global_hash)
     assert (round2.model_hash, round2.model_cid) == (round0.model_hash, round0.model_cid)  # genesis again
     checks = {(c.check, c.scope): c for c in report.checks}
-    for check, scope in (("model-stored", "round 1"), ("next-model-stored", "round 0 aggregation"),
-                         ("fedavg", "round 0 aggregation")):
+    for check, scope in (
+        ("model-stored", "round 1"),
+        ("next-model-stored", "round 0 aggregation"),
+        ("fedavg", "round 0 aggregation"),
+    ):
         assert "rolled round 1 back to the model before it" in checks[(check, scope)].detail, check
     assert "round 2 starts from the model before it" in checks[("round-skipped", "round 1")].detail
     assert "| 1 | skipped | — | next round from the model before it |" in markdown(report)
 
 
 def test_an_update_opened_on_chain_is_read_from_its_opening_and_a_slashed_one_is_left_out(
-        disputed: Disputed, chain: Chain, full_round: ProvenRound) -> None:
+    disputed: Disputed, chain: Chain, full_round: ProvenRound
+) -> None:
     report = _audit(chain, disputed, onchain=False)
     assert report.ok, report.reason
     (round0, round1) = report.rounds
@@ -435,14 +628,19 @@ ROUND_SKIPPED = "0x" + keccak(b"RoundSkipped(uint256,uint256,bool)").hex()
 
 
 def test_a_federation_with_a_skipped_round_audits_clean_and_its_model_chain_runs_through_the_skip(
-        skipped: Federation, chain: Chain, full_round: ProvenRound, logreg_circuits: CircuitSet, lying_rpc) -> None:
+    skipped: Federation, chain: Chain, full_round: ProvenRound, logreg_circuits: CircuitSet, lying_rpc
+) -> None:
     coordinator = Coordinator(chain, skipped.coordinator)
     opened = coordinator.contract.events.RoundOpened.get_logs(from_block=0)
     assert [e.args.modelCid == "" for e in opened] == [False, False, True, False]  # the skip names no CID
     report = _audit(chain, skipped, onchain=False)
     assert report.ok, report.reason
-    assert [(r.round, r.finalized, r.skipped) for r in report.rounds] == [(0, True, False), (1, False, True),
-                                                                          (2, True, False), (3, False, False)]
+    assert [(r.round, r.finalized, r.skipped) for r in report.rounds] == [
+        (0, True, False),
+        (1, False, True),
+        (2, True, False),
+        (3, False, False),
+    ]
     round1, round2 = report.rounds[1:3]
     assert round1.aggregation is None and round1.updates == []
     assert (round2.model_hash, round2.model_cid) == (round1.model_hash, round1.model_cid)  # the CID resolved
@@ -455,19 +653,23 @@ def test_a_federation_with_a_skipped_round_audits_clean_and_its_model_chain_runs
 
     # `zkfl verify --round 1` runs the same checker on the round alone: it passes, as skipped
     keys = {kind: k.verifier for kind, k in logreg_circuits.keys_by_kind().items()}
-    view = FederationView.read(coordinator, LocalStore(skipped.store), keys, logreg_circuits.commitments,
-                               logreg_circuits.fedavg, onchain=False)
+    view = FederationView.read(
+        coordinator, LocalStore(skipped.store), keys, logreg_circuits.commitments, logreg_circuits.fedavg, onchain=False
+    )
     checker = RoundChecker(view)
     one = checker.check_round(1)
     assert one.skipped and checker.findings.ok
     assert [f.check for f in checker.findings.items] == ["model-stored", "model-hash", "round-skipped"]
 
     # without its RoundSkipped event, round 1 closed neither way and round 2 has no model to come from
-    proxy = lying_rpc(lambda params, get_logs: [log for log in get_logs(params)
-                                                if log["topics"][:1] != [ROUND_SKIPPED]])
+    proxy = lying_rpc(
+        lambda params, get_logs: [log for log in get_logs(params) if log["topics"][:1] != [ROUND_SKIPPED]]
+    )
     failed = _failed(_audit(chain, skipped, rpc_url=proxy.url, onchain=False))
-    assert failed["model-chain"] == [f"federation: round 2 starts from {full_round.aggregate.global_hash:#x}, but "
-                                     "round 1 has no finalized aggregation (nor a skip) to come from"]
+    assert failed["model-chain"] == [
+        f"federation: round 2 starts from {full_round.aggregate.global_hash:#x}, but "
+        "round 1 has no finalized aggregation (nor a skip) to come from"
+    ]
     assert failed["round-sequence"] == ["round 1: round 1 was never finalized nor skipped but round 2 exists"]
     assert "round 1: skipped is True on-chain, False in the events" in failed["events-match-state"][0]
 
@@ -476,7 +678,8 @@ def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, cha
     failed = _failed(_audit(chain, not_fedavg))
     assert failed["fedavg"][0].startswith(
         "round 0 aggregation: the published next model is not the FedAvg of the accepted updates: "
-        f"1 of {LOGREG.num_params} elements differ (first at index 3: published ")
+        f"1 of {LOGREG.num_params} elements differ (first at index 3: published "
+    )
     assert "aggregator-proof-offchain" in failed  # the proof does not prove this output
     assert failed["verifier-rejects-invalid"][0].startswith("aggregator verifier:")
     assert "ACCEPTS a proof with one flipped byte" in failed["verifier-rejects-invalid"][0]
@@ -497,8 +700,11 @@ class LyingRpc:
             def do_POST(self) -> None:  # http.server's method name
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if request.get("method") == "eth_getLogs":
-                    response = {"jsonrpc": "2.0", "id": request["id"],
-                                "result": rewrite(request["params"][0], proxy.get_logs)}
+                    response = {
+                        "jsonrpc": "2.0",
+                        "id": request["id"],
+                        "result": rewrite(request["params"][0], proxy.get_logs),
+                    }
                 else:
                     response = proxy.call(request)
                 body = json.dumps(response).encode()
@@ -531,19 +737,25 @@ def lying_rpc(chain: Chain) -> Iterator[Callable[[Callable[[dict, GetLogs], list
     def start(rewrite: Callable[[dict, GetLogs], list]) -> LyingRpc:
         servers.append(LyingRpc(chain.rpc_url, rewrite))
         return servers[-1]
+
     yield start
     for server in servers:
         server.server.shutdown()
 
 
-def test_event_log_from_another_coordinator_is_detected(clean: Federation, other_content: Federation, chain: Chain, lying_rpc) -> None:
+def test_event_log_from_another_coordinator_is_detected(
+    clean: Federation, other_content: Federation, chain: Chain, lying_rpc
+) -> None:
     """The endpoint answers log queries for the audited coordinator with another coordinator's logs,
     relabelled with the audited address."""
+
     def other_logs(params: dict, get_logs: GetLogs) -> list:
         if [a.lower() for a in params.get("address", [])] != [clean.coordinator.lower()]:
             return get_logs(params)
-        return [{**log, "address": clean.coordinator.lower()}
-                for log in get_logs({**params, "address": [other_content.coordinator]})]
+        return [
+            {**log, "address": clean.coordinator.lower()}
+            for log in get_logs({**params, "address": [other_content.coordinator]})
+        ]
 
     proxy = lying_rpc(other_logs)
     failed = _failed(_audit(chain, clean, rpc_url=proxy.url))
@@ -563,12 +775,17 @@ def test_round_missing_from_the_event_log_is_detected(clean: Federation, chain: 
 
 
 @pytest.mark.parametrize("case", ["no contract", "not a coordinator", "no store", "no chain", "no eval set"])
-def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federation, chain: Chain,
-                                                        verifiers: Verifiers, tmp_path: Path) -> None:
+def test_audit_of_what_cannot_be_read_exits_2_naming_it(
+    case: str, clean: Federation, chain: Chain, verifiers: Verifiers, tmp_path: Path
+) -> None:
     args = {"--rpc-url": chain.rpc_url, "--coordinator": clean.coordinator, "--store": str(clean.store)}
-    expected = {"no contract": "no contract at", "not a coordinator": "is not a zkFL coordinator",
-                "no store": "store not found", "no chain": "cannot reach a JSON-RPC node",
-                "no eval set": "evaluation set not found"}[case]
+    expected = {
+        "no contract": "no contract at",
+        "not a coordinator": "is not a zkFL coordinator",
+        "no store": "store not found",
+        "no chain": "cannot reach a JSON-RPC node",
+        "no eval set": "evaluation set not found",
+    }[case]
     extra: list[str] = []
     if case == "no contract":
         args["--coordinator"] = "0x" + "00" * 19 + "01"
@@ -580,8 +797,13 @@ def test_audit_of_what_cannot_be_read_exits_2_naming_it(case: str, clean: Federa
         args["--rpc-url"] = "http://127.0.0.1:9"
     else:
         extra = ["--eval", str(tmp_path / "missing.npz")]
-    done = subprocess.run([ZKFL, "audit", *sum(args.items(), ()), *extra, "--json"], capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        [ZKFL, "audit", *sum(args.items(), ()), *extra, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 2, done.stdout + done.stderr[-2000:]
     assert expected in json.loads(done.stdout)["message"]
 
@@ -594,8 +816,12 @@ def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Cha
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Kubo", (_FakeKubo,), {"blocks": blocks}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        report = audit_federation(chain.rpc_url, clean.coordinator, f"http://127.0.0.1:{server.server_address[1]}",
-                                  AuditOptions(onchain=False))
+        report = audit_federation(
+            chain.rpc_url,
+            clean.coordinator,
+            f"http://127.0.0.1:{server.server_address[1]}",
+            AuditOptions(onchain=False),
+        )
     finally:
         server.shutdown()
     assert report.ok, report.reason

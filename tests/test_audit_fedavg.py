@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from zkfl.verification.fedavg import fixed_point_fedavg
-from zkfl.build import CircuitSet
-from zkfl.errors import ConfigError
-from zkfl.prover import run_witness
-
 from conftest import SLOTS
+
+from zkfl.errors import ConfigError
+from zkfl.fedavg import fixed_point_fedavg
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.prover import run_witness
 
 pytestmark = pytest.mark.prover
 

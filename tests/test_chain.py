@@ -7,12 +7,12 @@ import inspect
 from pathlib import Path
 
 import pytest
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound, client_context, reject
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import MESSAGES, Coordinator, FederationTerms
+from zkfl.chain.coordinator import MESSAGES, Coordinator
 from zkfl.chain.deploy import (
     FederationConfig,
     Verifiers,
@@ -22,12 +22,14 @@ from zkfl.chain.deploy import (
 )
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
-from zkfl.client import ClientData, ClientUpdate
+from zkfl.data.batches import ClientData
 from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
-from zkfl.protocol import POINT_BYTES, empty_slot_commitment, proof_points
-
-from conftest import FEDERATION_SALT, LOGREG, ProvenRound, client_context, reject
+from zkfl.federation.terms import FederationTerms
+from zkfl.protocol import empty_slot_commitment, proof_points
+from zkfl.roles.client import ClientUpdate
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import POINT_BYTES
 
 pytestmark = pytest.mark.prover
 
@@ -37,24 +39,46 @@ STAKE = 10**16
 REWARD = 10**15
 
 
-def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet,
-                genesis, federation_salt: bytes = FEDERATION_SALT) -> Coordinator:
-    config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address,
-                                            FederationTerms(STAKE, REWARD, WINDOW, GRACE), federation_salt)
+def _federation(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    circuits: CircuitSet,
+    genesis,
+    federation_salt: bytes = FEDERATION_SALT,
+) -> Coordinator:
+    config = FederationConfig.starting_from(
+        circuits,
+        genesis,
+        "bafy-genesis",
+        accounts[1].address,
+        FederationTerms(STAKE, REWARD, WINDOW, GRACE),
+        federation_salt,
+    )
     return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
 
 
 @pytest.fixture
-def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-                full_round: ProvenRound) -> Coordinator:
+def coordinator(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Coordinator:
     """A fresh federation per test (shared verifiers) from the genesis model of `full_round`, with
     the federation id the session's proofs are bound to."""
     return _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
 
 
 @pytest.fixture
-def registered(coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound,
-               second_batches: list[ClientData], logreg_circuits: CircuitSet) -> list[LocalAccount]:
+def registered(
+    coordinator: Coordinator,
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    second_batches: list[ClientData],
+    logreg_circuits: CircuitSet,
+) -> list[LocalAccount]:
     """Clients 0..2 (accounts 2..4) registered in slot order, with their batch commitments:
     two batches for clients 0 and 2, one for client 1."""
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
@@ -67,13 +91,19 @@ def _with_points(proof: bytes, points: dict[int, bytes]) -> bytes:
     """The proof bytes with some of its leading commitments replaced."""
     out = bytearray(proof)
     for index, point in points.items():
-        out[index * POINT_BYTES:(index + 1) * POINT_BYTES] = point
+        out[index * POINT_BYTES : (index + 1) * POINT_BYTES] = point
     return bytes(out)
 
 
-def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount],
-                                              registered: list[LocalAccount], full_round: ProvenRound,
-                                              partial_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+def test_linked_two_round_federation_on_chain(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     aggregator = accounts[1]
     coordinator.fund_rewards(accounts[0], 10 * REWARD)
     # round 0: every client submits, so the aggregator may finalize before the deadline
@@ -96,12 +126,20 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
 
     opened = coordinator.opened_rounds()
     assert [r.model_hash for r in opened] == [
-        commit(full_round.genesis), full_round.aggregate.global_hash, partial_round.aggregate.global_hash]
+        commit(full_round.genesis),
+        full_round.aggregate.global_hash,
+        partial_round.aggregate.global_hash,
+    ]
     assert [r.model_cid for r in opened] == ["bafy-genesis", "bafy-r1-model", "bafy-r2-model"]
     assert [(f.round, f.accepted_updates) for f in coordinator.finalized_rounds()] == [(0, 3), (1, 2)]
     accepted = coordinator.accepted_updates()
     assert [(a.round, a.slot, a.cid) for a in accepted] == [
-        (0, 0, "bafy-r0-c0"), (0, 1, "bafy-r0-c1"), (0, 2, "bafy-r0-c2"), (1, 0, "bafy-r1-c0"), (1, 2, "bafy-r1-c2")]
+        (0, 0, "bafy-r0-c0"),
+        (0, 1, "bafy-r0-c1"),
+        (0, 2, "bafy-r0-c2"),
+        (1, 0, "bafy-r1-c0"),
+        (1, 2, "bafy-r1-c2"),
+    ]
 
     # rewards: two updates of finalized rounds for client 0, one for client 1; credited, then withdrawn
     assert coordinator.rewards_owed(registered[0].address) == 2 * REWARD
@@ -120,39 +158,71 @@ def test_linked_two_round_federation_on_chain(coordinator: Coordinator, chain: C
     assert coordinator.model_bond(2) == (aggregator.address, STAKE)
 
 
-def test_tampered_proof_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_tampered_proof_is_rejected(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     tampered = bytearray(full_round.updates[0].proof.data)
     tampered[300] ^= 0x01  # past the commitments: the proof itself
-    reject("InvalidProof: the verifier at .* rejected the proof",
-            coordinator.submit_update, registered[0], 0, bytes(tampered), "cid")
+    reject(
+        "InvalidProof: the verifier at .* rejected the proof",
+        coordinator.submit_update,
+        registered[0],
+        0,
+        bytes(tampered),
+        "cid",
+    )
     assert coordinator.accepted_update_hash(0, 0) == 0
 
 
-def test_a_proof_claiming_another_update_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
-                                                     full_round: ProvenRound) -> None:
+def test_a_proof_claiming_another_update_is_rejected(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     other = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
-    reject("InvalidProof", coordinator.submit_update, registered[0], 0,
-            _with_points(full_round.updates[0].proof.data, {3: other}), "cid")
+    reject(
+        "InvalidProof",
+        coordinator.submit_update,
+        registered[0],
+        0,
+        _with_points(full_round.updates[0].proof.data, {3: other}),
+        "cid",
+    )
 
 
-def test_update_from_another_global_model_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
-                                                      stale_update: ClientUpdate, full_round: ProvenRound,
-                                                      logreg_circuits: CircuitSet) -> None:
-    reject(f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
-            f"but round 0's global model hash is {logreg_circuits.commitments.commit(full_round.genesis):#x}",
-            coordinator.submit_update, registered[2], 0, stale_update.proof, "cid")
+def test_update_from_another_global_model_is_rejected(
+    coordinator: Coordinator,
+    registered: list[LocalAccount],
+    stale_update: ClientUpdate,
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
+    reject(
+        f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
+        f"but round 0's global model hash is {logreg_circuits.commitments.commit(full_round.genesis):#x}",
+        coordinator.submit_update,
+        registered[2],
+        0,
+        stale_update.proof,
+        "cid",
+    )
 
 
-def test_copied_proof_from_other_account_is_rejected(coordinator: Coordinator, registered: list[LocalAccount],
-                                                     full_round: ProvenRound) -> None:
-    reject(f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
-            f"is not one that {registered[1].address} committed at registration",
-            coordinator.submit_update, registered[1], 0, full_round.updates[0].proof, "cid")
+def test_copied_proof_from_other_account_is_rejected(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
+    reject(
+        f"WrongDataCommitment: the proof's data commitment {full_round.updates[0].data_hash:#x} "
+        f"is not one that {registered[1].address} committed at registration",
+        coordinator.submit_update,
+        registered[1],
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
 
 
 def test_the_coordinator_commits_to_each_senders_context_as_kzg_commit_does(
-        coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound,
-        logreg_circuits: CircuitSet) -> None:
+    coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound, logreg_circuits: CircuitSet
+) -> None:
     for account, update in zip(clients, full_round.updates, strict=True):
         expected = logreg_circuits.commitments.commit(client_context(account))
         assert coordinator.context_hash_of(account.address) == expected == update.context_hash
@@ -160,22 +230,39 @@ def test_the_coordinator_commits_to_each_senders_context_as_kzg_commit_does(
 
 
 def test_an_outsider_who_claims_a_clients_data_commitment_can_neither_use_it_nor_lock_the_owner_out(
-        coordinator: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound,
-        logreg_circuits: CircuitSet) -> None:
+    coordinator: Coordinator,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     outsider, owner = accounts[6], clients[0]
     taken = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(outsider, [taken])  # front-runs the owner with its public commitment
-    reject(f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
-            f"{outsider.address} in this federation must be bound to",
-            coordinator.submit_update, outsider, 0, full_round.updates[0].proof, "cid")
+    reject(
+        f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
+        f"{outsider.address} in this federation must be bound to",
+        coordinator.submit_update,
+        outsider,
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
     coordinator.register(owner, [taken])
     coordinator.submit_update(owner, 0, full_round.updates[0].proof, "cid")
-    assert coordinator.accepted_update_hash(0, coordinator.client(owner.address).slot) == full_round.updates[0].update_hash
+    assert (
+        coordinator.accepted_update_hash(0, coordinator.client(owner.address).slot) == full_round.updates[0].update_hash
+    )
 
 
 def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected(
-        chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount], verifiers: Verifiers,
-        logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> None:
     """Two federations sharing circuits, SRS, verifiers and genesis: client 0's exact submission to
     X, replayed into Y by an outsider (who registered the public data commitment there first) and by
     the client itself, is refused; in X it is accepted."""
@@ -191,27 +278,55 @@ def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected
     assert x.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
 
 
-def test_a_proof_too_short_to_hold_its_commitments_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                              registered: list[LocalAccount],
-                                                              full_round: ProvenRound) -> None:
-    reject("ProofTooShort: the proof has 255 bytes, fewer than the 256 its commitments alone take",
-            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof.data[:255], "cid")
+def test_a_proof_too_short_to_hold_its_commitments_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
+    reject(
+        "ProofTooShort: the proof has 255 bytes, fewer than the 256 its commitments alone take",
+        coordinator.submit_update,
+        registered[0],
+        0,
+        full_round.updates[0].proof.data[:255],
+        "cid",
+    )
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    reject("ProofTooShort: the proof has 100 bytes, fewer than the 256",
-            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof.data[:100], "cid")
+    reject(
+        "ProofTooShort: the proof has 100 bytes, fewer than the 256",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        full_round.aggregate.proof.data[:100],
+        "cid",
+    )
 
 
-def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, accounts: list[LocalAccount],
-                                                              verifiers: Verifiers, logreg_circuits: CircuitSet,
-                                                              full_round: ProvenRound) -> None:
+def test_a_context_key_off_the_curve_is_refused_at_deployment(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> None:
     config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address)
     zero, basis, basis_hash, length = config.commitment_key_args()
 
     def deploy(key: tuple) -> None:
-        deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
-                        verifiers.aggregation_args(logreg_circuits), config.aggregator, logreg_circuits.shape.slots,
-                        config.empty_slot_hash, config.genesis_hash, config.genesis_cid, bytes(32),
-                        config.terms.as_tuple(), config.federation_salt, key)
+        deploy_contract(
+            chain,
+            accounts[0],
+            project_artifact("Coordinator"),
+            verifiers.client,
+            verifiers.aggregation_args(logreg_circuits),
+            config.aggregator,
+            logreg_circuits.shape.slots,
+            config.empty_slot_hash,
+            config.genesis_hash,
+            config.genesis_cid,
+            bytes(32),
+            config.terms.as_tuple(),
+            config.federation_salt,
+            key,
+        )
 
     with pytest.raises(ChainError, match="InvalidPoint"):
         deploy((zero, [[1, 3], *basis[1:]], basis_hash, length))  # (1, 3) is not on y^2 = x^3 + 3
@@ -219,30 +334,47 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(chain: Chain, acco
         deploy((zero, [[0, 0], *basis[1:]], basis_hash, length))  # the identity: every context would commit alike
 
 
-def test_a_federation_salt_that_is_not_32_bytes_is_refused(accounts: list[LocalAccount], logreg_circuits: CircuitSet,
-                                                           full_round: ProvenRound) -> None:
+def test_a_federation_salt_that_is_not_32_bytes_is_refused(
+    accounts: list[LocalAccount], logreg_circuits: CircuitSet, full_round: ProvenRound
+) -> None:
     with pytest.raises(ConfigError, match="a federation salt is 32 bytes, got 31"):
-        FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address,
-                                       federation_salt=bytes(31))
+        FederationConfig.starting_from(
+            logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address, federation_salt=bytes(31)
+        )
 
 
 def test_committing_a_data_commitment_twice_is_rejected(coordinator: Coordinator, clients: list[LocalAccount]) -> None:
-    reject(f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
-            coordinator.register, clients[0], [7, 7])
+    reject(
+        f"DataAlreadyCommitted: {clients[0].address} already committed data commitment {7:#x}",
+        coordinator.register,
+        clients[0],
+        [7, 7],
+    )
     assert coordinator.data_batch(clients[0].address, 7) == (False, False, 0)  # the whole registration reverted
 
 
-def test_update_on_an_already_used_batch_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                     registered: list[LocalAccount], full_round: ProvenRound,
-                                                     reused_batch_update: ClientUpdate) -> None:
+def test_update_on_an_already_used_batch_is_rejected(
+    coordinator: Coordinator,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    reused_batch_update: ClientUpdate,
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
-    reject(f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
-            coordinator.submit_update, registered[0], 1, reused_batch_update.proof, "cid")
+    reject(
+        f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
+        coordinator.submit_update,
+        registered[0],
+        1,
+        reused_batch_update.proof,
+        "cid",
+    )
 
 
-def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinator, clients: list[LocalAccount],
-                                                         full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+def test_committing_more_batches_later_makes_them_usable(
+    coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound, logreg_circuits: CircuitSet
+) -> None:
     client = clients[0]
     commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(client, [12345])
@@ -253,93 +385,170 @@ def test_committing_more_batches_later_makes_them_usable(coordinator: Coordinato
     assert coordinator.data_batch(client.address, commitment) == (True, True, 0)
 
 
-def test_registration_without_data_commitments_is_rejected(coordinator: Coordinator,
-                                                           accounts: list[LocalAccount]) -> None:
+def test_registration_without_data_commitments_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount]
+) -> None:
     reject("NoDataCommitments", coordinator.register, accounts[7], [])
 
 
-def test_double_submission_is_rejected(coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_double_submission_is_rejected(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     coordinator.submit_update(registered[0], 0, full_round.updates[0].proof, "cid")
-    reject(f"AlreadySubmitted: {registered[0].address} already submitted an update in round 0",
-            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
+    reject(
+        f"AlreadySubmitted: {registered[0].address} already submitted an update in round 0",
+        coordinator.submit_update,
+        registered[0],
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
 
 
-def test_unregistered_sender_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
-    reject(f"NotRegistered: {accounts[7].address} is not a registered client",
-            coordinator.submit_update, accounts[7], 0, full_round.updates[0].proof, "cid")
+def test_unregistered_sender_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound
+) -> None:
+    reject(
+        f"NotRegistered: {accounts[7].address} is not a registered client",
+        coordinator.submit_update,
+        accounts[7],
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
 
 
-def test_wrong_stake_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_wrong_stake_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], full_round: ProvenRound
+) -> None:
     reject(f"WrongStake: registration stakes exactly {STAKE} wei, not 1", coordinator.register, accounts[7], [123], 1)
 
 
-def test_late_submission_after_the_deadline_is_rejected(coordinator: Coordinator, chain: Chain,
-                                                        registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_late_submission_after_the_deadline_is_rejected(
+    coordinator: Coordinator, chain: Chain, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     mine_blocks(chain, WINDOW + 1)
-    reject("SubmissionClosed: round 0 closed for submissions at block",
-            coordinator.submit_update, registered[0], 0, full_round.updates[0].proof, "cid")
+    reject(
+        "SubmissionClosed: round 0 closed for submissions at block",
+        coordinator.submit_update,
+        registered[0],
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
 
 
-def _submit_clients(coordinator: Coordinator, clients: list[LocalAccount], updates: list[ClientUpdate],
-                    which: list[int]) -> None:
+def _submit_clients(
+    coordinator: Coordinator, clients: list[LocalAccount], updates: list[ClientUpdate], which: list[int]
+) -> None:
     for i in which:
         coordinator.submit_update(clients[i], 0, updates[i].proof, f"cid-{i}")
 
 
 def test_finalize_with_an_unaccepted_update_hash_is_rejected(
-        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], registered: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     mine_blocks(chain, WINDOW + 1)
-    reject(f"SlotMismatch: input 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
-            f"round 0 holds {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
-            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+    reject(
+        f"SlotMismatch: input 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
+        f"round 0 holds {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        full_round.aggregate.proof,
+        "cid",
+    )
 
 
 def test_finalize_with_a_missing_update_hash_is_rejected(
-        coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount],
-        full_round: ProvenRound, partial_round: ProvenRound) -> None:
+    coordinator: Coordinator,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
     points = proof_points(full_round.aggregate.proof.data, 3, "proof")
     proof = _with_points(partial_round.aggregate.proof.data, {0: points[0], 2: points[2]})
-    reject("SlotMismatch: input 1 of the aggregation consumed commitment",
-            coordinator.finalize_round, accounts[1], 0, proof, "cid")
+    reject(
+        "SlotMismatch: input 1 of the aggregation consumed commitment",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        proof,
+        "cid",
+    )
 
 
-def test_finalize_with_swapped_slots_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_finalize_with_swapped_slots_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     points = proof_points(full_round.aggregate.proof.data, 2, "proof")
     swapped = _with_points(full_round.aggregate.proof.data, {0: points[1], 1: points[0]})
-    reject(f"SlotMismatch: input 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
-            coordinator.finalize_round, accounts[1], 0, swapped, "cid")
+    reject(
+        f"SlotMismatch: input 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        swapped,
+        "cid",
+    )
 
 
-def test_finalize_twice_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                    registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_finalize_twice_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid")
-    reject("WrongRound: round 0 is not the open round \\(1\\)",
-            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+    reject(
+        "WrongRound: round 0 is not the open round \\(1\\)",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        full_round.aggregate.proof,
+        "cid",
+    )
 
 
-def test_early_finalize_with_missing_clients_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                         registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_early_finalize_with_missing_clients_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0])
-    reject("SubmissionStillOpen: round 0 is still open until block",
-            coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+    reject(
+        "SubmissionStillOpen: round 0 is still open until block",
+        coordinator.finalize_round,
+        accounts[1],
+        0,
+        full_round.aggregate.proof,
+        "cid",
+    )
 
 
-def test_finalize_by_another_account_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                 registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_finalize_by_another_account_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    reject(f"NotAggregator: only the federation's aggregator may do this, not {accounts[2].address}",
-            coordinator.finalize_round, accounts[2], 0, full_round.aggregate.proof, "cid")
+    reject(
+        f"NotAggregator: only the federation's aggregator may do this, not {accounts[2].address}",
+        coordinator.finalize_round,
+        accounts[2],
+        0,
+        full_round.aggregate.proof,
+        "cid",
+    )
 
 
-def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accounts: list[LocalAccount],
-                                                registered: list[LocalAccount], full_round: ProvenRound) -> None:
+def test_tampered_aggregation_proof_is_rejected(
+    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     other_model = proof_points(full_round.updates[0].proof.data, 1, "proof")[0]  # the genesis commitment
     proof = _with_points(full_round.aggregate.proof.data, {3: other_model})  # claim another next global model
@@ -348,12 +557,18 @@ def test_tampered_aggregation_proof_is_rejected(coordinator: Coordinator, accoun
 
 
 def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, cache_dir: Path) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    cache_dir: Path,
+) -> None:
     reusable = deploy_circuit_verifier(chain, accounts[0], logreg_circuits.client, cache_dir, reusable=True)
     assert reusable.kind == "reusable"
-    coordinator = _federation(chain, accounts, Verifiers(reusable.address, verifiers.aggregator, {}), logreg_circuits,
-                              full_round.genesis)
+    coordinator = _federation(
+        chain, accounts, Verifiers(reusable.address, verifiers.aggregator, {}), logreg_circuits, full_round.genesis
+    )
     coordinator.register(accounts[2], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
     proof = full_round.updates[0].proof.data
     tampered = bytearray(proof)
@@ -377,42 +592,61 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     assert adapter.functions.verifyProof(bytes(tampered), []).call() is False
 
 
-def test_a_starved_verifier_is_not_reported_as_an_invalid_proof(coordinator: Coordinator,
-                                                                 registered: list[LocalAccount],
-                                                                 full_round: ProvenRound) -> None:
+def test_a_starved_verifier_is_not_reported_as_an_invalid_proof(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     call = coordinator.contract.functions.submitUpdate(0, full_round.updates[0].proof.data, "cid")
     with pytest.raises(ContractCustomError) as starved:
         call.call({"from": registered[0].address, "gas": 400_000})
     assert coordinator.decoder.decode(starved.value.data) == (
         f"VerifierOutOfGas: the verifier at {coordinator.client_verifier} ran out of gas before reaching a verdict; "
-        "raise the gas limit")
+        "raise the gas limit"
+    )
 
 
 def test_every_contract_error_has_a_sentence_taking_exactly_its_parameters() -> None:
-    declared = {item["name"]: [i["name"] for i in item["inputs"]]
-                for item in project_artifact("Coordinator").abi if item["type"] == "error"}
+    declared = {
+        item["name"]: [i["name"] for i in item["inputs"]]
+        for item in project_artifact("Coordinator").abi
+        if item["type"] == "error"
+    }
     assert sorted(MESSAGES) == sorted(declared), "MESSAGES and the coordinator's errors differ"
     for name, message in MESSAGES.items():
         assert list(inspect.signature(message).parameters) == declared[name], f"{name}'s parameters changed"
 
 
 def test_a_message_that_no_longer_fits_its_error_falls_back_to_the_raw_error() -> None:
-    abi = [{"type": "error", "name": "WrongRound", "inputs": [{"name": "open", "type": "uint256"},
-                                                               {"name": "given", "type": "uint256"}]}]
+    abi = [
+        {
+            "type": "error",
+            "name": "WrongRound",
+            "inputs": [{"name": "open", "type": "uint256"}, {"name": "given", "type": "uint256"}],
+        }
+    ]
     decoder = ErrorDecoder([abi], {"WrongRound": MESSAGES["WrongRound"]})  # expects `current`, the ABI says `open`
-    data = "0x" + (keccak(text="WrongRound(uint256,uint256)")[:4] + (3).to_bytes(32, "big") + (5).to_bytes(32, "big")).hex()
+    data = (
+        "0x"
+        + (keccak(text="WrongRound(uint256,uint256)")[:4] + (3).to_bytes(32, "big") + (5).to_bytes(32, "big")).hex()
+    )
     assert decoder.decode(data) == "WrongRound(open=3, given=5)"
 
 
-def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(coordinator: Coordinator, chain: Chain,
-                                                                    accounts: list[LocalAccount],
-                                                                    registered: list[LocalAccount],
-                                                                    full_round: ProvenRound) -> None:
+def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     client = registered[0]
     after = coordinator.round(0).deadline + coordinator.terms.challenge_window + GRACE
-    reject(f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
-            f"is closed, or after block {after}", coordinator.withdraw, client)
+    reject(
+        f"PendingSubmission: {client.address} has an update waiting in round 0; it can withdraw once the round "
+        f"is closed, or after block {after}",
+        coordinator.withdraw,
+        client,
+    )
     mine_blocks(chain, after - chain.w3.eth.block_number)  # now at the grace period's last block
     reject("PendingSubmission", coordinator.withdraw, client)
     mine_blocks(chain, 1)
@@ -439,8 +673,9 @@ def test_wrong_chain_id_is_a_clear_error(chain: Chain) -> None:
         connect(chain.rpc_url, expected_chain_id=1)
 
 
-def test_out_of_gas_is_a_clear_error(coordinator: Coordinator, registered: list[LocalAccount],
-                                     full_round: ProvenRound) -> None:
+def test_out_of_gas_is_a_clear_error(
+    coordinator: Coordinator, registered: list[LocalAccount], full_round: ProvenRound
+) -> None:
     call = coordinator.contract.functions.submitUpdate(0, full_round.updates[0].proof.data, "cid")
     with pytest.raises(ChainError, match=r"ran out of gas \(400000 gas limit, \d+ used\); raise the gas limit"):
         transact(coordinator.chain, registered[0], call, coordinator.decoder, "update submission", gas=400_000)

@@ -7,14 +7,14 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import LOGREG, MLP, client_data
 
-from zkfl.circuits.training import CONTEXT_LEN
 from zkfl.circuits import FAMILIES, FedAvgSpec, LogisticRegression, Mlp, TrainingStepSpec, export_onnx, model_from_json
-from zkfl.client import float_sgd_reference, make_client_data
+from zkfl.circuits.training import CONTEXT_LEN
+from zkfl.data.batches import make_client_data
+from zkfl.data.evaluation import float_sgd_reference
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
-
-from conftest import LOGREG, MLP, client_data
 
 SPECS = {
     "logreg-k1": TrainingStepSpec(LogisticRegression(5, 3), 4, 1),
@@ -29,8 +29,11 @@ def test_hand_written_backward_matches_autograd(name: str) -> None:
     spec = SPECS[name]
     data = client_data(spec, seed=3)
     theta = spec.model.init_params(seed=4)
-    graph_out = spec.module()(torch.tensor(theta, dtype=torch.float64), torch.tensor(dequantize(data.vector(spec))),
-                              torch.zeros(CONTEXT_LEN, dtype=torch.float64))
+    graph_out = spec.module()(
+        torch.tensor(theta, dtype=torch.float64),
+        torch.tensor(dequantize(data.vector(spec))),
+        torch.zeros(CONTEXT_LEN, dtype=torch.float64),
+    )
     reference = float_sgd_reference(spec, theta, data)
     np.testing.assert_allclose(graph_out[:-1].numpy(), reference, atol=1e-9)
     assert graph_out[-1].item() == spec.sample_count
@@ -47,8 +50,10 @@ def test_sample_count_is_a_graph_constant_not_an_input() -> None:
 def test_the_context_is_committed_but_does_not_change_the_update() -> None:
     module, data = LOGREG.module(), client_data(LOGREG, seed=1)
     theta, x = torch.tensor(LOGREG.model.init_params(seed=0)), torch.tensor(dequantize(data.vector(LOGREG)))
-    assert torch.equal(module(theta, x, torch.zeros(CONTEXT_LEN, dtype=torch.float64)),
-                       module(theta, x, torch.full((CONTEXT_LEN,), 4095.0, dtype=torch.float64)))
+    assert torch.equal(
+        module(theta, x, torch.zeros(CONTEXT_LEN, dtype=torch.float64)),
+        module(theta, x, torch.full((CONTEXT_LEN,), 4095.0, dtype=torch.float64)),
+    )
 
 
 def test_fedavg_is_the_mean_of_the_filled_slots() -> None:
@@ -87,8 +92,9 @@ def test_failed_export_leaves_no_file(tmp_path) -> None:
 )
 def test_bad_spec_is_refused(model: dict, training: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        TrainingStepSpec(model_from_json({"family": "logreg", "features": 4, "classes": 3, **model}),
-                         **{"batch_size": 2, **training})
+        TrainingStepSpec(
+            model_from_json({"family": "logreg", "features": 4, "classes": 3, **model}), **{"batch_size": 2, **training}
+        )
 
 
 def test_wrong_data_shape_names_the_expected_shape() -> None:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import LOGREG, SLOTS
 
 from zkfl.errors import IntegrityError
-from zkfl.store import get_vector
-from zkfl.workspace import Workspace
-
-from conftest import LOGREG, SLOTS
+from zkfl.pipeline.workspace import Workspace
+from zkfl.store.artifacts import get_vector
 
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
 pytestmark = pytest.mark.prover
@@ -73,9 +72,22 @@ class CliRun:
 def cli_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[CliRun]:
     root = tmp_path_factory.mktemp("cli")
     workspace = root / "fed"
-    created = ok("init", workspace, "--features", LOGREG.features, "--classes", LOGREG.classes, "--batch-size",
-                 LOGREG.batch_size, "--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate,
-                 "--slots", SLOTS)
+    created = ok(
+        "init",
+        workspace,
+        "--features",
+        LOGREG.features,
+        "--classes",
+        LOGREG.classes,
+        "--batch-size",
+        LOGREG.batch_size,
+        "--local-steps",
+        LOGREG.local_steps,
+        "--lr",
+        LOGREG.learning_rate,
+        "--slots",
+        SLOTS,
+    )
     assert created["created"] is True
     (workspace / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
     data = {name: write_data(root / f"{name}.npz", seed) for seed, name in enumerate(["alice", "bob"])}
@@ -91,8 +103,9 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_ci
             ok("prove", "-w", workspace, "--client", name)
             ok("submit", "-w", workspace, "--client", name)
         round0 = ok("aggregate", "-w", workspace)
-        run = ok("run", "-w", workspace, "--data", data["alice"], "--data", data["bob"], "--rounds", 2,
-                 "--eval", evaluation)
+        run = ok(
+            "run", "-w", workspace, "--data", data["alice"], "--data", data["bob"], "--rounds", 2, "--eval", evaluation
+        )
         yield CliRun(workspace, data, evaluation, setup, round0, run)
     finally:
         zkfl("devnet", "stop", "-w", workspace)
@@ -113,8 +126,11 @@ def test_two_clients_two_rounds_through_the_cli_are_final_on_chain(cli_run: CliR
     assert coordinator.round(0).accepted == coordinator.round(1).accepted == 2
     # the next global model is in the store under the CID the chain published, and commits to the chain's value
     published = coordinator.opened_rounds()[-1]
-    assert published.model_hash == coordinator.round(2).model_hash == ws.circuits.commitments.commit(
-        get_vector(ws.store, published.model_cid))
+    assert (
+        published.model_hash
+        == coordinator.round(2).model_hash
+        == ws.circuits.commitments.commit(get_vector(ws.store, published.model_cid))
+    )
     assert cli_run.round0["next_model_hash"] == hex(coordinator.round(1).model_hash)
     status = ok("status", "-w", cli_run.workspace)
     assert status["current_round"] == 2
@@ -145,18 +161,27 @@ def test_every_round_verifies_from_the_chain_and_store(cli_run: CliRun) -> None:
         assert result["ok"] is True and result["failures"] == []
         checks = [c["check"] for c in result["checks"]]
         assert checks.count("client-proof-onchain") == 2 and checks.count("aggregator-proof-onchain") == 1
-        assert {"client-links", "data-commitment", "update-hash", "aggregation-links", "fedavg",
-                "verifier-rejects-invalid"} <= set(checks)  # the audit's checks, under the audit's ids
+        assert {
+            "client-links",
+            "data-commitment",
+            "update-hash",
+            "aggregation-links",
+            "fedavg",
+            "verifier-rejects-invalid",
+        } <= set(checks)  # the audit's checks, under the audit's ids
         assert result["report"]["aggregation"]["fedavg_exact"] is True
 
 
 def test_commands_rerun_after_completion_change_nothing(cli_run: CliRun) -> None:
     before = ok("status", "-w", cli_run.workspace)
     assert ok("setup", "-w", cli_run.workspace)["deployed_now"] is False
-    assert ok("register", "-w", cli_run.workspace, "--client", "alice", "--data", cli_run.data["alice"])[
-        "registered_now"] is False
-    again = ok("run", "-w", cli_run.workspace, "--data", cli_run.data["alice"], "--data", cli_run.data["bob"],
-               "--rounds", 2)
+    assert (
+        ok("register", "-w", cli_run.workspace, "--client", "alice", "--data", cli_run.data["alice"])["registered_now"]
+        is False
+    )
+    again = ok(
+        "run", "-w", cli_run.workspace, "--data", cli_run.data["alice"], "--data", cli_run.data["bob"], "--rounds", 2
+    )
     assert [r["model_hash"] for r in again["rounds"]] == [r["model_hash"] for r in cli_run.run["rounds"]]
     assert ok("status", "-w", cli_run.workspace)["rounds"] == before["rounds"]
 
@@ -212,8 +237,9 @@ def test_an_update_record_naming_other_content_exits_1_before_anything_is_sent(c
         record.write_text(json.dumps({**json.loads(original), "update_cid": model_cid}))
         result = zkfl("submit", "-w", cli_run.workspace, "--client", "bob", "--json")
         assert result.code == 1 and result.json["error"] == "LinkError"
-        assert result.json["message"].startswith(f"client 'bob''s update for round {proved['round']} {model_cid} "
-                                                 "commits to 0x")
+        assert result.json["message"].startswith(
+            f"client 'bob''s update for round {proved['round']} {model_cid} commits to 0x"
+        )
         assert result.json["message"].endswith(f"not to {proved['update_hash']}")
         assert ws.coordinator().round(proved["round"]).accepted == 0
     finally:
@@ -226,11 +252,13 @@ def test_error_messages_are_printed_verbatim_and_whole(tmp_path: Path) -> None:
     assert result.code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines  # not wrapped at 80 columns
-    assert lines[0].endswith(f"{tmp_path / 'zkfl.toml'}: unknown section [foo]; expected model, training, "
-                             "federation, chain, store, prover")
+    assert lines[0].endswith(
+        f"{tmp_path / 'zkfl.toml'}: unknown section [foo]; expected model, training, federation, chain, store, prover"
+    )
 
 
 # -------------------------------------------------------------------- bad input, one per command
+
 
 def _fails(expected_code: int, message: str, *args: str | Path) -> Result:
     result = zkfl(*args, "--json")
@@ -240,8 +268,15 @@ def _fails(expected_code: int, message: str, *args: str | Path) -> Result:
 
 
 def test_unknown_workspace_is_a_user_error(tmp_path: Path) -> None:
-    for command in (["status"], ["setup"], ["export"], ["aggregate"], ["prove", "--client", "a"],
-                    ["submit", "--client", "a"], ["verify", "--round", "0"]):
+    for command in (
+        ["status"],
+        ["setup"],
+        ["export"],
+        ["aggregate"],
+        ["prove", "--client", "a"],
+        ["submit", "--client", "a"],
+        ["verify", "--round", "0"],
+    ):
         _fails(2, "no zkFL workspace", *command, "-w", tmp_path / "nowhere")
 
 
@@ -259,15 +294,43 @@ def test_corrupt_config_is_named(tmp_path: Path) -> None:
 def test_register_rejects_bad_data_files_and_keeps_nothing(cli_run: CliRun, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not an archive")
-    _fails(2, "is not a readable .npz archive", "register", "-w", cli_run.workspace, "--client", "carol",
-           "--data", garbage)
+    _fails(
+        2, "is not a readable .npz archive", "register", "-w", cli_run.workspace, "--client", "carol", "--data", garbage
+    )
     wrong = write_data(tmp_path / "wrong.npz", 3, features=LOGREG.features + 1)
-    _fails(2, f"x has shape (24, {LOGREG.features + 1}), the model takes (n, {LOGREG.features})", "register", "-w",
-           cli_run.workspace, "--client", "carol", "--data", wrong)
-    _fails(2, "data file not found", "register", "-w", cli_run.workspace, "--client", "carol",
-           "--data", tmp_path / "missing.npz")
-    _fails(2, "already committed to a data file", "register", "-w", cli_run.workspace, "--client", "alice",
-           "--data", cli_run.data["bob"])
+    _fails(
+        2,
+        f"x has shape (24, {LOGREG.features + 1}), the model takes (n, {LOGREG.features})",
+        "register",
+        "-w",
+        cli_run.workspace,
+        "--client",
+        "carol",
+        "--data",
+        wrong,
+    )
+    _fails(
+        2,
+        "data file not found",
+        "register",
+        "-w",
+        cli_run.workspace,
+        "--client",
+        "carol",
+        "--data",
+        tmp_path / "missing.npz",
+    )
+    _fails(
+        2,
+        "already committed to a data file",
+        "register",
+        "-w",
+        cli_run.workspace,
+        "--client",
+        "alice",
+        "--data",
+        cli_run.data["bob"],
+    )
     assert not (cli_run.workspace / "clients" / "carol").exists()
 
 
@@ -277,8 +340,17 @@ def test_register_refuses_data_the_circuit_cannot_train_on_and_keeps_nothing(cli
         x, y = archive["x"], archive["y"]
     x[:, 1] = 3000.0 + 1000.0 * x[:, 1]  # one feature left unscaled, in the thousands
     np.savez(path, x=x, y=y)
-    result = _fails(2, "is outside the range this circuit accepts for its batch, |x| <= ", "register", "-w",
-                    cli_run.workspace, "--client", "carol", "--data", path)
+    result = _fails(
+        2,
+        "is outside the range this circuit accepts for its batch, |x| <= ",
+        "register",
+        "-w",
+        cli_run.workspace,
+        "--client",
+        "carol",
+        "--data",
+        path,
+    )
     message = result.json["message"]
     assert result.json["error"] == "DataRangeError"
     assert re.match(rf"data file {re.escape(str(path))}: x\[(\d+), 1\] = [0-9.]+ \(sample \1, feature 1\)", message)
@@ -288,8 +360,15 @@ def test_register_refuses_data_the_circuit_cannot_train_on_and_keeps_nothing(cli
 
 def test_prove_and_submit_name_the_problem(cli_run: CliRun) -> None:
     _fails(2, "unknown client 'mallory'", "prove", "-w", cli_run.workspace, "--client", "mallory")
-    _fails(2, "has no proven update for the open round 2 (its latest proof is for round 1)", "submit", "-w",
-           cli_run.workspace, "--client", "alice")
+    _fails(
+        2,
+        "has no proven update for the open round 2 (its latest proof is for round 1)",
+        "submit",
+        "-w",
+        cli_run.workspace,
+        "--client",
+        "alice",
+    )
 
 
 def test_aggregate_without_submissions_is_refused(cli_run: CliRun) -> None:
@@ -298,10 +377,26 @@ def test_aggregate_without_submissions_is_refused(cli_run: CliRun) -> None:
 
 def test_aggregate_names_an_unknown_executor_and_a_bad_cpu_count_and_writes_nothing(cli_run: CliRun) -> None:
     before = sorted(p.relative_to(cli_run.workspace) for p in cli_run.workspace.rglob("*") if p.is_file())
-    _fails(2, "unknown executor 'gpu': expected one of serial, ray", "aggregate", "-w", cli_run.workspace,
-           "--executor", "gpu")
-    _fails(2, "cpus per leaf must be at least 1, got 0", "aggregate", "-w", cli_run.workspace, "--executor", "ray",
-           "--cpus-per-leaf", "0")
+    _fails(
+        2,
+        "unknown executor 'gpu': expected one of serial, ray",
+        "aggregate",
+        "-w",
+        cli_run.workspace,
+        "--executor",
+        "gpu",
+    )
+    _fails(
+        2,
+        "cpus per leaf must be at least 1, got 0",
+        "aggregate",
+        "-w",
+        cli_run.workspace,
+        "--executor",
+        "ray",
+        "--cpus-per-leaf",
+        "0",
+    )
     assert sorted(p.relative_to(cli_run.workspace) for p in cli_run.workspace.rglob("*") if p.is_file()) == before
 
 
@@ -317,24 +412,46 @@ def test_a_chain_that_is_not_running_is_named(tmp_path: Path) -> None:
 
 
 def test_join_names_an_unreachable_chain_and_leaves_no_workspace(tmp_path: Path) -> None:
-    _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "join", tmp_path / "client",
-           "--rpc-url", "http://127.0.0.1:9", "--coordinator", "0x" + "11" * 20, "--store", tmp_path / "store")
+    _fails(
+        2,
+        "cannot reach a JSON-RPC node at http://127.0.0.1:9",
+        "join",
+        tmp_path / "client",
+        "--rpc-url",
+        "http://127.0.0.1:9",
+        "--coordinator",
+        "0x" + "11" * 20,
+        "--store",
+        tmp_path / "store",
+    )
     assert not (tmp_path / "client").exists()
 
 
 def test_watch_refuses_an_eager_federation_and_a_bad_key(cli_run: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZKFL_WATCHTOWER_KEY", raising=False)
     ws = Workspace.open(cli_run.workspace)
-    federation = ("--rpc-url", ws.chain.rpc_url, "--coordinator", cli_run.setup["coordinator"],
-                  "--store", cli_run.workspace / "store", "--once")
-    _fails(2, "verifies every proof on submission (eager): there is nothing for a watchtower to watch", "watch",
-           *federation)
+    federation = (
+        "--rpc-url",
+        ws.chain.rpc_url,
+        "--coordinator",
+        cli_run.setup["coordinator"],
+        "--store",
+        cli_run.workspace / "store",
+        "--once",
+    )
+    _fails(
+        2,
+        "verifies every proof on submission (eager): there is nothing for a watchtower to watch",
+        "watch",
+        *federation,
+    )
     monkeypatch.setenv("ZKFL_WATCHTOWER_KEY", "0x1234")
     _fails(2, "invalid private key", "watch", *federation)
 
 
-def test_setup_refuses_a_federation_deployed_with_other_circuits(cli_run: CliRun,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_refuses_a_federation_deployed_with_other_circuits(
+    cli_run: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A workspace set up by another zkFL version (its coordinator holds another circuits digest)
     is refused, not reused with verifiers its proofs would fail."""
     import zkfl.pipeline.setup as setup
@@ -354,6 +471,18 @@ def test_run_needs_data(cli_run: CliRun) -> None:
 
 def test_help_documents_every_command() -> None:
     result = zkfl("--help")
-    for command in ("init", "export", "setup", "join", "register", "prove", "submit", "verify", "aggregate", "status",
-                    "run", "watch"):
+    for command in (
+        "init",
+        "export",
+        "setup",
+        "join",
+        "register",
+        "prove",
+        "submit",
+        "verify",
+        "aggregate",
+        "status",
+        "run",
+        "watch",
+    ):
         assert command in result.stdout

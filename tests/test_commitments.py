@@ -2,17 +2,17 @@
 
 import numpy as np
 import pytest
+from conftest import LOGREG, SLOTS
 from py_ecc.bn128 import FQ, add, multiply
 
-from zkfl.build import CircuitSet
 from zkfl.circuits import SALT_LEN
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
-from zkfl.client import SALT_BITS, make_client_data, new_salt
+from zkfl.data.batches import SALT_BITS, make_client_data, new_salt
 from zkfl.errors import ConfigError
-from zkfl.protocol import commitment_key, context, empty_slot, empty_slot_commitment
-from zkfl.srs import dev_srs
-
-from conftest import LOGREG, SLOTS
+from zkfl.protocol import context, empty_slot, empty_slot_commitment
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import commitment_key
+from zkfl.zk.srs import dev_srs
 
 pytestmark = pytest.mark.prover
 
@@ -62,18 +62,23 @@ def test_the_context_names_chain_federation_and_sender() -> None:
     vector = context(31337, federation, sender)
     assert vector.shape == (CONTEXT_LEN,) and np.all((vector >= 0) & (vector < 2**CONTEXT_BITS))
     assert np.array_equal(vector, context(31337, federation, sender))
-    for other in (context(1, federation, sender), context(31337, bytes(32), sender),
-                  context(31337, federation, "0x" + "12" * 20)):
+    for other in (
+        context(1, federation, sender),
+        context(31337, bytes(32), sender),
+        context(31337, federation, "0x" + "12" * 20),
+    ):
         assert not np.array_equal(vector, other)
 
 
 def test_a_commitment_key_refuses_an_srs_of_other_logrows(logreg_circuits: CircuitSet, tmp_path) -> None:
     keys = logreg_circuits.client
     wrong = dev_srs(tmp_path, keys.circuit.logrows - 1).path  # a real SRS, of the wrong size
-    with pytest.raises(ConfigError, match=f"commitments of this federation need its circuits' logrows {keys.circuit.logrows}"):
+    with pytest.raises(
+        ConfigError, match=f"commitments of this federation need its circuits' logrows {keys.circuit.logrows}"
+    ):
         commitment_key(keys.circuit.settings_path, keys.vk_path, wrong)
     assert logreg_circuits.aggregator.circuit.logrows == keys.circuit.logrows  # one logrows, by construction
-    assert SLOTS == logreg_circuits.fedavg.slots
+    assert logreg_circuits.fedavg.slots == SLOTS
 
 
 def test_salt_is_fresh_and_within_float32_exact_range() -> None:

@@ -24,13 +24,17 @@ def test_compile_returns_abi_and_bytecode_and_caches(tmp_path: Path) -> None:
 
 def test_compile_error_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="(?s)Solidity compilation failed:.*Undeclared identifier"):
-        compile_sources({"Bad.sol": "pragma solidity ^0.8.20; contract Bad { function f() external { y = 1; } }"}, tmp_path)
+        compile_sources(
+            {"Bad.sol": "pragma solidity ^0.8.20; contract Bad { function f() external { y = 1; } }"}, tmp_path
+        )
     assert not list((tmp_path / "solc").glob("*.json")), "a failed compile must not be cached"
 
 
 def test_oversized_contract_is_refused_with_the_limit() -> None:
     too_big = ContractArtifact("Huge", [], "0x00", "0x" + "00" * (MAX_RUNTIME_BYTES + 1))
-    with pytest.raises(ConfigError, match=f"{MAX_RUNTIME_BYTES + 1} bytes of runtime code, over the {MAX_RUNTIME_BYTES}-byte limit"):
+    with pytest.raises(
+        ConfigError, match=f"{MAX_RUNTIME_BYTES + 1} bytes of runtime code, over the {MAX_RUNTIME_BYTES}-byte limit"
+    ):
         check_deployable(too_big)
 
 
@@ -41,8 +45,16 @@ def test_devnet_state_survives_a_restart(tmp_path: Path) -> None:
     devnet = start_devnet(tmp_path)
     try:
         chain = connect(devnet.rpc_url, devnet.chain_id)
-        tx = sender.sign_transaction({"to": receiver, "value": 12345, "gas": 21000, "gasPrice": chain.w3.eth.gas_price,
-                                      "nonce": 0, "chainId": devnet.chain_id})
+        tx = sender.sign_transaction(
+            {
+                "to": receiver,
+                "value": 12345,
+                "gas": 21000,
+                "gasPrice": chain.w3.eth.gas_price,
+                "nonce": 0,
+                "chainId": devnet.chain_id,
+            }
+        )
         chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(tx.raw_transaction))
         assert start_devnet(tmp_path).pid == devnet.pid, "a running devnet is reused, not started twice"
     finally:

@@ -16,22 +16,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import LOGREG
 from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MessageType, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 from flwr.simulation import run_simulation
 from flwr.supercore.task_identity import TaskIdentity
+from test_cli import write_data
 
 from zkfl.errors import ConfigError
+from zkfl.fedavg import fixed_point_fedavg
 from zkfl.flower import ClientNode, SubmissionReceipt, ZkFedAvg, model_record, weights_of, zk_train
 from zkfl.pipeline import run_federation, setup_federation
-from zkfl.pipeline.rounds import round_model
-from zkfl.verification.fedavg import fixed_point_fedavg
-from zkfl.workspace import Workspace, WorkspaceConfig
-
-from conftest import LOGREG
-from test_cli import write_data
+from zkfl.pipeline.round_model import round_model
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 pytestmark = pytest.mark.prover
 CLIENTS, ROUNDS, SEED = 2, 2, 11
@@ -52,8 +51,16 @@ def _workspace(root: Path, cache_dir: Path) -> Workspace:
 
 
 def _node(workspace: Path, data_dir: Path, node_config: dict[str, Any]) -> ClientNode:
-    return ClientNode.from_config({"workspace": str(workspace), "data-dir": str(data_dir), "seed": SEED,
-                                   "batches": ROUNDS + 2, "prover-threads": 1, **node_config})
+    return ClientNode.from_config(
+        {
+            "workspace": str(workspace),
+            "data-dir": str(data_dir),
+            "seed": SEED,
+            "batches": ROUNDS + 2,
+            "prover-threads": 1,
+            **node_config,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +80,18 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg
         @server_app.main()
         def main(grid: Grid, context: Context) -> None:
             try:
-                strategy = ZkFedAvg(flower, FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=CLIENTS,
-                                                   min_available_nodes=CLIENTS))
-                done = strategy.start(grid=grid, initial_arrays=strategy.initial_arrays(),
-                                      num_rounds=strategy.rounds_left(ROUNDS), timeout=600)
+                strategy = ZkFedAvg(
+                    flower,
+                    FedAvg(
+                        fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=CLIENTS, min_available_nodes=CLIENTS
+                    ),
+                )
+                done = strategy.start(
+                    grid=grid,
+                    initial_arrays=strategy.initial_arrays(),
+                    num_rounds=strategy.rounds_left(ROUNDS),
+                    timeout=600,
+                )
                 result.update(arrays=done.arrays, metrics=done.train_metrics_clientapp, dropped=strategy.dropped)
             except BaseException as exc:  # the simulation only logs what its server thread raises
                 result["error"] = exc
@@ -89,8 +104,12 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg
 
         environ = dict(os.environ)
         try:
-            run_simulation(server_app=server_app, client_app=client_app, num_supernodes=CLIENTS,
-                           backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": CLIENTS}})
+            run_simulation(
+                server_app=server_app,
+                client_app=client_app,
+                num_supernodes=CLIENTS,
+                backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": CLIENTS}},
+            )
         finally:  # Flower's Ray backend sets PYTHONPATH (to this sys.path) in os.environ: keep it out of later tests
             os.environ.clear()
             os.environ.update(environ)
@@ -115,26 +134,34 @@ def test_a_flower_simulation_reaches_zkfl_runs_model_bit_for_bit(flower_run: Flo
 
 def _instruction(strategy: ZkFedAvg, node_id: int) -> Message:
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1  # messages outside a running app
-    return Message(RecordDict({"arrays": strategy.initial_arrays(), "config": ConfigRecord({})}), dst_node_id=node_id,
-                   message_type=MessageType.TRAIN)
+    return Message(
+        RecordDict({"arrays": strategy.initial_arrays(), "config": ConfigRecord({})}),
+        dst_node_id=node_id,
+        message_type=MessageType.TRAIN,
+    )
 
 
 def test_a_tampered_reply_and_a_failed_client_are_dropped_and_the_round_still_finalizes(flower_run: FlowerRun) -> None:
     ws = flower_run.flower
     strategy = ZkFedAvg(ws)
     round_no = ws.coordinator().current_round
-    replies = [zk_train(_instruction(strategy, 10 + i), _node(ws.root, flower_run.data_dir, {"partition-id": i}))
-               for i in range(CLIENTS)]
+    replies = [
+        zk_train(_instruction(strategy, 10 + i), _node(ws.root, flower_run.data_dir, {"partition-id": i}))
+        for i in range(CLIENTS)
+    ]
     honest = [weights_of(r.content.array_records["arrays"], "update") for r in replies]
     forged = honest[1].copy()
     forged[0] += 1
     replies[1].content["arrays"] = model_record(forged)
-    failed = Message(Error(code=2, reason="RuntimeError: prover ran out of memory"),
-                     reply_to=_instruction(strategy, 99))
+    failed = Message(
+        Error(code=2, reason="RuntimeError: prover ran out of memory"), reply_to=_instruction(strategy, 99)
+    )
     arrays, metrics = strategy.aggregate_train(7, [replies[0], replies[1], failed])
     assert metrics["replies-kept"] == 1 and metrics["dropped-mismatch"] == 1 and metrics["dropped-error"] == 1
-    assert {(d.node_id, d.reason) for d in strategy.dropped[7]} == {(replies[1].metadata.src_node_id, "mismatch"),
-                                                                    (99, "error")}
+    assert {(d.node_id, d.reason) for d in strategy.dropped[7]} == {
+        (replies[1].metadata.src_node_id, "mismatch"),
+        (99, "error"),
+    }
     # the chain accepted both updates, so both are averaged: the forged bytes never enter the model
     spec = ws.circuits.fedavg
     expected = fixed_point_fedavg(honest, spec.num_params, spec.sample_count)
@@ -158,9 +185,10 @@ def test_a_client_that_never_answers_is_left_out_after_the_deadline(flower_run: 
     assert ws.coordinator().current_round == round_no + 1
     update = weights_of(reply.content.array_records["arrays"], "update")
     empty = np.zeros_like(update)
-    np.testing.assert_array_equal(weights_of(arrays, "next model"),
-                                  fixed_point_fedavg([update, empty], ws.circuits.fedavg.num_params,
-                                                     ws.circuits.fedavg.sample_count))
+    np.testing.assert_array_equal(
+        weights_of(arrays, "next model"),
+        fixed_point_fedavg([update, empty], ws.circuits.fedavg.num_params, ws.circuits.fedavg.sample_count),
+    )
 
 
 @contextmanager
@@ -201,10 +229,16 @@ def test_a_client_node_without_a_workspace_or_data_is_refused_with_what_to_set()
         ClientNode.from_config({"partition-id": 0, "data-dir": "/data"})
     with pytest.raises(ConfigError, match="`data-file` or `data-dir`"):
         ClientNode.from_config({"partition-id": 0, "workspace": "/ws"})
-    node = ClientNode.from_config({"partition-id": 3, "workspace": "/ws", "data-dir": "/data", "seed": 10,
-                                   "num-server-rounds": 7})
-    assert (node.name, node.data_file, node.account_index, node.seed, node.batches) == \
-        ("client-3", Path("/data/client-3.npz"), 3, 13, 7)
+    node = ClientNode.from_config(
+        {"partition-id": 3, "workspace": "/ws", "data-dir": "/data", "seed": 10, "num-server-rounds": 7}
+    )
+    assert (node.name, node.data_file, node.account_index, node.seed, node.batches) == (
+        "client-3",
+        Path("/data/client-3.npz"),
+        3,
+        13,
+        7,
+    )
 
 
 def test_a_model_record_that_is_not_one_int64_vector_is_refused() -> None:
@@ -212,7 +246,7 @@ def test_a_model_record_that_is_not_one_int64_vector_is_refused() -> None:
         weights_of(ArrayRecord([np.zeros(4, dtype=np.float32)]), "the global model")
     with pytest.raises(ConfigError, match="one int64 vector"):
         weights_of(ArrayRecord([np.zeros(4, dtype=np.int64), np.zeros(2, dtype=np.int64)]), "the global model")
-    vector = np.array([-(2 ** 40), 0, 7], dtype=np.int64)
+    vector = np.array([-(2**40), 0, 7], dtype=np.int64)
     np.testing.assert_array_equal(weights_of(model_record(vector), "the global model"), vector)
 
 

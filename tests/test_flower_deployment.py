@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
 
 pytestmark = pytest.mark.prover
 REPO = Path(__file__).resolve().parents[1]
@@ -41,10 +41,22 @@ def _free(port: int) -> bool:
 
 def test_the_deployment_script_finalizes_a_round_with_separate_supernodes(tmp_path: Path) -> None:
     root = tmp_path / "deployment"
-    env = {**os.environ, "ZKFL_DEPLOYMENT_ROOT": str(root), "ZKFL_CLIENTS": "2",
-           "ZKFL_SUPERLINK_PORT": str(_free_port_block()), "ZKFL_RUN_CONFIG": "batch-size=2"}
-    done = subprocess.run(["bash", "scripts/flower-deployment.sh", "1"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
+    env = {
+        **os.environ,
+        "ZKFL_DEPLOYMENT_ROOT": str(root),
+        "ZKFL_CLIENTS": "2",
+        "ZKFL_SUPERLINK_PORT": str(_free_port_block()),
+        "ZKFL_RUN_CONFIG": "batch-size=2",
+    }
+    done = subprocess.run(
+        ["bash", "scripts/flower-deployment.sh", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-4000:])
     assert "OK: 1 rounds finalized on-chain" in done.stdout and "audit: ok" in done.stdout
     summary = json.loads((root / "server" / "reports" / "flower.json").read_text())

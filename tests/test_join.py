@@ -10,23 +10,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from zkfl.chain.coordinator import FederationTerms
-from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
-from zkfl.pipeline import aggregate_round, join_federation, prove_update, register_client, setup_federation, submit_update
-from zkfl.pipeline.rounds import round_model
-from zkfl.store import get_vector
-from zkfl.verification.fedavg import fixed_point_fedavg
-from zkfl.workspace import Workspace, WorkspaceConfig
-
 from conftest import LOGREG
 from test_cli import write_data
 
+from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
+from zkfl.fedavg import fixed_point_fedavg
+from zkfl.federation.terms import FederationTerms
+from zkfl.pipeline import (
+    aggregate_round,
+    join_federation,
+    prove_update,
+    register_client,
+    setup_federation,
+    submit_update,
+)
+from zkfl.pipeline.round_model import round_model
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.store.artifacts import get_vector
+
 pytestmark = pytest.mark.prover
 SLOTS = 2
-TERMS = FederationTerms(reward_wei=7, finalization_grace=30, challenge_window=9, challenge_bond_wei=3 * 10**15,
-                        challenger_share_bps=2_500, registration_window=40, reveal_window=11, max_open_batches=5,
-                        bond_gas_price_wei=1)
+TERMS = FederationTerms(
+    reward_wei=7,
+    finalization_grace=30,
+    challenge_window=9,
+    challenge_bond_wei=3 * 10**15,
+    challenger_share_bps=2_500,
+    registration_window=40,
+    reveal_window=11,
+    max_open_batches=5,
+    bond_gas_price_wei=1,
+)
 """Every term off its default, so that a join that lost one would show."""
 
 
@@ -42,20 +56,24 @@ def federation(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg
 
 
 def _join(federation: Workspace, root: Path):
-    return join_federation(root, federation.chain.rpc_url, federation.deployment()["coordinator"],
-                           str(federation.root / "store"))
+    return join_federation(
+        root, federation.chain.rpc_url, federation.deployment()["coordinator"], str(federation.root / "store")
+    )
 
 
 def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
-        federation: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    federation: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outcome = _join(federation, tmp_path / "client")
     assert outcome.joined_now and outcome.dev_srs
     joined = Workspace.open(outcome.workspace)
     assert joined.config.terms == federation.config.terms == TERMS  # every term read back from the chain
     assert joined.coordinator().federation_id == federation.coordinator().federation_id
     assert not (joined.build_dir / "srs").exists()  # keys made with the federation's SRS, fetched from the store
-    for mine, theirs in ((joined.circuits.client, federation.circuits.client),
-                         (joined.circuits.aggregator, federation.circuits.aggregator)):
+    for mine, theirs in (
+        (joined.circuits.client, federation.circuits.client),
+        (joined.circuits.aggregator, federation.circuits.aggregator),
+    ):
         assert mine.vk_path.read_bytes() == theirs.vk_path.read_bytes()
         assert mine.circuit.settings_path.read_bytes() == theirs.circuit.settings_path.read_bytes()
     assert _join(federation, tmp_path / "client").joined_now is False  # a second join confirms, changes nothing
@@ -68,8 +86,9 @@ def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
     assert federation.coordinator().current_round == 1
     update = get_vector(joined.store, proved.update_cid)
     model = round_model(federation.circuits.commitments, federation.store, federation.coordinator(), 1).weights
-    np.testing.assert_array_equal(model, fixed_point_fedavg([update, np.zeros_like(update)], LOGREG.num_params,
-                                                            LOGREG.sample_count))
+    np.testing.assert_array_equal(
+        model, fixed_point_fedavg([update, np.zeros_like(update)], LOGREG.num_params, LOGREG.sample_count)
+    )
 
 
 def test_a_workspace_whose_circuits_are_not_the_federations_is_refused(federation: Workspace, tmp_path: Path) -> None:

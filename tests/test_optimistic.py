@@ -9,19 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from zkfl.aggregator import aggregate_and_prove
-from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import OPTIMISTIC, Coordinator, FederationTerms
+from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
 from zkfl.evm.solidity import compile_sources
+from zkfl.federation.terms import OPTIMISTIC, FederationTerms
 from zkfl.protocol import optimistic_claim
-
-from conftest import FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
+from zkfl.roles.aggregator import aggregate_and_prove
+from zkfl.zk.build import CircuitSet
 
 pytestmark = pytest.mark.prover
 
@@ -30,16 +30,29 @@ STAKE, REWARD, BOND, SHARE_BPS = 10**16, 10**15, 3 * 10**15, 4_000
 TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, OPTIMISTIC, CHALLENGE_WINDOW, BOND, SHARE_BPS)
 
 
-def _federation(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, genesis,
-                terms: FederationTerms = TERMS) -> Coordinator:
-    config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address, terms,
-                                            FEDERATION_SALT)
+def _federation(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    circuits: CircuitSet,
+    genesis,
+    terms: FederationTerms = TERMS,
+) -> Coordinator:
+    config = FederationConfig.starting_from(
+        circuits, genesis, "bafy-genesis", accounts[1].address, terms, FEDERATION_SALT
+    )
     return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
 
 
 @pytest.fixture
-def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-                full_round: ProvenRound, clients: list[LocalAccount]) -> Coordinator:
+def coordinator(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> Coordinator:
     """An optimistic federation with clients 0..2 registered on their round-0 batches, and a funded reward pool."""
     coordinator = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
     for account, data in zip(clients, full_round.data, strict=True):
@@ -49,8 +62,14 @@ def coordinator(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers
 
 
 def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without_it(
-        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+    tmp_path: Path,
+) -> None:
     honest, cheat = full_round.updates[:2], tampered(full_round.updates[2].proof.data)
     for i, update in enumerate(honest):
         coordinator.submit_update_optimistic(clients[i], 0, update.proof, f"bafy-c{i}")
@@ -72,21 +91,33 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     reject("NothingToChallenge", coordinator.challenge, challenger, 0, 2, commitments, cheat)
 
     mine_blocks(chain, coordinator.round(0).deadline + 1 - chain.w3.eth.block_number)  # inside the challenge window
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, [*honest, None],
-                                    tmp_path / "agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, [*honest, None], tmp_path / "agg.json"
+    )
     reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
     reject("PendingSubmission", coordinator.withdraw, clients[0])  # a pending update keeps the stake slashable
     mine_blocks(chain, CHALLENGE_WINDOW)
-    reject("ChallengeWindowClosed", coordinator.challenge, challenger, 0, 0,
-            optimistic_claim(honest[0].proof.data)[0], honest[0].proof.data)
+    reject(
+        "ChallengeWindowClosed",
+        coordinator.challenge,
+        challenger,
+        0,
+        0,
+        optimistic_claim(honest[0].proof.data)[0],
+        honest[0].proof.data,
+    )
     coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
     assert coordinator.current_round == 1 and coordinator.round(1).model_hash == aggregate.global_hash
     assert coordinator.rewards_owed(clients[0].address) == REWARD  # finalized: now owed
 
 
 def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_challenged_again(
-        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+) -> None:
     proof = full_round.updates[0].proof.data
     coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
     commitments, _ = optimistic_claim(proof)
@@ -98,30 +129,56 @@ def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_chal
 
 
 def test_a_challenge_with_other_bytes_or_commitments_is_refused(
-        coordinator: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    coordinator: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound
+) -> None:
     proof = full_round.updates[0].proof.data
     coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
     commitments, _ = optimistic_claim(proof)
-    for args in ((commitments, tampered(proof)),  # not the bytes it was submitted with
-                 (optimistic_claim(full_round.updates[1].proof.data)[0], proof)):  # nor its commitments
+    for args in (
+        (commitments, tampered(proof)),  # not the bytes it was submitted with
+        (optimistic_claim(full_round.updates[1].proof.data)[0], proof),
+    ):  # nor its commitments
         reject("ClaimMismatch", coordinator.challenge, accounts[5], 0, 0, *args)
     reject("WrongBond", coordinator.challenge, accounts[5], 0, 0, commitments, proof, bond_wei=BOND - 1)
     reject("NothingToChallenge", coordinator.challenge, accounts[5], 0, 1, commitments, proof)
 
 
 def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    coordinator: Coordinator,
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+) -> None:
     proof = full_round.updates[0].proof.data
-    reject("WrongVerificationMode: this federation verifies proofs optimistically",
-            coordinator.submit_update, clients[0], 0, proof, "cid")
-    eager = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, FederationTerms(
-        STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND))
+    reject(
+        "WrongVerificationMode: this federation verifies proofs optimistically",
+        coordinator.submit_update,
+        clients[0],
+        0,
+        proof,
+        "cid",
+    )
+    eager = _federation(
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round.genesis,
+        FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND),
+    )
     assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND)
     eager.register(clients[0], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
-    reject("WrongVerificationMode: this federation verifies every proof", eager.submit_update_optimistic,
-            clients[0], 0, tampered(proof), "cid")
+    reject(
+        "WrongVerificationMode: this federation verifies every proof",
+        eager.submit_update_optimistic,
+        clients[0],
+        0,
+        tampered(proof),
+        "cid",
+    )
     reject("InvalidProof", eager.submit_update, clients[0], 0, tampered(proof), "cid")
     eager.submit_update(clients[0], 0, proof, "cid")
     reject("WrongVerificationMode", eager.challenge, accounts[5], 0, 0, optimistic_claim(proof)[0], proof)
@@ -161,8 +218,12 @@ contract ReentrantChallenger {
 
 
 def test_a_payout_cannot_be_withdrawn_twice_by_reentering(
-        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+) -> None:
     cheat = tampered(full_round.updates[2].proof.data)
     coordinator.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")
     artifact = compile_sources({"ReentrantChallenger.sol": REENTRANT})["ReentrantChallenger"]
@@ -174,14 +235,21 @@ def test_a_payout_cannot_be_withdrawn_twice_by_reentering(
     share = STAKE * SHARE_BPS // 10_000
     assert attacker.functions.payouts().call() == 1  # paid once; the re-entered withdrawal found nothing
     assert coordinator.decoder.decode("0x" + attacker.functions.reentryError().call().hex()).startswith(
-        "NothingToWithdraw")
+        "NothingToWithdraw"
+    )
     assert chain.w3.eth.get_balance(address) == BOND + share  # its bond back and its share, once
     assert coordinator.reward_pool == pool + STAKE - share and coordinator.payments(address) == 0
 
 
 def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization_waits_for_requests(
-        coordinator: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+    tmp_path: Path,
+) -> None:
     honest, withheld = full_round.updates[0].proof.data, tampered(full_round.updates[2].proof.data)
     coordinator.submit_update_optimistic(clients[0], 0, honest, "bafy-c0")  # bytes kept from the store
     coordinator.submit_update_optimistic(clients[2], 0, withheld, "bafy-c2")  # an invalid proof, withheld
@@ -195,15 +263,18 @@ def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization
     assert coordinator.proof_request(0, 0) is None and coordinator.accepted_update_hash(0, 0) != 0
 
     window_ends = coordinator.round(0).deadline + CHALLENGE_WINDOW
-    mine_blocks(chain, window_ends - 1 - chain.w3.eth.block_number)  # the request below lands on the window's last block
+    mine_blocks(
+        chain, window_ends - 1 - chain.w3.eth.block_number
+    )  # the request below lands on the window's last block
     coordinator.request_proof(watcher, 0, 2)
     _, reveal_by = coordinator.proof_request(0, 2)
     assert reveal_by == window_ends + TERMS.reveal_window
     reject("RevealWindowOpen", coordinator.settle_unanswered, watcher, 0, 2)
     mine_blocks(chain, 1)  # the challenge window is over, the request is not
     reject("ChallengeWindowClosed", coordinator.request_proof, watcher, 0, 0)
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
-                                    [full_round.updates[0], None, None], tmp_path / "agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, [full_round.updates[0], None, None], tmp_path / "agg.json"
+    )
     reject("DisputesOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
     reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
     mine_blocks(chain, reveal_by + 1 - chain.w3.eth.block_number)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import LOGREG, SLOTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,26 +32,64 @@ class Installed:
     cwd: Path
 
     def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=self.cwd, env=self.env,
-                              timeout=600, check=False)
+        return subprocess.run(
+            [str(a) for a in args], capture_output=True, text=True, cwd=self.cwd, env=self.env, timeout=600, check=False
+        )
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     root = tmp_path_factory.mktemp("package")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                            "--wheel-dir", str(root / "dist"), str(REPO)], capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(root / "dist"),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (root / "dist").glob("zkfl-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # else pip may see this checkout's zkfl as installed
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                           "--no-index", str(wheel)], capture_output=True, text=True, timeout=600, env=clean)
+    clean = {
+        k: v for k, v in os.environ.items() if k != "PYTHONPATH"
+    }  # else pip may see this checkout's zkfl as installed
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     work = root / "elsewhere"  # not the checkout: nothing may be found through the repository path
     work.mkdir()
@@ -62,30 +99,71 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 def test_the_wheel_holds_every_package_and_the_files_read_at_run_time(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
-    for package in ("zkfl", "zkfl/audit", "zkfl/chain", "zkfl/circuits", "zkfl/cli", "zkfl/contracts", "zkfl/evm",
-                    "zkfl/flower", "zkfl/pipeline", "zkfl/verification"):
+    for package in (
+        "zkfl",
+        "zkfl/audit",
+        "zkfl/chain",
+        "zkfl/circuits",
+        "zkfl/cli",
+        "zkfl/contracts",
+        "zkfl/evm",
+        "zkfl/flower",
+        "zkfl/pipeline",
+        "zkfl/verification",
+    ):
         assert f"{package}/__init__.py" in names, package
-    for data in ("Coordinator.sol", "ICoordinator.sol", "Commitments.sol", "Disputes.sol", "PullPayments.sol",
-                 "SlotBitmap.sol", "IHalo2Verifier.sol", "ReusableVerifierAdapter.sol", "solc.js", "compiled.json"):
+    for data in (
+        "Coordinator.sol",
+        "ICoordinator.sol",
+        "Commitments.sol",
+        "Disputes.sol",
+        "PullPayments.sol",
+        "SlotBitmap.sol",
+        "IHalo2Verifier.sol",
+        "ReusableVerifierAdapter.sol",
+        "solc.js",
+        "compiled.json",
+    ):
         assert f"zkfl/contracts/{data}" in names, data
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
 
 
 def test_the_installed_package_is_imported_from_the_virtualenv(installed: Installed) -> None:
-    done = installed.run(installed.python, "-c", "import zkfl, zkfl.audit, zkfl.chain.deploy, zkfl.evm.contracts, "
-                         "zkfl.flower, zkfl.pipeline.join, zkfl.pipeline.executors, zkfl.verification.rounds, "
-                         "zkfl.watchtower; "
-                         "print(zkfl.__file__); print(zkfl.flower.__file__)")
+    done = installed.run(
+        installed.python,
+        "-c",
+        "import zkfl, zkfl.audit, zkfl.chain.deploy, zkfl.evm.contracts, "
+        "zkfl.flower, zkfl.pipeline.join, zkfl.pipeline.executors, zkfl.verification.round_checker, "
+        "zkfl.roles.watchtower; "
+        "print(zkfl.__file__); print(zkfl.flower.__file__)",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for module in done.stdout.split():
         assert Path(module).is_relative_to(installed.python.parents[1]), module
 
 
-def test_the_installed_cli_deploys_and_reads_a_federation(installed: Installed, cache_dir: Path, logreg_circuits) -> None:
+def test_the_installed_cli_deploys_and_reads_a_federation(
+    installed: Installed, cache_dir: Path, logreg_circuits
+) -> None:
     workspace = installed.cwd / "fed"
-    created = installed.run(installed.zkfl, "init", workspace, "--features", LOGREG.features, "--classes",
-                            LOGREG.classes, "--batch-size", LOGREG.batch_size, "--local-steps", LOGREG.local_steps,
-                            "--lr", LOGREG.learning_rate, "--slots", SLOTS, "--json")
+    created = installed.run(
+        installed.zkfl,
+        "init",
+        workspace,
+        "--features",
+        LOGREG.features,
+        "--classes",
+        LOGREG.classes,
+        "--batch-size",
+        LOGREG.batch_size,
+        "--local-steps",
+        LOGREG.local_steps,
+        "--lr",
+        LOGREG.learning_rate,
+        "--slots",
+        SLOTS,
+        "--json",
+    )
     assert created.returncode == 0, created.stderr[-2000:]
     (workspace / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
     try:
@@ -100,8 +178,10 @@ def test_the_installed_cli_deploys_and_reads_a_federation(installed: Installed, 
 
 
 def test_the_installed_solidity_front_end_compiles_with_the_toolchain(installed: Installed) -> None:
-    code = ("from zkfl.evm.solidity import compile_sources; "
-            "print(compile_sources({'A.sol': 'pragma solidity ^0.8.20; contract A { uint256 public x; }'})['A'].abi)")
+    code = (
+        "from zkfl.evm.solidity import compile_sources; "
+        "print(compile_sources({'A.sol': 'pragma solidity ^0.8.20; contract A { uint256 public x; }'})['A'].abi)"
+    )
     done = installed.run(installed.python, "-c", code)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "'name': 'x'" in done.stdout

@@ -8,9 +8,9 @@ from pathlib import Path
 import ezkl
 import pytest
 
-from zkfl.build import CircuitSet
 from zkfl.errors import ArtifactError
-from zkfl.powers_of_tau import SrsFile, check_powers_of_tau, verifier_srs
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.powers_of_tau import SrsFile, check_powers_of_tau, verifier_srs
 
 pytestmark = pytest.mark.prover
 
@@ -32,7 +32,7 @@ def test_a_power_of_another_secret_fails_the_pairing_check(logreg_circuits: Circ
     srs = _srs(logreg_circuits)
     i = srs.size - 1 if index == "last" else index
     raw = bytearray(srs.raw)
-    raw[4 + i * G1:4 + (i + 1) * G1] = srs.raw[4 + (i - 1) * G1:4 + i * G1]  # s^i·G replaced by s^(i-1)·G
+    raw[4 + i * G1 : 4 + (i + 1) * G1] = srs.raw[4 + (i - 1) * G1 : 4 + i * G1]  # s^i·G replaced by s^(i-1)·G
     check = check_powers_of_tau(SrsFile.from_bytes(bytes(raw)), samples=4)
     assert check.failures == ["consecutive powers share one s (pairing check)"]
 

@@ -9,14 +9,13 @@ import ezkl
 import numpy as np
 import pytest
 import torch
+from conftest import LOGREG, SLOTS, ProvenRound
 
-from zkfl.build import CircuitSet, build_circuits
 from zkfl.circuits import export_onnx
 from zkfl.errors import ArtifactError, ConfigError, ProofError
-from zkfl.prover import Proof, compile_circuit, verify
-from zkfl.srs import CeremonySrsSource, DEV_SRS_WARNING, dev_srs, load_srs
-
-from conftest import LOGREG, SLOTS, ProvenRound
+from zkfl.zk.build import CircuitSet, build_circuits
+from zkfl.zk.prover import Proof, compile_circuit, verify
+from zkfl.zk.srs import DEV_SRS_WARNING, CeremonySrsSource, dev_srs, load_srs
 
 pytestmark = pytest.mark.prover
 
@@ -64,7 +63,9 @@ def test_output_at_another_scale_is_refused(tmp_path: Path) -> None:
 
 def test_srs_too_small_for_the_circuit_is_refused(logreg_circuits: CircuitSet, tmp_path: Path) -> None:
     small = dev_srs(tmp_path, 10)
-    with pytest.raises(ConfigError, match=f"SRS too small: the circuit needs logrows {logreg_circuits.client.circuit.logrows}"):
+    with pytest.raises(
+        ConfigError, match=f"SRS too small: the circuit needs logrows {logreg_circuits.client.circuit.logrows}"
+    ):
         CeremonySrsSource(small.path).for_logrows(logreg_circuits.client.circuit.logrows)
 
 
@@ -96,4 +97,3 @@ def test_proof_of_another_circuit_is_refused(logreg_circuits: CircuitSet, full_r
 def test_missing_proof_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="proof file not found"):
         Proof.load(tmp_path / "nope.json")
-

@@ -8,40 +8,46 @@ import re
 
 import numpy as np
 import pytest
-
-from zkfl.build import CircuitSet
-from zkfl.circuits import TrainingStepSpec
-from zkfl.client import make_client_data
-from zkfl.errors import DataRangeError
-from zkfl.fixedpoint import quantize
-from zkfl.circuits.training import CONTEXT_LEN
-from zkfl.prover import run_witness
-from zkfl.ranges import Batch, CircuitRange, accepted_feature_bound, check_batch
-
 from conftest import LOGREG, MLP
 
-SETTINGS = {"run_args": {"decomp_base": 1024, "decomp_legs": 3}, "model_input_scales": [12, 12],
-            "model_output_scales": [12]}
+from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits.training import CONTEXT_LEN
+from zkfl.data.batches import make_client_data
+from zkfl.errors import DataRangeError
+from zkfl.fixedpoint import quantize
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.prover import run_witness
+from zkfl.zk.ranges import Batch, CircuitRange, accepted_feature_bound, check_batch
+
+SETTINGS = {
+    "run_args": {"decomp_base": 1024, "decomp_legs": 3},
+    "model_input_scales": [12, 12],
+    "model_output_scales": [12],
+}
 
 
 def _batch(spec: TrainingStepSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.uniform(0.0, 1.0, size=(spec.sample_count, spec.features)), rng.integers(0, spec.classes,
-                                                                                        size=spec.sample_count)
+    return rng.uniform(0.0, 1.0, size=(spec.sample_count, spec.features)), rng.integers(
+        0, spec.classes, size=spec.sample_count
+    )
 
 
 def test_the_range_comes_from_the_decomposition_settings() -> None:
     circuit = CircuitRange.from_settings(SETTINGS)
     assert circuit.max_abs == (1024**3 - 1) / 4096  # 262143.99...
     assert circuit.max_input == ((1 << 24) - 1) / 4096  # float32 inputs are the tighter bound
-    assert CircuitRange.from_settings({**SETTINGS, "run_args": {"decomp_base": 16, "decomp_legs": 4}}).max_abs == (
-        16**4 - 1) / 4096
+    assert (
+        CircuitRange.from_settings({**SETTINGS, "run_args": {"decomp_base": 16, "decomp_legs": 4}}).max_abs
+        == (16**4 - 1) / 4096
+    )
 
 
 @pytest.mark.prover
 @pytest.mark.parametrize("family", ["logreg", "mlp"])
-def test_the_float_simulation_predicts_where_ezkl_leaves_the_range(family: str, logreg_circuits: CircuitSet,
-                                                                   mlp_circuits: CircuitSet) -> None:
+def test_the_float_simulation_predicts_where_ezkl_leaves_the_range(
+    family: str, logreg_circuits: CircuitSet, mlp_circuits: CircuitSet
+) -> None:
     spec, circuits = (LOGREG, logreg_circuits) if family == "logreg" else (MLP, mlp_circuits)
     circuit = CircuitRange.from_settings(circuits.client.circuit.settings)
     # one MLP step is about linear in x: large weights bring its limit under what an input can carry
@@ -55,8 +61,11 @@ def test_the_float_simulation_predicts_where_ezkl_leaves_the_range(family: str, 
         if fits:
             run_witness(circuits.client.circuit, inputs)
         else:
-            with pytest.raises(DataRangeError, match=r"beyond the ±1073741823 that decomposition base 1024 with 3 "
-                                                     r"legs represents.*most likely features that are not scaled"):
+            with pytest.raises(
+                DataRangeError,
+                match=r"beyond the ±1073741823 that decomposition base 1024 with 3 "
+                r"legs represents.*most likely features that are not scaled",
+            ):
                 run_witness(circuits.client.circuit, inputs)
 
 
@@ -70,8 +79,10 @@ def test_a_batch_outside_the_range_is_refused_naming_value_position_and_range() 
     with pytest.raises(DataRangeError) as refused:
         check_batch(LOGREG, circuit, theta, Batch(x, y, rows, "data file big.npz"), "the round-0 global model")
     message = str(refused.value)
-    assert message.startswith("data file big.npz: x[105, 2] = 4000 (sample 105, feature 2) is outside the range this "
-                              "circuit accepts for its batch, |x| <= ")
+    assert message.startswith(
+        "data file big.npz: x[105, 2] = 4000 (sample 105, feature 2) is outside the range this "
+        "circuit accepts for its batch, |x| <= "
+    )
     bound = float(re.search(r"\|x\| <= ([0-9.e+]+) \(from the round-0 global model\)", message).group(1))
     assert 1.0 < bound < 4000.0 and "±262,144, what decomposition base 1024 with 3 legs represents" in message
     x[:, 2] *= 0.9 * bound / 4000.0  # the same batch inside the accepted range: nothing to refuse
@@ -85,15 +96,30 @@ def test_a_model_that_grew_too_large_for_a_batch_is_refused_at_prove_time() -> N
     weights[:, 0], weights[:, 1] = 5.0e4, -5.0e4  # representable, but the logit gap of [0, 1] features is not
     theta = np.concatenate([weights.reshape(-1), np.zeros(LOGREG.classes)])
     with pytest.raises(DataRangeError, match=r"from the round-7 global model\): with it the training step reaches"):
-        check_batch(LOGREG, circuit, theta, Batch(x, y, np.arange(len(y)), "client 'a''s committed batch 0"),
-                    "the round-7 global model")
+        check_batch(
+            LOGREG,
+            circuit,
+            theta,
+            Batch(x, y, np.arange(len(y)), "client 'a''s committed batch 0"),
+            "the round-7 global model",
+        )
 
 
 def test_features_no_circuit_input_can_carry_are_refused_before_anything_else() -> None:
     circuit = CircuitRange.from_settings(SETTINGS)
     x, y = _batch(LOGREG, seed=4)
     x[0, 1] = -1.0e5
-    with pytest.raises(DataRangeError, match=re.escape("data file f.npz: x[0, 1] = -100000 (sample 0, feature 1) is "
-                                                       "outside the range a circuit input can take, |x| <= 4096")):
-        check_batch(LOGREG, circuit, LOGREG.model.init_params(0), Batch(x, y, np.arange(len(y)), "data file f.npz"),
-                    "the round-0 global model")
+    with pytest.raises(
+        DataRangeError,
+        match=re.escape(
+            "data file f.npz: x[0, 1] = -100000 (sample 0, feature 1) is "
+            "outside the range a circuit input can take, |x| <= 4096"
+        ),
+    ):
+        check_batch(
+            LOGREG,
+            circuit,
+            LOGREG.model.init_params(0),
+            Batch(x, y, np.arange(len(y)), "data file f.npz"),
+            "the round-0 global model",
+        )

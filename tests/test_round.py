@@ -8,22 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from zkfl.aggregator import AggregateResult, aggregate_and_prove, check_round_links, fedavg_float, slot_vectors
-from zkfl.build import CircuitSet
-from zkfl.client import ClientUpdate, float_sgd_reference, train_and_prove
-from zkfl.errors import ConfigError, LinkError, ProofError
-from zkfl.fixedpoint import dequantize, quantize
-from zkfl.protocol import (
-    POINT_BYTES,
-    AggregationCommitments,
-    ClientCommitments,
-    empty_slot_commitment,
-    proof_points,
-)
-from zkfl.prover import Proof, prove, run_witness, verify
-
 from conftest import LOGREG, MLP, SLOTS, ProvenRound, client_context, client_data
+
+from zkfl.data.evaluation import float_sgd_reference
+from zkfl.errors import ConfigError, LinkError, ProofError
+from zkfl.fedavg import float_fedavg
+from zkfl.fixedpoint import dequantize, quantize
+from zkfl.protocol import AggregationCommitments, ClientCommitments, empty_slot_commitment, proof_points
+from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove, check_round_links, slot_vectors
+from zkfl.roles.client import ClientUpdate, train_and_prove
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import POINT_BYTES
+from zkfl.zk.prover import Proof, prove, run_witness, verify
 
 pytestmark = pytest.mark.prover
 
@@ -58,7 +54,13 @@ def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet
         assert update.global_hash == logreg_circuits.commitments.commit(full_round.genesis)
     verify(logreg_circuits.aggregator, full_round.aggregate.proof)
     assert full_round.aggregate.slot_hashes == tuple(u.update_hash for u in full_round.updates)
-    check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), full_round.updates, full_round.aggregate, logreg_circuits.fedavg)
+    check_round_links(
+        logreg_circuits.commitments,
+        logreg_circuits.commitments.commit(full_round.genesis),
+        full_round.updates,
+        full_round.aggregate,
+        logreg_circuits.fedavg,
+    )
 
 
 def test_data_commitment_is_the_salted_data_commitment(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
@@ -67,7 +69,8 @@ def test_data_commitment_is_the_salted_data_commitment(logreg_circuits: CircuitS
 
 
 def test_the_proof_bytes_carry_kzg_commit_of_each_vector_at_its_offset(
-        logreg_circuits: CircuitSet, full_round: ProvenRound, clients) -> None:
+    logreg_circuits: CircuitSet, full_round: ProvenRound, clients
+) -> None:
     """Pins the layout the coordinator reads: the client proof's points are C(theta), C(data),
     C(context), C(update), then the aggregation's are C(slot_0..K-1), C(next model)."""
     key = logreg_circuits.commitments
@@ -92,8 +95,9 @@ def test_fedavg_witness_reproduces_the_proven_global_model_bit_for_bit(
     logreg_circuits: CircuitSet, partial_round: ProvenRound
 ) -> None:
     slots = [partial_round.updates[0], None, partial_round.updates[1]]
-    (recomputed,) = run_witness(logreg_circuits.aggregator.circuit,
-                                slot_vectors(logreg_circuits.commitments, logreg_circuits.fedavg, slots))
+    (recomputed,) = run_witness(
+        logreg_circuits.aggregator.circuit, slot_vectors(logreg_circuits.commitments, logreg_circuits.fedavg, slots)
+    )
     assert np.array_equal(recomputed, partial_round.aggregate.weights)
 
 
@@ -102,16 +106,32 @@ def test_next_round_starts_from_the_aggregated_model(full_round: ProvenRound, pa
     commitment (in the client circuit)."""
     for update in partial_round.updates:
         assert update.global_hash == full_round.aggregate.global_hash
-        assert update.proof.data[:POINT_BYTES] == full_round.aggregate.proof.data[SLOTS * POINT_BYTES:(SLOTS + 1) * POINT_BYTES]
+        assert (
+            update.proof.data[:POINT_BYTES]
+            == full_round.aggregate.proof.data[SLOTS * POINT_BYTES : (SLOTS + 1) * POINT_BYTES]
+        )
 
 
-def test_missing_slot_gets_zero_weight_and_the_empty_hash(logreg_circuits: CircuitSet, partial_round: ProvenRound) -> None:
+def test_missing_slot_gets_zero_weight_and_the_empty_hash(
+    logreg_circuits: CircuitSet, partial_round: ProvenRound
+) -> None:
     aggregate = partial_round.aggregate
     assert aggregate.slot_hashes[1] == empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg)
-    error = np.max(np.abs(dequantize(aggregate.weights) - fedavg_float(partial_round.updates)))
+    error = np.max(
+        np.abs(
+            dequantize(aggregate.weights)
+            - float_fedavg([u.vector for u in partial_round.updates], partial_round.updates[0].weights.size)
+        )
+    )
     assert error <= 2 / 4096, f"weighted mean of the two submitted updates is off by {error:.2e}"
     slots = [partial_round.updates[0], None, partial_round.updates[1]]
-    check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(partial_round.genesis), slots, aggregate, logreg_circuits.fedavg)
+    check_round_links(
+        logreg_circuits.commitments,
+        logreg_circuits.commitments.commit(partial_round.genesis),
+        slots,
+        aggregate,
+        logreg_circuits.fedavg,
+    )
 
 
 def test_round_with_no_update_is_refused_before_proving(logreg_circuits: CircuitSet, tmp_path: Path) -> None:
@@ -128,7 +148,9 @@ def _tampered_copy(proof: Proof, tmp_path: Path, edit) -> Proof:
     return Proof.load(path)
 
 
-def test_tampered_proof_bytes_fail_verification(logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path) -> None:
+def test_tampered_proof_bytes_fail_verification(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path
+) -> None:
     def flip(body: dict) -> None:
         body["proof"][200] ^= 0x01
         body["hex_proof"] = "0x" + bytes(body["proof"]).hex()
@@ -138,12 +160,13 @@ def test_tampered_proof_bytes_fail_verification(logreg_circuits: CircuitSet, ful
         verify(logreg_circuits.client, tampered)
 
 
-def test_a_swapped_commitment_fails_verification(logreg_circuits: CircuitSet, full_round: ProvenRound,
-                                                 tmp_path: Path) -> None:
+def test_a_swapped_commitment_fails_verification(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path
+) -> None:
     other_update = proof_points(full_round.updates[1].proof.data, 4, "proof")[3]
 
     def swap_output_commitment(body: dict) -> None:
-        body["proof"][3 * POINT_BYTES:4 * POINT_BYTES] = list(other_update)
+        body["proof"][3 * POINT_BYTES : 4 * POINT_BYTES] = list(other_update)
         body["hex_proof"] = "0x" + bytes(body["proof"]).hex()
 
     tampered = _tampered_copy(full_round.updates[0].proof, tmp_path, swap_output_commitment)
@@ -158,13 +181,25 @@ def test_client_from_another_global_model_breaks_the_link(
     verify(logreg_circuits.client, stale_update.proof)  # a valid proof ...
     slots = [full_round.updates[0], full_round.updates[1], stale_update]
     with pytest.raises(LinkError, match="slot 2: the client trained from model 0x"):
-        check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
+        check_round_links(
+            logreg_circuits.commitments,
+            logreg_circuits.commitments.commit(full_round.genesis),
+            slots,
+            full_round.aggregate,
+            logreg_circuits.fedavg,
+        )
 
 
 def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     swapped = [full_round.updates[1], full_round.updates[0], full_round.updates[2]]
     with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x.*, the round's slot holds"):
-        check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), swapped, full_round.aggregate, logreg_circuits.fedavg)
+        check_round_links(
+            logreg_circuits.commitments,
+            logreg_circuits.commitments.commit(full_round.genesis),
+            swapped,
+            full_round.aggregate,
+            logreg_circuits.fedavg,
+        )
 
 
 def test_aggregating_a_substituted_update_breaks_the_link(
@@ -176,7 +211,13 @@ def test_aggregating_a_substituted_update_breaks_the_link(
     run = prove(logreg_circuits.aggregator, vectors, tmp_path / "agg.json")  # a valid aggregation proof ...
     forged = AggregateResult(run.outputs[0], run.proof, SLOTS)
     with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x"):
-        check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), full_round.updates, forged, logreg_circuits.fedavg)
+        check_round_links(
+            logreg_circuits.commitments,
+            logreg_circuits.commitments.commit(full_round.genesis),
+            full_round.updates,
+            forged,
+            logreg_circuits.fedavg,
+        )
 
 
 def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
@@ -193,11 +234,26 @@ def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
 def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     tampered = replace(full_round.aggregate, weights=full_round.aggregate.weights + 1)
     with pytest.raises(LinkError, match="the aggregation outputs model 0x.*, the published next model is"):
-        check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), full_round.updates, tampered, logreg_circuits.fedavg)
+        check_round_links(
+            logreg_circuits.commitments,
+            logreg_circuits.commitments.commit(full_round.genesis),
+            full_round.updates,
+            tampered,
+            logreg_circuits.fedavg,
+        )
 
 
 def test_missing_slot_claimed_filled_breaks_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     slots = [full_round.updates[0], None, full_round.updates[2]]
-    with pytest.raises(LinkError, match=f"slot 1: the aggregation consumed 0x.*, the round's slot holds "
-                                         f"{empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x}"):
-        check_round_links(logreg_circuits.commitments, logreg_circuits.commitments.commit(full_round.genesis), slots, full_round.aggregate, logreg_circuits.fedavg)
+    with pytest.raises(
+        LinkError,
+        match=f"slot 1: the aggregation consumed 0x.*, the round's slot holds "
+        f"{empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x}",
+    ):
+        check_round_links(
+            logreg_circuits.commitments,
+            logreg_circuits.commitments.commit(full_round.genesis),
+            slots,
+            full_round.aggregate,
+            logreg_circuits.fedavg,
+        )

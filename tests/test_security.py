@@ -10,21 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FEDERATION_ID, FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from zkfl.aggregator import aggregate_and_prove
-from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import EAGER, MODEL_SLOT, OPTIMISTIC, Coordinator, FederationTerms
+from zkfl.chain.coordinator import MODEL_SLOT, Coordinator
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_sources
-from zkfl.protocol import digest, federation_id, opening_values, optimistic_claim
-
-from conftest import FEDERATION_ID, FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
+from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.protocol import federation_id, opening_values, optimistic_claim
+from zkfl.roles.aggregator import aggregate_and_prove
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import digest
 
 pytestmark = pytest.mark.prover
 
@@ -33,16 +34,33 @@ WINDOW, GRACE, CHALLENGE, REVEAL, REGISTRATION = 20, 10, 8, 6, 5
 
 
 def _terms(verification: str = EAGER, **changes: int) -> FederationTerms:
-    terms = dict(stake_wei=STAKE, reward_wei=REWARD, submission_window=WINDOW, finalization_grace=GRACE,
-                 verification=verification, challenge_window=CHALLENGE, challenge_bond_wei=BOND,
-                 challenger_share_bps=SHARE_BPS, registration_window=REGISTRATION, reveal_window=REVEAL)
+    terms = dict(
+        stake_wei=STAKE,
+        reward_wei=REWARD,
+        submission_window=WINDOW,
+        finalization_grace=GRACE,
+        verification=verification,
+        challenge_window=CHALLENGE,
+        challenge_bond_wei=BOND,
+        challenger_share_bps=SHARE_BPS,
+        registration_window=REGISTRATION,
+        reveal_window=REVEAL,
+    )
     return FederationTerms(**{**terms, **changes})
 
 
-def _deploy(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, circuits: CircuitSet, genesis,
-            terms: FederationTerms, deployer: LocalAccount | None = None) -> Coordinator:
-    config = FederationConfig.starting_from(circuits, genesis, "bafy-genesis", accounts[1].address, terms,
-                                            FEDERATION_SALT)
+def _deploy(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    circuits: CircuitSet,
+    genesis,
+    terms: FederationTerms,
+    deployer: LocalAccount | None = None,
+) -> Coordinator:
+    config = FederationConfig.starting_from(
+        circuits, genesis, "bafy-genesis", accounts[1].address, terms, FEDERATION_SALT
+    )
     deployment = deploy_coordinator(chain, deployer or accounts[0], verifiers, circuits, config)
     return Coordinator(chain, deployment.coordinator)
 
@@ -63,8 +81,14 @@ def _mine_past(chain: Chain, block: int) -> None:
 
 
 @pytest.fixture
-def eager(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-          full_round: ProvenRound, clients: list[LocalAccount]) -> Coordinator:
+def eager(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> Coordinator:
     """An eager federation with clients 0..2 registered on their round-0 batches and a funded pool."""
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     _register(coordinator, logreg_circuits, clients, full_round.data)
@@ -73,8 +97,14 @@ def eager(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logr
 
 
 @pytest.fixture
-def optimistic(chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-               full_round: ProvenRound, clients: list[LocalAccount]) -> Coordinator:
+def optimistic(
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> Coordinator:
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(OPTIMISTIC))
     _register(coordinator, logreg_circuits, clients, full_round.data)
     return coordinator
@@ -100,16 +130,28 @@ contract RejectingRequester {
 
 
 def test_a_requester_that_rejects_ether_cannot_freeze_finalization(
-        optimistic: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    optimistic: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+    tmp_path: Path,
+) -> None:
     withheld = tampered(full_round.updates[2].proof.data)
     optimistic.submit_update_optimistic(clients[0], 0, full_round.updates[0].proof, "bafy-c0")
     optimistic.submit_update_optimistic(clients[2], 0, withheld, "bafy-c2")
     artifact = compile_sources({"RejectingRequester.sol": REJECTER})["RejectingRequester"]
     rejecter, _ = deploy_contract(chain, accounts[0], artifact, optimistic.address)
     contract = chain.w3.eth.contract(address=rejecter, abi=artifact.abi)
-    transact(chain, accounts[0], contract.functions.request(optimistic.address, 0, 2), optimistic.decoder,
-             "request", value=BOND)
+    transact(
+        chain,
+        accounts[0],
+        contract.functions.request(optimistic.address, 0, 2),
+        optimistic.decoder,
+        "request",
+        value=BOND,
+    )
     _, reveal_by = optimistic.proof_request(0, 2)
     _mine_past(chain, reveal_by)
 
@@ -119,17 +161,24 @@ def test_a_requester_that_rejects_ether_cannot_freeze_finalization(
     reject("TransferFailed", optimistic.withdraw_payments, accounts[6], rejecter)  # only its own withdrawal fails
     assert optimistic.payments(rejecter) == BOND + STAKE * SHARE_BPS // 10_000  # and the credit stays
     _mine_past(chain, optimistic.round(0).deadline + CHALLENGE)
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
-                                    [full_round.updates[0], None, None], tmp_path / "agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, [full_round.updates[0], None, None], tmp_path / "agg.json"
+    )
     optimistic.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
     assert optimistic.current_round == 1
 
 
 # ---------------------------------------------------------------- 3: a round nobody can finalize
 
+
 def test_a_round_left_empty_by_throwaway_accounts_is_skipped_and_an_honest_client_trains_next(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, clients: list[LocalAccount]) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> None:
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     throwaway = accounts[5:8]
     for i, account in enumerate(throwaway):
@@ -144,8 +193,12 @@ def test_a_round_left_empty_by_throwaway_accounts_is_skipped_and_an_honest_clien
     coordinator.register(honest, [commitment])
     reject("SubmissionClosed", coordinator.submit_update, honest, 0, full_round.updates[0].proof, "cid")
     reject("NoAcceptedUpdates", coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
-    reject(f"RoundNotStalled: round 0 can still be finalized; it can be skipped after block {deadline + CHALLENGE}",
-           coordinator.skip_round, accounts[8], 0)
+    reject(
+        f"RoundNotStalled: round 0 can still be finalized; it can be skipped after block {deadline + CHALLENGE}",
+        coordinator.skip_round,
+        accounts[8],
+        0,
+    )
     _mine_past(chain, deadline + CHALLENGE)
 
     coordinator.skip_round(accounts[8], 0)  # anyone
@@ -158,8 +211,12 @@ def test_a_round_left_empty_by_throwaway_accounts_is_skipped_and_an_honest_clien
 
 
 def test_a_round_whose_every_update_was_slashed_is_skipped(
-        optimistic: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    optimistic: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+) -> None:
     cheat = tampered(full_round.updates[0].proof.data)
     optimistic.submit_update_optimistic(clients[0], 0, cheat, "bafy-c0")
     optimistic.challenge(accounts[5], 0, 0, optimistic_claim(cheat)[0], cheat)
@@ -170,13 +227,17 @@ def test_a_round_whose_every_update_was_slashed_is_skipped(
 
 
 def test_a_round_the_aggregator_leaves_open_is_skipped_after_the_grace_and_earns_no_reward(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound
+) -> None:
     eager.submit_update(clients[0], 0, full_round.updates[0].proof, "cid")
     after = eager.round(0).deadline + CHALLENGE + GRACE
     _mine_to(chain, after)
-    reject(f"RoundNotStalled: round 0 can still be finalized; it can be skipped after block {after}",
-           eager.skip_round, accounts[8], 0)
+    reject(
+        f"RoundNotStalled: round 0 can still be finalized; it can be skipped after block {after}",
+        eager.skip_round,
+        accounts[8],
+        0,
+    )
     _mine_past(chain, after)
     eager.skip_round(accounts[8], 0)
     skipped = eager.skipped_rounds()
@@ -188,9 +249,16 @@ def test_a_round_the_aggregator_leaves_open_is_skipped_after_the_grace_and_earns
 
 # ---------------------------------------------------------------- 4: a commitment nobody opens
 
+
 def test_an_accepted_update_whose_vector_is_withheld_is_slashed_and_the_round_finalizes_without_it(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet, tmp_path: Path) -> None:
+    eager: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+    tmp_path: Path,
+) -> None:
     for i in range(3):
         eager.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")  # client 2 withholds its vector
     aggregator = accounts[1]
@@ -209,15 +277,20 @@ def test_an_accepted_update_whose_vector_is_withheld_is_slashed_and_the_round_fi
     assert eager.accepted_update_hash(0, 2) == 0 and not eager.client(clients[2].address).registered
     assert eager.payments(aggregator.address) == BOND + STAKE * SHARE_BPS // 10_000
     assert eager.reward_pool == pool + STAKE - STAKE * SHARE_BPS // 10_000
-    aggregate = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg,
-                                    [*full_round.updates[:2], None], tmp_path / "agg.json")
+    aggregate = aggregate_and_prove(
+        logreg_circuits.aggregator, logreg_circuits.fedavg, [*full_round.updates[:2], None], tmp_path / "agg.json"
+    )
     eager.finalize_round(aggregator, 0, aggregate.proof, "bafy-next")
     assert eager.round(0).finalized and eager.round(0).accepted == 2
 
 
 def test_an_update_opens_only_to_its_canonical_vector_and_the_opening_pays_the_opener(
-        eager: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound,
-        logreg_circuits: CircuitSet) -> None:
+    eager: Coordinator,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     eager.submit_update(clients[0], 0, full_round.updates[0].proof, "cid-0")
     key, length = logreg_circuits.commitments, eager.update_length
     basis = key.vector_basis(length)
@@ -238,8 +311,13 @@ def test_an_update_opens_only_to_its_canonical_vector_and_the_opening_pays_the_o
 
 
 def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_bond(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+    eager: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     for i in range(3):
         eager.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
     aggregator = accounts[1]
@@ -259,12 +337,19 @@ def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_b
     share = STAKE * SHARE_BPS // 10_000
     assert eager.payments(accounts[5].address) == BOND + share and eager.reward_pool == pool + STAKE - share
     assert eager.model_bond(1) == (None, 0)
-    reject("ModelNotDisputable", eager.request_opening, accounts[5], 2, MODEL_SLOT)  # carried over: not the aggregator's
+    reject(
+        "ModelNotDisputable", eager.request_opening, accounts[5], 2, MODEL_SLOT
+    )  # carried over: not the aggregator's
 
 
 def test_a_model_opened_on_chain_keeps_its_round_and_pays_the_opener(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound, logreg_circuits: CircuitSet) -> None:
+    eager: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+) -> None:
     for i in range(3):
         eager.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
     eager.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-model")
@@ -279,9 +364,15 @@ def test_a_model_opened_on_chain_keeps_its_round_and_pays_the_opener(
 
 # ---------------------------------------------------------------- 5: data picked after the model
 
+
 def test_a_batch_committed_after_the_model_was_published_trains_only_in_a_later_round(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], full_round: ProvenRound,
-        logreg_circuits: CircuitSet, clients: list[LocalAccount]) -> None:
+    eager: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    full_round: ProvenRound,
+    logreg_circuits: CircuitSet,
+    clients: list[LocalAccount],
+) -> None:
     late = accounts[6]
     _mine_to(chain, eager.contract.functions.registrationEnds().call())
     eager.withdraw(clients[1])
@@ -295,24 +386,45 @@ def test_a_batch_committed_after_the_model_was_published_trains_only_in_a_later_
 
 
 def test_a_batch_committed_during_the_round_is_refused_in_that_round(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, clients: list[LocalAccount]) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> None:
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     coordinator.register(clients[0], [5])
     _mine_to(chain, coordinator.contract.functions.registrationEnds().call())
     commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.commit_data(clients[0], [commitment])  # after seeing round 0's model
-    reject(f"BatchNotYetUsable: {clients[0].address} committed data batch {commitment:#x} while round 0 was open, "
-           "so it trains from round 1 on, not in round 0",
-           coordinator.submit_update, clients[0], 0, full_round.updates[0].proof, "cid")
+    reject(
+        f"BatchNotYetUsable: {clients[0].address} committed data batch {commitment:#x} while round 0 was open, "
+        "so it trains from round 1 on, not in round 0",
+        coordinator.submit_update,
+        clients[0],
+        0,
+        full_round.updates[0].proof,
+        "cid",
+    )
 
 
 def test_a_client_cannot_hold_more_unused_batches_than_the_cap(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, clients: list[LocalAccount]) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> None:
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(max_open_batches=2))
-    reject(f"TooManyOpenBatches: {clients[0].address} would hold 3 committed, unused data batches; this federation "
-           "allows 2", coordinator.register, clients[0], [1, 2, 3])
+    reject(
+        f"TooManyOpenBatches: {clients[0].address} would hold 3 committed, unused data batches; this federation "
+        "allows 2",
+        coordinator.register,
+        clients[0],
+        [1, 2, 3],
+    )
     commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
     coordinator.register(clients[0], [commitment, 2])
     reject("TooManyOpenBatches", coordinator.commit_data, clients[0], [3])
@@ -323,22 +435,39 @@ def test_a_client_cannot_hold_more_unused_batches_than_the_cap(
 
 # ---------------------------------------------------------------- 6: the bond covers an answer
 
+
 def test_a_bond_below_an_answers_gas_at_the_configured_price_is_refused(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> None:
     gwei = 10**9
     allowance = 1_300_000  # Disputes.PROOF_REVEAL_GAS: the test shape's opening is smaller
     with pytest.raises(ChainError, match="the bond must cover the costliest answer at bondGasPrice"):
-        _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis,
-                _terms(challenge_bond_wei=allowance * 10 * gwei - 1, bond_gas_price_wei=10 * gwei))
-    covered = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis,
-                      _terms(challenge_bond_wei=allowance * 10 * gwei, bond_gas_price_wei=10 * gwei))
+        _deploy(
+            chain,
+            accounts,
+            verifiers,
+            logreg_circuits,
+            full_round.genesis,
+            _terms(challenge_bond_wei=allowance * 10 * gwei - 1, bond_gas_price_wei=10 * gwei),
+        )
+    covered = _deploy(
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round.genesis,
+        _terms(challenge_bond_wei=allowance * 10 * gwei, bond_gas_price_wei=10 * gwei),
+    )
     assert covered.contract.functions.answerGasAllowance().call() == allowance
 
 
 def test_a_proof_reveal_costs_less_gas_than_the_bond_covers(
-        optimistic: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    optimistic: Coordinator, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound
+) -> None:
     proof = full_round.updates[0].proof.data
     optimistic.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
     optimistic.request_proof(accounts[5], 0, 0)
@@ -386,12 +515,23 @@ contract PairingLastVerifier {
 
 
 def test_a_challenge_that_starves_the_final_pairing_never_slashes_a_valid_update(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, clients: list[LocalAccount]) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> None:
     artifact = compile_sources({"PairingLastVerifier.sol": STARVING})["PairingLastVerifier"]
     pairing_last, _ = deploy_contract(chain, accounts[0], artifact)
-    coordinator = _deploy(chain, accounts, Verifiers(pairing_last, verifiers.aggregator, {}), logreg_circuits,
-                          full_round.genesis, _terms(OPTIMISTIC))
+    coordinator = _deploy(
+        chain,
+        accounts,
+        Verifiers(pairing_last, verifiers.aggregator, {}),
+        logreg_circuits,
+        full_round.genesis,
+        _terms(OPTIMISTIC),
+    )
     _register(coordinator, logreg_circuits, clients[:1], full_round.data[:1])
     proof = full_round.updates[0].proof.data[:256]  # its commitments alone: calldata light enough to starve the pairing
     coordinator.submit_update_optimistic(clients[0], 0, proof, "bafy-c0")
@@ -401,13 +541,17 @@ def test_a_challenge_that_starves_the_final_pairing_never_slashes_a_valid_update
     for gas in range(8_100_000, 8_500_000, 2_000):  # across where the final pairing starves, traced, not sent
         tx = {"from": accounts[5].address, "to": coordinator.address, "data": data, "value": hex(BOND), "gas": hex(gas)}
         response = chain.w3.provider.make_request(
-            "debug_traceCall", [tx, "latest", {"tracer": "callTracer", "tracerConfig": {"withLog": True}}])
+            "debug_traceCall", [tx, "latest", {"tracer": "callTracer", "tracerConfig": {"withLog": True}}]
+        )
         if "result" not in response:  # below the calldata's intrinsic gas: never executed
             continue
         trace = response["result"]
         if "error" in trace:
-            verdicts.add("VerifierOutOfGas" if trace.get("output", "").startswith(
-                "0x" + keccak(text="VerifierOutOfGas(address)")[:4].hex()) else "out of gas")
+            verdicts.add(
+                "VerifierOutOfGas"
+                if trace.get("output", "").startswith("0x" + keccak(text="VerifierOutOfGas(address)")[:4].hex())
+                else "out of gas"
+            )
         else:
             topics = [log["topics"][0] for log in trace.get("logs", [])]
             verdicts.add("slashed" if slashed_topic in topics else "defended")
@@ -417,18 +561,39 @@ def test_a_challenge_that_starves_the_final_pairing_never_slashes_a_valid_update
 
 # ---------------------------------------------------------------- 8: a self-challenge
 
+
 def test_a_cheater_that_challenges_itself_still_loses_half_its_stake(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, optimistic: Coordinator, clients: list[LocalAccount]) -> None:
-    assert any("challenger_share_bps must be in 0..5000" in p
-               for p in _terms(OPTIMISTIC, challenger_share_bps=10_000).problems())
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    optimistic: Coordinator,
+    clients: list[LocalAccount],
+) -> None:
+    assert any(
+        "challenger_share_bps must be in 0..5000" in p
+        for p in _terms(OPTIMISTIC, challenger_share_bps=10_000).problems()
+    )
     config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "g", accounts[1].address)
     terms = _terms(OPTIMISTIC).as_tuple()
     with pytest.raises(ChainError, match="challenger share is at most 5000 bps"):  # the contract's own rule
-        deploy_contract(chain, accounts[0], project_artifact("Coordinator"), verifiers.client,
-                        verifiers.aggregation_args(logreg_circuits), config.aggregator, 3, config.empty_slot_hash,
-                        config.genesis_hash, "g", bytes(32), (*terms[:7], (*terms[7][:4], 10_000)),
-                        config.federation_salt, config.commitment_key_args())
+        deploy_contract(
+            chain,
+            accounts[0],
+            project_artifact("Coordinator"),
+            verifiers.client,
+            verifiers.aggregation_args(logreg_circuits),
+            config.aggregator,
+            3,
+            config.empty_slot_hash,
+            config.genesis_hash,
+            "g",
+            bytes(32),
+            (*terms[:7], (*terms[7][:4], 10_000)),
+            config.federation_salt,
+            config.commitment_key_args(),
+        )
     cheat, accomplice = tampered(full_round.updates[2].proof.data), accounts[7]
     optimistic.submit_update_optimistic(clients[2], 0, cheat, "bafy-c2")
     optimistic.challenge(accomplice, 0, 2, optimistic_claim(cheat)[0], cheat)
@@ -438,10 +603,17 @@ def test_a_cheater_that_challenges_itself_still_loses_half_its_stake(
 
 # ---------------------------------------------------------------- 9: rewards keyed on the client
 
+
 def test_rewards_follow_the_client_not_its_slot(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, partial_round: ProvenRound, clients: list[LocalAccount],
-        second_batches: list) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    clients: list[LocalAccount],
+    second_batches: list,
+) -> None:
     """Client 1 earns a reward in round 0 and leaves; client 0's round-1 update waits in slot 0
     when client 0 leaves after the grace; client 1 comes back into slot 0. Its reward is not
     withheld for the update its slot holds, and client 0 is not paid for a round never finalized."""
@@ -471,8 +643,8 @@ def test_rewards_follow_the_client_not_its_slot(
 
 
 def test_a_client_that_left_with_an_update_in_a_round_never_finalized_is_not_paid_for_it(
-        eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount],
-        full_round: ProvenRound) -> None:
+    eager: Coordinator, chain: Chain, accounts: list[LocalAccount], clients: list[LocalAccount], full_round: ProvenRound
+) -> None:
     eager.submit_update(clients[0], 0, full_round.updates[0].proof, "cid")
     _mine_past(chain, eager.round(0).deadline + CHALLENGE + GRACE)
     eager.withdraw(clients[0])
@@ -484,9 +656,15 @@ def test_a_client_that_left_with_an_update_in_a_round_never_finalized_is_not_pai
 
 
 def test_a_claim_pays_what_the_pool_affords_and_keeps_the_rest_owed(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, partial_round: ProvenRound, clients: list[LocalAccount],
-        second_batches: list) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    clients: list[LocalAccount],
+    second_batches: list,
+) -> None:
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
     for account, data in zip(clients, batches, strict=True):
@@ -507,11 +685,16 @@ def test_a_claim_pays_what_the_pool_affords_and_keeps_the_rest_owed(
 
 # ---------------------------------------------------------------- 10: a copycat federation
 
+
 def test_a_copycat_coordinator_with_the_same_salt_cannot_accept_a_clients_proof(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound, clients: list[LocalAccount]) -> None:
-    copycat = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(),
-                      deployer=accounts[9])
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+    clients: list[LocalAccount],
+) -> None:
+    copycat = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(), deployer=accounts[9])
     assert copycat.federation_id == federation_id(accounts[9].address, FEDERATION_SALT) != FEDERATION_ID
     _register(copycat, logreg_circuits, clients[:1], full_round.data[:1])
     reject("WrongContext", copycat.submit_update, clients[0], 0, full_round.updates[0].proof, "cid")
@@ -519,9 +702,14 @@ def test_a_copycat_coordinator_with_the_same_salt_cannot_accept_a_clients_proof(
 
 # ---------------------------------------------------------------- informational
 
+
 def test_windows_past_two_to_the_32_blocks_are_refused(
-        chain: Chain, accounts: list[LocalAccount], verifiers: Verifiers, logreg_circuits: CircuitSet,
-        full_round: ProvenRound) -> None:
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> None:
     for field in ("challenge_window", "reveal_window", "submission_window"):
         with pytest.raises(ChainError, match="below 2\\^32 blocks"):
             _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(**{field: 2**63}))

@@ -15,7 +15,7 @@ from multiformats import CID
 
 from zkfl.cli.render import exit_code
 from zkfl.errors import ConfigError, ContentMismatchError, IntegrityError, LinkError, ProofError, StoreError
-from zkfl.store import IpfsStore, LocalStore, get_json, get_vector, open_store, put_json, put_vector
+from zkfl.store.artifacts import IpfsStore, LocalStore, get_json, get_vector, open_store, put_json, put_vector
 
 
 def test_local_store_round_trips_by_cid(tmp_path: Path) -> None:
@@ -51,14 +51,15 @@ class _FakeKubo(BaseHTTPRequestHandler):
 
     blocks: dict[str, bytes] = {}
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         url = urllib.parse.urlparse(self.path)
         query = urllib.parse.parse_qs(url.query)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if url.path == "/api/v0/block/put":
             assert query == {"cid-codec": ["raw"], "mhtype": ["sha2-256"]}
             data = body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
-            from zkfl.cid import content_id
+            from zkfl.store.cid import content_id
+
             cid = content_id(data)
             self.blocks[cid] = data
             self._reply(200, json.dumps({"Key": cid, "Size": len(data)}).encode())

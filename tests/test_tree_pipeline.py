@@ -11,19 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import LOGREG
+from test_cli import write_data
 
+from zkfl.audit.audit_report import AuditReport
 from zkfl.audit.auditor import AuditOptions, audit_federation
-from zkfl.audit.report import AuditReport
-from zkfl.aggregator import LeafResult
+from zkfl.fedavg import fixed_point_fedavg
 from zkfl.pipeline import prove_update, run_federation, submit_update
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.executors import LeafJob, RayExecutor, SerialExecutor
-from zkfl.store import get_vector
-from zkfl.verification.fedavg import fixed_point_fedavg
-from zkfl.workspace import Workspace, WorkspaceConfig
-
-from conftest import LOGREG
-from test_cli import write_data
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.roles.aggregator import LeafResult
+from zkfl.store.artifacts import get_vector
 
 pytestmark = pytest.mark.prover
 CLIENTS = 3  # leaf 0 full, leaf 1 half (its slot 3 empty)
@@ -75,16 +74,19 @@ def test_a_tree_round_equals_the_flat_fedavg_and_its_audit_passes(tree_runs: Tre
     assert report.ok, [f"{f.check} {f.scope}: {f.detail}" for f in report.failures]
     checks = {f.check for f in report.checks}
     assert {"leaf-links", "leaf-proof-offchain", "leaf-proof-onchain", "partial-sum", "fedavg"} <= checks
-    assert [(row.leaf, row.sum_exact, row.proof.offchain) for row in report.rounds[0].leaves] == [(0, True, True),
-                                                                                                   (1, True, True)]
+    assert [(row.leaf, row.sum_exact, row.proof.offchain) for row in report.rounds[0].leaves] == [
+        (0, True, True),
+        (1, True, True),
+    ]
 
 
 def test_the_ray_executor_runs_the_same_tree_with_the_same_bytes_out(tree_runs: TreeRuns) -> None:
     serial, ray = tree_runs.serial.coordinator(), tree_runs.ray.coordinator()
     assert ray.current_round == 1
     assert [r.next_model_cid for r in ray.finalized_rounds()] == [r.next_model_cid for r in serial.finalized_rounds()]
-    assert ([(r["leaf"], r["partial_cid"]) for r in _leaf_records(tree_runs.ray)]
-            == [(r["leaf"], r["partial_cid"]) for r in _leaf_records(tree_runs.serial)])
+    assert [(r["leaf"], r["partial_cid"]) for r in _leaf_records(tree_runs.ray)] == [
+        (r["leaf"], r["partial_cid"]) for r in _leaf_records(tree_runs.serial)
+    ]
 
 
 class _StopsAfterOneLeaf(SerialExecutor):

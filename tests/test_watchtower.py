@@ -19,23 +19,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import LOGREG, reject, tampered
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from test_cli import write_data
 
 from zkfl.audit import audit_federation
-from zkfl.chain.coordinator import MODEL_SLOT, OPTIMISTIC, FederationTerms
+from zkfl.chain.coordinator import MODEL_SLOT
 from zkfl.chain.devnet import DEV_MNEMONIC, mine_blocks
 from zkfl.errors import ConfigError
+from zkfl.federation.terms import OPTIMISTIC, FederationTerms
 from zkfl.pipeline import aggregate_round, prove_update, register_client, setup_federation, submit_update
 from zkfl.pipeline.aggregation import wait_until_finalizable
 from zkfl.pipeline.participant import answer_as_client
-from zkfl.pipeline.rounds import round_model
-from zkfl.prover import Proof
-from zkfl.store import get_vector
-from zkfl.workspace import AGGREGATOR, Workspace, WorkspaceConfig
-
-from conftest import LOGREG, reject, tampered
-from test_cli import write_data
+from zkfl.pipeline.round_model import round_model
+from zkfl.pipeline.workspace import AGGREGATOR, Workspace, WorkspaceConfig
+from zkfl.store.artifacts import get_vector
+from zkfl.zk.prover import Proof
 
 pytestmark = pytest.mark.prover
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
@@ -43,7 +43,8 @@ TERMS = FederationTerms(submission_window=40, verification=OPTIMISTIC, challenge
 
 
 def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit_passes(
-        tmp_path: Path, cache_dir: Path, logreg_circuits) -> None:
+    tmp_path: Path, cache_dir: Path, logreg_circuits
+) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=3, terms=TERMS))
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
     watcher = None
@@ -52,10 +53,26 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         Account.enable_unaudited_hdwallet_features()
         tower_key = Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/7").key.hex()
         watcher = subprocess.Popen(
-            [ZKFL, "watch", "--rpc-url", ws.chain.rpc_url, "--coordinator", setup.coordinator, "--store",
-             str(ws.root / "store"), "--interval", "0.2", "--until-round", "1", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + tower_key.removeprefix("0x")})
+            [
+                ZKFL,
+                "watch",
+                "--rpc-url",
+                ws.chain.rpc_url,
+                "--coordinator",
+                setup.coordinator,
+                "--store",
+                str(ws.root / "store"),
+                "--interval",
+                "0.2",
+                "--until-round",
+                "1",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + tower_key.removeprefix("0x")},
+        )
         for i, name in enumerate(("honest", "cheat", "withholder")):
             register_client(ws, name, write_data(tmp_path / f"{name}.npz", 40 + i), batches=2, seed=i)
             prove_update(ws, name)
@@ -112,14 +129,31 @@ def _dev_account(index: int) -> LocalAccount:
 def _watcher(ws: Workspace, coordinator: str, tower: LocalAccount) -> subprocess.Popen:
     """`zkfl watch` until round 1 opens, with `tower`'s key, printing JSON Lines."""
     return subprocess.Popen(
-        [ZKFL, "watch", "--rpc-url", ws.chain.rpc_url, "--coordinator", coordinator, "--store",
-         str(ws.root / "store"), "--interval", "0.2", "--until-round", "1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + tower.key.hex().removeprefix("0x")})
+        [
+            ZKFL,
+            "watch",
+            "--rpc-url",
+            ws.chain.rpc_url,
+            "--coordinator",
+            coordinator,
+            "--store",
+            str(ws.root / "store"),
+            "--interval",
+            "0.2",
+            "--until-round",
+            "1",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ZKFL_WATCHTOWER_KEY": "0x" + tower.key.hex().removeprefix("0x")},
+    )
 
 
 def test_a_watchtower_reveals_a_requested_valid_proof_so_the_requester_loses_its_bond_and_the_update_stays(
-        tmp_path: Path, cache_dir: Path, logreg_circuits) -> None:
+    tmp_path: Path, cache_dir: Path, logreg_circuits
+) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=TERMS))
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
     tower, attacker = _dev_account(7), _dev_account(8)
@@ -159,7 +193,8 @@ def test_a_watchtower_reveals_a_requested_valid_proof_so_the_requester_loses_its
 
 
 def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_update_and_of_the_model(
-        tmp_path: Path, cache_dir: Path, logreg_circuits) -> None:
+    tmp_path: Path, cache_dir: Path, logreg_circuits
+) -> None:
     """...and the rounds close: the first finalizes with the opened update; the second, without
     updates, is skipped after its window and the next round starts from the same model."""
     terms = FederationTerms(submission_window=40, challenge_window=10)  # eager
@@ -186,8 +221,10 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
         coordinator.request_opening(attacker, 1, MODEL_SLOT)
         state = wait_until_finalizable(ws, 1)  # answers, then waits out the deadline and the window: nobody submits
         assert not state.closed and coordinator.dispute(1, MODEL_SLOT).opened
-        np.testing.assert_array_equal(coordinator.opened_vector(1, MODEL_SLOT),
-                                      round_model(ws.circuits.commitments, ws.store, coordinator, 1).weights)
+        np.testing.assert_array_equal(
+            coordinator.opened_vector(1, MODEL_SLOT),
+            round_model(ws.circuits.commitments, ws.store, coordinator, 1).weights,
+        )
         skipped = aggregate_round(ws)
         assert skipped.skipped and skipped.accepted == 0 and coordinator.round(1).skipped
         assert coordinator.current_round == 2 and coordinator.round(2).model_hash == coordinator.round(1).model_hash
@@ -198,9 +235,12 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
 
 
 def test_an_update_the_store_lost_is_requested_by_aggregate_opened_by_its_client_and_aggregated_from_the_chain(
-        tmp_path: Path, cache_dir: Path, logreg_circuits) -> None:
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=FederationTerms(
-        submission_window=40, challenge_window=10)))
+    tmp_path: Path, cache_dir: Path, logreg_circuits
+) -> None:
+    ws, _ = Workspace.init(
+        tmp_path / "fed",
+        WorkspaceConfig(LOGREG, slots=2, terms=FederationTerms(submission_window=40, challenge_window=10)),
+    )
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
     try:
         setup_federation(ws)
@@ -232,8 +272,9 @@ def _wait_for(condition, what: str, seconds: float = 120) -> None:
         time.sleep(0.2)
 
 
-def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(tmp_path: Path, cache_dir: Path,
-                                                                     logreg_circuits) -> None:
+def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(
+    tmp_path: Path, cache_dir: Path, logreg_circuits
+) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=TERMS))
     (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
     try:

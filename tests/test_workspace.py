@@ -7,21 +7,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from zkfl.data import load_batches, load_dataset, make_batches, save_batches
-from zkfl.errors import ConfigError
-from zkfl.chain.coordinator import FederationTerms
-from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
-from zkfl.workspace import Workspace, WorkspaceConfig
-
 from conftest import LOGREG
+
+from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
+from zkfl.data.batches import load_batches, load_dataset, make_batches, save_batches
+from zkfl.errors import ConfigError
+from zkfl.federation.terms import FederationTerms
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 
 def test_config_round_trips_through_toml() -> None:
-    terms = FederationTerms(submission_window=20, registration_window=7, reveal_window=9, max_open_batches=3,
-                            bond_gas_price_wei=5)
-    config = WorkspaceConfig(TrainingStepSpec(Mlp(hidden=16), batch_size=4, learning_rate=0.25), slots=3,
-                             terms=terms, rpc_url="http://127.0.0.1:8545", chain_id=5, srs="/srs/ceremony.srs")
+    terms = FederationTerms(
+        submission_window=20, registration_window=7, reveal_window=9, max_open_batches=3, bond_gas_price_wei=5
+    )
+    config = WorkspaceConfig(
+        TrainingStepSpec(Mlp(hidden=16), batch_size=4, learning_rate=0.25),
+        slots=3,
+        terms=terms,
+        rpc_url="http://127.0.0.1:8545",
+        chain_id=5,
+        srs="/srs/ceremony.srs",
+    )
     assert WorkspaceConfig.from_toml(config.to_toml()) == config
 
 
@@ -30,44 +36,56 @@ def test_every_default_comes_from_the_nested_types() -> None:
     assert config == WorkspaceConfig()
     assert config.training == TrainingStepSpec() and config.terms == FederationTerms()
     assert config.training.model == LogisticRegression()
-    assert WorkspaceConfig.from_toml("[model]\nfamily = \"mlp\"\n").training.model == Mlp()
+    assert WorkspaceConfig.from_toml('[model]\nfamily = "mlp"\n').training.model == Mlp()
 
 
 def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_one() -> None:
     eager = WorkspaceConfig()
-    for changed in (FederationTerms(challenge_window=99), FederationTerms(reveal_window=7),
-                    FederationTerms(registration_window=3), FederationTerms(max_open_batches=2),
-                    FederationTerms(bond_gas_price_wei=1), FederationTerms(challenge_bond_wei=1)):
+    for changed in (
+        FederationTerms(challenge_window=99),
+        FederationTerms(reveal_window=7),
+        FederationTerms(registration_window=3),
+        FederationTerms(max_open_batches=2),
+        FederationTerms(bond_gas_price_wei=1),
+        FederationTerms(challenge_bond_wei=1),
+    ):
         assert WorkspaceConfig(terms=changed).digest() != eager.digest(), changed  # openings dispute eager rounds too
     optimistic = WorkspaceConfig(terms=FederationTerms(verification="optimistic"))
     assert optimistic.digest() != eager.digest()
-    assert WorkspaceConfig(terms=FederationTerms(verification="optimistic", challenge_window=99)).digest() != \
-        optimistic.digest()
+    assert (
+        WorkspaceConfig(terms=FederationTerms(verification="optimistic", challenge_window=99)).digest()
+        != optimistic.digest()
+    )
     assert WorkspaceConfig.from_toml(optimistic.to_toml()) == optimistic
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[model]\nfamily = \"logreg\"\nlayers = 3\n", "unknown key 'layers' in [model] for model family 'logreg'"),
-    ("[model]\nhidden = 3\n", "unknown key 'hidden' in [model] for model family 'logreg'"),
-    ("[model]\nfamily = \"cnn\"\n", "unknown model family 'cnn'; expected one of: logreg, mlp"),
-    ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
-    ("[training]\nbatch_size = \"8\"\n", "batch_size must be int"),
-    ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
-    ("[federation]\nslots = 0\n", "slots must be at least 1"),
-    ("[federation]\nslots = 256\n", "a flat federation has at most 255 slots"),
-    ("[federation]\nslots = 6\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
-    ("[federation]\nslots = 4\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
-    ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1, got 0"),
-    ("[federation]\nverification = \"lazy\"\n", "verification must be one of eager, optimistic, got 'lazy'"),
-    ("[federation]\nchallenge_window = 0\n", "challenge_window must be at least 1, got 0"),  # eager too
-    ("[federation]\nverification = \"optimistic\"\nchallenge_bond_wei = 0\n",
-     "challenge_bond_wei must be at least 1, got 0"),
-    ("[federation]\nreveal_window = 0\n", "reveal_window must be at least 1, got 0"),
-    ("[federation]\nmax_open_batches = 0\n", "max_open_batches must be at least 1, got 0"),
-    ("[federation]\nregistration_window = -1\n", "registration_window must not be negative, got -1"),
-    ("[federation]\nchallenger_share_bps = 5001\n", "challenger_share_bps must be in 0..5000"),
-    ("[chain]\nrpc_url = \"ws://x\"\n", "rpc_url must be 'devnet' or an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[model]\nfamily = "logreg"\nlayers = 3\n', "unknown key 'layers' in [model] for model family 'logreg'"),
+        ("[model]\nhidden = 3\n", "unknown key 'hidden' in [model] for model family 'logreg'"),
+        ('[model]\nfamily = "cnn"\n', "unknown model family 'cnn'; expected one of: logreg, mlp"),
+        ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
+        ('[training]\nbatch_size = "8"\n', "batch_size must be int"),
+        ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
+        ("[federation]\nslots = 0\n", "slots must be at least 1"),
+        ("[federation]\nslots = 256\n", "a flat federation has at most 255 slots"),
+        ("[federation]\nslots = 6\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
+        ("[federation]\nslots = 4\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
+        ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1, got 0"),
+        ('[federation]\nverification = "lazy"\n', "verification must be one of eager, optimistic, got 'lazy'"),
+        ("[federation]\nchallenge_window = 0\n", "challenge_window must be at least 1, got 0"),  # eager too
+        (
+            '[federation]\nverification = "optimistic"\nchallenge_bond_wei = 0\n',
+            "challenge_bond_wei must be at least 1, got 0",
+        ),
+        ("[federation]\nreveal_window = 0\n", "reveal_window must be at least 1, got 0"),
+        ("[federation]\nmax_open_batches = 0\n", "max_open_batches must be at least 1, got 0"),
+        ("[federation]\nregistration_window = -1\n", "registration_window must not be negative, got -1"),
+        ("[federation]\nchallenger_share_bps = 5001\n", "challenger_share_bps must be in 0..5000"),
+        ('[chain]\nrpc_url = "ws://x"\n', "rpc_url must be 'devnet' or an http(s) URL"),
+    ],
+)
 def test_invalid_configs_are_named(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         WorkspaceConfig.from_toml(text)
@@ -94,7 +112,9 @@ def test_not_deployed_workspace_says_to_run_setup(tmp_path: Path) -> None:
 def test_too_little_data_for_one_round_is_named(tmp_path: Path) -> None:
     path = tmp_path / "tiny.npz"
     np.savez(path, x=np.zeros((LOGREG.sample_count - 1, LOGREG.features)), y=np.zeros(LOGREG.sample_count - 1, int))
-    with pytest.raises(ConfigError, match=f"has {LOGREG.sample_count - 1} samples; one round needs {LOGREG.sample_count}"):
+    with pytest.raises(
+        ConfigError, match=f"has {LOGREG.sample_count - 1} samples; one round needs {LOGREG.sample_count}"
+    ):
         load_dataset(path, LOGREG)
 
 
@@ -116,6 +136,7 @@ def test_batches_cover_the_data_and_never_share_a_commitment(logreg_circuits, tm
     assert sorted(first_pass) == sorted(np.round(x[:, 0] * 4096).astype(int))  # disjoint, covering pass
     assert len({b.commitment(key, LOGREG) for b in batches}) == 5
     save_batches(tmp_path / "b.npz", batches)
-    assert [b.commitment(key, LOGREG) for b in load_batches(tmp_path / "b.npz")] == [b.commitment(key, LOGREG)
-                                                                                   for b in batches]
+    assert [b.commitment(key, LOGREG) for b in load_batches(tmp_path / "b.npz")] == [
+        b.commitment(key, LOGREG) for b in batches
+    ]
     assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o600

@@ -24,112 +24,29 @@ The chain stores keccak256 of a point (its `digest`, one word); Python compares 
 Links: a client's C(model) is its round's model; C(context) is the sender's context commitment
 (`context`); an aggregation's slot i is the update accepted in slot i, or C(empty slot) where none
 was; its output is the next round's model. Both circuits share logrows and SRS, so one vector has
-one commitment in either circuit (`zkfl.build` checks it).
+one commitment in either circuit (`zkfl.zk.build` checks it).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import ezkl
 import numpy as np
 from eth_abi import encode
 from eth_utils import keccak
-from py_ecc.bn128 import FQ, add, curve_order, field_modulus, multiply
+from py_ecc.bn128 import curve_order
 
 from zkfl.circuits import FedAvgSpec, PartialSumSpec
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
-from zkfl.errors import ConfigError, LinkError
-from zkfl.fixedpoint import FixedArray, check_range, to_felts
-from zkfl.powers_of_tau import SrsFile
-from zkfl.prover import CircuitKeys
-from zkfl.srs import srs_logrows
-from zkfl.store import ArtifactStore, get_vector
+from zkfl.errors import LinkError
+from zkfl.fixedpoint import FixedArray
+from zkfl.store.artifacts import ArtifactStore, get_vector
+from zkfl.zk.commitments import POINT_BYTES, CommitmentKey, digest
 
-POINT_BYTES = 64
 CLIENT_POINTS = 4
-
-
-def digest(point: bytes) -> int:
-    """What the chain stores for a commitment: keccak256 of its 64 bytes (x, y big-endian)."""
-    return int.from_bytes(keccak(point), "big")
-
-
-@dataclass(frozen=True)
-class CommitmentKey:
-    """What computing the federation's commitments takes: a circuit's settings and verification key
-    (they fix logrows and the blinding rows that every commitment includes) and the SRS its keys
-    were made with, at exactly that logrows."""
-
-    settings_path: Path
-    vk_path: Path
-    srs_path: Path
-
-    def point(self, vector: FixedArray) -> bytes:
-        """C(vector) as 64 bytes: x then y, big-endian (as in proof bytes)."""
-        flat = np.asarray(vector, dtype=np.int64).reshape(-1)
-        check_range(flat)
-        points = ezkl.kzg_commit(to_felts(flat), str(self.vk_path), str(self.settings_path), str(self.srs_path))
-        if len(points) != 1:
-            raise ConfigError(f"a vector of {flat.size} elements does not fit in one column of the circuit")
-        return _point_bytes(points[0])
-
-    def commit(self, vector: FixedArray) -> int:
-        """The digest of C(vector): the value proofs link by and the chain stores."""
-        return digest(self.point(vector))
-
-    def context_basis(self) -> tuple[bytes, list[bytes]]:
-        """(C(0), [C(e_j) - C(0) for each context element j]): with these the coordinator computes
-        C(context) = C(0) + sum_j context_j * (C(e_j) - C(0)) for any sender, with the EC
-        precompiles (a commitment is affine in the vector: the blinding rows add C(0))."""
-        return self.zero_point(), self.vector_basis(CONTEXT_LEN)
-
-    def zero_point(self) -> bytes:
-        """C(0): the same point for a zero vector of any length (only the unusable rows, 1 each)."""
-        return self.point(np.zeros(1, dtype=np.int64))
-
-    def vector_basis(self, length: int) -> list[bytes]:
-        """[C(e_j) - C(0) for j < length]: the Lagrange basis points of rows 0..length-1, with which
-        anyone recomputes the canonical C(v) = C(0) + sum_j v_j * L_j (an on-chain opening)."""
-        return list(_vector_basis(self, length))
-
-    def canonical_point(self, vector: FixedArray) -> bytes:
-        """C(vector) from the basis, as the coordinator's `openVector` computes it (py-ecc)."""
-        flat = [int(v) for v in np.asarray(vector, dtype=np.int64).reshape(-1)]
-        acc = _from_bytes(self.zero_point())
-        for value, point in zip(flat, _vector_basis(self, len(flat)), strict=True):
-            if value:
-                acc = add(acc, multiply(_from_bytes(point), value % curve_order))
-        return _to_bytes(acc)
-
-
-@functools.cache
-def _vector_basis(key: CommitmentKey, length: int) -> tuple[bytes, ...]:
-    """Row j's point is the SRS's Lagrange point L_j(s)·G (a column commits to sum_j v_j L_j, plus
-    its unusable rows). Read from the SRS file, since one `kzg_commit` per row would take minutes at
-    the digits shape; the first and last are checked against `kzg_commit` itself."""
-    srs = SrsFile.read(key.srs_path)
-    if length > srs.size:
-        raise ConfigError(f"a vector of {length} elements does not fit the SRS's {srs.size} rows")
-    basis = tuple(b"".join(c.to_bytes(32, "big") for c in srs.lagrange(j)) for j in range(length))
-    zero = _from_bytes(key.zero_point())
-    for j in sorted({0, length - 1}):
-        unit = np.zeros(length, dtype=np.int64)
-        unit[j] = 1
-        if _to_bytes(add(_from_bytes(key.point(unit)), _negate(zero))) != basis[j]:
-            raise ConfigError(f"row {j}'s commitment C(e_{j}) - C(0) is not the SRS's Lagrange point {j}: this ezkl "
-                              "lays a vector out in other rows, so on-chain openings would not match its commitments")
-    return basis
-
-
-def basis_hash(basis: Sequence[bytes]) -> bytes:
-    """What the coordinator checks an opening's basis against (`vectorBasisHash`)."""
-    return keccak(b"".join(basis))
 
 
 def opening_values(vector: FixedArray) -> list[int]:
@@ -154,22 +71,6 @@ def federation_id(deployer: str, salt: bytes) -> bytes:
     return keccak(encode(["address", "bytes32"], [deployer, salt]))
 
 
-def commitment_key(settings_path: Path, vk_path: Path, srs_path: Path) -> CommitmentKey:
-    """A commitment key, refusing an SRS that is not of the circuit's logrows (kzg_commit would
-    silently commit over another domain)."""
-    logrows = json.loads(Path(settings_path).read_text())["run_args"]["logrows"]
-    srs_k = srs_logrows(Path(srs_path))
-    if srs_k != logrows:
-        raise ConfigError(f"the SRS at {srs_path} has logrows {srs_k}; commitments of this federation need its "
-                          f"circuits' logrows {logrows}")
-    return CommitmentKey(Path(settings_path), Path(vk_path), Path(srs_path))
-
-
-def keys_commitment(keys: CircuitKeys) -> CommitmentKey:
-    """The commitment key of a keyed circuit (its settings, vk and the SRS its keys were made with)."""
-    return commitment_key(keys.circuit.settings_path, keys.vk_path, keys.srs.path)
-
-
 def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:
     """The client proof's context input: keccak256(abi.encode(chainId, federationId, sender)), its
     top CONTEXT_LEN x CONTEXT_BITS bits cut into CONTEXT_LEN field elements. A proof commits to it,
@@ -178,15 +79,16 @@ def context(chain_id: int, federation_id: bytes, sender: str) -> FixedArray:
     word = keccak(encode(["uint256", "bytes32", "address"], [chain_id, federation_id, sender]))
     bits = int.from_bytes(word, "big") >> (256 - CONTEXT_LEN * CONTEXT_BITS)
     mask = (1 << CONTEXT_BITS) - 1
-    return np.array([(bits >> (CONTEXT_BITS * (CONTEXT_LEN - 1 - j))) & mask for j in range(CONTEXT_LEN)],
-                    dtype=np.int64)
+    return np.array(
+        [(bits >> (CONTEXT_BITS * (CONTEXT_LEN - 1 - j))) & mask for j in range(CONTEXT_LEN)], dtype=np.int64
+    )
 
 
 def proof_points(proof: bytes, count: int, what: str) -> list[bytes]:
     """The first `count` commitments of a proof's bytes."""
     if len(proof) < count * POINT_BYTES:
         raise LinkError(f"{what} of {len(proof)} bytes cannot hold its {count} commitments")
-    return [proof[i * POINT_BYTES:(i + 1) * POINT_BYTES] for i in range(count)]
+    return [proof[i * POINT_BYTES : (i + 1) * POINT_BYTES] for i in range(count)]
 
 
 def optimistic_claim(proof: bytes) -> tuple[bytes, bytes]:
@@ -199,7 +101,7 @@ def optimistic_claim(proof: bytes) -> tuple[bytes, bytes]:
 def starts_with_claim(proof: bytes, commitments: bytes) -> bool:
     """Whether `proof` starts with exactly the commitments its optimistic submission claimed, as
     the coordinator checks before it runs the verifier on a challenged proof."""
-    return proof[:CLIENT_POINTS * POINT_BYTES] == commitments
+    return proof[: CLIENT_POINTS * POINT_BYTES] == commitments
 
 
 @dataclass(frozen=True)
@@ -216,8 +118,9 @@ class ClientCommitments:
         return cls(*(digest(p) for p in proof_points(proof, CLIENT_POINTS, "a client proof")))
 
     @classmethod
-    def of(cls, key: CommitmentKey, model: FixedArray, data: FixedArray, context_: FixedArray,
-           update: FixedArray) -> ClientCommitments:
+    def of(
+        cls, key: CommitmentKey, model: FixedArray, data: FixedArray, context_: FixedArray, update: FixedArray
+    ) -> ClientCommitments:
         """The commitments a proof over these vectors must carry."""
         return cls(key.commit(model), key.commit(data), key.commit(context_), key.commit(update))
 
@@ -245,56 +148,14 @@ class AggregationCommitments:
         return (*self.slots, self.next_model)
 
 
-@dataclass(frozen=True)
-class TreeShape:
-    """How a round's K client slots are aggregated: flat (leaf_slots 0: one FedAvg proof over the
-    slots) or in leaves of G slots under a FedAvg root over the leaves (Coordinator.leafSlots)."""
-
-    slots: int
-    leaf_slots: int = 0
-
-    @classmethod
-    def of(cls, shape: TreeShape | int) -> TreeShape:
-        """A shape, or K slots aggregated flat."""
-        return cls(shape) if isinstance(shape, int) else shape
-
-    def problems(self) -> list[str]:
-        if self.slots < 1:
-            return [f"slots must be at least 1, got {self.slots}"]
-        if self.leaf_slots == 0:
-            return []
-        if self.leaf_slots < 1 or self.slots % self.leaf_slots or self.slots == self.leaf_slots:
-            return [f"leaf_slots must divide slots into at least two leaves (slots {self.slots}, leaf_slots "
-                    f"{self.leaf_slots}); use 0 for a flat federation"]
-        return []
-
-    @property
-    def is_tree(self) -> bool:
-        return self.leaf_slots > 0
-
-    @property
-    def leaves(self) -> int:
-        return self.slots // self.leaf_slots if self.is_tree else 0
-
-    @property
-    def root_inputs(self) -> int:
-        """R: the FedAvg circuit's inputs (leaves of a tree, slots of a flat federation)."""
-        return self.leaves if self.is_tree else self.slots
-
-    def leaf_slot_range(self, leaf: int) -> range:
-        return range(leaf * self.leaf_slots, (leaf + 1) * self.leaf_slots)
-
-    def leaf_of(self, slot: int) -> int:
-        return slot // self.leaf_slots
-
-
 def expected_leaf_inputs(accepted: Mapping[int, int], shape: TreeShape, leaf: int, empty: int) -> tuple[int, ...]:
     """The slot commitments a leaf proof must consume: its slots' accepted updates, else `empty`."""
     return tuple(accepted.get(i, empty) for i in shape.leaf_slot_range(leaf))
 
 
-def expected_root_inputs(accepted: Mapping[int, int], leaf_outputs: Mapping[int, int], shape: TreeShape,
-                         empty: int) -> tuple[int, ...]:
+def expected_root_inputs(
+    accepted: Mapping[int, int], leaf_outputs: Mapping[int, int], shape: TreeShape, empty: int
+) -> tuple[int, ...]:
     """The commitments the FedAvg (root) proof must consume: the slots of a flat federation; a
     tree's leaf outputs, `empty` for a leaf without accepted updates. Raises LinkError for a leaf
     with accepted updates and no proven output (the coordinator's LeafNotAggregated)."""
@@ -324,15 +185,18 @@ def expected_slots(accepted: Mapping[int, int], slots: int, empty: int) -> tuple
     return tuple(accepted.get(i, empty) for i in range(slots))
 
 
-def client_link_problem(proof: ClientCommitments, round_model: int, accepted_update: int,
-                        sender_context: int | None = None) -> str | None:
+def client_link_problem(
+    proof: ClientCommitments, round_model: int, accepted_update: int, sender_context: int | None = None
+) -> str | None:
     """Why a client proof does not link into its round (None if it does). With `sender_context`
     (the digest of C(context) of the account that submitted it), also its binding to that sender."""
     if proof.model != round_model:
         return f"the client trained from model {proof.model:#x}, the round's global model is {round_model:#x}"
     if sender_context is not None and proof.context != sender_context:
-        return (f"the proof is bound to context {proof.context:#x}, not to its sender's {sender_context:#x} in this "
-                "federation: it was made for another account or federation")
+        return (
+            f"the proof is bound to context {proof.context:#x}, not to its sender's {sender_context:#x} in this "
+            "federation: it was made for another account or federation"
+        )
     if proof.update != accepted_update:
         return f"the proof outputs update {proof.update:#x}, the chain accepted {accepted_update:#x}"
     return None
@@ -368,23 +232,3 @@ def checked_vector(key: CommitmentKey, store: ArtifactStore, cid: str, expected:
     vector = get_vector(store, cid)
     check_commitment(key, vector, expected, f"{what} {cid}")
     return vector
-
-
-def _point_bytes(point: object) -> bytes:
-    """ezkl's PyG1Affine (x, y as little-endian hex) -> 64 bytes big-endian."""
-    return b"".join(bytes.fromhex(getattr(point, axis))[::-1] for axis in ("x", "y"))
-
-
-Point = tuple[FQ, FQ]
-
-
-def _from_bytes(point: bytes) -> Point:
-    return FQ(int.from_bytes(point[:32], "big")), FQ(int.from_bytes(point[32:], "big"))
-
-
-def _to_bytes(point: Point) -> bytes:
-    return b"".join(int(c).to_bytes(32, "big") for c in point)
-
-
-def _negate(point: Point) -> Point:
-    return point[0], FQ(field_modulus - int(point[1]))

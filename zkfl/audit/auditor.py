@@ -5,7 +5,7 @@ fetched by CID and checked. From the coordinator's `circuitsDigest` the auditor 
 federation manifest's CID, which names the verification keys; the federation-level checks (event
 origin, events against state, the coordinator's code, the round sequence, the manifest against the
 circuits' settings) are here, and every round goes through the same round checker as
-`zkfl verify --round` (`zkfl.verification.rounds`).
+`zkfl verify --round` (`zkfl.verification.round_checker`).
 """
 
 from __future__ import annotations
@@ -21,25 +21,27 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
+from zkfl.audit.audit_report import AuditReport, median_or_none
 from zkfl.audit.events import check_against_state, check_origin, check_round_sequence
-from zkfl.audit.report import AuditReport, median_or_none
-from zkfl.audit.srs import SrsReport, check_srs
+from zkfl.audit.srs_check import SrsReport, check_srs
 from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.deploy import ZERO_ADDRESS
 from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
-from zkfl.data import load_dataset
+from zkfl.circuits.aggregation import TreeShape
+from zkfl.data.batches import load_dataset
+from zkfl.data.evaluation import accuracy
 from zkfl.errors import ChainError, ConfigError, ZkflError
-from zkfl.evaluation import accuracy
+from zkfl.federation.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
 from zkfl.fixedpoint import dequantize
-from zkfl.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.build import partial_sum_spec
-from zkfl.chain.deploy import ZERO_ADDRESS
-from zkfl.protocol import CommitmentKey, TreeShape, empty_slot_commitment, federation_id
-from zkfl.prover import VerifierKeys, settings_problems
-from zkfl.store import ArtifactStore, open_store
+from zkfl.protocol import empty_slot_commitment, federation_id
+from zkfl.store.artifacts import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
-from zkfl.verification.rounds import KINDS, FederationView, RoundAudit, RoundChecker
+from zkfl.verification.round_checker import KINDS, FederationView, RoundAudit, RoundChecker
+from zkfl.zk.build import partial_sum_spec
+from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.prover import VerifierKeys, settings_problems
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,13 @@ class _Circuits:
     commitments: CommitmentKey | None = None
 
 
-def audit_federation(rpc_url: str, coordinator_address: str, store_location: str | os.PathLike[str],
-                     options: AuditOptions = AuditOptions(), progress: Progress = silent) -> AuditReport:
+def audit_federation(
+    rpc_url: str,
+    coordinator_address: str,
+    store_location: str | os.PathLike[str],
+    options: AuditOptions = AuditOptions(),
+    progress: Progress = silent,
+) -> AuditReport:
     """Every check of the federation at `coordinator_address`; never raises for a failed check
     (it is a finding), only for input that cannot be audited at all (ChainError, ConfigError)."""
     start = time.perf_counter()
@@ -75,8 +82,9 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     progress(f"auditor: reading the coordinator and its event log {coordinator.address}")
     try:
         digest = coordinator.circuits_digest
-        view = FederationView.read(coordinator, open_store(store_location), dict.fromkeys(KINDS), None, None,
-                                   options.onchain)
+        view = FederationView.read(
+            coordinator, open_store(store_location), dict.fromkeys(KINDS), None, None, options.onchain
+        )
     except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
         raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
     log, slots, empty, verifiers = view.log, view.slots, view.empty_slot_commitment, view.verifiers
@@ -87,10 +95,15 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
     with ExitStack() as stack:
         circuits, srs_report = _load_circuits(view.store, digest, view.shape, empty, options, findings, stack)
         manifest = circuits.manifest
-        check_coordinator_code(view, digest, findings, circuits.commitments,
-                               manifest.fedavg.update_len if manifest else None)
-        checker = RoundChecker(replace(view, keys=circuits.keys, commitments=circuits.commitments,
-                                       fedavg=manifest.fedavg if manifest else None), findings)
+        check_coordinator_code(
+            view, digest, findings, circuits.commitments, manifest.fedavg.update_len if manifest else None
+        )
+        checker = RoundChecker(
+            replace(
+                view, keys=circuits.keys, commitments=circuits.commitments, fedavg=manifest.fedavg if manifest else None
+            ),
+            findings,
+        )
         rounds = []
         for r in rounds_present:
             progress(f"auditor: round {r}")
@@ -103,22 +116,35 @@ def audit_federation(rpc_url: str, coordinator_address: str, store_location: str
         check_no_invalid_update_survived(log, finalized, findings)
     last = rounds[-1] if rounds else None
     federation = {
-        "chain_id": chain.chain_id, "rpc_url": rpc_url, "coordinator": coordinator.address,
-        "client_verifier": verifiers["client"], "aggregator_verifier": verifiers["aggregator"],
-        "leaf_verifier": verifiers.get("leaf"), "slots": slots, "leaf_slots": view.leaf_slots, "verification": terms.verification, "circuits_digest": "0x" + digest.hex(),
+        "chain_id": chain.chain_id,
+        "rpc_url": rpc_url,
+        "coordinator": coordinator.address,
+        "client_verifier": verifiers["client"],
+        "aggregator_verifier": verifiers["aggregator"],
+        "leaf_verifier": verifiers.get("leaf"),
+        "slots": slots,
+        "leaf_slots": view.leaf_slots,
+        "verification": terms.verification,
+        "circuits_digest": "0x" + digest.hex(),
         "manifest_cid": manifest_cid(digest),
-        "model": manifest.model if manifest else None, "events": log.count,
-        "current_round": coordinator.current_round, "rounds_finalized": len(finalized),
-        "rounds_skipped": sum(r.skipped for r in rounds), "federation_id": "0x" + view.federation_id.hex(),
+        "model": manifest.model if manifest else None,
+        "events": log.count,
+        "current_round": coordinator.current_round,
+        "rounds_finalized": len(finalized),
+        "rounds_skipped": sum(r.skipped for r in rounds),
+        "federation_id": "0x" + view.federation_id.hex(),
         "genesis_model_hash": rounds[0].model_hash if rounds else None,
-        "final_model_hash": last.model_hash if last else None, "final_model_cid": last.model_cid if last else None,
+        "final_model_hash": last.model_hash if last else None,
+        "final_model_cid": last.model_cid if last else None,
     }
     seconds = checker.verify_seconds
-    timing = {"total_seconds": round(time.perf_counter() - start, 2),
-              "client_verify_median": median_or_none(seconds["client"]),
-              "aggregator_verify_median": median_or_none(seconds["aggregator"]),
-              "client_verify_seconds": [round(s, 4) for s in seconds["client"]],
-              "aggregator_verify_seconds": [round(s, 4) for s in seconds["aggregator"]]}
+    timing = {
+        "total_seconds": round(time.perf_counter() - start, 2),
+        "client_verify_median": median_or_none(seconds["client"]),
+        "aggregator_verify_median": median_or_none(seconds["aggregator"]),
+        "client_verify_seconds": [round(s, 4) for s in seconds["client"]],
+        "aggregator_verify_seconds": [round(s, 4) for s in seconds["aggregator"]],
+    }
     return AuditReport(federation, srs_report.to_json(), rounds, findings.items, timing)
 
 
@@ -128,14 +154,24 @@ def check_no_invalid_update_survived(log: FederationLog, finalized: list[RoundAu
     kept = [u for r in finalized for u in r.updates]
     bad = [f"round {r.round} slot {u.slot}" for r in finalized for u in r.updates if not u.proof.offchain]
     slashed = sum(len(v) for v in log.slashed.values())
-    findings.add("no-invalid-update-survived", "federation", not bad,
-                 f"{len(kept)} update(s) left in finalized rounds, every proof verifies; {slashed} slashed "
-                 "(an invalid proof challenged, or a request nobody answered)" if not bad else f"invalid or unreadable proof(s) survived their challenge window: "
-                 f"{', '.join(bad)}")
+    findings.add(
+        "no-invalid-update-survived",
+        "federation",
+        not bad,
+        f"{len(kept)} update(s) left in finalized rounds, every proof verifies; {slashed} slashed "
+        "(an invalid proof challenged, or a request nobody answered)"
+        if not bad
+        else f"invalid or unreadable proof(s) survived their challenge window: {', '.join(bad)}",
+    )
 
 
-def check_coordinator_code(view: FederationView, digest: bytes, findings: Findings,
-                           commitments: CommitmentKey | None = None, update_length: int | None = None) -> None:
+def check_coordinator_code(
+    view: FederationView,
+    digest: bytes,
+    findings: Findings,
+    commitments: CommitmentKey | None = None,
+    update_length: int | None = None,
+) -> None:
     """The coordinator must have been created from zkFL's Coordinator bytecode (so it enforces the
     rules the audit relies on), with constructor arguments that match what it reports (`view`, and
     its `circuitsDigest`, as read from the chain): its federation id derived from the creator and
@@ -148,34 +184,52 @@ def check_coordinator_code(view: FederationView, digest: bytes, findings: Findin
     tx = w3.eth.get_transaction(log.creation_tx)
     created = w3.eth.get_transaction_receipt(log.creation_tx)["contractAddress"]
     if created != coordinator.address:
-        findings.add("coordinator-code", "federation", False,
-                     f"the federation's creation transaction {log.creation_tx} created {created}, not the "
-                     f"audited coordinator {coordinator.address}")
+        findings.add(
+            "coordinator-code",
+            "federation",
+            False,
+            f"the federation's creation transaction {log.creation_tx} created {created}, not the "
+            f"audited coordinator {coordinator.address}",
+        )
         return
     data, code = bytes(tx["input"]), bytes.fromhex(coordinator.artifact.bytecode[2:])
     if tx["to"] is not None or not data.startswith(code):
-        findings.add("coordinator-code", "federation", False,
-                     f"the contract was not created from zkFL's Coordinator bytecode (transaction {log.creation_tx})")
+        findings.add(
+            "coordinator-code",
+            "federation",
+            False,
+            f"the contract was not created from zkFL's Coordinator bytecode (transaction {log.creation_tx})",
+        )
         return
-    args = _constructor_args(coordinator, data[len(code):])
+    args = _constructor_args(coordinator, data[len(code) :])
     actual = {**args, "federationSalt": federation_id(tx["from"], args["federationSalt"])}
     expected = _expected_constructor_args(view, digest)
     wrong = [name for name, value in expected.items() if _canonical(actual[name]) != _canonical(value)]
     wrong += _key_disagreements(args["key"], coordinator, commitments, update_length)
-    wrong = [f"{name} (the id it derives with the creator {tx['from']} is not federationId)"
-             if name == "federationSalt" else name for name in wrong]
+    wrong = [
+        f"{name} (the id it derives with the creator {tx['from']} is not federationId)"
+        if name == "federationSalt"
+        else name
+        for name in wrong
+    ]
     unchecked = "" if commitments is not None else " (the key's C(0) and context basis not checked: no trusted key)"
-    findings.add("coordinator-code", "federation", not wrong,
-                 f"created from zkFL's Coordinator in {log.creation_tx}{unchecked}" if not wrong else
-                 f"constructor arguments disagree with the contract's state or events: {', '.join(wrong)}")
+    findings.add(
+        "coordinator-code",
+        "federation",
+        not wrong,
+        f"created from zkFL's Coordinator in {log.creation_tx}{unchecked}"
+        if not wrong
+        else f"constructor arguments disagree with the contract's state or events: {', '.join(wrong)}",
+    )
 
 
 def _constructor_args(coordinator: Coordinator, encoded: bytes) -> dict[str, Any]:
     """The coordinator's constructor arguments by name, decoded from its creation calldata."""
     constructor = next(item for item in coordinator.artifact.abi if item["type"] == "constructor")
     types = [_abi_type(i) for i in constructor["inputs"]]
-    return dict(zip([i["name"] for i in constructor["inputs"]], coordinator.chain.w3.codec.decode(types, encoded),
-                    strict=True))
+    return dict(
+        zip([i["name"] for i in constructor["inputs"]], coordinator.chain.w3.codec.decode(types, encoded), strict=True)
+    )
 
 
 def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str, Any]:
@@ -183,9 +237,15 @@ def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str,
     views and events (the salt as the federation id it derives: `federationId`)."""
     coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
     aggregation = (verifiers["aggregator"], verifiers.get("leaf", ZERO_ADDRESS), view.leaf_slots)
-    expected = {"clientVerifier_": verifiers["client"], "aggregation": aggregation, "slots_": view.slots,
-                "emptySlotHash_": view.empty_slot_commitment, "circuitsDigest_": digest,
-                "terms": coordinator.terms.as_tuple(), "federationSalt": view.federation_id}
+    expected = {
+        "clientVerifier_": verifiers["client"],
+        "aggregation": aggregation,
+        "slots_": view.slots,
+        "emptySlotHash_": view.empty_slot_commitment,
+        "circuitsDigest_": digest,
+        "terms": coordinator.terms.as_tuple(),
+        "federationSalt": view.federation_id,
+    }
     if log.raw["AggregatorChanged"]:
         expected["aggregator_"] = log.raw["AggregatorChanged"][0].args.current
     opened = log.opened.get(0)
@@ -194,8 +254,9 @@ def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str,
     return expected
 
 
-def _key_disagreements(key: tuple, coordinator: Coordinator, commitments: CommitmentKey | None,
-                       update_length: int | None) -> list[str]:
+def _key_disagreements(
+    key: tuple, coordinator: Coordinator, commitments: CommitmentKey | None, update_length: int | None
+) -> list[str]:
     """The constructor's commitment key fields that are not the federation's: the basis hash and
     length as the contract reports them (and the length as the manifest's FedAvg shape), C(0) and
     the context basis as the trusted key computes them (where there is one)."""
@@ -235,8 +296,15 @@ def _abi_type(item: dict) -> str:
     return str(item["type"])
 
 
-def _load_circuits(store: ArtifactStore, digest: bytes, shape: TreeShape, empty: int, options: AuditOptions,
-                   findings: Findings, stack: ExitStack) -> tuple[_Circuits, SrsReport]:
+def _load_circuits(
+    store: ArtifactStore,
+    digest: bytes,
+    shape: TreeShape,
+    empty: int,
+    options: AuditOptions,
+    findings: Findings,
+    stack: ExitStack,
+) -> tuple[_Circuits, SrsReport]:
     """Fetch the manifest named by the on-chain digest and the verification keys it names, and check
     it against the coordinator (slots and tree, empty-slot commitment) and the circuits' own settings."""
     circuits = _Circuits()
@@ -246,10 +314,15 @@ def _load_circuits(store: ArtifactStore, digest: bytes, shape: TreeShape, empty:
         findings.add("manifest", "federation", False, f"federation manifest {manifest_cid(digest)}: {exc}")
         return circuits, check_srs(None, store, options.srs_files, options.strict_srs, findings)
     circuits.manifest = manifest
-    findings.add("manifest", "federation", manifest.shape == shape,
-                 f"{manifest_cid(digest)} (hash recorded on-chain)" if manifest.shape == shape else
-                 f"the manifest is for {manifest.slots} slots in leaves of {manifest.leaf_slots}, the coordinator has "
-                 f"{shape.slots} in leaves of {shape.leaf_slots} (0: flat)")
+    findings.add(
+        "manifest",
+        "federation",
+        manifest.shape == shape,
+        f"{manifest_cid(digest)} (hash recorded on-chain)"
+        if manifest.shape == shape
+        else f"the manifest is for {manifest.slots} slots in leaves of {manifest.leaf_slots}, the coordinator has "
+        f"{shape.slots} in leaves of {shape.leaf_slots} (0: flat)",
+    )
     io_lengths = {"client": manifest.training.io_lengths(), "aggregator": manifest.fedavg.io_lengths()}
     if manifest.shape.is_tree:
         io_lengths["leaf"] = partial_sum_spec(manifest.training, manifest.shape).io_lengths()
@@ -262,10 +335,14 @@ def _load_circuits(store: ArtifactStore, digest: bytes, shape: TreeShape, empty:
             continue
         findings.add("verification-key", f"{name} circuit", True, f"vk {entry.vk_cid}")
         problems = settings_problems(json.loads(keys.settings_path.read_text()), manifest.scale, *io)
-        findings.add("circuit-settings", f"{name} circuit", not problems,
-                     "; ".join(problems) if problems else
-                     f"scale {manifest.scale}, {len(io[0])} input(s) and {len(io[1])} output(s) of the manifest's "
-                     "shapes")
+        findings.add(
+            "circuit-settings",
+            f"{name} circuit",
+            not problems,
+            "; ".join(problems)
+            if problems
+            else f"scale {manifest.scale}, {len(io[0])} input(s) and {len(io[1])} output(s) of the manifest's shapes",
+        )
         circuits.keys[name] = keys
     try:
         circuits.commitments = stack.enter_context(commitment_key_of(store, manifest))
@@ -274,15 +351,21 @@ def _load_circuits(store: ArtifactStore, digest: bytes, shape: TreeShape, empty:
     if circuits.commitments is not None:
         findings.add("commitment-key", "federation", True, f"SRS {manifest.commitment_srs_cid}")
         expected_empty = empty_slot_commitment(circuits.commitments, manifest.fedavg)
-        findings.add("empty-slot-hash", "federation", expected_empty == empty,
-                     "" if expected_empty == empty else
-                     f"the coordinator's emptySlotHash {empty:#x} is not the commitment to "
-                     f"0^{manifest.fedavg.update_len} = {expected_empty:#x}")
+        findings.add(
+            "empty-slot-hash",
+            "federation",
+            expected_empty == empty,
+            ""
+            if expected_empty == empty
+            else f"the coordinator's emptySlotHash {empty:#x} is not the commitment to "
+            f"0^{manifest.fedavg.update_len} = {expected_empty:#x}",
+        )
     return circuits, check_srs(manifest, store, options.srs_files, options.strict_srs, findings)
 
 
-def _add_accuracy(checker: RoundChecker, manifest: FederationManifest, eval_set: Path,
-                  rounds: list[RoundAudit]) -> None:
+def _add_accuracy(
+    checker: RoundChecker, manifest: FederationManifest, eval_set: Path, rounds: list[RoundAudit]
+) -> None:
     spec = manifest.training
     x, y = load_dataset(eval_set, spec)
     for audit in rounds:

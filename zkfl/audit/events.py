@@ -34,11 +34,20 @@ def check_origin(log: FederationLog, coordinator: Coordinator, findings: Finding
                 where = emitted_here[0]["address"] if emitted_here else "no such log"
                 foreign[f"{where} (transaction {tx_hash.to_0x_hex()} to {target})"] += 1
     detail = "; ".join(f"{n} event(s) from {origin}" for origin, n in foreign.items())
-    findings.add("event-origin", "federation", not foreign,
-                 f"{log.count} events, all emitted by {address}" if not foreign else
-                 f"the event log is not the coordinator {address}'s own: {detail}")
-    findings.add("federation-created", "federation", log.creation_tx is not None,
-                 "" if log.creation_tx else f"expected one FederationCreated event, found {len(log.raw['FederationCreated'])}")
+    findings.add(
+        "event-origin",
+        "federation",
+        not foreign,
+        f"{log.count} events, all emitted by {address}"
+        if not foreign
+        else f"the event log is not the coordinator {address}'s own: {detail}",
+    )
+    findings.add(
+        "federation-created",
+        "federation",
+        log.creation_tx is not None,
+        "" if log.creation_tx else f"expected one FederationCreated event, found {len(log.raw['FederationCreated'])}",
+    )
 
 
 def check_against_state(log: FederationLog, coordinator: Coordinator, findings: Findings) -> None:
@@ -46,12 +55,17 @@ def check_against_state(log: FederationLog, coordinator: Coordinator, findings: 
     current = coordinator.current_round
     problems = []
     if max(log.opened, default=-1) != current:
-        problems.append(f"the contract's open round is {current}, the events' last opened round is "
-                        f"{max(log.opened, default=None)}")
+        problems.append(
+            f"the contract's open round is {current}, the events' last opened round is {max(log.opened, default=None)}"
+        )
     for r in range(current + 1):
         problems += _round_against_state(log, coordinator, r)
-    findings.add("events-match-state", "federation", not problems,
-                 "; ".join(problems) if problems else f"rounds 0..{current} agree with the contract's storage")
+    findings.add(
+        "events-match-state",
+        "federation",
+        not problems,
+        "; ".join(problems) if problems else f"rounds 0..{current} agree with the contract's storage",
+    )
 
 
 def _round_against_state(log: FederationLog, coordinator: Coordinator, r: int) -> list[str]:
@@ -64,8 +78,10 @@ def _round_against_state(log: FederationLog, coordinator: Coordinator, r: int) -
     if opened.model_hash != state.model_hash:
         problems.append(f"round {r}: event model hash {opened.model_hash:#x}, contract {state.model_hash:#x}")
     if len(log.accepted.get(r, [])) != state.accepted:
-        problems.append(f"round {r}: {len(log.accepted.get(r, []))} UpdateAccepted events (less slashed), contract "
-                        f"counts {state.accepted}")
+        problems.append(
+            f"round {r}: {len(log.accepted.get(r, []))} UpdateAccepted events (less slashed), contract "
+            f"counts {state.accepted}"
+        )
     if (r in log.finalized) != state.finalized:
         problems.append(f"round {r}: finalized is {state.finalized} on-chain, {r in log.finalized} in the events")
     if (r in log.skipped) != state.skipped:
@@ -73,8 +89,9 @@ def _round_against_state(log: FederationLog, coordinator: Coordinator, r: int) -
     for update in log.accepted.get(r, []):
         held = coordinator.accepted_update_hash(r, update.slot)
         if held != update.update_hash:
-            problems.append(f"round {r} slot {update.slot}: event update hash {update.update_hash:#x}, "
-                            f"contract {held:#x}")
+            problems.append(
+                f"round {r} slot {update.slot}: event update hash {update.update_hash:#x}, contract {held:#x}"
+            )
     return problems
 
 
@@ -84,14 +101,25 @@ def check_round_sequence(log: FederationLog, findings: Findings) -> list[int]:
     Returns the rounds present."""
     rounds = sorted(log.opened)
     missing = sorted(set(range(max(rounds, default=-1) + 1)) - set(rounds))
-    findings.add("round-sequence", "federation", bool(rounds) and not missing,
-                 (f"round(s) {', '.join(map(str, missing))} missing from the event log (rounds seen: "
-                  f"{', '.join(map(str, rounds))})") if missing else
-                 ("no RoundOpened event at all" if not rounds else f"rounds 0..{rounds[-1]} all present"))
+    findings.add(
+        "round-sequence",
+        "federation",
+        bool(rounds) and not missing,
+        (
+            f"round(s) {', '.join(map(str, missing))} missing from the event log (rounds seen: "
+            f"{', '.join(map(str, rounds))})"
+        )
+        if missing
+        else ("no RoundOpened event at all" if not rounds else f"rounds 0..{rounds[-1]} all present"),
+    )
     for r in rounds[:-1]:
         if not log.closed(r):
-            findings.add("round-sequence", f"round {r}", False,
-                         f"round {r} was never finalized nor skipped but round {r + 1} exists")
+            findings.add(
+                "round-sequence",
+                f"round {r}",
+                False,
+                f"round {r} was never finalized nor skipped but round {r + 1} exists",
+            )
         elif r in log.finalized and r in log.skipped:
             findings.add("round-sequence", f"round {r}", False, f"round {r} was both finalized and skipped")
     check_model_chain(log, rounds, findings)
@@ -106,9 +134,15 @@ def check_model_chain(log: FederationLog, rounds: list[int], findings: Findings)
     breaks = [problem for r in rounds[1:] if (problem := _model_break(log, r)) is not None]
     skipped = sorted(log.skipped)
     how = f"; after skipped round(s) {', '.join(map(str, skipped))} from the model the skip hands on" if skipped else ""
-    findings.add("model-chain", "federation", not breaks and bool(rounds),
-                 "; ".join(breaks) if breaks else f"genesis -> round {rounds[-1] if rounds else '?'}: every round "
-                 f"starts from the previous aggregation's output{how}")
+    findings.add(
+        "model-chain",
+        "federation",
+        not breaks and bool(rounds),
+        "; ".join(breaks)
+        if breaks
+        else f"genesis -> round {rounds[-1] if rounds else '?'}: every round "
+        f"starts from the previous aggregation's output{how}",
+    )
 
 
 def _model_break(log: FederationLog, r: int) -> str | None:
@@ -120,8 +154,9 @@ def _model_break(log: FederationLog, r: int) -> str | None:
     if not start.model_cid:
         return f"round {r} starts from {start.model_hash:#x} with no CID, and no earlier round published one for it"
     if (start.model_hash, start.model_cid) != handed[:2]:
-        return (f"round {r} starts from {start.model_hash:#x} ({start.model_cid}), {handed[2]} "
-                f"{handed[0]:#x} ({handed[1]})")
+        return (
+            f"round {r} starts from {start.model_hash:#x} ({start.model_cid}), {handed[2]} {handed[0]:#x} ({handed[1]})"
+        )
     return None
 
 

@@ -16,109 +16,140 @@ from web3.exceptions import TransactionNotFound
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
+from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import context, optimistic_claim, vector_from_opening
-from zkfl.prover import Proof
+from zkfl.zk.prover import Proof
 
 MESSAGES = {
     "NotOwner": lambda caller: f"only the federation's owner may do this, not {caller}",
     "NotAggregator": lambda caller: f"only the federation's aggregator may do this, not {caller}",
     "WrongStake": lambda required, sent: f"registration stakes exactly {required} wei, not {sent}",
     "WrongGlobalModel": lambda round, expected, got: (
-        f"the proof starts from model hash {got:#x}, but round {round}'s global model hash is {expected:#x}"),
+        f"the proof starts from model hash {got:#x}, but round {round}'s global model hash is {expected:#x}"
+    ),
     "WrongDataCommitment": lambda client, got: (
-        f"the proof's data commitment {got:#x} is not one that {client} committed at registration"),
+        f"the proof's data commitment {got:#x} is not one that {client} committed at registration"
+    ),
     "WrongContext": lambda client, expected, got: (
         f"the proof is bound to context {got:#x}, but proofs from {client} in this federation must be bound to "
-        f"{expected:#x}: it was made for another account, federation or chain; prove again for this one"),
+        f"{expected:#x}: it was made for another account, federation or chain; prove again for this one"
+    ),
     "ProofTooShort": lambda length, required: (
-        f"the proof has {length} bytes, fewer than the {required} its commitments alone take: not a proof of this circuit"),
+        f"the proof has {length} bytes, fewer than the {required} its commitments alone take: "
+        "not a proof of this circuit"
+    ),
     "DataCommitmentUsed": lambda dataCommitment: (
-        f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"),
+        f"data batch {dataCommitment:#x} was already used in an accepted update; train on a fresh committed batch"
+    ),
     "NoDataCommitments": lambda: "at least one data commitment is required",
     "TooManyOpenBatches": lambda client, open, max: (
         f"{client} would hold {open} committed, unused data batches; this federation allows {max} at once: "
-        "commit more after using some"),
+        "commit more after using some"
+    ),
     "BatchNotYetUsable": lambda client, dataCommitment, usableFrom, round: (
         f"{client} committed data batch {dataCommitment:#x} while round {usableFrom - 1} was open, so it trains "
         f"from round {usableFrom} on, not in round {round} (a batch must be committed before its round's model "
-        "is published); use an older batch, or submit it in a later round"),
+        "is published); use an older batch, or submit it in a later round"
+    ),
     "InvalidProof": lambda verifier: f"the verifier at {verifier} rejected the proof",
     "VerifierOutOfGas": lambda verifier: (
-        f"the verifier at {verifier} ran out of gas before reaching a verdict; raise the gas limit"),
+        f"the verifier at {verifier} ran out of gas before reaching a verdict; raise the gas limit"
+    ),
     "AlreadySubmitted": lambda round, client: f"{client} already submitted an update in round {round}",
     "NotRegistered": lambda client: f"{client} is not a registered client",
     "SubmissionClosed": lambda round, deadline, blockNumber: (
-        f"round {round} closed for submissions at block {deadline} (now block {blockNumber})"),
+        f"round {round} closed for submissions at block {deadline} (now block {blockNumber})"
+    ),
     "SubmissionStillOpen": lambda round, deadline, blockNumber: (
-        f"round {round} is still open until block {deadline} (now block {blockNumber}) and not every client submitted"),
+        f"round {round} is still open until block {deadline} (now block {blockNumber}) and not every client submitted"
+    ),
     "SlotMismatch": lambda round, slot, expected, got: (
         f"input {slot} of the aggregation consumed commitment {got:#x}; round {round} holds {expected:#x} there "
-        "(in slot order, or for a tree's root in leaf order)"),
+        "(in slot order, or for a tree's root in leaf order)"
+    ),
     "WrongRound": lambda current, given: f"round {given} is not the open round ({current})",
     "DataAlreadyCommitted": lambda client, dataCommitment: (
-        f"{client} already committed data commitment {dataCommitment:#x}"),
+        f"{client} already committed data commitment {dataCommitment:#x}"
+    ),
     "AlreadyRegistered": lambda client: f"{client} is already registered",
     "FederationFull": lambda slots: f"all {slots} client slots are taken",
     "NoAcceptedUpdates": lambda round: (
         f"round {round} has no accepted update to aggregate; once its challenge window is over anyone can "
-        "skip it (skipRound), and the next round starts from the same model"),
+        "skip it (skipRound), and the next round starts from the same model"
+    ),
     "WrongVerificationMode": lambda optimistic: (
-        "this federation verifies proofs optimistically: submit with submitUpdateOptimistic" if optimistic else
-        "this federation verifies every proof on submission: submit with submitUpdate (proof challenges do not apply)"),
+        "this federation verifies proofs optimistically: submit with submitUpdateOptimistic"
+        if optimistic
+        else "this federation verifies every proof on submission: submit with submitUpdate "
+        "(proof challenges do not apply)"
+    ),
     "WrongBond": lambda required, sent: f"this posts a bond of exactly {required} wei, not {sent}",
     "NothingToChallenge": lambda round, slot: f"round {round} has no accepted update in slot {slot} to dispute",
     "ChallengeWindowClosed": lambda round, closedAt, blockNumber: (
-        f"round {round}'s window for challenges and requests closed at block {closedAt} (now block {blockNumber})"),
+        f"round {round}'s window for challenges and requests closed at block {closedAt} (now block {blockNumber})"
+    ),
     "ChallengeWindowOpen": lambda round, closesAt, blockNumber: (
-        f"round {round}'s updates can be challenged until block {closesAt} (now block {blockNumber}); "
-        "finalize after it"),
+        f"round {round}'s updates can be challenged until block {closesAt} (now block {blockNumber}); finalize after it"
+    ),
     "ClaimMismatch": lambda round, slot: (
-        f"these proof bytes or commitments are not what slot {slot} of round {round} was submitted with"),
-    "AlreadyDefended": lambda round, slot: (
-        f"the proof of round {round} slot {slot} was already verified on-chain"),
+        f"these proof bytes or commitments are not what slot {slot} of round {round} was submitted with"
+    ),
+    "AlreadyDefended": lambda round, slot: f"the proof of round {round} slot {slot} was already verified on-chain",
     "AlreadyOpened": lambda round, slot: f"the vector of round {round} {_slot(slot)} was already opened on-chain",
     "RequestPending": lambda round, slot, revealBy: (
         f"a request on round {round} {_slot(slot)} is open until block {revealBy}: answer it (revealProof or "
-        "openVector) or, after that block, settle it (settleUnanswered)"),
+        "openVector) or, after that block, settle it (settleUnanswered)"
+    ),
     "NoRequest": lambda round, slot: f"no request of this kind is open on round {round} {_slot(slot)}",
     "RevealWindowClosed": lambda round, slot, revealBy, blockNumber: (
-        f"the request on round {round} {_slot(slot)} had to be answered by block {revealBy} (now block {blockNumber})"),
+        f"the request on round {round} {_slot(slot)} had to be answered by block {revealBy} (now block {blockNumber})"
+    ),
     "RevealWindowOpen": lambda round, slot, revealBy, blockNumber: (
         f"the request on round {round} {_slot(slot)} can still be answered until block {revealBy} (now block "
-        f"{blockNumber})"),
+        f"{blockNumber})"
+    ),
     "DisputesOpen": lambda round, open: (
-        f"round {round} has {open} request(s) not yet answered or settled; it can close only after them"),
+        f"round {round} has {open} request(s) not yet answered or settled; it can close only after them"
+    ),
     "WrongVectorLength": lambda expected, got: f"an opening of this vector takes {expected} elements, not {got}",
     "WrongBasis": lambda: "the basis points are not the federation's (their hash differs from vectorBasisHash)",
     "WrongOpening": lambda round, slot, expected, got: (
         f"this vector's canonical commitment {got:#x} is not the {expected:#x} that round {round} holds for "
-        f"{_slot(slot)}"),
+        f"{_slot(slot)}"
+    ),
     "RoundNotStalled": lambda round, skippableAfter, blockNumber: (
         f"round {round} can still be finalized; it can be skipped after block {skippableAfter} (now block "
-        f"{blockNumber})"),
+        f"{blockNumber})"
+    ),
     "ModelNotDisputable": lambda round: (
         f"round {round}'s model was not published by an aggregation into it (the genesis, or a model carried over "
-        "by a skipped round, which could be disputed in its own round)"),
+        "by a skipped round, which could be disputed in its own round)"
+    ),
     "InvalidContextKey": lambda: "a commitment-key point is the identity: not a key of this federation's circuits",
     "InvalidPoint": lambda: "a point is not on the BN254 curve (the precompile refused it)",
     "InsufficientRewardPool": lambda available, owed: (
         f"the reward pool holds {available} wei, not enough for even one of the {owed} wei owed; claim after it "
-        "is funded"),
+        "is funded"
+    ),
     "NothingToClaim": lambda account: f"{account} is owed no reward (only updates of finalized rounds earn one)",
     "NothingToWithdraw": lambda payee: f"nothing is credited to {payee}",
     "TransferFailed": lambda to, amount: f"{to} refused the {amount} wei sent to it; its credit stays",
     "ZeroAddress": lambda: "an address argument is zero",
     "InvalidConfig": lambda what: f"invalid coordinator config: {what}",
-    "NotATree": lambda: "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)",
+    "NotATree": lambda: (
+        "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)"
+    ),
     "NoSuchLeaf": lambda leaf, leaves: f"leaf {leaf} does not exist: the federation has {leaves} leaves",
     "EmptyLeaf": lambda round, leaf: f"leaf {leaf} holds no accepted update in round {round}: it needs no proof",
     "LeafAlreadyAggregated": lambda round, leaf: f"leaf {leaf} of round {round} is already proven for its updates",
     "LeafNotAggregated": lambda round, leaf: (
-        f"leaf {leaf} holds accepted updates in round {round} but no proven partial sum: prove and submit it first"),
+        f"leaf {leaf} holds accepted updates in round {round} but no proven partial sum: prove and submit it first"
+    ),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is closed, or "
-        f"after block {withdrawableAfter} if the aggregator has not finalized it by then"),
+        f"after block {withdrawableAfter} if the aggregator has not finalized it by then"
+    ),
 }
 """A sentence for each custom error of the coordinator (ICoordinator.sol), keyed by name, taking
 the error's ABI parameters by name (tests/test_chain.py ties the two together, both ways)."""
@@ -131,65 +162,6 @@ PROOF_REQUEST, OPENING_REQUEST = 1, 2
 
 def _slot(slot: int) -> str:
     return "model" if slot == MODEL_SLOT else f"slot {slot}"
-
-
-EAGER, OPTIMISTIC = "eager", "optimistic"
-VERIFICATION_MODES = (EAGER, OPTIMISTIC)
-MAX_CHALLENGER_SHARE_BPS = 5_000
-
-
-@dataclass(frozen=True)
-class FederationTerms:
-    """A federation's economic and timing terms and its verification mode, as the coordinator
-    fixes them at deployment (`ICoordinator.Terms`). The defaults here are zkFL's only ones.
-
-    `verification`: "eager" verifies every client proof on submission; "optimistic" accepts a
-    submission with its proof's commitments and SHA-256 (the bytes go to the store), and verifies
-    a proof only when it is challenged, until `challenge_window` blocks after the round's deadline.
-    In both, an accepted update's vector (and a round's model) can be requested for a canonical
-    opening on-chain, answered within `reveal_window` blocks; the bond covers the answer's gas
-    at `bond_gas_price_wei`."""
-
-    stake_wei: int = 10**16
-    reward_wei: int = 10**15
-    submission_window: int = 100  # blocks a round accepts submissions
-    finalization_grace: int = 100  # blocks after the challenge window before a pending client may leave
-    verification: str = EAGER
-    challenge_window: int = 20  # blocks after the deadline in which updates can be challenged or requested
-    challenge_bond_wei: int = 10**16  # a challenge's or request's bond, paid to whoever answers it
-    challenger_share_bps: int = 5_000  # part of a slashed stake paid to the challenger (at most 5000)
-    registration_window: int = 50  # blocks after deployment whose committed batches train from round 0
-    reveal_window: int = 20  # blocks a requested proof or opening has to appear
-    max_open_batches: int = 16  # committed, unused data batches a client may hold at once
-    bond_gas_price_wei: int = 0  # the bond must cover an answer's gas at this price (0: not checked)
-
-    @property
-    def optimistic(self) -> bool:
-        return self.verification == OPTIMISTIC
-
-    def problems(self) -> list[str]:
-        """What is wrong with these terms (empty: nothing)."""
-        found = []
-        for name in ("submission_window", "challenge_window", "reveal_window", "max_open_batches",
-                     "challenge_bond_wei"):
-            if getattr(self, name) < 1:
-                found.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("registration_window", "finalization_grace", "stake_wei", "reward_wei", "bond_gas_price_wei"):
-            if getattr(self, name) < 0:
-                found.append(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.verification not in VERIFICATION_MODES:
-            found.append(f"verification must be one of {', '.join(VERIFICATION_MODES)}, got {self.verification!r}")
-        if not 0 <= self.challenger_share_bps <= MAX_CHALLENGER_SHARE_BPS:
-            found.append(f"challenger_share_bps must be in 0..{MAX_CHALLENGER_SHARE_BPS} (a cheater challenging "
-                         f"itself must still lose half its stake), got {self.challenger_share_bps}")
-        return found
-
-    def as_tuple(self) -> tuple:
-        """The constructor's `Terms` struct."""
-        return (self.stake_wei, self.reward_wei, self.registration_window, self.submission_window,
-                self.finalization_grace, self.max_open_batches, self.optimistic,
-                (self.challenge_window, self.reveal_window, self.challenge_bond_wei, self.bond_gas_price_wei,
-                 self.challenger_share_bps))
 
 
 @dataclass(frozen=True)
@@ -254,8 +226,15 @@ class AcceptedUpdate:
 
     @classmethod
     def from_event(cls, e: Any) -> AcceptedUpdate:
-        return cls(e.args.round, e.args.client, e.args.slot, e.args.updateHash, e.args.cid, e.blockNumber,
-                   e.transactionHash.to_0x_hex())
+        return cls(
+            e.args.round,
+            e.args.client,
+            e.args.slot,
+            e.args.updateHash,
+            e.args.cid,
+            e.blockNumber,
+            e.transactionHash.to_0x_hex(),
+        )
 
 
 @dataclass(frozen=True)
@@ -273,8 +252,16 @@ class AggregatedLeaf:
 
     @classmethod
     def from_event(cls, e: Any) -> AggregatedLeaf:
-        return cls(e.args.round, e.args.leaf, e.args.prover, e.args.partialHash, e.args.cid, e.args.acceptedUpdates,
-                   e.blockNumber, e.transactionHash.to_0x_hex())
+        return cls(
+            e.args.round,
+            e.args.leaf,
+            e.args.prover,
+            e.args.partialHash,
+            e.args.cid,
+            e.args.acceptedUpdates,
+            e.blockNumber,
+            e.transactionHash.to_0x_hex(),
+        )
 
 
 @dataclass(frozen=True)
@@ -303,8 +290,14 @@ class FinalizedRound:
 
     @classmethod
     def from_event(cls, e: Any) -> FinalizedRound:
-        return cls(e.args.round, e.args.nextModelHash, e.args.nextModelCid, e.args.acceptedUpdates, e.blockNumber,
-                   e.transactionHash.to_0x_hex())
+        return cls(
+            e.args.round,
+            e.args.nextModelHash,
+            e.args.nextModelCid,
+            e.args.acceptedUpdates,
+            e.blockNumber,
+            e.transactionHash.to_0x_hex(),
+        )
 
 
 @dataclass(frozen=True)
@@ -319,8 +312,9 @@ class SkippedRound:
 
     @classmethod
     def from_event(cls, e: Any) -> SkippedRound:
-        return cls(e.args.round, e.args.droppedUpdates, e.args.modelRolledBack, e.blockNumber,
-                   e.transactionHash.to_0x_hex())
+        return cls(
+            e.args.round, e.args.droppedUpdates, e.args.modelRolledBack, e.blockNumber, e.transactionHash.to_0x_hex()
+        )
 
 
 def resolve_model_cids(opened: Sequence[OpenedRound]) -> list[OpenedRound]:
@@ -363,8 +357,9 @@ class Coordinator:
 
     def submit_update(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         data = proof.data if isinstance(proof, Proof) else proof
-        return self._send(signer, self.contract.functions.submitUpdate(round_no, data, cid),
-                          f"update submission for round {round_no}")
+        return self._send(
+            signer, self.contract.functions.submitUpdate(round_no, data, cid), f"update submission for round {round_no}"
+        )
 
     def submit_update_optimistic(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         """An optimistic federation's submission: the proof's commitments and its SHA-256 (the
@@ -373,8 +368,15 @@ class Coordinator:
         call = self.contract.functions.submitUpdateOptimistic(round_no, commitments, proof_sha256, cid)
         return self._send(signer, call, f"optimistic update submission for round {round_no}")
 
-    def challenge(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes,
-                  bond_wei: int | None = None) -> dict:
+    def challenge(
+        self,
+        signer: LocalAccount,
+        round_no: int,
+        slot: int,
+        commitments: bytes,
+        proof: bytes,
+        bond_wei: int | None = None,
+    ) -> dict:
         """Challenge an optimistically accepted update with its proof bytes (posting the bond);
         `commitments` are the ones it was submitted with."""
         bond = self.challenge_bond_wei if bond_wei is None else bond_wei
@@ -384,8 +386,12 @@ class Coordinator:
     def request_proof(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
         """Demand the proof of an optimistic update whose bytes are not in the store (posting the bond)."""
         bond = self.challenge_bond_wei if bond_wei is None else bond_wei
-        return self._send(signer, self.contract.functions.requestProof(round_no, slot),
-                          f"proof request for round {round_no} slot {slot}", value=bond)
+        return self._send(
+            signer,
+            self.contract.functions.requestProof(round_no, slot),
+            f"proof request for round {round_no} slot {slot}",
+            value=bond,
+        )
 
     def reveal_proof(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes) -> dict:
         """Answer a proof request with the proof bytes (the coordinator verifies them; valid: the
@@ -397,19 +403,27 @@ class Coordinator:
         """Demand the canonical opening of an accepted update (`slot`) or of the round's model
         (`MODEL_SLOT`), posting the bond."""
         bond = self.challenge_bond_wei if bond_wei is None else bond_wei
-        return self._send(signer, self.contract.functions.requestOpening(round_no, slot),
-                          f"opening request for round {round_no} {_slot(slot)}", value=bond)
+        return self._send(
+            signer,
+            self.contract.functions.requestOpening(round_no, slot),
+            f"opening request for round {round_no} {_slot(slot)}",
+            value=bond,
+        )
 
-    def open_vector(self, signer: LocalAccount, round_no: int, slot: int, values: Sequence[int],
-                    basis: Sequence[bytes]) -> dict:
+    def open_vector(
+        self, signer: LocalAccount, round_no: int, slot: int, values: Sequence[int], basis: Sequence[bytes]
+    ) -> dict:
         """Answer an opening request with the vector (field elements) and the federation's basis points."""
         call = self.contract.functions.openVector(round_no, slot, list(values), b"".join(basis))
         return self._send(signer, call, f"opening of round {round_no} {_slot(slot)}")
 
     def settle_unanswered(self, signer: LocalAccount, round_no: int, slot: int) -> dict:
         """Settle a request nobody answered in time: slash the update, or roll back the model."""
-        return self._send(signer, self.contract.functions.settleUnanswered(round_no, slot),
-                          f"settling the unanswered request on round {round_no} {_slot(slot)}")
+        return self._send(
+            signer,
+            self.contract.functions.settleUnanswered(round_no, slot),
+            f"settling the unanswered request on round {round_no} {_slot(slot)}",
+        )
 
     def skip_round(self, signer: LocalAccount, round_no: int) -> dict:
         """Skip a round that cannot be finalized (no accepted update after its window, or left open
@@ -418,8 +432,9 @@ class Coordinator:
 
     def withdraw_payments(self, signer: LocalAccount, payee: str | None = None) -> dict:
         """Send `payee` (default: the signer) everything credited to it."""
-        return self._send(signer, self.contract.functions.withdrawPayments(payee or signer.address),
-                          "payment withdrawal")
+        return self._send(
+            signer, self.contract.functions.withdrawPayments(payee or signer.address), "payment withdrawal"
+        )
 
     def payments(self, account: str) -> int:
         """Wei credited to `account` and not yet withdrawn."""
@@ -427,8 +442,9 @@ class Coordinator:
 
     def dispute(self, round_no: int, slot: int) -> DisputeState:
         requester, reveal_by, pending, defended, opened = self.contract.functions.disputeOf(round_no, slot).call()
-        return DisputeState(None if int(requester, 16) == 0 else requester, int(reveal_by), int(pending),
-                            bool(defended), bool(opened))
+        return DisputeState(
+            None if int(requester, 16) == 0 else requester, int(reveal_by), int(pending), bool(defended), bool(opened)
+        )
 
     def proof_request(self, round_no: int, slot: int) -> tuple[str, int] | None:
         """(requester, last block to reveal by) of a slot's open proof request, or None."""
@@ -453,8 +469,11 @@ class Coordinator:
     def opened_vector(self, round_no: int, slot: int) -> FixedArray | None:
         """The vector last opened on-chain for a slot (or MODEL_SLOT) of a round, read from the
         opening's calldata (None: never opened)."""
-        events = [e for e in self.contract.events.VectorOpened.get_logs(from_block=0)
-                  if e.args.round == round_no and e.args.slot == slot]
+        events = [
+            e
+            for e in self.contract.events.VectorOpened.get_logs(from_block=0)
+            if e.args.round == round_no and e.args.slot == slot
+        ]
         return self.opened_vector_in(events[-1].transactionHash.to_0x_hex(), round_no, slot) if events else None
 
     def opened_vector_in(self, tx_hash: str, round_no: int, slot: int) -> FixedArray:
@@ -467,12 +486,16 @@ class Coordinator:
         except TransactionNotFound as exc:
             raise ChainError(f"the opening transaction {tx_hash} is not on the chain") from exc
         if tx["to"] is None or w3.to_checksum_address(tx["to"]) != self.address:
-            raise ChainError(f"the opening transaction {tx_hash} was not sent to the coordinator {self.address} "
-                             "(a call through another contract): its calldata does not hold the vector")
+            raise ChainError(
+                f"the opening transaction {tx_hash} was not sent to the coordinator {self.address} "
+                "(a call through another contract): its calldata does not hold the vector"
+            )
         function, args = self.contract.decode_function_input(tx["input"])
         if function.fn_name != "openVector" or (args["round"], args["slot"]) != (round_no, slot):
-            raise ChainError(f"transaction {tx_hash} is not the opening of round {round_no} {_slot(slot)} "
-                             f"(it calls {function.fn_name})")
+            raise ChainError(
+                f"transaction {tx_hash} is not the opening of round {round_no} {_slot(slot)} "
+                f"(it calls {function.fn_name})"
+            )
         return vector_from_opening(args["values"])
 
     @property
@@ -491,15 +514,20 @@ class Coordinator:
     def aggregate_leaf(self, signer: LocalAccount, round_no: int, leaf: int, proof: Proof | bytes, cid: str) -> dict:
         """Submit a leaf's proven partial sum (any account may); `cid` is the partial sum vector's."""
         data = proof.data if isinstance(proof, Proof) else proof
-        return self._send(signer, self.contract.functions.aggregateLeaf(round_no, leaf, data, cid),
-                          f"leaf {leaf} of round {round_no}")
+        return self._send(
+            signer, self.contract.functions.aggregateLeaf(round_no, leaf, data, cid), f"leaf {leaf} of round {round_no}"
+        )
 
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
         """Finalize with the FedAvg proof, posting the next model's bond (the stake amount; credited
         back to the aggregator when the next round closes, unless nobody can open that model)."""
         data = proof.data if isinstance(proof, Proof) else proof
-        return self._send(signer, self.contract.functions.finalizeRound(round_no, data, cid),
-                          f"finalization of round {round_no}", value=self.stake_wei)
+        return self._send(
+            signer,
+            self.contract.functions.finalizeRound(round_no, data, cid),
+            f"finalization of round {round_no}",
+            value=self.stake_wei,
+        )
 
     def fund_rewards(self, signer: LocalAccount, wei: int) -> dict:
         return self._send(signer, self.contract.functions.fundRewards(), "reward funding", value=wei)
@@ -573,12 +601,20 @@ class Coordinator:
     @property
     def terms(self) -> FederationTerms:
         f = self.contract.functions
-        return FederationTerms(int(f.stakeAmount().call()), int(f.rewardPerUpdate().call()),
-                               int(f.submissionWindow().call()), int(f.finalizationGrace().call()),
-                               OPTIMISTIC if f.optimistic().call() else EAGER, int(f.challengeWindow().call()),
-                               int(f.challengeBond().call()), int(f.challengerShareBps().call()),
-                               int(f.registrationWindow().call()), int(f.revealWindow().call()),
-                               int(f.maxOpenBatches().call()), int(f.bondGasPrice().call()))
+        return FederationTerms(
+            int(f.stakeAmount().call()),
+            int(f.rewardPerUpdate().call()),
+            int(f.submissionWindow().call()),
+            int(f.finalizationGrace().call()),
+            OPTIMISTIC if f.optimistic().call() else EAGER,
+            int(f.challengeWindow().call()),
+            int(f.challengeBond().call()),
+            int(f.challengerShareBps().call()),
+            int(f.registrationWindow().call()),
+            int(f.revealWindow().call()),
+            int(f.maxOpenBatches().call()),
+            int(f.bondGasPrice().call()),
+        )
 
     # views: state ---------------------------------------------------------------
     @property
@@ -633,7 +669,9 @@ class Coordinator:
 
     def opened_rounds(self) -> list[OpenedRound]:
         """Every RoundOpened, with a skipped round's empty CID resolved (`resolve_model_cids`)."""
-        return resolve_model_cids([OpenedRound.from_event(e) for e in self.contract.events.RoundOpened.get_logs(from_block=0)])
+        return resolve_model_cids(
+            [OpenedRound.from_event(e) for e in self.contract.events.RoundOpened.get_logs(from_block=0)]
+        )
 
     def skipped_rounds(self) -> list[SkippedRound]:
         return [SkippedRound.from_event(e) for e in self.contract.events.RoundSkipped.get_logs(from_block=0)]

@@ -10,17 +10,19 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from zkfl.build import CircuitSet
-from zkfl.chain.coordinator import MESSAGES, FederationTerms
+from zkfl.chain.coordinator import MESSAGES
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
+from zkfl.federation.manifest import circuits_digest
+from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import FixedArray
-from zkfl.manifest import circuits_digest
-from zkfl.protocol import CommitmentKey, basis_hash, empty_slot_commitment, federation_id
-from zkfl.prover import CircuitKeys
+from zkfl.protocol import empty_slot_commitment, federation_id
+from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import CommitmentKey, basis_hash
+from zkfl.zk.prover import CircuitKeys
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -44,8 +46,15 @@ class FederationConfig:
     terms: FederationTerms = field(default_factory=FederationTerms)
 
     @classmethod
-    def starting_from(cls, circuits: CircuitSet, genesis: FixedArray, genesis_cid: str, aggregator: str,
-                      terms: FederationTerms = FederationTerms(), federation_salt: bytes | None = None) -> FederationConfig:
+    def starting_from(
+        cls,
+        circuits: CircuitSet,
+        genesis: FixedArray,
+        genesis_cid: str,
+        aggregator: str,
+        terms: FederationTerms = FederationTerms(),
+        federation_salt: bytes | None = None,
+    ) -> FederationConfig:
         """The config of a federation of `circuits` whose round 0 starts from `genesis`, with a
         fresh random salt unless `federation_salt` (32 bytes) is given."""
         key: CommitmentKey = circuits.commitments
@@ -54,8 +63,18 @@ class FederationConfig:
             raise ConfigError(f"a federation salt is 32 bytes, got {len(salt)}")
         length = circuits.fedavg.update_len
         zero, context_points = key.context_basis()
-        return cls(key.commit(genesis), genesis_cid, aggregator, empty_slot_commitment(key, circuits.fedavg),
-                   salt, zero, context_points, basis_hash(key.vector_basis(length)), length, terms)
+        return cls(
+            key.commit(genesis),
+            genesis_cid,
+            aggregator,
+            empty_slot_commitment(key, circuits.fedavg),
+            salt,
+            zero,
+            context_points,
+            basis_hash(key.vector_basis(length)),
+            length,
+            terms,
+        )
 
     def federation_id(self, deployer: str) -> bytes:
         """The coordinator's `federationId` when `deployer` deploys it."""
@@ -63,8 +82,12 @@ class FederationConfig:
 
     def commitment_key_args(self) -> tuple[list[int], list[list[int]], bytes, int]:
         """The constructor's `CommitmentKey` struct: points as (x, y) words."""
-        return (_words(self.zero_point), [_words(p) for p in self.context_basis], self.vector_basis_hash,
-                self.update_length)
+        return (
+            _words(self.zero_point),
+            [_words(p) for p in self.context_basis],
+            self.vector_basis_hash,
+            self.update_length,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,13 +124,18 @@ class DeployedVerifier:
 
 def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = transact(chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES),
-                       f"deploying {artifact.name}")
+    receipt = transact(
+        chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES), f"deploying {artifact.name}"
+    )
     return receipt["contractAddress"], receipt["gasUsed"]
 
 
 def deploy_circuit_verifier(
-    chain: Chain, owner: LocalAccount, keys: CircuitKeys, cache_dir: str | os.PathLike[str], reusable: bool | None = None
+    chain: Chain,
+    owner: LocalAccount,
+    keys: CircuitKeys,
+    cache_dir: str | os.PathLike[str],
+    reusable: bool | None = None,
 ) -> DeployedVerifier:
     """The circuit's dedicated verifier; with `reusable=None`, ezkl's reusable verifier + VKA
     behind an adapter when the dedicated one is over the contract size limit."""
@@ -121,37 +149,66 @@ def deploy_circuit_verifier(
     bundle = build_reusable_verifier(keys, cache_dir)
     verifier, verifier_gas = deploy_contract(chain, owner, bundle.verifier)
     contract = chain.w3.eth.contract(address=verifier, abi=bundle.verifier.abi)
-    registered = transact(chain, owner, contract.functions.registerVka(bundle.vka_words),
-                          ErrorDecoder([bundle.verifier.abi]), f"registering the VKA of {keys.name!r}")
+    registered = transact(
+        chain,
+        owner,
+        contract.functions.registerVka(bundle.vka_words),
+        ErrorDecoder([bundle.verifier.abi]),
+        f"registering the VKA of {keys.name!r}",
+    )
     raw = ContractArtifact("VkaStore", [], data_contract_code(bundle.vka_words), "0x")
     store, store_gas = deploy_contract(chain, owner, raw)
     adapter, adapter_gas = deploy_contract(chain, owner, bundle.adapter, verifier, store)
     return DeployedVerifier(adapter, "reusable", verifier_gas + registered["gasUsed"] + store_gas + adapter_gas)
 
 
-def deploy_verifiers(chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]) -> Verifiers:
-    deployed = {kind: deploy_circuit_verifier(chain, owner, keys, cache_dir)
-                for kind, keys in circuits.keys_by_kind().items()}
-    return Verifiers(deployed["client"].address, deployed["aggregator"].address,
-                     {f"{kind}_verifier": v.deploy_gas for kind, v in deployed.items()},
-                     deployed["leaf"].address if "leaf" in deployed else None)
+def deploy_verifiers(
+    chain: Chain, owner: LocalAccount, circuits: CircuitSet, cache_dir: str | os.PathLike[str]
+) -> Verifiers:
+    deployed = {
+        kind: deploy_circuit_verifier(chain, owner, keys, cache_dir) for kind, keys in circuits.keys_by_kind().items()
+    }
+    return Verifiers(
+        deployed["client"].address,
+        deployed["aggregator"].address,
+        {f"{kind}_verifier": v.deploy_gas for kind, v in deployed.items()},
+        deployed["leaf"].address if "leaf" in deployed else None,
+    )
 
 
-def deploy_coordinator(chain: Chain, owner: LocalAccount, verifiers: Verifiers, circuits: CircuitSet,
-                       config: FederationConfig) -> Deployment:
+def deploy_coordinator(
+    chain: Chain, owner: LocalAccount, verifiers: Verifiers, circuits: CircuitSet, config: FederationConfig
+) -> Deployment:
     """A coordinator wired to already deployed verifiers of `circuits`."""
     coordinator, gas = deploy_contract(
-        chain, owner, project_artifact("Coordinator"), verifiers.client, verifiers.aggregation_args(circuits),
-        config.aggregator, circuits.shape.slots, config.empty_slot_hash, config.genesis_hash, config.genesis_cid,
-        circuits_digest(circuits, config.terms.verification), config.terms.as_tuple(), config.federation_salt,
+        chain,
+        owner,
+        project_artifact("Coordinator"),
+        verifiers.client,
+        verifiers.aggregation_args(circuits),
+        config.aggregator,
+        circuits.shape.slots,
+        config.empty_slot_hash,
+        config.genesis_hash,
+        config.genesis_cid,
+        circuits_digest(circuits, config.terms.verification),
+        config.terms.as_tuple(),
+        config.federation_salt,
         config.commitment_key_args(),
     )
-    return Deployment(coordinator, verifiers.client, verifiers.aggregator, verifiers.leaf, chain.chain_id,
-                      {**verifiers.deploy_gas, "coordinator": gas})
+    return Deployment(
+        coordinator,
+        verifiers.client,
+        verifiers.aggregator,
+        verifiers.leaf,
+        chain.chain_id,
+        {**verifiers.deploy_gas, "coordinator": gas},
+    )
 
 
-def deploy_federation(chain: Chain, owner: LocalAccount, circuits: CircuitSet, config: FederationConfig,
-                      cache_dir: str | os.PathLike[str]) -> Deployment:
+def deploy_federation(
+    chain: Chain, owner: LocalAccount, circuits: CircuitSet, config: FederationConfig, cache_dir: str | os.PathLike[str]
+) -> Deployment:
     """Deploy every circuit's verifier and a coordinator wired to them."""
     verifiers = deploy_verifiers(chain, owner, circuits, cache_dir)
     return deploy_coordinator(chain, owner, verifiers, circuits, config)

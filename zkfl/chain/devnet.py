@@ -1,5 +1,6 @@
 """A local anvil devnet owned by a directory: started on a free loopback port with `--state` in
-that directory (dumped every 2 s and on exit, so the chain survives restarts), found again by its PID file, stopped by PID."""
+that directory (dumped every 2 s and on exit, so the chain survives restarts), found again by its PID
+file, stopped by PID."""
 
 from __future__ import annotations
 
@@ -44,8 +45,21 @@ def start_devnet(directory: str | os.PathLike[str], accounts: int = 10, startup_
     state = directory / "anvil-state.json"
     log = (directory / "anvil.log").open("ab")
     command = [
-        str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEVNET_CHAIN_ID),
-        "--accounts", str(accounts), "--mnemonic", DEV_MNEMONIC, "--state", str(state), "--state-interval", "2",
+        str(anvil_binary()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(DEVNET_CHAIN_ID),
+        "--accounts",
+        str(accounts),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        "--state",
+        str(state),
+        "--state-interval",
+        "2",
         "--silent",
     ]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

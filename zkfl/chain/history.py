@@ -18,9 +18,23 @@ from zkfl.chain.coordinator import (
     resolve_model_cids,
 )
 
-EVENTS = ("FederationCreated", "RoundOpened", "RoundSkipped", "ClientRegistered", "DataCommitted", "ClientWithdrawn",
-          "UpdateAccepted", "RoundFinalized", "AggregatorChanged", "ProofPending", "UpdateSlashed", "ChallengeFailed",
-          "LeafAggregated", "VectorOpened", "ModelSlashed")
+EVENTS = (
+    "FederationCreated",
+    "RoundOpened",
+    "RoundSkipped",
+    "ClientRegistered",
+    "DataCommitted",
+    "ClientWithdrawn",
+    "UpdateAccepted",
+    "RoundFinalized",
+    "AggregatorChanged",
+    "ProofPending",
+    "UpdateSlashed",
+    "ChallengeFailed",
+    "LeafAggregated",
+    "VectorOpened",
+    "ModelSlashed",
+)
 
 
 @dataclass

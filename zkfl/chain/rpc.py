@@ -85,7 +85,10 @@ class ErrorDecoder:
         if len(raw) < 4 or raw[:4] not in self._errors:
             return None
         name, names, types = self._errors[raw[:4]]
-        values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, raw[4:]), strict=True)]
+        values = [
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, abi_decode(types, raw[4:]), strict=True)
+        ]
         args = dict(zip(names, values, strict=True))
         if name in self._messages:
             try:
@@ -96,8 +99,15 @@ class ErrorDecoder:
         return f"{name}({shown})"
 
 
-def transact(chain: Chain, signer: LocalAccount, call: Any, decoder: ErrorDecoder, what: str,
-             value: int = 0, gas: int | None = None) -> TxReceipt:
+def transact(
+    chain: Chain,
+    signer: LocalAccount,
+    call: Any,
+    decoder: ErrorDecoder,
+    what: str,
+    value: int = 0,
+    gas: int | None = None,
+) -> TxReceipt:
     """Simulate, sign, send and wait for `call` (a web3 contract function or constructor).
     A revert in simulation raises ChainError with the decoded custom error; nothing is sent."""
     w3 = chain.w3
@@ -122,8 +132,9 @@ def transact(chain: Chain, signer: LocalAccount, call: Any, decoder: ErrorDecode
         # An out-of-gas inside a called contract (e.g. the verifier) surfaces as a revert of the
         # caller with the last 1/64 of the gas left, so "used nearly all of it" is the signal.
         if receipt["gasUsed"] >= OUT_OF_GAS_FRACTION * params["gas"]:
-            raise ChainError(f"{what} ran out of gas ({params['gas']} gas limit, {receipt['gasUsed']} used); "
-                             "raise the gas limit")
+            raise ChainError(
+                f"{what} ran out of gas ({params['gas']} gas limit, {receipt['gasUsed']} used); raise the gas limit"
+            )
         raise ChainError(f"{what} reverted on chain in tx {tx_hash.hex()}")
     return receipt
 

@@ -5,10 +5,24 @@
 - `fedavg`:   the aggregator's sample-weighted mean of K client updates, and a tree leaf's partial sum.
 """
 
+from zkfl.circuits.aggregation import FedAvg, FedAvgSpec, PartialSum, PartialSumSpec
 from zkfl.circuits.export import export_onnx
 from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
-from zkfl.circuits.fedavg import FedAvg, FedAvgSpec, PartialSum, PartialSumSpec
 from zkfl.circuits.training import SALT_LEN, TrainingStep, TrainingStepSpec
 
-__all__ = ["FAMILIES", "SALT_LEN", "SOFTMAX_FLOOR", "FedAvg", "FedAvgSpec", "LogisticRegression", "Mlp", "ModelFamily",
-           "PartialSum", "PartialSumSpec", "TrainingStep", "TrainingStepSpec", "export_onnx", "model_from_json"]
+__all__ = [
+    "FAMILIES",
+    "SALT_LEN",
+    "SOFTMAX_FLOOR",
+    "FedAvg",
+    "FedAvgSpec",
+    "LogisticRegression",
+    "Mlp",
+    "ModelFamily",
+    "PartialSum",
+    "PartialSumSpec",
+    "TrainingStep",
+    "TrainingStepSpec",
+    "export_onnx",
+    "model_from_json",
+]

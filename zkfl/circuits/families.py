@@ -175,6 +175,7 @@ def model_from_json(body: dict[str, Any]) -> ModelFamily:
     known = [f.name for f in fields(family)]  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} for model family {name!r} "
-                          f"(its keys: {', '.join(known)})")
+        raise ConfigError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} for model family {name!r} (its keys: {', '.join(known)})"
+        )
     return family(**values)

@@ -104,16 +104,21 @@ class TrainingStepSpec:
         return theta, np.concatenate([x.reshape(-1), y.reshape(-1), salt]), context
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model.to_json(), "batch_size": self.batch_size, "local_steps": self.local_steps,
-                "learning_rate": self.learning_rate}
+        return {
+            "model": self.model.to_json(),
+            "batch_size": self.batch_size,
+            "local_steps": self.local_steps,
+            "learning_rate": self.learning_rate,
+        }
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> TrainingStepSpec:
         return cls(model_from_json(body["model"]), body["batch_size"], body["local_steps"], body["learning_rate"])
 
 
-def data_vector(spec: TrainingStepSpec, features: np.ndarray, labels: np.ndarray, salt: np.ndarray,
-                one: float = 1.0) -> np.ndarray:
+def data_vector(
+    spec: TrainingStepSpec, features: np.ndarray, labels: np.ndarray, salt: np.ndarray, one: float = 1.0
+) -> np.ndarray:
     """The graph's `data` input: features row-major, the labels one-hot (with `one` for a hit: 1.0 in
     float, 2**scale in fixed point), then the salt. `split_data` is its inverse inside the graph."""
     one_hot = np.eye(spec.classes, dtype=np.asarray(features).dtype)[np.asarray(labels, dtype=np.int64)] * one

@@ -27,12 +27,14 @@ from zkfl.cli.render import (
     run,
     to_json,
 )
-from zkfl.workspace import DEVNET, Workspace, WorkspaceConfig
+from zkfl.pipeline.workspace import DEVNET, Workspace, WorkspaceConfig
 
 app = typer.Typer(
     help="zkFL: verifiable federated learning. Every local SGD step and every FedAvg is proven with "
-         "ezkl and checked on-chain.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    "ezkl and checked on-chain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     epilog="Quick start: zkfl init fed && zkfl setup -w fed && zkfl run -w fed --data a.npz --data b.npz --rounds 2",
 )
 devnet_app = typer.Typer(help="Start or stop the workspace's local anvil chain.", no_args_is_help=True)
@@ -55,38 +57,56 @@ def _kv(title: str):
         for key, item in to_json(value).items():
             table.add_row(key, escape(str(item)))
         out.print(table)
+
     return show
 
 
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
-    family: Annotated[str | None, typer.Option(
-        help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")] = None,
-    features: Annotated[int | None, typer.Option(
-        help=f"Input features D (default {_DEFAULT['model']['features']}).")] = None,
+    family: Annotated[
+        str | None, typer.Option(help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")
+    ] = None,
+    features: Annotated[
+        int | None, typer.Option(help=f"Input features D (default {_DEFAULT['model']['features']}).")
+    ] = None,
     classes: Annotated[int | None, typer.Option(help=f"Classes C (default {_DEFAULT['model']['classes']}).")] = None,
-    hidden: Annotated[int | None, typer.Option(
-        help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")] = None,
-    local_steps: Annotated[int | None, typer.Option(help="Local SGD steps k per round, each on its own B samples "
-                                                         f"(default {_DEFAULT['training']['local_steps']}).")] = None,
-    lr: Annotated[float | None, typer.Option(
-        help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")] = None,
-    slots: Annotated[int | None, typer.Option(
-        help=f"Client slots K (default {_DEFAULT['federation']['slots']}).")] = None,
-    leaf_slots: Annotated[int | None, typer.Option(
-        help="Aggregate as a tree of leaves of this many slots (dividing --slots); 0: flat FedAvg (default).")] = None,
-    rpc_url: Annotated[str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")] = DEVNET,
+    hidden: Annotated[
+        int | None, typer.Option(help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")
+    ] = None,
+    local_steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Local SGD steps k per round, each on its own B samples "
+            f"(default {_DEFAULT['training']['local_steps']})."
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")
+    ] = None,
+    slots: Annotated[
+        int | None, typer.Option(help=f"Client slots K (default {_DEFAULT['federation']['slots']}).")
+    ] = None,
+    leaf_slots: Annotated[
+        int | None,
+        typer.Option(
+            help="Aggregate as a tree of leaves of this many slots (dividing --slots); 0: flat FedAvg (default)."
+        ),
+    ] = None,
+    rpc_url: Annotated[
+        str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")
+    ] = DEVNET,
     chain_id: Annotated[int, typer.Option(help="Expected chain id (0: accept the node's).")] = 0,
-    ipfs_api: Annotated[str, typer.Option(
-        help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
+    ipfs_api: Annotated[str, typer.Option(help="IPFS HTTP API URL for artifacts (default: the workspace store).")] = "",
     srs: Annotated[str, typer.Option(help="'dev' (INSECURE, generated) or a ceremony SRS file.")] = "dev",
     as_json: JsonOpt = False,
 ) -> None:
     """Create a federation workspace from a config (written to DIRECTORY/zkfl.toml); options left
     out take zkFL's defaults, and every other setting can be edited in zkfl.toml before setup."""
+
     def action():
         document = {
             "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
@@ -100,6 +120,7 @@ def init(
         config = WorkspaceConfig.from_document(given, "the init options")
         ws, created = Workspace.init(directory, config)
         return {"workspace": str(ws.root), "created": created, "config": str(ws.root / "zkfl.toml")}
+
     emit(run(action, as_json), as_json, _kv("workspace"))
 
 
@@ -119,7 +140,7 @@ def setup(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None
     with progress_reporter(as_json) as progress:
         result = run(lambda: setup_federation(_open(workspace), progress), as_json)
     if any(s["dev"] for s in result.srs):
-        from zkfl.srs import DEV_SRS_WARNING
+        from zkfl.zk.srs import DEV_SRS_WARNING
 
         if not as_json:
             out.print(f"[bold yellow]WARNING[/bold yellow]: {DEV_SRS_WARNING}")
@@ -149,13 +170,17 @@ def register(
     data: Annotated[Path, typer.Option(help="The client's private data: .npz with x (n x D) and y (n).")],
     batches: Annotated[int, typer.Option(help="Round batches to commit to (one is used per round).")] = 10,
     seed: Annotated[int | None, typer.Option(help="Shuffle seed (default: random).")] = None,
-    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Commit a client's data batches and register it on-chain (with the stake)."""
     from zkfl.pipeline import register_client
 
-    emit(run(lambda: register_client(_open(workspace), client, data, batches, seed), as_json), as_json,
-         _kv(f"client {client}"))
+    emit(
+        run(lambda: register_client(_open(workspace), client, data, batches, seed), as_json),
+        as_json,
+        _kv(f"client {client}"),
+    )
 
 
 @app.command()
@@ -179,9 +204,13 @@ def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: Json
 @app.command()
 def aggregate(
     workspace: WorkspaceOpt = Path("."),
-    executor: Annotated[str, typer.Option(
-        help="Where a tree's leaf proofs run: 'serial' (here, one after another) or 'ray' (Ray tasks on a local "
-             "Ray, or the cluster at RAY_ADDRESS).")] = "serial",
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where a tree's leaf proofs run: 'serial' (here, one after another) or 'ray' (Ray tasks on a local "
+            "Ray, or the cluster at RAY_ADDRESS)."
+        ),
+    ] = "serial",
     cpus_per_leaf: Annotated[int, typer.Option(help="CPUs (and prover threads) each Ray leaf task reserves.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
@@ -190,18 +219,22 @@ def aggregate(
     from zkfl.pipeline.executors import executor_named
 
     with progress_reporter(as_json) as progress:
-        result = run(lambda: aggregate_round(_open(workspace), progress, executor_named(executor, cpus_per_leaf)),
-                     as_json)
+        result = run(
+            lambda: aggregate_round(_open(workspace), progress, executor_named(executor, cpus_per_leaf)), as_json
+        )
     emit(result, as_json, _kv("aggregation"))
 
 
 @app.command()
 def verify(
     proof: Annotated[Path | None, typer.Argument(help="A proof file to verify (omit with --round).")] = None,
-    circuit: Annotated[str, typer.Option(help="The proof's circuit: client, aggregator, or (a tree's) leaf.")] = "client",
+    circuit: Annotated[
+        str, typer.Option(help="The proof's circuit: client, aggregator, or (a tree's) leaf.")
+    ] = "client",
     round_no: Annotated[int | None, typer.Option("--round", help="Verify a whole round from the chain.")] = None,
     offchain_only: Annotated[bool, typer.Option(help="Skip the on-chain verifier calls.")] = False,
-    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Verify a proof file, or every proof and hash link of a round (exit 1 if anything fails)."""
     from zkfl.pipeline import verify_proof_file, verify_round
@@ -213,8 +246,13 @@ def verify(
         emit({"ok": True, "checks": checks}, as_json, lambda v: _checks_table(f"proof {proof}", v["checks"]))
         return
     result = run(lambda: verify_round(_open(workspace), round_no, not offchain_only), as_json)
-    payload = {"ok": result.ok, "round": result.round, "checks": result.checks, "failures": result.failures,
-               "report": result.report}
+    payload = {
+        "ok": result.ok,
+        "round": result.round,
+        "checks": result.checks,
+        "failures": result.failures,
+        "report": result.report,
+    }
     if result.ok:
         emit(payload, as_json, lambda v: _checks_table(f"round {round_no}", v["checks"]))
         return
@@ -231,33 +269,45 @@ def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> Non
     from zkfl.pipeline import federation_status
 
     def human(s) -> None:
-        out.print(f"coordinator {s.coordinator} on chain {s.chain_id} (block {s.block}); open round "
-                  f"{s.current_round}; {s.registered_clients} registered clients")
+        out.print(
+            f"coordinator {s.coordinator} on chain {s.chain_id} (block {s.block}); open round "
+            f"{s.current_round}; {s.registered_clients} registered clients"
+        )
         rounds = Table("round", "model hash", "model CID", "accepted", "status", title="rounds", title_justify="left")
         for r in s.rounds:
-            rounds.add_row(str(r.round), r.model_hash[:18] + "…", r.model_cid[:20] + "…", str(r.accepted),
-                           "finalized" if r.finalized else "skipped" if r.skipped else "open")
+            rounds.add_row(
+                str(r.round),
+                r.model_hash[:18] + "…",
+                r.model_cid[:20] + "…",
+                str(r.accepted),
+                "finalized" if r.finalized else "skipped" if r.skipped else "open",
+            )
         out.print(rounds)
-        clients = Table("client", "address", "slot", "registered", "accepted updates", title="clients",
-                        title_justify="left")
+        clients = Table(
+            "client", "address", "slot", "registered", "accepted updates", title="clients", title_justify="left"
+        )
         for c in s.clients:
             clients.add_row(c.name, c.address, str(c.slot), str(c.registered), str(c.accepted_updates))
         out.print(clients)
+
     emit(run(lambda: federation_status(_open(workspace)), as_json), as_json, human)
 
 
 @app.command("run")
 def run_rounds(
     data: Annotated[list[Path], typer.Option(help="One client's .npz data file; repeat once per client.")],
-    rounds: Annotated[int, typer.Option(help="Run until this many rounds are closed (finalized, or skipped without updates).")] = 1,
+    rounds: Annotated[
+        int, typer.Option(help="Run until this many rounds are closed (finalized, or skipped without updates).")
+    ] = 1,
     batches: Annotated[int | None, typer.Option(help="Batches each client commits (default: rounds).")] = None,
     eval_data: Annotated[Path | None, typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
     seed: Annotated[int | None, typer.Option(help="Batch shuffle seed (default: random).")] = None,
-    workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Simulate one client per data file for R rounds end to end, and write a report."""
     from zkfl.pipeline import run_federation
-    from zkfl.report import write_run_report
+    from zkfl.pipeline.run_report import write_run_report
 
     def action():
         ws = _open(workspace)
@@ -275,13 +325,22 @@ def audit(
     rpc_url: Annotated[str, typer.Option(help="JSON-RPC URL of the chain the federation runs on.")],
     coordinator: Annotated[str, typer.Option(help="Address of the federation's coordinator contract.")],
     store: Annotated[str, typer.Option(help="The artifact store: a directory, or an IPFS API URL (http://...).")],
-    srs: Annotated[list[Path] | None, typer.Option(
-        help="An SRS file to check (powers of tau, py-ecc) and match to the federation's keys; repeatable.")] = None,
-    eval_set: Annotated[Path | None, typer.Option(
-        "--eval", help="An .npz (x, y) to score every round's global model on (adds an accuracy plot).")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Write audit.json, audit.md (and accuracy.png) to this directory.")] = None,
-    offchain_only: Annotated[bool, typer.Option(help="Skip the eth_call checks against the deployed verifiers.")] = False,
+    srs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An SRS file to check (powers of tau, py-ecc) and match to the federation's keys; repeatable."
+        ),
+    ] = None,
+    eval_set: Annotated[
+        Path | None,
+        typer.Option("--eval", help="An .npz (x, y) to score every round's global model on (adds an accuracy plot)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write audit.json, audit.md (and accuracy.png) to this directory.")
+    ] = None,
+    offchain_only: Annotated[
+        bool, typer.Option(help="Skip the eth_call checks against the deployed verifiers.")
+    ] = False,
     strict_srs: Annotated[bool, typer.Option(help="Fail the audit if the keys come from an insecure dev SRS.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -295,8 +354,9 @@ def audit(
         write_audit_report,
     )
 
-    options = AuditOptions(onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set,
-                           strict_srs=strict_srs)
+    options = AuditOptions(
+        onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set, strict_srs=strict_srs
+    )
     with progress_reporter(as_json) as progress:
         report = run(lambda: audit_federation(rpc_url, coordinator, store, options, progress), as_json)
     if out_dir is not None:
@@ -317,10 +377,14 @@ def watch(
     coordinator: Annotated[str, typer.Option(help="Address of the federation's (optimistic) coordinator.")],
     store: Annotated[str, typer.Option(help="The artifact store: a directory, or an IPFS API URL (http://...).")],
     interval: Annotated[float, typer.Option(help="Seconds between polls of the chain.")] = 1.0,
-    until_round: Annotated[int | None, typer.Option(
-        help="Stop once the federation's open round reaches this round (default: run until stopped).")] = None,
+    until_round: Annotated[
+        int | None,
+        typer.Option(help="Stop once the federation's open round reaches this round (default: run until stopped)."),
+    ] = None,
     once: Annotated[bool, typer.Option(help="Check what is on-chain now, then stop.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per checked submission (JSON Lines).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per checked submission (JSON Lines).")
+    ] = False,
 ) -> None:
     """Watch an optimistic federation: verify every submitted proof off-chain (from the store),
     challenge each one that does not verify and answer every open request from the store, with the
@@ -329,22 +393,26 @@ def watch(
     import os
 
     from zkfl.chain.rpc import signer_from_key
-    from zkfl.watchtower import watch as watch_federation
-    from zkfl.watchtower import watchtower_for
+    from zkfl.roles.watchtower import watch as watch_federation
+    from zkfl.roles.watchtower import watchtower_for
 
     def report(update) -> None:
         if as_json:
             typer.echo(json.dumps(to_json(update)))
         else:
             style = "green" if update.verdict == "valid" else "red"
-            out.print(f"round {update.round} slot {update.slot} ({update.client}): [{style}]{update.verdict}[/{style}]"
-                      f"{' -> ' + update.outcome if update.outcome else ''}  {escape(update.detail)[:200]}")
+            out.print(
+                f"round {update.round} slot {update.slot} ({update.client}): [{style}]{update.verdict}[/{style}]"
+                f"{' -> ' + update.outcome if update.outcome else ''}  {escape(update.detail)[:200]}"
+            )
 
     def answered(answer) -> None:  # JSON Lines stay one object per submission: an answer shows as its change
         if not as_json:
             style = "green" if answer.answered else "yellow"
-            out.print(f"round {answer.round} {answer.target}: [{style}]{answer.kind} request of {answer.requester}"
-                      f"[/{style}] -> {escape(answer.detail)[:200]}")
+            out.print(
+                f"round {answer.round} {answer.target}: [{style}]{answer.kind} request of {answer.requester}"
+                f"[/{style}] -> {escape(answer.detail)[:200]}"
+            )
 
     def action():
         key = os.environ.get("ZKFL_WATCHTOWER_KEY")
@@ -355,37 +423,60 @@ def watch(
     watched = run(action, as_json)
     survivors = [u for u in watched if u.survived]
     if survivors:
-        fail(f"{len(survivors)} update(s) with an invalid or unavailable proof left in their round",
-             EXIT_VERIFICATION_FAILED, as_json, "InvalidUpdateSurvived", [to_json(u) for u in survivors])
+        fail(
+            f"{len(survivors)} update(s) with an invalid or unavailable proof left in their round",
+            EXIT_VERIFICATION_FAILED,
+            as_json,
+            "InvalidUpdateSurvived",
+            [to_json(u) for u in survivors],
+        )
 
 
 def _audit_summary(report) -> None:
     fed = report.federation
-    table = Table("round", "updates", "proofs off-chain", "proofs on-chain", "FedAvg exact", "accuracy",
-                  title=f"audit of {fed['coordinator']} (chain {fed['chain_id']})", title_justify="left")
+    table = Table(
+        "round",
+        "updates",
+        "proofs off-chain",
+        "proofs on-chain",
+        "FedAvg exact",
+        "accuracy",
+        title=f"audit of {fed['coordinator']} (chain {fed['chain_id']})",
+        title_justify="left",
+    )
     for r in report.rounds:
         proofs = [u.proof for u in r.updates] + ([r.aggregation.proof] if r.aggregation else [])
-        table.add_row(str(r.round), str(len(r.updates)), f"{sum(p.offchain for p in proofs)}/{len(proofs)}",
-                      f"{sum(bool(p.onchain) for p in proofs)}/{len(proofs)}",
-                      "-" if r.aggregation is None else ("yes" if r.aggregation.fedavg_exact else "NO"),
-                      "-" if r.accuracy is None else f"{r.accuracy:.4f}")
+        table.add_row(
+            str(r.round),
+            str(len(r.updates)),
+            f"{sum(p.offchain for p in proofs)}/{len(proofs)}",
+            f"{sum(bool(p.onchain) for p in proofs)}/{len(proofs)}",
+            "-" if r.aggregation is None else ("yes" if r.aggregation.fedavg_exact else "NO"),
+            "-" if r.accuracy is None else f"{r.accuracy:.4f}",
+        )
     out.print(table)
     for warning in report.srs.get("warnings", []):
         out.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     timing = report.timing
-    out.print(f"{len(report.checks)} checks, {len(report.failures)} failed; {timing['total_seconds']} s "
-              f"(off-chain verify median: client {timing['client_verify_median']} s, aggregation "
-              f"{timing['aggregator_verify_median']} s)")
+    out.print(
+        f"{len(report.checks)} checks, {len(report.failures)} failed; {timing['total_seconds']} s "
+        f"(off-chain verify median: client {timing['client_verify_median']} s, aggregation "
+        f"{timing['aggregator_verify_median']} s)"
+    )
     if report.ok:
-        out.print(f"[bold green]audit passed[/bold green]: final model {fed['final_model_hash']} ({fed['final_model_cid']})")
+        out.print(
+            f"[bold green]audit passed[/bold green]: final model {fed['final_model_hash']} ({fed['final_model_cid']})"
+        )
 
 
 @devnet_app.command("start")
 def devnet_start(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Start the workspace's anvil (its saved chain state is loaded)."""
+
     def action():
         ws = _open(workspace)
         return {"rpc_url": ws.chain.w3.provider.endpoint_uri, "chain_id": ws.chain.chain_id}
+
     emit(run(action, as_json), as_json, _kv("devnet"))
 
 
@@ -398,7 +489,7 @@ def devnet_stop(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -
 @app.command()
 def version() -> None:
     """Print zkFL's version and the pinned ezkl version."""
-    from zkfl.prover import EZKL_VERSION
+    from zkfl.zk.prover import EZKL_VERSION
 
     typer.echo(f"zkfl {__version__} (ezkl {EZKL_VERSION})")
 

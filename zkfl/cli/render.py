@@ -50,9 +50,11 @@ def progress_reporter(as_json: bool) -> Iterator[Callable[[str], None]]:
     """Announces each library step with its elapsed time (on stderr, so `--json` stdout stays clean)."""
     started = time.perf_counter()
     with err.status("working...") as status:
+
         def report(step: str) -> None:
             err.log(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {escape(step)}")
             status.update(escape(step))
+
         yield report
 
 
@@ -69,10 +71,11 @@ def run(action: Callable[[], T], as_json: bool) -> T:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: artifacts are written atomically; run the command again to continue")
         raise typer.Exit(130) from None
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: report and exit 3
+    except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        _fail("InternalError", f"{type(exc).__name__}: {exc} (a zkFL bug; please report it)", EXIT_INTERNAL_ERROR,
-              as_json)
+        _fail(
+            "InternalError", f"{type(exc).__name__}: {exc} (a zkFL bug; please report it)", EXIT_INTERNAL_ERROR, as_json
+        )
     raise AssertionError("unreachable")
 
 

@@ -22,8 +22,16 @@ from zkfl.errors import ConfigError
 from zkfl.evm.solidity import EVM_VERSION, OPTIMIZER_RUNS, ContractArtifact, compile_sources
 from zkfl.evm.toolchain import SOLC_VERSION
 
-SOURCES = ("Commitments.sol", "Coordinator.sol", "Disputes.sol", "ICoordinator.sol", "IHalo2Verifier.sol", "PullPayments.sol",
-           "ReusableVerifierAdapter.sol", "SlotBitmap.sol")
+SOURCES = (
+    "Commitments.sol",
+    "Coordinator.sol",
+    "Disputes.sol",
+    "ICoordinator.sol",
+    "IHalo2Verifier.sol",
+    "PullPayments.sol",
+    "ReusableVerifierAdapter.sol",
+    "SlotBitmap.sol",
+)
 COMPILED = "compiled.json"
 
 
@@ -37,8 +45,9 @@ def contract_sources() -> dict[str, str]:
 
 
 def sources_digest(sources: dict[str, str]) -> str:
-    payload = json.dumps({"solc": SOLC_VERSION, "evm": EVM_VERSION, "runs": OPTIMIZER_RUNS, "sources": sources},
-                         sort_keys=True)
+    payload = json.dumps(
+        {"solc": SOLC_VERSION, "evm": EVM_VERSION, "runs": OPTIMIZER_RUNS, "sources": sources}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -52,9 +61,14 @@ def build_contracts(directory: Path | None = None) -> Path:
     if target.is_file() and json.loads(target.read_text()).get("sources_sha256") == digest:
         return target
     artifacts = compile_sources(sources)
-    body = {"sources_sha256": digest, "solc": SOLC_VERSION,
-            "contracts": {name: {"abi": a.abi, "bytecode": a.bytecode, "deployed_bytecode": a.deployed_bytecode}
-                          for name, a in sorted(artifacts.items())}}
+    body = {
+        "sources_sha256": digest,
+        "solc": SOLC_VERSION,
+        "contracts": {
+            name: {"abi": a.abi, "bytecode": a.bytecode, "deployed_bytecode": a.deployed_bytecode}
+            for name, a in sorted(artifacts.items())
+        },
+    }
     write_atomic(target, json.dumps(body, indent=1, sort_keys=True), mode=0o644)  # package data: world-readable
     return target
 
@@ -63,14 +77,20 @@ def build_contracts(directory: Path | None = None) -> Path:
 def _compiled() -> dict[str, ContractArtifact]:
     path = _package_dir() / COMPILED
     if not path.is_file():
-        raise ConfigError(f"zkFL's compiled contracts are missing ({path}): run `make setup` in a checkout, or "
-                          "`python -m zkfl.evm.contracts` (needs Node.js and the npm toolchain)")
+        raise ConfigError(
+            f"zkFL's compiled contracts are missing ({path}): run `make setup` in a checkout, or "
+            "`python -m zkfl.evm.contracts` (needs Node.js and the npm toolchain)"
+        )
     body = json.loads(path.read_text())
     if body.get("sources_sha256") != sources_digest(contract_sources()):
-        raise ConfigError(f"{path} was compiled from other sources than the shipped zkfl/contracts/*.sol: "
-                          "run `make setup` (or `python -m zkfl.evm.contracts`) to recompile")
-    return {name: ContractArtifact(name, c["abi"], c["bytecode"], c["deployed_bytecode"])
-            for name, c in body["contracts"].items()}
+        raise ConfigError(
+            f"{path} was compiled from other sources than the shipped zkfl/contracts/*.sol: "
+            "run `make setup` (or `python -m zkfl.evm.contracts`) to recompile"
+        )
+    return {
+        name: ContractArtifact(name, c["abi"], c["bytecode"], c["deployed_bytecode"])
+        for name, c in body["contracts"].items()
+    }
 
 
 def project_artifact(name: str) -> ContractArtifact:

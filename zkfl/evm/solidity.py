@@ -37,8 +37,12 @@ class ContractArtifact:
     @classmethod
     def from_output(cls, name: str, body: dict[str, Any]) -> ContractArtifact:
         """One contract of solc's standard-JSON output."""
-        return cls(name, body["abi"], "0x" + body["evm"]["bytecode"]["object"],
-                   "0x" + body["evm"]["deployedBytecode"]["object"])
+        return cls(
+            name,
+            body["abi"],
+            "0x" + body["evm"]["bytecode"]["object"],
+            "0x" + body["evm"]["deployedBytecode"]["object"],
+        )
 
 
 def compiler_input(sources: Mapping[str, str]) -> dict[str, Any]:
@@ -54,8 +58,9 @@ def compiler_input(sources: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def compile_sources(sources: Mapping[str, str],
-                    cache_dir: str | os.PathLike[str] | None = None) -> dict[str, ContractArtifact]:
+def compile_sources(
+    sources: Mapping[str, str], cache_dir: str | os.PathLike[str] | None = None
+) -> dict[str, ContractArtifact]:
     """Compile `{file name: source}`; returns every contract by name, with the output cached under
     `cache_dir` by the SHA-256 of the compiler input. Raises ConfigError with the compiler's
     messages when compilation fails."""
@@ -68,8 +73,11 @@ def compile_sources(sources: Mapping[str, str],
         output = _run_solc(payload)
         if cached is not None:
             write_atomic(cached, json.dumps(output))
-    return {name: ContractArtifact.from_output(name, body)
-            for contracts in output.get("contracts", {}).values() for name, body in contracts.items()}
+    return {
+        name: ContractArtifact.from_output(name, body)
+        for contracts in output.get("contracts", {}).values()
+        for name, body in contracts.items()
+    }
 
 
 def compile_files(paths: list[Path], cache_dir: str | os.PathLike[str]) -> dict[str, ContractArtifact]:
@@ -86,12 +94,15 @@ def check_deployable(artifact: ContractArtifact) -> None:
 
 
 def _run_solc(payload: str) -> dict[str, Any]:
-    proc = subprocess.run([*solc_command(), "--standard-json"], input=payload, capture_output=True, text=True,
-                          env=node_env(), timeout=900)
+    proc = subprocess.run(
+        [*solc_command(), "--standard-json"], input=payload, capture_output=True, text=True, env=node_env(), timeout=900
+    )
     if proc.returncode != 0:
         raise ConfigError(f"solc-js failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     output = json.loads(proc.stdout)
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ConfigError("Solidity compilation failed:\n" + "\n".join(e.get("formattedMessage", e["message"]) for e in errors))
+        raise ConfigError(
+            "Solidity compilation failed:\n" + "\n".join(e.get("formattedMessage", e["message"]) for e in errors)
+        )
     return output

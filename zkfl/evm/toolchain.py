@@ -32,16 +32,20 @@ def toolchain_dir() -> Path:
     if configured:
         directory = Path(configured).expanduser().resolve()
         if not (directory / _MARKER).is_file():
-            raise ConfigError(f"{TOOLCHAIN_ENV}={configured}, but {directory / _MARKER} is missing: run `npm ci` "
-                              "there with zkFL's package.json (or `make setup` in a zkFL checkout)")
+            raise ConfigError(
+                f"{TOOLCHAIN_ENV}={configured}, but {directory / _MARKER} is missing: run `npm ci` "
+                "there with zkFL's package.json (or `make setup` in a zkFL checkout)"
+            )
         return directory
     for start in (Path.cwd(), Path(sys.prefix)):
         for directory in (start.resolve(), *start.resolve().parents):
             if (directory / _MARKER).is_file():
                 return directory
-    raise ConfigError("the EVM toolchain (anvil and solc-js from npm) was not found above the current directory or "
-                      f"the Python environment: run `make setup` in a zkFL checkout, or `npm ci` with zkFL's "
-                      f"package.json in a directory and set {TOOLCHAIN_ENV} to it")
+    raise ConfigError(
+        "the EVM toolchain (anvil and solc-js from npm) was not found above the current directory or "
+        f"the Python environment: run `make setup` in a zkFL checkout, or `npm ci` with zkFL's "
+        f"package.json in a directory and set {TOOLCHAIN_ENV} to it"
+    )
 
 
 def node() -> str:
@@ -72,7 +76,9 @@ def solc_command() -> list[str]:
 def anvil_binary() -> Path:
     """The platform's anvil executable itself (not npm's node launcher, so that the PID we
     signal is anvil's and it dumps its --state file when stopped)."""
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), "")
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), ""
+    )
     package = f"anvil-{platform.system().lower()}-{arch}"
     binary = toolchain_dir() / "node_modules" / "@foundry-rs" / package / "bin" / "anvil"
     if not binary.is_file():

@@ -17,7 +17,7 @@ from zkfl.errors import ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact, check_deployable, compile_files
 from zkfl.evm.toolchain import ezkl_solc_home
-from zkfl.prover import CircuitKeys
+from zkfl.zk.prover import CircuitKeys
 
 
 class VerifierTooLarge(ConfigError):
@@ -39,8 +39,16 @@ def verifier_source(keys: CircuitKeys, cache_dir: str | os.PathLike[str], reusab
     if not sol.is_file():
         tmp = keys.directory / f".{sol.name}.tmp"
         abi = keys.directory / f".{sol.stem}.abi.tmp"
-        proc = _ezkl_evm(cache_dir, "verifier", keys.vk_path, keys.circuit.settings_path, tmp, abi, keys.srs.path,
-                         *(["--reusable"] if reusable else []))
+        proc = _ezkl_evm(
+            cache_dir,
+            "verifier",
+            keys.vk_path,
+            keys.circuit.settings_path,
+            tmp,
+            abi,
+            keys.srs.path,
+            *(["--reusable"] if reusable else []),
+        )
         # ezkl writes the whole source before its own compile step, so the file is what counts
         if not tmp.is_file() or "contract Halo2Verifier" not in tmp.read_text():
             raise ConfigError(f"ezkl could not generate the verifier of {keys.name!r}: {proc.stderr.strip()[-1500:]}")
@@ -97,5 +105,10 @@ def data_contract_code(words: list[bytes]) -> str:
 
 def _ezkl_evm(cache_dir: str | os.PathLike[str], *args: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOME": str(ezkl_solc_home(Path(cache_dir)))}
-    return subprocess.run([sys.executable, "-m", "zkfl.evm._ezkl_evm", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "zkfl.evm._ezkl_evm", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )

@@ -32,8 +32,10 @@ def weights_of(record: ArrayRecord, what: str) -> FixedArray:
     arrays = record.to_numpy_ndarrays()
     if len(arrays) != 1 or arrays[0].ndim != 1 or arrays[0].dtype != np.int64:
         shapes = [(a.dtype.name, a.shape) for a in arrays]
-        raise ConfigError(f"{what} must be one int64 vector of fixed-point weights, got {shapes}; "
-                          "send zkfl.flower.model_record(weights)")
+        raise ConfigError(
+            f"{what} must be one int64 vector of fixed-point weights, got {shapes}; "
+            "send zkfl.flower.model_record(weights)"
+        )
     return arrays[0]
 
 
@@ -59,7 +61,13 @@ class SubmissionReceipt:
             raise ConfigError(f"the reply has no {RECEIPT!r} receipt: it does not come from a zkFL client app")
         record = content.config_records[RECEIPT]
         try:
-            return cls(str(record["client"]), str(record["address"]), int(record["round"]),
-                       int(str(record["update_commitment"]), 16), str(record["update_cid"]), str(record["submit_tx"]))
+            return cls(
+                str(record["client"]),
+                str(record["address"]),
+                int(record["round"]),
+                int(str(record["update_commitment"]), 16),
+                str(record["update_cid"]),
+                str(record["submit_tx"]),
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"the reply's {RECEIPT!r} receipt is malformed: {exc!r}") from exc

@@ -14,7 +14,7 @@ metrics (`dropped-<reason>`).
 The chain, not the replies, decides what is averaged: the coordinator finalizes a round only with
 exactly its accepted updates. So an update the chain accepted is aggregated even when its reply was
 lost or dropped (it is fetched from the store), and a reply the chain never accepted changes nothing.
-While it waits to finalize, the strategy answers the round's open requests (`zkfl.responder`) from
+While it waits to finalize, the strategy answers the round's open requests (`zkfl.roles.responder`) from
 the store and from the updates the clients replied with.
 """
 
@@ -36,10 +36,10 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ZkflError
 from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceipt, model_record, weights_of
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
-from zkfl.pipeline.rounds import open_round_model, round_model
+from zkfl.pipeline.round_model import open_round_model, round_model
+from zkfl.pipeline.workspace import Workspace
 from zkfl.protocol import checked_vector
-from zkfl.responder import Held
-from zkfl.workspace import Workspace
+from zkfl.roles.responder import Held
 
 SERVER_NODE_ID = 1  # the SuperLink's own node id: errors it makes for unreachable nodes carry it
 
@@ -70,18 +70,24 @@ class ZkFedAvg(Strategy):
         return max(total - self.ws.coordinator().current_round, 0)
 
     def summary(self) -> None:
-        log(INFO, "\t├──> ZkFedAvg: proven FedAvg, finalized on-chain by coordinator %s (%d slots)",
-            self.ws.deployment()["coordinator"], self.ws.config.slots)
+        log(
+            INFO,
+            "\t├──> ZkFedAvg: proven FedAvg, finalized on-chain by coordinator %s (%d slots)",
+            self.ws.deployment()["coordinator"],
+            self.ws.config.slots,
+        )
         self.strategy.summary()
 
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
-                        grid: Grid) -> Iterable[Message]:
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         self._round_started = time.perf_counter()
         self._sent = list(self.strategy.configure_train(server_round, arrays, config, grid))
         return self._sent  # pushing them sets their message ids, which replies refer to
 
-    def aggregate_train(self, server_round: int,
-                        replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         aggregate_started = time.perf_counter()
         replies = list(replies)
         coordinator = self.ws.coordinator()
@@ -89,15 +95,27 @@ class ZkFedAvg(Strategy):
         kept, dropped = self.screen(coordinator, round_no, replies)
         self.dropped[server_round] = dropped
         for d in dropped:
-            log(WARNING, "ZkFedAvg round %d: dropped the reply of node %d (%s): %s", round_no, d.node_id, d.reason,
-                d.detail)
+            log(
+                WARNING,
+                "ZkFedAvg round %d: dropped the reply of node %d (%s): %s",
+                round_no,
+                d.node_id,
+                d.reason,
+                d.detail,
+            )
         state = coordinator.round(round_no)
         if state.accepted == 0:
             log(WARNING, "ZkFedAvg round %d: no update was accepted on-chain; the round stays open", round_no)
             return None, MetricRecord({"accepted": 0, "replies-kept": 0, **_counts(dropped)})
         if state.accepted < coordinator.registered_clients:
-            log(INFO, "ZkFedAvg round %d: %d of %d clients submitted; finalizing after the deadline (block %d)",
-                round_no, state.accepted, coordinator.registered_clients, state.deadline)
+            log(
+                INFO,
+                "ZkFedAvg round %d: %d of %d clients submitted; finalizing after the deadline (block %d)",
+                round_no,
+                state.accepted,
+                coordinator.registered_clients,
+                state.deadline,
+            )
         if self.ws.config.terms.optimistic:
             log(INFO, "ZkFedAvg round %d: finalizing after the challenge window", round_no)
         closed = wait_until_finalizable(self.ws, round_no, held=_replied_updates(replies))
@@ -109,17 +127,30 @@ class ZkFedAvg(Strategy):
             log(WARNING, "ZkFedAvg round %d: every update left the round; skipped it", round_no)
         proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
         _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)
-        metrics = MetricRecord({**(dict(inner) if inner else {}), "zkfl-round": round_no, "accepted": outcome.accepted,
-                                "replies-kept": len(kept), **_counts(dropped),
-                                "aggregate-prove-seconds": outcome.prove_seconds,
-                                "finalize-gas": outcome.gas_used or 0,
-                                **_timings(kept, aggregate_started, self._round_started)})
-        log(INFO, "ZkFedAvg round %d: proven FedAvg of %d accepted updates, finalized; next model %s",
-            round_no, outcome.accepted, outcome.next_model_cid)
+        metrics = MetricRecord(
+            {
+                **(dict(inner) if inner else {}),
+                "zkfl-round": round_no,
+                "accepted": outcome.accepted,
+                "replies-kept": len(kept),
+                **_counts(dropped),
+                "aggregate-prove-seconds": outcome.prove_seconds,
+                "finalize-gas": outcome.gas_used or 0,
+                **_timings(kept, aggregate_started, self._round_started),
+            }
+        )
+        log(
+            INFO,
+            "ZkFedAvg round %d: proven FedAvg of %d accepted updates, finalized; next model %s",
+            round_no,
+            outcome.accepted,
+            outcome.next_model_cid,
+        )
         return model_record(proven.weights), metrics
 
-    def screen(self, coordinator: Coordinator, round_no: int,
-               replies: list[Message]) -> tuple[list[Message], list[DroppedReply]]:
+    def screen(
+        self, coordinator: Coordinator, round_no: int, replies: list[Message]
+    ) -> tuple[list[Message], list[DroppedReply]]:
         """The replies the chain and the store back, and the others with why they were dropped."""
         kept: list[Message] = []
         dropped: list[DroppedReply] = []
@@ -141,8 +172,9 @@ class ZkFedAvg(Strategy):
                 dropped.append(DroppedReply(node, *problem))
         return kept, dropped
 
-    def _problem(self, coordinator: Coordinator, round_no: int, receipt: SubmissionReceipt, reply: Message,
-                 seen: set[str]) -> tuple[str, str] | None:
+    def _problem(
+        self, coordinator: Coordinator, round_no: int, receipt: SubmissionReceipt, reply: Message, seen: set[str]
+    ) -> tuple[str, str] | None:
         who = f"client {receipt.client!r} ({receipt.address})"
         if receipt.round != round_no:
             return "stale", f"{who} replied for round {receipt.round}; the open round is {round_no}"
@@ -151,8 +183,10 @@ class ZkFedAvg(Strategy):
         client = coordinator.client(receipt.address)
         accepted = coordinator.accepted_update_hash(round_no, client.slot) if client.registered else 0
         if not client.registered or accepted != receipt.update_commitment:
-            return "not-accepted", (f"{who}'s update {receipt.update_commitment:#x} is not the one the chain accepted "
-                                    f"for round {round_no} ({accepted:#x})")
+            return "not-accepted", (
+                f"{who}'s update {receipt.update_commitment:#x} is not the one the chain accepted "
+                f"for round {round_no} ({accepted:#x})"
+            )
         key = self.ws.circuits.commitments
         update = weights_of(reply.content.array_records[ARRAYS], f"{who}'s update")
         if key.commit(update) != receipt.update_commitment:
@@ -170,8 +204,9 @@ class ZkFedAvg(Strategy):
         sent = {m.metadata.message_id: m.metadata.dst_node_id for m in self._sent}
         return sent.get(reply.metadata.reply_to_message_id, SERVER_NODE_ID)
 
-    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
-                           grid: Grid) -> Iterable[Message]:
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return self.strategy.configure_evaluate(server_round, arrays, config, grid)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
@@ -195,10 +230,16 @@ def _timings(kept: list[Message], aggregate_started: float, round_started: float
     """Wall times of the round: the whole round (train messages sent to model finalized), the
     strategy's aggregation, and the kept clients' train handlers (their longest and their sum)."""
     now = time.perf_counter()
-    clients = [float(r.content.metric_records[METRICS][TRAIN_SECONDS]) for r in kept
-               if METRICS in r.content.metric_records and TRAIN_SECONDS in r.content.metric_records[METRICS]]
-    timings = {"aggregate-seconds": round(now - aggregate_started, 2),
-               "client-seconds-max": max(clients, default=0.0), "client-seconds-sum": round(sum(clients), 2)}
+    clients = [
+        float(r.content.metric_records[METRICS][TRAIN_SECONDS])
+        for r in kept
+        if METRICS in r.content.metric_records and TRAIN_SECONDS in r.content.metric_records[METRICS]
+    ]
+    timings = {
+        "aggregate-seconds": round(now - aggregate_started, 2),
+        "client-seconds-max": max(clients, default=0.0),
+        "client-seconds-sum": round(sum(clients), 2),
+    }
     if round_started is not None:
         timings["round-seconds"] = round(now - round_started, 2)
     return timings
@@ -206,4 +247,5 @@ def _timings(kept: list[Message], aggregate_started: float, round_started: float
 
 def _counts(dropped: list[DroppedReply]) -> dict[str, int]:
     return {f"dropped-{reason}": n for reason, n in Counter(d.reason for d in dropped).items()} | {
-        "replies-dropped": len(dropped)}
+        "replies-dropped": len(dropped)
+    }

@@ -4,7 +4,7 @@ then the root over the leaves' partial sums. Every step is recorded in the works
 that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is not proven again.
 
 The aggregator is also an honest party of the round's disputes: while it waits for the round to
-become finalizable it answers every open request it can (`zkfl.responder`, from the store) and
+become finalizable it answers every open request it can (`zkfl.roles.responder`, from the store) and
 settles the ones nobody answered in time, since a round with a request open cannot close. An
 accepted update it cannot fetch (or whose stored vector is not the committed one) is taken from
 its on-chain opening if there is one, else its opening is requested while the round's window is
@@ -23,19 +23,20 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from zkfl.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, OpenRequest, RoundState
 from zkfl.chain.devnet import mine_blocks
 from zkfl.errors import ConfigError, ZkflError
+from zkfl.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.fixedpoint import FixedArray
 from zkfl.pipeline.executors import LeafExecutor, LeafJob, SerialExecutor
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import stored_proof
-from zkfl.protocol import CommitmentKey, check_commitment, checked_vector, empty_slot
-from zkfl.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
-from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
-from zkfl.store import ArtifactStore, put_vector
-from zkfl.workspace import AGGREGATOR, DEVNET, Workspace
+from zkfl.pipeline.round_model import stored_proof
+from zkfl.pipeline.workspace import AGGREGATOR, DEVNET, Workspace
+from zkfl.protocol import check_commitment, checked_vector, empty_slot
+from zkfl.roles.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
+from zkfl.roles.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
+from zkfl.store.artifacts import ArtifactStore, put_vector
+from zkfl.zk.commitments import CommitmentKey
 
 Responder = Callable[[int], list[Answer]]
 """Another party answering a round's open requests (e.g. a client, from what it holds)."""
@@ -56,8 +57,14 @@ class AggregateOutcome:
     withdrawn_wei: int = 0  # credited to the aggregator and withdrawn after closing the round
 
 
-def accepted_slots(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, round_no: int,
-                   slots: int, requester: LocalAccount | None = None) -> list[SlotUpdate | None]:
+def accepted_slots(
+    key: CommitmentKey,
+    store: ArtifactStore,
+    coordinator: Coordinator,
+    round_no: int,
+    slots: int,
+    requester: LocalAccount | None = None,
+) -> list[SlotUpdate | None]:
     """The round's accepted updates in slot order, fetched by CID and checked against the commitment
     the chain accepted (None where no update was accepted). The chain's storage decides: an update
     accepted and then slashed (a challenge, an unanswered request) is no longer in its slot.
@@ -86,8 +93,13 @@ class _Disputed(ConfigError):
     """An accepted update that cannot be aggregated yet: its opening is requested, or it cannot be."""
 
 
-def _slot_vector(key: CommitmentKey, store: ArtifactStore, coordinator: Coordinator, event: AcceptedUpdate,
-                 requester: LocalAccount | None) -> FixedArray | None:
+def _slot_vector(
+    key: CommitmentKey,
+    store: ArtifactStore,
+    coordinator: Coordinator,
+    event: AcceptedUpdate,
+    requester: LocalAccount | None,
+) -> FixedArray | None:
     """The update's vector from the store, else as opened on-chain; None once an unanswered request
     on it was settled (the update left the round)."""
     what = f"round {event.round}, slot {event.slot}: update"
@@ -103,8 +115,9 @@ def _slot_vector(key: CommitmentKey, store: ArtifactStore, coordinator: Coordina
     return _dispute_missing(coordinator, event, requester, problem)
 
 
-def _dispute_missing(coordinator: Coordinator, event: AcceptedUpdate, requester: LocalAccount | None,
-                     problem: str) -> None:
+def _dispute_missing(
+    coordinator: Coordinator, event: AcceptedUpdate, requester: LocalAccount | None, problem: str
+) -> None:
     """Settle an unanswered request on an update the aggregator cannot fetch (None: it left the
     round), or request its opening; raise _Disputed saying what happens next."""
     round_no, slot = event.round, event.slot
@@ -115,21 +128,27 @@ def _dispute_missing(coordinator: Coordinator, event: AcceptedUpdate, requester:
         coordinator.settle_unanswered(requester, round_no, slot)  # its client is slashed, the update leaves
         return None
     if dispute.pending:
-        raise _Disputed(f"{what}: a request on it can be answered until block {dispute.reveal_by}; run aggregate "
-                        "again after that block (it is then opened on-chain, or settled and left out)")
+        raise _Disputed(
+            f"{what}: a request on it can be answered until block {dispute.reveal_by}; run aggregate "
+            "again after that block (it is then opened on-chain, or settled and left out)"
+        )
     terms = coordinator.terms
     closes = coordinator.round(round_no).deadline + terms.challenge_window
     if block > closes:
-        raise _Disputed(f"{what}, it was not opened on-chain and the round's window for requests closed at block "
-                        f"{closes} (now {block}): round {round_no} cannot be aggregated; anyone may skip it "
-                        f"(skipRound) after block {closes + terms.finalization_grace}")
+        raise _Disputed(
+            f"{what}, it was not opened on-chain and the round's window for requests closed at block "
+            f"{closes} (now {block}): round {round_no} cannot be aggregated; anyone may skip it "
+            f"(skipRound) after block {closes + terms.finalization_grace}"
+        )
     if requester is None:
         raise _Disputed(f"{what}: request its opening (requestOpening) until block {closes}")
     coordinator.request_opening(requester, round_no, slot)
     reveal_by = coordinator.dispute(round_no, slot).reveal_by
-    raise _Disputed(f"{what}: its opening was requested on-chain; run aggregate again after block {reveal_by}: by "
-                    "then it is opened (and aggregated from the chain) or can be settled (its client slashed, the "
-                    "update left out)")
+    raise _Disputed(
+        f"{what}: its opening was requested on-chain; run aggregate again after block {reveal_by}: by "
+        "then it is opened (and aggregated from the chain) or can be settled (its client slashed, the "
+        "update left out)"
+    )
 
 
 def finalizable_after(ws: Workspace, state: RoundState) -> int:
@@ -147,8 +166,13 @@ mined: a watchtower or responder polling the chain gets wall time to see each su
 request and act on it inside its window."""
 
 
-def respond(ws: Workspace, round_no: int, held: Held = NOTHING_HELD, responders: Sequence[Responder] = (),
-            progress: Progress = silent) -> list[Answer]:
+def respond(
+    ws: Workspace,
+    round_no: int,
+    held: Held = NOTHING_HELD,
+    responders: Sequence[Responder] = (),
+    progress: Progress = silent,
+) -> list[Answer]:
     """Answer the round's open requests as the aggregator (from the store and `held`), then let each
     other responder answer what is left; settle the requests nobody answered by their deadline."""
     coordinator = ws.coordinator()
@@ -160,8 +184,10 @@ def respond(ws: Workspace, round_no: int, held: Held = NOTHING_HELD, responders:
         answers += responder(round_no)
     for answer in answers:
         if answer.answered:
-            progress(f"round {round_no} {answer.target}: answered the {answer.kind} request of {answer.requester} "
-                     f"({answer.source})")
+            progress(
+                f"round {round_no} {answer.target}: answered the {answer.kind} request of {answer.requester} "
+                f"({answer.source})"
+            )
     for request in settle_overdue(coordinator, signer, round_no):
         progress(f"round {round_no} {slot_name(request.slot)}: settled the unanswered request of {request.requester}")
     return answers
@@ -183,8 +209,14 @@ def settle_overdue(coordinator: Coordinator, signer: LocalAccount, round_no: int
     return settled
 
 
-def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2.0, held: Held = NOTHING_HELD,
-                           responders: Sequence[Responder] = (), progress: Progress = silent) -> RoundState:
+def wait_until_finalizable(
+    ws: Workspace,
+    round_no: int,
+    poll_seconds: float = 2.0,
+    held: Held = NOTHING_HELD,
+    responders: Sequence[Responder] = (),
+    progress: Progress = silent,
+) -> RoundState:
     """Return once round `round_no` can be closed, answering its open requests meanwhile (`respond`)
     and waiting until none is open (the coordinator refuses to close a round with one): at once in
     an eager federation whose every registered client submitted; else once its deadline has passed
@@ -211,7 +243,7 @@ def wait_until_finalizable(ws: Workspace, round_no: int, poll_seconds: float = 2
 def _can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bool:
     if ws.chain.w3.eth.block_number > finalizable_after(ws, state):
         return True
-    return not ws.config.terms.optimistic and 0 < state.accepted and state.accepted >= coordinator.registered_clients
+    return not ws.config.terms.optimistic and state.accepted > 0 and state.accepted >= coordinator.registered_clients
 
 
 def _next_block(ws: Workspace, state: RoundState, requests_open: bool, poll_seconds: float) -> None:
@@ -226,8 +258,9 @@ def _next_block(ws: Workspace, state: RoundState, requests_open: bool, poll_seco
     mine_blocks(ws.chain, 1)
 
 
-def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor,
-                 progress: Progress = silent) -> tuple[list[SlotUpdate | None], list[dict]]:
+def prove_leaves(
+    ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor, progress: Progress = silent
+) -> tuple[list[SlotUpdate | None], list[dict]]:
     """Prove and submit every leaf of the round that holds accepted updates and is not proven
     on-chain for them yet, each as soon as its proof is back; returns the root's inputs (each
     leaf's partial sum, None for an empty leaf) and each leaf's record. Every partial sum is
@@ -249,8 +282,9 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
         record = ws.read_record(path)
         if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
             record = {"round": round_no, "leaf": leaf, "slot_hashes": slot_hashes}
-            jobs.append(LeafJob(leaf, circuits.leaf, spec, members,
-                                ws.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json"))
+            jobs.append(
+                LeafJob(leaf, circuits.leaf, spec, members, ws.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json")
+            )
         records[leaf] = record
     if jobs:
         progress(f"aggregator: proving {len(jobs)} leaf partial sum(s) of round {round_no}")
@@ -262,8 +296,9 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
         if coordinator.leaf_output_hash(round_no, leaf) == inputs[leaf].update_hash:
             return
         with stored_proof(ws.store, records[leaf]["proof_cid"]) as proof:
-            receipt = coordinator.aggregate_leaf(ws.signer(AGGREGATOR), round_no, leaf, proof,
-                                                 records[leaf]["partial_cid"])
+            receipt = coordinator.aggregate_leaf(
+                ws.signer(AGGREGATOR), round_no, leaf, proof, records[leaf]["partial_cid"]
+            )
         records[leaf] |= {"gas": receipt["gasUsed"], "tx": Web3.to_hex(receipt["transactionHash"])}
         ws.write_record(_leaf_record_path(ws, round_no, leaf), records[leaf])
 
@@ -271,10 +306,12 @@ def prove_leaves(ws: Workspace, round_no: int, slots: list[SlotUpdate | None], e
         submit(leaf)
     start = time.perf_counter()
     for result in executor.run(jobs):
-        records[result.leaf] |= {"partial_hash": hex(result.partial_hash),
-                                 "partial_cid": put_vector(ws.store, result.partial),
-                                 "proof_cid": ws.store.put(result.proof.path.read_bytes()),
-                                 "done_after_seconds": round(time.perf_counter() - start, 2)}
+        records[result.leaf] |= {
+            "partial_hash": hex(result.partial_hash),
+            "partial_cid": put_vector(ws.store, result.partial),
+            "proof_cid": ws.store.put(result.proof.path.read_bytes()),
+            "done_after_seconds": round(time.perf_counter() - start, 2),
+        }
         ws.write_record(_leaf_record_path(ws, round_no, result.leaf), records[result.leaf])
         submit(result.leaf)
     return inputs, [records[leaf] for leaf in sorted(records)]
@@ -284,7 +321,9 @@ def _leaf_record_path(ws: Workspace, round_no: int, leaf: int) -> Path:
     return ws.state_dir / "rounds" / f"{round_no}-leaf-{leaf}.json"
 
 
-def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None) -> AggregateOutcome:
+def aggregate_round(
+    ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None
+) -> AggregateOutcome:
     """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
     next round's global model); in a tree federation, over the leaves' partial sums, proven first
     by `executor` (default: one after another here). A proof made before a crash is reused if it
@@ -298,15 +337,20 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
     registered = coordinator.registered_clients
     block = ws.chain.w3.eth.block_number
     if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, state)):
-        raise ConfigError(f"round {round_no}'s updates can be challenged until block {closes} (now {block}); "
-                          "aggregate after the challenge window (challenges may still remove updates)")
+        raise ConfigError(
+            f"round {round_no}'s updates can be challenged until block {closes} (now {block}); "
+            "aggregate after the challenge window (challenges may still remove updates)"
+        )
     if state.accepted < registered and block <= state.deadline:
-        raise ConfigError(f"round {round_no} is open until block {state.deadline} (now {block}) and only "
-                          f"{state.accepted} of {registered} clients submitted; aggregate after the deadline")
+        raise ConfigError(
+            f"round {round_no} is open until block {state.deadline} (now {block}) and only "
+            f"{state.accepted} of {registered} clients submitted; aggregate after the deadline"
+        )
     _refuse_open_requests(ws, round_no, progress)
     circuits = ws.circuits
-    slots = accepted_slots(circuits.commitments, ws.store, coordinator, round_no, ws.config.slots,
-                           ws.signer(AGGREGATOR))
+    slots = accepted_slots(
+        circuits.commitments, ws.store, coordinator, round_no, ws.config.slots, ws.signer(AGGREGATOR)
+    )
     accepted = sum(s is not None for s in slots)
     if accepted == 0:  # every update left the round while its requests were settled
         return skip_empty_round(ws, coordinator.round(round_no), progress)
@@ -321,18 +365,34 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, executor: LeafEx
         proof_path = ws.state_dir / "proofs" / f"fedavg-{round_no}.json"
         start = time.perf_counter()
         result = aggregate_and_prove(circuits.aggregator, circuits.fedavg, slots, proof_path)
-        record = {"round": round_no, "slot_hashes": slot_hashes, "accepted": accepted,
-                  "next_model_hash": hex(result.global_hash), "next_model_cid": put_vector(ws.store, result.weights),
-                  "proof_cid": ws.store.put(proof_path.read_bytes()),
-                  "prove_seconds": round(time.perf_counter() - start, 2)}
+        record = {
+            "round": round_no,
+            "slot_hashes": slot_hashes,
+            "accepted": accepted,
+            "next_model_hash": hex(result.global_hash),
+            "next_model_cid": put_vector(ws.store, result.weights),
+            "proof_cid": ws.store.put(proof_path.read_bytes()),
+            "prove_seconds": round(time.perf_counter() - start, 2),
+        }
         ws.write_record(record_path, record)
     with stored_proof(ws.store, record["proof_cid"]) as proof:
         receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"])
-    ws.write_record(record_path, {**record, "finalize_gas": receipt["gasUsed"],
-                                  "finalize_tx": Web3.to_hex(receipt["transactionHash"])})
-    return AggregateOutcome(round_no, accepted, record["next_model_hash"], record["next_model_cid"],
-                            record["proof_cid"], record["prove_seconds"], True, receipt["gasUsed"], leaves,
-                            withdrawn_wei=withdraw_credited(ws, progress))
+    ws.write_record(
+        record_path,
+        {**record, "finalize_gas": receipt["gasUsed"], "finalize_tx": Web3.to_hex(receipt["transactionHash"])},
+    )
+    return AggregateOutcome(
+        round_no,
+        accepted,
+        record["next_model_hash"],
+        record["next_model_cid"],
+        record["proof_cid"],
+        record["prove_seconds"],
+        True,
+        receipt["gasUsed"],
+        leaves,
+        withdrawn_wei=withdraw_credited(ws, progress),
+    )
 
 
 def _refuse_open_requests(ws: Workspace, round_no: int, progress: Progress) -> None:
@@ -342,9 +402,11 @@ def _refuse_open_requests(ws: Workspace, round_no: int, progress: Progress) -> N
     requests = ws.coordinator().open_requests(round_no)
     if requests:
         listed = ", ".join(f"{slot_name(r.slot)} (until block {r.reveal_by})" for r in requests)
-        raise ConfigError(f"round {round_no} has request(s) nobody answered yet: {listed}; the round closes only "
-                          "after them: run aggregate again once they are answered or past their block (they are "
-                          "then settled)")
+        raise ConfigError(
+            f"round {round_no} has request(s) nobody answered yet: {listed}; the round closes only "
+            "after them: run aggregate again once they are answered or past their block (they are "
+            "then settled)"
+        )
 
 
 def skip_empty_round(ws: Workspace, state: RoundState, progress: Progress = silent) -> AggregateOutcome:
@@ -353,18 +415,32 @@ def skip_empty_round(ws: Workspace, state: RoundState, progress: Progress = sile
     coordinator, round_no = ws.coordinator(), state.round
     block = ws.chain.w3.eth.block_number
     if block <= state.deadline:
-        raise ConfigError(f"round {round_no} has no accepted update yet; clients must `zkfl submit` first (it takes "
-                          f"submissions until block {state.deadline}, now {block})")
+        raise ConfigError(
+            f"round {round_no} has no accepted update yet; clients must `zkfl submit` first (it takes "
+            f"submissions until block {state.deadline}, now {block})"
+        )
     if block <= (closes := finalizable_after(ws, state)):
-        raise ConfigError(f"round {round_no} has no accepted update and takes no more submissions; it can be "
-                          f"skipped after block {closes} (now {block}): run aggregate again then (the next round "
-                          "starts from the same model)")
+        raise ConfigError(
+            f"round {round_no} has no accepted update and takes no more submissions; it can be "
+            f"skipped after block {closes} (now {block}): run aggregate again then (the next round "
+            "starts from the same model)"
+        )
     _refuse_open_requests(ws, round_no, progress)  # a request on its model would keep it open
     receipt = coordinator.skip_round(ws.signer(AGGREGATOR), round_no)
     progress(f"aggregator: round {round_no} had no accepted update; skipped it")
     following = [r for r in coordinator.opened_rounds() if r.round == round_no + 1][-1]
-    return AggregateOutcome(round_no, 0, hex(following.model_hash), following.model_cid, "", 0.0, False,
-                            receipt["gasUsed"], skipped=True, withdrawn_wei=withdraw_credited(ws, progress))
+    return AggregateOutcome(
+        round_no,
+        0,
+        hex(following.model_hash),
+        following.model_cid,
+        "",
+        0.0,
+        False,
+        receipt["gasUsed"],
+        skipped=True,
+        withdrawn_wei=withdraw_credited(ws, progress),
+    )
 
 
 def withdraw_credited(ws: Workspace, progress: Progress = silent) -> int:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from zkfl.aggregator import AcceptedVector, LeafResult, sum_and_prove
 from zkfl.atomic import write_atomic
 from zkfl.circuits import PartialSumSpec
 from zkfl.errors import ConfigError
-from zkfl.prover import CircuitKeys, Proof
+from zkfl.roles.aggregator import AcceptedVector, LeafResult, sum_and_prove
+from zkfl.zk.prover import CircuitKeys, Proof
 
 PROVER_MEMORY_PER_PK_BYTE = 4
 """A leaf proof's peak memory, in bytes per byte of its proving key, plus PROVER_MEMORY_BASE
@@ -94,9 +94,12 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         threads = {"env_vars": {"RAYON_NUM_THREADS": str(self.cpus_per_leaf)}}
-        task = ray.remote(_prove_in_task).options(max_retries=self.max_retries, retry_exceptions=False,
-                                                  runtime_env=threads,
-                                                  **leaf_resources(jobs[0].keys, self.cpus_per_leaf))
+        task = ray.remote(_prove_in_task).options(
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+            runtime_env=threads,
+            **leaf_resources(jobs[0].keys, self.cpus_per_leaf),
+        )
         pending = {task.remote(job): job for job in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

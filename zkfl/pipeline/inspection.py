@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ConfigError, ProofError
-from zkfl.prover import Proof, VerifierKeys, verify
+from zkfl.pipeline.workspace import Workspace
 from zkfl.verification.findings import Finding
 from zkfl.verification.proofs import verify_onchain
-from zkfl.verification.rounds import FederationView, RoundAudit, RoundChecker
-from zkfl.workspace import Workspace
+from zkfl.verification.round_checker import FederationView, RoundAudit, RoundChecker
+from zkfl.zk.prover import Proof, VerifierKeys, verify
 
 
 @dataclass(frozen=True)
@@ -50,25 +50,51 @@ def federation_status(ws: Workspace) -> FederationStatus:
     rounds = []
     for event in coordinator.opened_rounds():
         state = coordinator.round(event.round)
-        rounds.append(RoundSummary(event.round, hex(event.model_hash), event.model_cid, event.deadline, state.accepted,
-                                   state.finalized, state.skipped))
+        rounds.append(
+            RoundSummary(
+                event.round,
+                hex(event.model_hash),
+                event.model_cid,
+                event.deadline,
+                state.accepted,
+                state.finalized,
+                state.skipped,
+            )
+        )
     counted = _counted_updates(coordinator)
     clients = []
     for name in ws.client_names():
         record = ws.read_record(ws.client_dir(name) / "client.json") or {}
         state = coordinator.client(record["address"])
-        clients.append(ClientSummary(name, record["address"], state.registered, state.slot,
-                                     counted.get(record["address"], 0), state.rewarded_updates))
-    return FederationStatus(coordinator.address, ws.chain.chain_id, ws.chain.w3.eth.block_number,
-                            coordinator.current_round, coordinator.registered_clients, rounds, clients)
+        clients.append(
+            ClientSummary(
+                name,
+                record["address"],
+                state.registered,
+                state.slot,
+                counted.get(record["address"], 0),
+                state.rewarded_updates,
+            )
+        )
+    return FederationStatus(
+        coordinator.address,
+        ws.chain.chain_id,
+        ws.chain.w3.eth.block_number,
+        coordinator.current_round,
+        coordinator.registered_clients,
+        rounds,
+        clients,
+    )
 
 
 def _counted_updates(coordinator: Coordinator) -> dict[str, int]:
     """Accepted updates per client that still count: not slashed, not in a skipped round (the
     contract keeps no such per-client count; the events do)."""
     skipped = {s.round for s in coordinator.skipped_rounds()}
-    slashed = {(e.args.round, e.args.slot, e.args.client)
-               for e in coordinator.contract.events.UpdateSlashed.get_logs(from_block=0)}
+    slashed = {
+        (e.args.round, e.args.slot, e.args.client)
+        for e in coordinator.contract.events.UpdateSlashed.get_logs(from_block=0)
+    }
     counts: dict[str, int] = {}
     for update in coordinator.accepted_updates():
         if update.round not in skipped and (update.round, update.slot, update.client) not in slashed:

@@ -23,11 +23,11 @@ from zkfl.atomic import write_atomic
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
 from zkfl.errors import ConfigError, IntegrityError
-from zkfl.manifest import circuits_digest, load_manifest
+from zkfl.federation.manifest import circuits_digest, load_manifest
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.srs import DEV_SRS_WARNING
-from zkfl.store import open_store
-from zkfl.workspace import Workspace, WorkspaceConfig
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.store.artifacts import open_store
+from zkfl.zk.srs import DEV_SRS_WARNING
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,9 @@ class JoinOutcome:
     joined_now: bool
 
 
-def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_address: str, store: str,
-                    progress: Progress = silent) -> JoinOutcome:
+def join_federation(
+    root: str | os.PathLike[str], rpc_url: str, coordinator_address: str, store: str, progress: Progress = silent
+) -> JoinOutcome:
     """Create (or confirm) a workspace at `root` for the federation at `coordinator_address`.
     `store` is the federation's store: an IPFS API URL, or a store directory this machine shares."""
     if not rpc_url.startswith(("http://", "https://")):
@@ -53,13 +54,23 @@ def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_addr
     manifest = load_manifest(artifacts, coordinator.circuits_digest)
     root = Path(root).resolve()
     srs_path = root / "build" / "federation.srs"
-    config = WorkspaceConfig(manifest.training, manifest.slots, manifest.leaf_slots, terms=coordinator.terms, rpc_url=rpc_url,
-                             chain_id=chain.chain_id, ipfs_api=location, srs=str(srs_path))
+    config = WorkspaceConfig(
+        manifest.training,
+        manifest.slots,
+        manifest.leaf_slots,
+        terms=coordinator.terms,
+        rpc_url=rpc_url,
+        chain_id=chain.chain_id,
+        ipfs_api=location,
+        srs=str(srs_path),
+    )
     ws, created = Workspace.init(root, config)
     if not srs_path.is_file():
         progress(f"fetching the federation's SRS ({manifest.commitment_srs_cid})")
         if manifest.client.dev_srs:  # keep the federation's own flag, so the local manifest is the same
-            write_atomic(srs_path.with_name(srs_path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING}))
+            write_atomic(
+                srs_path.with_name(srs_path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING})
+            )
         write_atomic(srs_path, artifacts.get(manifest.commitment_srs_cid))
     entries = manifest.entries()
     for kind, path in ws.pinned_settings_paths.items():
@@ -68,11 +79,27 @@ def join_federation(root: str | os.PathLike[str], rpc_url: str, coordinator_addr
             write_atomic(path, artifacts.get(entry.settings_cid))
     progress("compiling the federation's circuits from its settings and making keys locally")
     if circuits_digest(ws.circuits, manifest.verification) != coordinator.circuits_digest:
-        raise IntegrityError(f"the circuits built here from the federation's manifest do not match its on-chain digest "
-                             f"{coordinator.circuits_digest.hex()} (another zkFL or ezkl version?); {root} cannot "
-                             "prove for this federation")
+        raise IntegrityError(
+            f"the circuits built here from the federation's manifest do not match its on-chain digest "
+            f"{coordinator.circuits_digest.hex()} (another zkFL or ezkl version?); {root} cannot "
+            "prove for this federation"
+        )
     if ws.read_record(ws.deployment_path) is None:
-        ws.write_record(ws.deployment_path, {"coordinator": coordinator.address, "chain_id": chain.chain_id,
-                                             "config_digest": config.digest(), "rpc_url": rpc_url, "joined": True})
-    return JoinOutcome(str(root), coordinator.address, chain.chain_id, ws.circuits.client.circuit.logrows,
-                       manifest.client.dev_srs, created)
+        ws.write_record(
+            ws.deployment_path,
+            {
+                "coordinator": coordinator.address,
+                "chain_id": chain.chain_id,
+                "config_digest": config.digest(),
+                "rpc_url": rpc_url,
+                "joined": True,
+            },
+        )
+    return JoinOutcome(
+        str(root),
+        coordinator.address,
+        chain.chain_id,
+        ws.circuits.client.circuit.logrows,
+        manifest.client.dev_srs,
+        created,
+    )

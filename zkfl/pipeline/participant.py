@@ -16,20 +16,20 @@ from web3 import Web3
 
 from zkfl.atomic import write_atomic
 from zkfl.chain.coordinator import Coordinator
-from zkfl.cid import vector_bytes
-from zkfl.client import ClientData, train_and_prove
-from zkfl.data import load_batches, load_dataset, make_batches, save_batches
+from zkfl.data.batches import ClientData, load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import RoundModel, open_round_model, stored_proof
+from zkfl.pipeline.round_model import RoundModel, open_round_model, stored_proof
+from zkfl.pipeline.workspace import Workspace
 from zkfl.protocol import checked_vector
-from zkfl.prover import Proof
-from zkfl.ranges import Batch, CircuitRange, check_batch, check_features
-from zkfl.responder import Answer, Held, answer_requests
-from zkfl.srs import file_sha256
-from zkfl.store import put_vector
-from zkfl.workspace import Workspace
+from zkfl.roles.client import train_and_prove
+from zkfl.roles.responder import Answer, Held, answer_requests
+from zkfl.store.artifacts import put_vector
+from zkfl.store.cid import vector_bytes
+from zkfl.zk.prover import Proof
+from zkfl.zk.ranges import Batch, CircuitRange, check_batch, check_features
+from zkfl.zk.srs import file_sha256
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,14 @@ class NoUsableBatch(ConfigError):
         self.usable_from = usable_from
 
 
-def register_client(ws: Workspace, name: str, data_file: str | Path, batches: int = 10,
-                    seed: int | None = None, account_index: int | None = None) -> RegisterOutcome:
+def register_client(
+    ws: Workspace,
+    name: str,
+    data_file: str | Path,
+    batches: int = 10,
+    seed: int | None = None,
+    account_index: int | None = None,
+) -> RegisterOutcome:
     """Split the client's data file into `batches` salted round batches, keep them privately in the
     workspace, and register on-chain with their commitments (stake included).
 
@@ -101,13 +107,20 @@ def register_client(ws: Workspace, name: str, data_file: str | Path, batches: in
         for batch in kept:  # nothing is kept or sent for data the circuit could not prove
             _check_batch_range(ws, model, batch, source)
         save_batches(directory / "batches.npz", kept)
-        record = {"name": name, "account_index": index, "address": ws.signer("client", index).address,
-                  "data_file": str(Path(data_file).resolve()), "data_sha256": data_sha,
-                  "commitments": [hex(b.commitment(ws.circuits.commitments, spec)) for b in kept]}
+        record = {
+            "name": name,
+            "account_index": index,
+            "address": ws.signer("client", index).address,
+            "data_file": str(Path(data_file).resolve()),
+            "data_sha256": data_sha,
+            "commitments": [hex(b.commitment(ws.circuits.commitments, spec)) for b in kept],
+        }
         ws.write_record(directory / "client.json", record)
     elif record["data_sha256"] != data_sha:
-        raise ConfigError(f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
-                          f"not {data_file} ({data_sha}); use another client name for other data")
+        raise ConfigError(
+            f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
+            f"not {data_file} ({data_sha}); use another client name for other data"
+        )
     signer = ws.signer("client", record["account_index"])
     state = coordinator.client(signer.address)
     gas = None
@@ -127,25 +140,36 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     round_path = ws.client_dir(name) / "rounds" / f"{model.round}.json"
     done = ws.read_record(round_path)
     if done is not None and done["global_hash"] == hex(model.model_hash) and ws.store.has(done["proof_cid"]):
-        return ProveOutcome(**{k: v for k, v in done.items() if k in ProveOutcome.__dataclass_fields__},
-                            proved_now=False)
+        return ProveOutcome(
+            **{k: v for k, v in done.items() if k in ProveOutcome.__dataclass_fields__}, proved_now=False
+        )
     commitments = [int(c, 16) for c in record["commitments"]]
     signer = ws.signer("client", record["account_index"])
     batch = usable_batch(coordinator, signer.address, commitments, model.round, name)
     data = load_batches(ws.client_dir(name) / "batches.npz")[batch]
-    _check_batch_range(ws, model, data, f"client {name!r}'s committed batch {batch} (data file "
-                                        f"{record.get('data_file', 'not recorded')})")
+    _check_batch_range(
+        ws,
+        model,
+        data,
+        f"client {name!r}'s committed batch {batch} (data file {record.get('data_file', 'not recorded')})",
+    )
     progress(f"{name}: proving round {model.round} on batch {batch}")
     proof_path = ws.client_dir(name) / "proofs" / f"round-{model.round}.json"
     start = time.perf_counter()
-    update = train_and_prove(ws.circuits.client, ws.config.training, model.weights, data,
-                             coordinator.context(signer.address), proof_path)
+    update = train_and_prove(
+        ws.circuits.client, ws.config.training, model.weights, data, coordinator.context(signer.address), proof_path
+    )
     seconds = round(time.perf_counter() - start, 2)
     write_atomic(_held_vector_path(ws, name, model.round), vector_bytes(update.vector))  # kept if the store loses it
     result = {
-        "client": name, "round": model.round, "batch": batch, "global_hash": hex(model.model_hash),
-        "update_hash": hex(update.update_hash), "update_cid": put_vector(ws.store, update.vector),
-        "proof_cid": ws.store.put(proof_path.read_bytes()), "prove_seconds": seconds,
+        "client": name,
+        "round": model.round,
+        "batch": batch,
+        "global_hash": hex(model.model_hash),
+        "update_hash": hex(update.update_hash),
+        "update_cid": put_vector(ws.store, update.vector),
+        "proof_cid": ws.store.put(proof_path.read_bytes()),
+        "prove_seconds": seconds,
     }
     ws.write_record(round_path, result)
     return ProveOutcome(**result, proved_now=True)
@@ -163,11 +187,16 @@ def usable_batch(coordinator: Coordinator, address: str, commitments: list[int],
                 return index
             later.append(usable_from)
     if later:
-        raise NoUsableBatch(f"client {name!r}'s {len(later)} unused committed batch(es) were committed after the "
-                            f"registration window and train from round {min(later)} on, not in the open round "
-                            f"{round_no}; prove once round {min(later)} is open", min(later))
-    raise NoUsableBatch(f"client {name!r} has used all {len(commitments)} committed batches; register more data "
-                        "with a new client name", None)
+        raise NoUsableBatch(
+            f"client {name!r}'s {len(later)} unused committed batch(es) were committed after the "
+            f"registration window and train from round {min(later)} on, not in the open round "
+            f"{round_no}; prove once round {min(later)} is open",
+            min(later),
+        )
+    raise NoUsableBatch(
+        f"client {name!r} has used all {len(commitments)} committed batches; register more data with a new client name",
+        None,
+    )
 
 
 def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
@@ -179,26 +208,37 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     if proved is None:
         latest = _latest_round(ws, name)
         hint = f" (its latest proof is for round {latest})" if latest is not None else ""
-        raise ConfigError(f"client {name!r} has no proven update for the open round {current}{hint}; "
-                          f"run `zkfl prove -w {ws.root} --client {name}` first")
+        raise ConfigError(
+            f"client {name!r} has no proven update for the open round {current}{hint}; "
+            f"run `zkfl prove -w {ws.root} --client {name}` first"
+        )
     if int(proved["global_hash"], 16) != coordinator.round(current).model_hash:
-        raise ConfigError(f"client {name!r}'s update for round {current} was trained from another global model; prove again")
+        raise ConfigError(
+            f"client {name!r}'s update for round {current} was trained from another global model; prove again"
+        )
     signer = ws.signer("client", record["account_index"])
     slot = coordinator.client(signer.address).slot
     accepted = coordinator.accepted_update_hash(current, slot)
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
     # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
-    checked_vector(ws.circuits.commitments, ws.store, proved["update_cid"], int(proved["update_hash"], 16),
-                   f"client {name!r}'s update for round {current}")
+    checked_vector(
+        ws.circuits.commitments,
+        ws.store,
+        proved["update_cid"],
+        int(proved["update_hash"], 16),
+        f"client {name!r}'s update for round {current}",
+    )
     with stored_proof(ws.store, proved["proof_cid"]) as proof:
         if ws.config.terms.optimistic:  # the chain gets the commitments and SHA-256; challengers the bytes
             ws.store.put(proof.data)  # under CIDv1 raw sha2-256 of them, which the chain's SHA-256 names
             receipt = coordinator.submit_update_optimistic(signer, current, proof, proved["update_cid"])
         else:
             receipt = coordinator.submit_update(signer, current, proof, proved["update_cid"])
-    ws.write_record(ws.client_dir(name) / "rounds" / f"{current}.json",
-                    {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])})
+    ws.write_record(
+        ws.client_dir(name) / "rounds" / f"{current}.json",
+        {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])},
+    )
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
 
 
@@ -223,8 +263,14 @@ def answer_as_client(ws: Workspace, name: str, round_no: int) -> list[Answer]:
     if not held.proofs and not held.vectors:
         return []
     try:
-        return answer_requests(ws.coordinator(), ws.store, ws.circuits.commitments,
-                               ws.signer("client", record["account_index"]), round_no, held)
+        return answer_requests(
+            ws.coordinator(),
+            ws.store,
+            ws.circuits.commitments,
+            ws.signer("client", record["account_index"]),
+            round_no,
+            held,
+        )
     except ZkflError:  # the requests could not even be listed: the aggregator and watchtowers still answer
         return []
 
@@ -259,8 +305,13 @@ def _circuit_range(ws: Workspace) -> CircuitRange:
 def _check_batch_range(ws: Workspace, model: RoundModel, batch: ClientData, source: str) -> None:
     """Refuse a batch whose training step from the round's model would leave the circuit's range."""
     rows = batch.rows if batch.rows is not None else np.arange(len(batch.labels))
-    check_batch(ws.config.training, _circuit_range(ws), dequantize(model.weights),
-                Batch(dequantize(batch.features), batch.labels, rows, source), f"the round-{model.round} global model")
+    check_batch(
+        ws.config.training,
+        _circuit_range(ws),
+        dequantize(model.weights),
+        Batch(dequantize(batch.features), batch.labels, rows, source),
+        f"the round-{model.round} global model",
+    )
 
 
 def client_round_record(ws: Workspace, name: str, round_no: int) -> dict[str, Any] | None:
@@ -271,8 +322,10 @@ def _client_record(ws: Workspace, name: str) -> dict[str, Any]:
     record = ws.read_record(ws.client_dir(name) / "client.json")
     if record is None:
         known = ", ".join(ws.client_names()) or "none yet"
-        raise ConfigError(f"unknown client {name!r} in {ws.root} (registered: {known}); "
-                          f"run `zkfl register -w {ws.root} --client {name} --data FILE` first")
+        raise ConfigError(
+            f"unknown client {name!r} in {ws.root} (registered: {known}); "
+            f"run `zkfl register -w {ws.root} --client {name} --data FILE` first"
+        )
     return record
 
 

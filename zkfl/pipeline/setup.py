@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl.build import export_circuits, spec_tag
 from zkfl.chain.deploy import FederationConfig, deploy_federation
 from zkfl.errors import IntegrityError
-from zkfl.manifest import circuits_digest, publish_manifest
+from zkfl.federation.manifest import circuits_digest, publish_manifest
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.store import put_vector
-from zkfl.workspace import AGGREGATOR, OWNER, Workspace
+from zkfl.pipeline.workspace import AGGREGATOR, OWNER, Workspace
+from zkfl.store.artifacts import put_vector
+from zkfl.zk.build import export_circuits, spec_tag
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ def export_graphs(ws: Workspace) -> ExportOutcome:
     config = ws.config
     out = ws.build_dir / "onnx" / spec_tag(config.training, config.shape)
     graphs = export_circuits(config.training, config.shape, out)
-    return ExportOutcome(str(graphs["client"]), str(graphs["aggregator"]), str(graphs["leaf"]) if "leaf" in graphs else None)
+    return ExportOutcome(
+        str(graphs["client"]), str(graphs["aggregator"]), str(graphs["leaf"]) if "leaf" in graphs else None
+    )
 
 
 def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome:
@@ -63,30 +65,48 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     circuits = ws.circuits
     genesis = ws.config.genesis_weights()
     genesis_cid = put_vector(ws.store, genesis)
-    manifest = publish_manifest(ws.store, circuits, ws.config.terms.verification)  # the coordinator will hold its digest
+    manifest = publish_manifest(
+        ws.store, circuits, ws.config.terms.verification
+    )  # the coordinator will hold its digest
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
     verification = ws.config.terms.verification
     if not deployed_now and ws.coordinator().circuits_digest != circuits_digest(circuits, verification):
-        raise IntegrityError(f"the federation at {record['coordinator']} was deployed with other circuits than this "
-                             f"zkFL builds (another zkFL or ezkl version?): its proofs would not verify there. Keep "
-                             f"using the zkFL that set it up, or start a new workspace (not {ws.root})")
+        raise IntegrityError(
+            f"the federation at {record['coordinator']} was deployed with other circuits than this "
+            f"zkFL builds (another zkFL or ezkl version?): its proofs would not verify there. Keep "
+            f"using the zkFL that set it up, or start a new workspace (not {ws.root})"
+        )
     if deployed_now:
         progress("deploying verifiers and coordinator")
-        config = FederationConfig.starting_from(circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address,
-                                                ws.config.terms)  # a fresh random salt: a new federation id
+        config = FederationConfig.starting_from(
+            circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address, ws.config.terms
+        )  # a fresh random salt: a new federation id
         owner = ws.signer(OWNER)
         deployment = deploy_federation(chain, owner, circuits, config, ws.build_dir)
-        record = {**deployment.to_json(), "config_digest": ws.config.digest(), "genesis_hash": hex(config.genesis_hash),
-                  "genesis_cid": genesis_cid, "manifest_cid": manifest, "rpc_url": ws.config.rpc_url,
-                  "federation_id": "0x" + config.federation_id(owner.address).hex()}
+        record = {
+            **deployment.to_json(),
+            "config_digest": ws.config.digest(),
+            "genesis_hash": hex(config.genesis_hash),
+            "genesis_cid": genesis_cid,
+            "manifest_cid": manifest,
+            "rpc_url": ws.config.rpc_url,
+            "federation_id": "0x" + config.federation_id(owner.address).hex(),
+        }
         ws.write_record(ws.deployment_path, record)
     return SetupOutcome(
-        client_logrows=circuits.client.circuit.logrows, aggregator_logrows=circuits.aggregator.circuit.logrows,
+        client_logrows=circuits.client.circuit.logrows,
+        aggregator_logrows=circuits.aggregator.circuit.logrows,
         srs=[circuits.client.srs.to_json(), circuits.aggregator.srs.to_json()],
-        coordinator=record["coordinator"], client_verifier=record["client_verifier"],
-        aggregator_verifier=record["aggregator_verifier"], leaf_verifier=record.get("leaf_verifier"), chain_id=record["chain_id"],
-        genesis_hash=record["genesis_hash"], genesis_cid=record["genesis_cid"], manifest_cid=manifest,
+        coordinator=record["coordinator"],
+        client_verifier=record["client_verifier"],
+        aggregator_verifier=record["aggregator_verifier"],
+        leaf_verifier=record.get("leaf_verifier"),
+        chain_id=record["chain_id"],
+        genesis_hash=record["genesis_hash"],
+        genesis_cid=record["genesis_cid"],
+        manifest_cid=manifest,
         deployed_now=deployed_now,
-        seconds=round(time.perf_counter() - start, 2), deploy_gas=record["deploy_gas"] if deployed_now else {},
+        seconds=round(time.perf_counter() - start, 2),
+        deploy_gas=record["deploy_gas"] if deployed_now else {},
     )

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zkfl.data import load_batches, load_dataset
+from zkfl.data.batches import load_batches, load_dataset
+from zkfl.data.evaluation import accuracy, float_fedavg_round
 from zkfl.errors import ConfigError
-from zkfl.evaluation import accuracy, float_fedavg_round
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.executors import LeafExecutor
@@ -27,9 +27,9 @@ from zkfl.pipeline.participant import (
     submit_update,
 )
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.pipeline.rounds import round_model
+from zkfl.pipeline.round_model import round_model
 from zkfl.pipeline.setup import setup_federation
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,16 @@ class RunOutcome:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: int | None = None,
-                   eval_file: Path | None = None, seed: int | None = None,
-                   progress: Progress = silent, executor: LeafExecutor | None = None) -> RunOutcome:
+def run_federation(
+    ws: Workspace,
+    data_files: list[Path],
+    rounds: int,
+    batches: int | None = None,
+    eval_file: Path | None = None,
+    seed: int | None = None,
+    progress: Progress = silent,
+    executor: LeafExecutor | None = None,
+) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
     aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated
     (a tree's leaves by `executor`). Re-running continues where a killed run stopped."""
@@ -83,14 +90,19 @@ def run_federation(ws: Workspace, data_files: list[Path], rounds: int, batches: 
         round_no = coordinator.current_round
         taking_part = [name for name in names if _take_part(ws, name, round_no, progress)]
         # optimistic: no finalization while updates can be challenged; any federation: none while a request is open
-        state = wait_until_finalizable(ws, round_no, responders=[client_responder(ws, n) for n in taking_part],
-                                       progress=progress)
+        state = wait_until_finalizable(
+            ws, round_no, responders=[client_responder(ws, n) for n in taking_part], progress=progress
+        )
         skipped = state.skipped if state.closed else aggregate_round(ws, progress, executor).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
-    return RunOutcome(_round_reports(ws, names, rounds, fresh, evaluation), setup.coordinator,
-                      setup.client_logrows, setup.aggregator_logrows,
-                      _accuracy(ws, ws.config.genesis_weights(), evaluation))
+    return RunOutcome(
+        _round_reports(ws, names, rounds, fresh, evaluation),
+        setup.coordinator,
+        setup.client_logrows,
+        setup.aggregator_logrows,
+        _accuracy(ws, ws.config.genesis_weights(), evaluation),
+    )
 
 
 def _take_part(ws: Workspace, name: str, round_no: int, progress: Progress) -> bool:
@@ -111,8 +123,13 @@ def _take_part(ws: Workspace, name: str, round_no: int, progress: Progress) -> b
     return True
 
 
-def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int, float],
-                   evaluation: tuple[np.ndarray, np.ndarray] | None) -> list[RoundReport]:
+def _round_reports(
+    ws: Workspace,
+    names: list[str],
+    rounds: int,
+    fresh: dict[int, float],
+    evaluation: tuple[np.ndarray, np.ndarray] | None,
+) -> list[RoundReport]:
     """Per-round figures from the workspace records; with held-out data also the accuracy of the
     proven model and of float FedAvg trained on the very batches the proofs used."""
     spec = ws.config.training
@@ -126,15 +143,24 @@ def _round_reports(ws: Workspace, names: list[str], rounds: int, fresh: dict[int
         agg = {} if skipped else ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
         proven = round_model(ws.circuits.commitments, ws.store, coordinator, r + 1)
         if evaluation is not None and not skipped:  # the float reference is only worth its training when evaluated
-            float_model = float_fedavg_round(spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()])
-        reports.append(RoundReport(
-            round=r, clients=list(records), prove_seconds={n: rec["prove_seconds"] for n, rec in records.items()},
-            submit_gas={n: rec["submit_gas"] for n, rec in records.items()},
-            aggregate_seconds=agg.get("prove_seconds", 0.0), finalize_gas=agg.get("finalize_gas", 0),
-            wall_seconds=fresh.get(r), model_hash=hex(proven.model_hash),
-            proven_accuracy=_accuracy(ws, proven.weights, evaluation),
-            float_accuracy=None if evaluation is None else accuracy(spec, float_model, *evaluation), skipped=skipped,
-        ))
+            float_model = float_fedavg_round(
+                spec, float_model, [batches[n][rec["batch"]] for n, rec in records.items()]
+            )
+        reports.append(
+            RoundReport(
+                round=r,
+                clients=list(records),
+                prove_seconds={n: rec["prove_seconds"] for n, rec in records.items()},
+                submit_gas={n: rec["submit_gas"] for n, rec in records.items()},
+                aggregate_seconds=agg.get("prove_seconds", 0.0),
+                finalize_gas=agg.get("finalize_gas", 0),
+                wall_seconds=fresh.get(r),
+                model_hash=hex(proven.model_hash),
+                proven_accuracy=_accuracy(ws, proven.weights, evaluation),
+                float_accuracy=None if evaluation is None else accuracy(spec, float_model, *evaluation),
+                skipped=skipped,
+            )
+        )
     return reports
 
 

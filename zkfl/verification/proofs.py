@@ -18,11 +18,11 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
-from zkfl.cid import raw_cid
 from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
 from zkfl.protocol import starts_with_claim
-from zkfl.store import ArtifactStore
-from zkfl.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
+from zkfl.store.artifacts import ArtifactStore
+from zkfl.store.cid import raw_cid
+from zkfl.zk.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
 Kind = Literal["client", "aggregator", "leaf"]
 
@@ -48,8 +48,12 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
         raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
-    kinds: dict[str, Kind] = {"submitUpdate": "client", "submitUpdateOptimistic": "client", "aggregateLeaf": "leaf",
-                              "finalizeRound": "aggregator"}
+    kinds: dict[str, Kind] = {
+        "submitUpdate": "client",
+        "submitUpdateOptimistic": "client",
+        "aggregateLeaf": "leaf",
+        "finalizeRound": "aggregator",
+    }
     if function.fn_name not in kinds:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
     receipt = w3.eth.get_transaction_receipt(tx_hash)
@@ -57,33 +61,46 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
         proof = optimistic_proof(store, bytes(args["commitments"]), bytes(args["proofSha256"]), tx_hash)
     else:
         proof = bytes(args["proof"])
-    return SubmittedProof(kinds[function.fn_name], args["round"], tx["from"], proof, args["cid"], tx_hash,
-                          receipt["gasUsed"])
+    return SubmittedProof(
+        kinds[function.fn_name], args["round"], tx["from"], proof, args["cid"], tx_hash, receipt["gasUsed"]
+    )
 
 
 def optimistic_proof(store: ArtifactStore | None, commitments: bytes, proof_sha256: bytes, tx_hash: str) -> bytes:
     """The bytes of an optimistically submitted proof, from the store: the content under CIDv1 raw
     sha2-256 of `proof_sha256` (checked on read), and starting with the submitted commitments."""
     if store is None:
-        raise ConfigError(f"transaction {tx_hash} submitted its proof optimistically: its bytes are in the store, "
-                          "so give a store to read them from")
+        raise ConfigError(
+            f"transaction {tx_hash} submitted its proof optimistically: its bytes are in the store, "
+            "so give a store to read them from"
+        )
     cid = raw_cid(proof_sha256)
     try:
         proof = store.get(cid)
     except StoreError as exc:
-        raise StoreError(f"the proof of optimistic submission {tx_hash} is not available from the store ({cid}): "
-                         f"{exc}") from exc
+        raise StoreError(
+            f"the proof of optimistic submission {tx_hash} is not available from the store ({cid}): {exc}"
+        ) from exc
     if not starts_with_claim(proof, commitments):
-        raise IntegrityError(f"the stored proof {cid} of optimistic submission {tx_hash} does not start with the "
-                             "commitments it was submitted with")
+        raise IntegrityError(
+            f"the stored proof {cid} of optimistic submission {tx_hash} does not start with the "
+            "commitments it was submitted with"
+        )
     return proof
 
 
 def write_proof_file(proof: bytes, path: str | os.PathLike[str]) -> Proof:
     """An ezkl proof file from the proof bytes alone (what ezkl's verify reads; no public instances)."""
-    body = {"protocol": None, "instances": [[]], "proof": list(proof),
-            "hex_proof": None, "split": None, "pretty_public_inputs": None, "timestamp": None,
-            "version": EZKL_VERSION}
+    body = {
+        "protocol": None,
+        "instances": [[]],
+        "proof": list(proof),
+        "hex_proof": None,
+        "split": None,
+        "pretty_public_inputs": None,
+        "timestamp": None,
+        "version": EZKL_VERSION,
+    }
     Path(path).write_text(json.dumps(body))
     return Proof.load(path)
 
@@ -106,9 +123,13 @@ def verify_onchain(chain: Chain, verifier: str, proof: bytes) -> bool:
         return False
 
 
-VERIFIER_ABI = [{
-    "type": "function", "name": "verifyProof", "stateMutability": "view",
-    "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}],
-    "outputs": [{"name": "", "type": "bool"}],
-}]
+VERIFIER_ABI = [
+    {
+        "type": "function",
+        "name": "verifyProof",
+        "stateMutability": "view",
+        "inputs": [{"name": "proof", "type": "bytes"}, {"name": "instances", "type": "uint256[]"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    }
+]
 """IHalo2Verifier (zkfl/contracts/IHalo2Verifier.sol): what every ezkl verifier and our adapter expose."""

@@ -8,11 +8,11 @@ from pathlib import Path
 from flwr.app import Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from zkfl.data import load_dataset
-from zkfl.evaluation import accuracy
+from zkfl.data.batches import load_dataset
+from zkfl.data.evaluation import accuracy
 from zkfl.fixedpoint import dequantize
 from zkfl.flower import ClientNode, weights_of, zk_train
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
 
 app = ClientApp()
 

@@ -1,6 +1,9 @@
-"""FedAvg in fixed point, recomputed independently of the prover, bit for bit.
+"""FedAvg as pure arithmetic, below every role and every check: the fixed-point sum and mean the
+circuits compute, recomputed bit for bit without the prover, and the float64 references the proven
+run is compared with.
 
-This is the arithmetic ezkl 23 lays out for `zkfl/circuits/fedavg.py` at scale 12 (read from its
+Fixed point:
+This is the arithmetic ezkl 23 lays out for `zkfl/circuits/aggregation.py` at scale 12 (read from its
 source, `tensor::ops::nonlinearities::recip` and `RebaseScale`, and checked against its witness in
 the tests):
 
@@ -52,12 +55,14 @@ def fixed_point_partial_sum(updates: Sequence[FixedArray], update_len: int) -> F
     return stacked.sum(axis=0)
 
 
-def fixed_point_tree_fedavg(updates: Sequence[FixedArray], leaf_slots: int, num_params: int,
-                            sample_count: int) -> FixedArray:
+def fixed_point_tree_fedavg(
+    updates: Sequence[FixedArray], leaf_slots: int, num_params: int, sample_count: int
+) -> FixedArray:
     """The next model through a depth-2 tree: leaves of `leaf_slots` updates each summed exactly,
     then the root's FedAvg over the partial sums. Equal to the flat FedAvg, bit for bit."""
-    leaves = [fixed_point_partial_sum(updates[i:i + leaf_slots], num_params + 1)
-              for i in range(0, len(updates), leaf_slots)]
+    leaves = [
+        fixed_point_partial_sum(updates[i : i + leaf_slots], num_params + 1) for i in range(0, len(updates), leaf_slots)
+    ]
     return fixed_point_fedavg(leaves, num_params, sample_count)
 
 
@@ -74,9 +79,11 @@ def tree_range_problems(slots: int, leaf_slots: int, sample_count: int) -> list[
     problems = []
     count = max(leaf_slots, 1) * sample_count << SCALE
     if count > MAX_ABS_INT:
-        problems.append(f"a full leaf of {leaf_slots} updates counts {leaf_slots * sample_count} samples, "
-                        f"{count} at scale {SCALE}, past the circuits' input range {MAX_ABS_INT}: at most "
-                        f"{MAX_ABS_INT // (sample_count << SCALE)} slots a leaf for {sample_count} samples an update")
+        problems.append(
+            f"a full leaf of {leaf_slots} updates counts {leaf_slots * sample_count} samples, "
+            f"{count} at scale {SCALE}, past the circuits' input range {MAX_ABS_INT}: at most "
+            f"{MAX_ABS_INT // (sample_count << SCALE)} slots a leaf for {sample_count} samples an update"
+        )
     if slots > RECIPROCAL_LIMIT:
         problems.append(f"{slots} slots: FedAvg's reciprocal of the filled count rounds to 0 past {RECIPROCAL_LIMIT}")
     return problems
@@ -91,12 +98,24 @@ def check_partial_sum(partial: FixedArray, leaf: int, leaf_slots: int) -> None:
         raise AggregationRangeError(
             f"leaf {leaf}'s partial sum leaves the circuits' range: element {at} is {partial[at]} (scale {SCALE}), "
             f"past ±{MAX_ABS_INT}; the sum of {leaf_slots} updates must stay within ±{MAX_ABS_INT / (1 << SCALE):g}. "
-            "Use smaller leaves (leaf_slots), or keep the model's weights smaller")
+            "Use smaller leaves (leaf_slots), or keep the model's weights smaller"
+        )
+
+
+def weighted_mean(models: Sequence[np.ndarray], counts: Sequence[float]) -> np.ndarray:
+    """Float64 FedAvg: the mean of float models weighted by their sample counts."""
+    weights = np.asarray(counts, dtype=np.float64)
+    return weights @ np.stack([np.asarray(m, dtype=np.float64) for m in models]) / weights.sum()
+
+
+def float_fedavg(updates: Sequence[FixedArray], num_params: int) -> np.ndarray:
+    """Float64 FedAvg of fixed-point update vectors (weights then sample count), for comparison with
+    the proven aggregation."""
+    stacked = np.stack([dequantize(u) for u in updates])
+    return weighted_mean(list(stacked[:, :num_params]), stacked[:, num_params])
 
 
 def fedavg_float_gap(updates: Sequence[FixedArray], published: FixedArray, num_params: int) -> np.ndarray:
     """Published model minus float64 FedAvg of the same updates (both as floats): the aggregation's
     own rounding, for the report."""
-    stacked = np.stack([dequantize(u) for u in updates])
-    counts = stacked[:, num_params]
-    return dequantize(published) - counts @ stacked[:, :num_params] / counts.sum()
+    return dequantize(published) - float_fedavg(updates, num_params)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from zkfl.atomic import write_atomic
-from zkfl.plot import accuracy_png
+from zkfl.charts import accuracy_png
 from zkfl.verification.findings import Finding
-from zkfl.verification.rounds import RoundAudit
+from zkfl.verification.round_checker import RoundAudit
 
 SCHEMA = "zkfl.audit-report/1"
 
@@ -46,13 +46,22 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
-        return {"schema": self.schema, "ok": self.ok, "reason": self.reason, "federation": body["federation"],
-                "srs": body["srs"], "rounds": body["rounds"], "failures": [asdict(f) for f in self.failures],
-                "checks": body["checks"], "timing": body["timing"]}
+        return {
+            "schema": self.schema,
+            "ok": self.ok,
+            "reason": self.reason,
+            "federation": body["federation"],
+            "srs": body["srs"],
+            "rounds": body["rounds"],
+            "failures": [asdict(f) for f in self.failures],
+            "checks": body["checks"],
+            "timing": body["timing"],
+        }
 
 
-def write_audit_report(report: AuditReport, directory: str | os.PathLike[str],
-                       plot: bytes | None = None) -> dict[str, str]:
+def write_audit_report(
+    report: AuditReport, directory: str | os.PathLike[str], plot: bytes | None = None
+) -> dict[str, str]:
     """audit.json, audit.md and (with accuracies) accuracy.png, each written atomically."""
     directory = Path(directory)
     files = {"audit.json": json.dumps(report.to_json(), indent=2).encode(), "audit.md": markdown(report).encode()}
@@ -74,10 +83,16 @@ def _short(text: str, keep: int = 10) -> str:
 def markdown(report: AuditReport) -> str:
     fed = report.federation
     verdict = "PASSED" if report.ok else "FAILED"
-    lines = [f"# zkFL audit: {verdict}", "",
-             (f"Coordinator `{fed.get('coordinator')}` on chain {fed.get('chain_id')}; "
-              f"{fed.get('rounds_finalized', 0)} finalized round(s), {fed.get('rounds_skipped', 0)} skipped; "
-              f"manifest `{fed.get('manifest_cid')}`."), ""]
+    lines = [
+        f"# zkFL audit: {verdict}",
+        "",
+        (
+            f"Coordinator `{fed.get('coordinator')}` on chain {fed.get('chain_id')}; "
+            f"{fed.get('rounds_finalized', 0)} finalized round(s), {fed.get('rounds_skipped', 0)} skipped; "
+            f"manifest `{fed.get('manifest_cid')}`."
+        ),
+        "",
+    ]
     if not report.ok:
         lines += ["## Failed checks", ""] + [f"- `{f.check}` ({f.scope}): {f.detail}" for f in report.failures] + [""]
     lines += ["## SRS", ""]
@@ -86,35 +101,58 @@ def markdown(report: AuditReport) -> str:
         flag = " — **INSECURE dev SRS** (its secret is known to whoever made it)" if srs.get("dev") else ""
         lines.append(f"- {name}: sha256 `{srs.get('sha256')}`, logrows {srs.get('logrows')}{flag}")
     for check in report.srs.get("file_checks", []):
-        lines.append(f"- file `{check['path']}`: sha256 `{check['sha256']}`, powers-of-tau structure "
-                     f"{_mark(check['ok'])}, matches {check.get('matches') or 'no circuit of this federation'}")
-    lines += ["", "## Rounds", "",
-              "| round | slot | client | update hash | CID | proof off-chain | proof on-chain | stored | gas |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"- file `{check['path']}`: sha256 `{check['sha256']}`, powers-of-tau structure "
+            f"{_mark(check['ok'])}, matches {check.get('matches') or 'no circuit of this federation'}"
+        )
+    lines += [
+        "",
+        "## Rounds",
+        "",
+        "| round | slot | client | update hash | CID | proof off-chain | proof on-chain | stored | gas |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in report.rounds:
         for u in r.updates:
-            lines.append(f"| {r.round} | {u.slot} | `{_short(u.client)}` | `{_short(u.update_hash)}` | `{_short(u.cid)}` "
-                         f"| {_mark(u.proof.offchain)} | {_mark(u.proof.onchain)} | {_mark(u.stored_ok)} "
-                         f"| {u.proof.gas_used:,} |")
+            lines.append(
+                f"| {r.round} | {u.slot} | `{_short(u.client)}` | `{_short(u.update_hash)}` | `{_short(u.cid)}` "
+                f"| {_mark(u.proof.offchain)} | {_mark(u.proof.onchain)} | {_mark(u.stored_ok)} "
+                f"| {u.proof.gas_used:,} |"
+            )
         if r.aggregation:
             a = r.aggregation
-            lines.append(f"| {r.round} | FedAvg | aggregator | `{_short(a.next_model_hash)}` | `{_short(a.next_model_cid)}` "
-                         f"| {_mark(a.proof.offchain)} | {_mark(a.proof.onchain)} | {_mark(a.stored_ok)} "
-                         f"| {a.proof.gas_used:,} |")
+            lines.append(
+                f"| {r.round} | FedAvg | aggregator | `{_short(a.next_model_hash)}` | `{_short(a.next_model_cid)}` "
+                f"| {_mark(a.proof.offchain)} | {_mark(a.proof.onchain)} | {_mark(a.stored_ok)} "
+                f"| {a.proof.gas_used:,} |"
+            )
         if r.skipped:
             start = "the model before it" if r.model_rolled_back else "the same model"
             lines.append(f"| {r.round} | skipped | — | next round from {start} | — | n/a | n/a | n/a | — |")
     exact = [r for r in report.rounds if r.aggregation]
-    lines += ["", (f"FedAvg recomputed in fixed point: {sum(r.aggregation.fedavg_exact for r in exact)} of {len(exact)} "
-                   "aggregations equal the published model bit for bit."), ""]
+    lines += [
+        "",
+        (
+            f"FedAvg recomputed in fixed point: {sum(r.aggregation.fedavg_exact for r in exact)} of {len(exact)} "
+            "aggregations equal the published model bit for bit."
+        ),
+        "",
+    ]
     if any(r.accuracy is not None for r in report.rounds):
         lines += ["## Accuracy of each round's global model", "", "| round | accuracy |", "|---|---|"]
         lines += [f"| {r.round} | {r.accuracy:.4f} |" for r in report.rounds if r.accuracy is not None]
         lines += ["", "![accuracy per round](accuracy.png)", ""]
     timing = report.timing
-    lines += ["## Timing", "", (f"Audit wall time {timing.get('total_seconds')} s. Off-chain verification per proof "
-                                f"(median): client {timing.get('client_verify_median')} s, aggregation "
-                                f"{timing.get('aggregator_verify_median')} s."), ""]
+    lines += [
+        "## Timing",
+        "",
+        (
+            f"Audit wall time {timing.get('total_seconds')} s. Off-chain verification per proof "
+            f"(median): client {timing.get('client_verify_median')} s, aggregation "
+            f"{timing.get('aggregator_verify_median')} s."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -124,5 +162,8 @@ def median_or_none(values: list[float]) -> float | None:
 
 def accuracy_plot(rounds: list[RoundAudit]) -> bytes:
     points = [(r.round, r.accuracy) for r in rounds if r.accuracy is not None]
-    return accuracy_png([("global model (replayed from the chain)", "s-", [p[0] for p in points],
-                          [p[1] for p in points])], "round (model at its start)", "accuracy on the evaluation set")
+    return accuracy_png(
+        [("global model (replayed from the chain)", "s-", [p[0] for p in points], [p[1] for p in points])],
+        "round (model at its start)",
+        "accuracy on the evaluation set",
+    )

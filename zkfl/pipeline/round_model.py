@@ -12,10 +12,11 @@ from pathlib import Path
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ChainError
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import CommitmentKey, checked_vector
-from zkfl.prover import Proof
-from zkfl.store import ArtifactStore
-from zkfl.workspace import Workspace
+from zkfl.pipeline.workspace import Workspace
+from zkfl.protocol import checked_vector
+from zkfl.store.artifacts import ArtifactStore
+from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.prover import Proof
 
 
 @dataclass(frozen=True)

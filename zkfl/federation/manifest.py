@@ -2,10 +2,11 @@
 store, and bound to the chain.
 
 It names, by CID, each circuit's settings, verification key and verifier SRS (the k = 1 cut of the
-SRS, `zkfl.powers_of_tau.verifier_srs`), and the full SRS that commitments are computed with
+SRS, `zkfl.zk.powers_of_tau.verifier_srs`), and the full SRS that commitments are computed with
 (`commitment_srs_cid`: recomputing a KZG commitment takes all 2^logrows powers); records the prover
 SRS's SHA-256 and whether it is an insecure dev SRS, and the model the circuits train. The
-coordinator's immutable `circuitsDigest` is the SHA-256 of the manifest's bytes, which is also the digest inside the manifest's CID
+coordinator's immutable `circuitsDigest` is the SHA-256 of the manifest's bytes, which is also the
+digest inside the manifest's CID
 (CIDv1, raw, sha2-256): from the chain alone an auditor derives the CID, and the store can only
 hand back the manifest the federation deployed.
 """
@@ -21,16 +22,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from zkfl.build import CircuitSet, fedavg_spec
-from zkfl.chain.coordinator import EAGER, VERIFICATION_MODES
-from zkfl.cid import content_id, raw_cid
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.errors import StoreError, ZkflError
+from zkfl.federation.terms import EAGER, VERIFICATION_MODES
 from zkfl.fixedpoint import SCALE
-from zkfl.powers_of_tau import SrsFile, verifier_srs
-from zkfl.protocol import CommitmentKey, TreeShape, commitment_key
-from zkfl.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
-from zkfl.store import ArtifactStore
+from zkfl.store.artifacts import ArtifactStore
+from zkfl.store.cid import content_id, raw_cid
+from zkfl.zk.build import CircuitSet, fedavg_spec
+from zkfl.zk.commitments import CommitmentKey, commitment_key
+from zkfl.zk.powers_of_tau import SrsFile, verifier_srs
+from zkfl.zk.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
 
 SCHEMA = "zkfl.federation-manifest/3"
 """Version 3: proofs link by KZG commitments, and `commitment_srs_cid` names the SRS to recompute
@@ -84,14 +86,25 @@ class FederationManifest:
             raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
         try:
             leaf = body.get("leaf")
-            manifest = cls(SCHEMA, body["ezkl_version"], body["scale"], body["model"], body["slots"],
-                           CircuitEntry(**body["client"]), CircuitEntry(**body["aggregator"]),
-                           body["commitment_srs_cid"], body.get("verification", EAGER), body.get("leaf_slots", 0),
-                           CircuitEntry(**leaf) if leaf is not None else None)
+            manifest = cls(
+                SCHEMA,
+                body["ezkl_version"],
+                body["scale"],
+                body["model"],
+                body["slots"],
+                CircuitEntry(**body["client"]),
+                CircuitEntry(**body["aggregator"]),
+                body["commitment_srs_cid"],
+                body.get("verification", EAGER),
+                body.get("leaf_slots", 0),
+                CircuitEntry(**leaf) if leaf is not None else None,
+            )
             manifest.training  # noqa: B018 - the model must parse
             if manifest.shape.problems() or manifest.shape.is_tree != (leaf is not None):
-                raise TypeError(f"slots {manifest.slots} and leaf_slots {manifest.leaf_slots} are not a federation's "
-                                "shape, or a tree's leaf circuit is missing")
+                raise TypeError(
+                    f"slots {manifest.slots} and leaf_slots {manifest.leaf_slots} are not a federation's "
+                    "shape, or a tree's leaf circuit is missing"
+                )
             if manifest.verification not in VERIFICATION_MODES:
                 raise TypeError(f"verification {manifest.verification!r} is not one of {VERIFICATION_MODES}")
         except (KeyError, TypeError, ZkflError) as exc:
@@ -100,11 +113,15 @@ class FederationManifest:
 
 
 def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
-    blobs = {"settings": keys.circuit.settings_path.read_bytes(), "vk": keys.vk_path.read_bytes(),
-             "srs": verifier_srs(SrsFile.read(keys.srs.path))}
+    blobs = {
+        "settings": keys.circuit.settings_path.read_bytes(),
+        "vk": keys.vk_path.read_bytes(),
+        "srs": verifier_srs(SrsFile.read(keys.srs.path)),
+    }
     cids = {name: content_id(data) for name, data in blobs.items()}
-    entry = CircuitEntry(cids["settings"], cids["vk"], cids["srs"], keys.circuit.logrows, keys.srs.sha256,
-                         keys.srs.logrows, keys.srs.dev)
+    entry = CircuitEntry(
+        cids["settings"], cids["vk"], cids["srs"], keys.circuit.logrows, keys.srs.sha256, keys.srs.logrows, keys.srs.dev
+    )
     return entry, {cids[name]: data for name, data in blobs.items()}
 
 
@@ -118,9 +135,19 @@ def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[byt
         blobs |= circuit_blobs
     srs = circuits.client.srs.path.read_bytes()
     srs_cid = content_id(srs)
-    manifest = FederationManifest(SCHEMA, EZKL_VERSION, SCALE, circuits.training.to_json(), circuits.shape.slots,
-                                  entries["client"], entries["aggregator"], srs_cid, verification,
-                                  circuits.shape.leaf_slots, entries.get("leaf"))
+    manifest = FederationManifest(
+        SCHEMA,
+        EZKL_VERSION,
+        SCALE,
+        circuits.training.to_json(),
+        circuits.shape.slots,
+        entries["client"],
+        entries["aggregator"],
+        srs_cid,
+        verification,
+        circuits.shape.leaf_slots,
+        entries.get("leaf"),
+    )
     body = asdict(manifest)
     if verification == EAGER:
         del body["verification"]
@@ -172,8 +199,11 @@ def commitment_key_of(store: ArtifactStore, manifest: FederationManifest) -> Ite
     """The federation's commitment key (the client circuit's settings and vk, and the full SRS),
     fetched by CID into a temporary directory."""
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"settings.json": manifest.client.settings_cid, "vk.key": manifest.client.vk_cid,
-                 "kzg.srs": manifest.commitment_srs_cid}
+        paths = {
+            "settings.json": manifest.client.settings_cid,
+            "vk.key": manifest.client.vk_cid,
+            "kzg.srs": manifest.commitment_srs_cid,
+        }
         for filename, cid in paths.items():
             (Path(tmp) / filename).write_bytes(store.get(cid))
         yield commitment_key(Path(tmp) / "settings.json", Path(tmp) / "vk.key", Path(tmp) / "kzg.srs")

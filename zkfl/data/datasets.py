@@ -20,8 +20,9 @@ def dirichlet_shards(labels: np.ndarray, clients: int, alpha: float, rng: np.ran
     return [np.array(s) for s in shards]
 
 
-def write_digits(directory: Path, clients: int, alpha: float, seed: int,
-                 centered: bool = True) -> tuple[list[Path], Path]:
+def write_digits(
+    directory: Path, clients: int, alpha: float, seed: int, centered: bool = True
+) -> tuple[list[Path], Path]:
     """The clients' private .npz files and the held-out test set, pixels (0-16) centered on the
     training pool's per-pixel mean and divided by 8, so features lie in (-2, 2) (`centered=False`:
     scaled to [0, 1]).
@@ -33,8 +34,9 @@ def write_digits(directory: Path, clients: int, alpha: float, seed: int,
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(digits.data, digits.target, test_size=0.25,
-                                                        random_state=seed, stratify=digits.target)
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target
+    )
     mean = x_train.mean(axis=0) if centered else 0.0
     scale = 8.0 if centered else 16.0
     x_train, x_test = (x_train - mean) / scale, (x_test - mean) / scale

@@ -10,13 +10,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from zkfl.atomic import write_atomic
+from zkfl.charts import accuracy_png
 from zkfl.pipeline.simulation import RoundReport, RunOutcome
-from zkfl.plot import accuracy_png
-from zkfl.store import ArtifactStore
+from zkfl.store.artifacts import ArtifactStore
 
 
-def write_run_report(outcome: RunOutcome, directory: str | os.PathLike[str], store: ArtifactStore,
-                     title: str = "zkFL run") -> dict[str, str]:
+def write_run_report(
+    outcome: RunOutcome, directory: str | os.PathLike[str], store: ArtifactStore, title: str = "zkFL run"
+) -> dict[str, str]:
     """Write report.json, report.md and (with accuracies) accuracy.png; returns {file name: CID}."""
     directory = Path(directory)
     files: dict[str, bytes] = {"report.json": json.dumps(asdict(outcome), indent=2).encode()}
@@ -32,28 +33,42 @@ def write_run_report(outcome: RunOutcome, directory: str | os.PathLike[str], sto
 
 
 def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
-    lines = [f"# {title}", "",
-             f"Coordinator `{outcome.coordinator}`; client circuit logrows {outcome.client_logrows}, "
-             f"aggregation circuit logrows {outcome.aggregator_logrows}. Every update and every aggregation below "
-             "was proven with ezkl and accepted by the on-chain verifiers.", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Coordinator `{outcome.coordinator}`; client circuit logrows {outcome.client_logrows}, "
+        f"aggregation circuit logrows {outcome.aggregator_logrows}. Every update and every aggregation below "
+        "was proven with ezkl and accepted by the on-chain verifiers.",
+        "",
+    ]
     if has_accuracy:
-        lines += ["## Accuracy on held-out data", "",
-                  "| round | proven global model | float FedAvg (same batches) | difference |", "|---|---|---|---|"]
+        lines += [
+            "## Accuracy on held-out data",
+            "",
+            "| round | proven global model | float FedAvg (same batches) | difference |",
+            "|---|---|---|---|",
+        ]
         if outcome.genesis_accuracy is not None:
             lines.append(f"| genesis | {outcome.genesis_accuracy:.4f} | {outcome.genesis_accuracy:.4f} | 0 |")
         for r in outcome.rounds:
             diff = (r.proven_accuracy or 0) - (r.float_accuracy or 0)
             lines.append(f"| {_label(r)} | {r.proven_accuracy:.4f} | {r.float_accuracy:.4f} | {diff:+.4f} |")
         lines += ["", "![accuracy per round](accuracy.png)", ""]
-    lines += ["## Cost per round", "",
-              "| round | clients | prove per client (s, median) | aggregation prove (s) | round wall (s) | "
-              "submit gas (median) | finalize gas |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Cost per round",
+        "",
+        "| round | clients | prove per client (s, median) | aggregation prove (s) | round wall (s) | "
+        "submit gas (median) | finalize gas |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in outcome.rounds:
         prove = statistics.median(r.prove_seconds.values()) if r.prove_seconds else 0.0
         gas = int(statistics.median(r.submit_gas.values())) if r.submit_gas else 0
         wall = f"{r.wall_seconds:.1f}" if r.wall_seconds is not None else "(earlier run)"
-        lines.append(f"| {_label(r)} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
-                     f"{gas:,} | {r.finalize_gas:,} |")
+        lines.append(
+            f"| {_label(r)} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
+            f"{gas:,} | {r.finalize_gas:,} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -67,7 +82,13 @@ def _plot(outcome: RunOutcome, title: str) -> bytes:
     proven = [r.proven_accuracy for r in outcome.rounds]
     floats = [r.float_accuracy for r in outcome.rounds]
     if outcome.genesis_accuracy is not None:
-        rounds, proven, floats = [0] + rounds, [outcome.genesis_accuracy] + proven, [outcome.genesis_accuracy] + floats
-    return accuracy_png([("float FedAvg (same batches)", "o--", rounds, floats),
-                         ("proven global model (ezkl, fixed point)", "s-", rounds, proven)],
-                        "rounds finalized", "test accuracy", title)
+        rounds, proven, floats = [0, *rounds], [outcome.genesis_accuracy, *proven], [outcome.genesis_accuracy, *floats]
+    return accuracy_png(
+        [
+            ("float FedAvg (same batches)", "o--", rounds, floats),
+            ("proven global model (ezkl, fixed point)", "s-", rounds, proven),
+        ],
+        "rounds finalized",
+        "test accuracy",
+        title,
+    )

@@ -28,16 +28,17 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from zkfl.atomic import write_atomic
-from zkfl.build import CIRCUIT_NAMES, CircuitSet, PinnedSettings, build_circuits
-from zkfl.chain.coordinator import Coordinator, FederationTerms
+from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.errors import ConfigError
+from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
-from zkfl.protocol import TreeShape
-from zkfl.srs import CeremonySrsSource, DevSrsSource, SrsSource
-from zkfl.store import ArtifactStore, LocalStore, open_store
+from zkfl.store.artifacts import ArtifactStore, LocalStore, open_store
+from zkfl.zk.build import CIRCUIT_NAMES, CircuitSet, PinnedSettings, build_circuits
+from zkfl.zk.srs import CeremonySrsSource, DevSrsSource, SrsSource
 
 CONFIG_FILE = "zkfl.toml"
 DEVNET = "devnet"
@@ -46,10 +47,12 @@ KEY_ENV = {OWNER: "ZKFL_OWNER_KEY", AGGREGATOR: "ZKFL_AGGREGATOR_KEY"}
 CLIENT_KEY_ENV = "ZKFL_CLIENT_KEY"
 FIRST_CLIENT_ACCOUNT = 2  # devnet accounts: 0 owner, 1 aggregator, 2.. clients
 
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     """Everything that defines a federation: the training step (model, batch, steps, learning
-    rate), the client slots and how they are aggregated (flat, or leaves of `leaf_slots`), the coordinator's terms, the chain, the store and the SRS. Every
+    rate), the client slots and how they are aggregated (flat, or leaves of `leaf_slots`), the
+    coordinator's terms, the chain, the store and the SRS. Every
     default is the one of the nested type. `rpc_url = "devnet"` means a local anvil that the
     workspace starts itself; `srs = "dev"` an INSECURE generated SRS, else a ceremony file path."""
 
@@ -67,8 +70,10 @@ class WorkspaceConfig:
         if problems := self.shape.problems():
             raise ConfigError("; ".join(problems))
         if not self.shape.is_tree and self.slots > 255:
-            raise ConfigError(f"a flat federation has at most 255 slots (the FedAvg circuit's inputs), got "
-                              f"{self.slots}; aggregate more clients as a tree (leaf_slots)")
+            raise ConfigError(
+                f"a flat federation has at most 255 slots (the FedAvg circuit's inputs), got "
+                f"{self.slots}; aggregate more clients as a tree (leaf_slots)"
+            )
         if problems := self.terms.problems():
             raise ConfigError("; ".join(problems))
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
@@ -87,18 +92,28 @@ class WorkspaceConfig:
         spec = self.training
         return {
             "model": spec.model.to_json(),
-            "training": {"batch_size": spec.batch_size, "local_steps": spec.local_steps,
-                         "learning_rate": spec.learning_rate},
-            "federation": {"slots": self.slots, "leaf_slots": self.leaf_slots, "genesis_seed": self.genesis_seed,
-                           **asdict(self.terms)},
+            "training": {
+                "batch_size": spec.batch_size,
+                "local_steps": spec.local_steps,
+                "learning_rate": spec.learning_rate,
+            },
+            "federation": {
+                "slots": self.slots,
+                "leaf_slots": self.leaf_slots,
+                "genesis_seed": self.genesis_seed,
+                **asdict(self.terms),
+            },
             "chain": {"rpc_url": self.rpc_url, "chain_id": self.chain_id},
             "store": {"ipfs_api": self.ipfs_api},
             "prover": {"srs": self.srs},
         }
 
     def to_toml(self) -> str:
-        lines = ["# zkFL federation config. Edit before `zkfl setup`; afterwards it is fixed by the",
-                 "# deployed circuits (setup refuses a config that no longer matches).", ""]
+        lines = [
+            "# zkFL federation config. Edit before `zkfl setup`; afterwards it is fixed by the",
+            "# deployed circuits (setup refuses a config that no longer matches).",
+            "",
+        ]
         for section, values in self.sections().items():
             lines.append(f"[{section}]")
             lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
@@ -119,8 +134,10 @@ class WorkspaceConfig:
         default. Unknown sections and keys, and values of the wrong type, are errors naming `source`."""
         merged = cls().sections()
         if "scale" in document.get("training", {}):  # [training] scale went with the nested config
-            raise ConfigError(f"{source} was written by an earlier zkFL (it has [training] scale), whose federations "
-                              "need a new setup: create a new workspace with `zkfl init`")
+            raise ConfigError(
+                f"{source} was written by an earlier zkFL (it has [training] scale), whose federations "
+                "need a new setup: create a new workspace with `zkfl init`"
+            )
         for section, table in document.items():
             if section not in merged or not isinstance(table, dict):
                 raise ConfigError(f"{source}: unknown section [{section}]; expected {', '.join(merged)}")
@@ -129,8 +146,10 @@ class WorkspaceConfig:
             for key, value in table.items():
                 if key not in merged[section]:
                     family = f" for model family {merged['model']['family']!r}" if section == "model" else ""
-                    raise ConfigError(f"{source}: unknown key {key!r} in [{section}]{family}; expected one of "
-                                      f"{', '.join(merged[section])}")
+                    raise ConfigError(
+                        f"{source}: unknown key {key!r} in [{section}]{family}; expected one of "
+                        f"{', '.join(merged[section])}"
+                    )
                 if not _same_type(value, merged[section][key]):
                     raise ConfigError(f"{source}: {key} must be {type(merged[section][key]).__name__}, got {value!r}")
                 merged[section][key] = value
@@ -143,11 +162,24 @@ class WorkspaceConfig:
     def from_sections(cls, sections: dict[str, dict[str, Any]]) -> WorkspaceConfig:
         training = sections["training"]
         federation = dict(sections["federation"])
-        spec = TrainingStepSpec(model_from_json(sections["model"]), training["batch_size"], training["local_steps"],
-                                float(training["learning_rate"]))
+        spec = TrainingStepSpec(
+            model_from_json(sections["model"]),
+            training["batch_size"],
+            training["local_steps"],
+            float(training["learning_rate"]),
+        )
         slots, leaf_slots, seed = federation.pop("slots"), federation.pop("leaf_slots"), federation.pop("genesis_seed")
-        return cls(spec, slots, leaf_slots, seed, FederationTerms(**federation), sections["chain"]["rpc_url"],
-                   sections["chain"]["chain_id"], sections["store"]["ipfs_api"], sections["prover"]["srs"])
+        return cls(
+            spec,
+            slots,
+            leaf_slots,
+            seed,
+            FederationTerms(**federation),
+            sections["chain"]["rpc_url"],
+            sections["chain"]["chain_id"],
+            sections["store"]["ipfs_api"],
+            sections["prover"]["srs"],
+        )
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused).
@@ -189,8 +221,9 @@ class Workspace:
         if path.is_file():
             existing = WorkspaceConfig.from_toml(path.read_text(), str(path))
             if existing != config:
-                raise ConfigError(f"{root} is already a workspace with a different config; edit {path} "
-                                  "or choose another directory")
+                raise ConfigError(
+                    f"{root} is already a workspace with a different config; edit {path} or choose another directory"
+                )
             return cls(root, existing), False
         if root.exists() and any(root.iterdir()):
             raise ConfigError(f"{root} exists and is not empty; choose a new or empty directory")
@@ -252,8 +285,10 @@ class Workspace:
         if record is None:
             raise ConfigError(f"the federation in {self.root} is not deployed yet; run `zkfl setup -w {self.root}`")
         if record["config_digest"] != self.config.digest():
-            raise ConfigError(f"{self.root / CONFIG_FILE} changed after setup; the deployed federation uses the old "
-                              "config. Restore it, or create a new workspace for the new config")
+            raise ConfigError(
+                f"{self.root / CONFIG_FILE} changed after setup; the deployed federation uses the old "
+                "config. Restore it, or create a new workspace for the new config"
+            )
         return record
 
     # connections -------------------------------------------------------------------------------
@@ -279,15 +314,18 @@ class Workspace:
         if not any(present):
             return None
         if not all(present):
-            raise ConfigError(f"{paths['client'].parent} must hold {', '.join(p.name for p in paths.values())}; "
-                              "run `zkfl join` again to restore them")
+            raise ConfigError(
+                f"{paths['client'].parent} must hold {', '.join(p.name for p in paths.values())}; "
+                "run `zkfl join` again to restore them"
+            )
         return PinnedSettings(**{kind: path.read_bytes() for kind, path in paths.items()})
 
     @cached_property
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
-        return build_circuits(self.config.training, self.config.shape, self.build_dir, self.srs_source,
-                              pinned=self.pinned_settings())
+        return build_circuits(
+            self.config.training, self.config.shape, self.build_dir, self.srs_source, pinned=self.pinned_settings()
+        )
 
     @cached_property
     def chain(self) -> Chain:

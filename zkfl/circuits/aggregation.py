@@ -62,8 +62,9 @@ class FedAvgSpec(_AggregationSpec):
         counting n samples."""
         rng = np.random.default_rng(2)
         m = self.clients_per_input
-        return [np.append(rng.uniform(-1.0, 1.0, self.num_params) * m, self.sample_count * m)
-                for _ in range(self.slots)]
+        return [
+            np.append(rng.uniform(-1.0, 1.0, self.num_params) * m, self.sample_count * m) for _ in range(self.slots)
+        ]
 
 
 class FedAvg(torch.nn.Module):
@@ -103,3 +104,48 @@ class PartialSumSpec(_AggregationSpec):
 class PartialSum(torch.nn.Module):
     def forward(self, *updates: Tensor) -> Tensor:
         return torch.stack(updates).sum(dim=0)
+
+
+@dataclass(frozen=True)
+class TreeShape:
+    """How a round's K client slots are aggregated: flat (leaf_slots 0: one FedAvg proof over the
+    slots) or in leaves of G slots under a FedAvg root over the leaves (Coordinator.leafSlots)."""
+
+    slots: int
+    leaf_slots: int = 0
+
+    @classmethod
+    def of(cls, shape: TreeShape | int) -> TreeShape:
+        """A shape, or K slots aggregated flat."""
+        return cls(shape) if isinstance(shape, int) else shape
+
+    def problems(self) -> list[str]:
+        if self.slots < 1:
+            return [f"slots must be at least 1, got {self.slots}"]
+        if self.leaf_slots == 0:
+            return []
+        if self.leaf_slots < 1 or self.slots % self.leaf_slots or self.slots == self.leaf_slots:
+            return [
+                f"leaf_slots must divide slots into at least two leaves (slots {self.slots}, leaf_slots "
+                f"{self.leaf_slots}); use 0 for a flat federation"
+            ]
+        return []
+
+    @property
+    def is_tree(self) -> bool:
+        return self.leaf_slots > 0
+
+    @property
+    def leaves(self) -> int:
+        return self.slots // self.leaf_slots if self.is_tree else 0
+
+    @property
+    def root_inputs(self) -> int:
+        """R: the FedAvg circuit's inputs (leaves of a tree, slots of a flat federation)."""
+        return self.leaves if self.is_tree else self.slots
+
+    def leaf_slot_range(self, leaf: int) -> range:
+        return range(leaf * self.leaf_slots, (leaf + 1) * self.leaf_slots)
+
+    def leaf_of(self, slot: int) -> int:
+        return slot // self.leaf_slots

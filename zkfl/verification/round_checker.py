@@ -26,31 +26,31 @@ import numpy as np
 from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FinalizedRound
 from zkfl.chain.history import FederationLog
 from zkfl.circuits import FedAvgSpec
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.errors import ZkflError
-from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import (
-    AggregationCommitments,
-    ClientCommitments,
-    CommitmentKey,
-    aggregation_link_problem,
-    client_link_problem,
-    commitment_mismatch,
-    context,
-    TreeShape,
-    empty_slot,
-    expected_leaf_inputs,
-    expected_root_inputs,
-)
-from zkfl.prover import VerifierKeys
-from zkfl.store import ArtifactStore, get_vector
-from zkfl.verification.fedavg import (
+from zkfl.fedavg import (
     fedavg_float_gap,
     fixed_point_fedavg,
     fixed_point_partial_sum,
     fixed_point_tree_fedavg,
 )
+from zkfl.fixedpoint import FixedArray
+from zkfl.protocol import (
+    AggregationCommitments,
+    ClientCommitments,
+    aggregation_link_problem,
+    client_link_problem,
+    commitment_mismatch,
+    context,
+    empty_slot,
+    expected_leaf_inputs,
+    expected_root_inputs,
+)
+from zkfl.store.artifacts import ArtifactStore, get_vector
 from zkfl.verification.findings import Findings
 from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
+from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.prover import VerifierKeys
 
 KINDS = ("client", "aggregator", "leaf")
 
@@ -132,15 +132,36 @@ class FederationView:
         return TreeShape(self.slots, self.leaf_slots)
 
     @classmethod
-    def read(cls, coordinator: Coordinator, store: ArtifactStore, keys: dict[str, VerifierKeys | None],
-             commitments: CommitmentKey | None, fedavg: FedAvgSpec | None, onchain: bool = True) -> FederationView:
+    def read(
+        cls,
+        coordinator: Coordinator,
+        store: ArtifactStore,
+        keys: dict[str, VerifierKeys | None],
+        commitments: CommitmentKey | None,
+        fedavg: FedAvgSpec | None,
+        onchain: bool = True,
+    ) -> FederationView:
         """The coordinator's fixed parameters and its event log, read from the chain."""
         leaf_verifier = coordinator.leaf_verifier
-        verifiers = {"client": coordinator.client_verifier, "aggregator": coordinator.aggregator_verifier,
-                     **({"leaf": leaf_verifier} if leaf_verifier else {})}
-        return cls(coordinator, FederationLog.read(coordinator), store, coordinator.slots,
-                   coordinator.empty_slot_hash, coordinator.federation_id, verifiers, keys, commitments, fedavg,
-                   onchain, coordinator.leaf_slots)
+        verifiers = {
+            "client": coordinator.client_verifier,
+            "aggregator": coordinator.aggregator_verifier,
+            **({"leaf": leaf_verifier} if leaf_verifier else {}),
+        }
+        return cls(
+            coordinator,
+            FederationLog.read(coordinator),
+            store,
+            coordinator.slots,
+            coordinator.empty_slot_hash,
+            coordinator.federation_id,
+            verifiers,
+            keys,
+            commitments,
+            fedavg,
+            onchain,
+            coordinator.leaf_slots,
+        )
 
     def sender_context(self, sender: str) -> int | None:
         """The digest of C(context) a proof submitted by `sender` must carry (None: no key)."""
@@ -179,10 +200,18 @@ class RoundChecker:
     def check_round(self, r: int) -> RoundAudit:
         log, findings = self.view.log, self.findings
         opened = log.opened[r]
-        self._fetch("model", f"round {r}", opened.model_cid, opened.model_hash, f"round {r}'s model", (r, MODEL_SLOT),
-                    self._withheld(r))
-        audit = RoundAudit(r, hex(opened.model_hash), opened.model_cid, r in log.finalized, r in log.skipped,
-                           log.rolled_back(r))
+        self._fetch(
+            "model",
+            f"round {r}",
+            opened.model_cid,
+            opened.model_hash,
+            f"round {r}'s model",
+            (r, MODEL_SLOT),
+            self._withheld(r),
+        )
+        audit = RoundAudit(
+            r, hex(opened.model_hash), opened.model_cid, r in log.finalized, r in log.skipped, log.rolled_back(r)
+        )
         self._note_skip(r)
         vectors: dict[int, FixedArray | None] = {}
         for update in log.updates(r):
@@ -192,8 +221,9 @@ class RoundChecker:
             if sub is not None:
                 try:
                     proof = ClientCommitments.from_proof(sub.proof)
-                    problem = client_link_problem(proof, opened.model_hash, update.update_hash,
-                                                  self._sender_context(sub.sender))
+                    problem = client_link_problem(
+                        proof, opened.model_hash, update.update_hash, self._sender_context(sub.sender)
+                    )
                 except ZkflError as exc:  # not a training-step proof: a finding, like the aggregation's
                     proof, problem = None, str(exc)
                 findings.add("client-links", where, problem is None, problem or "")
@@ -202,8 +232,9 @@ class RoundChecker:
                 verdict = self._verify_proof("client", where, sub)
             vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update", (r, update.slot))
             vectors[update.slot] = vector
-            audit.updates.append(UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict,
-                                           vector is not None))
+            audit.updates.append(
+                UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict, vector is not None)
+            )
         finalized = log.finalized.get(r)
         if finalized is not None:
             self._check_leaves(r, vectors, audit)
@@ -216,16 +247,22 @@ class RoundChecker:
         if skip is None:
             return
         start = "the model before it (its own could not be opened)" if skip.model_rolled_back else "the same model"
-        self.findings.add("round-skipped", f"round {r}", True,
-                          f"skipped in {skip.tx_hash}: {skip.dropped_updates} accepted update(s) dropped, in no "
-                          f"aggregation; round {r + 1} starts from {start}")
+        self.findings.add(
+            "round-skipped",
+            f"round {r}",
+            True,
+            f"skipped in {skip.tx_hash}: {skip.dropped_updates} accepted update(s) dropped, in no "
+            f"aggregation; round {r + 1} starts from {start}",
+        )
 
     def _withheld(self, r: int) -> str | None:
         """Why round `r`'s model may be missing from the store: the chain rolled it back."""
         if not self.view.log.rolled_back(r):
             return None
-        return (f"nobody opened it on request, so the chain rolled round {r} back to the model before it and "
-                "slashed its publisher's bond (ModelSlashed): no later round starts from it")
+        return (
+            f"nobody opened it on request, so the chain rolled round {r} back to the model before it and "
+            "slashed its publisher's bond (ModelSlashed): no later round starts from it"
+        )
 
     def intact_vector(self, cid: str) -> FixedArray | None:
         """A vector this checker fetched intact (its bytes match its CID), whatever it commits to."""
@@ -248,26 +285,38 @@ class RoundChecker:
                 try:
                     problem = aggregation_link_problem(
                         AggregationCommitments.from_proof(sub.proof, shape.leaf_slots),
-                        expected_leaf_inputs(accepted, shape, leaf, view.empty_slot_commitment), event.partial_hash)
+                        expected_leaf_inputs(accepted, shape, leaf, view.empty_slot_commitment),
+                        event.partial_hash,
+                    )
                 except ZkflError as exc:
                     problem = str(exc)
                 findings.add("leaf-links", scope, problem is None, problem or "")
                 verdict = self._verify_proof("leaf", scope, sub)
             stored = self._fetch("partial", scope, event.cid, event.partial_hash, "leaf partial sum")
-            members = [vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
-                       for s in shape.leaf_slot_range(leaf)]
+            members = [
+                vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
+                for s in shape.leaf_slot_range(leaf)
+            ]
             exact = False
             if stored is None or any(m is None for m in members):
-                findings.add("partial-sum", scope, False, "cannot recompute: an update or the partial sum is unavailable")
+                findings.add(
+                    "partial-sum", scope, False, "cannot recompute: an update or the partial sum is unavailable"
+                )
             else:
                 exact = bool(np.array_equal(fixed_point_partial_sum(members, stored.size), stored))
-                findings.add("partial-sum", scope, exact, "the stored partial sum is the exact sum of the leaf's "
-                             "accepted updates" if exact else "the stored partial sum is not the sum of the leaf's "
-                             "accepted updates")
+                findings.add(
+                    "partial-sum",
+                    scope,
+                    exact,
+                    "the stored partial sum is the exact sum of the leaf's accepted updates"
+                    if exact
+                    else "the stored partial sum is not the sum of the leaf's accepted updates",
+                )
             audit.leaves.append(LeafRow(leaf, hex(event.partial_hash), event.cid, verdict, stored is not None, exact))
 
-    def _check_aggregation(self, r: int, finalized: FinalizedRound,
-                           vectors: dict[int, FixedArray | None]) -> AggregationRow:
+    def _check_aggregation(
+        self, r: int, finalized: FinalizedRound, vectors: dict[int, FixedArray | None]
+    ) -> AggregationRow:
         view, findings, shape = self.view, self.findings, self.view.shape
         scope = f"round {r} aggregation"
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
@@ -276,17 +325,25 @@ class RoundChecker:
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
             try:
-                problem = aggregation_link_problem(AggregationCommitments.from_proof(sub.proof, shape.root_inputs),
-                                                   expected_root_inputs(accepted, leaf_outputs, shape,
-                                                                        view.empty_slot_commitment),
-                                                   finalized.next_model_hash)
+                problem = aggregation_link_problem(
+                    AggregationCommitments.from_proof(sub.proof, shape.root_inputs),
+                    expected_root_inputs(accepted, leaf_outputs, shape, view.empty_slot_commitment),
+                    finalized.next_model_hash,
+                )
             except ZkflError as exc:
                 problem = str(exc)
             findings.add("aggregation-links", scope, problem is None, problem or "")
             verdict = self._verify_proof("aggregator", scope, sub)
         withheld = self._withheld(r + 1)
-        published = self._fetch("next-model", scope, finalized.next_model_cid, finalized.next_model_hash, "next model",
-                                (r + 1, MODEL_SLOT), withheld)
+        published = self._fetch(
+            "next-model",
+            scope,
+            finalized.next_model_cid,
+            finalized.next_model_hash,
+            "next model",
+            (r + 1, MODEL_SLOT),
+            withheld,
+        )
         exact, float_gap = False, None
         missing = [slot for slot in accepted if vectors.get(slot) is None]
         if published is None and withheld is not None:
@@ -298,19 +355,27 @@ class RoundChecker:
         else:
             spec = view.fedavg
             inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
-            recomputed = (fixed_point_tree_fedavg(inputs, shape.leaf_slots, spec.num_params, spec.sample_count)
-                          if shape.is_tree else fixed_point_fedavg(inputs, spec.num_params, spec.sample_count))
+            recomputed = (
+                fixed_point_tree_fedavg(inputs, shape.leaf_slots, spec.num_params, spec.sample_count)
+                if shape.is_tree
+                else fixed_point_fedavg(inputs, spec.num_params, spec.sample_count)
+            )
             exact = bool(np.array_equal(recomputed, published))
             float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
             diff = np.flatnonzero(recomputed != published)
-            findings.add("fedavg", scope, exact,
-                         f"the published next model equals the fixed-point FedAvg of {len(accepted)} accepted update(s)"
-                         if exact else
-                         f"the published next model is not the FedAvg of the accepted updates: {diff.size} of "
-                         f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
-                         f"FedAvg {recomputed[diff[0]]})")
-        return AggregationRow(hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None,
-                              exact, float_gap)
+            findings.add(
+                "fedavg",
+                scope,
+                exact,
+                f"the published next model equals the fixed-point FedAvg of {len(accepted)} accepted update(s)"
+                if exact
+                else f"the published next model is not the FedAvg of the accepted updates: {diff.size} of "
+                f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
+                f"FedAvg {recomputed[diff[0]]})",
+            )
+        return AggregationRow(
+            hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None, exact, float_gap
+        )
 
     def _submitted(self, kind: str, scope: str, tx_hash: str) -> SubmittedProof | None:
         try:
@@ -319,7 +384,9 @@ class RoundChecker:
             self.findings.add(f"{kind}-proof-transaction", scope, False, str(exc))
             return None
         if sub.kind != kind:
-            self.findings.add(f"{kind}-proof-transaction", scope, False, f"transaction {tx_hash} carries a {sub.kind} proof")
+            self.findings.add(
+                f"{kind}-proof-transaction", scope, False, f"transaction {tx_hash} carries a {sub.kind} proof"
+            )
             return None
         return sub
 
@@ -328,7 +395,9 @@ class RoundChecker:
         keys = view.keys.get(kind)
         seconds = None
         if keys is None:
-            offchain = findings.add(f"{kind}-proof-offchain", scope, False, "no trusted verification key to verify with")
+            offchain = findings.add(
+                f"{kind}-proof-offchain", scope, False, "no trusted verification key to verify with"
+            )
         else:
             try:
                 seconds = verify_offchain(keys, sub.proof)
@@ -340,17 +409,25 @@ class RoundChecker:
         if view.onchain:
             chain, verifier = view.coordinator.chain, view.verifiers[kind]
             onchain = verify_onchain(chain, verifier, sub.proof)
-            findings.add(f"{kind}-proof-onchain", scope, onchain, "" if onchain else f"the verifier {verifier} rejects it")
+            findings.add(
+                f"{kind}-proof-onchain", scope, onchain, "" if onchain else f"the verifier {verifier} rejects it"
+            )
             if kind not in self._controlled:  # once per verifier: a corrupted proof must be rejected
                 self._controlled.add(kind)
                 corrupted = bytearray(sub.proof)
                 corrupted[len(corrupted) // 2] ^= 0x01
                 rejects = not verify_onchain(chain, verifier, bytes(corrupted))
-                findings.add("verifier-rejects-invalid", f"{kind} verifier", rejects,
-                             f"{verifier} rejects a proof with one flipped byte" if rejects else
-                             f"{verifier} ACCEPTS a proof with one flipped byte: it does not verify proofs")
-        return ProofVerdict(offchain, onchain, round(seconds, 4) if seconds is not None else None, sub.tx_hash,
-                            sub.gas_used)
+                findings.add(
+                    "verifier-rejects-invalid",
+                    f"{kind} verifier",
+                    rejects,
+                    f"{verifier} rejects a proof with one flipped byte"
+                    if rejects
+                    else f"{verifier} ACCEPTS a proof with one flipped byte: it does not verify proofs",
+                )
+        return ProofVerdict(
+            offchain, onchain, round(seconds, 4) if seconds is not None else None, sub.tx_hash, sub.gas_used
+        )
 
     def _sender_context(self, sender: str) -> int | None:
         if sender not in self._contexts:
@@ -363,28 +440,52 @@ class RoundChecker:
         usable_from = self.view.log.commitments.get(batch)
         reused = batch in self._used_batches
         self._used_batches.add(batch)
-        problem = (f"never committed by the sender {sub.sender}" if usable_from is None else
-                   "already used by its sender" if reused else
-                   f"committed to train from round {usable_from} on, not in round {sub.round}"
-                   if usable_from > sub.round else None)
-        self.findings.add("data-commitment", scope, problem is None,
-                          "" if problem is None else f"data commitment {commitment:#x} was {problem}")
+        problem = (
+            f"never committed by the sender {sub.sender}"
+            if usable_from is None
+            else "already used by its sender"
+            if reused
+            else f"committed to train from round {usable_from} on, not in round {sub.round}"
+            if usable_from > sub.round
+            else None
+        )
+        self.findings.add(
+            "data-commitment",
+            scope,
+            problem is None,
+            "" if problem is None else f"data commitment {commitment:#x} was {problem}",
+        )
 
-    def _fetch(self, check: str, scope: str, cid: str, expected: int, what: str,
-               opening: tuple[int, int] | None = None, settled: str | None = None) -> FixedArray | None:
+    def _fetch(
+        self,
+        check: str,
+        scope: str,
+        cid: str,
+        expected: int,
+        what: str,
+        opening: tuple[int, int] | None = None,
+        settled: str | None = None,
+    ) -> FixedArray | None:
         """The vector under `cid` if it is intact (`{check}-stored`) and commits to the chain's
         `expected` (`{check}-hash`); each CID is fetched and committed to once. `opening` is the
         (round, slot) whose on-chain opening stands in for a store that cannot serve it;
         `settled` says why its absence is no fault (the chain already dealt with it)."""
         entry = self._vectors.get(cid) or self._load(cid, opening)
         if isinstance(entry, str):
-            self.findings.add(f"{check}-stored", scope, settled is not None,
-                              f"{what} {cid}: {entry}" + (f"; {settled}" if settled else ""))
+            self.findings.add(
+                f"{check}-stored",
+                scope,
+                settled is not None,
+                f"{what} {cid}: {entry}" + (f"; {settled}" if settled else ""),
+            )
             return None
         vector, actual, reason, source = entry
         self.findings.add(f"{check}-stored", scope, True, source)
-        problem = (f"the {what} at {cid} cannot be committed to: {reason}" if actual is None else
-                   commitment_mismatch(actual, expected, f"the {what} at {cid}"))
+        problem = (
+            f"the {what} at {cid} cannot be committed to: {reason}"
+            if actual is None
+            else commitment_mismatch(actual, expected, f"the {what} at {cid}")
+        )
         self.findings.add(f"{check}-hash", scope, problem is None, problem or f"commitment {expected:#x}")
         return vector if problem is None else None
 

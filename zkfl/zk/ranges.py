@@ -48,16 +48,18 @@ class CircuitRange:
     @property
     def max_abs(self) -> float:
         """|v| the circuit's decomposition range checks accept."""
-        return (self.decomp_base ** self.decomp_legs - 1) / 2 ** self.scale
+        return (self.decomp_base**self.decomp_legs - 1) / 2**self.scale
 
     @property
     def max_input(self) -> float:
         """|x| an input can have: within the decomposition range and exact through ezkl's float32 inputs."""
-        return min(self.max_abs, MAX_ABS_INT / 2 ** self.scale)
+        return min(self.max_abs, MAX_ABS_INT / 2**self.scale)
 
     def describe(self) -> str:
-        return (f"±{self.max_abs:,.0f}, what decomposition base {self.decomp_base} with {self.decomp_legs} legs "
-                f"represents at scale {self.scale}")
+        return (
+            f"±{self.max_abs:,.0f}, what decomposition base {self.decomp_base} with {self.decomp_legs} legs "
+            f"represents at scale {self.scale}"
+        )
 
 
 class _PeakWatch(TorchFunctionMode):
@@ -89,8 +91,9 @@ def step_peak(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np
     return watch.peak, watch.op
 
 
-def accepted_feature_bound(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray,
-                           limit: float, iterations: int = 40) -> float:
+def accepted_feature_bound(
+    spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray, limit: float, iterations: int = 40
+) -> float:
     """The largest max|x'| over rescalings x' = s·x of this batch whose step stays below `limit`."""
     largest = float(np.max(np.abs(x))) if x.size else 0.0
     if largest == 0.0:
@@ -124,11 +127,11 @@ def check_features(circuit: CircuitRange, x: np.ndarray, source: str) -> None:
         raise DataRangeError(
             f"{source}: x[{worst[0]}, {worst[1]}] = {value:g} (sample {worst[0]}, feature {worst[1]}) is outside the "
             f"range a circuit input can take, |x| <= {circuit.max_input:g}; rescale the features (for example, "
-            "standardize them or divide by their largest value)")
+            "standardize them or divide by their largest value)"
+        )
 
 
-def check_batch(spec: TrainingStepSpec, circuit: CircuitRange, theta: npt.ArrayLike, batch: Batch,
-                model: str) -> None:
+def check_batch(spec: TrainingStepSpec, circuit: CircuitRange, theta: npt.ArrayLike, batch: Batch, model: str) -> None:
     """Raise DataRangeError, naming the offending value, its position and the accepted range, if the
     training step from `theta` (the `model`, e.g. "the round-3 global model") on this batch would
     leave the circuit's range."""
@@ -144,4 +147,5 @@ def check_batch(spec: TrainingStepSpec, circuit: CircuitRange, theta: npt.ArrayL
         f"{batch.source}: x[{row}, {j}] = {float(batch.x[i, j]):g} (sample {row}, feature {j}) is outside the range "
         f"this circuit accepts for its batch, |x| <= {bound:.4g} (from {model}): with it the training step reaches "
         f"{peak:.4g} (in a {op}), beyond the circuit's {circuit.describe()}. Rescale the features (for example, "
-        "standardize them or divide by their largest value), or lower the learning rate")
+        "standardize them or divide by their largest value), or lower the learning rate"
+    )

@@ -23,7 +23,7 @@ from pathlib import Path
 from py_ecc import optimized_bn128 as bn
 
 from zkfl.errors import ArtifactError
-from zkfl.srs import raw_srs_size, srs_logrows
+from zkfl.zk.srs import raw_srs_size, srs_logrows
 
 _P = bn.field_modulus
 _R = pow(2, 256, _P)
@@ -91,8 +91,12 @@ def verifier_srs(srs: SrsFile) -> bytes:
     half = pow(2, -1, bn.curve_order)
     lagrange = [bn.multiply(bn.add(g0, g1), half), bn.multiply(bn.add(g0, bn.neg(g1)), half)]
     tail = 4 + 2 * srs.size * _G1_BYTES
-    return (VERIFIER_LOGROWS.to_bytes(4, "little") + srs.raw[4:4 + 2 * _G1_BYTES]
-            + b"".join(_encode_g1(p) for p in lagrange) + srs.raw[tail:tail + 2 * _G2_BYTES])
+    return (
+        VERIFIER_LOGROWS.to_bytes(4, "little")
+        + srs.raw[4 : 4 + 2 * _G1_BYTES]
+        + b"".join(_encode_g1(p) for p in lagrange)
+        + srs.raw[tail : tail + 2 * _G2_BYTES]
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,7 @@ def check_powers_of_tau(srs: SrsFile, samples: int = 32, rng: secrets.SystemRand
             r = rng.getrandbits(128) | 1
             left = bn.add(left, bn.multiply(sampled[i + 1], r))
             right = bn.add(right, bn.multiply(sampled[i], r))
-        checks["consecutive powers share one s (pairing check)"] = (
-            bn.pairing(g2, left) == bn.pairing(s_g2, right))
+        checks["consecutive powers share one s (pairing check)"] = bn.pairing(g2, left) == bn.pairing(s_g2, right)
     total = bn.Z1
     for i in range(n):
         total = bn.add(total, _point(srs.lagrange(i)))
@@ -147,7 +150,7 @@ def check_powers_of_tau(srs: SrsFile, samples: int = 32, rng: secrets.SystemRand
 
 
 def _fq(raw: bytes, offset: int) -> int:
-    value = int.from_bytes(raw[offset:offset + 32], "little")
+    value = int.from_bytes(raw[offset : offset + 32], "little")
     if value >= _P:
         raise ArtifactError(f"SRS coordinate at byte {offset} is not a field element")
     return value * _R_INV % _P

@@ -13,22 +13,21 @@ from typing import Protocol
 import numpy as np
 
 from zkfl.circuits import FedAvgSpec, PartialSumSpec
-from zkfl.client import ClientUpdate
 from zkfl.errors import ConfigError, LinkError
-from zkfl.fixedpoint import FixedArray, dequantize
+from zkfl.fedavg import check_partial_sum, fixed_point_partial_sum
+from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import (
     AggregationCommitments,
-    CommitmentKey,
     aggregation_link_problem,
     check_commitment,
     client_link_problem,
-    keys_commitment,
     empty_slot,
     empty_slot_commitment,
     expected_slots,
 )
-from zkfl.prover import CircuitKeys, Proof, prove
-from zkfl.verification.fedavg import check_partial_sum, fixed_point_partial_sum
+from zkfl.roles.client import ClientUpdate
+from zkfl.zk.commitments import CommitmentKey, keys_commitment
+from zkfl.zk.prover import CircuitKeys, Proof, prove
 
 
 class SlotUpdate(Protocol):
@@ -67,12 +66,15 @@ class AggregateResult:
         return self.commitments.next_model
 
 
-def slot_vectors(key: CommitmentKey, spec: FedAvgSpec | PartialSumSpec,
-                 slots: Sequence[SlotUpdate | None]) -> list[FixedArray]:
+def slot_vectors(
+    key: CommitmentKey, spec: FedAvgSpec | PartialSumSpec, slots: Sequence[SlotUpdate | None]
+) -> list[FixedArray]:
     """The circuit's inputs: each accepted update (or leaf partial sum) in its slot, the empty
     vector elsewhere."""
     if len(slots) != spec.slots:
-        raise ConfigError(f"the circuit has {spec.slots} inputs, got {len(slots)} entries (use None for a missing client)")
+        raise ConfigError(
+            f"the circuit has {spec.slots} inputs, got {len(slots)} entries (use None for a missing client)"
+        )
     if all(s is None for s in slots):
         raise ConfigError("no client update to aggregate: at least one slot must be filled")
     vectors = []
@@ -123,8 +125,13 @@ class LeafResult:
         return self.commitments.next_model  # the output commitment
 
 
-def sum_and_prove(keys: CircuitKeys, spec: PartialSumSpec, leaf: int, slots: Sequence[SlotUpdate | None],
-                  proof_path: str | os.PathLike[str]) -> LeafResult:
+def sum_and_prove(
+    keys: CircuitKeys,
+    spec: PartialSumSpec,
+    leaf: int,
+    slots: Sequence[SlotUpdate | None],
+    proof_path: str | os.PathLike[str],
+) -> LeafResult:
     """Prove a leaf's partial sum of its G slots; refuses before proving a sum outside the range
     the root takes (AggregationRangeError)."""
     key = keys_commitment(keys)
@@ -139,13 +146,6 @@ def sum_and_prove(keys: CircuitKeys, spec: PartialSumSpec, leaf: int, slots: Seq
     if result.commitments != expected:
         raise LinkError(f"leaf {leaf}: the proof's commitments are not those of its slots and partial sum")
     return result
-
-
-def fedavg_float(updates: Sequence[ClientUpdate]) -> np.ndarray:
-    """Float FedAvg (sample-weighted mean) of client updates, for comparison with the proof."""
-    counts = np.array([u.sample_count for u in updates], dtype=np.float64)
-    weights = np.stack([dequantize(u.weights) for u in updates])
-    return counts @ weights / counts.sum()
 
 
 def check_round_links(

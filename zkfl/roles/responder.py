@@ -26,11 +26,12 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from zkfl.chain.coordinator import MODEL_SLOT, PROOF_REQUEST, Coordinator, OpenRequest
-from zkfl.cid import raw_cid
 from zkfl.errors import ChainError, StoreError, ZkflError
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import CommitmentKey, opening_values, starts_with_claim
-from zkfl.store import ArtifactStore, get_vector
+from zkfl.protocol import opening_values, starts_with_claim
+from zkfl.store.artifacts import ArtifactStore, get_vector
+from zkfl.store.cid import raw_cid
+from zkfl.zk.commitments import CommitmentKey
 
 PROOF, OPENING = "proof", "opening"
 STORE, HELD = "store", "held"
@@ -74,16 +75,30 @@ def slot_name(slot: int) -> str:
     return "the model" if slot == MODEL_SLOT else f"slot {slot}"
 
 
-def answer_requests(coordinator: Coordinator, store: ArtifactStore, key: CommitmentKey | None,
-                    signer: LocalAccount, round_no: int, held: Held = NOTHING_HELD) -> list[Answer]:
+def answer_requests(
+    coordinator: Coordinator,
+    store: ArtifactStore,
+    key: CommitmentKey | None,
+    signer: LocalAccount,
+    round_no: int,
+    held: Held = NOTHING_HELD,
+) -> list[Answer]:
     """Answer every open request of round `round_no` that the store or `held` can answer (without
     `key`, proof requests only: an opening needs the federation's commitment key)."""
-    return [answer_request(coordinator, store, key, signer, request, held)
-            for request in coordinator.open_requests(round_no)]
+    return [
+        answer_request(coordinator, store, key, signer, request, held)
+        for request in coordinator.open_requests(round_no)
+    ]
 
 
-def answer_request(coordinator: Coordinator, store: ArtifactStore, key: CommitmentKey | None,
-                   signer: LocalAccount, request: OpenRequest, held: Held = NOTHING_HELD) -> Answer:
+def answer_request(
+    coordinator: Coordinator,
+    store: ArtifactStore,
+    key: CommitmentKey | None,
+    signer: LocalAccount,
+    request: OpenRequest,
+    held: Held = NOTHING_HELD,
+) -> Answer:
     """Answer one request, or say why not (a ZkflError on the way is reported, not raised)."""
     kind = PROOF if request.kind == PROOF_REQUEST else OPENING
     base = Answer(request.round, request.slot, kind, request.requester, request.reveal_by, False, "")
@@ -107,14 +122,17 @@ def submitted_claim(coordinator: Coordinator, event: Any) -> tuple[str, bytes]:
 
 # ---------------------------------------------------------------- proofs
 
-def _reveal(coordinator: Coordinator, store: ArtifactStore, signer: LocalAccount, request: OpenRequest,
-            held: Held, base: Answer) -> Answer:
+
+def _reveal(
+    coordinator: Coordinator, store: ArtifactStore, signer: LocalAccount, request: OpenRequest, held: Held, base: Answer
+) -> Answer:
     event = _proof_pending(coordinator, request.round, request.slot)
     _, commitments = submitted_claim(coordinator, event)
     proof, source = _fetch_proof(store, bytes(event.args.proofSha256), held)
     if not starts_with_claim(proof, commitments):
-        return _skipped(base, "the proof with the submitted SHA-256 does not start with the submitted commitments",
-                        source)
+        return _skipped(
+            base, "the proof with the submitted SHA-256 does not start with the submitted commitments", source
+        )
     receipt = coordinator.reveal_proof(signer, request.round, request.slot, commitments, proof)
     return _sent(base, receipt, f"revealed the proof ({len(proof)} bytes)", source)
 
@@ -122,8 +140,11 @@ def _reveal(coordinator: Coordinator, store: ArtifactStore, signer: LocalAccount
 def _proof_pending(coordinator: Coordinator, round_no: int, slot: int) -> Any:
     """The ProofPending event of the update now in a slot (a slot freed by a slashing may be
     taken and submitted to again in the same round: the last one is the current one)."""
-    events = [e for e in coordinator.contract.events.ProofPending.get_logs(from_block=0)
-              if e.args.round == round_no and e.args.slot == slot]
+    events = [
+        e
+        for e in coordinator.contract.events.ProofPending.get_logs(from_block=0)
+        if e.args.round == round_no and e.args.slot == slot
+    ]
     if not events:
         raise ChainError(f"round {round_no} slot {slot} has no optimistic submission (ProofPending) to reveal")
     return events[-1]
@@ -142,17 +163,30 @@ def _fetch_proof(store: ArtifactStore, sha256: bytes, held: Held) -> tuple[bytes
 
 # ---------------------------------------------------------------- openings
 
-def _open(coordinator: Coordinator, store: ArtifactStore, key: CommitmentKey, signer: LocalAccount,
-          request: OpenRequest, held: Held, base: Answer) -> Answer:
+
+def _open(
+    coordinator: Coordinator,
+    store: ArtifactStore,
+    key: CommitmentKey,
+    signer: LocalAccount,
+    request: OpenRequest,
+    held: Held,
+    base: Answer,
+) -> Answer:
     length = coordinator.update_length
     if request.slot == MODEL_SLOT:
-        expected, cid, length = _round_model(coordinator, request.round), _model_cid(coordinator, request.round), length - 1
+        expected, cid, length = (
+            _round_model(coordinator, request.round),
+            _model_cid(coordinator, request.round),
+            length - 1,
+        )
     else:
         expected = coordinator.accepted_update_hash(request.round, request.slot)
         cid = _update_cid(coordinator, request.round, request.slot, expected)
     vector, source = _fetch_vector(store, key, cid, expected, length, held)
-    receipt = coordinator.open_vector(signer, request.round, request.slot, opening_values(vector),
-                                      key.vector_basis(coordinator.update_length))
+    receipt = coordinator.open_vector(
+        signer, request.round, request.slot, opening_values(vector), key.vector_basis(coordinator.update_length)
+    )
     return _sent(base, receipt, f"opened the vector ({len(vector)} elements)", source)
 
 
@@ -170,8 +204,9 @@ def _update_cid(coordinator: Coordinator, round_no: int, slot: int, expected: in
     return events[-1].cid if events else None
 
 
-def _fetch_vector(store: ArtifactStore, key: CommitmentKey, cid: str | None, expected: int, length: int,
-                  held: Held) -> tuple[FixedArray, str]:
+def _fetch_vector(
+    store: ArtifactStore, key: CommitmentKey, cid: str | None, expected: int, length: int, held: Held
+) -> tuple[FixedArray, str]:
     """The stored vector, else a held one, whose canonical commitment is `expected`."""
     problems = []
     if cid is None:
@@ -199,13 +234,20 @@ def _opens(key: CommitmentKey, vector: FixedArray, expected: int, length: int) -
 
 # ---------------------------------------------------------------- records
 
+
 def _skipped(base: Answer, detail: str, source: str | None = None) -> Answer:
     return replace(base, detail=f"not answered: {detail}", source=source)
 
 
 def _sent(base: Answer, receipt: dict, detail: str, source: str) -> Answer:
-    return replace(base, answered=True, detail=detail, source=source,
-                   tx_hash=Web3.to_hex(receipt["transactionHash"]), block=receipt["blockNumber"])
+    return replace(
+        base,
+        answered=True,
+        detail=detail,
+        source=source,
+        tx_hash=Web3.to_hex(receipt["transactionHash"]),
+        block=receipt["blockNumber"],
+    )
 
 
 def answered(answers: Sequence[Answer]) -> list[Answer]:

@@ -17,7 +17,7 @@ settles the request after its deadline (`settleUnanswered`): the client is slash
 leaves the round.
 
 Every poll, the watchtower also answers ANY open request of the open round it can answer from the
-store (`zkfl.responder`), not only its own: a requested proof that is in the store is revealed (so
+store (`zkfl.roles.responder`), not only its own: a requested proof that is in the store is revealed (so
 requesting a valid proof to get its update slashed fails, and the requester's bond is credited to
 the watchtower), and a requested update or model vector is opened. An answer on a submission it
 watches is reported as a change of that submission; each change is reported again, so the last
@@ -38,14 +38,15 @@ from web3 import Web3
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
-from zkfl.cid import raw_cid
 from zkfl.errors import ConfigError, ZkflError
-from zkfl.manifest import commitment_key_of, load_manifest, verifier_keys
-from zkfl.protocol import CommitmentKey, starts_with_claim
-from zkfl.prover import VerifierKeys
-from zkfl.responder import PROOF, Answer, answer_requests, submitted_claim
-from zkfl.store import ArtifactStore, open_store
+from zkfl.federation.manifest import commitment_key_of, load_manifest, verifier_keys
+from zkfl.protocol import starts_with_claim
+from zkfl.roles.responder import PROOF, Answer, answer_requests, submitted_claim
+from zkfl.store.artifacts import ArtifactStore, open_store
+from zkfl.store.cid import raw_cid
 from zkfl.verification.proofs import verify_offchain
+from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.prover import VerifierKeys
 
 VALID, INVALID, UNAVAILABLE = "valid", "invalid", "unavailable"
 
@@ -77,11 +78,19 @@ class Watchtower:
     """Checks every optimistic submission of one coordinator once, in chain order, and answers the
     open requests it can (openings need the federation's commitment `key`)."""
 
-    def __init__(self, coordinator: Coordinator, store: ArtifactStore, keys: VerifierKeys,
-                 signer: LocalAccount | None, key: CommitmentKey | None = None):
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        store: ArtifactStore,
+        keys: VerifierKeys,
+        signer: LocalAccount | None,
+        key: CommitmentKey | None = None,
+    ):
         if not coordinator.terms.optimistic:
-            raise ConfigError(f"the coordinator at {coordinator.address} verifies every proof on submission (eager): "
-                              "there is nothing for a watchtower to watch")
+            raise ConfigError(
+                f"the coordinator at {coordinator.address} verifies every proof on submission (eager): "
+                "there is nothing for a watchtower to watch"
+            )
         self.coordinator, self.store, self.keys, self.signer, self.key = coordinator, store, keys, signer, key
         self.next_block = 0
         self.requested: dict[tuple[int, int], WatchedUpdate] = {}  # proofs requested, not yet resolved
@@ -109,13 +118,20 @@ class Watchtower:
     def check(self, event: Any) -> WatchedUpdate:
         client, commitments = submitted_claim(self.coordinator, event)
         cid = raw_cid(bytes(event.args.proofSha256))
-        seen = dict(round=event.args.round, slot=event.args.slot, client=client,
-                    submission_tx=event.transactionHash.to_0x_hex(), submission_block=event.blockNumber, proof_cid=cid)
+        seen = dict(
+            round=event.args.round,
+            slot=event.args.slot,
+            client=client,
+            submission_tx=event.transactionHash.to_0x_hex(),
+            submission_block=event.blockNumber,
+            proof_cid=cid,
+        )
         try:
             proof = self.store.get(cid)
         except ZkflError as exc:
-            return self._request(WatchedUpdate(**seen, verdict=UNAVAILABLE,
-                                               detail=f"the proof is not in the store: {exc}"))
+            return self._request(
+                WatchedUpdate(**seen, verdict=UNAVAILABLE, detail=f"the proof is not in the store: {exc}")
+            )
         seconds = None
         if not starts_with_claim(proof, commitments):
             verdict, detail = INVALID, "the stored proof does not start with the submitted commitments"
@@ -170,13 +186,20 @@ class Watchtower:
         self.requested.pop(key, None)  # its own request, answered once the bytes reached the store
         seen = self.seen[key]
         if answer.kind != PROOF:
-            return _with(seen, challenge_tx=answer.tx_hash, challenge_block=answer.block,
-                         outcome=f"vector opened on {answer.requester}'s request")
+            return _with(
+                seen,
+                challenge_tx=answer.tx_hash,
+                challenge_block=answer.block,
+                outcome=f"vector opened on {answer.requester}'s request",
+            )
         kept = self.coordinator.accepted_update_hash(*key) != 0
-        return _with(seen, verdict=VALID if kept else INVALID, challenge_tx=answer.tx_hash,
-                     challenge_block=answer.block,
-                     outcome=(f"revealed on {answer.requester}'s request and verified on-chain" if kept
-                              else "slashed"))
+        return _with(
+            seen,
+            verdict=VALID if kept else INVALID,
+            challenge_tx=answer.tx_hash,
+            challenge_block=answer.block,
+            outcome=(f"revealed on {answer.requester}'s request and verified on-chain" if kept else "slashed"),
+        )
 
     def _follow_up(self, key: tuple[int, int]) -> WatchedUpdate | None:
         """A requested proof: revealed (the coordinator verified it), or slashed once its reveal
@@ -186,8 +209,11 @@ class Watchtower:
         if request is None:  # revealed: the coordinator ran the verifier on it (or someone settled it)
             del self.requested[key]
             kept = coordinator.accepted_update_hash(*key) != 0
-            return _with(seen, verdict=VALID if kept else INVALID,
-                         outcome="revealed and verified on-chain" if kept else "slashed")
+            return _with(
+                seen,
+                verdict=VALID if kept else INVALID,
+                outcome="revealed and verified on-chain" if kept else "slashed",
+            )
         if coordinator.chain.w3.eth.block_number <= request[1]:
             return None
         try:
@@ -204,13 +230,18 @@ def _with(seen: WatchedUpdate, **changes: Any) -> WatchedUpdate:
 
 def _acted(seen: WatchedUpdate, receipt: Any, outcome: str) -> WatchedUpdate:
     """`seen` after the watchtower's transaction (a challenge, a request or a settlement)."""
-    return _with(seen, challenge_tx=Web3.to_hex(receipt["transactionHash"]), challenge_block=receipt["blockNumber"],
-                 outcome=outcome)
+    return _with(
+        seen,
+        challenge_tx=Web3.to_hex(receipt["transactionHash"]),
+        challenge_block=receipt["blockNumber"],
+        outcome=outcome,
+    )
 
 
 @contextmanager
-def watchtower_for(rpc_url: str, coordinator_address: str, store_location: str,
-                   signer: LocalAccount | None) -> Iterator[Watchtower]:
+def watchtower_for(
+    rpc_url: str, coordinator_address: str, store_location: str, signer: LocalAccount | None
+) -> Iterator[Watchtower]:
     """A watchtower of the federation at `coordinator_address`, with the federation's client
     verification key and commitment key fetched from its manifest in the store."""
     chain = connect(rpc_url)
@@ -221,9 +252,14 @@ def watchtower_for(rpc_url: str, coordinator_address: str, store_location: str,
         yield Watchtower(coordinator, store, keys, signer, key)
 
 
-def watch(tower: Watchtower, on_update: Callable[[WatchedUpdate], None], interval: float = 1.0,
-          until_round: int | None = None, once: bool = False,
-          on_answer: Callable[[Answer], None] | None = None) -> list[WatchedUpdate]:
+def watch(
+    tower: Watchtower,
+    on_update: Callable[[WatchedUpdate], None],
+    interval: float = 1.0,
+    until_round: int | None = None,
+    once: bool = False,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> list[WatchedUpdate]:
     """Poll every `interval` seconds, reporting each checked submission (and each later change) to
     `on_update`, and each request answered (or first skipped) to `on_answer`; stop after one poll
     (`once`), or once the federation's open round reaches `until_round`. Returns the last report

@@ -6,8 +6,12 @@ import io
 from collections.abc import Sequence
 
 
-def accuracy_png(series: Sequence[tuple[str, str, Sequence[float], Sequence[float]]], xlabel: str, ylabel: str,
-                 title: str | None = None) -> bytes:
+def accuracy_png(
+    series: Sequence[tuple[str, str, Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+) -> bytes:
     """One line per (label, matplotlib style, xs, ys)."""
     import matplotlib
 

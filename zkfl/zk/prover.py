@@ -29,7 +29,7 @@ import onnx
 
 from zkfl.errors import ArtifactError, ConfigError, DataRangeError, ProofError, ZkflError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, from_felts
-from zkfl.srs import Srs, SrsSource
+from zkfl.zk.srs import Srs, SrsSource
 
 EZKL_VERSION = "23.0.5"
 
@@ -127,7 +127,7 @@ class CircuitKeys:
 @dataclass(frozen=True)
 class VerifierKeys:
     """What verifying a circuit's proofs needs: its settings, verification key and an SRS of the
-    same secret (the full SRS, or the k = 1 verifier SRS of `zkfl.powers_of_tau`)."""
+    same secret (the full SRS, or the k = 1 verifier SRS of `zkfl.zk.powers_of_tau`)."""
 
     name: str
     settings_path: Path
@@ -184,8 +184,14 @@ def compile_circuit(
     onnx_path = Path(onnx_path)
     model_bytes = _read_onnx(onnx_path)
     calibration = _input_json(calibration_input)
-    key = _digest(model_bytes, calibration.encode(), json.dumps(asdict(config), sort_keys=True).encode(),
-                  str(logrows).encode(), EZKL_VERSION.encode(), *([settings] if settings is not None else []))
+    key = _digest(
+        model_bytes,
+        calibration.encode(),
+        json.dumps(asdict(config), sort_keys=True).encode(),
+        str(logrows).encode(),
+        EZKL_VERSION.encode(),
+        *([settings] if settings is not None else []),
+    )
     target = Path(cache_dir) / "circuits" / f"{name}-{key[:16]}"
     compiled = CompiledCircuit(name, target, key)
     if (target / "DONE").is_file():
@@ -199,8 +205,18 @@ def compile_circuit(
             settings_path.write_bytes(settings)
         else:
             _ezkl("gen_settings", ezkl.gen_settings, str(tmp / "model.onnx"), str(settings_path), config.run_args())
-            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(tmp / "calibration.json"),
-                  str(tmp / "model.onnx"), str(settings_path), "resources", 1.0, [config.scale], [1], None)
+            _ezkl(
+                "calibrate_settings",
+                ezkl.calibrate_settings,
+                str(tmp / "calibration.json"),
+                str(tmp / "model.onnx"),
+                str(settings_path),
+                "resources",
+                1.0,
+                [config.scale],
+                [1],
+                None,
+            )
         body = json.loads(settings_path.read_text())
         _check_scales(name, body, config.scale)
         if logrows is not None and settings is None:
@@ -209,8 +225,13 @@ def compile_circuit(
                 raise ConfigError(f"circuit {name!r} needs logrows {needed}, more than the {logrows} it must share")
             body["run_args"]["logrows"] = logrows
             settings_path.write_text(json.dumps(body))
-        _ezkl("compile_circuit", ezkl.compile_circuit, str(tmp / "model.onnx"), str(tmp / "circuit.ezkl"),
-              str(tmp / "settings.json"))
+        _ezkl(
+            "compile_circuit",
+            ezkl.compile_circuit,
+            str(tmp / "model.onnx"),
+            str(tmp / "circuit.ezkl"),
+            str(tmp / "settings.json"),
+        )
 
     _build_atomically(target, build)
     return compiled
@@ -225,8 +246,16 @@ def setup_keys(circuit: CompiledCircuit, srs_source: SrsSource, cache_dir: str |
         return keys
 
     def build(tmp: Path) -> None:
-        _ezkl("setup", ezkl.setup, str(circuit.compiled_path), str(tmp / "vk.key"), str(tmp / "pk.key"),
-              str(srs.path), None, False)
+        _ezkl(
+            "setup",
+            ezkl.setup,
+            str(circuit.compiled_path),
+            str(tmp / "vk.key"),
+            str(tmp / "pk.key"),
+            str(srs.path),
+            None,
+            False,
+        )
         (tmp / "srs.json").write_text(json.dumps(srs.to_json(), indent=2))
 
     _build_atomically(target, build)
@@ -243,10 +272,24 @@ def prove(keys: CircuitKeys, inputs: Sequence[FixedArray], proof_path: str | os.
     with tempfile.TemporaryDirectory(dir=proof_path.parent) as tmp:
         data, witness, proof_tmp = Path(tmp) / "input.json", Path(tmp) / "witness.json", Path(tmp) / "proof.json"
         data.write_text(_input_json(inputs))
-        result = _ezkl("gen_witness", ezkl.gen_witness, str(data), str(keys.circuit.compiled_path), str(witness),
-                       str(keys.vk_path), str(keys.srs.path))
-        _ezkl("prove", ezkl.prove, str(witness), str(keys.circuit.compiled_path), str(keys.pk_path),
-              str(proof_tmp), str(keys.srs.path))
+        result = _ezkl(
+            "gen_witness",
+            ezkl.gen_witness,
+            str(data),
+            str(keys.circuit.compiled_path),
+            str(witness),
+            str(keys.vk_path),
+            str(keys.srs.path),
+        )
+        _ezkl(
+            "prove",
+            ezkl.prove,
+            str(witness),
+            str(keys.circuit.compiled_path),
+            str(keys.pk_path),
+            str(proof_tmp),
+            str(keys.srs.path),
+        )
         verify(keys, Proof.load(proof_tmp))
         os.replace(proof_tmp, proof_path)
     return ProvenRun(Proof.load(proof_path), [from_felts(out) for out in result["outputs"]])
@@ -273,22 +316,26 @@ def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
         raise ProofError(f"proof {proof.path.name} does not verify against circuit {keys.name!r}")
 
 
-def settings_problems(settings: dict[str, Any], scale: int, input_lengths: Sequence[int],
-                      output_lengths: Sequence[int]) -> list[str]:
+def settings_problems(
+    settings: dict[str, Any], scale: int, input_lengths: Sequence[int], output_lengths: Sequence[int]
+) -> list[str]:
     """How a compiled circuit's settings disagree with the graph interface it should have: every
     input and output at `scale`, that many inputs and outputs, each committed by KZG (polycommit)
     with these lengths."""
     problems = []
     ins, outs = settings["model_input_scales"], settings["model_output_scales"]
     if (len(ins), len(outs)) != (len(input_lengths), len(output_lengths)):
-        problems.append(f"{len(ins)} input(s) and {len(outs)} output(s), expected {len(input_lengths)} and "
-                        f"{len(output_lengths)}")
+        problems.append(
+            f"{len(ins)} input(s) and {len(outs)} output(s), expected {len(input_lengths)} and {len(output_lengths)}"
+        )
     if any(s != scale for s in [*ins, *outs]):
         problems.append(f"input scales {ins} and output scales {outs}, expected all {scale}")
     run_args = settings["run_args"]
     if (run_args["input_visibility"], run_args["output_visibility"]) != ("KZGCommit", "KZGCommit"):
-        problems.append(f"inputs {run_args['input_visibility']!r} and outputs {run_args['output_visibility']!r}, "
-                        "expected both KZG-committed (polycommit)")
+        problems.append(
+            f"inputs {run_args['input_visibility']!r} and outputs {run_args['output_visibility']!r}, "
+            "expected both KZG-committed (polycommit)"
+        )
         return problems
     lengths = [*input_lengths, *output_lengths]
     committed = settings["module_sizes"]["polycommit"]
@@ -391,10 +438,12 @@ def _explain(step: str, exc: Exception, logged: list[str]) -> ZkflError:
                 f"({value / 2**SCALE:g} at scale {SCALE}), is beyond the ±{base**legs - 1} that decomposition base "
                 f"{base} with {legs} legs represents. The inputs drive the computation out of the circuit's range: "
                 "most likely features that are not scaled (e.g. raw values in the thousands), or a learning rate "
-                "too large for the model's weights")
+                "too large for the model's weights"
+            )
     if "synthesis" in str(exc).lower():
         detail = f" (ezkl logged: {'; '.join(logged)[-500:]})" if logged else ""
         return ProofError(
             f"ezkl {step} failed: {exc}{detail}. The circuit could not be laid out for these inputs: most likely a "
-            "value outside the range the circuit was compiled and calibrated for")
+            "value outside the range the circuit was compiled and calibrated for"
+        )
     return ProofError(f"ezkl {step} failed: {exc}")

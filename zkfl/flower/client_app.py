@@ -42,9 +42,9 @@ from zkfl.flower.records import (
     weights_of,
 )
 from zkfl.pipeline.participant import answer_as_client, prove_update, register_client, submit_update
-from zkfl.pipeline.rounds import open_round_model
+from zkfl.pipeline.round_model import open_round_model
+from zkfl.pipeline.workspace import Workspace
 from zkfl.protocol import checked_vector
-from zkfl.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,15 @@ class ClientNode:
             raise ConfigError("the zkFL client app needs `data-file` or `data-dir` in its run or node config")
         seed = config.get("seed")
         threads = config.get("prover-threads")
-        return cls(Path(str(config["workspace"])), str(config.get("client-name", data_file.stem)), data_file,
-                   int(config.get("account-index", partition)), None if seed is None else int(seed) + partition,
-                   int(config.get("batches", config.get("num-server-rounds", 10))),
-                   int(threads) if threads else None)  # 0 or absent: ezkl's default
+        return cls(
+            Path(str(config["workspace"])),
+            str(config.get("client-name", data_file.stem)),
+            data_file,
+            int(config.get("account-index", partition)),
+            None if seed is None else int(seed) + partition,
+            int(config.get("batches", config.get("num-server-rounds", 10))),
+            int(threads) if threads else None,
+        )  # 0 or absent: ezkl's default
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,17 @@ def zk_train(msg: Message, node: ClientNode) -> Message:
     started = time.perf_counter()
     sent = weights_of(msg.content.array_records[ARRAYS], "the global model in the train message")
     work = _in_child_process(_do_round, node, sent)
-    metrics = MetricRecord({NUM_EXAMPLES: work.sample_count, "prove-seconds": work.prove_seconds,
-                            TRAIN_SECONDS: round(time.perf_counter() - started, 2)})
-    return Message(RecordDict({ARRAYS: model_record(work.update), METRICS: metrics, RECEIPT: work.receipt.to_record()}),
-                   reply_to=msg)
+    metrics = MetricRecord(
+        {
+            NUM_EXAMPLES: work.sample_count,
+            "prove-seconds": work.prove_seconds,
+            TRAIN_SECONDS: round(time.perf_counter() - started, 2),
+        }
+    )
+    return Message(
+        RecordDict({ARRAYS: model_record(work.update), METRICS: metrics, RECEIPT: work.receipt.to_record()}),
+        reply_to=msg,
+    )
 
 
 def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
@@ -118,16 +130,29 @@ def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
     register_client(ws, node.name, node.data_file, node.batches, node.seed, node.account_index)
     model = open_round_model(ws, ws.coordinator())
     if ws.circuits.commitments.commit(sent) != model.model_hash:
-        raise LinkError(f"the server sent {node.name!r} a global model that is not round {model.round}'s on-chain "
-                        f"model (commitment {model.model_hash:#x}); refusing to train on it")
+        raise LinkError(
+            f"the server sent {node.name!r} a global model that is not round {model.round}'s on-chain "
+            f"model (commitment {model.model_hash:#x}); refusing to train on it"
+        )
     proved = prove_update(ws, node.name)
     submitted = submit_update(ws, node.name)
     answer_as_client(ws, node.name, proved.round)  # requests already open; the strategy answers later ones
     record = ws.read_record(ws.client_dir(node.name) / "rounds" / f"{proved.round}.json") or {}
-    update = checked_vector(ws.circuits.commitments, ws.store, proved.update_cid, int(proved.update_hash, 16),
-                            f"client {node.name!r}'s update for round {proved.round}")
-    receipt = SubmissionReceipt(node.name, ws.signer("client", node.account_index).address, proved.round,
-                                int(submitted.update_hash, 16), submitted.update_cid, record.get("submit_tx", ""))
+    update = checked_vector(
+        ws.circuits.commitments,
+        ws.store,
+        proved.update_cid,
+        int(proved.update_hash, 16),
+        f"client {node.name!r}'s update for round {proved.round}",
+    )
+    receipt = SubmissionReceipt(
+        node.name,
+        ws.signer("client", node.account_index).address,
+        proved.round,
+        int(submitted.update_hash, 16),
+        submitted.update_cid,
+        record.get("submit_tx", ""),
+    )
     return _RoundWork(update, receipt, ws.config.training.sample_count, proved.prove_seconds)
 
 

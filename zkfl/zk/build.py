@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec, export_onnx
+from zkfl.circuits.aggregation import TreeShape
 from zkfl.errors import ConfigError
+from zkfl.fedavg import tree_range_problems
 from zkfl.fixedpoint import quantize
-from zkfl.protocol import CommitmentKey, TreeShape, keys_commitment
-from zkfl.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
-from zkfl.srs import DevSrsSource, SrsSource
-from zkfl.verification.fedavg import tree_range_problems
+from zkfl.zk.commitments import CommitmentKey, keys_commitment
+from zkfl.zk.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
+from zkfl.zk.srs import DevSrsSource, SrsSource
 
 
 @dataclass(frozen=True)
@@ -72,17 +73,30 @@ def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str
     """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
     shape = TreeShape.of(shape)
     out_dir = Path(out_dir)
-    graphs = {"client": export_onnx(spec.module(), [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
-                                    out_dir / "training_step.onnx", ["theta", "data", "context"], ["update"])}
+    graphs = {
+        "client": export_onnx(
+            spec.module(),
+            [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
+            out_dir / "training_step.onnx",
+            ["theta", "data", "context"],
+            ["update"],
+        )
+    }
     fedavg = fedavg_spec(spec, shape)
     updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs()]
-    graphs["aggregator"] = export_onnx(fedavg.module(), updates, out_dir / "fedavg.onnx",
-                                       [f"update_{i}" for i in range(fedavg.slots)], ["theta"])
+    graphs["aggregator"] = export_onnx(
+        fedavg.module(), updates, out_dir / "fedavg.onnx", [f"update_{i}" for i in range(fedavg.slots)], ["theta"]
+    )
     if shape.is_tree:
         leaf = partial_sum_spec(spec, shape)
         updates = [torch.tensor(u, dtype=torch.float32) for u in leaf.calibration_inputs()]
-        graphs["leaf"] = export_onnx(leaf.module(), updates, out_dir / "partial_sum.onnx",
-                                     [f"update_{i}" for i in range(leaf.slots)], ["partial"])
+        graphs["leaf"] = export_onnx(
+            leaf.module(),
+            updates,
+            out_dir / "partial_sum.onnx",
+            [f"update_{i}" for i in range(leaf.slots)],
+            ["partial"],
+        )
     return graphs
 
 
@@ -104,23 +118,29 @@ CIRCUIT_NAMES = {"client": "training_step", "aggregator": "fedavg", "leaf": "par
 
 
 def compile_circuits(
-    spec: TrainingStepSpec, shape: TreeShape | int, cache_dir: str | os.PathLike[str],
-    config: ProverConfig = ProverConfig(), pinned: PinnedSettings | None = None,
+    spec: TrainingStepSpec,
+    shape: TreeShape | int,
+    cache_dir: str | os.PathLike[str],
+    config: ProverConfig = ProverConfig(),
+    pinned: PinnedSettings | None = None,
 ) -> dict[str, CompiledCircuit]:
     """Every circuit of the federation (by kind) at one logrows (the largest one's), so their
     commitments are comparable."""
     shape = TreeShape.of(shape)
     cache_dir = Path(cache_dir)
     graphs = export_circuits(spec, shape, cache_dir / "onnx" / spec_tag(spec, shape))
-    inputs = {"client": [quantize(v) for v in spec.calibration_inputs()],
-              "aggregator": [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()]}
+    inputs = {
+        "client": [quantize(v) for v in spec.calibration_inputs()],
+        "aggregator": [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()],
+    }
     if shape.is_tree:
         inputs["leaf"] = [quantize(u) for u in partial_sum_spec(spec, shape).calibration_inputs()]
     configs = {kind: config if kind == "client" else _aggregation_config(config) for kind in graphs}
 
     def build(kind: str, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
-        return compile_circuit(CIRCUIT_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows,
-                               settings=settings)
+        return compile_circuit(
+            CIRCUIT_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows, settings=settings
+        )
 
     if pinned is not None:
         settings = pinned.by_kind()
@@ -128,8 +148,10 @@ def compile_circuits(
             raise ConfigError(f"the pinned settings lack a circuit of this federation ({', '.join(graphs)})")
         circuits = {kind: build(kind, settings=settings[kind]) for kind in graphs}
         if len({c.logrows for c in circuits.values()}) != 1:
-            raise ConfigError(f"the pinned settings give the circuits logrows "
-                              f"{', '.join(str(c.logrows) for c in circuits.values())}; linked circuits must share one")
+            raise ConfigError(
+                f"the pinned settings give the circuits logrows "
+                f"{', '.join(str(c.logrows) for c in circuits.values())}; linked circuits must share one"
+            )
         return circuits
     circuits = {kind: build(kind) for kind in graphs}
     logrows = max(c.logrows for c in circuits.values())
@@ -157,8 +179,14 @@ def build_circuits(
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
     compiled = compile_circuits(spec, shape, cache_dir, config, pinned)
     keys = {kind: setup_keys(circuit, srs_source, cache_dir) for kind, circuit in compiled.items()}
-    circuits = CircuitSet(training=spec, fedavg=fedavg_spec(spec, shape), client=keys["client"],
-                          aggregator=keys["aggregator"], shape=shape, leaf=keys.get("leaf"))
+    circuits = CircuitSet(
+        training=spec,
+        fedavg=fedavg_spec(spec, shape),
+        client=keys["client"],
+        aggregator=keys["aggregator"],
+        shape=shape,
+        leaf=keys.get("leaf"),
+    )
     check_links(circuits)
     return circuits
 
@@ -170,12 +198,15 @@ def check_links(circuits: CircuitSet) -> None:
     point = circuits.commitments.point(probe)
     for kind, keys in circuits.keys_by_kind().items():
         if keys_commitment(keys).point(probe) != point:
-            raise ConfigError(f"the training-step and {kind} circuits commit to the same vector differently (their "
-                              "SRS, logrows or blinding rows differ), so their proofs cannot link")
+            raise ConfigError(
+                f"the training-step and {kind} circuits commit to the same vector differently (their "
+                "SRS, logrows or blinding rows differ), so their proofs cannot link"
+            )
 
 
 def spec_tag(spec: TrainingStepSpec, shape: TreeShape | int) -> str:
     shape = TreeShape.of(shape)
     model = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
     tree = f"-G{shape.leaf_slots}" if shape.is_tree else ""
-    return f"{spec.model.name}-{model}-b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}-K{shape.slots}{tree}"
+    steps = f"b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}"
+    return f"{spec.model.name}-{model}-{steps}-K{shape.slots}{tree}"

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from zkfl.atomic import write_atomic
-from zkfl.cid import content_id, vector_bytes
 from zkfl.errors import ContentMismatchError, StoreError
 from zkfl.fixedpoint import FixedArray
+from zkfl.store.cid import content_id, vector_bytes
 
 MAX_BLOCK_BYTES = 1 << 20
 """IPFS nodes refuse raw blocks above 1 MiB by default; artifacts stay one block so the CID of
@@ -86,10 +86,22 @@ class IpfsStore:
         if len(data) > MAX_BLOCK_BYTES:
             raise StoreError(f"artifact of {len(data)} bytes is over the {MAX_BLOCK_BYTES}-byte IPFS block limit")
         boundary = uuid.uuid4().hex
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        reply = json.loads(self._call("block/put", {"cid-codec": "raw", "mhtype": "sha2-256"}, body,
-                                      f"multipart/form-data; boundary={boundary}"))
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        reply = json.loads(
+            self._call(
+                "block/put",
+                {"cid-codec": "raw", "mhtype": "sha2-256"},
+                body,
+                f"multipart/form-data; boundary={boundary}",
+            )
+        )
         cid = content_id(data)
         if reply.get("Key") != cid:
             raise StoreError(f"the IPFS node stored the block as {reply.get('Key')!r}, expected {cid}")
@@ -115,7 +127,9 @@ class IpfsStore:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return response.read()
         except urllib.error.HTTPError as exc:
-            raise StoreError(f"IPFS node at {self.api_url} refused {endpoint}: HTTP {exc.code} {exc.read()[:200]!r}") from exc
+            raise StoreError(
+                f"IPFS node at {self.api_url} refused {endpoint}: HTTP {exc.code} {exc.read()[:200]!r}"
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise StoreError(f"cannot reach the IPFS API at {self.api_url}: {exc}") from exc
 
@@ -129,6 +143,7 @@ def open_store(location: str | os.PathLike[str]) -> ArtifactStore:
 
 
 # typed helpers ---------------------------------------------------------------------------------
+
 
 def put_vector(store: ArtifactStore, vector: FixedArray) -> str:
     return store.put(vector_bytes(vector))
@@ -160,6 +175,8 @@ def _check_cid(cid: str) -> None:
 def _checked(cid: str, data: bytes, where: str) -> bytes:
     actual = content_id(data)
     if actual != cid:
-        raise ContentMismatchError(f"content under {cid} in {where} does not match its CID (it hashes to "
-                                   f"{actual}): the store is corrupted or was tampered with")
+        raise ContentMismatchError(
+            f"content under {cid} in {where} does not match its CID (it hashes to "
+            f"{actual}): the store is corrupted or was tampered with"
+        )
     return data

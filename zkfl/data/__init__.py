@@ -1,0 +1,1 @@
+"""A client's data: loading datasets, salted batches, and float references for evaluation."""
