@@ -186,7 +186,7 @@ def federation_case(
         )
         submissions = []
         for client, data, update in zip(r.clients, r.datas, updates, strict=True):
-            coordinator.register(client, [data.commitment(circuits.commitments, spec)])
+            coordinator.register(client, [data.commitment_hash(circuits.commitments, spec)])
             receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
             submissions.append(measured(chain, receipt, deployment.client_verifier))
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
@@ -294,7 +294,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         fed_config, genesis = r.config, r.genesis
         submissions = []
         for client, data, update in zip(clients, datas, updates, strict=True):
-            coordinator.register(client, [data.commitment(circuits.commitments, spec)])
+            coordinator.register(client, [data.commitment_hash(circuits.commitments, spec)])
             receipt = coordinator.submit_update_optimistic(client, 0, update.proof, "b" * 59)
             if receipt["status"] != 1 or coordinator.accepted_update_hash(0, len(submissions)) != update.update_hash:
                 raise RuntimeError("an honest optimistic submission was not accepted")
@@ -319,7 +319,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         bound = context(DEVNET_CHAIN_ID, cheat_config.federation_id(owner.address), clients[0].address)
         valid = train_and_prove(circuits.client, spec, genesis, datas[0], bound, Path(tmp) / "x.json").proof
         for federation in (cheat, eager):
-            federation.register(clients[0], [datas[0].commitment(circuits.commitments, spec)])
+            federation.register(clients[0], [datas[0].commitment_hash(circuits.commitments, spec)])
         eager_submission = measured(
             chain, eager.submit_update(clients[0], 0, valid, "b" * 59), eager_deployment.client_verifier
         )

@@ -82,7 +82,7 @@ def _register(
     coordinator: Coordinator, clients: list[LocalAccount], batches: list[list[ClientData]], circuits: CircuitSet
 ) -> None:
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(circuits.commitments, LOGREG) for d in data])
+        coordinator.register(account, [d.commitment_hash(circuits.commitments, LOGREG) for d in data])
 
 
 def _first_round_finalized(

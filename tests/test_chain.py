@@ -83,7 +83,7 @@ def registered(
     two batches for clients 0 and 2, one for client 1."""
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(logreg_circuits.commitments, LOGREG) for d in data])
+        coordinator.register(account, [d.commitment_hash(logreg_circuits.commitments, LOGREG) for d in data])
     return clients
 
 
@@ -197,7 +197,7 @@ def test_update_from_another_global_model_is_rejected(
 ) -> None:
     reject(
         f"WrongGlobalModel: the proof starts from model hash {stale_update.global_hash:#x}, "
-        f"but round 0's global model hash is {logreg_circuits.commitments.commit(full_round.genesis):#x}",
+        f"but round 0's global model hash is {logreg_circuits.commitments.commitment_hash(full_round.genesis):#x}",
         coordinator.submit_update,
         registered[2],
         0,
@@ -224,7 +224,7 @@ def test_the_coordinator_commits_to_each_senders_context_as_kzg_commit_does(
     coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound, logreg_circuits: CircuitSet
 ) -> None:
     for account, update in zip(clients, full_round.updates, strict=True):
-        expected = logreg_circuits.commitments.commit(client_context(account))
+        expected = logreg_circuits.commitments.commitment_hash(client_context(account))
         assert coordinator.context_hash_of(account.address) == expected == update.context_hash
     assert coordinator.context_hash_of(clients[0].address) != coordinator.context_hash_of(clients[1].address)
 
@@ -237,7 +237,7 @@ def test_an_outsider_who_claims_a_clients_data_commitment_can_neither_use_it_nor
     logreg_circuits: CircuitSet,
 ) -> None:
     outsider, owner = accounts[6], clients[0]
-    taken = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    taken = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.register(outsider, [taken])  # front-runs the owner with its public commitment
     reject(
         f"WrongContext: the proof is bound to context {full_round.updates[0].context_hash:#x}, but proofs from "
@@ -268,7 +268,7 @@ def test_a_proof_replayed_in_another_federation_of_the_same_circuits_is_rejected
     the client itself, is refused; in X it is accepted."""
     x = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
     y = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis, bytes(31) + b"\x02")
-    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     proof = full_round.updates[0].proof
     for account in (accounts[6], clients[0]):
         y.register(account, [commitment])
@@ -376,7 +376,7 @@ def test_committing_more_batches_later_makes_them_usable(
     coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound, logreg_circuits: CircuitSet
 ) -> None:
     client = clients[0]
-    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.register(client, [12345])
     reject("WrongDataCommitment", coordinator.submit_update, client, 0, full_round.updates[0].proof, "cid")
     coordinator.commit_data(client, [commitment])  # inside the registration window: usable from round 0
@@ -569,7 +569,7 @@ def test_reusable_verifier_fallback_accepts_valid_and_rejects_tampered_proofs(
     coordinator = _federation(
         chain, accounts, Verifiers(reusable.address, verifiers.aggregator, {}), logreg_circuits, full_round.genesis
     )
-    coordinator.register(accounts[2], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
+    coordinator.register(accounts[2], [full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)])
     proof = full_round.updates[0].proof.data
     tampered = bytearray(proof)
     tampered[300] ^= 0x01

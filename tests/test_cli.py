@@ -129,7 +129,7 @@ def test_two_clients_two_rounds_through_the_cli_are_final_on_chain(cli_run: CliR
     assert (
         published.model_hash
         == coordinator.round(2).model_hash
-        == ws.circuits.commitments.commit(get_vector(ws.store, published.model_cid))
+        == ws.circuits.commitments.commitment_hash(get_vector(ws.store, published.model_cid))
     )
     assert cli_run.round0["next_model_hash"] == hex(coordinator.round(1).model_hash)
     status = ok("status", "-w", cli_run.workspace)

@@ -28,8 +28,8 @@ def test_a_commitment_sees_every_element_and_its_order(logreg_circuits: CircuitS
 def test_the_empty_slot_commitment_is_one_constant_of_the_federation(logreg_circuits: CircuitSet) -> None:
     key, spec = logreg_circuits.commitments, logreg_circuits.fedavg
     assert not empty_slot(spec).any() and empty_slot(spec).shape == (spec.update_len,)
-    assert empty_slot_commitment(key, spec) == key.commit(np.zeros(spec.update_len, dtype=np.int64))
-    assert empty_slot_commitment(key, spec) != key.commit(np.eye(1, spec.update_len, 0, dtype=np.int64)[0])
+    assert empty_slot_commitment(key, spec) == key.commitment_hash(np.zeros(spec.update_len, dtype=np.int64))
+    assert empty_slot_commitment(key, spec) != key.commitment_hash(np.eye(1, spec.update_len, 0, dtype=np.int64)[0])
 
 
 def test_same_data_with_different_salt_commits_differently(logreg_circuits: CircuitSet) -> None:

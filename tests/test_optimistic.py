@@ -56,7 +56,7 @@ def coordinator(
     """An optimistic federation with clients 0..2 registered on their round-0 batches, and a funded reward pool."""
     coordinator = _federation(chain, accounts, verifiers, logreg_circuits, full_round.genesis)
     for account, data in zip(clients, full_round.data, strict=True):
-        coordinator.register(account, [data.commitment(logreg_circuits.commitments, LOGREG)])
+        coordinator.register(account, [data.commitment_hash(logreg_circuits.commitments, LOGREG)])
     coordinator.fund_rewards(accounts[0], 10 * REWARD)
     return coordinator
 
@@ -170,7 +170,7 @@ def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
         FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND),
     )
     assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND)
-    eager.register(clients[0], [full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)])
+    eager.register(clients[0], [full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)])
     reject(
         "WrongVerificationMode: this federation verifies every proof",
         eager.submit_update_optimistic,

@@ -51,12 +51,12 @@ def test_proven_mlp_update_equals_float_sgd_within_tolerance(mlp_circuits: Circu
 def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     for update in full_round.updates:
         verify(logreg_circuits.client, update.proof)
-        assert update.global_hash == logreg_circuits.commitments.commit(full_round.genesis)
+        assert update.global_hash == logreg_circuits.commitments.commitment_hash(full_round.genesis)
     verify(logreg_circuits.aggregator, full_round.aggregate.proof)
     assert full_round.aggregate.slot_hashes == tuple(u.update_hash for u in full_round.updates)
     check_round_links(
         logreg_circuits.commitments,
-        logreg_circuits.commitments.commit(full_round.genesis),
+        logreg_circuits.commitments.commitment_hash(full_round.genesis),
         full_round.updates,
         full_round.aggregate,
         logreg_circuits.fedavg,
@@ -65,7 +65,7 @@ def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet
 
 def test_data_commitment_is_the_salted_data_commitment(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     for data, update in zip(full_round.data, full_round.updates, strict=True):
-        assert update.data_hash == data.commitment(logreg_circuits.commitments, LOGREG)
+        assert update.data_hash == data.commitment_hash(logreg_circuits.commitments, LOGREG)
 
 
 def test_the_proof_bytes_carry_kzg_commit_of_each_vector_at_its_offset(
@@ -127,7 +127,7 @@ def test_missing_slot_gets_zero_weight_and_the_empty_hash(
     slots = [partial_round.updates[0], None, partial_round.updates[1]]
     check_round_links(
         logreg_circuits.commitments,
-        logreg_circuits.commitments.commit(partial_round.genesis),
+        logreg_circuits.commitments.commitment_hash(partial_round.genesis),
         slots,
         aggregate,
         logreg_circuits.fedavg,
@@ -183,7 +183,7 @@ def test_client_from_another_global_model_breaks_the_link(
     with pytest.raises(LinkError, match="slot 2: the client trained from model 0x"):
         check_round_links(
             logreg_circuits.commitments,
-            logreg_circuits.commitments.commit(full_round.genesis),
+            logreg_circuits.commitments.commitment_hash(full_round.genesis),
             slots,
             full_round.aggregate,
             logreg_circuits.fedavg,
@@ -195,7 +195,7 @@ def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full
     with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x.*, the round's slot holds"):
         check_round_links(
             logreg_circuits.commitments,
-            logreg_circuits.commitments.commit(full_round.genesis),
+            logreg_circuits.commitments.commitment_hash(full_round.genesis),
             swapped,
             full_round.aggregate,
             logreg_circuits.fedavg,
@@ -213,7 +213,7 @@ def test_aggregating_a_substituted_update_breaks_the_link(
     with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x"):
         check_round_links(
             logreg_circuits.commitments,
-            logreg_circuits.commitments.commit(full_round.genesis),
+            logreg_circuits.commitments.commitment_hash(full_round.genesis),
             full_round.updates,
             forged,
             logreg_circuits.fedavg,
@@ -236,7 +236,7 @@ def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: Circu
     with pytest.raises(LinkError, match="the aggregation outputs model 0x.*, the published next model is"):
         check_round_links(
             logreg_circuits.commitments,
-            logreg_circuits.commitments.commit(full_round.genesis),
+            logreg_circuits.commitments.commitment_hash(full_round.genesis),
             full_round.updates,
             tampered,
             logreg_circuits.fedavg,
@@ -252,7 +252,7 @@ def test_missing_slot_claimed_filled_breaks_the_link(logreg_circuits: CircuitSet
     ):
         check_round_links(
             logreg_circuits.commitments,
-            logreg_circuits.commitments.commit(full_round.genesis),
+            logreg_circuits.commitments.commitment_hash(full_round.genesis),
             slots,
             full_round.aggregate,
             logreg_circuits.fedavg,

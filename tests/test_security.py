@@ -25,7 +25,7 @@ from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.protocol import federation_id, opening_values, optimistic_claim
 from zkfl.roles.aggregator import aggregate_and_prove
 from zkfl.zk.build import CircuitSet
-from zkfl.zk.commitments import digest
+from zkfl.zk.commitments import point_hash
 
 pytestmark = pytest.mark.prover
 
@@ -67,7 +67,7 @@ def _deploy(
 
 def _register(coordinator: Coordinator, circuits: CircuitSet, clients: list[LocalAccount], data: list) -> None:
     for account, batch in zip(clients, data, strict=True):
-        coordinator.register(account, [batch.commitment(circuits.commitments, LOGREG)])
+        coordinator.register(account, [batch.commitment_hash(circuits.commitments, LOGREG)])
 
 
 def _mine_to(chain: Chain, block: int) -> None:
@@ -189,7 +189,7 @@ def test_a_round_left_empty_by_throwaway_accounts_is_skipped_and_an_honest_clien
     for account in throwaway:
         coordinator.withdraw(account)  # no update, no loss
     honest = clients[0]
-    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.register(honest, [commitment])
     reject("SubmissionClosed", coordinator.submit_update, honest, 0, full_round.updates[0].proof, "cid")
     reject("NoAcceptedUpdates", coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
@@ -307,7 +307,7 @@ def test_an_update_opens_only_to_its_canonical_vector_and_the_opening_pays_the_o
     assert eager.payments(accounts[6].address) == BOND
     assert eager.dispute(0, 0).opened and eager.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
     reject("AlreadyOpened", eager.request_opening, accounts[5], 0, 0)
-    assert digest(key.canonical_point(vector)) == full_round.updates[0].update_hash == key.commit(vector)
+    assert point_hash(key.canonical_point(vector)) == full_round.updates[0].update_hash == key.commitment_hash(vector)
 
 
 def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_bond(
@@ -380,7 +380,7 @@ def test_a_batch_committed_after_the_model_was_published_trains_only_in_a_later_
     eager.commit_data(late, [78])
     assert eager.data_batch(late.address, 77) == (True, False, 1)
     assert eager.data_batch(late.address, 78)[2] == 1
-    commitment = full_round.data[1].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[1].commitment_hash(logreg_circuits.commitments, LOGREG)
     eager.commit_data(clients[0], [commitment + 1])  # a registered client committing during round 0
     assert eager.data_batch(clients[0].address, commitment + 1)[2] == 1
 
@@ -396,7 +396,7 @@ def test_a_batch_committed_during_the_round_is_refused_in_that_round(
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     coordinator.register(clients[0], [5])
     _mine_to(chain, coordinator.contract.functions.registrationEnds().call())
-    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.commit_data(clients[0], [commitment])  # after seeing round 0's model
     reject(
         f"BatchNotYetUsable: {clients[0].address} committed data batch {commitment:#x} while round 0 was open, "
@@ -425,7 +425,7 @@ def test_a_client_cannot_hold_more_unused_batches_than_the_cap(
         clients[0],
         [1, 2, 3],
     )
-    commitment = full_round.data[0].commitment(logreg_circuits.commitments, LOGREG)
+    commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.register(clients[0], [commitment, 2])
     reject("TooManyOpenBatches", coordinator.commit_data, clients[0], [3])
     coordinator.submit_update(clients[0], 0, full_round.updates[0].proof, "cid")  # one used: room for one more
@@ -620,7 +620,7 @@ def test_rewards_follow_the_client_not_its_slot(
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms(OPTIMISTIC))
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2]]]
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(logreg_circuits.commitments, LOGREG) for d in data])
+        coordinator.register(account, [d.commitment_hash(logreg_circuits.commitments, LOGREG) for d in data])
     coordinator.fund_rewards(accounts[0], 10 * REWARD)
     for i in range(3):
         coordinator.submit_update_optimistic(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
@@ -668,7 +668,7 @@ def test_a_claim_pays_what_the_pool_affords_and_keeps_the_rest_owed(
     coordinator = _deploy(chain, accounts, verifiers, logreg_circuits, full_round.genesis, _terms())
     batches = [[full_round.data[0], second_batches[0]], [full_round.data[1]], [full_round.data[2], second_batches[1]]]
     for account, data in zip(clients, batches, strict=True):
-        coordinator.register(account, [d.commitment(logreg_circuits.commitments, LOGREG) for d in data])
+        coordinator.register(account, [d.commitment_hash(logreg_circuits.commitments, LOGREG) for d in data])
     for i in range(3):
         coordinator.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
     coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1")

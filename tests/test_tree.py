@@ -127,7 +127,7 @@ def tree_round(
         chain, deploy_coordinator(chain, accounts[0], tree_verifiers, tree_circuits, config).coordinator
     )
     for account, data, update in zip(clients, full_round.data, full_round.updates, strict=True):
-        coordinator.register(account, [data.commitment(tree_circuits.commitments, LOGREG)])
+        coordinator.register(account, [data.commitment_hash(tree_circuits.commitments, LOGREG)])
         coordinator.submit_update(account, 0, update.proof, "bafy-update")
     return coordinator
 
@@ -207,7 +207,7 @@ def test_a_root_over_a_missing_leaf_is_refused(
 
 def test_a_partial_sum_overflow_is_refused_before_proving(tree_circuits: CircuitSet, tmp_path: Path) -> None:
     big = np.append(np.full(LOGREG.num_params, 3_000 << 12), LOGREG.sample_count << 12)  # 3000 + 3000 > 4096
-    updates = [AcceptedVector(big, tree_circuits.commitments.commit(big))] * 2
+    updates = [AcceptedVector(big, tree_circuits.commitments.commitment_hash(big))] * 2
     with pytest.raises(AggregationRangeError, match="leaf 0's partial sum leaves the circuits' range.*smaller leaves"):
         sum_and_prove(tree_circuits.leaf, tree_circuits.partial_sum, 0, updates, tmp_path / "leaf.json")
     assert not (tmp_path / "leaf.json").exists()

@@ -44,7 +44,7 @@ from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import LinkError
 from zkfl.fixedpoint import FixedArray
 from zkfl.store.artifacts import ArtifactStore, get_vector
-from zkfl.zk.commitments import POINT_BYTES, CommitmentKey, digest
+from zkfl.zk.commitments import POINT_BYTES, CommitmentKey, point_hash
 
 CLIENT_POINTS = 4
 
@@ -115,14 +115,19 @@ class ClientCommitments:
 
     @classmethod
     def from_proof(cls, proof: bytes) -> ClientCommitments:
-        return cls(*(digest(p) for p in proof_points(proof, CLIENT_POINTS, "a client proof")))
+        return cls(*(point_hash(p) for p in proof_points(proof, CLIENT_POINTS, "a client proof")))
 
     @classmethod
     def of(
         cls, key: CommitmentKey, model: FixedArray, data: FixedArray, context_: FixedArray, update: FixedArray
     ) -> ClientCommitments:
         """The commitments a proof over these vectors must carry."""
-        return cls(key.commit(model), key.commit(data), key.commit(context_), key.commit(update))
+        return cls(
+            key.commitment_hash(model),
+            key.commitment_hash(data),
+            key.commitment_hash(context_),
+            key.commitment_hash(update),
+        )
 
     def as_tuple(self) -> tuple[int, ...]:
         return self.model, self.data, self.context, self.update
@@ -137,12 +142,12 @@ class AggregationCommitments:
 
     @classmethod
     def from_proof(cls, proof: bytes, slots: int) -> AggregationCommitments:
-        digests = [digest(p) for p in proof_points(proof, slots + 1, f"an aggregation proof over {slots} slots")]
+        digests = [point_hash(p) for p in proof_points(proof, slots + 1, f"an aggregation proof over {slots} slots")]
         return cls(tuple(digests[:-1]), digests[-1])
 
     @classmethod
     def of(cls, key: CommitmentKey, slots: Sequence[FixedArray], next_model: FixedArray) -> AggregationCommitments:
-        return cls(tuple(key.commit(v) for v in slots), key.commit(next_model))
+        return cls(tuple(key.commitment_hash(v) for v in slots), key.commitment_hash(next_model))
 
     def as_tuple(self) -> tuple[int, ...]:
         return (*self.slots, self.next_model)
@@ -177,7 +182,7 @@ def empty_slot(spec: FedAvgSpec | PartialSumSpec) -> FixedArray:
 
 
 def empty_slot_commitment(key: CommitmentKey, spec: FedAvgSpec) -> int:
-    return key.commit(empty_slot(spec))
+    return key.commitment_hash(empty_slot(spec))
 
 
 def expected_slots(accepted: Mapping[int, int], slots: int, empty: int) -> tuple[int, ...]:
@@ -221,7 +226,7 @@ def commitment_mismatch(actual: int, expected: int, what: str) -> str | None:
 
 def check_commitment(key: CommitmentKey, vector: FixedArray, expected: int, what: str) -> None:
     """Raise LinkError unless `vector` commits to `expected` (the chain's or a proof's record)."""
-    problem = commitment_mismatch(key.commit(vector), expected, what)
+    problem = commitment_mismatch(key.commitment_hash(vector), expected, what)
     if problem:
         raise LinkError(problem)
 

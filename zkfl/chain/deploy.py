@@ -64,7 +64,7 @@ class FederationConfig:
         length = circuits.fedavg.update_len
         zero, context_points = key.context_basis()
         return cls(
-            key.commit(genesis),
+            key.commitment_hash(genesis),
             genesis_cid,
             aggregator,
             empty_slot_commitment(key, circuits.fedavg),

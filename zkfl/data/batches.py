@@ -44,8 +44,8 @@ class ClientData:
     def vector(self, spec: TrainingStepSpec) -> FixedArray:
         return data_vector(spec, self.features, self.labels, self.salt, one=1 << SCALE)
 
-    def commitment(self, key: CommitmentKey, spec: TrainingStepSpec) -> int:
-        return key.commit(self.vector(spec))
+    def commitment_hash(self, key: CommitmentKey, spec: TrainingStepSpec) -> int:
+        return key.commitment_hash(self.vector(spec))
 
 
 def make_client_data(

@@ -129,7 +129,7 @@ def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
     ws = Workspace.open(node.workspace)
     register_client(ws, node.name, node.data_file, node.batches, node.seed, node.account_index)
     model = open_round_model(ws, ws.coordinator())
-    if ws.circuits.commitments.commit(sent) != model.model_hash:
+    if ws.circuits.commitments.commitment_hash(sent) != model.model_hash:
         raise LinkError(
             f"the server sent {node.name!r} a global model that is not round {model.round}'s on-chain "
             f"model (commitment {model.model_hash:#x}); refusing to train on it"

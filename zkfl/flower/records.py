@@ -47,13 +47,13 @@ class SubmissionReceipt:
     client: str
     address: str
     round: int
-    update_commitment: int
+    update_hash: int
     update_cid: str
     submit_tx: str
 
     def to_record(self) -> ConfigRecord:
         # the commitment is a 256-bit digest: wider than a ConfigRecord int, so it travels as hex
-        return ConfigRecord({**asdict(self), "update_commitment": hex(self.update_commitment)})
+        return ConfigRecord({**asdict(self), "update_hash": hex(self.update_hash)})
 
     @classmethod
     def from_content(cls, content: RecordDict) -> SubmissionReceipt:
@@ -65,7 +65,7 @@ class SubmissionReceipt:
                 str(record["client"]),
                 str(record["address"]),
                 int(record["round"]),
-                int(str(record["update_commitment"]), 16),
+                int(str(record["update_hash"]), 16),
                 str(record["update_cid"]),
                 str(record["submit_tx"]),
             )

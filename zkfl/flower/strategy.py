@@ -182,17 +182,17 @@ class ZkFedAvg(Strategy):
             return "duplicate", f"a second reply for {who} in this round"
         client = coordinator.client(receipt.address)
         accepted = coordinator.accepted_update_hash(round_no, client.slot) if client.registered else 0
-        if not client.registered or accepted != receipt.update_commitment:
+        if not client.registered or accepted != receipt.update_hash:
             return "not-accepted", (
-                f"{who}'s update {receipt.update_commitment:#x} is not the one the chain accepted "
+                f"{who}'s update {receipt.update_hash:#x} is not the one the chain accepted "
                 f"for round {round_no} ({accepted:#x})"
             )
         key = self.ws.circuits.commitments
         update = weights_of(reply.content.array_records[ARRAYS], f"{who}'s update")
-        if key.commit(update) != receipt.update_commitment:
+        if key.commitment_hash(update) != receipt.update_hash:
             return "mismatch", f"{who}'s reply carries an update that does not match its commitment"
         try:
-            checked_vector(key, self.ws.store, receipt.update_cid, receipt.update_commitment, f"{who}'s stored update")
+            checked_vector(key, self.ws.store, receipt.update_cid, receipt.update_hash, f"{who}'s stored update")
         except ZkflError as exc:
             return "store", str(exc)
         return None

@@ -276,7 +276,7 @@ def prove_leaves(
             continue
         partial = fixed_point_partial_sum([m.vector if m else empty_slot(spec) for m in members], spec.update_len)
         check_partial_sum(partial, leaf, spec.slots)
-        inputs[leaf] = AcceptedVector(partial, key.commit(partial))
+        inputs[leaf] = AcceptedVector(partial, key.commitment_hash(partial))
         path = _leaf_record_path(ws, round_no, leaf)
         slot_hashes = [hex(m.update_hash) if m else None for m in members]
         record = ws.read_record(path)

@@ -113,7 +113,7 @@ def register_client(
             "address": ws.signer("client", index).address,
             "data_file": str(Path(data_file).resolve()),
             "data_sha256": data_sha,
-            "commitments": [hex(b.commitment(ws.circuits.commitments, spec)) for b in kept],
+            "commitments": [hex(b.commitment_hash(ws.circuits.commitments, spec)) for b in kept],
         }
         ws.write_record(directory / "client.json", record)
     elif record["data_sha256"] != data_sha:

@@ -166,6 +166,6 @@ def check_round_links(
             if problem:
                 raise LinkError(f"slot {i}: {problem}")
     expected = expected_slots(accepted, len(slots), empty_slot_commitment(key, spec))
-    problem = aggregation_link_problem(aggregate.commitments, expected, key.commit(aggregate.weights))
+    problem = aggregation_link_problem(aggregate.commitments, expected, key.commitment_hash(aggregate.weights))
     if problem:
         raise LinkError(problem)

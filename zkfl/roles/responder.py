@@ -229,7 +229,7 @@ def _fetch_vector(
 def _opens(key: CommitmentKey, vector: FixedArray, expected: int, length: int) -> bool:
     """Whether the coordinator would accept `vector` as the opening of `expected`."""
     flat = np.asarray(vector, dtype=np.int64).reshape(-1)
-    return flat.size == length and key.commit(flat) == expected  # kzg_commit's is the canonical commitment
+    return flat.size == length and key.commitment_hash(flat) == expected  # kzg_commit's is the canonical commitment
 
 
 # ---------------------------------------------------------------- records

@@ -167,7 +167,7 @@ class FederationView:
         """The digest of C(context) a proof submitted by `sender` must carry (None: no key)."""
         if self.commitments is None:
             return None
-        return self.commitments.commit(context(self.coordinator.chain.chain_id, self.federation_id, sender))
+        return self.commitments.commitment_hash(context(self.coordinator.chain.chain_id, self.federation_id, sender))
 
 
 class RoundChecker:
@@ -506,7 +506,7 @@ class RoundChecker:
         commitment, reason = None, "no trusted commitment key (circuit settings, vk and SRS)"
         if self.view.commitments is not None:
             try:
-                commitment, reason = self.view.commitments.commit(vector), ""
+                commitment, reason = self.view.commitments.commitment_hash(vector), ""
             except ZkflError as exc:
                 reason = str(exc)
         self._vectors[cid] = (vector, commitment, reason, source)

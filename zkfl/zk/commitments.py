@@ -26,7 +26,7 @@ from zkfl.zk.srs import srs_logrows
 POINT_BYTES = 64
 
 
-def digest(point: bytes) -> int:
+def point_hash(point: bytes) -> int:
     """What the chain stores for a commitment: keccak256 of its 64 bytes (x, y big-endian)."""
     return int.from_bytes(keccak(point), "big")
 
@@ -50,9 +50,9 @@ class CommitmentKey:
             raise ConfigError(f"a vector of {flat.size} elements does not fit in one column of the circuit")
         return _point_bytes(points[0])
 
-    def commit(self, vector: FixedArray) -> int:
-        """The digest of C(vector): the value proofs link by and the chain stores."""
-        return digest(self.point(vector))
+    def commitment_hash(self, vector: FixedArray) -> int:
+        """The hash of C(vector) (`point_hash`): the value proofs link by and the chain stores."""
+        return point_hash(self.point(vector))
 
     def context_basis(self) -> tuple[bytes, list[bytes]]:
         """(C(0), [C(e_j) - C(0) for each context element j]): with these the coordinator computes
