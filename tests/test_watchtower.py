@@ -22,7 +22,7 @@ import pytest
 from conftest import LOGREG, reject, tampered
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from test_cli import write_data
+from helpers import use_session_cache, write_data
 
 from zkfl.audit import audit_federation
 from zkfl.chain.coordinator import MODEL_SLOT
@@ -46,7 +46,7 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
     tmp_path: Path, cache_dir: Path, logreg_circuits
 ) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=3, terms=TERMS))
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    use_session_cache(ws.root, cache_dir)
     watcher = None
     try:
         setup = setup_federation(ws)
@@ -79,9 +79,9 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         submit_update(ws, "honest")
         coordinator = ws.coordinator()
         cheat = ws.signer("client", 1)
-        proof = tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
+        proof = tampered(Proof.load(ws.client_proof_path("cheat", 0)).data)
         ws.store.put(proof)  # the bytes are available: a watchtower can challenge with them
-        cid = ws.read_record(ws.client_dir("cheat") / "rounds" / "0.json")["update_cid"]  # a real vector
+        cid = ws.read_record(ws.client_round_path("cheat", 0))["update_cid"]  # a real vector
         submitted = coordinator.submit_update_optimistic(cheat, 0, proof, cid)
         slot = coordinator.client(cheat.address).slot
         assert coordinator.accepted_update_hash(0, slot) != 0  # accepted: no verifier ran
@@ -90,8 +90,8 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         assert not coordinator.client(cheat.address).registered
 
         withholder = ws.signer("client", 2)  # a valid proof, but its bytes never reach the store
-        held = Proof.load(ws.client_dir("withholder") / "proofs" / "round-0.json").data
-        cid = ws.read_record(ws.client_dir("withholder") / "rounds" / "0.json")["update_cid"]
+        held = Proof.load(ws.client_proof_path("withholder", 0)).data
+        cid = ws.read_record(ws.client_round_path("withholder", 0))["update_cid"]
         coordinator.submit_update_optimistic(withholder, 0, held, cid)
         held_slot = coordinator.client(withholder.address).slot
         _wait_for(lambda: coordinator.proof_request(0, held_slot) is not None, "the watchtower to request the proof")
@@ -155,7 +155,7 @@ def test_a_watchtower_reveals_a_requested_valid_proof_so_the_requester_loses_its
     tmp_path: Path, cache_dir: Path, logreg_circuits
 ) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=TERMS))
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
+    use_session_cache(ws.root, cache_dir)
     tower, attacker = _dev_account(7), _dev_account(8)
     watcher = None
     try:
@@ -199,7 +199,7 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
     updates, is skipped after its window and the next round starts from the same model."""
     terms = FederationTerms(submission_window=40, challenge_window=10)  # eager
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=terms))
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
+    use_session_cache(ws.root, cache_dir)
     attacker, aggregator = _dev_account(8), ws.signer(AGGREGATOR)
     try:
         setup_federation(ws)
@@ -241,7 +241,7 @@ def test_an_update_the_store_lost_is_requested_by_aggregate_opened_by_its_client
         tmp_path / "fed",
         WorkspaceConfig(LOGREG, slots=2, terms=FederationTerms(submission_window=40, challenge_window=10)),
     )
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
+    use_session_cache(ws.root, cache_dir)
     try:
         setup_federation(ws)
         register_client(ws, "alice", write_data(tmp_path / "alice.npz", 52), batches=2, seed=0)
@@ -276,14 +276,14 @@ def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(
     tmp_path: Path, cache_dir: Path, logreg_circuits
 ) -> None:
     ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=TERMS))
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)
+    use_session_cache(ws.root, cache_dir)
     try:
         setup = setup_federation(ws)
         register_client(ws, "cheat", write_data(tmp_path / "cheat.npz", 41), batches=2, seed=1)
         prove_update(ws, "cheat")
-        proof = tampered(Proof.load(ws.client_dir("cheat") / "proofs" / "round-0.json").data)
+        proof = tampered(Proof.load(ws.client_proof_path("cheat", 0)).data)
         ws.store.put(proof)
-        cid = ws.read_record(ws.client_dir("cheat") / "rounds" / "0.json")["update_cid"]
+        cid = ws.read_record(ws.client_round_path("cheat", 0))["update_cid"]
         ws.coordinator().submit_update_optimistic(ws.signer("client", 0), 0, proof, cid)
         wait_until_finalizable(ws, 0)  # nobody challenges in the window
         aggregate_round(ws)  # FedAvg's proof is valid: it does not look at the client proofs

@@ -12,6 +12,7 @@ from typing import Any
 
 from zkfl.atomic import write_atomic
 from zkfl.charts import accuracy_png
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.verification.findings import Finding
 from zkfl.verification.round_checker import RoundAudit
 
@@ -96,7 +97,7 @@ def markdown(report: AuditReport) -> str:
     if not report.ok:
         lines += ["## Failed checks", ""] + [f"- `{f.check}` ({f.scope}): {f.detail}" for f in report.failures] + [""]
     lines += ["## SRS", ""]
-    for name in ("client", "aggregator"):
+    for name in (CircuitKind.CLIENT, CircuitKind.AGGREGATOR):
         srs = report.srs.get(name) or {}
         flag = " — **INSECURE dev SRS** (its secret is known to whoever made it)" if srs.get("dev") else ""
         lines.append(f"- {name}: sha256 `{srs.get('sha256')}`, logrows {srs.get('logrows')}{flag}")

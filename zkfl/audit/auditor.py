@@ -29,6 +29,7 @@ from zkfl.chain.deploy import ZERO_ADDRESS
 from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
 from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.data.batches import load_dataset
 from zkfl.data.evaluation import accuracy
 from zkfl.errors import ChainError, ConfigError, ZkflError
@@ -38,7 +39,7 @@ from zkfl.pipeline.progress import Progress, silent
 from zkfl.protocol import empty_slot_commitment, federation_id
 from zkfl.store.artifacts import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
-from zkfl.verification.round_checker import KINDS, FederationView, RoundAudit, RoundChecker
+from zkfl.verification.round_checker import FederationView, RoundAudit, RoundChecker
 from zkfl.zk.build import partial_sum_spec
 from zkfl.zk.commitments import CommitmentKey
 from zkfl.zk.prover import VerifierKeys, settings_problems
@@ -57,7 +58,7 @@ class _Circuits:
     """What the manifest gave the audit: the model's shape and each circuit's verification keys."""
 
     manifest: FederationManifest | None = None
-    keys: dict[str, VerifierKeys | None] = field(default_factory=lambda: dict.fromkeys(KINDS))
+    keys: dict[CircuitKind, VerifierKeys | None] = field(default_factory=lambda: dict.fromkeys(CircuitKind))
     commitments: CommitmentKey | None = None
 
 
@@ -83,7 +84,7 @@ def audit_federation(
     try:
         digest = coordinator.circuits_digest
         view = FederationView.read(
-            coordinator, open_store(store_location), dict.fromkeys(KINDS), None, None, options.onchain
+            coordinator, open_store(store_location), dict.fromkeys(CircuitKind), None, None, options.onchain
         )
     except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
         raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
@@ -119,9 +120,9 @@ def audit_federation(
         "chain_id": chain.chain_id,
         "rpc_url": rpc_url,
         "coordinator": coordinator.address,
-        "client_verifier": verifiers["client"],
-        "aggregator_verifier": verifiers["aggregator"],
-        "leaf_verifier": verifiers.get("leaf"),
+        "client_verifier": verifiers[CircuitKind.CLIENT],
+        "aggregator_verifier": verifiers[CircuitKind.AGGREGATOR],
+        "leaf_verifier": verifiers.get(CircuitKind.LEAF),
         "slots": slots,
         "leaf_slots": view.leaf_slots,
         "verification": terms.verification,
@@ -140,10 +141,10 @@ def audit_federation(
     seconds = checker.verify_seconds
     timing = {
         "total_seconds": round(time.perf_counter() - start, 2),
-        "client_verify_median": median_or_none(seconds["client"]),
-        "aggregator_verify_median": median_or_none(seconds["aggregator"]),
-        "client_verify_seconds": [round(s, 4) for s in seconds["client"]],
-        "aggregator_verify_seconds": [round(s, 4) for s in seconds["aggregator"]],
+        "client_verify_median": median_or_none(seconds[CircuitKind.CLIENT]),
+        "aggregator_verify_median": median_or_none(seconds[CircuitKind.AGGREGATOR]),
+        "client_verify_seconds": [round(s, 4) for s in seconds[CircuitKind.CLIENT]],
+        "aggregator_verify_seconds": [round(s, 4) for s in seconds[CircuitKind.AGGREGATOR]],
     }
     return AuditReport(federation, srs_report.to_json(), rounds, findings.items, timing)
 
@@ -236,9 +237,9 @@ def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str,
     """What each constructor argument but the commitment key must have been, from the contract's
     views and events (the salt as the federation id it derives: `federationId`)."""
     coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
-    aggregation = (verifiers["aggregator"], verifiers.get("leaf", ZERO_ADDRESS), view.leaf_slots)
+    aggregation = (verifiers[CircuitKind.AGGREGATOR], verifiers.get(CircuitKind.LEAF, ZERO_ADDRESS), view.leaf_slots)
     expected = {
-        "clientVerifier_": verifiers["client"],
+        "clientVerifier_": verifiers[CircuitKind.CLIENT],
         "aggregation": aggregation,
         "slots_": view.slots,
         "emptySlotHash_": view.empty_slot_commitment,
@@ -323,9 +324,12 @@ def _load_circuits(
         else f"the manifest is for {manifest.slots} slots in leaves of {manifest.leaf_slots}, the coordinator has "
         f"{shape.slots} in leaves of {shape.leaf_slots} (0: flat)",
     )
-    io_lengths = {"client": manifest.training.io_lengths(), "aggregator": manifest.fedavg.io_lengths()}
+    io_lengths = {
+        CircuitKind.CLIENT: manifest.training.io_lengths(),
+        CircuitKind.AGGREGATOR: manifest.fedavg.io_lengths(),
+    }
     if manifest.shape.is_tree:
-        io_lengths["leaf"] = partial_sum_spec(manifest.training, manifest.shape).io_lengths()
+        io_lengths[CircuitKind.LEAF] = partial_sum_spec(manifest.training, manifest.shape).io_lengths()
     for name, entry in manifest.entries().items():
         io = io_lengths[name]
         try:

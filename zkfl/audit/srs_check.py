@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ZkflError
 from zkfl.federation.manifest import FederationManifest
 from zkfl.store.artifacts import ArtifactStore
@@ -32,7 +33,7 @@ def check_srs(
     report = SrsReport()
     verifier_bytes: dict[str, bytes] = {}
     if manifest is not None:
-        for name, entry in (("client", manifest.client), ("aggregator", manifest.aggregator)):
+        for name, entry in ((CircuitKind.CLIENT, manifest.client), (CircuitKind.AGGREGATOR, manifest.aggregator)):
             report.circuits[name] = {
                 "sha256": entry.srs_sha256,
                 "logrows": entry.srs_logrows,
@@ -87,7 +88,7 @@ def _check_file(
     matches = []
     if manifest is not None:
         cut = verifier_srs(srs)
-        for name, entry in (("client", manifest.client), ("aggregator", manifest.aggregator)):
+        for name, entry in ((CircuitKind.CLIENT, manifest.client), (CircuitKind.AGGREGATOR, manifest.aggregator)):
             if entry.srs_sha256 == srs.sha256 and verifier_bytes.get(name) == cut:
                 matches.append(name)
         findings.add(

@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from zkfl.chain.coordinator import MESSAGES
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
@@ -169,10 +170,10 @@ def deploy_verifiers(
         kind: deploy_circuit_verifier(chain, owner, keys, cache_dir) for kind, keys in circuits.keys_by_kind().items()
     }
     return Verifiers(
-        deployed["client"].address,
-        deployed["aggregator"].address,
+        deployed[CircuitKind.CLIENT].address,
+        deployed[CircuitKind.AGGREGATOR].address,
         {f"{kind}_verifier": v.deploy_gas for kind, v in deployed.items()},
-        deployed["leaf"].address if "leaf" in deployed else None,
+        deployed[CircuitKind.LEAF].address if CircuitKind.LEAF in deployed else None,
     )
 
 

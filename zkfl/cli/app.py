@@ -119,7 +119,7 @@ def init(
         given = {section: {k: v for k, v in values.items() if v is not None} for section, values in document.items()}
         config = WorkspaceConfig.from_document(given, "the init options")
         ws, created = Workspace.init(directory, config)
-        return {"workspace": str(ws.root), "created": created, "config": str(ws.root / "zkfl.toml")}
+        return {"workspace": str(ws.root), "created": created, "config": str(ws.config_path)}
 
     emit(run(action, as_json), as_json, _kv("workspace"))
 

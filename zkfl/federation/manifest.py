@@ -24,6 +24,7 @@ from typing import Any
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import StoreError, ZkflError
 from zkfl.federation.terms import EAGER, VERIFICATION_MODES
 from zkfl.fixedpoint import SCALE
@@ -77,8 +78,9 @@ class FederationManifest:
         return fedavg_spec(self.training, self.shape)
 
     def entries(self) -> dict[str, CircuitEntry]:
-        """Each circuit's entry by kind ("client", "aggregator", and "leaf" for a tree)."""
-        return {"client": self.client, "aggregator": self.aggregator, **({"leaf": self.leaf} if self.leaf else {})}
+        """Each circuit's entry by kind (a leaf only for a tree)."""
+        leaf = {CircuitKind.LEAF: self.leaf} if self.leaf else {}
+        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator, **leaf}
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FederationManifest:
@@ -141,12 +143,12 @@ def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[byt
         SCALE,
         circuits.training.to_json(),
         circuits.shape.slots,
-        entries["client"],
-        entries["aggregator"],
+        entries[CircuitKind.CLIENT],
+        entries[CircuitKind.AGGREGATOR],
         srs_cid,
         verification,
         circuits.shape.leaf_slots,
-        entries.get("leaf"),
+        entries.get(CircuitKind.LEAF),
     )
     body = asdict(manifest)
     if verification == EAGER:

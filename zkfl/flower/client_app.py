@@ -137,7 +137,7 @@ def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
     proved = prove_update(ws, node.name)
     submitted = submit_update(ws, node.name)
     answer_as_client(ws, node.name, proved.round)  # requests already open; the strategy answers later ones
-    record = ws.read_record(ws.client_dir(node.name) / "rounds" / f"{proved.round}.json") or {}
+    record = ws.read_record(ws.client_round_path(node.name, proved.round)) or {}
     update = checked_vector(
         ws.circuits.commitments,
         ws.store,

@@ -283,7 +283,7 @@ def prove_leaves(
         if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
             record = {"round": round_no, "leaf": leaf, "slot_hashes": slot_hashes}
             jobs.append(
-                LeafJob(leaf, circuits.leaf, spec, members, ws.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json")
+                LeafJob(leaf, circuits.leaf, spec, members, ws.leaf_proof_path(round_no, leaf))
             )
         records[leaf] = record
     if jobs:
@@ -318,7 +318,7 @@ def prove_leaves(
 
 
 def _leaf_record_path(ws: Workspace, round_no: int, leaf: int) -> Path:
-    return ws.state_dir / "rounds" / f"{round_no}-leaf-{leaf}.json"
+    return ws.leaf_record_path(round_no, leaf)
 
 
 def aggregate_round(
@@ -357,12 +357,12 @@ def aggregate_round(
     leaves: list[dict] = []
     if ws.config.shape.is_tree:
         slots, leaves = prove_leaves(ws, round_no, slots, executor or SerialExecutor(), progress)
-    record_path = ws.state_dir / "rounds" / f"{round_no}.json"
+    record_path = ws.round_record_path(round_no)
     record = ws.read_record(record_path)
     slot_hashes = [hex(s.update_hash) if s else None for s in slots]
     if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
         progress(f"aggregator: proving FedAvg of round {round_no} ({accepted} updates)")
-        proof_path = ws.state_dir / "proofs" / f"fedavg-{round_no}.json"
+        proof_path = ws.fedavg_proof_path(round_no)
         start = time.perf_counter()
         result = aggregate_and_prove(circuits.aggregator, circuits.fedavg, slots, proof_path)
         record = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zkfl.chain.coordinator import Coordinator
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError, ProofError
 from zkfl.pipeline.workspace import Workspace
 from zkfl.verification.findings import Finding
@@ -64,7 +65,7 @@ def federation_status(ws: Workspace) -> FederationStatus:
     counted = _counted_updates(coordinator)
     clients = []
     for name in ws.client_names():
-        record = ws.read_record(ws.client_dir(name) / "client.json") or {}
+        record = ws.read_record(ws.client_record_path(name)) or {}
         state = coordinator.client(record["address"])
         clients.append(
             ClientSummary(
@@ -148,7 +149,7 @@ def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundVer
     on-chain commitment, and a finalized round's FedAvg recomputed bit for bit."""
     coordinator = ws.coordinator()
     circuits = ws.circuits
-    keys: dict[str, VerifierKeys | None] = {kind: k.verifier for kind, k in circuits.keys_by_kind().items()}
+    keys: dict[CircuitKind, VerifierKeys | None] = {kind: k.verifier for kind, k in circuits.keys_by_kind().items()}
     view = FederationView.read(coordinator, ws.store, keys, circuits.commitments, circuits.fedavg, onchain)
     if round_no not in view.log.opened:
         raise ConfigError(f"round {round_no} does not exist; the open round is {coordinator.current_round}")

@@ -93,7 +93,7 @@ def register_client(
         raise ConfigError(f"batches must be at least 1, got {batches}")
     spec = ws.config.training
     directory = ws.client_dir(name)
-    record = ws.read_record(directory / "client.json")
+    record = ws.read_record(ws.client_record_path(name))
     x, y = load_dataset(data_file, spec)
     data_sha = file_sha256(Path(data_file))
     coordinator = ws.coordinator()
@@ -106,7 +106,7 @@ def register_client(
         model = open_round_model(ws, coordinator)
         for batch in kept:  # nothing is kept or sent for data the circuit could not prove
             _check_batch_range(ws, model, batch, source)
-        save_batches(directory / "batches.npz", kept)
+        save_batches(ws.client_batches_path(name), kept)
         record = {
             "name": name,
             "account_index": index,
@@ -115,7 +115,7 @@ def register_client(
             "data_sha256": data_sha,
             "commitments": [hex(b.commitment_hash(ws.circuits.commitments, spec)) for b in kept],
         }
-        ws.write_record(directory / "client.json", record)
+        ws.write_record(ws.client_record_path(name), record)
     elif record["data_sha256"] != data_sha:
         raise ConfigError(
             f"client {name!r} already committed to a data file with SHA-256 {record['data_sha256']}, "
@@ -137,7 +137,7 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     record = _client_record(ws, name)
     coordinator = ws.coordinator()
     model = open_round_model(ws, coordinator)
-    round_path = ws.client_dir(name) / "rounds" / f"{model.round}.json"
+    round_path = ws.client_round_path(name, model.round)
     done = ws.read_record(round_path)
     if done is not None and done["global_hash"] == hex(model.model_hash) and ws.store.has(done["proof_cid"]):
         return ProveOutcome(
@@ -146,7 +146,7 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
     commitments = [int(c, 16) for c in record["commitments"]]
     signer = ws.signer("client", record["account_index"])
     batch = usable_batch(coordinator, signer.address, commitments, model.round, name)
-    data = load_batches(ws.client_dir(name) / "batches.npz")[batch]
+    data = load_batches(ws.client_batches_path(name))[batch]
     _check_batch_range(
         ws,
         model,
@@ -154,7 +154,7 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
         f"client {name!r}'s committed batch {batch} (data file {record.get('data_file', 'not recorded')})",
     )
     progress(f"{name}: proving round {model.round} on batch {batch}")
-    proof_path = ws.client_dir(name) / "proofs" / f"round-{model.round}.json"
+    proof_path = ws.client_proof_path(name, model.round)
     start = time.perf_counter()
     update = train_and_prove(
         ws.circuits.client, ws.config.training, model.weights, data, coordinator.context(signer.address), proof_path
@@ -204,7 +204,7 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     record = _client_record(ws, name)
     coordinator = ws.coordinator()
     current = coordinator.current_round
-    proved = ws.read_record(ws.client_dir(name) / "rounds" / f"{current}.json")
+    proved = ws.read_record(ws.client_round_path(name, current))
     if proved is None:
         latest = _latest_round(ws, name)
         hint = f" (its latest proof is for round {latest})" if latest is not None else ""
@@ -236,7 +236,7 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
         else:
             receipt = coordinator.submit_update(signer, current, proof, proved["update_cid"])
     ws.write_record(
-        ws.client_dir(name) / "rounds" / f"{current}.json",
+        ws.client_round_path(name, current),
         {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])},
     )
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
@@ -246,7 +246,7 @@ def client_held(ws: Workspace, name: str, round_no: int) -> Held:
     """The proof and update vector the client keeps locally for a round (what it answers requests
     on its update with when the store lost them); empty where it kept none."""
     proofs, vectors = [], []
-    proof_path = ws.client_dir(name) / "proofs" / f"round-{round_no}.json"
+    proof_path = ws.client_proof_path(name, round_no)
     if proof_path.exists():
         proofs.append(Proof.load(proof_path).data)
     vector_path = _held_vector_path(ws, name, round_no)
@@ -281,7 +281,7 @@ def client_responder(ws: Workspace, name: str) -> Callable[[int], list[Answer]]:
 
 
 def _held_vector_path(ws: Workspace, name: str, round_no: int) -> Path:
-    return ws.client_dir(name) / "updates" / f"round-{round_no}.bin"
+    return ws.client_update_path(name, round_no)
 
 
 def _free_account_index(ws: Workspace, wanted: int | None) -> int:
@@ -315,11 +315,11 @@ def _check_batch_range(ws: Workspace, model: RoundModel, batch: ClientData, sour
 
 
 def client_round_record(ws: Workspace, name: str, round_no: int) -> dict[str, Any] | None:
-    return ws.read_record(ws.client_dir(name) / "rounds" / f"{round_no}.json")
+    return ws.read_record(ws.client_round_path(name, round_no))
 
 
 def _client_record(ws: Workspace, name: str) -> dict[str, Any]:
-    record = ws.read_record(ws.client_dir(name) / "client.json")
+    record = ws.read_record(ws.client_record_path(name))
     if record is None:
         known = ", ".join(ws.client_names()) or "none yet"
         raise ConfigError(

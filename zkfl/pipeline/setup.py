@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkfl.chain.deploy import FederationConfig, deploy_federation
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import IntegrityError
 from zkfl.federation.manifest import circuits_digest, publish_manifest
 from zkfl.pipeline.progress import Progress, silent
@@ -47,7 +48,9 @@ def export_graphs(ws: Workspace) -> ExportOutcome:
     out = ws.build_dir / "onnx" / spec_tag(config.training, config.shape)
     graphs = export_circuits(config.training, config.shape, out)
     return ExportOutcome(
-        str(graphs["client"]), str(graphs["aggregator"]), str(graphs["leaf"]) if "leaf" in graphs else None
+        str(graphs[CircuitKind.CLIENT]),
+        str(graphs[CircuitKind.AGGREGATOR]),
+        str(graphs[CircuitKind.LEAF]) if CircuitKind.LEAF in graphs else None,
     )
 
 

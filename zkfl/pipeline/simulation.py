@@ -133,14 +133,14 @@ def _round_reports(
     """Per-round figures from the workspace records; with held-out data also the accuracy of the
     proven model and of float FedAvg trained on the very batches the proofs used."""
     spec = ws.config.training
-    batches = {name: load_batches(ws.client_dir(name) / "batches.npz") for name in names} if evaluation else {}
+    batches = {name: load_batches(ws.client_batches_path(name)) for name in names} if evaluation else {}
     coordinator = ws.coordinator()
     float_model = dequantize(ws.config.genesis_weights())
     reports = []
     for r in range(rounds):
         records = {n: rec for n in names if (rec := client_round_record(ws, n, r)) and "submit_gas" in rec}
         skipped = coordinator.round(r).skipped
-        agg = {} if skipped else ws.read_record(ws.state_dir / "rounds" / f"{r}.json") or {}
+        agg = {} if skipped else ws.read_record(ws.round_record_path(r)) or {}
         proven = round_model(ws.circuits.commitments, ws.store, coordinator, r + 1)
         if evaluation is not None and not skipped:  # the float reference is only worth its training when evaluated
             float_model = float_fedavg_round(

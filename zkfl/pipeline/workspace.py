@@ -33,11 +33,12 @@ from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_
 from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
 from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
 from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.store.artifacts import ArtifactStore, LocalStore, open_store
-from zkfl.zk.build import CIRCUIT_NAMES, CircuitSet, PinnedSettings, build_circuits
+from zkfl.zk.build import CircuitSet, PinnedSettings, build_circuits
 from zkfl.zk.srs import CeremonySrsSource, DevSrsSource, SrsSource
 
 CONFIG_FILE = "zkfl.toml"
@@ -260,6 +261,44 @@ class Workspace:
             raise ConfigError(f"client name {name!r} must be letters, digits, '-' or '_'")
         return self.root / "clients" / name
 
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    # a client's records --------------------------------------------------------------------------
+    def client_record_path(self, name: str) -> Path:
+        """The client's registration: account, batches committed, slot."""
+        return self.client_dir(name) / "client.json"
+
+    def client_batches_path(self, name: str) -> Path:
+        """The client's salted batches (private: its data and salts)."""
+        return self.client_dir(name) / "batches.npz"
+
+    def client_round_path(self, name: str, round_no: int) -> Path:
+        """What the client proved (and submitted) in a round."""
+        return self.client_dir(name) / "rounds" / f"{round_no}.json"
+
+    def client_proof_path(self, name: str, round_no: int) -> Path:
+        return self.client_dir(name) / "proofs" / f"round-{round_no}.json"
+
+    def client_update_path(self, name: str, round_no: int) -> Path:
+        """The client's update vector of a round, as stored (the bytes its CID addresses)."""
+        return self.client_dir(name) / "updates" / f"round-{round_no}.bin"
+
+    # the aggregator's records --------------------------------------------------------------------
+    def round_record_path(self, round_no: int) -> Path:
+        """The aggregator's record of a finalized round."""
+        return self.state_dir / "rounds" / f"{round_no}.json"
+
+    def leaf_record_path(self, round_no: int, leaf: int) -> Path:
+        return self.state_dir / "rounds" / f"{round_no}-leaf-{leaf}.json"
+
+    def fedavg_proof_path(self, round_no: int) -> Path:
+        return self.state_dir / "proofs" / f"fedavg-{round_no}.json"
+
+    def leaf_proof_path(self, round_no: int, leaf: int) -> Path:
+        return self.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json"
+
     def client_names(self) -> list[str]:
         clients = self.root / "clients"
         return sorted(p.name for p in clients.iterdir() if (p / "client.json").is_file()) if clients.is_dir() else []
@@ -305,8 +344,8 @@ class Workspace:
     @property
     def pinned_settings_paths(self) -> dict[str, Path]:
         """Where a joined workspace keeps the federation's circuits' settings, by kind."""
-        kinds = ("client", "aggregator", "leaf") if self.config.shape.is_tree else ("client", "aggregator")
-        return {kind: self.root / "settings" / f"{CIRCUIT_NAMES[kind]}.json" for kind in kinds}
+        kinds = [k for k in CircuitKind if k is not CircuitKind.LEAF or self.config.shape.is_tree]
+        return {kind: self.root / "settings" / f"{kind.graph_name}.json" for kind in kinds}
 
     def pinned_settings(self) -> PinnedSettings | None:
         paths = self.pinned_settings_paths

@@ -38,6 +38,7 @@ from web3 import Web3
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.federation.manifest import commitment_key_of, load_manifest, verifier_keys
 from zkfl.protocol import starts_with_claim
@@ -248,7 +249,7 @@ def watchtower_for(
     coordinator = Coordinator(chain, coordinator_address)
     store = open_store(store_location)
     manifest = load_manifest(store, coordinator.circuits_digest)
-    with verifier_keys(store, manifest.client, "client") as keys, commitment_key_of(store, manifest) as key:
+    with verifier_keys(store, manifest.client, CircuitKind.CLIENT) as keys, commitment_key_of(store, manifest) as key:
         yield Watchtower(coordinator, store, keys, signer, key)
 
 

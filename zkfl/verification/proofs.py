@@ -12,26 +12,24 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import Chain
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
 from zkfl.protocol import starts_with_claim
 from zkfl.store.artifacts import ArtifactStore
 from zkfl.store.cid import raw_cid
 from zkfl.zk.prover import EZKL_VERSION, CircuitKeys, Proof, VerifierKeys, verify
 
-Kind = Literal["client", "aggregator", "leaf"]
-
 
 @dataclass(frozen=True)
 class SubmittedProof:
     """A proof as a coordinator transaction carried it."""
 
-    kind: Kind
+    kind: CircuitKind
     round: int
     sender: str
     proof: bytes
@@ -48,11 +46,11 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
         raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
-    kinds: dict[str, Kind] = {
-        "submitUpdate": "client",
-        "submitUpdateOptimistic": "client",
-        "aggregateLeaf": "leaf",
-        "finalizeRound": "aggregator",
+    kinds = {
+        "submitUpdate": CircuitKind.CLIENT,
+        "submitUpdateOptimistic": CircuitKind.CLIENT,
+        "aggregateLeaf": CircuitKind.LEAF,
+        "finalizeRound": CircuitKind.AGGREGATOR,
     }
     if function.fn_name not in kinds:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")

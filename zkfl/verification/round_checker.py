@@ -27,6 +27,7 @@ from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FinalizedRound
 from zkfl.chain.history import FederationLog
 from zkfl.circuits import FedAvgSpec
 from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ZkflError
 from zkfl.fedavg import (
     fedavg_float_gap,
@@ -51,8 +52,6 @@ from zkfl.verification.findings import Findings
 from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
 from zkfl.zk.commitments import CommitmentKey
 from zkfl.zk.prover import VerifierKeys
-
-KINDS = ("client", "aggregator", "leaf")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ class FederationView:
     slots: int
     empty_slot_commitment: int
     federation_id: bytes
-    verifiers: dict[str, str]  # "client" / "aggregator" / "leaf" -> the deployed verifier the coordinator calls
+    verifiers: dict[CircuitKind, str]  # the deployed verifier the coordinator calls for each kind
     keys: dict[str, VerifierKeys | None]
     commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
@@ -144,9 +143,9 @@ class FederationView:
         """The coordinator's fixed parameters and its event log, read from the chain."""
         leaf_verifier = coordinator.leaf_verifier
         verifiers = {
-            "client": coordinator.client_verifier,
-            "aggregator": coordinator.aggregator_verifier,
-            **({"leaf": leaf_verifier} if leaf_verifier else {}),
+            CircuitKind.CLIENT: coordinator.client_verifier,
+            CircuitKind.AGGREGATOR: coordinator.aggregator_verifier,
+            **({CircuitKind.LEAF: leaf_verifier} if leaf_verifier else {}),
         }
         return cls(
             coordinator,
@@ -178,7 +177,7 @@ class RoundChecker:
     def __init__(self, view: FederationView, findings: Findings | None = None):
         self.view = view
         self.findings = findings if findings is not None else Findings()
-        self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        self.verify_seconds: dict[str, list[float]] = {kind: [] for kind in CircuitKind}
         # cid -> (vector, its commitment, why none, where it came from)
         self._vectors: dict[str, tuple[FixedArray, int | None, str, str]] = {}
         self._used_batches: set[tuple[str, int]] = set()  # (client, data commitment)
@@ -216,7 +215,7 @@ class RoundChecker:
         vectors: dict[int, FixedArray | None] = {}
         for update in log.updates(r):
             where = f"round {r} slot {update.slot}"
-            sub = self._submitted("client", where, update.tx_hash)
+            sub = self._submitted(CircuitKind.CLIENT, where, update.tx_hash)
             verdict = ProofVerdict(False, None, None, update.tx_hash, 0)
             if sub is not None:
                 try:
@@ -229,7 +228,7 @@ class RoundChecker:
                 findings.add("client-links", where, problem is None, problem or "")
                 if proof is not None:
                     self._check_data_commitment(where, sub, proof.data)
-                verdict = self._verify_proof("client", where, sub)
+                verdict = self._verify_proof(CircuitKind.CLIENT, where, sub)
             vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update", (r, update.slot))
             vectors[update.slot] = vector
             audit.updates.append(
@@ -279,7 +278,7 @@ class RoundChecker:
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
         for leaf, event in sorted(view.log.leaves.get(r, {}).items()):
             scope = f"round {r} leaf {leaf}"
-            sub = self._submitted("leaf", scope, event.tx_hash)
+            sub = self._submitted(CircuitKind.LEAF, scope, event.tx_hash)
             verdict = ProofVerdict(False, None, None, event.tx_hash, 0)
             if sub is not None:
                 try:
@@ -291,7 +290,7 @@ class RoundChecker:
                 except ZkflError as exc:
                     problem = str(exc)
                 findings.add("leaf-links", scope, problem is None, problem or "")
-                verdict = self._verify_proof("leaf", scope, sub)
+                verdict = self._verify_proof(CircuitKind.LEAF, scope, sub)
             stored = self._fetch("partial", scope, event.cid, event.partial_hash, "leaf partial sum")
             members = [
                 vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
@@ -321,7 +320,7 @@ class RoundChecker:
         scope = f"round {r} aggregation"
         accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
         leaf_outputs = {leaf: event.partial_hash for leaf, event in view.log.leaves.get(r, {}).items()}
-        sub = self._submitted("aggregator", scope, finalized.tx_hash)
+        sub = self._submitted(CircuitKind.AGGREGATOR, scope, finalized.tx_hash)
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
             try:
@@ -333,7 +332,7 @@ class RoundChecker:
             except ZkflError as exc:
                 problem = str(exc)
             findings.add("aggregation-links", scope, problem is None, problem or "")
-            verdict = self._verify_proof("aggregator", scope, sub)
+            verdict = self._verify_proof(CircuitKind.AGGREGATOR, scope, sub)
         withheld = self._withheld(r + 1)
         published = self._fetch(
             "next-model",
@@ -377,7 +376,7 @@ class RoundChecker:
             hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None, exact, float_gap
         )
 
-    def _submitted(self, kind: str, scope: str, tx_hash: str) -> SubmittedProof | None:
+    def _submitted(self, kind: CircuitKind, scope: str, tx_hash: str) -> SubmittedProof | None:
         try:
             sub = submitted_proof(self.view.coordinator, tx_hash, self.view.store)
         except ZkflError as exc:
@@ -390,7 +389,7 @@ class RoundChecker:
             return None
         return sub
 
-    def _verify_proof(self, kind: str, scope: str, sub: SubmittedProof) -> ProofVerdict:
+    def _verify_proof(self, kind: CircuitKind, scope: str, sub: SubmittedProof) -> ProofVerdict:
         view, findings = self.view, self.findings
         keys = view.keys.get(kind)
         seconds = None

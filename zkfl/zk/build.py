@@ -18,6 +18,7 @@ import torch
 
 from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec, export_onnx
 from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
 from zkfl.fedavg import tree_range_problems
 from zkfl.fixedpoint import quantize
@@ -42,9 +43,13 @@ class CircuitSet:
     def partial_sum(self) -> PartialSumSpec:
         return partial_sum_spec(self.training, self.shape)
 
-    def keys_by_kind(self) -> dict[str, CircuitKeys]:
-        """Every keyed circuit by its kind ("client", "aggregator", and "leaf" for a tree)."""
-        return {"client": self.client, "aggregator": self.aggregator, **({"leaf": self.leaf} if self.leaf else {})}
+    def keys_by_kind(self) -> dict[CircuitKind, CircuitKeys]:
+        """Every keyed circuit by its kind (a leaf only for a tree)."""
+        return {
+            CircuitKind.CLIENT: self.client,
+            CircuitKind.AGGREGATOR: self.aggregator,
+            **({CircuitKind.LEAF: self.leaf} if self.leaf else {}),
+        }
 
     @property
     def commitments(self) -> CommitmentKey:
@@ -74,7 +79,7 @@ def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str
     shape = TreeShape.of(shape)
     out_dir = Path(out_dir)
     graphs = {
-        "client": export_onnx(
+        CircuitKind.CLIENT: export_onnx(
             spec.module(),
             [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
             out_dir / "training_step.onnx",
@@ -84,13 +89,13 @@ def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str
     }
     fedavg = fedavg_spec(spec, shape)
     updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs()]
-    graphs["aggregator"] = export_onnx(
+    graphs[CircuitKind.AGGREGATOR] = export_onnx(
         fedavg.module(), updates, out_dir / "fedavg.onnx", [f"update_{i}" for i in range(fedavg.slots)], ["theta"]
     )
     if shape.is_tree:
         leaf = partial_sum_spec(spec, shape)
         updates = [torch.tensor(u, dtype=torch.float32) for u in leaf.calibration_inputs()]
-        graphs["leaf"] = export_onnx(
+        graphs[CircuitKind.LEAF] = export_onnx(
             leaf.module(),
             updates,
             out_dir / "partial_sum.onnx",
@@ -109,12 +114,8 @@ class PinnedSettings:
     aggregator: bytes
     leaf: bytes | None = None
 
-    def by_kind(self) -> dict[str, bytes | None]:
-        return {"client": self.client, "aggregator": self.aggregator, "leaf": self.leaf}
-
-
-CIRCUIT_NAMES = {"client": "training_step", "aggregator": "fedavg", "leaf": "partial_sum"}
-"""Each kind of circuit's name: its compiled artifacts, and a joined workspace's pinned settings."""
+    def by_kind(self) -> dict[CircuitKind, bytes | None]:
+        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator, CircuitKind.LEAF: self.leaf}
 
 
 def compile_circuits(
@@ -123,23 +124,23 @@ def compile_circuits(
     cache_dir: str | os.PathLike[str],
     config: ProverConfig = ProverConfig(),
     pinned: PinnedSettings | None = None,
-) -> dict[str, CompiledCircuit]:
+) -> dict[CircuitKind, CompiledCircuit]:
     """Every circuit of the federation (by kind) at one logrows (the largest one's), so their
     commitments are comparable."""
     shape = TreeShape.of(shape)
     cache_dir = Path(cache_dir)
     graphs = export_circuits(spec, shape, cache_dir / "onnx" / spec_tag(spec, shape))
     inputs = {
-        "client": [quantize(v) for v in spec.calibration_inputs()],
-        "aggregator": [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()],
+        CircuitKind.CLIENT: [quantize(v) for v in spec.calibration_inputs()],
+        CircuitKind.AGGREGATOR: [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()],
     }
     if shape.is_tree:
-        inputs["leaf"] = [quantize(u) for u in partial_sum_spec(spec, shape).calibration_inputs()]
-    configs = {kind: config if kind == "client" else _aggregation_config(config) for kind in graphs}
+        inputs[CircuitKind.LEAF] = [quantize(u) for u in partial_sum_spec(spec, shape).calibration_inputs()]
+    configs = {kind: config if kind == CircuitKind.CLIENT else _aggregation_config(config) for kind in graphs}
 
-    def build(kind: str, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
+    def build(kind: CircuitKind, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
         return compile_circuit(
-            CIRCUIT_NAMES[kind], graphs[kind], inputs[kind], cache_dir, configs[kind], logrows, settings=settings
+            kind.graph_name, graphs[kind], inputs[kind], cache_dir, configs[kind], logrows, settings=settings
         )
 
     if pinned is not None:
@@ -182,10 +183,10 @@ def build_circuits(
     circuits = CircuitSet(
         training=spec,
         fedavg=fedavg_spec(spec, shape),
-        client=keys["client"],
-        aggregator=keys["aggregator"],
+        client=keys[CircuitKind.CLIENT],
+        aggregator=keys[CircuitKind.AGGREGATOR],
         shape=shape,
-        leaf=keys.get("leaf"),
+        leaf=keys.get(CircuitKind.LEAF),
     )
     check_links(circuits)
     return circuits
