@@ -4,11 +4,12 @@ the compiled artifact shipped with the package (`zkfl.evm.contracts`); deploymen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3.contract import Contract
 from web3.exceptions import TransactionNotFound
@@ -21,7 +22,7 @@ from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import context, optimistic_claim, vector_from_opening
 from zkfl.zk.prover import Proof
 
-MESSAGES = {
+MESSAGES: dict[str, Callable[..., str]] = {
     "NotOwner": lambda caller: f"only the federation's owner may do this, not {caller}",
     "NotAggregator": lambda caller: f"only the federation's aggregator may do this, not {caller}",
     "WrongStake": lambda required, sent: f"registration stakes exactly {required} wei, not {sent}",
@@ -235,6 +236,21 @@ class AcceptedUpdate:
             e.blockNumber,
             e.transactionHash.to_0x_hex(),
         )
+
+
+@dataclass(frozen=True)
+class PendingProof:
+    """A ProofPending event: an optimistic submission, with what its transaction's calldata carried
+    (the chain keeps only the hash of the commitments; the proof bytes are in the store under
+    CIDv1 raw sha2-256 of `proof_sha256`)."""
+
+    round: int
+    slot: int
+    proof_sha256: bytes
+    client: str
+    commitments: bytes
+    block: int
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -462,7 +478,9 @@ class Coordinator:
         requests = []
         for (slot, kind), e in sorted(found.items()):
             state = self.dispute(round_no, slot)
-            if state.pending == kind and state.requester == e.args.requester and state.reveal_by == e.args.revealBy:
+            if state.pending != kind or state.requester is None:
+                continue
+            if state.requester == e.args.requester and state.reveal_by == e.args.revealBy:
                 requests.append(OpenRequest(round_no, slot, kind, state.requester, state.reveal_by))
         return requests
 
@@ -482,7 +500,7 @@ class Coordinator:
         the coordinator can be decoded."""
         w3 = self.chain.w3
         try:
-            tx = w3.eth.get_transaction(tx_hash)
+            tx = w3.eth.get_transaction(HexStr(tx_hash))
         except TransactionNotFound as exc:
             raise ChainError(f"the opening transaction {tx_hash} is not on the chain") from exc
         if tx["to"] is None or w3.to_checksum_address(tx["to"]) != self.address:
@@ -659,6 +677,38 @@ class Coordinator:
         return committed, used, int(usable_from)
 
     # events -----------------------------------------------------------------
+    def pending_proofs(self, from_block: int = 0, to_block: int | None = None) -> list[PendingProof]:
+        """The optimistic submissions (ProofPending) in these blocks, oldest first, each with the
+        submitter and commitments decoded from its transaction."""
+        events = self.contract.events.ProofPending.get_logs(from_block=from_block, to_block=to_block or "latest")
+        pending = []
+        for e in events:
+            tx = self.chain.w3.eth.get_transaction(e.transactionHash)
+            _, args = self.contract.decode_function_input(tx["input"])
+            pending.append(
+                PendingProof(
+                    e.args.round,
+                    e.args.slot,
+                    bytes(e.args.proofSha256),
+                    tx["from"],
+                    bytes(args["commitments"]),
+                    e.blockNumber,
+                    e.transactionHash.to_0x_hex(),
+                )
+            )
+        return pending
+
+    def slashed_updates(self) -> set[tuple[int, int, str]]:
+        """(round, slot, client) of every slashed update (UpdateSlashed events)."""
+        return {
+            (e.args.round, e.args.slot, e.args.client)
+            for e in self.contract.events.UpdateSlashed.get_logs(from_block=0)
+        }
+
+    def slashed_in(self, receipt: Any) -> bool:
+        """Whether a transaction's receipt carries an UpdateSlashed event of this coordinator."""
+        return bool(self.contract.events.UpdateSlashed().process_receipt(receipt))
+
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
         records = [AcceptedUpdate.from_event(e) for e in self.contract.events.UpdateAccepted.get_logs(from_block=0)]
         return [r for r in records if round_no is None or r.round == round_no]

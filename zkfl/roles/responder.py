@@ -19,13 +19,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from zkfl.chain.coordinator import MODEL_SLOT, PROOF_REQUEST, Coordinator, OpenRequest
+from zkfl.chain.coordinator import MODEL_SLOT, PROOF_REQUEST, Coordinator, OpenRequest, PendingProof
 from zkfl.errors import ChainError, StoreError, ZkflError
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import opening_values, starts_with_claim
@@ -112,23 +111,15 @@ def answer_request(
         return _skipped(base, str(exc))
 
 
-def submitted_claim(coordinator: Coordinator, event: Any) -> tuple[str, bytes]:
-    """(submitter, commitments) of an optimistic submission, from its ProofPending event's
-    transaction: the chain keeps only their hash, the calldata has them."""
-    tx = coordinator.chain.w3.eth.get_transaction(event.transactionHash)
-    _, args = coordinator.contract.decode_function_input(tx["input"])
-    return tx["from"], bytes(args["commitments"])
-
-
 # ---------------------------------------------------------------- proofs
 
 
 def _reveal(
     coordinator: Coordinator, store: ArtifactStore, signer: LocalAccount, request: OpenRequest, held: Held, base: Answer
 ) -> Answer:
-    event = _proof_pending(coordinator, request.round, request.slot)
-    _, commitments = submitted_claim(coordinator, event)
-    proof, source = _fetch_proof(store, bytes(event.args.proofSha256), held)
+    pending = _proof_pending(coordinator, request.round, request.slot)
+    commitments = pending.commitments
+    proof, source = _fetch_proof(store, pending.proof_sha256, held)
     if not starts_with_claim(proof, commitments):
         return _skipped(
             base, "the proof with the submitted SHA-256 does not start with the submitted commitments", source
@@ -137,14 +128,10 @@ def _reveal(
     return _sent(base, receipt, f"revealed the proof ({len(proof)} bytes)", source)
 
 
-def _proof_pending(coordinator: Coordinator, round_no: int, slot: int) -> Any:
+def _proof_pending(coordinator: Coordinator, round_no: int, slot: int) -> PendingProof:
     """The ProofPending event of the update now in a slot (a slot freed by a slashing may be
     taken and submitted to again in the same round: the last one is the current one)."""
-    events = [
-        e
-        for e in coordinator.contract.events.ProofPending.get_logs(from_block=0)
-        if e.args.round == round_no and e.args.slot == slot
-    ]
+    events = [p for p in coordinator.pending_proofs() if p.round == round_no and p.slot == slot]
     if not events:
         raise ChainError(f"round {round_no} slot {slot} has no optimistic submission (ProofPending) to reveal")
     return events[-1]

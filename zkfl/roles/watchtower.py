@@ -36,13 +36,13 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from zkfl.chain.coordinator import Coordinator
+from zkfl.chain.coordinator import Coordinator, PendingProof
 from zkfl.chain.rpc import connect
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.federation.manifest import commitment_key_of, load_manifest, verifier_keys
 from zkfl.protocol import starts_with_claim
-from zkfl.roles.responder import PROOF, Answer, answer_requests, submitted_claim
+from zkfl.roles.responder import PROOF, Answer, answer_requests
 from zkfl.store.artifacts import ArtifactStore, open_store
 from zkfl.store.cid import raw_cid
 from zkfl.verification.proofs import verify_offchain
@@ -105,9 +105,9 @@ class Watchtower:
         latest = self.coordinator.chain.w3.eth.block_number
         reports = []
         if latest >= self.next_block:
-            events = self.coordinator.contract.events.ProofPending.get_logs(from_block=self.next_block, to_block=latest)
+            pending = self.coordinator.pending_proofs(self.next_block, latest)
             self.next_block = latest + 1
-            reports = self._seen([self.check(event) for event in events])
+            reports = self._seen([self.check(p) for p in pending])
         reports += self._seen(self._answer_open_requests())
         return reports + self._seen([r for r in map(self._follow_up, list(self.requested)) if r is not None])
 
@@ -116,15 +116,15 @@ class Watchtower:
             self.seen[(report.round, report.slot)] = report
         return reports
 
-    def check(self, event: Any) -> WatchedUpdate:
-        client, commitments = submitted_claim(self.coordinator, event)
-        cid = raw_cid(bytes(event.args.proofSha256))
-        seen = dict(
-            round=event.args.round,
-            slot=event.args.slot,
-            client=client,
-            submission_tx=event.transactionHash.to_0x_hex(),
-            submission_block=event.blockNumber,
+    def check(self, pending: PendingProof) -> WatchedUpdate:
+        commitments = pending.commitments
+        cid = raw_cid(pending.proof_sha256)
+        seen: dict[str, Any] = dict(  # the fields every report on this submission shares
+            round=pending.round,
+            slot=pending.slot,
+            client=pending.client,
+            submission_tx=pending.tx_hash,
+            submission_block=pending.block,
             proof_cid=cid,
         )
         try:
@@ -152,7 +152,7 @@ class Watchtower:
             receipt = self.coordinator.challenge(self.signer, seen.round, seen.slot, commitments, proof)
         except ZkflError as exc:
             return _with(seen, outcome=f"not challenged: {exc}")
-        slashed = self.coordinator.contract.events.UpdateSlashed().process_receipt(receipt)
+        slashed = self.coordinator.slashed_in(receipt)
         return _acted(seen, receipt, "slashed" if slashed else "defended")
 
     def _request(self, seen: WatchedUpdate) -> WatchedUpdate:
@@ -215,8 +215,8 @@ class Watchtower:
                 verdict=VALID if kept else INVALID,
                 outcome="revealed and verified on-chain" if kept else "slashed",
             )
-        if coordinator.chain.w3.eth.block_number <= request[1]:
-            return None
+        if coordinator.chain.w3.eth.block_number <= request[1] or self.signer is None:
+            return None  # still revealable (and only a watchtower with a key makes requests: `_request`)
         try:
             receipt = coordinator.settle_unanswered(self.signer, *key)
         except ZkflError as exc:
@@ -271,8 +271,9 @@ def watch(
         for update in tower.poll():
             watched[update.submission_tx] = update
             on_update(update)
-        for answer in tower.answers[known:] if on_answer else ():
-            on_answer(answer)
+        if on_answer is not None:
+            for answer in tower.answers[known:]:
+                on_answer(answer)
         if once or (until_round is not None and tower.coordinator.current_round >= until_round):
             return list(watched.values())
         time.sleep(interval)
