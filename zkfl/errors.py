@@ -6,7 +6,8 @@ Everything else is bad input, a missing artifact or a refusal (exit 2).
 
     ZkflError
     ├── ConfigError            a configuration, shape, scale or data value the circuit cannot take
-    │   └── DataRangeError     data whose training step would leave the circuit's number range
+    │   ├── DataRangeError     data whose training step would leave the circuit's number range
+    │   └── AggregationRangeError  a tree's partial sums would leave what its circuits represent
     ├── ArtifactError          a file zkFL needs is missing or corrupt
     ├── StoreError             the store cannot store or return an artifact
     ├── ChainError             the chain rejected a transaction or cannot be reached

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
-    """One check. `check` is a stable id (documented in README, "Audit report"); `scope` says where
+    """One check. `check` is a stable id (each is listed in docs/audit.md, "Check ids"); `scope` says where
     ("federation", "round 3", "round 3 slot 1"); `detail` is the evidence or the precise reason."""
 
     check: str
