@@ -1,5 +1,5 @@
-"""The audit report: typed records, one JSON form with a versioned schema (documented in the README,
-"Audit report"), and a Markdown page with the per-round table and the accuracy plot."""
+"""The audit report: typed records, one JSON form with a versioned schema (documented in docs/audit.md,
+"Report"), and a Markdown page with the per-round table and the accuracy plot."""
 
 from __future__ import annotations
 
@@ -130,11 +130,11 @@ def markdown(report: AuditReport) -> str:
         if r.skipped:
             start = "the model before it" if r.model_rolled_back else "the same model"
             lines.append(f"| {r.round} | skipped | — | next round from {start} | — | n/a | n/a | n/a | — |")
-    exact = [r for r in report.rounds if r.aggregation]
+    aggregations = [r.aggregation for r in report.rounds if r.aggregation]
     lines += [
         "",
         (
-            f"FedAvg recomputed in fixed point: {sum(r.aggregation.fedavg_exact for r in exact)} of {len(exact)} "
+            f"FedAvg recomputed in fixed point: {sum(a.fedavg_exact for a in aggregations)} of {len(aggregations)} "
             "aggregations equal the published model bit for bit."
         ),
         "",

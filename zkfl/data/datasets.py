@@ -28,7 +28,7 @@ def write_digits(
     scaled to [0, 1]).
 
     Centering is what lets logistic regression learn this much in 10 short rounds: on raw [0, 1]
-    pixels float FedAvg ends at 84-90 % on this split, on centered ones at 92-94 % (README). The
+    pixels float FedAvg ends at 84-90 % on this split, on centered ones at 92-94 % (docs/benchmarks.md). The
     per-pixel mean stands for normalization constants a federation publishes, as MNIST's are."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split

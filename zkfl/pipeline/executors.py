@@ -19,12 +19,12 @@ from typing import Protocol
 from zkfl.atomic import write_atomic
 from zkfl.circuits import PartialSumSpec
 from zkfl.errors import ConfigError
-from zkfl.roles.aggregator import AcceptedVector, LeafResult, sum_and_prove
+from zkfl.roles.aggregator import LeafResult, SlotUpdate, sum_and_prove
 from zkfl.zk.prover import CircuitKeys, Proof
 
 PROVER_MEMORY_PER_PK_BYTE = 4
 """A leaf proof's peak memory, in bytes per byte of its proving key, plus PROVER_MEMORY_BASE
-(measured by bench/scale.py: see the README)."""
+(measured by bench/scale.py: see docs/benchmarks.md)."""
 PROVER_MEMORY_BASE = 512 * 2**20
 
 
@@ -35,7 +35,7 @@ class LeafJob:
     leaf: int
     keys: CircuitKeys
     spec: PartialSumSpec
-    slots: tuple[AcceptedVector | None, ...]
+    slots: tuple[SlotUpdate | None, ...]
     proof_path: Path
 
 
