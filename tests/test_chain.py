@@ -114,7 +114,7 @@ def test_linked_two_round_federation_on_chain(
     coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model")
     assert coordinator.current_round == 1
     assert coordinator.round(0).finalized
-    commit = logreg_circuits.commitments.commit
+    commit = logreg_circuits.commitments.commitment_hash
     assert coordinator.round(1).model_hash == full_round.aggregate.global_hash == commit(full_round.aggregate.weights)
 
     # round 1: client 1 stays away; after the deadline the aggregator finalizes with the others
@@ -662,7 +662,7 @@ def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(
 def test_unreachable_rpc_is_a_clear_error() -> None:
     from zkfl.chain.rpc import connect
 
-    with pytest.raises(ChainError, match="cannot reach a JSON-RPC node at http://127.0.0.1:9"):
+    with pytest.raises(ChainError, match=r"cannot reach a JSON-RPC node at http://127\.0\.0\.1:9"):
         connect("http://127.0.0.1:9", timeout=2)
 
 

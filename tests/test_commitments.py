@@ -18,7 +18,7 @@ pytestmark = pytest.mark.prover
 
 
 def test_a_commitment_sees_every_element_and_its_order(logreg_circuits: CircuitSet) -> None:
-    commit = logreg_circuits.commitments.commit
+    commit = logreg_circuits.commitments.commitment_hash
     base = commit(np.array([1, 2, 3]))
     assert commit(np.array([1, 2, 4])) != base
     assert commit(np.array([2, 1, 3])) != base
@@ -38,7 +38,7 @@ def test_same_data_with_different_salt_commits_differently(logreg_circuits: Circ
     first, second = make_client_data(LOGREG, x, y), make_client_data(LOGREG, x, y)
     assert np.array_equal(first.features, second.features)
     key = logreg_circuits.commitments
-    assert first.commitment(key, LOGREG) != second.commitment(key, LOGREG)
+    assert first.commitment_hash(key, LOGREG) != second.commitment_hash(key, LOGREG)
 
 
 def test_the_context_commitment_is_what_the_coordinators_ec_arithmetic_computes(logreg_circuits: CircuitSet) -> None:

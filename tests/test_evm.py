@@ -23,7 +23,7 @@ def test_compile_returns_abi_and_bytecode_and_caches(tmp_path: Path) -> None:
 
 
 def test_compile_error_names_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="(?s)Solidity compilation failed:.*Undeclared identifier"):
+    with pytest.raises(ConfigError, match=r"(?s)Solidity compilation failed:.*Undeclared identifier"):
         compile_sources(
             {"Bad.sol": "pragma solidity ^0.8.20; contract Bad { function f() external { y = 1; } }"}, tmp_path
         )

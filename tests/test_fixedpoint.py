@@ -43,7 +43,7 @@ def test_dequantize_inverts_quantize_on_the_grid() -> None:
 
 
 def test_out_of_range_value_is_refused_with_its_magnitude() -> None:
-    with pytest.raises(ConfigError, match="out of range: .*4097"):
+    with pytest.raises(ConfigError, match=r"out of range: .*4097"):
         quantize([4097.0])
 
 

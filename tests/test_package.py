@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOGREG, SLOTS
+from helpers import use_session_cache
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.prover
@@ -165,7 +166,7 @@ def test_the_installed_cli_deploys_and_reads_a_federation(
         "--json",
     )
     assert created.returncode == 0, created.stderr[-2000:]
-    (workspace / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    use_session_cache(workspace, cache_dir)
     try:
         setup = installed.run(installed.zkfl, "setup", "-w", workspace, "--json")
         assert setup.returncode == 0, setup.stderr[-3000:]

@@ -208,7 +208,7 @@ def test_a_root_over_a_missing_leaf_is_refused(
 def test_a_partial_sum_overflow_is_refused_before_proving(tree_circuits: CircuitSet, tmp_path: Path) -> None:
     big = np.append(np.full(LOGREG.num_params, 3_000 << 12), LOGREG.sample_count << 12)  # 3000 + 3000 > 4096
     updates = [AcceptedVector(big, tree_circuits.commitments.commitment_hash(big))] * 2
-    with pytest.raises(AggregationRangeError, match="leaf 0's partial sum leaves the circuits' range.*smaller leaves"):
+    with pytest.raises(AggregationRangeError, match=r"leaf 0's partial sum leaves the circuits' range.*smaller leaves"):
         sum_and_prove(tree_circuits.leaf, tree_circuits.partial_sum, 0, updates, tmp_path / "leaf.json")
     assert not (tmp_path / "leaf.json").exists()
 

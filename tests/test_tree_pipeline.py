@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import LOGREG
-from test_cli import write_data
+from helpers import use_session_cache, write_data
 
 from zkfl.audit.audit_report import AuditReport
 from zkfl.audit.auditor import AuditOptions, audit_federation
 from zkfl.fedavg import fixed_point_fedavg
 from zkfl.pipeline import prove_update, run_federation, submit_update
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+from zkfl.pipeline.devnet_clock import DevnetClock
 from zkfl.pipeline.executors import LeafJob, RayExecutor, SerialExecutor
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 from zkfl.roles.aggregator import LeafResult
@@ -37,7 +38,7 @@ class TreeRuns:
 
 def _workspace(root: Path, cache_dir: Path) -> Workspace:
     ws, _ = Workspace.init(root, WorkspaceConfig(LOGREG, slots=4, leaf_slots=2))
-    (root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    use_session_cache(root, cache_dir)
     return ws
 
 
@@ -111,7 +112,7 @@ def test_an_aggregation_stopped_midway_resumes_without_proving_a_finished_leaf_a
     for name in ws.client_names():
         prove_update(ws, name)
         submit_update(ws, name)
-    wait_until_finalizable(ws, 1)
+    wait_until_finalizable(ws, 1, clock=DevnetClock(ws.chain))
     with pytest.raises(KeyboardInterrupt):
         aggregate_round(ws, executor=_StopsAfterOneLeaf())
     assert ws.coordinator().current_round == 1 and len(list((ws.state_dir / "rounds").glob("1-leaf-*.json"))) == 1

@@ -134,9 +134,9 @@ def test_batches_cover_the_data_and_never_share_a_commitment(logreg_circuits, tm
     batches = make_batches(LOGREG, x, y, 5, np.random.default_rng(0))  # more batches than one pass holds
     first_pass = np.concatenate([b.features[:, 0] for b in batches[:3]])
     assert sorted(first_pass) == sorted(np.round(x[:, 0] * 4096).astype(int))  # disjoint, covering pass
-    assert len({b.commitment(key, LOGREG) for b in batches}) == 5
+    assert len({b.commitment_hash(key, LOGREG) for b in batches}) == 5
     save_batches(tmp_path / "b.npz", batches)
-    assert [b.commitment(key, LOGREG) for b in load_batches(tmp_path / "b.npz")] == [
-        b.commitment(key, LOGREG) for b in batches
+    assert [b.commitment_hash(key, LOGREG) for b in load_batches(tmp_path / "b.npz")] == [
+        b.commitment_hash(key, LOGREG) for b in batches
     ]
     assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o600
