@@ -5,13 +5,29 @@ setup:
 	@bash scripts/bootstrap.sh
 
 ROUNDS ?= 10
+STORE ?= local
+IPFS_PORT ?= 5001
 
 ## demo: the main job — a verifiable federation on the digits data, end to end, with a report.
+## `make demo STORE=ipfs`: the artifacts on a local IPFS node instead (scripts/ipfs.sh starts it on
+## IPFS_PORT, repository .zkfl-ipfs/, and stops it afterwards unless it was already running), in the
+## workspace runs/digits-ipfs.
 demo: setup
+ifeq ($(STORE),local)
 	.venv/bin/python examples/digits.py --rounds $(ROUNDS)
+else ifeq ($(STORE),ipfs)
+	@bash -c 'set -euo pipefail; \
+		scripts/ipfs.sh status >/dev/null 2>&1 || trap "scripts/ipfs.sh stop" EXIT; \
+		url=$$(scripts/ipfs.sh start --port $(IPFS_PORT)); echo "IPFS node: $$url"; \
+		.venv/bin/python examples/digits.py --rounds $(ROUNDS) --ipfs-api "$$url" --workspace runs/digits-ipfs'
+else
+	$(error STORE must be local or ipfs, got "$(STORE)")
+endif
 
-## test: the whole test suite (real ezkl proofs on small circuits).
+## test: type-check the package (mypy, configured in pyproject.toml), then the whole test suite (real
+## ezkl proofs on small circuits).
 test: setup
+	.venv/bin/mypy
 	.venv/bin/python -m pytest
 
 ## flower-sim: the digits federation as a Flower app on Flower's simulation engine (Ray), 4 SuperNodes.

@@ -11,12 +11,16 @@ whole federation in a fresh process that has only the RPC URL, the coordinator a
 store (reports/audit/); the script exits 1 if the audit fails.
 
     python examples/digits.py [--rounds 10] [--clients 4] [--family logreg|mlp] [--workspace DIR]
-                              [--verification eager|optimistic]
+                              [--verification eager|optimistic] [--ipfs-api URL]
 
 With `--verification optimistic` the coordinator accepts each update with its proof's commitments
 and SHA-256 only, and a watchtower (`zkfl watch`, its own process and key) verifies every proof
 from the store beside the federation, ready to challenge; each round is finalized after its
 challenge window. The watchtower's report is reports/watchtower.jsonl.
+
+With `--ipfs-api URL` every artifact (models, updates, proofs, the manifest and SRS, the report)
+goes to that IPFS node instead of the workspace's store/, and the watchtower and the auditor read
+them from there; `make demo STORE=ipfs` starts a local node (scripts/ipfs.sh) for it.
 
 Re-running continues an interrupted run. Afterwards: `zkfl status -w DIR`, `zkfl verify -w DIR --round 0`.
 """
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (smaller: less IID)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verification", choices=[EAGER, OPTIMISTIC], default=EAGER)
+    parser.add_argument("--ipfs-api", default="", help="IPFS HTTP API URL for artifacts (default: the workspace store)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ezkl").setLevel(logging.ERROR)  # calibration's fidelity tables
@@ -72,6 +77,7 @@ def main() -> None:
         TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
         slots=args.clients,
         terms=FederationTerms(verification=args.verification),
+        ipfs_api=args.ipfs_api,
     )
     ws, _ = Workspace.init(args.workspace, config)
     data_files, test_file = write_digits(ws.root / "data", args.clients, args.alpha, args.seed)
@@ -133,7 +139,7 @@ def start_watchtower(ws: Workspace, rounds: int) -> subprocess.Popen:
         "--coordinator",
         ws.deployment()["coordinator"],
         "--store",
-        str(ws.root / "store"),
+        store_location(ws),
         "--until-round",
         str(rounds),
         "--json",
@@ -164,6 +170,11 @@ def finish_watchtower(watchtower: subprocess.Popen, report: Path) -> dict:
     }
 
 
+def store_location(ws: Workspace) -> str:
+    """Where the federation's artifacts are, for another process: the IPFS API, or the store directory."""
+    return ws.config.ipfs_api or str(ws.root / "store")
+
+
 def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:
     """`zkfl audit` in a fresh process given only the RPC URL, the coordinator address and the store."""
     command = [
@@ -174,7 +185,7 @@ def audit_as_outsider(ws: Workspace, eval_file: Path) -> dict:
         "--coordinator",
         ws.deployment()["coordinator"],
         "--store",
-        str(ws.root / "store"),
+        store_location(ws),
         "--eval",
         str(eval_file),
         "--out",

@@ -3,6 +3,7 @@
 #   node_modules/   the pinned EVM toolchain from package-lock.json: anvil and solc-js
 #   .venv/          Python 3.11 with the pinned ezkl, the CPU build of torch, and pyproject.toml's deps
 #   zkfl/contracts/compiled.json   zkFL's contracts compiled by the pinned solc-js (package data)
+#   tools/ipfs/node_modules/   a pinned IPFS node (js-ipfs) for the IPFS store's tests and `make demo STORE=ipfs`
 # The npm and pip parts are reinstalled only when their manifest changed since the last install.
 # The toolchain comes first: building the zkfl package compiles its contracts with solc-js.
 set -euo pipefail
@@ -21,6 +22,17 @@ if [ ! -f "$js_stamp" ]; then
     NODE_PATH=node_modules node zkfl/contracts/solc.js --version >/dev/null
     rm -f node_modules/.installed-*
     touch "$js_stamp"
+fi
+
+ipfs_stamp="tools/ipfs/node_modules/.installed-$(cat tools/ipfs/package.json tools/ipfs/package-lock.json | sha256sum | cut -c1-16)"
+if [ ! -f "$ipfs_stamp" ]; then
+    # js-ipfs (npm `ipfs`, archived but a full node with Kubo's RPC API) at the lockfile's versions, in
+    # tools/ipfs/ only (minutes, once). `npm ci` refuses this lockfile (it lacks an optional native
+    # dependency), so `npm install` from it, without optional packages or install scripts.
+    (cd tools/ipfs && npm install --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
+    tools/ipfs/node_modules/.bin/jsipfs --version >/dev/null
+    rm -f tools/ipfs/node_modules/.installed-*
+    touch "$ipfs_stamp"
 fi
 
 py_stamp=".venv/.installed-$(sha256sum pyproject.toml setup.py | sha256sum | cut -c1-16)"

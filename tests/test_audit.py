@@ -810,19 +810,10 @@ def test_audit_of_what_cannot_be_read_exits_2_naming_it(
 
 def test_audit_reads_the_store_through_an_ipfs_api(clean: Federation, chain: Chain) -> None:
     """The same federation audited from an IPFS node's block API (a fake Kubo serving the store's blocks)."""
-    from test_store import _FakeKubo
+    from helpers import fake_kubo
 
     blocks = {path.name: path.read_bytes() for path in (clean.store / "blocks").iterdir()}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Kubo", (_FakeKubo,), {"blocks": blocks}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        report = audit_federation(
-            chain.rpc_url,
-            clean.coordinator,
-            f"http://127.0.0.1:{server.server_address[1]}",
-            AuditOptions(onchain=False),
-        )
-    finally:
-        server.shutdown()
+    with fake_kubo(blocks) as kubo:
+        report = audit_federation(chain.rpc_url, clean.coordinator, kubo.url, AuditOptions(onchain=False))
     assert report.ok, report.reason
     assert report.federation["rounds_finalized"] == 2 and all(r.aggregation.fedavg_exact for r in report.rounds[:2])
