@@ -1,5 +1,5 @@
 # The two entry points of the project. Both set everything up on a fresh machine.
-.PHONY: demo test bench setup flower-sim flower-deployment
+.PHONY: demo test check bench setup flower-sim flower-deployment
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -24,11 +24,17 @@ else
 	$(error STORE must be local or ipfs, got "$(STORE)")
 endif
 
-## test: type-check the package (mypy, configured in pyproject.toml), then the whole test suite (real
-## ezkl proofs on small circuits).
-test: setup
-	.venv/bin/mypy
+## test: lint and format (ruff), types (mypy), the documentation site (mkdocs --strict), then the
+## whole test suite (real ezkl proofs on small circuits). `.ci/run` calls this.
+test: setup check
 	.venv/bin/python -m pytest
+
+## check: the fast gates of `make test` on their own (configured in pyproject.toml and mkdocs.yml).
+check: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir build/site
 
 ## flower-sim: the digits federation as a Flower app on Flower's simulation engine (Ray), 4 SuperNodes.
 flower-sim: setup

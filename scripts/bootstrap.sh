@@ -25,7 +25,7 @@ if [ ! -f "$js_stamp" ]; then
 fi
 
 ipfs_stamp="tools/ipfs/node_modules/.installed-$(cat tools/ipfs/package.json tools/ipfs/package-lock.json | sha256sum | cut -c1-16)"
-if [ ! -f "$ipfs_stamp" ]; then
+install_ipfs() {
     # js-ipfs (npm `ipfs`, archived but a full node with Kubo's RPC API) at the lockfile's versions, in
     # tools/ipfs/ only (minutes, once). `npm ci` refuses this lockfile (it lacks an optional native
     # dependency), so `npm install` from it, without optional packages or install scripts.
@@ -33,6 +33,12 @@ if [ ! -f "$ipfs_stamp" ]; then
     tools/ipfs/node_modules/.bin/jsipfs --version >/dev/null
     rm -f tools/ipfs/node_modules/.installed-*
     touch "$ipfs_stamp"
+}
+ipfs_job=""
+if [ ! -f "$ipfs_stamp" ]; then
+    # downloads in the background while pip installs (both are mostly waiting on the registries)
+    install_ipfs > .ipfs-install.log 2>&1 &
+    ipfs_job=$!
 fi
 
 py_stamp=".venv/.installed-$(sha256sum pyproject.toml setup.py | sha256sum | cut -c1-16)"
@@ -48,3 +54,8 @@ fi
 
 # an edited contract is recompiled here (a no-op while compiled.json matches the sources)
 .venv/bin/python -m zkfl.evm.contracts >/dev/null
+
+if [ -n "$ipfs_job" ]; then
+    wait "$ipfs_job" || { cat .ipfs-install.log >&2; echo "installing the IPFS node failed (log above)" >&2; exit 1; }
+    rm -f .ipfs-install.log
+fi
