@@ -205,6 +205,7 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | N
     from zkfl.federation.terms import FederationTerms
     from zkfl.pipeline import prove_update, register_client, setup_federation, submit_update
     from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+    from zkfl.pipeline.devnet_clock import driving_clock
     from zkfl.pipeline.executors import executor_named
     from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
@@ -233,7 +234,7 @@ def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | N
                     prove_update(ws, name)
                     submit_update(ws, name)
                 clients_seconds = time.perf_counter() - start
-                wait_until_finalizable(ws, round_no)
+                wait_until_finalizable(ws, round_no, clock=driving_clock(ws))
                 start = time.perf_counter()
                 outcome = aggregate_round(ws, log, executor)
                 coordinator = ws.coordinator()

@@ -102,7 +102,7 @@ def check_partial_sum(partial: FixedArray, leaf: int, leaf_slots: int) -> None:
         )
 
 
-def weighted_mean(models: Sequence[np.ndarray], counts: Sequence[float]) -> np.ndarray:
+def weighted_mean(models: Sequence[np.ndarray], counts: Sequence[float] | np.ndarray) -> np.ndarray:
     """Float64 FedAvg: the mean of float models weighted by their sample counts."""
     weights = np.asarray(counts, dtype=np.float64)
     return weights @ np.stack([np.asarray(m, dtype=np.float64) for m in models]) / weights.sum()

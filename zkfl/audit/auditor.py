@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
@@ -182,8 +183,8 @@ def check_coordinator_code(
     if log.creation_tx is None:
         findings.add("coordinator-code", "federation", False, "no creation transaction in the event log")
         return
-    tx = w3.eth.get_transaction(log.creation_tx)
-    created = w3.eth.get_transaction_receipt(log.creation_tx)["contractAddress"]
+    tx = w3.eth.get_transaction(HexStr(log.creation_tx))
+    created = w3.eth.get_transaction_receipt(HexStr(log.creation_tx))["contractAddress"]
     if created != coordinator.address:
         findings.add(
             "coordinator-code",
@@ -194,7 +195,7 @@ def check_coordinator_code(
         )
         return
     data, code = bytes(tx["input"]), bytes.fromhex(coordinator.artifact.bytecode[2:])
-    if tx["to"] is not None or not data.startswith(code):
+    if tx.get("to") is not None or not data.startswith(code):  # a creation has no `to`
         findings.add(
             "coordinator-code",
             "federation",

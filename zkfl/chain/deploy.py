@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 
 from zkfl.chain.coordinator import MESSAGES
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.circuits.kinds import CircuitKind
-from zkfl.errors import ConfigError
+from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_verifier, data_contract_code
@@ -123,12 +124,17 @@ class DeployedVerifier:
     deploy_gas: int
 
 
-def deploy_contract(chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any) -> tuple[str, int]:
+def deploy_contract(
+    chain: Chain, signer: LocalAccount, artifact: ContractArtifact, *args: Any
+) -> tuple[ChecksumAddress, int]:
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     receipt = transact(
         chain, signer, factory.constructor(*args), ErrorDecoder([artifact.abi], MESSAGES), f"deploying {artifact.name}"
     )
-    return receipt["contractAddress"], receipt["gasUsed"]
+    address = receipt["contractAddress"]
+    if address is None:
+        raise ChainError(f"deploying {artifact.name}: the transaction's receipt names no contract; check the RPC node")
+    return address, receipt["gasUsed"]
 
 
 def deploy_circuit_verifier(

@@ -13,7 +13,7 @@ Contract of a family, relied on by the training step and its calibration:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import Field, asdict, dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,11 +46,12 @@ class ModelFamily(ABC):
     """A classifier over `features` inputs and `classes` outputs; subclasses are frozen dataclasses."""
 
     name: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every family is a dataclass (`fields`, `asdict`)
     features: int
     classes: int
 
     def __post_init__(self) -> None:
-        for field in fields(self):  # type: ignore[arg-type]
+        for field in fields(self):
             value = getattr(self, field.name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{self.name}: {field.name} must be a positive integer, got {value!r}")
@@ -102,7 +103,7 @@ class ModelFamily(ABC):
         return blocks
 
     def to_json(self) -> dict[str, Any]:
-        return {"family": self.name, **asdict(self)}  # type: ignore[call-overload]
+        return {"family": self.name, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def model_from_json(body: dict[str, Any]) -> ModelFamily:
     if name not in FAMILIES:
         raise ConfigError(f"unknown model family {name!r}; expected one of: {', '.join(FAMILIES)}")
     family = FAMILIES[name]
-    known = [f.name for f in fields(family)]  # type: ignore[arg-type]
+    known = [f.name for f in fields(family)]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(

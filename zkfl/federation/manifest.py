@@ -77,7 +77,7 @@ class FederationManifest:
     def fedavg(self) -> FedAvgSpec:
         return fedavg_spec(self.training, self.shape)
 
-    def entries(self) -> dict[str, CircuitEntry]:
+    def entries(self) -> dict[CircuitKind, CircuitEntry]:
         """Each circuit's entry by kind (a leaf only for a tree)."""
         leaf = {CircuitKind.LEAF: self.leaf} if self.leaf else {}
         return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator, **leaf}
@@ -131,7 +131,8 @@ def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[byt
     """The manifest's canonical bytes and the artifacts it names ({cid: bytes}). An eager
     federation's manifest has no `verification` key (it reads as eager), and a flat one no
     `leaf_slots` or `leaf`, so they are the same as before either existed."""
-    entries, blobs = {}, {}
+    entries: dict[CircuitKind, CircuitEntry] = {}
+    blobs: dict[str, bytes] = {}
     for kind, keys in circuits.keys_by_kind().items():
         entries[kind], circuit_blobs = _entry(keys)
         blobs |= circuit_blobs

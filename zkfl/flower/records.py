@@ -61,10 +61,13 @@ class SubmissionReceipt:
             raise ConfigError(f"the reply has no {RECEIPT!r} receipt: it does not come from a zkFL client app")
         record = content.config_records[RECEIPT]
         try:
+            round_number = record["round"]
+            if not isinstance(round_number, int):
+                raise TypeError(f"round {round_number!r} is not an int")
             return cls(
                 str(record["client"]),
                 str(record["address"]),
-                int(record["round"]),
+                round_number,
                 int(str(record["update_hash"]), 16),
                 str(record["update_cid"]),
                 str(record["submit_tx"]),

@@ -36,6 +36,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import ZkflError
 from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceipt, model_record, weights_of
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+from zkfl.pipeline.devnet_clock import driving_clock
 from zkfl.pipeline.round_model import open_round_model, round_model
 from zkfl.pipeline.workspace import Workspace
 from zkfl.protocol import checked_vector
@@ -118,7 +119,9 @@ class ZkFedAvg(Strategy):
             )
         if self.ws.config.terms.optimistic:
             log(INFO, "ZkFedAvg round %d: finalizing after the challenge window", round_no)
-        closed = wait_until_finalizable(self.ws, round_no, held=_replied_updates(replies))
+        closed = wait_until_finalizable(  # on the workspace's devnet, the strategy makes the blocks
+            self.ws, round_no, held=_replied_updates(replies), clock=driving_clock(self.ws)
+        )
         if closed.closed:
             log(WARNING, "ZkFedAvg round %d was closed while waiting (skipped: %s)", round_no, closed.skipped)
             return None, MetricRecord({"accepted": 0, "replies-kept": len(kept), **_counts(dropped)})
@@ -231,9 +234,10 @@ def _timings(kept: list[Message], aggregate_started: float, round_started: float
     strategy's aggregation, and the kept clients' train handlers (their longest and their sum)."""
     now = time.perf_counter()
     clients = [
-        float(r.content.metric_records[METRICS][TRAIN_SECONDS])
+        float(seconds)
         for r in kept
-        if METRICS in r.content.metric_records and TRAIN_SECONDS in r.content.metric_records[METRICS]
+        if METRICS in r.content.metric_records
+        and isinstance(seconds := r.content.metric_records[METRICS].get(TRAIN_SECONDS), int | float)
     ]
     timings = {
         "aggregate-seconds": round(now - aggregate_started, 2),

@@ -12,7 +12,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from eth_typing import HexStr
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from zkfl.chain.coordinator import Coordinator
@@ -42,7 +44,7 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
     """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`), aggregateLeaf or
     finalizeRound transaction of `coordinator`."""
     w3 = coordinator.chain.w3
-    tx = w3.eth.get_transaction(tx_hash)
+    tx = w3.eth.get_transaction(HexStr(tx_hash))
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
         raise ChainError(f"transaction {tx_hash} was not sent to the coordinator {coordinator.address}")
     function, args = coordinator.contract.decode_function_input(tx["input"])
@@ -54,7 +56,7 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
     }
     if function.fn_name not in kinds:
         raise ChainError(f"transaction {tx_hash} calls {function.fn_name}, not a proof submission")
-    receipt = w3.eth.get_transaction_receipt(tx_hash)
+    receipt = w3.eth.get_transaction_receipt(HexStr(tx_hash))
     if function.fn_name == "submitUpdateOptimistic":
         proof = optimistic_proof(store, bytes(args["commitments"]), bytes(args["proofSha256"]), tx_hash)
     else:
@@ -89,7 +91,7 @@ def optimistic_proof(store: ArtifactStore | None, commitments: bytes, proof_sha2
 
 def write_proof_file(proof: bytes, path: str | os.PathLike[str]) -> Proof:
     """An ezkl proof file from the proof bytes alone (what ezkl's verify reads; no public instances)."""
-    body = {
+    body: dict[str, Any] = {
         "protocol": None,
         "instances": [[]],
         "proof": list(proof),

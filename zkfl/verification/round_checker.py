@@ -120,7 +120,7 @@ class FederationView:
     empty_slot_commitment: int
     federation_id: bytes
     verifiers: dict[CircuitKind, str]  # the deployed verifier the coordinator calls for each kind
-    keys: dict[str, VerifierKeys | None]
+    keys: dict[CircuitKind, VerifierKeys | None]
     commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
     onchain: bool = True  # also eth_call each proof against the deployed verifiers
@@ -135,7 +135,7 @@ class FederationView:
         cls,
         coordinator: Coordinator,
         store: ArtifactStore,
-        keys: dict[str, VerifierKeys | None],
+        keys: dict[CircuitKind, VerifierKeys | None],
         commitments: CommitmentKey | None,
         fedavg: FedAvgSpec | None,
         onchain: bool = True,
@@ -296,13 +296,14 @@ class RoundChecker:
                 vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
                 for s in shape.leaf_slot_range(leaf)
             ]
+            present = [m for m in members if m is not None]
             exact = False
-            if stored is None or any(m is None for m in members):
+            if stored is None or len(present) != len(members):
                 findings.add(
                     "partial-sum", scope, False, "cannot recompute: an update or the partial sum is unavailable"
                 )
             else:
-                exact = bool(np.array_equal(fixed_point_partial_sum(members, stored.size), stored))
+                exact = bool(np.array_equal(fixed_point_partial_sum(present, stored.size), stored))
                 findings.add(
                     "partial-sum",
                     scope,
@@ -353,7 +354,8 @@ class RoundChecker:
             findings.add("fedavg", scope, False, f"cannot recompute: slot(s) {missing} or the next model unavailable")
         else:
             spec = view.fedavg
-            inputs = [vectors[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
+            fetched = {slot: v for slot, v in vectors.items() if v is not None}  # every accepted slot's (none missing)
+            inputs = [fetched[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
             recomputed = (
                 fixed_point_tree_fedavg(inputs, shape.leaf_slots, spec.num_params, spec.sample_count)
                 if shape.is_tree
@@ -494,8 +496,7 @@ class RoundChecker:
         try:
             vector, source = get_vector(self.view.store, cid), cid
         except ZkflError as exc:
-            tx = self.view.log.openings.get(opening) if opening is not None else None
-            if tx is None:
+            if opening is None or (tx := self.view.log.openings.get(opening)) is None:
                 return str(exc)
             try:
                 vector = self.view.coordinator.opened_vector_in(tx, *opening)

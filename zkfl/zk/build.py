@@ -74,7 +74,9 @@ def _aggregation_config(config: ProverConfig) -> ProverConfig:
     return replace(config, range_check_inputs_outputs=False)
 
 
-def export_circuits(spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+def export_circuits(
+    spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]
+) -> dict[CircuitKind, Path]:
     """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
     shape = TreeShape.of(shape)
     out_dir = Path(out_dir)

@@ -128,16 +128,18 @@ def _point_bytes(point: object) -> bytes:
     return b"".join(bytes.fromhex(getattr(point, axis))[::-1] for axis in ("x", "y"))
 
 
-Point = tuple[FQ, FQ]
+Point = tuple[FQ, FQ] | None
+"""A G1 point as py-ecc holds it: None is the point at infinity, which the EVM encodes as (0, 0)."""
 
 
 def _from_bytes(point: bytes) -> Point:
-    return FQ(int.from_bytes(point[:32], "big")), FQ(int.from_bytes(point[32:], "big"))
+    x, y = int.from_bytes(point[:32], "big"), int.from_bytes(point[32:], "big")
+    return None if x == y == 0 else (FQ(x), FQ(y))
 
 
 def _to_bytes(point: Point) -> bytes:
-    return b"".join(int(c).to_bytes(32, "big") for c in point)
+    return bytes(64) if point is None else b"".join(int(c).to_bytes(32, "big") for c in point)
 
 
 def _negate(point: Point) -> Point:
-    return point[0], FQ(field_modulus - int(point[1]))
+    return None if point is None else (point[0], FQ(field_modulus - int(point[1])))
