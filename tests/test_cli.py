@@ -17,13 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 from conftest import LOGREG, SLOTS
+from helpers import use_session_cache, write_data
 
+from zkfl.cli.app import app
 from zkfl.errors import IntegrityError
 from zkfl.pipeline.workspace import Workspace
 from zkfl.store.artifacts import get_vector
 
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
+PROGRESS_LINE = re.compile(r"^ *\d+\.\d s  ")
+"""A progress step on stderr (human mode): seconds since the command started, then the step."""
 pytestmark = pytest.mark.prover
 
 
@@ -47,15 +52,6 @@ def ok(*args: str | Path) -> dict:
     result = zkfl(*args, "--json")
     assert result.code == 0, result.stderr[-3000:]
     return result.json
-
-
-def write_data(path: Path, seed: int, samples: int = 24, features: int = LOGREG.features) -> Path:
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, LOGREG.classes, size=samples)
-    x = rng.uniform(0.0, 0.5, size=(samples, features))
-    x[np.arange(samples), y] += 0.5
-    np.savez(path, x=x, y=y)
-    return path
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_ci
         SLOTS,
     )
     assert created["created"] is True
-    (workspace / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    use_session_cache(workspace, cache_dir)
     data = {name: write_data(root / f"{name}.npz", seed) for seed, name in enumerate(["alice", "bob"])}
     evaluation = write_data(root / "eval.npz", 7, samples=60)
     try:
@@ -134,6 +130,7 @@ def test_two_clients_two_rounds_through_the_cli_are_final_on_chain(cli_run: CliR
     assert cli_run.round0["next_model_hash"] == hex(coordinator.round(1).model_hash)
     status = ok("status", "-w", cli_run.workspace)
     assert status["current_round"] == 2
+    assert status["rpc_url"] == ws.chain.rpc_url and status["coordinator"] == cli_run.setup["coordinator"]
     assert [(c["name"], c["accepted_updates"]) for c in status["clients"]] == [("alice", 2), ("bob", 2)]
 
 
@@ -250,7 +247,7 @@ def test_error_messages_are_printed_verbatim_and_whole(tmp_path: Path) -> None:
     (tmp_path / "zkfl.toml").write_text("[foo]\nx = 1\n")
     result = zkfl("status", "-w", tmp_path)  # stderr is a pipe here, not a terminal
     assert result.code == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert len(lines) == 1, lines  # not wrapped at 80 columns
     assert lines[0].endswith(
         f"{tmp_path / 'zkfl.toml'}: unknown section [foo]; expected model, training, federation, chain, store, prover"
@@ -408,7 +405,12 @@ def test_verify_usage_errors(cli_run: CliRun) -> None:
 
 def test_a_chain_that_is_not_running_is_named(tmp_path: Path) -> None:
     ok("init", tmp_path / "remote", "--rpc-url", "http://127.0.0.1:9")
-    _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "status", "-w", tmp_path / "remote")
+    result = _fails(2, "cannot reach a JSON-RPC node at http://127.0.0.1:9", "status", "-w", tmp_path / "remote")
+    assert result.json["error"] == "ChainError"
+    assert "Start the node" in result.json["message"] and "`zkfl devnet start -w" in result.json["message"]
+    human = zkfl("status", "-w", tmp_path / "remote")
+    assert human.code == 2 and "Traceback" not in human.stderr
+    assert human.stderr.splitlines()[-1] == f"error (ChainError): {result.json['message']}"
 
 
 def test_join_names_an_unreachable_chain_and_leaves_no_workspace(tmp_path: Path) -> None:
@@ -469,20 +471,92 @@ def test_run_needs_data(cli_run: CliRun) -> None:
     assert result.code == 2 and "--data" in result.stderr
 
 
+def _listed_commands(help_text: str) -> list[str]:
+    """The names in the Commands panel of `--help` (the first word of each row; continued lines
+    start with spaces)."""
+    panel = help_text.split("─ Commands ─", 1)[1].split("╰", 1)[0]
+    return [found.group(1) for line in panel.splitlines() if (found := re.match(r"│ (\S+) ", line))]
+
+
 def test_help_documents_every_command() -> None:
-    result = zkfl("--help")
-    for command in (
-        "init",
-        "export",
-        "setup",
-        "join",
-        "register",
-        "prove",
-        "submit",
-        "verify",
-        "aggregate",
-        "status",
-        "run",
-        "watch",
-    ):
-        assert command in result.stdout
+    """`zkfl --help` and `zkfl devnet --help` list exactly the commands the app registers."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    devnet = group.commands["devnet"]
+    assert isinstance(devnet, typer.core.TyperGroup)
+    listed = _listed_commands(zkfl("--help").stdout)
+    assert sorted(listed) == sorted(group.commands) and len(listed) == len(set(listed))
+    assert {"init", "setup", "register", "prove", "submit", "aggregate", "verify", "audit", "devnet"} <= set(listed)
+    listed_devnet = _listed_commands(zkfl("devnet", "--help").stdout)
+    assert sorted(listed_devnet) == sorted(devnet.commands) == ["mine", "start", "stop"]
+
+
+# -------------------------------------------------------------------- Ctrl-C
+
+
+def _status(pid: int) -> dict[str, str]:
+    """A process's /proc status fields (Linux); empty once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return {key: value.strip() for key, value in (line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)}
+
+
+def _prover_processes(pid: int) -> list[int]:
+    """The children of `pid` that multiprocessing spawned to prove (not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            spawned = b"spawn_main" in (entry / "cmdline").read_bytes()
+        except OSError:  # it exited meanwhile
+            continue
+        if spawned and _status(int(entry.name)).get("PPid") == str(pid):
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    state = _status(pid).get("State", "")
+    return bool(state) and not state.startswith("Z")  # a zombie has stopped
+
+
+def test_ctrl_c_stops_a_proof_at_once_and_leaves_no_proof_file(cli_run: CliRun) -> None:
+    """The proof runs in a child process, so Ctrl-C is taken at once (ezkl holds the GIL for the
+    whole proof): exit 130, the prover process gone, no proof file, no round record."""
+    client = cli_run.workspace / "clients" / "alice"
+    before = sorted(p.name for p in (client / "proofs").iterdir())
+    process = subprocess.Popen(
+        [ZKFL, "prove", "-w", str(cli_run.workspace), "--client", "alice"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    try:
+        seen = []
+        for line in process.stderr:  # one progress line per step
+            seen.append(line)
+            if "proving round 2" in line:
+                break
+        else:
+            pytest.fail(f"no proving step before exit {process.wait()}: {''.join(seen)[-2000:]}")
+        time.sleep(2.0)  # into the proof (its process has loaded ezkl by now, or is loading it)
+        provers = _prover_processes(process.pid)
+        assert len(provers) == 1, "the proof runs in a child process"
+        interrupted = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group
+        code = process.wait(timeout=120)
+        took = time.monotonic() - interrupted
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    rest = process.stderr.read()
+    assert code == 130, rest[-2000:]
+    assert took < 10.0, f"exited {took:.1f} s after Ctrl-C"  # a proof here takes half a minute and more
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert not _running(provers[0]), "the prover process outlived zkfl"
+    assert sorted(p.name for p in (client / "proofs").iterdir()) == before  # no proof, no staging folder
+    assert not (client / "rounds" / "2.json").exists()

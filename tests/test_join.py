@@ -5,16 +5,18 @@ on-chain and aggregated into the next global model."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import LOGREG
-from test_cli import write_data
+from helpers import use_session_cache, write_data
 
-from zkfl.errors import ChainError, ConfigError, IntegrityError, StoreError
+from zkfl.errors import ChainError, ConfigError, ContentMismatchError, IntegrityError, StoreError
 from zkfl.fedavg import fixed_point_fedavg
+from zkfl.federation.manifest import load_manifest
 from zkfl.federation.terms import FederationTerms
 from zkfl.pipeline import (
     aggregate_round,
@@ -26,7 +28,7 @@ from zkfl.pipeline import (
 )
 from zkfl.pipeline.round_model import round_model
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
-from zkfl.store.artifacts import get_vector
+from zkfl.store.artifacts import LocalStore, get_vector
 
 pytestmark = pytest.mark.prover
 SLOTS = 2
@@ -49,7 +51,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg
     """A deployed federation on its own devnet (the server's side)."""
     config = WorkspaceConfig(LOGREG, slots=SLOTS, terms=TERMS)
     ws, _ = Workspace.init(tmp_path_factory.mktemp("join") / "server", config)
-    (ws.root / "build").symlink_to(cache_dir, target_is_directory=True)  # the session's circuits and keys
+    use_session_cache(ws.root, cache_dir)
     setup_federation(ws)
     yield ws
     ws.stop_devnet()
@@ -110,3 +112,33 @@ def test_join_names_a_wrong_rpc_url_or_coordinator(federation: Workspace, tmp_pa
     with pytest.raises(StoreError):
         join_federation(tmp_path / "c", federation.chain.rpc_url, coordinator, str(tmp_path / "empty-store"))
     assert not any((tmp_path / name).exists() for name in "abc")  # nothing half-made
+
+
+def _altered_store(federation: Workspace, tmp_path: Path, altered: str) -> Path:
+    """A copy of the federation's store that serves other bytes under one CID of its manifest:
+    the SRS ("srs") or the client circuit's settings ("settings")."""
+    store = tmp_path / "altered-store"
+    shutil.copytree(federation.root / "store", store)
+    manifest = load_manifest(LocalStore(store), federation.coordinator().circuits_digest)
+    cid = manifest.commitment_srs_cid if altered == "srs" else manifest.client.settings_cid
+    block = store / "blocks" / cid
+    body = bytearray(block.read_bytes())
+    body[len(body) // 2] ^= 0x01
+    block.write_bytes(bytes(body))
+    return store
+
+
+@pytest.mark.parametrize("altered", ["srs", "settings"])
+def test_a_join_refused_for_altered_content_leaves_nothing_behind(
+    federation: Workspace, tmp_path: Path, altered: str
+) -> None:
+    store = _altered_store(federation, tmp_path, altered)
+    rpc_url, coordinator = federation.chain.rpc_url, federation.deployment()["coordinator"]
+    with pytest.raises(ContentMismatchError):
+        join_federation(tmp_path / "new", rpc_url, coordinator, str(store))
+    assert not (tmp_path / "new").exists()  # no zkfl.toml, build/, SRS or settings left behind
+
+    (tmp_path / "empty").mkdir()  # a folder the user made for it stays, empty
+    with pytest.raises(ContentMismatchError):
+        join_federation(tmp_path / "empty", rpc_url, coordinator, str(store))
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import LOGREG, MLP, SLOTS, ProvenRound, client_context, client_data
 
+import zkfl.roles.aggregator as aggregator_role
 from zkfl.data.evaluation import float_sgd_reference
 from zkfl.errors import ConfigError, LinkError, ProofError
 from zkfl.fedavg import float_fedavg
@@ -18,7 +19,7 @@ from zkfl.protocol import AggregationCommitments, ClientCommitments, empty_slot_
 from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove, check_round_links, slot_vectors
 from zkfl.roles.client import ClientUpdate, train_and_prove
 from zkfl.zk.build import CircuitSet
-from zkfl.zk.commitments import POINT_BYTES
+from zkfl.zk.commitments import POINT_BYTES, CommitmentKey
 from zkfl.zk.prover import Proof, prove, run_witness, verify
 
 pytestmark = pytest.mark.prover
@@ -192,7 +193,7 @@ def test_client_from_another_global_model_breaks_the_link(
 
 def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     swapped = [full_round.updates[1], full_round.updates[0], full_round.updates[2]]
-    with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x.*, the round's slot holds"):
+    with pytest.raises(LinkError, match=r"slot 0: the aggregation consumed 0x[0-9a-f]+, the round's slot holds"):
         check_round_links(
             logreg_circuits.commitments,
             logreg_circuits.commitments.commitment_hash(full_round.genesis),
@@ -226,14 +227,38 @@ def test_aggregator_refuses_an_update_that_does_not_match_its_proof(
     altered = full_round.updates[1].vector.copy()
     altered[-2] -= 1
     slots = [full_round.updates[0], replace(full_round.updates[1], vector=altered), None]
-    with pytest.raises(LinkError, match="slot 1: the update commits to 0x.*, not to"):
+    with pytest.raises(LinkError, match=r"slot 1: the update commits to 0x[0-9a-f]+, not to"):
         aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, slots, tmp_path / "a.json")
     assert not (tmp_path / "a.json").exists()
 
 
+def test_an_aggregation_refused_by_its_final_link_check_leaves_no_proof_file(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link check can only run once the proof exists; a refused proof must not be left where
+    the pipeline looks for one (it would be a valid proof of a refused aggregation)."""
+
+    class OtherOutput(AggregationCommitments):  # as if the aggregator expected another next model
+        @classmethod
+        def of(cls, key: CommitmentKey, slots: list[np.ndarray], next_model: np.ndarray) -> AggregationCommitments:
+            return super().of(key, slots, next_model + 1)
+
+    monkeypatch.setattr(aggregator_role, "AggregationCommitments", OtherOutput)
+    proof_path = tmp_path / "proofs" / "fedavg-0.json"
+    with pytest.raises(LinkError, match="the aggregation proof's commitments are not the commitments of its slots"):
+        aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, full_round.updates, proof_path)
+    assert list(proof_path.parent.iterdir()) == []  # neither the proof nor its scratch folder
+
+    monkeypatch.undo()
+    result = aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, full_round.updates, proof_path)
+    assert result.proof.path == proof_path and proof_path.read_bytes()  # a checked proof is moved into place
+    assert list(proof_path.parent.iterdir()) == [proof_path]
+    np.testing.assert_array_equal(result.weights, full_round.aggregate.weights)
+
+
 def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
     tampered = replace(full_round.aggregate, weights=full_round.aggregate.weights + 1)
-    with pytest.raises(LinkError, match="the aggregation outputs model 0x.*, the published next model is"):
+    with pytest.raises(LinkError, match=r"the aggregation outputs model 0x[0-9a-f]+, the published next model is"):
         check_round_links(
             logreg_circuits.commitments,
             logreg_circuits.commitments.commitment_hash(full_round.genesis),

@@ -31,6 +31,7 @@ from zkfl.errors import ConfigError
 from zkfl.federation.terms import OPTIMISTIC, FederationTerms
 from zkfl.pipeline import aggregate_round, prove_update, register_client, setup_federation, submit_update
 from zkfl.pipeline.aggregation import wait_until_finalizable
+from zkfl.pipeline.devnet_clock import DevnetClock
 from zkfl.pipeline.participant import answer_as_client
 from zkfl.pipeline.round_model import round_model
 from zkfl.pipeline.workspace import AGGREGATOR, Workspace, WorkspaceConfig
@@ -98,7 +99,7 @@ def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit
         mine_blocks(ws.chain, coordinator.proof_request(0, held_slot)[1] + 1 - ws.chain.w3.eth.block_number)
         _wait_for(lambda: coordinator.accepted_update_hash(0, held_slot) == 0, "the watchtower to slash it")
 
-        wait_until_finalizable(ws, 0)  # past the deadline and the challenge window
+        wait_until_finalizable(ws, 0, clock=DevnetClock(ws.chain))  # past the deadline and the challenge window
         outcome = aggregate_round(ws)
         assert outcome.accepted == 1 and coordinator.current_round == 1
         stdout, stderr = watcher.communicate(timeout=120)
@@ -180,7 +181,7 @@ def test_a_watchtower_reveals_a_requested_valid_proof_so_the_requester_loses_its
         assert coordinator.payments(tower.address) == coordinator.challenge_bond_wei  # the revealer has the bond
         assert coordinator.payments(attacker.address) == 0
 
-        wait_until_finalizable(ws, 0)
+        wait_until_finalizable(ws, 0, clock=DevnetClock(ws.chain))
         assert aggregate_round(ws).accepted == 1 and coordinator.round(0).finalized
         stdout, stderr = watcher.communicate(timeout=120)
         assert watcher.returncode == 0, stderr[-3000:]
@@ -211,7 +212,8 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
         bond = coordinator.challenge_bond_wei
 
         coordinator.request_opening(attacker, 0, slot)
-        wait_until_finalizable(ws, 0)  # every client submitted: it only had to answer the request
+        # every client submitted: it only had to answer the request
+        wait_until_finalizable(ws, 0, clock=DevnetClock(ws.chain))
         assert coordinator.open_requests(0) == [] and coordinator.dispute(0, slot).opened
         np.testing.assert_array_equal(coordinator.opened_vector(0, slot), get_vector(ws.store, submitted.update_cid))
         assert coordinator.payments(aggregator.address) == bond and coordinator.payments(attacker.address) == 0
@@ -219,7 +221,8 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
         assert outcome.accepted == 1 and coordinator.round(0).finalized and outcome.withdrawn_wei == bond
 
         coordinator.request_opening(attacker, 1, MODEL_SLOT)
-        state = wait_until_finalizable(ws, 1)  # answers, then waits out the deadline and the window: nobody submits
+        # answers, then waits out the deadline and the window: nobody submits
+        state = wait_until_finalizable(ws, 1, clock=DevnetClock(ws.chain))
         assert not state.closed and coordinator.dispute(1, MODEL_SLOT).opened
         np.testing.assert_array_equal(
             coordinator.opened_vector(1, MODEL_SLOT),
@@ -285,7 +288,7 @@ def test_an_invalid_update_no_watchtower_challenged_fails_the_audit(
         ws.store.put(proof)
         cid = ws.read_record(ws.client_round_path("cheat", 0))["update_cid"]
         ws.coordinator().submit_update_optimistic(ws.signer("client", 0), 0, proof, cid)
-        wait_until_finalizable(ws, 0)  # nobody challenges in the window
+        wait_until_finalizable(ws, 0, clock=DevnetClock(ws.chain))  # nobody challenges in the window
         aggregate_round(ws)  # FedAvg's proof is valid: it does not look at the client proofs
         report = audit_federation(ws.chain.rpc_url, setup.coordinator, ws.root / "store")
         assert not report.ok

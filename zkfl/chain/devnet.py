@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from web3.types import RPCEndpoint
+
 from zkfl.atomic import write_atomic
 from zkfl.chain.rpc import Chain
 from zkfl.errors import ChainError
@@ -108,7 +110,7 @@ def mine_blocks(chain: Chain, blocks: int) -> None:
     """Advance a devnet's clock: anvil makes blocks only for transactions, so deadlines counted in
     blocks pass only when blocks are mined (anvil_mine)."""
     if blocks > 0:
-        chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
+        chain.w3.provider.make_request(RPCEndpoint("anvil_mine"), [hex(blocks)])
 
 
 def _free_port() -> int:

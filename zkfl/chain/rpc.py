@@ -1,6 +1,8 @@
 """A connection to any JSON-RPC chain and a signer, and transactions whose failures read well:
 unreachable RPC, wrong chain id, insufficient funds, out of gas, and reverts with the
-contract's custom errors decoded into sentences."""
+contract's custom errors decoded into sentences. A node that cannot be reached, at the start or
+in the middle of a command, is a ChainError naming its URL, raised by the transport itself
+(`ZkflHTTPProvider`), so every caller gets it."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from zkfl.errors import ChainError, ConfigError
 
@@ -32,12 +35,42 @@ class Chain:
     rpc_url: str
 
 
-def connect(rpc_url: str, expected_chain_id: int | None = None, timeout: float = 30.0) -> Chain:
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+class ZkflHTTPProvider(HTTPProvider):
+    """web3's HTTP transport, with a connection that fails (refused, reset, timed out) raised as a
+    ChainError naming the URL and `hint` (what to do), not as a requests error from deep inside web3."""
+
+    def __init__(self, rpc_url: str, timeout: float, hint: str) -> None:
+        super().__init__(rpc_url, request_kwargs={"timeout": timeout})
+        self.hint = hint
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            return super().make_request(method, params)
+        except requests.RequestException as exc:
+            raise self._unreachable(str(method), exc) from exc
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        try:
+            return super().make_batch_request(batch_requests)
+        except requests.RequestException as exc:
+            raise self._unreachable("a batch request", exc) from exc
+
+    def _unreachable(self, what: str, exc: requests.RequestException) -> ChainError:
+        reason = _connection_reason(exc)
+        return ChainError(f"cannot reach a JSON-RPC node at {self.endpoint_uri} ({what}: {reason}); {self.hint}")
+
+
+def connect(rpc_url: str, expected_chain_id: int | None = None, timeout: float = 30.0, hint: str = "") -> Chain:
+    """A connection to the node at `rpc_url` (checked: it answers, with `expected_chain_id`). `hint`
+    says what to do when the node cannot be reached, now or later (default: start it)."""
+    provider = ZkflHTTPProvider(rpc_url, timeout, hint or "is the chain running? Start it, or check the URL")
+    w3 = Web3(provider)
     try:
         chain_id = w3.eth.chain_id
+    except ChainError:
+        raise
     except Exception as exc:
-        raise ChainError(f"cannot reach a JSON-RPC node at {rpc_url}: {exc}. Is the chain running?") from exc
+        raise ChainError(f"cannot reach a JSON-RPC node at {rpc_url}: {exc}; {provider.hint}") from exc
     if expected_chain_id is not None and chain_id != expected_chain_id:
         raise ChainError(f"wrong chain: {rpc_url} is chain id {chain_id}, expected {expected_chain_id}")
     return Chain(w3, chain_id, rpc_url)
@@ -147,6 +180,18 @@ def _rpc_error(chain: Chain, signer: LocalAccount, what: str, exc: Web3RPCError)
     if "gas required exceeds" in text.lower() or "out of gas" in text.lower():
         return ChainError(f"{what} ran out of gas: {text}")
     return ChainError(f"{what} failed at the node: {text}")
+
+
+def _connection_reason(exc: requests.RequestException) -> str:
+    """The innermost cause of a requests failure in a few words ("Connection refused"), not its
+    whole chain of pool and adapter messages."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer within the timeout"
+    cause: BaseException = exc
+    while cause.__context__ is not None or cause.__cause__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause)
+    return text.split("] ", 1)[1] if text.startswith("[Errno") and "] " in text else text or type(cause).__name__
 
 
 def _show(value: Any) -> str:

@@ -1,5 +1,9 @@
 """`zkfl`: verifiable federated learning from the command line. Each command parses its options,
-calls one `zkfl.pipeline` function and renders the result (`--json` for scripts and CI).
+calls the library function that does its work (one `zkfl.pipeline` function for a workspace's
+commands; `zkfl.audit` and the watchtower role for the third-party `audit` and `watch`; `verify`
+calls one of two, for a proof file or a round) and renders the result: rich text and progress on
+stderr for people, `--json` for scripts and CI. The library is imported by the command that runs,
+so `--help` and `version` answer without loading torch or ezkl.
 
 Exit codes: 0 success, 1 a proof, a commitment link or stored content does not verify, 2 bad input
 or a refused action (unknown workspace, corrupt data, data outside the circuit's range, wrong shapes,
@@ -9,8 +13,9 @@ wrong round, chain not reachable), 3 internal error.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,16 +23,35 @@ from rich.markup import escape
 from rich.table import Table
 
 from zkfl import __version__
-from zkfl.circuits import FAMILIES
 from zkfl.cli.render import (
     EXIT_VERIFICATION_FAILED,
     emit,
     fail,
     progress_reporter,
     run,
+    run_with_progress,
     to_json,
 )
-from zkfl.pipeline.workspace import DEVNET, Workspace, WorkspaceConfig
+
+if TYPE_CHECKING:  # the commands import what they run when they run it
+    from zkfl.audit.audit_report import AuditReport
+    from zkfl.pipeline import (
+        AggregateOutcome,
+        ExportOutcome,
+        JoinOutcome,
+        ProveOutcome,
+        RegisterOutcome,
+        RoundVerification,
+        SetupOutcome,
+        SubmitOutcome,
+    )
+    from zkfl.pipeline.devnet_clock import MineOutcome
+    from zkfl.pipeline.inspection import FederationStatus
+    from zkfl.pipeline.progress import Progress
+    from zkfl.pipeline.workspace import Workspace
+    from zkfl.roles.responder import Answer
+    from zkfl.roles.watchtower import WatchedUpdate
+    from zkfl.verification.findings import Finding
 
 app = typer.Typer(
     help="zkFL: verifiable federated learning. Every local SGD step and every FedAvg is proven with "
@@ -37,10 +61,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     epilog="Quick start: zkfl init fed && zkfl setup -w fed && zkfl run -w fed --data a.npz --data b.npz --rounds 2",
 )
-devnet_app = typer.Typer(help="Start or stop the workspace's local anvil chain.", no_args_is_help=True)
+devnet_app = typer.Typer(help="Start, stop or mine the workspace's local anvil chain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
 out = Console()
-_DEFAULT = WorkspaceConfig().sections()  # the help texts quote the config's own defaults
+DEVNET = "devnet"  # zkfl.pipeline.workspace.DEVNET
+INIT_DEFAULTS: dict[str, Any] = {
+    "families": ("logreg", "mlp"),
+    "family": "logreg",
+    "features": 64,
+    "classes": 10,
+    "hidden": 16,
+    "batch_size": 8,
+    "local_steps": 1,
+    "learning_rate": 0.5,
+    "slots": 4,
+}
+"""What the `init` options' help quotes: zkFL's config defaults (`WorkspaceConfig`, the model
+families), written out so that `--help` loads no torch; tests/test_cli_startup.py holds them equal."""
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="The federation workspace directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -48,11 +85,13 @@ ClientOpt = Annotated[str, typer.Option("--client", "-c", help="The client's nam
 
 
 def _open(workspace: Path) -> Workspace:
+    from zkfl.pipeline.workspace import Workspace
+
     return Workspace.open(workspace)
 
 
-def _kv(title: str):
-    def show(value) -> None:
+def _kv(title: str) -> Callable[[Any], None]:
+    def show(value: Any) -> None:
         table = Table(title=title, show_header=False, title_justify="left")
         for key, item in to_json(value).items():
             table.add_row(key, escape(str(item)))
@@ -65,31 +104,29 @@ def _kv(title: str):
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
     family: Annotated[
-        str | None, typer.Option(help=f"Model family: {' or '.join(FAMILIES)} (default {_DEFAULT['model']['family']}).")
+        str | None,
+        typer.Option(
+            help=f"Model family: {' or '.join(INIT_DEFAULTS['families'])} (default {INIT_DEFAULTS['family']})."
+        ),
     ] = None,
     features: Annotated[
-        int | None, typer.Option(help=f"Input features D (default {_DEFAULT['model']['features']}).")
+        int | None, typer.Option(help=f"Input features D (default {INIT_DEFAULTS['features']}).")
     ] = None,
-    classes: Annotated[int | None, typer.Option(help=f"Classes C (default {_DEFAULT['model']['classes']}).")] = None,
+    classes: Annotated[int | None, typer.Option(help=f"Classes C (default {INIT_DEFAULTS['classes']}).")] = None,
     hidden: Annotated[
-        int | None, typer.Option(help=f"Hidden units (mlp only; default {FAMILIES['mlp']().to_json()['hidden']}).")
+        int | None, typer.Option(help=f"Hidden units (mlp only; default {INIT_DEFAULTS['hidden']}).")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help=f"Samples per local SGD step B (default {_DEFAULT['training']['batch_size']}).")
+        int | None, typer.Option(help=f"Samples per local SGD step B (default {INIT_DEFAULTS['batch_size']}).")
     ] = None,
     local_steps: Annotated[
         int | None,
         typer.Option(
-            help="Local SGD steps k per round, each on its own B samples "
-            f"(default {_DEFAULT['training']['local_steps']})."
+            help=f"Local SGD steps k per round, each on its own B samples (default {INIT_DEFAULTS['local_steps']})."
         ),
     ] = None,
-    lr: Annotated[
-        float | None, typer.Option(help=f"Learning rate (default {_DEFAULT['training']['learning_rate']}).")
-    ] = None,
-    slots: Annotated[
-        int | None, typer.Option(help=f"Client slots K (default {_DEFAULT['federation']['slots']}).")
-    ] = None,
+    lr: Annotated[float | None, typer.Option(help=f"Learning rate (default {INIT_DEFAULTS['learning_rate']}).")] = None,
+    slots: Annotated[int | None, typer.Option(help=f"Client slots K (default {INIT_DEFAULTS['slots']}).")] = None,
     leaf_slots: Annotated[
         int | None,
         typer.Option(
@@ -107,8 +144,10 @@ def init(
     """Create a federation workspace from a config (written to DIRECTORY/zkfl.toml); options left
     out take zkFL's defaults, and every other setting can be edited in zkfl.toml before setup."""
 
-    def action():
-        document = {
+    def action() -> dict[str, Any]:
+        from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+
+        document: dict[str, dict[str, Any]] = {
             "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
             "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
             "federation": {"slots": slots, "leaf_slots": leaf_slots},
@@ -127,18 +166,26 @@ def init(
 @app.command()
 def export(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Export the training-step and FedAvg graphs (ONNX) of the workspace's model."""
-    from zkfl.pipeline import export_graphs
 
-    emit(run(lambda: export_graphs(_open(workspace)), as_json), as_json, _kv("exported graphs"))
+    def action(progress: Progress) -> ExportOutcome:
+        from zkfl.pipeline import export_graphs
+
+        progress("exporting the graphs")
+        return export_graphs(_open(workspace))
+
+    emit(run_with_progress(action, as_json), as_json, _kv("exported graphs"))
 
 
 @app.command()
 def setup(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Compile circuits, make keys, build verifiers and deploy the federation (reused when done)."""
-    from zkfl.pipeline import setup_federation
 
-    with progress_reporter(as_json) as progress:
-        result = run(lambda: setup_federation(_open(workspace), progress), as_json)
+    def action(progress: Progress) -> SetupOutcome:
+        from zkfl.pipeline import setup_federation
+
+        return setup_federation(_open(workspace), progress)
+
+    result = run_with_progress(action, as_json)
     if any(s["dev"] for s in result.srs):
         from zkfl.zk.srs import DEV_SRS_WARNING
 
@@ -157,11 +204,13 @@ def join(
 ) -> None:
     """Join a federation deployed elsewhere: a client workspace built from the chain and the store,
     with circuits and keys made here and checked against the coordinator's circuits digest."""
-    from zkfl.pipeline import join_federation
 
-    with progress_reporter(as_json) as progress:
-        result = run(lambda: join_federation(workspace, rpc_url, coordinator, store, progress), as_json)
-    emit(result, as_json, _kv("joined"))
+    def action(progress: Progress) -> JoinOutcome:
+        from zkfl.pipeline import join_federation
+
+        return join_federation(workspace, rpc_url, coordinator, store, progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv("joined"))
 
 
 @app.command()
@@ -174,31 +223,41 @@ def register(
     as_json: JsonOpt = False,
 ) -> None:
     """Commit a client's data batches and register it on-chain (with the stake)."""
-    from zkfl.pipeline import register_client
 
-    emit(
-        run(lambda: register_client(_open(workspace), client, data, batches, seed), as_json),
-        as_json,
-        _kv(f"client {client}"),
-    )
+    def action(progress: Progress) -> RegisterOutcome:
+        from zkfl.pipeline import register_client
+
+        return register_client(_open(workspace), client, data, batches, seed, progress=progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv(f"client {client}"))
 
 
 @app.command()
 def prove(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
-    """Prove the client's local training step for the open round on its next committed batch."""
-    from zkfl.pipeline import prove_update
+    """Prove the client's local training step for the open round on its next committed batch.
+    Ctrl-C stops the proof at once (exit 130) and leaves no proof file."""
 
-    with progress_reporter(as_json) as progress:
-        result = run(lambda: prove_update(_open(workspace), client, progress), as_json)
-    emit(result, as_json, _kv(f"update of {client}"))
+    def action(progress: Progress) -> ProveOutcome:
+        from zkfl.zk.prover_process import ProverProcess
+
+        with ProverProcess(preload=["zkfl.roles.client"]) as prover:  # loads the prover while we read the chain
+            from zkfl.pipeline import prove_update
+
+            return prove_update(_open(workspace), client, progress, prover)
+
+    emit(run_with_progress(action, as_json), as_json, _kv(f"update of {client}"))
 
 
 @app.command()
 def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Submit the client's proven update for the open round to the coordinator."""
-    from zkfl.pipeline import submit_update
 
-    emit(run(lambda: submit_update(_open(workspace), client), as_json), as_json, _kv(f"submission of {client}"))
+    def action(progress: Progress) -> SubmitOutcome:
+        from zkfl.pipeline import submit_update
+
+        return submit_update(_open(workspace), client, progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv(f"submission of {client}"))
 
 
 @app.command()
@@ -214,15 +273,19 @@ def aggregate(
     cpus_per_leaf: Annotated[int, typer.Option(help="CPUs (and prover threads) each Ray leaf task reserves.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove FedAvg of the open round's accepted updates (a tree's leaves first) and finalize the round."""
-    from zkfl.pipeline import aggregate_round
-    from zkfl.pipeline.executors import executor_named
+    """Prove FedAvg of the open round's accepted updates (a tree's leaves first) and finalize the round.
+    Ctrl-C stops the FedAvg proof at once (exit 130)."""
 
-    with progress_reporter(as_json) as progress:
-        result = run(
-            lambda: aggregate_round(_open(workspace), progress, executor_named(executor, cpus_per_leaf)), as_json
-        )
-    emit(result, as_json, _kv("aggregation"))
+    def action(progress: Progress) -> AggregateOutcome:
+        from zkfl.pipeline import aggregate_round
+        from zkfl.pipeline.executors import executor_named
+        from zkfl.zk.prover_process import ProverProcess
+
+        leaves = executor_named(executor, cpus_per_leaf)
+        with ProverProcess(preload=["zkfl.roles.aggregator"], start=False) as prover:  # started if it proves
+            return aggregate_round(_open(workspace), progress, leaves, prover)
+
+    emit(run_with_progress(action, as_json), as_json, _kv("aggregation"))
 
 
 @app.command()
@@ -236,28 +299,41 @@ def verify(
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a proof file, or every proof and hash link of a round (exit 1 if anything fails)."""
-    from zkfl.pipeline import verify_proof_file, verify_round
-
+    """Verify a proof file, or every proof and hash link of a round (exit 1 if anything fails). A
+    round still open is checked as far as it goes (its updates so far; no FedAvg yet), and says so."""
     if (proof is None) == (round_no is None):
         fail("give either a proof file or --round N", 2, as_json, "UsageError")
-    if proof is not None:
-        checks = run(lambda: verify_proof_file(_open(workspace), str(proof), circuit, not offchain_only), as_json)
+    if round_no is None:  # a proof file, then
+
+        def check_file(progress: Progress) -> list[Finding]:
+            from zkfl.pipeline import verify_proof_file
+
+            return verify_proof_file(_open(workspace), str(proof), circuit, not offchain_only, progress)
+
+        checks = run_with_progress(check_file, as_json)
         emit({"ok": True, "checks": checks}, as_json, lambda v: _checks_table(f"proof {proof}", v["checks"]))
         return
-    result = run(lambda: verify_round(_open(workspace), round_no, not offchain_only), as_json)
+
+    def check_round(progress: Progress) -> RoundVerification:
+        from zkfl.pipeline import verify_round
+
+        return verify_round(_open(workspace), round_no, not offchain_only, progress)
+
+    result = run_with_progress(check_round, as_json)
+    state = "finalized" if result.report.finalized else "skipped" if result.report.skipped else "open"
     payload = {
         "ok": result.ok,
         "round": result.round,
+        "state": state,  # open: not finalized yet, so only its updates so far are checked, and no FedAvg
         "checks": result.checks,
         "failures": result.failures,
         "report": result.report,
     }
     if result.ok:
-        emit(payload, as_json, lambda v: _checks_table(f"round {round_no}", v["checks"]))
+        emit(payload, as_json, lambda v: _round_checks(round_no, state, v["checks"]))
         return
     if not as_json:
-        _checks_table(f"round {round_no}", result.checks)
+        _round_checks(round_no, state, result.checks)
     first = f"{result.failures[0]}" if result.failures else "nothing to check in this round"
     more = f" (and {len(result.failures) - 1} more failed check(s))" if len(result.failures) > 1 else ""
     fail(f"round {round_no} does not verify: {first}{more}", EXIT_VERIFICATION_FAILED, as_json, details=payload)
@@ -266,12 +342,17 @@ def verify(
 @app.command()
 def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Rounds, submissions and model hashes of the federation, as the chain records them."""
-    from zkfl.pipeline import federation_status
 
-    def human(s) -> None:
+    def action(progress: Progress) -> FederationStatus:
+        from zkfl.pipeline import federation_status
+
+        return federation_status(_open(workspace), progress)
+
+    def human(s: FederationStatus) -> None:
         out.print(
-            f"coordinator {s.coordinator} on chain {s.chain_id} (block {s.block}); open round "
-            f"{s.current_round}; {s.registered_clients} registered clients"
+            f"coordinator {s.coordinator} on chain {s.chain_id} at {escape(s.rpc_url)} (block {s.block}); "
+            f"open round {s.current_round}; {s.registered_clients} registered clients",
+            soft_wrap=True,
         )
         rounds = Table("round", "model hash", "model CID", "accepted", "status", title="rounds", title_justify="left")
         for r in s.rounds:
@@ -290,7 +371,7 @@ def status(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> Non
             clients.add_row(c.name, c.address, str(c.slot), str(c.registered), str(c.accepted_updates))
         out.print(clients)
 
-    emit(run(lambda: federation_status(_open(workspace)), as_json), as_json, human)
+    emit(run_with_progress(action, as_json), as_json, human)
 
 
 @app.command("run")
@@ -299,25 +380,33 @@ def run_rounds(
     rounds: Annotated[
         int, typer.Option(help="Run until this many rounds are closed (finalized, or skipped without updates).")
     ] = 1,
-    batches: Annotated[int | None, typer.Option(help="Batches each client commits (default: rounds).")] = None,
+    batches: Annotated[
+        int | None,
+        typer.Option(
+            help="Batches each client commits at a time: on registering (default: rounds), and again on-chain "
+            "whenever it has used them (default: the rounds still to run)."
+        ),
+    ] = None,
     eval_data: Annotated[Path | None, typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
     seed: Annotated[int | None, typer.Option(help="Batch shuffle seed (default: random).")] = None,
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate one client per data file for R rounds end to end, and write a report."""
-    from zkfl.pipeline import run_federation
-    from zkfl.pipeline.run_report import write_run_report
+    """Simulate one client per data file for R rounds end to end, re-check every round as `verify`
+    does, and write a report. Run again with more --rounds to go on from where it stopped."""
 
-    def action():
+    def action() -> dict[str, Any]:
+        from zkfl.pipeline import run_federation
+        from zkfl.pipeline.run_report import write_run_report
+
         ws = _open(workspace)
         with progress_reporter(as_json) as progress:
-            outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress)
+            outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress, verify=True)
         cids = write_run_report(outcome, ws.reports_dir, ws.store)
         return {"report": str(ws.reports_dir / "report.md"), "report_cids": cids, **to_json(outcome)}
 
     result = run(action, as_json)
-    emit(result, as_json, lambda v: typer.echo(Path(v["report"]).read_text()))
+    emit(result, as_json, lambda v: typer.echo(f"{Path(v['report']).read_text()}\nreport written to {v['report']}"))
 
 
 @app.command()
@@ -347,19 +436,19 @@ def audit(
     """Replay a whole federation from the chain and the store alone: every event, artifact, hash,
     proof (off-chain and on-chain) and FedAvg. Exit 0 only if every check passes, 1 with the first
     failed check otherwise (2: the chain, contract or store cannot be read)."""
-    from zkfl.audit import (
-        AuditOptions,
-        accuracy_plot,
-        audit_federation,
-        write_audit_report,
-    )
 
-    options = AuditOptions(
-        onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set, strict_srs=strict_srs
-    )
-    with progress_reporter(as_json) as progress:
-        report = run(lambda: audit_federation(rpc_url, coordinator, store, options, progress), as_json)
+    def action(progress: Progress) -> AuditReport:
+        from zkfl.audit import AuditOptions, audit_federation
+
+        options = AuditOptions(
+            onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set, strict_srs=strict_srs
+        )
+        return audit_federation(rpc_url, coordinator, store, options, progress)
+
+    report = run_with_progress(action, as_json)
     if out_dir is not None:
+        from zkfl.audit import accuracy_plot, write_audit_report
+
         plot = accuracy_plot(report.rounds) if any(r.accuracy is not None for r in report.rounds) else None
         run(lambda: write_audit_report(report, out_dir, plot), as_json)
     if not as_json:
@@ -392,11 +481,7 @@ def watch(
     or unavailable was left in its round."""
     import os
 
-    from zkfl.chain.rpc import signer_from_key
-    from zkfl.roles.watchtower import watch as watch_federation
-    from zkfl.roles.watchtower import watchtower_for
-
-    def report(update) -> None:
+    def report(update: WatchedUpdate) -> None:
         if as_json:
             typer.echo(json.dumps(to_json(update)))
         else:
@@ -406,7 +491,7 @@ def watch(
                 f"{' -> ' + update.outcome if update.outcome else ''}  {escape(update.detail)[:200]}"
             )
 
-    def answered(answer) -> None:  # JSON Lines stay one object per submission: an answer shows as its change
+    def answered(answer: Answer) -> None:  # JSON Lines stay one object per submission: an answer shows as its change
         if not as_json:
             style = "green" if answer.answered else "yellow"
             out.print(
@@ -414,7 +499,11 @@ def watch(
                 f"[/{style}] -> {escape(answer.detail)[:200]}"
             )
 
-    def action():
+    def action() -> list[WatchedUpdate]:
+        from zkfl.chain.rpc import signer_from_key
+        from zkfl.roles.watchtower import watch as watch_federation
+        from zkfl.roles.watchtower import watchtower_for
+
         key = os.environ.get("ZKFL_WATCHTOWER_KEY")
         signer = signer_from_key(key) if key else None
         with watchtower_for(rpc_url, coordinator, store, signer) as tower:
@@ -432,7 +521,7 @@ def watch(
         )
 
 
-def _audit_summary(report) -> None:
+def _audit_summary(report: AuditReport) -> None:
     fed = report.federation
     table = Table(
         "round",
@@ -473,9 +562,9 @@ def _audit_summary(report) -> None:
 def devnet_start(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Start the workspace's anvil (its saved chain state is loaded)."""
 
-    def action():
+    def action() -> dict[str, Any]:
         ws = _open(workspace)
-        return {"rpc_url": ws.chain.w3.provider.endpoint_uri, "chain_id": ws.chain.chain_id}
+        return {"rpc_url": ws.chain.rpc_url, "chain_id": ws.chain.chain_id}
 
     emit(run(action, as_json), as_json, _kv("devnet"))
 
@@ -486,15 +575,49 @@ def devnet_stop(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -
     emit({"stopped": run(lambda: _open(workspace).stop_devnet(), as_json)}, as_json, _kv("devnet"))
 
 
+@devnet_app.command("mine")
+def devnet_mine(
+    blocks: Annotated[int | None, typer.Option(help="Mine this many blocks.")] = None,
+    to_deadline: Annotated[
+        bool,
+        typer.Option(
+            help="Mine until the open round can be aggregated: past its submission deadline, and past its challenge "
+            "window where it waits for that (an optimistic federation, a round without updates)."
+        ),
+    ] = False,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Mine blocks on the workspace's devnet, which makes blocks only for transactions: how a
+    round's deadline passes there (refused on any other chain)."""
+
+    def action(progress: Progress) -> MineOutcome:
+        from zkfl.pipeline.devnet_clock import mine_devnet
+
+        return mine_devnet(_open(workspace), blocks, to_deadline, progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv("devnet"))
+
+
 @app.command()
 def version() -> None:
-    """Print zkFL's version and the pinned ezkl version."""
-    from zkfl.zk.prover import EZKL_VERSION
+    """Print zkFL's version and the ezkl version it runs."""
+    from importlib.metadata import version as installed
 
-    typer.echo(f"zkfl {__version__} (ezkl {EZKL_VERSION})")
+    typer.echo(f"zkfl {__version__} (ezkl {installed('ezkl')})")
 
 
-def _checks_table(title: str, checks) -> None:
+def _round_checks(round_no: int, state: str, checks: Sequence[Finding]) -> None:
+    _checks_table(f"round {round_no} ({state})", checks)
+    if state == "open":
+        out.print(
+            f"[yellow]round {round_no} is still open[/yellow] (not finalized): these checks cover the updates "
+            "accepted so far; its FedAvg is checked once it is finalized (`zkfl aggregate`)",
+            soft_wrap=True,
+        )
+
+
+def _checks_table(title: str, checks: Sequence[Finding]) -> None:
     table = Table("check", "scope", "result", "detail", title=title, title_justify="left")
     for c in checks:
         table.add_row(c.check, escape(c.scope), "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", escape(c.detail))

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress as Spinner
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from zkfl.errors import VERIFICATION_FAILURES, ZkflError
 
@@ -47,15 +49,51 @@ def emit(value: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 @contextmanager
 def progress_reporter(as_json: bool) -> Iterator[Callable[[str], None]]:
-    """Announces each library step with its elapsed time (on stderr, so `--json` stdout stays clean)."""
+    """The library's progress steps (`zkfl.pipeline.progress`), for people, on stderr: a line per
+    step as it starts, with the time since the command started, and on a terminal a spinner with
+    the running step and its own time. With `--json`, nothing: stdout carries one JSON document,
+    and stderr only an error."""
+    if as_json:
+        yield _quiet
+        return
     started = time.perf_counter()
-    with err.status("working...") as status:
+    spinner = Spinner(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+    )
+    task: TaskID | None = None
 
-        def report(step: str) -> None:
-            err.log(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {escape(step)}")
-            status.update(escape(step))
+    def report(step: str) -> None:
+        nonlocal task
+        err.print(f"[dim]{time.perf_counter() - started:7.1f} s[/dim]  {escape(step)}", highlight=False, soft_wrap=True)
+        if not err.is_terminal:  # a log or a pipe: the lines are the record
+            return
+        if task is None:
+            spinner.start()
+            task = spinner.add_task(escape(step), total=None)
+        else:
+            spinner.reset(task, description=escape(step))
 
+    try:
         yield report
+    finally:
+        if task is not None:  # (stopping one never started prints a blank line)
+            spinner.stop()
+
+
+def _quiet(step: str) -> None:
+    """Progress in `--json` mode: none."""
+
+
+LOADING = "loading zkFL (torch, ezkl, web3)"
+"""The first step of every command that runs the library: its imports take seconds."""
+
+
+def run_with_progress(action: Callable[[Callable[[str], None]], T], as_json: bool) -> T:
+    """`run` an action that reports progress steps, rendered while it runs (`progress_reporter`);
+    the first step is the library's loading, which the action starts with."""
+    with progress_reporter(as_json) as progress:
+        progress(LOADING)
+        return run(lambda: action(progress), as_json)
 
 
 def run(action: Callable[[], T], as_json: bool) -> T:

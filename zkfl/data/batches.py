@@ -73,36 +73,93 @@ def make_client_data(
     return ClientData(quantize(x), y.astype(np.int64), salt)
 
 
+def npz_layout(spec: TrainingStepSpec) -> str:
+    """What a data file must hold, with a one-line numpy recipe to make one (for error messages)."""
+    return (
+        f"a client's data file is an .npz archive with 'x': n x {spec.features} floats and 'y': n integer "
+        f"class indices in [0, {spec.classes}); make one with numpy: "
+        "np.savez('data.npz', x=features.astype(np.float64), y=labels.astype(np.int64))"
+    )
+
+
 def load_dataset(path: str | os.PathLike[str], spec: TrainingStepSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) from an `.npz` file, checked against the circuit's shapes."""
+    """(features, labels) from an `.npz` file, checked against the circuit's shapes. Every fault of
+    the file is a ConfigError naming it, what was found, and the layout it must have."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"data file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = {"x", "y"} - set(archive.files)
-            if missing:
-                raise ConfigError(
-                    f"data file {path} lacks array(s) {sorted(missing)}; expected 'x' (n x "
-                    f"{spec.features} features) and 'y' (n class indices)"
-                )
-            x, y = archive["x"], archive["y"]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"data file {path} is not a readable .npz archive: {exc}") from exc
+    layout = npz_layout(spec)
+    x, y = _read_npz(path, layout)
     if x.ndim != 2 or x.shape[1] != spec.features:
-        raise ConfigError(f"data file {path}: x has shape {x.shape}, the model takes (n, {spec.features})")
+        raise ConfigError(f"data file {path}: x has shape {x.shape}, the model takes (n, {spec.features}); {layout}")
+    if x.shape[0] == 0:
+        raise ConfigError(f"data file {path} holds no samples (x has shape {x.shape}); {layout}")
+    if y.ndim == 2 and y.shape == (x.shape[0], spec.classes):
+        raise ConfigError(
+            f"data file {path}: y has shape {y.shape}, one-hot rows; zkFL takes class indices: save "
+            "y=y.argmax(axis=1) instead"
+        )
     if y.shape != (x.shape[0],):
-        raise ConfigError(f"data file {path}: y has shape {y.shape}, expected ({x.shape[0]},) to match x")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise ConfigError(f"data file {path}: x must be finite numbers")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= spec.classes:
-        raise ConfigError(f"data file {path}: y must be integer classes in [0, {spec.classes})")
+        raise ConfigError(f"data file {path}: y has shape {y.shape}, expected ({x.shape[0]},) to match x; {layout}")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ConfigError(f"data file {path}: x has dtype {x.dtype}, expected floats; {layout}")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise ConfigError(f"data file {path}: x has {bad} NaN or infinite value(s); drop or impute them first")
+    classes = f"y must be integer classes in [0, {spec.classes})"
+    if not np.issubdtype(y.dtype, np.integer):
+        whole = np.issubdtype(y.dtype, np.floating) and bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+        fix = "its values are whole numbers: save y=y.astype(np.int64)" if whole else layout
+        raise ConfigError(f"data file {path}: {classes}, found dtype {y.dtype}; {fix}")
+    if y.min() < 0 or y.max() >= spec.classes:
+        raise ConfigError(
+            f"data file {path}: {classes} (the model has {spec.classes} classes), found {y.min()}..{y.max()}; "
+            "map the labels to indices 0, 1, ... or init a workspace with more classes"
+        )
     if x.shape[0] < spec.sample_count:
         raise ConfigError(
             f"data file {path} has {x.shape[0]} samples; one round needs {spec.sample_count} "
             f"(batch {spec.batch_size} x {spec.local_steps} local steps)"
         )
     return x.astype(np.float64), y.astype(np.int64)
+
+
+NPZ_MAGIC, NPY_MAGIC = b"PK\x03\x04", b"\x93NUMPY"
+
+
+def _read_npz(path: Path, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """The 'x' and 'y' arrays of an .npz archive; anything else (an .npy array, text, a pickle)
+    is named for what it is."""
+    with path.open("rb") as handle:
+        head = handle.read(len(NPY_MAGIC))
+    if head.startswith(NPY_MAGIC):
+        raise ConfigError(f"data file {path} is a single .npy array, not an .npz archive of 'x' and 'y'; {layout}")
+    if not head.startswith(NPZ_MAGIC):
+        if not head:
+            kind = "empty"
+        elif _looks_like_text(path):
+            kind = "text (CSV?); read it with np.loadtxt(path, delimiter=',') and save x and y as below"
+        else:
+            kind = "neither an .npz nor an .npy file"
+        raise ConfigError(f"data file {path} is not a readable .npz archive: it is {kind}; {layout}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = {"x", "y"} - set(archive.files)
+            if missing:
+                raise ConfigError(
+                    f"data file {path} lacks array(s) {sorted(missing)} (it has {sorted(archive.files)}); {layout}"
+                )
+            return archive["x"], archive["y"]
+    except ValueError as exc:  # allow_pickle=False refuses object arrays (numpy's message speaks of pickles)
+        raise ConfigError(f"data file {path} holds object arrays, not numbers; {layout}") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ConfigError(f"data file {path} is not a readable .npz archive: {exc}; {layout}") from exc
+
+
+def _looks_like_text(path: Path) -> bool:
+    with path.open("rb") as handle:
+        sample = handle.read(4096)
+    return bool(sample) and b"\x00" not in sample
 
 
 def make_batches(
@@ -127,10 +184,11 @@ def save_batches(path: str | os.PathLike[str], batches: list[ClientData]) -> Non
         "labels": np.stack([b.labels for b in batches]),
         "salts": np.stack([b.salt for b in batches]),
     }
-    if all(b.rows is not None for b in batches):
-        arrays["rows"] = np.stack([b.rows for b in batches])
+    rows = [b.rows for b in batches if b.rows is not None]
+    if len(rows) == len(batches):
+        arrays["rows"] = np.stack(rows)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)  # numbers only, read back with allow_pickle=False
     write_atomic(path, buffer.getvalue(), mode=0o600)  # the salts keep the data commitments hiding
 
 

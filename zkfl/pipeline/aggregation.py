@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, OpenRequest, RoundState
-from zkfl.chain.devnet import mine_blocks
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.fixedpoint import FixedArray
@@ -37,6 +37,7 @@ from zkfl.roles.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prov
 from zkfl.roles.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
 from zkfl.store.artifacts import ArtifactStore, put_vector
 from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.prover_process import IN_PROCESS, Prover
 
 Responder = Callable[[int], list[Answer]]
 """Another party answering a round's open requests (e.g. a client, from what it holds)."""
@@ -112,7 +113,8 @@ def _slot_vector(
         if vector is not None:
             check_commitment(key, vector, event.update_hash, f"{what} opened on-chain")
             return vector
-    return _dispute_missing(coordinator, event, requester, problem)
+    _dispute_missing(coordinator, event, requester, problem)  # raises unless the update left the round
+    return None
 
 
 def _dispute_missing(
@@ -160,10 +162,29 @@ def finalizable_after(ws: Workspace, state: RoundState) -> int:
     return state.deadline + (terms.challenge_window if waits_window else 0)
 
 
-DEVNET_WINDOW_BLOCK_SECONDS = 0.25
-"""On the devnet, the pace at which blocks after the deadline (and while a request is open) are
-mined: a watchtower or responder polling the chain gets wall time to see each submission or
-request and act on it inside its window."""
+class RoundClock(Protocol):
+    """How time passes while `wait_until_finalizable` waits for a round's deadlines."""
+
+    def wait(self, state: RoundState, requests_open: bool) -> None:
+        """Let time pass towards the round's next deadline (with `requests_open`, a request's)."""
+
+
+@dataclass(frozen=True)
+class PollingClock:
+    """A chain whose blocks come from its own producers: look again every `poll_seconds`."""
+
+    poll_seconds: float = 2.0
+
+    def wait(self, state: RoundState, requests_open: bool) -> None:
+        time.sleep(self.poll_seconds)
+
+
+def devnet_hint(ws: Workspace) -> str:
+    """How to let a deadline pass on the workspace's devnet, which makes blocks only for
+    transactions; nothing for another chain (its blocks come by themselves)."""
+    if ws.config.rpc_url != DEVNET:
+        return ""
+    return f"; on the devnet, mine the blocks with `zkfl devnet mine --to-deadline -w {ws.root}`"
 
 
 def respond(
@@ -216,17 +237,20 @@ def wait_until_finalizable(
     held: Held = NOTHING_HELD,
     responders: Sequence[Responder] = (),
     progress: Progress = silent,
+    clock: RoundClock | None = None,
 ) -> RoundState:
     """Return once round `round_no` can be closed, answering its open requests meanwhile (`respond`)
     and waiting until none is open (the coordinator refuses to close a round with one): at once in
     an eager federation whose every registered client submitted; else once its deadline has passed
     (without the clients that never submitted) and, in an optimistic federation or for a round
     without updates, its challenge window has closed. Returns the round's state (`closed`: a
-    settled model request skipped it). The workspace's own devnet makes blocks only for
-    transactions, so there the blocks up to the deadline are mined at once and later ones, or
-    ones while a request is open, one by one (`DEVNET_WINDOW_BLOCK_SECONDS`); a real chain is
-    waited for."""
+    settled model request skipped it). Time passes by `clock`: by default the chain's blocks are
+    waited for, looking every `poll_seconds`; a caller that drives a simulated federation on the
+    workspace's devnet (which makes blocks only for transactions) passes a clock that mines them
+    (`zkfl.pipeline.devnet_clock.DevnetClock`)."""
+    clock = clock or PollingClock(poll_seconds)
     coordinator = ws.coordinator()
+    announced = None
     while True:
         state = coordinator.round(round_no)
         if not state.closed:
@@ -237,25 +261,17 @@ def wait_until_finalizable(
         requests = coordinator.open_requests(round_no)
         if not requests and _can_close(ws, coordinator, state):
             return state
-        _next_block(ws, state, bool(requests), poll_seconds)
+        if announced != (target := finalizable_after(ws, state) + 1, len(requests)):
+            announced = (target, len(requests))
+            waiting = f"{len(requests)} open request(s) and " if requests else ""
+            progress(f"round {round_no}: waiting for {waiting}block {target} (now {ws.chain.w3.eth.block_number})")
+        clock.wait(state, bool(requests))
 
 
 def _can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bool:
     if ws.chain.w3.eth.block_number > finalizable_after(ws, state):
         return True
     return not ws.config.terms.optimistic and state.accepted > 0 and state.accepted >= coordinator.registered_clients
-
-
-def _next_block(ws: Workspace, state: RoundState, requests_open: bool, poll_seconds: float) -> None:
-    if ws.config.rpc_url != DEVNET:
-        time.sleep(poll_seconds)
-        return
-    block = ws.chain.w3.eth.block_number
-    if not requests_open and block <= state.deadline:
-        mine_blocks(ws.chain, state.deadline + 1 - block)
-        return
-    time.sleep(DEVNET_WINDOW_BLOCK_SECONDS)
-    mine_blocks(ws.chain, 1)
 
 
 def prove_leaves(
@@ -266,7 +282,9 @@ def prove_leaves(
     leaf's partial sum, None for an empty leaf) and each leaf's record. Every partial sum is
     range-checked before any proof starts."""
     circuits, coordinator, shape = ws.circuits, ws.coordinator(), ws.config.shape
-    key, spec = circuits.commitments, circuits.partial_sum
+    key, spec, leaf_keys = circuits.commitments, circuits.partial_sum, circuits.leaf
+    if leaf_keys is None:
+        raise ConfigError(f"the workspace {ws.root} is not an aggregation tree: it has no leaf circuit to prove with")
     inputs: list[SlotUpdate | None] = [None] * shape.leaves
     records: dict[int, dict] = {}
     jobs: list[LeafJob] = []
@@ -282,9 +300,7 @@ def prove_leaves(
         record = ws.read_record(path)
         if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
             record = {"round": round_no, "leaf": leaf, "slot_hashes": slot_hashes}
-            jobs.append(
-                LeafJob(leaf, circuits.leaf, spec, members, ws.leaf_proof_path(round_no, leaf))
-            )
+            jobs.append(LeafJob(leaf, leaf_keys, spec, members, ws.leaf_proof_path(round_no, leaf)))
         records[leaf] = record
     if jobs:
         progress(f"aggregator: proving {len(jobs)} leaf partial sum(s) of round {round_no}")
@@ -293,7 +309,8 @@ def prove_leaves(
     def submit(leaf: int) -> None:
         """Submit a recorded leaf proof, unless the chain has its output (from this run before a
         stop, or from another aggregator)."""
-        if coordinator.leaf_output_hash(round_no, leaf) == inputs[leaf].update_hash:
+        partial = inputs[leaf]  # set for every recorded leaf
+        if partial is not None and coordinator.leaf_output_hash(round_no, leaf) == partial.update_hash:
             return
         with stored_proof(ws.store, records[leaf]["proof_cid"]) as proof:
             receipt = coordinator.aggregate_leaf(
@@ -322,11 +339,12 @@ def _leaf_record_path(ws: Workspace, round_no: int, leaf: int) -> Path:
 
 
 def aggregate_round(
-    ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None
+    ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None, prover: Prover = IN_PROCESS
 ) -> AggregateOutcome:
     """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
     next round's global model); in a tree federation, over the leaves' partial sums, proven first
-    by `executor` (default: one after another here). A proof made before a crash is reused if it
+    by `executor` (default: one after another here), the root by `prover` (here, or a
+    `ProverProcess` that Ctrl-C can stop). A proof made before a crash is reused if it
     covers the same inputs. A round left without accepted updates once its window is over is
     skipped instead. Afterwards the aggregator withdraws what it was credited."""
     coordinator = ws.coordinator()
@@ -339,12 +357,12 @@ def aggregate_round(
     if ws.config.terms.optimistic and block <= (closes := finalizable_after(ws, state)):
         raise ConfigError(
             f"round {round_no}'s updates can be challenged until block {closes} (now {block}); "
-            "aggregate after the challenge window (challenges may still remove updates)"
+            f"aggregate after the challenge window (challenges may still remove updates){devnet_hint(ws)}"
         )
     if state.accepted < registered and block <= state.deadline:
         raise ConfigError(
             f"round {round_no} is open until block {state.deadline} (now {block}) and only "
-            f"{state.accepted} of {registered} clients submitted; aggregate after the deadline"
+            f"{state.accepted} of {registered} clients submitted; aggregate after the deadline{devnet_hint(ws)}"
         )
     _refuse_open_requests(ws, round_no, progress)
     circuits = ws.circuits
@@ -364,7 +382,7 @@ def aggregate_round(
         progress(f"aggregator: proving FedAvg of round {round_no} ({accepted} updates)")
         proof_path = ws.fedavg_proof_path(round_no)
         start = time.perf_counter()
-        result = aggregate_and_prove(circuits.aggregator, circuits.fedavg, slots, proof_path)
+        result = prover.prove_to(proof_path, aggregate_and_prove, circuits.aggregator, circuits.fedavg, slots)
         record = {
             "round": round_no,
             "slot_hashes": slot_hashes,
@@ -375,6 +393,10 @@ def aggregate_round(
             "prove_seconds": round(time.perf_counter() - start, 2),
         }
         ws.write_record(record_path, record)
+    progress(
+        f"aggregator: finalizing round {round_no} (sending the transaction with the FedAvg proof, waiting for its "
+        "receipt; the coordinator verifies the proof on-chain)"
+    )
     with stored_proof(ws.store, record["proof_cid"]) as proof:
         receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"])
     ws.write_record(
@@ -413,21 +435,22 @@ def skip_empty_round(ws: Workspace, state: RoundState, progress: Progress = sile
     """Skip a round without accepted updates once its window is over (the next round starts from
     the same model); refuse while it can still receive submissions or be disputed."""
     coordinator, round_no = ws.coordinator(), state.round
-    block = ws.chain.w3.eth.block_number
+    block, closes = ws.chain.w3.eth.block_number, finalizable_after(ws, state)
     if block <= state.deadline:
         raise ConfigError(
             f"round {round_no} has no accepted update yet; clients must `zkfl submit` first (it takes "
-            f"submissions until block {state.deadline}, now {block})"
+            f"submissions until block {state.deadline}, now {block}); without any, it can be skipped after "
+            f"block {closes}{devnet_hint(ws)}"
         )
-    if block <= (closes := finalizable_after(ws, state)):
+    if block <= closes:
         raise ConfigError(
             f"round {round_no} has no accepted update and takes no more submissions; it can be "
             f"skipped after block {closes} (now {block}): run aggregate again then (the next round "
-            "starts from the same model)"
+            f"starts from the same model){devnet_hint(ws)}"
         )
     _refuse_open_requests(ws, round_no, progress)  # a request on its model would keep it open
+    progress(f"aggregator: skipping round {round_no}, which has no accepted update (sending the transaction)")
     receipt = coordinator.skip_round(ws.signer(AGGREGATOR), round_no)
-    progress(f"aggregator: round {round_no} had no accepted update; skipped it")
     following = [r for r in coordinator.opened_rounds() if r.round == round_no + 1][-1]
     return AggregateOutcome(
         round_no,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zkfl.chain.coordinator import Coordinator
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError, ProofError
+from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import Workspace
 from zkfl.verification.findings import Finding
 from zkfl.verification.proofs import verify_onchain
@@ -38,6 +39,7 @@ class ClientSummary:
 @dataclass(frozen=True)
 class FederationStatus:
     coordinator: str
+    rpc_url: str  # the JSON-RPC URL the workspace reaches the chain at (its devnet's, for "devnet")
     chain_id: int
     block: int
     current_round: int
@@ -46,7 +48,8 @@ class FederationStatus:
     clients: list[ClientSummary]
 
 
-def federation_status(ws: Workspace) -> FederationStatus:
+def federation_status(ws: Workspace, progress: Progress = silent) -> FederationStatus:
+    progress("reading the federation's rounds and clients from the chain")
     coordinator = ws.coordinator()
     rounds = []
     for event in coordinator.opened_rounds():
@@ -66,19 +69,20 @@ def federation_status(ws: Workspace) -> FederationStatus:
     clients = []
     for name in ws.client_names():
         record = ws.read_record(ws.client_record_path(name)) or {}
-        state = coordinator.client(record["address"])
+        client_state = coordinator.client(record["address"])
         clients.append(
             ClientSummary(
                 name,
                 record["address"],
-                state.registered,
-                state.slot,
+                client_state.registered,
+                client_state.slot,
                 counted.get(record["address"], 0),
-                state.rewarded_updates,
+                client_state.rewarded_updates,
             )
         )
     return FederationStatus(
         coordinator.address,
+        ws.chain.rpc_url,
         ws.chain.chain_id,
         ws.chain.w3.eth.block_number,
         coordinator.current_round,
@@ -92,10 +96,7 @@ def _counted_updates(coordinator: Coordinator) -> dict[str, int]:
     """Accepted updates per client that still count: not slashed, not in a skipped round (the
     contract keeps no such per-client count; the events do)."""
     skipped = {s.round for s in coordinator.skipped_rounds()}
-    slashed = {
-        (e.args.round, e.args.slot, e.args.client)
-        for e in coordinator.contract.events.UpdateSlashed.get_logs(from_block=0)
-    }
+    slashed = coordinator.slashed_updates()
     counts: dict[str, int] = {}
     for update in coordinator.accepted_updates():
         if update.round not in skipped and (update.round, update.slot, update.client) not in slashed:
@@ -122,38 +123,47 @@ class RoundVerification:
         return [c for c in self.checks if not c.ok]
 
 
-def verify_proof_file(ws: Workspace, proof_path: str, circuit: str, onchain: bool = False) -> list[Finding]:
+def verify_proof_file(
+    ws: Workspace, proof_path: str, circuit: str, onchain: bool = False, progress: Progress = silent
+) -> list[Finding]:
     """Verify a proof file against one of the federation's circuits: client, aggregator, or a
     tree's leaf (raises ProofError)."""
+    progress("loading the circuits' verification keys")
     circuits = ws.circuits
     by_kind = circuits.keys_by_kind()
     if circuit not in by_kind:
         raise ConfigError(f"circuit must be one of {', '.join(by_kind)} for this federation, got {circuit!r}")
-    keys = by_kind[circuit]
+    keys = by_kind[CircuitKind(circuit)]
     proof = Proof.load(proof_path)
+    progress(f"verifying {proof_path} off-chain")
     verify(keys, proof)
     scope = f"proof {proof_path}"
     checks = [Finding(f"{circuit}-proof-offchain", scope, True, f"verifies against the {circuit} circuit")]
     if onchain:
         address = ws.deployment()[f"{circuit}_verifier"]
+        progress(f"calling the on-chain {circuit} verifier {address}")
         if not verify_onchain(ws.chain, address, proof.data):
             raise ProofError(f"the on-chain verifier {address} rejects {proof_path}")
         checks.append(Finding(f"{circuit}-proof-onchain", scope, True, f"the verifier {address} accepts it"))
     return checks
 
 
-def verify_round(ws: Workspace, round_no: int, onchain: bool = True) -> RoundVerification:
+def verify_round(ws: Workspace, round_no: int, onchain: bool = True, progress: Progress = silent) -> RoundVerification:
     """Re-check a round from the chain and the store with the round checker `zkfl audit` uses:
     every proof read back from its transaction and verified off-chain (with this workspace's keys)
     and on-chain, every link and data commitment, every stored vector against its CID and its
     on-chain commitment, and a finalized round's FedAvg recomputed bit for bit."""
+    progress("loading the circuits' verification keys")
     coordinator = ws.coordinator()
     circuits = ws.circuits
+    progress("reading the federation's events from the chain")
     keys: dict[CircuitKind, VerifierKeys | None] = {kind: k.verifier for kind, k in circuits.keys_by_kind().items()}
     view = FederationView.read(coordinator, ws.store, keys, circuits.commitments, circuits.fedavg, onchain)
     if round_no not in view.log.opened:
         raise ConfigError(f"round {round_no} does not exist; the open round is {coordinator.current_round}")
     checker = RoundChecker(view)
     checker.note_earlier_rounds(round_no)
+    where = "off-chain and on-chain" if onchain else "off-chain"
+    progress(f"checking round {round_no}: its proofs {where}, links, stored artifacts and (once finalized) FedAvg")
     report = checker.check_round(round_no)
     return RoundVerification(round_no, checker.findings.items, report)

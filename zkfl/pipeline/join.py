@@ -10,12 +10,16 @@ exactly the federation's: the manifest it would publish has the digest the coord
 
 The settings must come from the store: ezkl's generated settings carry a timestamp and an
 unordered set, so settings generated here would give another verification key.
+
+A refused join leaves nothing behind: the workspace it started is removed again (a folder that
+was there, empty, stays, emptied); a workspace that was there before is never touched.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +27,10 @@ from zkfl.atomic import write_atomic
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
 from zkfl.errors import ConfigError, IntegrityError
-from zkfl.federation.manifest import circuits_digest, load_manifest
+from zkfl.federation.manifest import FederationManifest, circuits_digest, load_manifest
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
-from zkfl.store.artifacts import open_store
+from zkfl.store.artifacts import ArtifactStore, open_store
 from zkfl.zk.srs import DEV_SRS_WARNING
 
 
@@ -64,7 +68,28 @@ def join_federation(
         ipfs_api=location,
         srs=str(srs_path),
     )
+    folder_was_there = root.exists()
     ws, created = Workspace.init(root, config)
+    try:
+        return _build(ws, created, coordinator, manifest, artifacts, srs_path, progress)
+    except BaseException:  # a refused, failed or interrupted join of a new workspace leaves nothing half-built
+        if created:
+            _remove_contents(root, keep_folder=folder_was_there)
+        raise
+
+
+def _build(
+    ws: Workspace,
+    created: bool,
+    coordinator: Coordinator,
+    manifest: FederationManifest,
+    artifacts: ArtifactStore,
+    srs_path: Path,
+    progress: Progress,
+) -> JoinOutcome:
+    """Fetch the SRS and settings, build the circuits and keys, check them against the chain's
+    digest and record the deployment."""
+    root, chain, config = ws.root, coordinator.chain, ws.config
     if not srs_path.is_file():
         progress(f"fetching the federation's SRS ({manifest.commitment_srs_cid})")
         if manifest.client.dev_srs:  # keep the federation's own flag, so the local manifest is the same
@@ -91,7 +116,7 @@ def join_federation(
                 "coordinator": coordinator.address,
                 "chain_id": chain.chain_id,
                 "config_digest": config.digest(),
-                "rpc_url": rpc_url,
+                "rpc_url": config.rpc_url,
                 "joined": True,
             },
         )
@@ -103,3 +128,15 @@ def join_federation(
         manifest.client.dev_srs,
         created,
     )
+
+
+def _remove_contents(root: Path, keep_folder: bool) -> None:
+    """Remove what a refused join wrote under `root` (and `root` itself unless it was there before)."""
+    if not keep_folder:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from zkfl.roles.responder import Answer, Held, answer_requests
 from zkfl.store.artifacts import put_vector
 from zkfl.store.cid import vector_bytes
 from zkfl.zk.prover import Proof
+from zkfl.zk.prover_process import IN_PROCESS, Prover
 from zkfl.zk.ranges import Batch, CircuitRange, check_batch, check_features
 from zkfl.zk.srs import file_sha256
 
@@ -39,6 +40,17 @@ class RegisterOutcome:
     slot: int
     batches: int
     registered_now: bool
+    gas_used: int | None
+    committed_now: int = 0  # fresh batches committed by this call, once the earlier ones were all used
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    """Fresh batches a registered client committed (`commitData`); they train from `usable_from` on."""
+
+    client: str
+    committed: int
+    usable_from: int
     gas_used: int | None
 
 
@@ -81,6 +93,7 @@ def register_client(
     batches: int = 10,
     seed: int | None = None,
     account_index: int | None = None,
+    progress: Progress = silent,
 ) -> RegisterOutcome:
     """Split the client's data file into `batches` salted round batches, keep them privately in the
     workspace, and register on-chain with their commitments (stake included).
@@ -88,11 +101,10 @@ def register_client(
     `account_index` picks the client's account (on the devnet, dev account 2 + index); by default
     the next one. Clients that register concurrently in one workspace must each name theirs.
     The batches are written before the transaction and never regenerated, so a re-run after a
-    crash registers exactly the commitments already kept."""
-    if batches < 1:
-        raise ConfigError(f"batches must be at least 1, got {batches}")
+    crash registers exactly the commitments already kept. A registered client that has used every
+    batch commits `batches` fresh ones from the same data file instead (`commit_fresh_batches`)."""
+    _check_batch_count(ws, batches)
     spec = ws.config.training
-    directory = ws.client_dir(name)
     record = ws.read_record(ws.client_record_path(name))
     x, y = load_dataset(data_file, spec)
     data_sha = file_sha256(Path(data_file))
@@ -100,6 +112,7 @@ def register_client(
     if record is None:
         index = _free_account_index(ws, account_index)
         source = f"data file {data_file}"
+        progress(f"{name}: checking {batches} batch(es) of {data_file} against the circuit's range")
         check_features(_circuit_range(ws), x, source)
         rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
         kept = make_batches(spec, x, y, batches, rng)
@@ -123,18 +136,114 @@ def register_client(
         )
     signer = ws.signer("client", record["account_index"])
     state = coordinator.client(signer.address)
-    gas = None
+    gas, committed = None, 0
     if not state.registered:
+        progress(f"{name}: registering on-chain with the stake (sending the transaction, waiting for its receipt)")
         receipt = coordinator.register(signer, [int(c, 16) for c in record["commitments"]])
         gas = receipt["gasUsed"]
         state = coordinator.client(signer.address)
-    return RegisterOutcome(name, signer.address, state.slot, len(record["commitments"]), gas is not None, gas)
+    elif state.open_batches == 0 or _uncommitted(coordinator, signer.address, record):
+        committed = commit_fresh_batches(ws, name, batches, seed, data_file).committed
+        record = _client_record(ws, name)
+    return RegisterOutcome(
+        name, signer.address, state.slot, len(record["commitments"]), gas is not None, gas, committed
+    )
 
 
-def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> ProveOutcome:
-    """Prove the client's local step for the open round on its next unused committed batch.
-    A proof already made for this round (from the same global model) is returned as is."""
+def commit_fresh_batches(
+    ws: Workspace, name: str, batches: int, seed: int | None = None, data_file: str | Path | None = None
+) -> CommitOutcome:
+    """Commit `batches` fresh salted batches from the client's registered data file (or `data_file`,
+    a copy of it) on-chain
+    (`commitData`), at most as many as the federation's `max_open_batches` leaves room for. They
+    train from the round after the open one (from round 0 inside the registration window).
+
+    As at registration, the batches are kept before the transaction and never regenerated: a
+    re-run after a crash first sends the commitments it kept and did not send."""
+    _check_batch_count(ws, batches)
     record = _client_record(ws, name)
+    coordinator = ws.coordinator()
+    signer = ws.signer("client", record["account_index"])
+    state = coordinator.client(signer.address)
+    if not state.registered:
+        raise ConfigError(
+            f"client {name!r} is not registered on-chain; run `zkfl register -w {ws.root} --client {name} "
+            f"--data {record['data_file']}` first"
+        )
+    pending = _uncommitted(coordinator, signer.address, record)
+    if not pending:
+        room = ws.config.terms.max_open_batches - state.open_batches
+        if room < 1:
+            raise ConfigError(
+                f"client {name!r} already holds {state.open_batches} committed, unused batches, the "
+                f"federation's maximum (max_open_batches); it commits more once it has used some"
+            )
+        source = Path(data_file if data_file is not None else record["data_file"])
+        pending = _keep_fresh_batches(ws, name, record, source, min(batches, room), seed)
+    receipt = coordinator.commit_data(signer, pending)
+    usable_from = coordinator.data_batch(signer.address, pending[0])[2]
+    return CommitOutcome(name, len(pending), usable_from, receipt["gasUsed"])
+
+
+def ensure_next_batch(ws: Workspace, name: str, batches: int, seed: int | None = None) -> CommitOutcome | None:
+    """Keep the client able to train in the next round: once it has no committed, unused batch
+    left, commit `batches` fresh ones (`commit_fresh_batches`); None when it still has one. Called
+    while a round is open, the fresh batches train from the next round on."""
+    record = _client_record(ws, name)
+    coordinator = ws.coordinator()
+    address = ws.signer("client", record["account_index"]).address
+    if coordinator.client(address).open_batches > 0 and not _uncommitted(coordinator, address, record):
+        return None
+    return commit_fresh_batches(ws, name, batches, seed)
+
+
+def _keep_fresh_batches(
+    ws: Workspace, name: str, record: dict[str, Any], data_file: Path, count: int, seed: int | None
+) -> list[int]:
+    """Make `count` batches from the client's data file, append them to its kept batches and its
+    record (in that order), and return their commitments."""
+    if not data_file.is_file() or file_sha256(data_file) != record["data_sha256"]:
+        raise ConfigError(
+            f"client {name!r} registered with data file {data_file} (SHA-256 {record['data_sha256']}), which is "
+            f"{'gone' if not data_file.is_file() else 'changed'}; its fresh batches come from that data: restore "
+            "the file, or register other data under a new client name"
+        )
+    spec = ws.config.training
+    x, y = load_dataset(data_file, spec)
+    kept = load_batches(ws.client_batches_path(name))[: len(record["commitments"])]  # drops a crashed attempt's
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else [seed, len(kept)])
+    fresh = make_batches(spec, x, y, count, rng)
+    model = open_round_model(ws, ws.coordinator())
+    for batch in fresh:
+        _check_batch_range(ws, model, batch, f"data file {data_file}")
+    save_batches(ws.client_batches_path(name), [*kept, *fresh])
+    commitments = [b.commitment_hash(ws.circuits.commitments, spec) for b in fresh]
+    ws.write_record(
+        ws.client_record_path(name), {**record, "commitments": record["commitments"] + [hex(c) for c in commitments]}
+    )
+    return commitments
+
+
+def _uncommitted(coordinator: Coordinator, address: str, record: dict[str, Any]) -> list[int]:
+    """The client's kept commitments the chain does not hold (a crash between keeping and sending)."""
+    return [c for h in record["commitments"] if not coordinator.data_batch(address, c := int(h, 16))[0]]
+
+
+def _check_batch_count(ws: Workspace, batches: int) -> None:
+    limit = ws.config.terms.max_open_batches
+    if not 1 <= batches <= limit:
+        raise ConfigError(
+            f"batches must be between 1 and the federation's max_open_batches ({limit}), got {batches}; "
+            "a client commits more once it has used them"
+        )
+
+
+def prove_update(ws: Workspace, name: str, progress: Progress = silent, prover: Prover = IN_PROCESS) -> ProveOutcome:
+    """Prove the client's local step for the open round on its next unused committed batch, by
+    `prover` (here, or a `ProverProcess` that Ctrl-C can stop). A proof already made for this round
+    (from the same global model) is returned as is."""
+    record = _client_record(ws, name)
+    progress(f"{name}: loading the circuits and the open round's model")
     coordinator = ws.coordinator()
     model = open_round_model(ws, coordinator)
     round_path = ws.client_round_path(name, model.round)
@@ -153,15 +262,22 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent) -> Prove
         data,
         f"client {name!r}'s committed batch {batch} (data file {record.get('data_file', 'not recorded')})",
     )
-    progress(f"{name}: proving round {model.round} on batch {batch}")
+    progress(f"{name}: proving round {model.round} on batch {batch} (witness, proof, self-verification)")
     proof_path = ws.client_proof_path(name, model.round)
     start = time.perf_counter()
-    update = train_and_prove(
-        ws.circuits.client, ws.config.training, model.weights, data, coordinator.context(signer.address), proof_path
+    update = prover.prove_to(
+        proof_path,
+        train_and_prove,
+        ws.circuits.client,
+        ws.config.training,
+        model.weights,
+        data,
+        coordinator.context(signer.address),
     )
     seconds = round(time.perf_counter() - start, 2)
+    progress(f"{name}: storing the update and its proof")
     write_atomic(_held_vector_path(ws, name, model.round), vector_bytes(update.vector))  # kept if the store loses it
-    result = {
+    result: dict[str, Any] = {
         "client": name,
         "round": model.round,
         "batch": batch,
@@ -194,12 +310,14 @@ def usable_batch(coordinator: Coordinator, address: str, commitments: list[int],
             min(later),
         )
     raise NoUsableBatch(
-        f"client {name!r} has used all {len(commitments)} committed batches; register more data with a new client name",
+        f"client {name!r} has used all {len(commitments)} committed batches; commit fresh ones from its data "
+        f"with `zkfl register --client {name} --data FILE --batches N` (they train from round {round_no + 1} "
+        "on; `zkfl run` commits them itself)",
         None,
     )
 
 
-def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
+def submit_update(ws: Workspace, name: str, progress: Progress = silent) -> SubmitOutcome:
     """Submit the client's proven update for the open round (a no-op if the chain already has it)."""
     record = _client_record(ws, name)
     coordinator = ws.coordinator()
@@ -222,12 +340,17 @@ def submit_update(ws: Workspace, name: str) -> SubmitOutcome:
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
     # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
+    progress(f"{name}: checking the stored update against its commitment")
     checked_vector(
         ws.circuits.commitments,
         ws.store,
         proved["update_cid"],
         int(proved["update_hash"], 16),
         f"client {name!r}'s update for round {current}",
+    )
+    progress(
+        f"{name}: submitting round {current}'s update with its proof (sending the transaction, waiting for its "
+        "receipt; the coordinator verifies the proof on-chain)"
     )
     with stored_proof(ws.store, proved["proof_cid"]) as proof:
         if ws.config.terms.optimistic:  # the chain gets the commitments and SHA-256; challengers the bytes

@@ -1,18 +1,46 @@
 """The run report: JSON for programs, Markdown for people, a PNG of the accuracy curves; each file
-also goes into the artifact store, so a report can be cited by CID."""
+also goes into the artifact store, so a report can be cited by CID.
+
+The report says what was run (the config), whether its keys can be trusted (an insecure dev SRS is
+warned about), whether its rounds were re-checked (the round checker's verdict, or how to check
+them), and numbers the global models one way in the table and the plot: "genesis", then the round
+whose aggregation produced each model (the chain's round numbers, as `zkfl status` shows them)."""
 
 from __future__ import annotations
 
 import json
 import os
 import statistics
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zkfl.atomic import write_atomic
-from zkfl.charts import accuracy_png
+from zkfl.charts import accuracy_figure, png_bytes
+from zkfl.federation.terms import OPTIMISTIC
 from zkfl.pipeline.simulation import RoundReport, RunOutcome
 from zkfl.store.artifacts import ArtifactStore
+from zkfl.zk.srs import DEV_SRS_WARNING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+GENESIS = "genesis"
+
+
+@dataclass(frozen=True)
+class AccuracyPoint:
+    """One global model's accuracy: `label` names it in the table and on the plot's axis alike."""
+
+    label: str
+    proven: float | None
+    float_reference: float | None
+
+    @property
+    def difference(self) -> float | None:
+        if self.proven is None or self.float_reference is None:
+            return None
+        return self.proven - self.float_reference
 
 
 def write_run_report(
@@ -21,10 +49,10 @@ def write_run_report(
     """Write report.json, report.md and (with accuracies) accuracy.png; returns {file name: CID}."""
     directory = Path(directory)
     files: dict[str, bytes] = {"report.json": json.dumps(asdict(outcome), indent=2).encode()}
-    has_accuracy = any(r.proven_accuracy is not None for r in outcome.rounds)
-    if has_accuracy:
-        files["accuracy.png"] = _plot(outcome, title)
-    files["report.md"] = _markdown(outcome, title, has_accuracy).encode()
+    chart = accuracy_chart(outcome, title)
+    if chart is not None:
+        files["accuracy.png"] = png_bytes(chart)
+    files["report.md"] = report_markdown(outcome, title).encode()
     cids = {}
     for name, content in files.items():
         write_atomic(directory / name, content)
@@ -32,27 +60,46 @@ def write_run_report(
     return cids
 
 
-def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
-    lines = [
-        f"# {title}",
-        "",
-        f"Coordinator `{outcome.coordinator}`; client circuit logrows {outcome.client_logrows}, "
-        f"aggregation circuit logrows {outcome.aggregator_logrows}. Every update and every aggregation below "
-        "was proven with ezkl and accepted by the on-chain verifiers.",
-        "",
-    ]
-    if has_accuracy:
+def round_label(r: RoundReport) -> str:
+    """A round's label: its number on the chain; a skipped round closed without aggregation (its model
+    is unchanged)."""
+    return f"{r.round} (skipped)" if r.skipped else str(r.round)
+
+
+def accuracy_points(outcome: RunOutcome) -> list[AccuracyPoint]:
+    """The genesis model, then the model each round produced, labelled as table rows and plot ticks
+    both; empty without held-out data."""
+    if not any(r.proven_accuracy is not None for r in outcome.rounds):
+        return []
+    points = []
+    if outcome.genesis_accuracy is not None:
+        points.append(AccuracyPoint(GENESIS, outcome.genesis_accuracy, outcome.genesis_accuracy))
+    points += [AccuracyPoint(round_label(r), r.proven_accuracy, r.float_accuracy) for r in outcome.rounds]
+    return points
+
+
+def report_markdown(outcome: RunOutcome, title: str = "zkFL run") -> str:
+    lines = [f"# {title}", ""]
+    if outcome.dev_srs:
+        lines += [f"> **WARNING**: {DEV_SRS_WARNING}", ""]
+    lines += [_proof_sentence(outcome), ""]
+    lines += _config_section(outcome)
+    lines += _audit_section(outcome)
+    points = accuracy_points(outcome)
+    if points:
         lines += [
             "## Accuracy on held-out data",
             "",
-            "| round | proven global model | float FedAvg (same batches) | difference |",
+            "Each row is the global model after the round named (the chain's round numbers); the plot's x axis "
+            "uses the same labels.",
+            "",
+            "| global model after round | proven global model | float FedAvg (same batches) | proven - float |",
             "|---|---|---|---|",
         ]
-        if outcome.genesis_accuracy is not None:
-            lines.append(f"| genesis | {outcome.genesis_accuracy:.4f} | {outcome.genesis_accuracy:.4f} | 0 |")
-        for r in outcome.rounds:
-            diff = (r.proven_accuracy or 0) - (r.float_accuracy or 0)
-            lines.append(f"| {_label(r)} | {r.proven_accuracy:.4f} | {r.float_accuracy:.4f} | {diff:+.4f} |")
+        lines += [
+            f"| {p.label} | {_fmt(p.proven)} | {_fmt(p.float_reference)} | {_fmt(p.difference, signed=True)} |"
+            for p in points
+        ]
         lines += ["", "![accuracy per round](accuracy.png)", ""]
     lines += [
         "## Cost per round",
@@ -66,29 +113,122 @@ def _markdown(outcome: RunOutcome, title: str, has_accuracy: bool) -> str:
         gas = int(statistics.median(r.submit_gas.values())) if r.submit_gas else 0
         wall = f"{r.wall_seconds:.1f}" if r.wall_seconds is not None else "(earlier run)"
         lines.append(
-            f"| {_label(r)} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
+            f"| {round_label(r)} | {len(r.clients)} | {prove:.1f} | {r.aggregate_seconds:.1f} | {wall} | "
             f"{gas:,} | {r.finalize_gas:,} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _label(r: RoundReport) -> str:
-    """A round's row label: a skipped round closed without aggregation (its model is unchanged)."""
-    return f"{r.round} (skipped)" if r.skipped else str(r.round)
+def _proof_sentence(outcome: RunOutcome) -> str:
+    circuits = (
+        f"Coordinator `{outcome.coordinator}`; client circuit logrows {outcome.client_logrows}, aggregation "
+        f"circuit logrows {outcome.aggregator_logrows}."
+    )
+    if outcome.config.get("verification") == OPTIMISTIC:
+        return (
+            f"{circuits} Every update and aggregation was proven with ezkl. Updates were accepted optimistically "
+            "(their proofs are in the store and verified on-chain only if challenged); every aggregation was "
+            "verified on-chain when its round was finalized."
+        )
+    return (
+        f"{circuits} Every update and aggregation was proven with ezkl; the on-chain verifiers checked each "
+        "update on submission and each aggregation on finalization."
+    )
 
 
-def _plot(outcome: RunOutcome, title: str) -> bytes:
-    rounds = [r.round + 1 for r in outcome.rounds]
-    proven = [r.proven_accuracy for r in outcome.rounds]
-    floats = [r.float_accuracy for r in outcome.rounds]
-    if outcome.genesis_accuracy is not None:
-        rounds, proven, floats = [0, *rounds], [outcome.genesis_accuracy, *proven], [outcome.genesis_accuracy, *floats]
-    return accuracy_png(
+def _config_section(outcome: RunOutcome) -> list[str]:
+    config = outcome.config
+    if not config:
+        return []
+    model = dict(config.get("model") or {})
+    family = model.pop("family", "?")
+    shape = ", ".join(f"{key} {value}" for key, value in model.items())
+    slots, leaf_slots = config.get("slots"), config.get("leaf_slots") or 0
+    aggregation = f"{slots} (flat FedAvg)" if not leaf_slots else f"{slots} (a tree of leaves of {leaf_slots})"
+    batches = config.get("batches_per_commit")
+    rows = [
+        ("model", f"{family} ({shape})" if shape else str(family)),
+        ("batch size", config.get("batch_size")),
+        ("local steps per round", config.get("local_steps")),
+        ("learning rate", config.get("learning_rate")),
+        ("client slots", aggregation),
+        ("clients", ", ".join(config.get("clients") or [])),
+        ("rounds", config.get("rounds")),
+        ("batches committed at a time", batches if batches is not None else "the rounds still to run"),
+        ("verification mode", config.get("verification")),
+        ("chain", config.get("chain")),
+        ("SRS", "dev (INSECURE, see the warning above)" if outcome.dev_srs else config.get("srs")),
+    ]
+    return ["## Configuration", "", "| setting | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+
+
+def _audit_section(outcome: RunOutcome) -> list[str]:
+    lines = ["## Audit", ""]
+    verdicts = outcome.verification
+    if verdicts is None:
+        return [
+            *lines,
+            "**Not audited**: this run did not re-check its rounds. Check a round with "
+            "`zkfl verify -w WORKSPACE --round R`, or the whole federation from the chain and the store alone "
+            "with `zkfl audit --rpc-url URL --coordinator ADDRESS --store STORE`.",
+            "",
+        ]
+    failed = [v for v in verdicts if not v.ok]
+    checks = sum(v.checks for v in verdicts)
+    if failed:
+        verdict = f"**FAILED**: {len(failed)} of {len(verdicts)} rounds do not verify."
+    else:
+        verdict = f"**PASSED**: all {len(verdicts)} rounds verify ({checks} checks)."
+    lines += [
+        f"{verdict} Each round was re-checked from the chain and the store with the round checker of "
+        "`zkfl verify` (every proof off-chain and on-chain, every link and data commitment, every stored vector, "
+        "FedAvg recomputed); `zkfl audit` replays the whole federation with the same checks.",
+        "",
+        "| round | verdict | checks | first failure |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {v.round} | {'pass' if v.ok else 'FAIL'} | {v.checks} | {v.failures[0] if v.failures else ''} |"
+        for v in verdicts
+    ]
+    return [*lines, ""]
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def accuracy_chart(outcome: RunOutcome, title: str = "zkFL run") -> Figure | None:
+    """Both accuracy curves over the labels of `accuracy_points` (position i is the i-th label, as
+    the table's i-th row), the float one with large hollow markers under the proven one's, and
+    proven - float in a panel below; None without held-out data."""
+    points = accuracy_points(outcome)
+    if not points:
+        return None
+    xs = list(range(len(points)))
+    labels = [p.label for p in points]
+    return accuracy_figure(
         [
-            ("float FedAvg (same batches)", "o--", rounds, floats),
-            ("proven global model (ezkl, fixed point)", "s-", rounds, proven),
+            (
+                "float FedAvg (same batches)",
+                "o--",
+                xs,
+                [p.float_reference for p in points],
+                {"markersize": 9, "markerfacecolor": "none", "color": "tab:blue"},
+            ),
+            (
+                "proven global model (ezkl, fixed point)",
+                "s-",
+                xs,
+                [p.proven for p in points],
+                {"markersize": 4, "color": "tab:orange"},
+            ),
         ],
-        "rounds finalized",
+        "global model after round",
         "test accuracy",
         title,
+        difference=("proven - float", xs, [p.difference or 0.0 for p in points]),
+        tick_label=lambda i: labels[i] if 0 <= i < len(labels) else "",
     )

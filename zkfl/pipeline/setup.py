@@ -64,24 +64,33 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     record = ws.read_record(ws.deployment_path)
     if record is not None:
         ws.deployment()  # refuses a config changed since the recorded deployment
-    progress("compiling circuits and keys (cached after the first run)")
+    progress("compiling the circuits and making their keys (minutes the first time, then read from the cache)")
     circuits = ws.circuits
+    progress("publishing the genesis model and the circuits manifest to the store")
     genesis = ws.config.genesis_weights()
     genesis_cid = put_vector(ws.store, genesis)
     manifest = publish_manifest(
         ws.store, circuits, ws.config.terms.verification
     )  # the coordinator will hold its digest
+    progress("connecting to the chain")
     chain = ws.chain
     deployed_now = record is None or not chain.w3.eth.get_code(chain.w3.to_checksum_address(record["coordinator"]))
     verification = ws.config.terms.verification
-    if not deployed_now and ws.coordinator().circuits_digest != circuits_digest(circuits, verification):
+    if (
+        record is not None
+        and not deployed_now
+        and ws.coordinator().circuits_digest != circuits_digest(circuits, verification)
+    ):
         raise IntegrityError(
             f"the federation at {record['coordinator']} was deployed with other circuits than this "
             f"zkFL builds (another zkFL or ezkl version?): its proofs would not verify there. Keep "
             f"using the zkFL that set it up, or start a new workspace (not {ws.root})"
         )
-    if deployed_now:
-        progress("deploying verifiers and coordinator")
+    if record is None or deployed_now:
+        progress(
+            "building the verifier contracts and deploying them and the coordinator (a transaction each, "
+            "waiting for its receipt)"
+        )
         config = FederationConfig.starting_from(
             circuits, genesis, genesis_cid, ws.signer(AGGREGATOR).address, ws.config.terms
         )  # a fresh random salt: a new federation id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +18,15 @@ from zkfl.data.evaluation import accuracy, float_fedavg_round
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+from zkfl.pipeline.devnet_clock import driving_clock
 from zkfl.pipeline.executors import LeafExecutor
+from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.participant import (
     NoUsableBatch,
     client_responder,
     client_round_record,
+    commit_fresh_batches,
+    ensure_next_batch,
     prove_update,
     register_client,
     submit_update,
@@ -48,6 +53,16 @@ class RoundReport:
 
 
 @dataclass(frozen=True)
+class RoundVerdict:
+    """The round checker's verdict on one round (`zkfl verify`'s, from the chain and the store)."""
+
+    round: int
+    ok: bool
+    checks: int
+    failures: list[str]
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     rounds: list[RoundReport]
     coordinator: str
@@ -55,6 +70,9 @@ class RunOutcome:
     aggregator_logrows: int
     genesis_accuracy: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # what was trained and how (`run_config`), as JSON
+    dev_srs: bool = False  # the keys come from an insecure dev SRS
+    verification: list[RoundVerdict] | None = None  # None: the rounds were not re-checked
 
 
 def run_federation(
@@ -66,48 +84,103 @@ def run_federation(
     seed: int | None = None,
     progress: Progress = silent,
     executor: LeafExecutor | None = None,
+    verify: bool = False,
 ) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
     aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated
-    (a tree's leaves by `executor`). Re-running continues where a killed run stopped."""
+    (a tree's leaves by `executor`). Re-running continues where a killed run stopped, and a later run with more
+    rounds goes on from there.
+
+    Each client commits `batches` salted batches at a time: when it registers (default: `rounds`), and again,
+    on-chain (`commitData`), whenever it has used them (default: the rounds still to run, at least one), so a
+    client always holds a batch for the next round. With `verify`, every round is re-checked afterwards with
+    the round checker of `zkfl verify` (proofs off-chain and on-chain, links, stored vectors, FedAvg)."""
     if not data_files:
         raise ConfigError("run needs at least one client data file")
     if len(data_files) > ws.config.slots:
         raise ConfigError(f"{len(data_files)} data files for a federation of {ws.config.slots} client slots")
     if rounds < 1:
         raise ConfigError(f"rounds must be at least 1, got {rounds}")
-    evaluation = load_dataset(eval_file, ws.config.training) if eval_file else None
-    setup = setup_federation(ws, progress)
+    limit = ws.config.terms.max_open_batches
+    if batches is not None and not 1 <= batches <= limit:
+        raise ConfigError(
+            f"batches must be between 1 and the federation's max_open_batches ({limit}), got {batches}; "
+            "clients commit more whenever they have used them"
+        )
     names = [Path(f).stem for f in data_files]
     if len(set(names)) != len(names):
         raise ConfigError(f"clients are named after their data files, and these repeat a name: {names}")
-    for i, (name, data) in enumerate(zip(names, data_files, strict=True)):
-        register_client(ws, name, data, batches or rounds, None if seed is None else seed + i)
+    for data in data_files:  # every data fault is named before anything is deployed
+        load_dataset(data, ws.config.training)
+    evaluation = load_dataset(eval_file, ws.config.training) if eval_file else None
+    setup = setup_federation(ws, progress)
+    seeds = {name: None if seed is None else seed + i for i, name in enumerate(names)}
+    for name, data in zip(names, data_files, strict=True):
+        registered = register_client(ws, name, data, batches or min(rounds, limit), seeds[name])
+        if registered.committed_now:
+            progress(f"{name}: had used every committed batch; committed {registered.committed_now} fresh ones")
     coordinator = ws.coordinator()
     fresh: dict[int, float] = {}
     while coordinator.current_round < rounds:
         start = time.perf_counter()
         round_no = coordinator.current_round
-        taking_part = [name for name in names if _take_part(ws, name, round_no, progress)]
+        refill = batches or max(1, min(rounds - round_no - 1, limit))
+        taking_part = [name for name in names if _take_part(ws, name, round_no, refill, seeds[name], progress)]
         # optimistic: no finalization while updates can be challenged; any federation: none while a request is open
         state = wait_until_finalizable(
-            ws, round_no, responders=[client_responder(ws, n) for n in taking_part], progress=progress
+            ws,
+            round_no,
+            responders=[client_responder(ws, n) for n in taking_part],
+            progress=progress,
+            clock=driving_clock(ws),  # on the devnet, this run makes the blocks
         )
         skipped = state.skipped if state.closed else aggregate_round(ws, progress, executor).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
+    verdicts = None
+    if verify:
+        progress(f"re-checking rounds 0..{rounds - 1} from the chain and the store (as `zkfl verify` does)")
+        verdicts = [_verdict(ws, r) for r in range(rounds)]
     return RunOutcome(
         _round_reports(ws, names, rounds, fresh, evaluation),
         setup.coordinator,
         setup.client_logrows,
         setup.aggregator_logrows,
         _accuracy(ws, ws.config.genesis_weights(), evaluation),
+        config=run_config(ws, names, rounds, batches),
+        dev_srs=any(s["dev"] for s in setup.srs),
+        verification=verdicts,
     )
 
 
-def _take_part(ws: Workspace, name: str, round_no: int, progress: Progress) -> bool:
+def run_config(ws: Workspace, names: list[str], rounds: int, batches: int | None) -> dict[str, Any]:
+    """What a run trained and how, for its report."""
+    config, spec = ws.config, ws.config.training
+    return {
+        "model": spec.model.to_json(),
+        "batch_size": spec.batch_size,
+        "local_steps": spec.local_steps,
+        "learning_rate": spec.learning_rate,
+        "slots": config.slots,
+        "leaf_slots": config.leaf_slots,
+        "clients": names,
+        "rounds": rounds,
+        "batches_per_commit": batches,  # None: the rounds still to run
+        "verification": config.terms.verification,
+        "chain": config.rpc_url,
+        "srs": config.srs,
+    }
+
+
+def _verdict(ws: Workspace, round_no: int) -> RoundVerdict:
+    checked = verify_round(ws, round_no)
+    return RoundVerdict(round_no, checked.ok, len(checked.checks), [str(f) for f in checked.failures])
+
+
+def _take_part(ws: Workspace, name: str, round_no: int, refill: int, seed: int | None, progress: Progress) -> bool:
     """Prove and submit the client's update for the open round, unless it cannot take part: the
-    round takes no more submissions, or none of its batches may train in this round yet."""
+    round takes no more submissions, or none of its batches may train in this round. Once its
+    committed batches are used up, it commits `refill` fresh ones for the rounds after this one."""
     submitted = "submit_gas" in (client_round_record(ws, name, round_no) or {})
     if not submitted and ws.chain.w3.eth.block_number > ws.coordinator().round(round_no).deadline:
         progress(f"{name}: round {round_no} takes no more submissions; sitting it out")
@@ -115,11 +188,18 @@ def _take_part(ws: Workspace, name: str, round_no: int, progress: Progress) -> b
     try:
         prove_update(ws, name, progress)
     except NoUsableBatch as exc:
-        if exc.usable_from is None:
-            raise
-        progress(f"{name}: sitting out round {round_no}: {exc}")
+        if exc.usable_from is None:  # every batch used and none kept ready (an interrupted run)
+            fresh = commit_fresh_batches(ws, name, refill, seed)
+            progress(
+                f"{name}: had used every committed batch; committed {fresh.committed} fresh one(s), which train "
+                f"from round {fresh.usable_from} on: sitting out round {round_no}"
+            )
+        else:
+            progress(f"{name}: sitting out round {round_no}: {exc}")
         return False
     submit_update(ws, name)
+    if (refilled := ensure_next_batch(ws, name, refill, seed)) is not None:
+        progress(f"{name}: committed {refilled.committed} fresh batch(es) for round {refilled.usable_from} on")
     return True
 
 

@@ -342,7 +342,7 @@ class Workspace:
         return CeremonySrsSource(Path(self.config.srs).expanduser())
 
     @property
-    def pinned_settings_paths(self) -> dict[str, Path]:
+    def pinned_settings_paths(self) -> dict[CircuitKind, Path]:
         """Where a joined workspace keeps the federation's circuits' settings, by kind."""
         kinds = [k for k in CircuitKind if k is not CircuitKind.LEAF or self.config.shape.is_tree]
         return {kind: self.root / "settings" / f"{kind.graph_name}.json" for kind in kinds}
@@ -354,7 +354,7 @@ class Workspace:
             return None
         if not all(present):
             raise ConfigError(
-                f"{paths['client'].parent} must hold {', '.join(p.name for p in paths.values())}; "
+                f"{paths[CircuitKind.CLIENT].parent} must hold {', '.join(p.name for p in paths.values())}; "
                 "run `zkfl join` again to restore them"
             )
         return PinnedSettings(**{kind: path.read_bytes() for kind, path in paths.items()})
@@ -371,8 +371,13 @@ class Workspace:
         """The federation's chain; the local devnet is started (with its saved state) if needed."""
         if self.config.rpc_url == DEVNET:
             devnet = start_devnet(self.devnet_dir, accounts=FIRST_CLIENT_ACCOUNT + max(self.config.slots, 8))
-            return connect(devnet.rpc_url, DEVNET_CHAIN_ID)
-        return connect(self.config.rpc_url, self.config.chain_id or None)
+            hint = f"the workspace's devnet stopped: start it (`zkfl devnet start -w {self.root}`) and run this again"
+            return connect(devnet.rpc_url, DEVNET_CHAIN_ID, hint=hint)
+        hint = (
+            f'is the chain running? Start the node, or fix [chain] rpc_url in {self.root / CONFIG_FILE} ("devnet": '
+            f"a local chain the workspace runs itself, started with `zkfl devnet start -w {self.root}`)"
+        )
+        return connect(self.config.rpc_url, self.config.chain_id or None, hint=hint)
 
     def stop_devnet(self) -> bool:
         return stop_devnet(self.devnet_dir)

@@ -5,8 +5,10 @@ commitments are `zkfl.protocol.AggregationCommitments` (inputs, then the output)
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -95,18 +97,20 @@ def aggregate_and_prove(
     slots: Sequence[SlotUpdate | None],
     proof_path: str | os.PathLike[str],
 ) -> AggregateResult:
-    """Prove FedAvg of the filled slots (missing slots are left out of the mean)."""
+    """Prove FedAvg of the filled slots (missing slots are left out of the mean). The proof file
+    appears at `proof_path` only once its commitments are those of the slots and the output."""
     key = keys_commitment(keys)
     vectors = slot_vectors(key, spec, slots)
-    run = prove(keys, vectors, Path(proof_path))
-    result = AggregateResult(run.outputs[0], run.proof, spec.slots)
-    expected = AggregationCommitments.of(key, vectors, result.weights)
-    if result.commitments != expected:
-        raise LinkError(
-            "the aggregation proof's commitments are not the commitments of its slots and output: "
-            f"expected {expected.as_tuple()}, proof has {result.commitments.as_tuple()}"
-        )
-    return result
+    with _scratch_beside(Path(proof_path)) as scratch:
+        run = prove(keys, vectors, scratch)
+        result = AggregateResult(run.outputs[0], run.proof, spec.slots)
+        expected = AggregationCommitments.of(key, vectors, result.weights)
+        if result.commitments != expected:
+            raise LinkError(
+                "the aggregation proof's commitments are not the commitments of its slots and output: "
+                f"expected {expected.as_tuple()}, proof has {result.commitments.as_tuple()}"
+            )
+        return replace(result, proof=_place(scratch, Path(proof_path), result.proof))
 
 
 @dataclass(frozen=True)
@@ -133,19 +137,36 @@ def sum_and_prove(
     proof_path: str | os.PathLike[str],
 ) -> LeafResult:
     """Prove a leaf's partial sum of its G slots; refuses before proving a sum outside the range
-    the root takes (AggregationRangeError)."""
+    the root takes (AggregationRangeError). The proof file appears at `proof_path` only once its
+    output and commitments are those of the slots' sum."""
     key = keys_commitment(keys)
     vectors = slot_vectors(key, spec, slots)
     partial = fixed_point_partial_sum(vectors, spec.update_len)
     check_partial_sum(partial, leaf, spec.slots)
-    run = prove(keys, vectors, Path(proof_path))
-    result = LeafResult(leaf, run.outputs[0], run.proof, spec.slots)
-    if not np.array_equal(result.partial, partial):
-        raise LinkError(f"leaf {leaf}: the circuit's partial sum differs from the sum of its slots")
-    expected = AggregationCommitments.of(key, vectors, partial)
-    if result.commitments != expected:
-        raise LinkError(f"leaf {leaf}: the proof's commitments are not those of its slots and partial sum")
-    return result
+    with _scratch_beside(Path(proof_path)) as scratch:
+        run = prove(keys, vectors, scratch)
+        result = LeafResult(leaf, run.outputs[0], run.proof, spec.slots)
+        if not np.array_equal(result.partial, partial):
+            raise LinkError(f"leaf {leaf}: the circuit's partial sum differs from the sum of its slots")
+        expected = AggregationCommitments.of(key, vectors, partial)
+        if result.commitments != expected:
+            raise LinkError(f"leaf {leaf}: the proof's commitments are not those of its slots and partial sum")
+        return replace(result, proof=_place(scratch, Path(proof_path), result.proof))
+
+
+@contextmanager
+def _scratch_beside(proof_path: Path) -> Iterator[Path]:
+    """A path to prove into in a scratch folder beside `proof_path` (so the final move is a rename);
+    the folder, with whatever a refused proof left in it, is gone afterwards."""
+    proof_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=proof_path.parent, prefix=f".{proof_path.name}.") as folder:
+        yield Path(folder) / proof_path.name
+
+
+def _place(scratch: Path, proof_path: Path, proof: Proof) -> Proof:
+    """Move a checked proof from its scratch path to where the pipeline finds it."""
+    os.replace(scratch, proof_path)
+    return replace(proof, path=proof_path)
 
 
 def check_round_links(

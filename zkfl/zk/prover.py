@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import ezkl
 import onnx
@@ -34,6 +34,22 @@ from zkfl.zk.srs import Srs, SrsSource
 EZKL_VERSION = "23.0.5"
 
 
+class _RunArgsFields(Protocol):
+    """The fields of `ezkl.PyRunArgs` that zkFL sets: ezkl's type stub declares the class without them."""
+
+    input_scale: int
+    param_scale: int
+    scale_rebase_multiplier: int
+    num_inner_cols: int
+    decomp_base: int
+    decomp_legs: int
+    disable_freivalds: bool
+    input_visibility: str
+    output_visibility: str
+    ignore_range_check_inputs_outputs: bool
+    param_visibility: str
+
+
 @dataclass(frozen=True)
 class ProverConfig:
     """ezkl run arguments that zkFL fixes for every circuit.
@@ -43,7 +59,7 @@ class ProverConfig:
     Inputs and outputs are `polycommit`: each tensor becomes one KZG commitment inside the proof
     bytes (no public instances), and those commitments are the links between proofs.
     No Freivalds MatMul check and a 2^10 x 3 decomposition gave the smallest keys, proofs and
-    prove times in our sweep (see the README's measurements). The column count trades prove time
+    prove times in our sweep (see docs/benchmarks.md). The column count trades prove time
     (rows scale about 1/columns) against verifier size and gas: see `bench/circuits.py`."""
 
     scale: int = SCALE
@@ -57,7 +73,8 @@ class ProverConfig:
     range_check_inputs_outputs: bool = True
 
     def run_args(self) -> ezkl.PyRunArgs:
-        args = ezkl.PyRunArgs()
+        run_args = ezkl.PyRunArgs()
+        args = cast(_RunArgsFields, run_args)  # the same object, with the fields the stub leaves out
         args.input_scale = self.scale
         args.param_scale = self.scale
         args.scale_rebase_multiplier = 1
@@ -69,7 +86,7 @@ class ProverConfig:
         args.output_visibility = self.output_visibility
         args.ignore_range_check_inputs_outputs = not self.range_check_inputs_outputs
         args.param_visibility = self.param_visibility
-        return args
+        return run_args
 
 
 @dataclass(frozen=True)
