@@ -680,7 +680,8 @@ class Coordinator:
     def pending_proofs(self, from_block: int = 0, to_block: int | None = None) -> list[PendingProof]:
         """The optimistic submissions (ProofPending) in these blocks, oldest first, each with the
         submitter and commitments decoded from its transaction."""
-        events = self.contract.events.ProofPending.get_logs(from_block=from_block, to_block=to_block or "latest")
+        last = "latest" if to_block is None else to_block
+        events = self.contract.events.ProofPending.get_logs(from_block=from_block, to_block=last)
         pending = []
         for e in events:
             tx = self.chain.w3.eth.get_transaction(e.transactionHash)

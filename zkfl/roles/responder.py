@@ -118,13 +118,12 @@ def _reveal(
     coordinator: Coordinator, store: ArtifactStore, signer: LocalAccount, request: OpenRequest, held: Held, base: Answer
 ) -> Answer:
     pending = _proof_pending(coordinator, request.round, request.slot)
-    commitments = pending.commitments
     proof, source = _fetch_proof(store, pending.proof_sha256, held)
-    if not starts_with_claim(proof, commitments):
+    if not starts_with_claim(proof, pending.commitments):
         return _skipped(
             base, "the proof with the submitted SHA-256 does not start with the submitted commitments", source
         )
-    receipt = coordinator.reveal_proof(signer, request.round, request.slot, commitments, proof)
+    receipt = coordinator.reveal_proof(signer, request.round, request.slot, pending.commitments, proof)
     return _sent(base, receipt, f"revealed the proof ({len(proof)} bytes)", source)
 
 

@@ -238,13 +238,10 @@ def compile_circuit(
         body = json.loads(settings_path.read_text())
         _check_scales(name, body, config.scale)
         if settings is None:
-            body["run_args"]["logrows"] = fitting_logrows(body)
-            settings_path.write_text(json.dumps(body))
-        if logrows is not None and settings is None:
-            needed = body["run_args"]["logrows"]
-            if needed > logrows:
+            needed = fitting_logrows(body)
+            if logrows is not None and needed > logrows:
                 raise ConfigError(f"circuit {name!r} needs logrows {needed}, more than the {logrows} it must share")
-            body["run_args"]["logrows"] = logrows
+            body["run_args"]["logrows"] = needed if logrows is None else logrows
             settings_path.write_text(json.dumps(body))
         _ezkl(
             "compile_circuit",
