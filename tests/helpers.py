@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
-from conftest import LOGREG
+from conftest import LOGREG, SLOTS
 from multiformats import CID, multihash, varint
 
 
@@ -21,6 +21,15 @@ def use_session_cache(workspace: Path, cache_dir: Path) -> None:
     """Link `workspace`'s build folder to the session cache (`cache_dir`), so that the workspace
     reuses the session's compiled circuits and keys instead of building its own."""
     (workspace / "build").symlink_to(cache_dir, target_is_directory=True)
+
+
+def init_options() -> list[str | int | float]:
+    """`zkfl init`'s options for the session's LOGREG federation of SLOTS slots (its circuits are the
+    session cache's)."""
+    return [
+        "--features", LOGREG.features, "--classes", LOGREG.classes, "--batch-size", LOGREG.batch_size,
+        "--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate, "--slots", SLOTS,
+    ]  # fmt: skip
 
 
 def write_data(path: Path, seed: int, samples: int = 24, features: int = LOGREG.features) -> Path:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from conftest import LOGREG, SLOTS
-from helpers import use_session_cache, write_data
+from conftest import LOGREG
+from helpers import init_options, use_session_cache, write_data
 
 from zkfl.cli.app import app
 from zkfl.errors import IntegrityError
@@ -71,18 +71,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_ci
     created = ok(
         "init",
         workspace,
-        "--features",
-        LOGREG.features,
-        "--classes",
-        LOGREG.classes,
-        "--batch-size",
-        LOGREG.batch_size,
-        "--local-steps",
-        LOGREG.local_steps,
-        "--lr",
-        LOGREG.learning_rate,
-        "--slots",
-        SLOTS,
+        *init_options(),
     )
     assert created["created"] is True
     use_session_cache(workspace, cache_dir)

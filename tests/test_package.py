@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import LOGREG, SLOTS
-from helpers import use_session_cache
+from helpers import init_options, use_session_cache
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.prover
@@ -151,18 +150,7 @@ def test_the_installed_cli_deploys_and_reads_a_federation(
         installed.zkfl,
         "init",
         workspace,
-        "--features",
-        LOGREG.features,
-        "--classes",
-        LOGREG.classes,
-        "--batch-size",
-        LOGREG.batch_size,
-        "--local-steps",
-        LOGREG.local_steps,
-        "--lr",
-        LOGREG.learning_rate,
-        "--slots",
-        SLOTS,
+        *init_options(),
         "--json",
     )
     assert created.returncode == 0, created.stderr[-2000:]
