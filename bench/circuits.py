@@ -33,7 +33,7 @@ import torch
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx, model_from_json
 from zkfl.circuits.families import clamped_softmax
-from zkfl.circuits.training import split_data
+from zkfl.circuits.graphs import split_data
 from zkfl.fixedpoint import quantize
 from zkfl.zk.prover import ProverConfig, compile_circuit, prove, setup_keys, verify
 from zkfl.zk.srs import DevSrsSource

@@ -61,6 +61,32 @@ for args in {commands!r}:
     assert seen == {" ".join(args): [] for args in commands}
 
 
+def test_commands_that_read_a_workspace_load_neither_torch_nor_onnx(tmp_path: Path) -> None:
+    """Reading a workspace's config, the chain or the store needs neither torch (only building a
+    graph or checking a batch's ranges does) nor onnx (only compiling a graph does)."""
+    workspace = tmp_path / "ws"
+    commands = [
+        ["init", str(workspace)],
+        *[[*command, "-w", str(workspace)] for command in (["status"], ["verify", "--round", "0"], ["aggregate"])],
+        ["submit", "--client", "a", "-w", str(workspace)],
+        ["prove", "--client", "a", "-w", str(workspace)],
+        ["status", "-w", str(tmp_path / "nowhere")],
+    ]
+    code = f"""
+import contextlib, io
+from zkfl.cli.app import app
+for args in {commands!r}:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            app(args)
+        except SystemExit as exc:
+            assert exc.code in (0, 2), (args, exc.code)  # 2: not deployed, unknown client, no workspace
+    seen[" ".join(args[:1])] = [name for name in loaded() if name in ("torch", "onnx")]
+"""
+    seen = _heavy_modules_after(code)
+    assert seen == {args[0]: [] for args in commands}, seen
+
+
 def test_version_names_zkfl_and_the_pinned_ezkl() -> None:
     from zkfl.zk.prover import EZKL_VERSION
 

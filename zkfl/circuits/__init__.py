@@ -3,14 +3,40 @@
 - `families`: the model families a client can train (one class each, in a registry).
 - `training`: one client's k local SGD steps (forward, hand-written backward, update).
 - `aggregation`: the aggregator's sample-weighted mean of K client updates, and a tree leaf's partial sum.
+- `graphs`: the torch modules of those computations, which `export` writes to ONNX.
 - `kinds`: `CircuitKind`, the name of each kind of circuit.
+
+The specs import neither torch nor onnx; `TrainingStep`, `FedAvg`, `PartialSum` and `export_onnx`
+load them on first use, so that reading a workspace's config stays fast.
 """
 
-from zkfl.circuits.aggregation import FedAvg, FedAvgSpec, PartialSum, PartialSumSpec
-from zkfl.circuits.export import export_onnx
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from zkfl.circuits.aggregation import FedAvgSpec, PartialSumSpec
 from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
 from zkfl.circuits.kinds import CircuitKind
-from zkfl.circuits.training import SALT_LEN, TrainingStep, TrainingStepSpec
+from zkfl.circuits.training import SALT_LEN, TrainingStepSpec
+
+if TYPE_CHECKING:
+    from zkfl.circuits.export import export_onnx
+    from zkfl.circuits.graphs import FedAvg, PartialSum, TrainingStep
+
+_TORCH_EXPORTS = {
+    "TrainingStep": "zkfl.circuits.graphs",
+    "FedAvg": "zkfl.circuits.graphs",
+    "PartialSum": "zkfl.circuits.graphs",
+    "export_onnx": "zkfl.circuits.export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_EXPORTS:
+        return getattr(importlib.import_module(_TORCH_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAMILIES",

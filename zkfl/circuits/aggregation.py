@@ -18,12 +18,14 @@ filled (f = 0 has no reciprocal; an all-empty round is refused before proving).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from zkfl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class FedAvgSpec(_AggregationSpec):
         return [self.update_len] * self.slots, [self.num_params]
 
     def module(self) -> torch.nn.Module:
+        from zkfl.circuits.graphs import FedAvg  # torch loads only when a graph is built
+
         return FedAvg(self)
 
     def calibration_inputs(self) -> list[np.ndarray]:
@@ -65,18 +69,6 @@ class FedAvgSpec(_AggregationSpec):
         return [
             np.append(rng.uniform(-1.0, 1.0, self.num_params) * m, self.sample_count * m) for _ in range(self.slots)
         ]
-
-
-class FedAvg(torch.nn.Module):
-    def __init__(self, spec: FedAvgSpec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def forward(self, *updates: Tensor) -> Tensor:
-        p = self.spec.num_params
-        total = torch.stack(updates).sum(dim=0)  # (P + 1): summed weights, then summed counts
-        filled = total[p:] / float(self.spec.sample_count)  # f: the number of filled slots
-        return total[:p] * torch.reciprocal(filled)
 
 
 @dataclass(frozen=True)
@@ -95,15 +87,12 @@ class PartialSumSpec(_AggregationSpec):
         return [self.update_len] * self.slots, [self.update_len]
 
     def module(self) -> torch.nn.Module:
+        from zkfl.circuits.graphs import PartialSum
+
         return PartialSum()
 
     def calibration_inputs(self) -> list[np.ndarray]:
         return FedAvgSpec(self.num_params, self.slots, self.sample_count).calibration_inputs()
-
-
-class PartialSum(torch.nn.Module):
-    def forward(self, *updates: Tensor) -> Tensor:
-        return torch.stack(updates).sum(dim=0)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import Field, asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from zkfl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SOFTMAX_FLOOR = -7.0
 """Logit gaps below this are clamped before exp() (e**-7 = 9e-4, under 4 units at scale 12).
@@ -32,6 +33,8 @@ Layout = list[tuple[str, tuple[int, ...]]]
 
 
 def clamped_softmax(z: Tensor) -> Tensor:
+    import torch  # here, not at the top: a model's config is read without loading torch
+
     gap = z - torch.max(z, dim=1, keepdim=True).values
     e = torch.exp(torch.clamp(gap, min=SOFTMAX_FLOOR))
     return e * torch.reciprocal(torch.sum(e, dim=1, keepdim=True))
@@ -39,6 +42,8 @@ def clamped_softmax(z: Tensor) -> Tensor:
 
 def column_sums(g: Tensor) -> Tensor:
     """Sum over the batch as a (1 x B) @ (B x N) product: fewer circuit rows than a ReduceSum."""
+    import torch
+
     return (torch.ones(1, g.shape[0], dtype=g.dtype) @ g).reshape(-1)
 
 
@@ -147,10 +152,14 @@ class Mlp(ModelFamily):
         return [("W1", (d, h)), ("b1", (h,)), ("W2", (h, c)), ("b2", (c,))]
 
     def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
+        import torch
+
         w1, b1, w2, b2 = params
         return torch.relu(x @ w1 + b1) @ w2 + b2
 
     def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
+        import torch
+
         w1, b1, w2, b2 = params
         pre = x @ w1 + b1
         h = torch.relu(pre)

@@ -18,15 +18,16 @@ inflate it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from zkfl.circuits.families import SOFTMAX_FLOOR, LogisticRegression, ModelFamily, model_from_json
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import SCALE
+
+if TYPE_CHECKING:
+    import torch
 
 SALT_LEN = 8
 """Salt elements appended to every data batch. The data commitment is public, KZG commitments to
@@ -87,6 +88,8 @@ class TrainingStepSpec:
         return [self.num_params, self.data_len, CONTEXT_LEN], [self.update_len]
 
     def module(self) -> torch.nn.Module:
+        from zkfl.circuits.graphs import TrainingStep  # torch loads only when a graph is built
+
         return TrainingStep(self)
 
     def calibration_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,36 +123,7 @@ def data_vector(
     spec: TrainingStepSpec, features: np.ndarray, labels: np.ndarray, salt: np.ndarray, one: float = 1.0
 ) -> np.ndarray:
     """The graph's `data` input: features row-major, the labels one-hot (with `one` for a hit: 1.0 in
-    float, 2**scale in fixed point), then the salt. `split_data` is its inverse inside the graph."""
+    float, 2**scale in fixed point), then the salt. `zkfl.circuits.graphs.split_data` is its inverse
+    inside the graph."""
     one_hot = np.eye(spec.classes, dtype=np.asarray(features).dtype)[np.asarray(labels, dtype=np.int64)] * one
     return np.concatenate([np.asarray(features).reshape(-1), one_hot.reshape(-1), np.asarray(salt)])
-
-
-def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
-    """The flat data vector -> (X: n x D, Y: n x C); the salt tail is dropped."""
-    n, d, c = spec.sample_count, spec.features, spec.classes
-    x = data[: n * d].reshape(n, d)
-    y = data[n * d : n * (d + c)].reshape(n, c)
-    return x, y
-
-
-class TrainingStep(torch.nn.Module):
-    """forward(theta, data, context) -> [theta after k SGD steps on cross-entropy, sample count]."""
-
-    def __init__(self, spec: TrainingStepSpec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def forward(self, theta: Tensor, data: Tensor, context: Tensor) -> Tensor:
-        spec, model = self.spec, self.spec.model
-        x_all, y_all = split_data(spec, data)
-        params = model.unpack(theta)
-        step = spec.learning_rate / spec.batch_size  # folds the batch mean and the learning rate together
-        for j in range(spec.local_steps):
-            rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
-            params = model.sgd_step(params, x_all[rows], y_all[rows], step)
-        count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
-        # The context only has to be committed, not computed on; ONNX export drops an unused input,
-        # so it enters the count multiplied by zero (a handful of rows).
-        count = count + 0.0 * context.sum(dim=0, keepdim=True)
-        return torch.cat([p.reshape(-1) for p in params] + [count])

@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec, export_onnx
+from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec
 from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
@@ -78,6 +77,10 @@ def export_circuits(
     spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]
 ) -> dict[CircuitKind, Path]:
     """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
+    import torch  # only exporting needs torch and onnx; opening a built circuit set does not
+
+    from zkfl.circuits.export import export_onnx
+
     shape = TreeShape.of(shape)
     out_dir = Path(out_dir)
     graphs = {

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import ezkl
-import onnx
 
 from zkfl.errors import ArtifactError, ConfigError, DataRangeError, ProofError, ZkflError
 from zkfl.fixedpoint import SCALE, FixedArray, dequantize, from_felts
@@ -393,6 +392,8 @@ def _check_input_count(circuit: CompiledCircuit, inputs: Sequence[FixedArray]) -
 def _read_onnx(path: Path) -> bytes:
     if not path.is_file():
         raise ArtifactError(f"ONNX graph not found: {path}; run the export step first")
+    import onnx  # 1 s to import; only compiling a graph needs it
+
     model_bytes = path.read_bytes()
     try:
         onnx.checker.check_model(onnx.load_from_string(model_bytes))

@@ -18,11 +18,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
-from torch.overrides import TorchFunctionMode
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import CONTEXT_LEN, SALT_LEN, data_vector
+from zkfl.circuits.training import SALT_LEN, data_vector
 from zkfl.errors import DataRangeError
 from zkfl.fixedpoint import MAX_ABS_INT, SCALE
 
@@ -62,33 +60,16 @@ class CircuitRange:
         )
 
 
-class _PeakWatch(TorchFunctionMode):
-    """Records the largest |value| any torch operation produces, and which operation it was."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.peak, self.op = 0.0, ""
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        for value in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
-                peak = float(value.detach().abs().max())
-                if peak > self.peak:
-                    self.peak, self.op = peak, getattr(func, "__name__", str(func))
-        return out
-
-
 def step_peak(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     """The largest |intermediate value| of the training step from `theta` on (x, y) in float64, and
     the operation that produced it."""
-    data = torch.tensor(data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN)))
-    weights = torch.tensor(np.asarray(theta, dtype=np.float64))
-    module = spec.module()
-    context = torch.zeros(CONTEXT_LEN, dtype=torch.float64)  # multiplied by zero in the graph: no peak
-    with torch.no_grad(), _PeakWatch() as watch:
-        module(weights, data, context)
-    return watch.peak, watch.op
+    from zkfl.circuits.graphs import training_step_peak  # torch loads only when a batch is checked
+
+    return training_step_peak(
+        spec,
+        np.asarray(theta, dtype=np.float64),
+        data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN)),
+    )
 
 
 def accepted_feature_bound(

@@ -1,0 +1,98 @@
+"""The torch modules that are exported to ONNX and proven: a client's training step, FedAvg and a
+tree leaf's partial sum. Their specs (shapes, calibration, JSON) live in `training` and
+`aggregation`, which do not import torch, so reading a workspace's config stays cheap."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
+
+from zkfl.circuits.training import CONTEXT_LEN
+
+if TYPE_CHECKING:
+    from zkfl.circuits.aggregation import FedAvgSpec
+    from zkfl.circuits.training import TrainingStepSpec
+
+
+def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
+    """The flat data vector -> (X: n x D, Y: n x C); the salt tail is dropped."""
+    n, d, c = spec.sample_count, spec.features, spec.classes
+    x = data[: n * d].reshape(n, d)
+    y = data[n * d : n * (d + c)].reshape(n, c)
+    return x, y
+
+
+class TrainingStep(torch.nn.Module):
+    """forward(theta, data, context) -> [theta after k SGD steps on cross-entropy, sample count]."""
+
+    def __init__(self, spec: TrainingStepSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def forward(self, theta: Tensor, data: Tensor, context: Tensor) -> Tensor:
+        spec, model = self.spec, self.spec.model
+        x_all, y_all = split_data(spec, data)
+        params = model.unpack(theta)
+        step = spec.learning_rate / spec.batch_size  # folds the batch mean and the learning rate together
+        for j in range(spec.local_steps):
+            rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
+            params = model.sgd_step(params, x_all[rows], y_all[rows], step)
+        count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
+        # The context only has to be committed, not computed on; ONNX export drops an unused input,
+        # so it enters the count multiplied by zero (a handful of rows).
+        count = count + 0.0 * context.sum(dim=0, keepdim=True)
+        return torch.cat([p.reshape(-1) for p in params] + [count])
+
+
+class FedAvg(torch.nn.Module):
+    """forward(*updates) -> the mean of the filled slots' weights (`zkfl.circuits.aggregation`)."""
+
+    def __init__(self, spec: FedAvgSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def forward(self, *updates: Tensor) -> Tensor:
+        p = self.spec.num_params
+        total = torch.stack(updates).sum(dim=0)  # (P + 1): summed weights, then summed counts
+        filled = total[p:] / float(self.spec.sample_count)  # f: the number of filled slots
+        return total[:p] * torch.reciprocal(filled)
+
+
+class PartialSum(torch.nn.Module):
+    """forward(*updates) -> their exact sum (a tree leaf)."""
+
+    def forward(self, *updates: Tensor) -> Tensor:
+        return torch.stack(updates).sum(dim=0)
+
+
+class _PeakWatch(TorchFunctionMode):
+    """Records the largest |value| any torch operation produces, and which operation it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak, self.op = 0.0, ""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for value in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                peak = float(value.detach().abs().max())
+                if peak > self.peak:
+                    self.peak, self.op = peak, getattr(func, "__name__", str(func))
+        return out
+
+
+def training_step_peak(spec: TrainingStepSpec, theta: np.ndarray, data: np.ndarray) -> tuple[float, str]:
+    """The largest |intermediate value| of the training step from `theta` on the float64 data vector,
+    and the operation that produced it (`zkfl.zk.ranges` turns it into range checks)."""
+    data_t = torch.tensor(np.asarray(data, dtype=np.float64))
+    weights = torch.tensor(np.asarray(theta, dtype=np.float64))
+    module = spec.module()
+    context = torch.zeros(CONTEXT_LEN, dtype=torch.float64)  # multiplied by zero in the graph: no peak
+    with torch.no_grad(), _PeakWatch() as watch:
+        module(weights, data_t, context)
+    return watch.peak, watch.op
