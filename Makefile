@@ -25,9 +25,12 @@ else
 endif
 
 ## test: lint and format (ruff), types (mypy), the documentation site (mkdocs --strict), then the
-## whole test suite (real ezkl proofs on small circuits). `.ci/run` calls this.
+## whole test suite (real ezkl proofs on small circuits). `.ci/run` calls this. Two pytest workers,
+## each given whole files (--dist loadfile, so a module's fixtures are built once), longest files first
+## (tests/conftest.py's order, kept by --no-loadscope-reorder): much of a test's time is one core
+## waiting on anvil, a subprocess or a single-threaded step, so 2 cores run 2.
 test: setup check
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## check: the fast gates of `make test` on their own (configured in pyproject.toml and mkdocs.yml).
 check: setup

@@ -38,6 +38,28 @@ LOGREG = TrainingStepSpec(LogisticRegression(features=6, classes=3), batch_size=
 MLP = TrainingStepSpec(Mlp(features=6, hidden=4, classes=3), batch_size=4, local_steps=1, learning_rate=0.5)
 
 
+LONGEST_FILES = (
+    "test_flower_deployment.py",
+    "test_cli.py",
+    "test_flower.py",
+    "test_tree_pipeline.py",
+    "test_watchtower.py",
+    "test_audit.py",
+    "test_run.py",
+    "test_cli_devnet.py",
+)
+"""Test files that take a minute or more, longest first. They are collected first, so that
+`make test`'s two workers (`--dist loadfile`) start them first and no long file runs alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     configured = os.environ.get("ZKFL_TEST_CACHE")
