@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-from conftest import LOGREG, SLOTS
+from conftest import LOGREG, SLOTS, ProvenRound
 from py_ecc.bn128 import FQ, add, multiply
 
 from zkfl.circuits import SALT_LEN
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.data.batches import SALT_BITS, make_client_data, new_salt
 from zkfl.errors import ConfigError
-from zkfl.protocol import context, empty_slot, empty_slot_commitment
+from zkfl.protocol import CLIENT_POINTS, context, empty_slot, empty_slot_commitment, proof_points, summed_commitment
 from zkfl.zk.build import CircuitSet
-from zkfl.zk.commitments import commitment_key
+from zkfl.zk.commitments import add_points, commitment_key
 from zkfl.zk.srs import dev_srs
 
 pytestmark = pytest.mark.prover
@@ -85,3 +85,22 @@ def test_salt_is_fresh_and_within_float32_exact_range() -> None:
     a, b = new_salt(), new_salt()
     assert a.shape == (SALT_LEN,) and not np.array_equal(a, b)
     assert np.all(np.abs(np.concatenate([a, b])) < 2**SALT_BITS)
+
+
+def test_the_commitments_of_updates_sum_to_the_commitment_of_their_sum(
+    logreg_circuits: CircuitSet, full_round: ProvenRound
+) -> None:
+    """The sum rule, on real client proofs (their updates have negative weights): C(u1 + u2 + u3)
+    = C(0) + sum_i (C(u_i) - C(0)), where the plain sum of the points is not (C(0) is no identity)."""
+    key = logreg_circuits.commitments
+    points = [proof_points(u.proof.data, CLIENT_POINTS, "a client proof")[3] for u in full_round.updates]
+    total = np.sum([u.vector for u in full_round.updates], axis=0)
+    assert np.min(total) < 0
+    assert summed_commitment(points, key.zero_point()) == key.point(total)
+    assert add_points(*points) != key.point(total)
+    assert summed_commitment(points[:2], key.zero_point()) != key.point(total)  # one update left out
+
+
+def test_a_point_off_the_curve_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not a point on BN254's G1"):
+        add_points((1).to_bytes(32, "big") + (3).to_bytes(32, "big"))

@@ -1,6 +1,6 @@
 """The protocol's facts, in one place: how a vector is committed to, where each proof carries its
-commitments, what binds a client proof to its sender and federation, what an empty FedAvg slot
-carries, which slot commitments an aggregation must consume, and how a stored vector is checked
+commitments, what binds a client proof to its sender and federation, how the commitments of a
+round's updates sum to the one its aggregation must consume, and how a stored vector is checked
 against the commitment the chain holds.
 
 The client and aggregator roles, the pipeline, the round checker behind `zkfl verify --round` and
@@ -12,25 +12,24 @@ proof has no public instances: the commitments of its inputs, then of its output
 64-byte points of the proof bytes, and the verifier checks the proof against exactly those points.
 
     client proof       [C(model), C(data), C(context), C(update)]        (CLIENT_POINTS)
-    aggregation proof  [C(input_0) .. C(input_{R-1}), C(next model)]
-    leaf proof         [C(slot_{lG}) .. C(slot_{lG+G-1}), C(partial sum)]
+    aggregation proof  [C(sum of the accepted updates), C(next model)]
 
-Aggregation is a tree (`TreeShape`). Flat, the FedAvg proof's R inputs are the K client slots.
-As a tree, slot s belongs to leaf s // G; a leaf proof sums its G slots exactly, and the FedAvg
-(root) proof's R = K / G inputs are the leaves' partial sums. An empty leaf's partial sum is the
-empty slot's vector, so it carries the same commitment and needs no proof.
+The sum rule (`summed_commitment`): a commitment is affine in its vector, so the commitments of a
+round's accepted updates add up to the commitment of their sum, less C(0) once per extra update.
+The coordinator keeps that running sum on-chain as it accepts (and removes) updates, and the
+aggregation must consume exactly it: one FedAvg proof for any number of clients.
 
-The chain stores keccak256 of a point (its `digest`, one word); Python compares digests too.
+The chain stores keccak256 of a point (its hash, one word); Python compares hashes too.
 Links: a client's C(model) is its round's model; C(context) is the sender's context commitment
-(`context`); an aggregation's slot i is the update accepted in slot i, or C(empty slot) where none
-was; its output is the next round's model. Both circuits share logrows and SRS, so one vector has
-one commitment in either circuit (`zkfl.zk.build` checks it).
+(`context`); an aggregation's input is the sum of the round's accepted updates; its output is the
+next round's model. Both circuits share logrows and SRS, so one vector has one commitment in
+either circuit (`zkfl.zk.build` checks it).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,15 +37,14 @@ from eth_abi import encode
 from eth_utils import keccak
 from py_ecc.bn128 import curve_order
 
-from zkfl.circuits import FedAvgSpec, PartialSumSpec
-from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.errors import LinkError
 from zkfl.fixedpoint import FixedArray
 from zkfl.store.artifacts import ArtifactStore, get_vector
-from zkfl.zk.commitments import POINT_BYTES, CommitmentKey, point_hash
+from zkfl.zk.commitments import POINT_BYTES, CommitmentKey, add_points, negate_point, point_hash
 
 CLIENT_POINTS = 4
+AGGREGATION_POINTS = 2
 
 
 def opening_values(vector: FixedArray) -> list[int]:
@@ -135,59 +133,32 @@ class ClientCommitments:
 
 @dataclass(frozen=True)
 class AggregationCommitments:
-    """A FedAvg proof's commitments (digests)."""
+    """A FedAvg proof's commitments (hashes): its one input, the sum, and its output."""
 
-    slots: tuple[int, ...]  # what each slot consumed
+    update_sum: int
     next_model: int
 
     @classmethod
-    def from_proof(cls, proof: bytes, slots: int) -> AggregationCommitments:
-        digests = [point_hash(p) for p in proof_points(proof, slots + 1, f"an aggregation proof over {slots} slots")]
-        return cls(tuple(digests[:-1]), digests[-1])
+    def from_proof(cls, proof: bytes) -> AggregationCommitments:
+        return cls(*(point_hash(p) for p in proof_points(proof, AGGREGATION_POINTS, "an aggregation proof")))
 
     @classmethod
-    def of(cls, key: CommitmentKey, slots: Sequence[FixedArray], next_model: FixedArray) -> AggregationCommitments:
-        return cls(tuple(key.commitment_hash(v) for v in slots), key.commitment_hash(next_model))
+    def of(cls, key: CommitmentKey, update_sum: FixedArray, next_model: FixedArray) -> AggregationCommitments:
+        return cls(key.commitment_hash(update_sum), key.commitment_hash(next_model))
 
     def as_tuple(self) -> tuple[int, ...]:
-        return (*self.slots, self.next_model)
+        return self.update_sum, self.next_model
 
 
-def expected_leaf_inputs(accepted: Mapping[int, int], shape: TreeShape, leaf: int, empty: int) -> tuple[int, ...]:
-    """The slot commitments a leaf proof must consume: its slots' accepted updates, else `empty`."""
-    return tuple(accepted.get(i, empty) for i in shape.leaf_slot_range(leaf))
-
-
-def expected_root_inputs(
-    accepted: Mapping[int, int], leaf_outputs: Mapping[int, int], shape: TreeShape, empty: int
-) -> tuple[int, ...]:
-    """The commitments the FedAvg (root) proof must consume: the slots of a flat federation; a
-    tree's leaf outputs, `empty` for a leaf without accepted updates. Raises LinkError for a leaf
-    with accepted updates and no proven output (the coordinator's LeafNotAggregated)."""
-    if not shape.is_tree:
-        return expected_slots(accepted, shape.slots, empty)
-    inputs = []
-    for leaf in range(shape.leaves):
-        filled = any(slot in accepted for slot in shape.leaf_slot_range(leaf))
-        if filled and leaf not in leaf_outputs:
-            raise LinkError(f"leaf {leaf} holds accepted updates but no proven partial sum")
-        inputs.append(leaf_outputs[leaf] if filled else empty)
-    return tuple(inputs)
-
-
-def empty_slot(spec: FedAvgSpec | PartialSumSpec) -> FixedArray:
-    """What fills a slot no client submitted to: zero weights, zero samples (so FedAvg leaves it
-    out). The coordinator holds its commitment as `emptySlotHash`."""
-    return np.zeros(spec.update_len, dtype=np.int64)
-
-
-def empty_slot_commitment(key: CommitmentKey, spec: FedAvgSpec) -> int:
-    return key.commitment_hash(empty_slot(spec))
-
-
-def expected_slots(accepted: Mapping[int, int], slots: int, empty: int) -> tuple[int, ...]:
-    """The slot commitments an aggregation must consume: slot i's accepted update, else `empty`."""
-    return tuple(accepted.get(i, empty) for i in range(slots))
+def summed_commitment(update_points: Sequence[bytes], zero: bytes) -> bytes:
+    """The sum rule: the commitment of the sum of the updates, from their commitments alone.
+    A commitment is affine in its vector (its unusable rows add C(0), which is not the identity),
+    so C(u_1 + ... + u_k) = C(0) + sum_i (C(u_i) - C(0)). The coordinator keeps this running sum
+    as it accepts updates; the aggregation proves FedAvg of the vector it commits."""
+    if not update_points:
+        raise LinkError("a sum of no update: an aggregation needs at least one accepted update")
+    minus_zero = negate_point(zero)
+    return add_points(zero, *(add_points(point, minus_zero) for point in update_points))
 
 
 def client_link_problem(
@@ -207,13 +178,14 @@ def client_link_problem(
     return None
 
 
-def aggregation_link_problem(proof: AggregationCommitments, expected: Sequence[int], next_model: int) -> str | None:
-    """Why an aggregation proof does not link into its round (None if it does)."""
-    if len(proof.slots) != len(expected):
-        return f"the aggregation has {len(proof.slots)} slots, the round has {len(expected)}"
-    for slot, (consumed, wanted) in enumerate(zip(proof.slots, expected, strict=True)):
-        if consumed != wanted:
-            return f"slot {slot}: the aggregation consumed {consumed:#x}, the round's slot holds {wanted:#x}"
+def aggregation_link_problem(proof: AggregationCommitments, update_sum: int, next_model: int) -> str | None:
+    """Why an aggregation proof does not link into its round (None if it does): it must consume the
+    sum of the round's accepted updates (`summed_commitment`, hashed) and output the next model."""
+    if proof.update_sum != update_sum:
+        return (
+            f"the aggregation consumed {proof.update_sum:#x}, the sum of the round's accepted updates commits to "
+            f"{update_sum:#x}"
+        )
     if proof.next_model != next_model:
         return f"the aggregation outputs model {proof.next_model:#x}, the published next model is {next_model:#x}"
     return None

@@ -10,7 +10,6 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from eth_utils import keccak
 from web3.contract import Contract
 from web3.exceptions import TransactionNotFound
 
@@ -20,6 +19,7 @@ from zkfl.evm.contracts import project_artifact
 from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import context, optimistic_claim, vector_from_opening
+from zkfl.zk.commitments import point_hash
 from zkfl.zk.prover import Proof
 
 MESSAGES: dict[str, Callable[..., str]] = {
@@ -65,9 +65,13 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "SubmissionStillOpen": lambda round, deadline, blockNumber: (
         f"round {round} is still open until block {deadline} (now block {blockNumber}) and not every client submitted"
     ),
-    "SlotMismatch": lambda round, slot, expected, got: (
-        f"input {slot} of the aggregation consumed commitment {got:#x}; round {round} holds {expected:#x} there "
-        "(in slot order, or for a tree's root in leaf order)"
+    "WrongUpdateSum": lambda round, expected, got: (
+        f"the aggregation took commitment {got:#x} as its input, but the sum of round {round}'s accepted "
+        f"updates commits to {expected:#x}: aggregate exactly the accepted updates (zkfl.fedavg.update_sum)"
+    ),
+    "WrongUpdatePoint": lambda round, slot, expected, got: (
+        f"the point given for round {round} {_slot(slot)} hashes to {got:#x}, not the accepted {expected:#x}: "
+        "take it from the slot's UpdateAccepted event"
     ),
     "WrongRound": lambda current, given: f"round {given} is not the open round ({current})",
     "DataAlreadyCommitted": lambda client, dataCommitment: (
@@ -140,12 +144,6 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "InvalidConfig": lambda what: f"invalid coordinator config: {what}",
     "NotATree": lambda: (
         "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)"
-    ),
-    "NoSuchLeaf": lambda leaf, leaves: f"leaf {leaf} does not exist: the federation has {leaves} leaves",
-    "EmptyLeaf": lambda round, leaf: f"leaf {leaf} holds no accepted update in round {round}: it needs no proof",
-    "LeafAlreadyAggregated": lambda round, leaf: f"leaf {leaf} of round {round} is already proven for its updates",
-    "LeafNotAggregated": lambda round, leaf: (
-        f"leaf {leaf} holds accepted updates in round {round} but no proven partial sum: prove and submit it first"
     ),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is closed, or "
@@ -221,6 +219,7 @@ class AcceptedUpdate:
     client: str
     slot: int
     update_hash: int
+    update_point: bytes  # C(update), 64 bytes (x, y): what the round's sum adds
     cid: str
     block: int
     tx_hash: str
@@ -232,6 +231,7 @@ class AcceptedUpdate:
             e.args.client,
             e.args.slot,
             e.args.updateHash,
+            b"".join(int(c).to_bytes(32, "big") for c in e.args.updatePoint),
             e.args.cid,
             e.blockNumber,
             e.transactionHash.to_0x_hex(),
@@ -251,33 +251,6 @@ class PendingProof:
     commitments: bytes
     block: int
     tx_hash: str
-
-
-@dataclass(frozen=True)
-class AggregatedLeaf:
-    """A LeafAggregated event: a leaf's proven partial sum."""
-
-    round: int
-    leaf: int
-    prover: str
-    partial_hash: int
-    cid: str
-    accepted_updates: int
-    block: int
-    tx_hash: str
-
-    @classmethod
-    def from_event(cls, e: Any) -> AggregatedLeaf:
-        return cls(
-            e.args.round,
-            e.args.leaf,
-            e.args.prover,
-            e.args.partialHash,
-            e.args.cid,
-            e.args.acceptedUpdates,
-            e.blockNumber,
-            e.transactionHash.to_0x_hex(),
-        )
 
 
 @dataclass(frozen=True)
@@ -301,6 +274,8 @@ class FinalizedRound:
     next_model_hash: int
     next_model_cid: str
     accepted_updates: int
+    sum_hash: int  # C(sum of the accepted updates): the aggregation's input
+    sum_cid: str
     block: int
     tx_hash: str
 
@@ -311,6 +286,8 @@ class FinalizedRound:
             e.args.nextModelHash,
             e.args.nextModelCid,
             e.args.acceptedUpdates,
+            e.args.sumHash,
+            e.args.sumCid,
             e.blockNumber,
             e.transactionHash.to_0x_hex(),
         )
@@ -396,7 +373,7 @@ class Coordinator:
         """Challenge an optimistically accepted update with its proof bytes (posting the bond);
         `commitments` are the ones it was submitted with."""
         bond = self.challenge_bond_wei if bond_wei is None else bond_wei
-        call = self.contract.functions.challenge(round_no, slot, keccak(commitments), proof)
+        call = self.contract.functions.challenge(round_no, slot, commitments, proof)
         return self._send(signer, call, f"challenge of round {round_no} slot {slot}", value=bond)
 
     def request_proof(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
@@ -412,7 +389,7 @@ class Coordinator:
     def reveal_proof(self, signer: LocalAccount, round_no: int, slot: int, commitments: bytes, proof: bytes) -> dict:
         """Answer a proof request with the proof bytes (the coordinator verifies them; valid: the
         bond is credited to `signer`)."""
-        call = self.contract.functions.revealProof(round_no, slot, keccak(commitments), proof)
+        call = self.contract.functions.revealProof(round_no, slot, commitments, proof)
         return self._send(signer, call, f"proof reveal for round {round_no} slot {slot}")
 
     def request_opening(self, signer: LocalAccount, round_no: int, slot: int, bond_wei: int | None = None) -> dict:
@@ -434,10 +411,12 @@ class Coordinator:
         return self._send(signer, call, f"opening of round {round_no} {_slot(slot)}")
 
     def settle_unanswered(self, signer: LocalAccount, round_no: int, slot: int) -> dict:
-        """Settle a request nobody answered in time: slash the update, or roll back the model."""
+        """Settle a request nobody answered in time: slash the update (its point, from its
+        UpdateAccepted event, leaves the round's sum), or roll back the model."""
+        point = b"" if slot == MODEL_SLOT else self.accepted_point(round_no, slot)
         return self._send(
             signer,
-            self.contract.functions.settleUnanswered(round_no, slot),
+            self.contract.functions.settleUnanswered(round_no, slot, point),
             f"settling the unanswered request on round {round_no} {_slot(slot)}",
         )
 
@@ -529,20 +508,14 @@ class Coordinator:
         author, amount = self.contract.functions.modelBond(round_no).call()
         return (None if int(author, 16) == 0 else author), int(amount)
 
-    def aggregate_leaf(self, signer: LocalAccount, round_no: int, leaf: int, proof: Proof | bytes, cid: str) -> dict:
-        """Submit a leaf's proven partial sum (any account may); `cid` is the partial sum vector's."""
-        data = proof.data if isinstance(proof, Proof) else proof
-        return self._send(
-            signer, self.contract.functions.aggregateLeaf(round_no, leaf, data, cid), f"leaf {leaf} of round {round_no}"
-        )
-
-    def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str) -> dict:
-        """Finalize with the FedAvg proof, posting the next model's bond (the stake amount; credited
-        back to the aggregator when the next round closes, unless nobody can open that model)."""
+    def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str, sum_cid: str) -> dict:
+        """Finalize with the FedAvg proof over the sum of the accepted updates (stored under
+        `sum_cid`), posting the next model's bond (the stake amount; credited back to the aggregator
+        when the next round closes, unless nobody can open that model)."""
         data = proof.data if isinstance(proof, Proof) else proof
         return self._send(
             signer,
-            self.contract.functions.finalizeRound(round_no, data, cid),
+            self.contract.functions.finalizeRound(round_no, data, cid, sum_cid),
             f"finalization of round {round_no}",
             value=self.stake_wei,
         )
@@ -566,16 +539,6 @@ class Coordinator:
         return int(self.contract.functions.slots().call())
 
     @property
-    def leaf_slots(self) -> int:
-        """G: slots per leaf of the aggregation tree (0: flat)."""
-        return int(self.contract.functions.leafSlots().call())
-
-    @property
-    def leaf_verifier(self) -> str | None:
-        address = str(self.contract.functions.leafVerifier().call())
-        return None if int(address, 16) == 0 else address
-
-    @property
     def challenge_bond_wei(self) -> int:
         """The bond a challenge or a request posts."""
         return int(self.contract.functions.challengeBond().call())
@@ -583,10 +546,6 @@ class Coordinator:
     @property
     def stake_wei(self) -> int:
         return int(self.contract.functions.stakeAmount().call())
-
-    @property
-    def empty_slot_hash(self) -> int:
-        return int(self.contract.functions.emptySlotHash().call())
 
     @property
     def client_verifier(self) -> str:
@@ -658,12 +617,19 @@ class Coordinator:
     def accepted_update_hash(self, round_no: int, slot: int) -> int:
         return int(self.contract.functions.acceptedUpdateHash(round_no, slot).call())
 
-    def leaf_output_hash(self, round_no: int, leaf: int) -> int:
-        """The digest of a leaf's proven partial sum (0: not proven for its current updates)."""
-        return int(self.contract.functions.leafOutputHash(round_no, leaf).call())
+    def accepted_sum_hash(self) -> int:
+        """The hash of C(sum of the open round's accepted updates): what its aggregation must take."""
+        x, y = self.contract.functions.acceptedSum().call()
+        return point_hash(int(x).to_bytes(32, "big") + int(y).to_bytes(32, "big"))
 
-    def leaf_accepted_updates(self, round_no: int, leaf: int) -> int:
-        return int(self.contract.functions.leafAcceptedUpdates(round_no, leaf).call())
+    def accepted_point(self, round_no: int, slot: int) -> bytes:
+        """C(update) of the update accepted in a slot of a round, from its UpdateAccepted event
+        (checked against the hash the round holds)."""
+        held = self.accepted_update_hash(round_no, slot)
+        for update in self.accepted_updates(round_no):
+            if update.slot == slot and update.update_hash == held:
+                return update.update_point
+        raise ChainError(f"round {round_no} holds no accepted update in slot {slot}")
 
     def rewards_owed(self, account: str) -> int:
         return int(self.contract.functions.rewardsOwed(account).call())
@@ -712,10 +678,6 @@ class Coordinator:
 
     def accepted_updates(self, round_no: int | None = None) -> list[AcceptedUpdate]:
         records = [AcceptedUpdate.from_event(e) for e in self.contract.events.UpdateAccepted.get_logs(from_block=0)]
-        return [r for r in records if round_no is None or r.round == round_no]
-
-    def aggregated_leaves(self, round_no: int | None = None) -> list[AggregatedLeaf]:
-        records = [AggregatedLeaf.from_event(e) for e in self.contract.events.LeafAggregated.get_logs(from_block=0)]
         return [r for r in records if round_no is None or r.round == round_no]
 
     def opened_rounds(self) -> list[OpenedRound]:

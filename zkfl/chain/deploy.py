@@ -21,7 +21,7 @@ from zkfl.evm.verifier import VerifierTooLarge, build_reusable_verifier, build_v
 from zkfl.federation.manifest import circuits_digest
 from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import FixedArray
-from zkfl.protocol import empty_slot_commitment, federation_id
+from zkfl.protocol import federation_id
 from zkfl.zk.build import CircuitSet
 from zkfl.zk.commitments import CommitmentKey, basis_hash
 from zkfl.zk.prover import CircuitKeys
@@ -32,14 +32,13 @@ ZERO_ADDRESS = "0x" + "00" * 20
 @dataclass(frozen=True)
 class FederationConfig:
     """What a new coordinator starts from: the genesis model, the aggregator account, the
-    commitment an empty slot carries, the federation's terms, the salt of its identifier (with
+    federation's terms, the salt of its identifier (with
     the deployer, inside every client proof's context) and the commitment key: C(0), the
     context's basis points, and the hash and length of the update vectors' basis (openings)."""
 
     genesis_hash: int
     genesis_cid: str
     aggregator: str
-    empty_slot_hash: int
     federation_salt: bytes
     zero_point: bytes
     context_basis: list[bytes]
@@ -69,7 +68,6 @@ class FederationConfig:
             key.commitment_hash(genesis),
             genesis_cid,
             aggregator,
-            empty_slot_commitment(key, circuits.fedavg),
             salt,
             zero,
             context_points,
@@ -97,7 +95,6 @@ class Deployment:
     coordinator: str
     client_verifier: str
     aggregator_verifier: str
-    leaf_verifier: str | None  # a tree's
     chain_id: int
     deploy_gas: dict[str, int]
 
@@ -110,11 +107,6 @@ class Verifiers:
     client: str
     aggregator: str
     deploy_gas: dict[str, int]
-    leaf: str | None = None  # a tree's
-
-    def aggregation_args(self, circuits: CircuitSet) -> tuple[str, str, int]:
-        """The constructor's `Aggregation` struct: root verifier, leaf verifier, leaf slots."""
-        return self.aggregator, self.leaf or ZERO_ADDRESS, circuits.shape.leaf_slots
 
 
 @dataclass(frozen=True)
@@ -179,7 +171,6 @@ def deploy_verifiers(
         deployed[CircuitKind.CLIENT].address,
         deployed[CircuitKind.AGGREGATOR].address,
         {f"{kind}_verifier": v.deploy_gas for kind, v in deployed.items()},
-        deployed[CircuitKind.LEAF].address if CircuitKind.LEAF in deployed else None,
     )
 
 
@@ -192,10 +183,9 @@ def deploy_coordinator(
         owner,
         project_artifact("Coordinator"),
         verifiers.client,
-        verifiers.aggregation_args(circuits),
+        verifiers.aggregator,
         config.aggregator,
-        circuits.shape.slots,
-        config.empty_slot_hash,
+        circuits.slots,
         config.genesis_hash,
         config.genesis_cid,
         circuits_digest(circuits, config.terms.verification),
@@ -207,7 +197,6 @@ def deploy_coordinator(
         coordinator,
         verifiers.client,
         verifiers.aggregator,
-        verifiers.leaf,
         chain.chain_id,
         {**verifiers.deploy_gas, "coordinator": gas},
     )

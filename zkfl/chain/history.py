@@ -10,7 +10,6 @@ from typing import Any
 
 from zkfl.chain.coordinator import (
     AcceptedUpdate,
-    AggregatedLeaf,
     Coordinator,
     FinalizedRound,
     OpenedRound,
@@ -31,7 +30,6 @@ EVENTS = (
     "ProofPending",
     "UpdateSlashed",
     "ChallengeFailed",
-    "LeafAggregated",
     "VectorOpened",
     "ModelSlashed",
 )
@@ -48,7 +46,6 @@ class FederationLog:
     slashed: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # disputed out
     finalized: dict[int, FinalizedRound] = field(default_factory=dict)
     skipped: dict[int, SkippedRound] = field(default_factory=dict)
-    leaves: dict[int, dict[int, AggregatedLeaf]] = field(default_factory=lambda: defaultdict(dict))  # the last per leaf
     commitments: dict[tuple[str, int], int] = field(default_factory=dict)  # (client, data commitment) -> usable from
     openings: dict[tuple[int, int], str] = field(default_factory=dict)  # (round, slot or MODEL_SLOT) -> opening tx
 
@@ -62,8 +59,6 @@ class FederationLog:
             log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
         for e in raw["UpdateSlashed"]:  # a challenge showed its proof invalid, or a request went unanswered
             log._slash(e.args.round, e.args.slot, e.args.client)
-        for e in raw["LeafAggregated"]:  # a leaf proven again after its updates changed replaces its earlier proof
-            log.leaves[e.args.round][e.args.leaf] = AggregatedLeaf.from_event(e)
         log.finalized = {e.args.round: FinalizedRound.from_event(e) for e in raw["RoundFinalized"]}
         log.skipped = {e.args.round: SkippedRound.from_event(e) for e in raw["RoundSkipped"]}
         log.openings = {(e.args.round, e.args.slot): e.transactionHash.to_0x_hex() for e in raw["VectorOpened"]}

@@ -2,11 +2,11 @@
 
 - `families`: the model families a client can train (one class each, in a registry).
 - `training`: one client's k local SGD steps (forward, hand-written backward, update).
-- `aggregation`: the aggregator's sample-weighted mean of K client updates, and a tree leaf's partial sum.
+- `aggregation`: FedAvg, the mean of a round's accepted updates from their sum.
 - `graphs`: the torch modules of those computations, which `export` writes to ONNX.
 - `kinds`: `CircuitKind`, the name of each kind of circuit.
 
-The specs import neither torch nor onnx; `TrainingStep`, `FedAvg`, `PartialSum` and `export_onnx`
+The specs import neither torch nor onnx; `TrainingStep`, `FedAvg` and `export_onnx`
 load them on first use, so that reading a workspace's config stays fast.
 """
 
@@ -15,19 +15,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zkfl.circuits.aggregation import FedAvgSpec, PartialSumSpec
+from zkfl.circuits.aggregation import FedAvgSpec
 from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.circuits.training import SALT_LEN, TrainingStepSpec
 
 if TYPE_CHECKING:
     from zkfl.circuits.export import export_onnx
-    from zkfl.circuits.graphs import FedAvg, PartialSum, TrainingStep
+    from zkfl.circuits.graphs import FedAvg, TrainingStep
 
 _TORCH_EXPORTS = {
     "TrainingStep": "zkfl.circuits.graphs",
     "FedAvg": "zkfl.circuits.graphs",
-    "PartialSum": "zkfl.circuits.graphs",
     "export_onnx": "zkfl.circuits.export",
 }
 
@@ -48,8 +47,6 @@ __all__ = [
     "LogisticRegression",
     "Mlp",
     "ModelFamily",
-    "PartialSum",
-    "PartialSumSpec",
     "TrainingStep",
     "TrainingStepSpec",
     "export_onnx",

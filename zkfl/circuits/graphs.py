@@ -1,6 +1,6 @@
-"""The torch modules that are exported to ONNX and proven: a client's training step, FedAvg and a
-tree leaf's partial sum. Their specs (shapes, calibration, JSON) live in `training` and
-`aggregation`, which do not import torch, so reading a workspace's config stays cheap."""
+"""The torch modules that are exported to ONNX and proven: a client's training step and FedAvg.
+Their specs (shapes, calibration, JSON) live in `training` and `aggregation`, which do not import
+torch, so reading a workspace's config stays cheap."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
 from zkfl.circuits.training import CONTEXT_LEN
+from zkfl.fedavg import MEAN_BITS
 
 if TYPE_CHECKING:
     from zkfl.circuits.aggregation import FedAvgSpec
@@ -27,7 +28,7 @@ def split_data(spec: TrainingStepSpec, data: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class TrainingStep(torch.nn.Module):
-    """forward(theta, data, context) -> [theta after k SGD steps on cross-entropy, sample count]."""
+    """forward(theta, data, context) -> [theta after k SGD steps on cross-entropy, 1]."""
 
     def __init__(self, spec: TrainingStepSpec) -> None:
         super().__init__()
@@ -41,32 +42,11 @@ class TrainingStep(torch.nn.Module):
         for j in range(spec.local_steps):
             rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
             params = model.sgd_step(params, x_all[rows], y_all[rows], step)
-        count = torch.full((1,), float(spec.sample_count), dtype=theta.dtype)
+        count = torch.ones(1, dtype=theta.dtype)  # one update: the sum of updates counts them
         # The context only has to be committed, not computed on; ONNX export drops an unused input,
         # so it enters the count multiplied by zero (a handful of rows).
         count = count + 0.0 * context.sum(dim=0, keepdim=True)
         return torch.cat([p.reshape(-1) for p in params] + [count])
-
-
-class FedAvg(torch.nn.Module):
-    """forward(*updates) -> the mean of the filled slots' weights (`zkfl.circuits.aggregation`)."""
-
-    def __init__(self, spec: FedAvgSpec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def forward(self, *updates: Tensor) -> Tensor:
-        p = self.spec.num_params
-        total = torch.stack(updates).sum(dim=0)  # (P + 1): summed weights, then summed counts
-        filled = total[p:] / float(self.spec.sample_count)  # f: the number of filled slots
-        return total[:p] * torch.reciprocal(filled)
-
-
-class PartialSum(torch.nn.Module):
-    """forward(*updates) -> their exact sum (a tree leaf)."""
-
-    def forward(self, *updates: Tensor) -> Tensor:
-        return torch.stack(updates).sum(dim=0)
 
 
 class _PeakWatch(TorchFunctionMode):
@@ -96,3 +76,21 @@ def training_step_peak(spec: TrainingStepSpec, theta: np.ndarray, data: np.ndarr
     with torch.no_grad(), _PeakWatch() as watch:
         module(weights, data_t, context)
     return watch.peak, watch.op
+
+
+class FedAvg(torch.nn.Module):
+    """forward(total) -> the mean of the accepted updates from their sum (`zkfl.fedavg.fixed_point_fedavg`).
+
+    The divisions by powers of two are relabels in ezkl (the values stay, the scale moves): the
+    count enters the reciprocal at scale 12 + K, so the reciprocal keeps 12 + 2K bits, and the
+    product is rebased to scale 36 (scale_rebase_multiplier 3), whose values are the mean at 12."""
+
+    def __init__(self, spec: FedAvgSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def forward(self, total: Tensor) -> Tensor:
+        p, k = self.spec.num_params, MEAN_BITS
+        count = total[p:] / float(1 << k)
+        inverse = torch.reciprocal(count) * float(2.0 ** -(k + 24))
+        return total[:p] * inverse

@@ -10,9 +10,7 @@ class CircuitKind(StrEnum):
     CLIENT = "client"
     """A client's k local SGD steps (`TrainingStep`)."""
     AGGREGATOR = "aggregator"
-    """The FedAvg of a round's inputs (`FedAvg`), whose output is the next global model."""
-    LEAF = "leaf"
-    """A tree leaf's exact partial sum of its slots (`PartialSum`)."""
+    """FedAvg over the sum of a round's accepted updates (`FedAvg`): its output is the next global model."""
 
     @property
     def graph_name(self) -> str:
@@ -23,5 +21,4 @@ class CircuitKind(StrEnum):
 _GRAPH_NAMES = {
     CircuitKind.CLIENT: "training_step",
     CircuitKind.AGGREGATOR: "fedavg",
-    CircuitKind.LEAF: "partial_sum",
 }

@@ -9,10 +9,11 @@ Graph interface (identical for every model family, which is what lets proofs lin
                                      then S salt elements (sliced off: they only blind the commitment)
              context (CONTEXT_LEN,)  who may submit the proof, and where (`zkfl.protocol.context`);
                                      not computed on: its commitment binds the proof
-    output   update  (P + 1,)        the new flat weights, followed by the sample count n
+    output   update  (P + 1,)        the new flat weights, followed by 1
 
-The sample count is a constant of the graph, inside the committed update, so a client cannot
-inflate it.
+The final 1 is a constant of the graph, inside the committed update: summed over a round's
+updates it counts them, and FedAvg divides by that count, so no client can weigh more than one
+(every client trains on the same n samples, so the mean is sample-weighted FedAvg).
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ library Commitments {
     /// @notice Bits of each context element, and how many elements a context has.
     uint256 internal constant CONTEXT_LEN = 5;
     uint256 internal constant CONTEXT_BITS = 24;
+    /// @notice BN254's base field modulus: point coordinates live below it.
+    uint256 internal constant BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
 
     /// @notice keccak256 of C(context) for proofs that `account` submits to the federation
     ///         `federationId` on this chain: keccak256(abi.encode(chainid, federationId, account)),
@@ -49,6 +51,18 @@ library Commitments {
             acc = add(acc, mul(point, values[j]));
         }
         return hashPoint(acc);
+    }
+
+    /// @notice The 64 bytes (x, y, big-endian) at `data[offset:offset + 64]` as a point (not yet checked
+    ///         to be on the curve: the precompiles refuse it when it is used).
+    function pointAt(bytes calldata data, uint256 offset) internal pure returns (uint256[2] memory) {
+        return [uint256(bytes32(data[offset:offset + 32])), uint256(bytes32(data[offset + 32:offset + 64]))];
+    }
+
+    /// @notice -p. A y outside the base field is no point: InvalidPoint.
+    function negate(uint256[2] memory p) internal pure returns (uint256[2] memory) {
+        if (p[1] >= BASE_FIELD) revert ICoordinator.InvalidPoint();
+        return p[1] == 0 ? p : [p[0], BASE_FIELD - p[1]];
     }
 
     function hashPoint(uint256[2] memory p) internal pure returns (uint256) {

@@ -20,14 +20,12 @@ import {SlotBitmap} from "./SlotBitmap.sol";
 ///      of its proof bytes, which the verifier checks. The contract stores keccak256 of a point (a
 ///      "hash" below):
 ///      client proof    [C(global), C(data), C(context), C(update)]
-///      aggregation     [C(input_0) .. C(input_{R-1}), C(next global)]
-///      leaf            [C(slot_{lG}) .. C(slot_{lG+G-1}), C(partial sum)]
-///      Aggregation is a tree. Flat (`leafSlots` 0, depth 1): the root FedAvg proof consumes the
-///      K client slots. Depth 2: client slot s belongs to leaf s / G; anyone may prove a leaf (its
-///      output, the exact sum of its G slots, is fixed by them), and the root consumes the R = K / G
-///      leaf outputs. A slot without an accepted update must carry `emptySlotHash` (the commitment
-///      of the all-zero update, which FedAvg leaves out by its zero sample count); so must a leaf
-///      without one (the sum of empty slots is that same zero vector), and only such a leaf.
+///      aggregation     [C(sum of the accepted updates), C(next global)]
+///      One aggregation proof serves any number of clients: a commitment is affine in its vector,
+///      C(u) = C(0) + sum_j u_j L_j, so C(u_1 + ... + u_k) = sum_i C(u_i) - (k - 1) C(0). The
+///      coordinator adds each accepted update's point to a running sum (and takes a removed one
+///      out), and the FedAvg proof must take exactly the vector of that sum as its one input
+///      (its last element counts the updates, one each). The points are in `UpdateAccepted`.
 ///      Binding of a proof to its sender and federation: the context input of a client proof is
 ///      keccak256(chainid, federationId, sender) cut into CONTEXT_LEN field elements, where
 ///      federationId = keccak256(abi.encode(deployer, salt)), so no other deployer can make a
@@ -40,17 +38,12 @@ contract Coordinator is Disputes {
     uint256 public constant CONTEXT_BITS = Commitments.CONTEXT_BITS;
     uint256 private constant POINT_BYTES = 64;
     uint256 private constant CLIENT_POINTS = 4;
+    uint256 private constant UPDATE_POINT = 3 * POINT_BYTES;
 
     address public immutable owner;
     IHalo2Verifier public immutable aggregatorVerifier;
     /// @notice Number of client slots K: at most K clients are registered at once.
     uint256 public immutable slots;
-    /// @notice G: client slots per leaf of the aggregation tree; 0 for a flat federation.
-    uint256 public immutable leafSlots;
-    /// @notice ezkl verifier of the leaf (partial-sum) circuit; zero for a flat federation.
-    IHalo2Verifier public immutable leafVerifier;
-    /// @notice H(0^(P+1)): the hash an empty slot must carry in the aggregation proof.
-    uint256 public immutable emptySlotHash;
     /// @notice SHA-256 of the federation manifest (zkfl.manifest), also the digest inside its CID.
     bytes32 public immutable circuitsDigest;
     uint256 public immutable stakeAmount;
@@ -76,10 +69,9 @@ contract Coordinator is Disputes {
     mapping(uint256 => Round) private _rounds;
     /// @dev round => slot => accepted update hash (0: no accepted update)
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
-    /// @dev Tree federations: round => leaf => accepted updates in its slots, and the hash of its
-    ///      proven partial sum (0: not proven since its updates last changed).
-    mapping(uint256 => mapping(uint256 => uint256)) private _leafAccepted;
-    mapping(uint256 => mapping(uint256 => uint256)) private _leafOutputs;
+    /// @dev C(0) + sum of C(u) over the open round's accepted updates (C(sum) is this minus
+    ///      accepted * C(0)); one pair of words, rewritten, never zeroed, as rounds go by.
+    uint256[2] private _runningSum;
     mapping(uint256 => uint256) private _occupied;
     mapping(address => Client) private _clients;
     mapping(uint256 => address) public slotOwner;
@@ -105,10 +97,9 @@ contract Coordinator is Disputes {
     }
 
     /// @param clientVerifier_ ezkl verifier of the training-step circuit.
-    /// @param aggregation The root FedAvg circuit's verifier, and a tree's leaf verifier and leaf slots.
+    /// @param aggregatorVerifier_ ezkl verifier of the FedAvg circuit (one input: the sum).
     /// @param aggregator_ The account allowed to finalize rounds.
-    /// @param slots_ Client slots K, at most 2^32 - 1 (a multiple of aggregation.leafSlots).
-    /// @param emptySlotHash_ keccak256 of C(0^(P+1)).
+    /// @param slots_ Client slots K, at most 2^32 - 1.
     /// @param genesisModelHash keccak256 of C(genesis weights).
     /// @param genesisModelCid Content identifier of the genesis weights.
     /// @param circuitsDigest_ SHA-256 of the federation manifest.
@@ -117,10 +108,9 @@ contract Coordinator is Disputes {
     /// @param key The points the coordinator commits to contexts and opens vectors with.
     constructor(
         IHalo2Verifier clientVerifier_,
-        Aggregation memory aggregation,
+        IHalo2Verifier aggregatorVerifier_,
         address aggregator_,
         uint256 slots_,
-        uint256 emptySlotHash_,
         uint256 genesisModelHash,
         string memory genesisModelCid,
         bytes32 circuitsDigest_,
@@ -128,15 +118,9 @@ contract Coordinator is Disputes {
         bytes32 federationSalt,
         CommitmentKey memory key
     ) Disputes(clientVerifier_, terms.optimistic, terms.disputes, key.vectorBasisHash, key.updateLength) {
-        if (address(clientVerifier_) == address(0) || aggregation.rootVerifier == address(0)) revert ZeroAddress();
+        if (address(clientVerifier_) == address(0) || address(aggregatorVerifier_) == address(0)) revert ZeroAddress();
         if (aggregator_ == address(0)) revert ZeroAddress();
         if (slots_ == 0 || slots_ > type(uint32).max) revert InvalidConfig("slots must be in 1..2^32-1");
-        if ((aggregation.leafSlots == 0) != (aggregation.leafVerifier == address(0))) {
-            revert InvalidConfig("a tree needs both a leaf verifier and leaf slots; a flat federation neither");
-        }
-        if (aggregation.leafSlots != 0 && (slots_ % aggregation.leafSlots != 0 || slots_ == aggregation.leafSlots)) {
-            revert InvalidConfig("slots must be a multiple of leaf slots, with at least two leaves");
-        }
         if (terms.submissionWindow == 0) revert InvalidConfig("submission window must be at least one block");
         if (terms.submissionWindow > type(uint32).max || terms.finalizationGrace > type(uint32).max
             || terms.registrationWindow > type(uint32).max) {
@@ -149,12 +133,9 @@ contract Coordinator is Disputes {
             if (Commitments.isIdentity(key.contextBasis[j])) revert InvalidContextKey();
         }
         owner = msg.sender;
-        aggregatorVerifier = IHalo2Verifier(aggregation.rootVerifier);
+        aggregatorVerifier = aggregatorVerifier_;
         aggregator = aggregator_;
         slots = slots_;
-        leafSlots = aggregation.leafSlots;
-        leafVerifier = IHalo2Verifier(aggregation.leafVerifier);
-        emptySlotHash = emptySlotHash_;
         circuitsDigest = circuitsDigest_;
         stakeAmount = terms.stakeAmount;
         rewardPerUpdate = terms.rewardPerUpdate;
@@ -169,7 +150,7 @@ contract Coordinator is Disputes {
         _contextBasis = key.contextBasis;
         // reverts with InvalidPoint unless every context point is on the curve
         Commitments.contextHash(key.zero, key.contextBasis, id, msg.sender);
-        emit FederationCreated(msg.sender, address(clientVerifier_), aggregation.rootVerifier, slots_, circuitsDigest_);
+        emit FederationCreated(msg.sender, address(clientVerifier_), address(aggregatorVerifier_), slots_, circuitsDigest_);
         emit AggregatorChanged(address(0), aggregator_);
         _openRound(0, genesisModelHash, genesisModelCid);
     }
@@ -272,7 +253,7 @@ contract Coordinator is Disputes {
         if (optimistic) revert WrongVerificationMode(true);
         (Client storage client, DataBatch storage batch, uint256 update) = _checkLinks(round, proof);
         if (!_isValid(clientVerifier, proof)) revert InvalidProof(address(clientVerifier));
-        _accept(round, client, batch, update, cid);
+        _accept(round, client, batch, update, Commitments.pointAt(proof, UPDATE_POINT), cid);
     }
 
     /// @notice Submit a local update for the open round without its proof (optimistic federations):
@@ -288,30 +269,12 @@ contract Coordinator is Disputes {
         if (!optimistic) revert WrongVerificationMode(false);
         (Client storage client, DataBatch storage batch, uint256 update) = _checkLinks(round, commitments);
         _recordClaim(round, client.slot, proofSha256, keccak256(commitments));
-        _accept(round, client, batch, update, cid);
+        // not verified yet: the precompile adding it to the sum refuses a point off the curve
+        _accept(round, client, batch, update, Commitments.pointAt(commitments, UPDATE_POINT), cid);
         emit ProofPending(round, client.slot, proofSha256);
     }
 
     // ------------------------------------------------------------------ aggregation
-
-    /// @notice Prove a leaf of the aggregation tree (tree federations; anyone may): the exact sum
-    ///         of the leaf's slots. Allowed when the round could be finalized, for a leaf with at
-    ///         least one accepted update; a leaf whose updates change afterwards must be proven again.
-    function aggregateLeaf(uint256 round, uint256 leaf, bytes calldata proof, string calldata cid) external {
-        uint256 g = leafSlots;
-        if (g == 0) revert NotATree();
-        _checkAggregatable(round);
-        if (leaf >= slots / g) revert NoSuchLeaf(leaf, slots / g);
-        uint256 accepted = _leafAccepted[round][leaf];
-        if (accepted == 0) revert EmptyLeaf(round, leaf);
-        if (_leafOutputs[round][leaf] != 0) revert LeafAlreadyAggregated(round, leaf);
-        _checkConsumed(round, proof, g, leaf * g, false);
-        if (!_isValid(leafVerifier, proof)) revert InvalidProof(address(leafVerifier));
-
-        uint256 partialHash = _pointHash(proof, g);
-        _leafOutputs[round][leaf] = partialHash;
-        emit LeafAggregated(round, leaf, msg.sender, partialHash, cid, accepted);
-    }
 
     /// @notice Close the open round with a proven FedAvg of exactly its accepted updates, posting
     ///         `stakeAmount` as the next model's bond: it is credited back when the next round
@@ -319,21 +282,28 @@ contract Coordinator is Disputes {
     /// @dev Eager: allowed once every registered client has submitted, or after the deadline.
     ///      Optimistic: once the round's challenge window has closed. Never with a request open.
     /// @param round The open round.
-    /// @param proof ezkl proof bytes of the FedAvg circuit: [C(input_0) .. C(input_{R-1}),
-    ///        C(next global)] first; empty slots and leaves carry emptySlotHash.
+    /// @param proof ezkl proof bytes of the FedAvg circuit: [C(sum of the accepted updates),
+    ///        C(next global)] first.
     /// @param cid Content identifier of the next global weights.
-    function finalizeRound(uint256 round, bytes calldata proof, string calldata cid) external payable onlyAggregator {
+    /// @param sumCid Content identifier of the summed vector the proof took (`acceptedSum`).
+    function finalizeRound(uint256 round, bytes calldata proof, string calldata cid, string calldata sumCid)
+        external
+        payable
+        onlyAggregator
+    {
         if (msg.value != stakeAmount) revert WrongBond(stakeAmount, msg.value);
         Round storage open = _checkAggregatable(round);
-        uint256 inputs = leafSlots == 0 ? slots : slots / leafSlots;
-        _checkConsumed(round, proof, inputs, 0, leafSlots != 0);
+        if (proof.length < 2 * POINT_BYTES) revert ProofTooShort(proof.length, 2 * POINT_BYTES);
+        uint256 sum = Commitments.hashPoint(acceptedSum());
+        uint256 consumed = _pointHash(proof, 0);
+        if (consumed != sum) revert WrongUpdateSum(round, sum, consumed);
         if (!_isValid(aggregatorVerifier, proof)) revert InvalidProof(address(aggregatorVerifier));
 
-        uint256 next = _pointHash(proof, inputs);
+        uint256 next = _pointHash(proof, 1);
         open.finalized = true;
         _releaseModelBond(round);
         _modelBonds[round + 1] = ModelBond(msg.sender, uint96(msg.value));
-        emit RoundFinalized(round, next, cid, open.accepted);
+        emit RoundFinalized(round, next, cid, open.accepted, sum, sumCid);
         _openRound(round + 1, next, cid);
     }
 
@@ -366,12 +336,12 @@ contract Coordinator is Disputes {
         return (bond.aggregator, bond.amount);
     }
 
-    function leafOutputHash(uint256 round, uint256 leaf) external view returns (uint256) {
-        return _leafOutputs[round][leaf];
-    }
-
-    function leafAcceptedUpdates(uint256 round, uint256 leaf) external view returns (uint256) {
-        return _leafAccepted[round][leaf];
+    /// @notice C(sum of the open round's accepted updates), as (x, y): what its aggregation proof
+    ///         must take as input (the running sum less accepted * C(0)).
+    function acceptedSum() public view returns (uint256[2] memory) {
+        uint256 accepted = _rounds[currentRound].accepted;
+        if (accepted == 0) return _zero;
+        return Commitments.add(_runningSum, Commitments.negate(Commitments.mul(_zero, accepted)));
     }
 
     /// @notice The accepted update hash in a slot of a round (0 if none).
@@ -433,7 +403,16 @@ contract Coordinator is Disputes {
 
     /// @dev Remove an update, deregister its client and split its stake: `challengerShareBps` and
     ///      the bond to the beneficiary, the rest to the reward pool.
-    function _slashUpdate(uint256 round, uint256 slot, address beneficiary, uint256 bond) internal override {
+    function _slashUpdate(uint256 round, uint256 slot, address beneficiary, uint256 bond, bytes calldata updatePoint)
+        internal
+        override
+    {
+        uint256 accepted = _updateHashes[round][slot];
+        if (updatePoint.length != POINT_BYTES) revert ProofTooShort(updatePoint.length, POINT_BYTES);
+        uint256[2] memory point = Commitments.pointAt(updatePoint, 0);
+        uint256 given = Commitments.hashPoint(point);
+        if (given != accepted) revert WrongUpdatePoint(round, slot, accepted, given);
+        _runningSum = Commitments.add(_runningSum, Commitments.negate(point));
         address submitter = slotOwner[slot];
         Client storage client = _clients[submitter];
         uint256 stake = client.stake;
@@ -441,7 +420,6 @@ contract Coordinator is Disputes {
         delete _updateHashes[round][slot];
         _clearSlot(round, slot);
         _rounds[round].accepted -= 1;
-        _leafChanged(round, slot, false);
         client.hasPending = false; // never rewarded
         client.registered = false;
         client.stake = 0;
@@ -511,45 +489,15 @@ contract Coordinator is Disputes {
         }
     }
 
-    /// @dev Check that a proof's first `count` commitments are exactly what it must consume: the
-    ///      slots from `first` on (a leaf, or a flat root), or the leaves from `first` on (a tree's
-    ///      root). An empty slot or leaf carries emptySlotHash; a leaf with accepted updates must
-    ///      have been proven.
-    function _checkConsumed(uint256 round, bytes calldata proof, uint256 count, uint256 first, bool overLeaves)
-        private
-        view
-    {
-        if (proof.length < (count + 1) * POINT_BYTES) revert ProofTooShort(proof.length, (count + 1) * POINT_BYTES);
-        for (uint256 i = 0; i < count; ++i) {
-            uint256 expected;
-            if (overLeaves) {
-                expected = _leafOutputs[round][first + i];
-                if (expected == 0) {
-                    if (_leafAccepted[round][first + i] != 0) revert LeafNotAggregated(round, first + i);
-                    expected = emptySlotHash;
-                }
-            } else {
-                expected = _updateHashes[round][first + i];
-                if (expected == 0) expected = emptySlotHash;
-            }
-            uint256 consumed = _pointHash(proof, i);
-            if (consumed != expected) revert SlotMismatch(round, first + i, expected, consumed);
-        }
-    }
-
-    /// @dev Keep a tree's per-leaf count of accepted updates, and drop the leaf's proven output.
-    function _leafChanged(uint256 round, uint256 slot, bool added) private {
-        uint256 g = leafSlots;
-        if (g == 0) return;
-        uint256 leaf = slot / g;
-        if (added) _leafAccepted[round][leaf] += 1;
-        else _leafAccepted[round][leaf] -= 1;
-        delete _leafOutputs[round][leaf];
-    }
-
-    function _accept(uint256 round, Client storage client, DataBatch storage batch, uint256 update, string calldata cid)
-        private
-    {
+    /// @dev `point` is C(update), whose hash `update` the links were checked with.
+    function _accept(
+        uint256 round,
+        Client storage client,
+        DataBatch storage batch,
+        uint256 update,
+        uint256[2] memory point,
+        string calldata cid
+    ) private {
         batch.used = true;
         _foldPending(client);
         client.hasPending = true;
@@ -557,8 +505,8 @@ contract Coordinator is Disputes {
         client.openBatches -= 1;
         _updateHashes[round][client.slot] = update;
         _rounds[round].accepted += 1;
-        _leafChanged(round, client.slot, true);
-        emit UpdateAccepted(round, msg.sender, client.slot, update, cid);
+        _runningSum = Commitments.add(_runningSum, point);
+        emit UpdateAccepted(round, msg.sender, client.slot, update, point, cid);
     }
 
     /// @dev A client has at most one update not yet counted for rewards: the one in its latest
@@ -585,6 +533,7 @@ contract Coordinator is Disputes {
     function _openRound(uint256 round, uint256 modelHash, string memory modelCid) private {
         uint64 deadline = uint64(block.number) + submissionWindow;
         _rounds[round] = Round({modelHash: modelHash, deadline: deadline, accepted: 0, finalized: false, skipped: false});
+        _runningSum = _zero;
         currentRound = round;
         emit RoundOpened(round, modelHash, modelCid, deadline);
     }

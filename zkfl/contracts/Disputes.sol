@@ -95,13 +95,13 @@ abstract contract Disputes is PullPayments {
     ///         valid, the bond is credited to the client.
     /// @param round The update's round (the open one).
     /// @param slot Its slot.
-    /// @param commitmentsHash keccak256 of the commitments it was submitted with.
+    /// @param commitments The commitments it was submitted with (`submitUpdateOptimistic`).
     /// @param proof The proof bytes (from the store), whose SHA-256 the submission gave.
-    function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable {
+    function challenge(uint256 round, uint256 slot, bytes calldata commitments, bytes calldata proof) external payable {
         if (!optimistic) revert WrongVerificationMode(false);
         Dispute storage dispute = _checkRequestable(round, slot);
         if (dispute.defended) revert AlreadyDefended(round, slot);
-        _settle(round, slot, commitmentsHash, proof, msg.sender, false);
+        _settle(round, slot, commitments, proof, msg.sender, false);
     }
 
     /// @notice Request the proof of an optimistic update whose bytes are not in the store, posting
@@ -115,9 +115,9 @@ abstract contract Disputes is PullPayments {
 
     /// @notice Answer a proof request with the proof bytes (anyone may). The verifier runs: valid,
     ///         the bond is credited to the revealer; not valid, the update is slashed as for a challenge.
-    function revealProof(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external {
+    function revealProof(uint256 round, uint256 slot, bytes calldata commitments, bytes calldata proof) external {
         address requester = _answer(round, slot, PROOF);
-        _settle(round, slot, commitmentsHash, proof, requester, true);
+        _settle(round, slot, commitments, proof, requester, true);
     }
 
     // ------------------------------------------------------------------ openings (every federation)
@@ -163,14 +163,16 @@ abstract contract Disputes is PullPayments {
     /// @notice Settle a request nobody answered in time (anyone may): an update leaves the round and
     ///         its client is slashed; for the model, the round is skipped back to the previous model
     ///         and its aggregator's model bond slashed. The requester is credited its bond and share.
-    function settleUnanswered(uint256 round, uint256 slot) external {
+    /// @param updatePoint An update's commitment (64 bytes, as in `UpdateAccepted`), which leaves
+    ///        the round's sum; empty for the model.
+    function settleUnanswered(uint256 round, uint256 slot, bytes calldata updatePoint) external {
         Dispute storage dispute = _disputes[round][slot];
         if (dispute.pending == NONE) revert NoRequest(round, slot);
         if (block.number <= dispute.revealBy) revert RevealWindowOpen(round, slot, dispute.revealBy, block.number);
         address requester = dispute.requester;
         _close(dispute, round);
         if (slot == MODEL_SLOT) _rollBackModel(round, requester, challengeBond);
-        else _slashUpdate(round, slot, requester, challengeBond);
+        else _slashUpdate(round, slot, requester, challengeBond, updatePoint);
     }
 
     // ------------------------------------------------------------------ views
@@ -208,8 +210,11 @@ abstract contract Disputes is PullPayments {
     /// @dev Who submitted the update in a slot of the open round.
     function _submitter(uint256 slot) internal view virtual returns (address);
     function _zeroPoint() internal view virtual returns (uint256[2] memory);
-    /// @dev Remove an update from its round and slash its client; credit `beneficiary` the bond and its share.
-    function _slashUpdate(uint256 round, uint256 slot, address beneficiary, uint256 bond) internal virtual;
+    /// @dev Remove an update from its round (and its commitment, `updatePoint`, from the round's
+    ///      sum) and slash its client; credit `beneficiary` the bond and its share.
+    function _slashUpdate(uint256 round, uint256 slot, address beneficiary, uint256 bond, bytes calldata updatePoint)
+        internal
+        virtual;
     /// @dev Skip a round whose model nobody opened, back to the previous model; slash its publisher.
     function _rollBackModel(uint256 round, address requester, uint256 bond) internal virtual;
 
@@ -283,14 +288,16 @@ abstract contract Disputes is PullPayments {
 
     /// @dev Run the verifier on the claimed proof of an update: slash it, or credit the bond to
     ///      the revealer (an answered request) or to the client (a failed challenge).
-    function _settle(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof, address challenger, bool revealed)
+    function _settle(uint256 round, uint256 slot, bytes calldata commitments, bytes calldata proof, address challenger, bool revealed)
         private
     {
         address submitter = _submitter(slot);
+        bytes32 commitmentsHash = keccak256(commitments);
         if (_claims[round][slot] != _claim(sha256(proof), commitmentsHash, submitter)) revert ClaimMismatch(round, slot);
         uint256 prefix = 4 * 64;
         bool valid = proof.length >= prefix && keccak256(proof[:prefix]) == commitmentsHash && _isValid(clientVerifier, proof);
-        if (!valid) return _slashUpdate(round, slot, challenger, challengeBond);
+        // the submitted commitments (their hash is the claim's) end with the accepted update's point
+        if (!valid) return _slashUpdate(round, slot, challenger, challengeBond, commitments[prefix - 64:prefix]);
         _disputes[round][slot].defended = true;
         if (revealed) {
             emit ProofRevealed(round, slot, msg.sender, challengeBond);

@@ -48,21 +48,13 @@ interface ICoordinator {
         DisputeTerms disputes;
     }
 
-    /// @notice How rounds are aggregated: the root FedAvg circuit's verifier, and for a tree the
-    ///         leaf circuit's verifier and its inputs G (flat: zero and 0).
-    struct Aggregation {
-        address rootVerifier;
-        address leafVerifier;
-        uint256 leafSlots;
-    }
-
     /// @notice What the coordinator commits to vectors with. A commitment is affine in its vector:
     ///         C(v) = C(0) + sum_j v_j * L_j, with L_j = C(e_j) - C(0) the Lagrange basis point of row j.
     /// @param zero C(0), as (x, y).
     /// @param contextBasis L_0 .. L_{CONTEXT_LEN-1}, kept in storage for every registration.
     /// @param vectorBasisHash keccak256 of L_0 .. L_{updateLength-1} (64 bytes each), which an
     ///        opening brings in calldata.
-    /// @param updateLength Elements of an update vector (weights, then the sample count); a model has one fewer.
+    /// @param updateLength Elements of an update vector (weights, then its client count, 1); a model has one fewer.
     struct CommitmentKey {
         uint256[2] zero;
         uint256[2][5] contextBasis;
@@ -190,12 +182,6 @@ interface ICoordinator {
     /// @dev The round has no accepted update to aggregate.
     /// @param round The round.
     error NoAcceptedUpdates(uint256 round);
-    /// @dev An aggregation input is not the commitment the round holds there.
-    /// @param round The round.
-    /// @param slot The input's slot (or leaf).
-    /// @param expected The commitment hash held.
-    /// @param got The proof's.
-    error SlotMismatch(uint256 round, uint256 slot, uint256 expected, uint256 got);
     /// @dev The client's update waits in the open round: it may leave after the given block.
     /// @param round The round.
     /// @param client The client.
@@ -300,24 +286,19 @@ interface ICoordinator {
     ///      to hold to it, nor an earlier model to fall back to.
     /// @param round The round.
     error ModelNotDisputable(uint256 round);
-    /// @dev The federation aggregates flat.
-    error NotATree();
-    /// @dev No such leaf.
-    /// @param leaf The leaf named.
-    /// @param leaves The federation's leaf count.
-    error NoSuchLeaf(uint256 leaf, uint256 leaves);
-    /// @dev The leaf holds no accepted update.
+
+    /// @dev The aggregation proof's input is not the commitment of the sum of the round's accepted
+    ///      updates (the running sum the coordinator keeps).
     /// @param round The round.
-    /// @param leaf The leaf.
-    error EmptyLeaf(uint256 round, uint256 leaf);
-    /// @dev The leaf is proven already for its updates.
+    /// @param expected Hash of C(sum of the accepted updates).
+    /// @param got Hash of the proof's input commitment.
+    error WrongUpdateSum(uint256 round, uint256 expected, uint256 got);
+    /// @dev The commitment point given for an accepted update is not the one accepted.
     /// @param round The round.
-    /// @param leaf The leaf.
-    error LeafAlreadyAggregated(uint256 round, uint256 leaf);
-    /// @dev The leaf holds accepted updates but no proven partial sum.
-    /// @param round The round.
-    /// @param leaf The leaf.
-    error LeafNotAggregated(uint256 round, uint256 leaf);
+    /// @param slot The slot.
+    /// @param expected The accepted commitment's hash.
+    /// @param got The given point's hash.
+    error WrongUpdatePoint(uint256 round, uint256 slot, uint256 expected, uint256 got);
 
     // ------------------------------------------------------------------ events
 
@@ -362,14 +343,26 @@ interface ICoordinator {
     /// @param client The client.
     /// @param slot Its slot.
     /// @param updateHash C(update)'s hash.
+    /// @param updatePoint C(update) as (x, y): the round's sum adds it, and anyone recomputes that sum from these.
     /// @param cid The update vector's content identifier.
-    event UpdateAccepted(uint256 indexed round, address indexed client, uint256 slot, uint256 updateHash, string cid);
+    event UpdateAccepted(
+        uint256 indexed round, address indexed client, uint256 slot, uint256 updateHash, uint256[2] updatePoint, string cid
+    );
     /// @dev A round was finalized with a proven FedAvg.
     /// @param round The round.
     /// @param nextModelHash The next model's commitment hash.
     /// @param nextModelCid The next model's content identifier.
     /// @param acceptedUpdates The updates aggregated.
-    event RoundFinalized(uint256 indexed round, uint256 nextModelHash, string nextModelCid, uint256 acceptedUpdates);
+    /// @param sumHash C(sum of the accepted updates)'s hash: the aggregation proof's input.
+    /// @param sumCid The summed vector's content identifier.
+    event RoundFinalized(
+        uint256 indexed round,
+        uint256 nextModelHash,
+        string nextModelCid,
+        uint256 acceptedUpdates,
+        uint256 sumHash,
+        string sumCid
+    );
     /// @dev The aggregator role moved.
     /// @param previous The former aggregator.
     /// @param current The new one.
@@ -391,16 +384,6 @@ interface ICoordinator {
     /// @param payee The payee.
     /// @param amount The wei sent.
     event PaymentWithdrawn(address indexed payee, uint256 amount);
-    /// @dev A leaf's partial sum was proven.
-    /// @param round The round.
-    /// @param leaf The leaf.
-    /// @param prover Who proved it.
-    /// @param partialHash The partial sum's commitment hash.
-    /// @param cid The partial sum's content identifier.
-    /// @param acceptedUpdates The updates it sums.
-    event LeafAggregated(
-        uint256 indexed round, uint256 indexed leaf, address indexed prover, uint256 partialHash, string cid, uint256 acceptedUpdates
-    );
     /// @dev An optimistic submission: its proof bytes are in the store under CIDv1 (raw, sha2-256) of `proofSha256`.
     /// @param round The round.
     /// @param slot The slot.

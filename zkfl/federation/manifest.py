@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
-from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import StoreError, ZkflError
 from zkfl.federation.terms import EAGER, VERIFICATION_MODES
@@ -35,9 +34,11 @@ from zkfl.zk.commitments import CommitmentKey, commitment_key
 from zkfl.zk.powers_of_tau import SrsFile, verifier_srs
 from zkfl.zk.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
 
-SCHEMA = "zkfl.federation-manifest/3"
-"""Version 3: proofs link by KZG commitments, and `commitment_srs_cid` names the SRS to recompute
-them with. (2: `model` is the training step as `TrainingStepSpec.to_json()`.)"""
+SCHEMA = "zkfl.federation-manifest/4"
+"""Version 4: the aggregator circuit is FedAvg over the sum of the accepted updates (one input),
+each update ending with 1; no aggregation tree. (3: proofs link by KZG commitments, and
+`commitment_srs_cid` names the SRS to recompute them with; 2: `model` is the training step as
+`TrainingStepSpec.to_json()`.)"""
 
 
 @dataclass(frozen=True)
@@ -62,32 +63,24 @@ class FederationManifest:
     aggregator: CircuitEntry
     commitment_srs_cid: str  # the full SRS every circuit's keys were made with
     verification: str = EAGER  # how the coordinator checks client proofs; written only when optimistic
-    leaf_slots: int = 0  # G of an aggregation tree; written only for a tree
-    leaf: CircuitEntry | None = None  # the tree's leaf (partial-sum) circuit
 
     @property
     def training(self) -> TrainingStepSpec:
         return TrainingStepSpec.from_json(self.model)
 
     @property
-    def shape(self) -> TreeShape:
-        return TreeShape(self.slots, self.leaf_slots)
-
-    @property
     def fedavg(self) -> FedAvgSpec:
-        return fedavg_spec(self.training, self.shape)
+        return fedavg_spec(self.training)
 
     def entries(self) -> dict[CircuitKind, CircuitEntry]:
-        """Each circuit's entry by kind (a leaf only for a tree)."""
-        leaf = {CircuitKind.LEAF: self.leaf} if self.leaf else {}
-        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator, **leaf}
+        """Each circuit's entry by kind."""
+        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator}
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FederationManifest:
         if body.get("schema") != SCHEMA:
             raise StoreError(f"not a zkFL federation manifest of schema {SCHEMA!r}: schema is {body.get('schema')!r}")
         try:
-            leaf = body.get("leaf")
             manifest = cls(
                 SCHEMA,
                 body["ezkl_version"],
@@ -98,15 +91,10 @@ class FederationManifest:
                 CircuitEntry(**body["aggregator"]),
                 body["commitment_srs_cid"],
                 body.get("verification", EAGER),
-                body.get("leaf_slots", 0),
-                CircuitEntry(**leaf) if leaf is not None else None,
             )
             manifest.training  # noqa: B018 - the model must parse
-            if manifest.shape.problems() or manifest.shape.is_tree != (leaf is not None):
-                raise TypeError(
-                    f"slots {manifest.slots} and leaf_slots {manifest.leaf_slots} are not a federation's "
-                    "shape, or a tree's leaf circuit is missing"
-                )
+            if not isinstance(manifest.slots, int) or manifest.slots < 1:
+                raise TypeError(f"slots {manifest.slots!r} is not a number of clients")
             if manifest.verification not in VERIFICATION_MODES:
                 raise TypeError(f"verification {manifest.verification!r} is not one of {VERIFICATION_MODES}")
         except (KeyError, TypeError, ZkflError) as exc:
@@ -129,8 +117,7 @@ def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
 
 def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[bytes, dict[str, bytes]]:
     """The manifest's canonical bytes and the artifacts it names ({cid: bytes}). An eager
-    federation's manifest has no `verification` key (it reads as eager), and a flat one no
-    `leaf_slots` or `leaf`, so they are the same as before either existed."""
+    federation's manifest has no `verification` key (it reads as eager)."""
     entries: dict[CircuitKind, CircuitEntry] = {}
     blobs: dict[str, bytes] = {}
     for kind, keys in circuits.keys_by_kind().items():
@@ -143,19 +130,15 @@ def build_manifest(circuits: CircuitSet, verification: str = EAGER) -> tuple[byt
         EZKL_VERSION,
         SCALE,
         circuits.training.to_json(),
-        circuits.shape.slots,
+        circuits.slots,
         entries[CircuitKind.CLIENT],
         entries[CircuitKind.AGGREGATOR],
         srs_cid,
         verification,
-        circuits.shape.leaf_slots,
-        entries.get(CircuitKind.LEAF),
     )
     body = asdict(manifest)
     if verification == EAGER:
         del body["verification"]
-    if not circuits.shape.is_tree:
-        del body["leaf_slots"], body["leaf"]
     raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return raw, {**blobs, srs_cid: srs}
 

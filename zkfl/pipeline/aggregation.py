@@ -1,7 +1,6 @@
-"""The aggregator's command: FedAvg of the open round's accepted updates, proven and finalized;
-in a tree federation, first every leaf with accepted updates (by an executor: serial, or Ray),
-then the root over the leaves' partial sums. Every step is recorded in the workspace, so a run
-that stops is resumed: a leaf proven on-chain, or whose proof is recorded, is not proven again.
+"""The aggregator's command: FedAvg of the open round's accepted updates, proven from their sum and
+finalized; the sum is published next to the next model. The proof is recorded in the workspace,
+so a run that stops is resumed without proving again.
 
 The aggregator is also an honest party of the round's disputes: while it waits for the round to
 become finalizable it answers every open request it can (`zkfl.roles.responder`, from the store) and
@@ -17,8 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -26,13 +24,11 @@ from web3 import Web3
 
 from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, OpenRequest, RoundState
 from zkfl.errors import ConfigError, ZkflError
-from zkfl.fedavg import check_partial_sum, fixed_point_partial_sum
 from zkfl.fixedpoint import FixedArray
-from zkfl.pipeline.executors import LeafExecutor, LeafJob, SerialExecutor
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.round_model import stored_proof
 from zkfl.pipeline.workspace import AGGREGATOR, DEVNET, Workspace
-from zkfl.protocol import check_commitment, checked_vector, empty_slot
+from zkfl.protocol import check_commitment, checked_vector
 from zkfl.roles.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
 from zkfl.roles.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
 from zkfl.store.artifacts import ArtifactStore, put_vector
@@ -53,7 +49,7 @@ class AggregateOutcome:
     prove_seconds: float
     finalized_now: bool
     gas_used: int | None
-    leaves: list[dict] = field(default_factory=list)  # a tree's: per leaf with updates, its proof and gas
+    sum_cid: str = ""  # the accepted updates' sum, FedAvg's input
     skipped: bool = False  # closed without aggregation (no accepted update): the next round has the same model
     withdrawn_wei: int = 0  # credited to the aggregator and withdrawn after closing the round
 
@@ -274,79 +270,12 @@ def _can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bo
     return not ws.config.terms.optimistic and state.accepted > 0 and state.accepted >= coordinator.registered_clients
 
 
-def prove_leaves(
-    ws: Workspace, round_no: int, slots: list[SlotUpdate | None], executor: LeafExecutor, progress: Progress = silent
-) -> tuple[list[SlotUpdate | None], list[dict]]:
-    """Prove and submit every leaf of the round that holds accepted updates and is not proven
-    on-chain for them yet, each as soon as its proof is back; returns the root's inputs (each
-    leaf's partial sum, None for an empty leaf) and each leaf's record. Every partial sum is
-    range-checked before any proof starts."""
-    circuits, coordinator, shape = ws.circuits, ws.coordinator(), ws.config.shape
-    key, spec, leaf_keys = circuits.commitments, circuits.partial_sum, circuits.leaf
-    if leaf_keys is None:
-        raise ConfigError(f"the workspace {ws.root} is not an aggregation tree: it has no leaf circuit to prove with")
-    inputs: list[SlotUpdate | None] = [None] * shape.leaves
-    records: dict[int, dict] = {}
-    jobs: list[LeafJob] = []
-    for leaf in range(shape.leaves):
-        members = tuple(slots[s] for s in shape.leaf_slot_range(leaf))
-        if all(m is None for m in members):
-            continue
-        partial = fixed_point_partial_sum([m.vector if m else empty_slot(spec) for m in members], spec.update_len)
-        check_partial_sum(partial, leaf, spec.slots)
-        inputs[leaf] = AcceptedVector(partial, key.commitment_hash(partial))
-        path = _leaf_record_path(ws, round_no, leaf)
-        slot_hashes = [hex(m.update_hash) if m else None for m in members]
-        record = ws.read_record(path)
-        if record is None or record["slot_hashes"] != slot_hashes or not ws.store.has(record["proof_cid"]):
-            record = {"round": round_no, "leaf": leaf, "slot_hashes": slot_hashes}
-            jobs.append(LeafJob(leaf, leaf_keys, spec, members, ws.leaf_proof_path(round_no, leaf)))
-        records[leaf] = record
-    if jobs:
-        progress(f"aggregator: proving {len(jobs)} leaf partial sum(s) of round {round_no}")
-    proving = {job.leaf for job in jobs}
-
-    def submit(leaf: int) -> None:
-        """Submit a recorded leaf proof, unless the chain has its output (from this run before a
-        stop, or from another aggregator)."""
-        partial = inputs[leaf]  # set for every recorded leaf
-        if partial is not None and coordinator.leaf_output_hash(round_no, leaf) == partial.update_hash:
-            return
-        with stored_proof(ws.store, records[leaf]["proof_cid"]) as proof:
-            receipt = coordinator.aggregate_leaf(
-                ws.signer(AGGREGATOR), round_no, leaf, proof, records[leaf]["partial_cid"]
-            )
-        records[leaf] |= {"gas": receipt["gasUsed"], "tx": Web3.to_hex(receipt["transactionHash"])}
-        ws.write_record(_leaf_record_path(ws, round_no, leaf), records[leaf])
-
-    for leaf in sorted(records.keys() - proving):
-        submit(leaf)
-    start = time.perf_counter()
-    for result in executor.run(jobs):
-        records[result.leaf] |= {
-            "partial_hash": hex(result.partial_hash),
-            "partial_cid": put_vector(ws.store, result.partial),
-            "proof_cid": ws.store.put(result.proof.path.read_bytes()),
-            "done_after_seconds": round(time.perf_counter() - start, 2),
-        }
-        ws.write_record(_leaf_record_path(ws, round_no, result.leaf), records[result.leaf])
-        submit(result.leaf)
-    return inputs, [records[leaf] for leaf in sorted(records)]
-
-
-def _leaf_record_path(ws: Workspace, round_no: int, leaf: int) -> Path:
-    return ws.leaf_record_path(round_no, leaf)
-
-
-def aggregate_round(
-    ws: Workspace, progress: Progress = silent, executor: LeafExecutor | None = None, prover: Prover = IN_PROCESS
-) -> AggregateOutcome:
-    """Prove FedAvg of the open round's accepted updates and finalize it (the output becomes the
-    next round's global model); in a tree federation, over the leaves' partial sums, proven first
-    by `executor` (default: one after another here), the root by `prover` (here, or a
-    `ProverProcess` that Ctrl-C can stop). A proof made before a crash is reused if it
-    covers the same inputs. A round left without accepted updates once its window is over is
-    skipped instead. Afterwards the aggregator withdraws what it was credited."""
+def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover = IN_PROCESS) -> AggregateOutcome:
+    """Prove FedAvg of the open round's accepted updates from their sum and finalize it (the output
+    becomes the next round's global model), proving by `prover` (here, or a `ProverProcess` that
+    Ctrl-C can stop). A proof made before a crash is reused if it covers the same updates. A round
+    left without accepted updates once its window is over is skipped instead. Afterwards the
+    aggregator withdraws what it was credited."""
     coordinator = ws.coordinator()
     round_no = coordinator.current_round
     state = coordinator.round(round_no)
@@ -372,9 +301,6 @@ def aggregate_round(
     accepted = sum(s is not None for s in slots)
     if accepted == 0:  # every update left the round while its requests were settled
         return skip_empty_round(ws, coordinator.round(round_no), progress)
-    leaves: list[dict] = []
-    if ws.config.shape.is_tree:
-        slots, leaves = prove_leaves(ws, round_no, slots, executor or SerialExecutor(), progress)
     record_path = ws.round_record_path(round_no)
     record = ws.read_record(record_path)
     slot_hashes = [hex(s.update_hash) if s else None for s in slots]
@@ -387,6 +313,8 @@ def aggregate_round(
             "round": round_no,
             "slot_hashes": slot_hashes,
             "accepted": accepted,
+            "sum_hash": hex(result.sum_hash),
+            "sum_cid": put_vector(ws.store, result.update_sum),
             "next_model_hash": hex(result.global_hash),
             "next_model_cid": put_vector(ws.store, result.weights),
             "proof_cid": ws.store.put(proof_path.read_bytes()),
@@ -398,7 +326,9 @@ def aggregate_round(
         "receipt; the coordinator verifies the proof on-chain)"
     )
     with stored_proof(ws.store, record["proof_cid"]) as proof:
-        receipt = coordinator.finalize_round(ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"])
+        receipt = coordinator.finalize_round(
+            ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"], record["sum_cid"]
+        )
     ws.write_record(
         record_path,
         {**record, "finalize_gas": receipt["gasUsed"], "finalize_tx": Web3.to_hex(receipt["transactionHash"])},
@@ -412,7 +342,7 @@ def aggregate_round(
         record["prove_seconds"],
         True,
         receipt["gasUsed"],
-        leaves,
+        record["sum_cid"],
         withdrawn_wei=withdraw_credited(ws, progress),
     )
 

@@ -1,11 +1,10 @@
-"""From a model spec to a ready circuit set: export the graphs (the training step, FedAvg, and a
-tree's leaf), compile them at one logrows, SRS, keys, and a check that every circuit commits to a
-vector alike (their proofs link).
+"""From a model spec to a ready circuit set: export the graphs (the training step and FedAvg),
+compile them at one logrows, SRS, keys, and a check that both circuits commit to a vector alike
+(their proofs link).
 
-The aggregation circuits skip ezkl's range checks of their inputs and outputs: every input is
-the range-checked output of a proven circuit (a client's update, or a leaf's exact sum of those),
-and FedAvg range-checks what it rescales. That cuts each input's cost from ~4,900 rows to ~650
-(one per element)."""
+FedAvg skips ezkl's range checks of its input and output: its input is the sum of range-checked
+outputs of proven circuits, fixed on-chain by their commitments, and it range-checks what it
+rescales."""
 
 from __future__ import annotations
 
@@ -15,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zkfl.circuits import FedAvgSpec, PartialSumSpec, TrainingStepSpec
-from zkfl.circuits.aggregation import TreeShape
+from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
-from zkfl.fedavg import tree_range_problems
 from zkfl.fixedpoint import quantize
 from zkfl.zk.commitments import CommitmentKey, keys_commitment
 from zkfl.zk.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
@@ -28,27 +25,18 @@ from zkfl.zk.srs import DevSrsSource, SrsSource
 
 @dataclass(frozen=True)
 class CircuitSet:
-    """The circuits of a federation, with keys: a client's training step, FedAvg (the root), and
-    for a tree the leaf's partial sum. Two aggregation circuits serve any number of leaves."""
+    """The circuits of a federation of `slots` clients, with keys: a client's training step and
+    FedAvg. FedAvg takes the sum of the accepted updates, so one circuit serves any number of clients."""
 
     training: TrainingStepSpec
     fedavg: FedAvgSpec
     client: CircuitKeys
     aggregator: CircuitKeys
-    shape: TreeShape
-    leaf: CircuitKeys | None = None
-
-    @property
-    def partial_sum(self) -> PartialSumSpec:
-        return partial_sum_spec(self.training, self.shape)
+    slots: int
 
     def keys_by_kind(self) -> dict[CircuitKind, CircuitKeys]:
-        """Every keyed circuit by its kind (a leaf only for a tree)."""
-        return {
-            CircuitKind.CLIENT: self.client,
-            CircuitKind.AGGREGATOR: self.aggregator,
-            **({CircuitKind.LEAF: self.leaf} if self.leaf else {}),
-        }
+        """Every keyed circuit by its kind."""
+        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator}
 
     @property
     def commitments(self) -> CommitmentKey:
@@ -56,58 +44,49 @@ class CircuitSet:
         return keys_commitment(self.client)
 
 
-def fedavg_spec(spec: TrainingStepSpec, shape: TreeShape | int) -> FedAvgSpec:
-    """The FedAvg (root) circuit: over the slots (flat, or `shape` given as K) or the leaves."""
-    shape = TreeShape.of(shape)
-    return FedAvgSpec(spec.num_params, shape.root_inputs, spec.sample_count, max(shape.leaf_slots, 1))
+def fedavg_spec(spec: TrainingStepSpec) -> FedAvgSpec:
+    """The FedAvg circuit of a federation training `spec`."""
+    return FedAvgSpec(spec.num_params)
 
 
-def partial_sum_spec(spec: TrainingStepSpec, shape: TreeShape) -> PartialSumSpec:
-    """A tree's leaf circuit (its G inputs; a flat federation has none, ConfigError)."""
-    if not shape.is_tree:
-        raise ConfigError("a flat federation has no leaf circuit")
-    return PartialSumSpec(spec.num_params, shape.leaf_slots, spec.sample_count)
+def fedavg_config(config: ProverConfig) -> ProverConfig:
+    """FedAvg's run arguments: no range checks of its input and output (see above); its reciprocal
+    keeps scale 12 + 2K, so products are rebased only past 3x the scale (to 36, where the mean's
+    values sit at scale 12: its outputs are labelled 36), and a 4-leg decomposition holds the
+    reciprocal (up to 2^38)."""
+    return replace(
+        config,
+        range_check_inputs_outputs=False,
+        scale_rebase_multiplier=3,
+        decomp_legs=4,
+        output_scale=3 * config.scale,
+    )
 
 
-def _aggregation_config(config: ProverConfig) -> ProverConfig:
-    return replace(config, range_check_inputs_outputs=False)
-
-
-def export_circuits(
-    spec: TrainingStepSpec, shape: TreeShape | int, out_dir: str | os.PathLike[str]
-) -> dict[CircuitKind, Path]:
-    """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator, leaf)."""
+def export_circuits(spec: TrainingStepSpec, out_dir: str | os.PathLike[str]) -> dict[CircuitKind, Path]:
+    """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator)."""
     import torch  # only exporting needs torch and onnx; opening a built circuit set does not
 
     from zkfl.circuits.export import export_onnx
 
-    shape = TreeShape.of(shape)
     out_dir = Path(out_dir)
-    graphs = {
+    fedavg = fedavg_spec(spec)
+    return {
         CircuitKind.CLIENT: export_onnx(
             spec.module(),
             [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
             out_dir / "training_step.onnx",
             ["theta", "data", "context"],
             ["update"],
-        )
+        ),
+        CircuitKind.AGGREGATOR: export_onnx(
+            fedavg.module(),
+            [torch.tensor(v, dtype=torch.float32) for v in fedavg.calibration_inputs()],
+            out_dir / "fedavg.onnx",
+            ["total"],
+            ["theta"],
+        ),
     }
-    fedavg = fedavg_spec(spec, shape)
-    updates = [torch.tensor(u, dtype=torch.float32) for u in fedavg.calibration_inputs()]
-    graphs[CircuitKind.AGGREGATOR] = export_onnx(
-        fedavg.module(), updates, out_dir / "fedavg.onnx", [f"update_{i}" for i in range(fedavg.slots)], ["theta"]
-    )
-    if shape.is_tree:
-        leaf = partial_sum_spec(spec, shape)
-        updates = [torch.tensor(u, dtype=torch.float32) for u in leaf.calibration_inputs()]
-        graphs[CircuitKind.LEAF] = export_onnx(
-            leaf.module(),
-            updates,
-            out_dir / "partial_sum.onnx",
-            [f"update_{i}" for i in range(leaf.slots)],
-            ["partial"],
-        )
-    return graphs
 
 
 @dataclass(frozen=True)
@@ -117,31 +96,26 @@ class PinnedSettings:
 
     client: bytes
     aggregator: bytes
-    leaf: bytes | None = None
 
-    def by_kind(self) -> dict[CircuitKind, bytes | None]:
-        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator, CircuitKind.LEAF: self.leaf}
+    def by_kind(self) -> dict[CircuitKind, bytes]:
+        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator}
 
 
 def compile_circuits(
     spec: TrainingStepSpec,
-    shape: TreeShape | int,
     cache_dir: str | os.PathLike[str],
     config: ProverConfig = ProverConfig(),
     pinned: PinnedSettings | None = None,
 ) -> dict[CircuitKind, CompiledCircuit]:
-    """Every circuit of the federation (by kind) at one logrows (the largest one's), so their
+    """Both circuits of the federation (by kind) at one logrows (the larger one's), so their
     commitments are comparable."""
-    shape = TreeShape.of(shape)
     cache_dir = Path(cache_dir)
-    graphs = export_circuits(spec, shape, cache_dir / "onnx" / spec_tag(spec, shape))
+    graphs = export_circuits(spec, cache_dir / "onnx" / spec_tag(spec))
     inputs = {
         CircuitKind.CLIENT: [quantize(v) for v in spec.calibration_inputs()],
-        CircuitKind.AGGREGATOR: [quantize(u) for u in fedavg_spec(spec, shape).calibration_inputs()],
+        CircuitKind.AGGREGATOR: [quantize(u) for u in fedavg_spec(spec).calibration_inputs()],
     }
-    if shape.is_tree:
-        inputs[CircuitKind.LEAF] = [quantize(u) for u in partial_sum_spec(spec, shape).calibration_inputs()]
-    configs = {kind: config if kind == CircuitKind.CLIENT else _aggregation_config(config) for kind in graphs}
+    configs = {CircuitKind.CLIENT: config, CircuitKind.AGGREGATOR: fedavg_config(config)}
 
     def build(kind: CircuitKind, logrows: int | None = None, settings: bytes | None = None) -> CompiledCircuit:
         return compile_circuit(
@@ -149,10 +123,7 @@ def compile_circuits(
         )
 
     if pinned is not None:
-        settings = pinned.by_kind()
-        if any(settings[kind] is None for kind in graphs):
-            raise ConfigError(f"the pinned settings lack a circuit of this federation ({', '.join(graphs)})")
-        circuits = {kind: build(kind, settings=settings[kind]) for kind in graphs}
+        circuits = {kind: build(kind, settings=settings) for kind, settings in pinned.by_kind().items()}
         if len({c.logrows for c in circuits.values()}) != 1:
             raise ConfigError(
                 f"the pinned settings give the circuits logrows "
@@ -166,32 +137,29 @@ def compile_circuits(
 
 def build_circuits(
     spec: TrainingStepSpec,
-    shape: TreeShape | int,
+    slots: int,
     cache_dir: str | os.PathLike[str],
     srs_source: SrsSource | None = None,
     config: ProverConfig = ProverConfig(),
     pinned: PinnedSettings | None = None,
 ) -> CircuitSet:
-    """Everything needed to prove a federation's rounds, reusing cached artifacts.
+    """Everything needed to prove the rounds of a federation of `slots` clients, reusing cached
+    artifacts (the circuits do not depend on `slots`).
 
-    `shape` is the federation's K slots, flat or as a tree (`TreeShape`; an int K is flat).
     Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about).
     With `pinned`, the circuits compile from those settings instead of generated ones."""
-    shape = TreeShape.of(shape)
-    problems = shape.problems() or tree_range_problems(shape.slots, shape.leaf_slots, spec.sample_count)
-    if problems:
-        raise ConfigError("; ".join(problems))
+    if slots < 1:
+        raise ConfigError(f"slots must be at least 1, got {slots}")
     cache_dir = Path(cache_dir)
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
-    compiled = compile_circuits(spec, shape, cache_dir, config, pinned)
+    compiled = compile_circuits(spec, cache_dir, config, pinned)
     keys = {kind: setup_keys(circuit, srs_source, cache_dir) for kind, circuit in compiled.items()}
     circuits = CircuitSet(
         training=spec,
-        fedavg=fedavg_spec(spec, shape),
+        fedavg=fedavg_spec(spec),
         client=keys[CircuitKind.CLIENT],
         aggregator=keys[CircuitKind.AGGREGATOR],
-        shape=shape,
-        leaf=keys.get(CircuitKind.LEAF),
+        slots=slots,
     )
     check_links(circuits)
     return circuits
@@ -210,9 +178,7 @@ def check_links(circuits: CircuitSet) -> None:
             )
 
 
-def spec_tag(spec: TrainingStepSpec, shape: TreeShape | int) -> str:
-    shape = TreeShape.of(shape)
+def spec_tag(spec: TrainingStepSpec) -> str:
     model = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
-    tree = f"-G{shape.leaf_slots}" if shape.is_tree else ""
     steps = f"b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}"
-    return f"{spec.model.name}-{model}-{steps}-K{shape.slots}{tree}"
+    return f"{spec.model.name}-{model}-{steps}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import ezkl
 import numpy as np
 from eth_utils import keccak
-from py_ecc.bn128 import FQ, add, curve_order, field_modulus, multiply
+from py_ecc.bn128 import FQ, add, b, curve_order, field_modulus, is_on_curve, multiply
 
 from zkfl.circuits.training import CONTEXT_LEN
 from zkfl.errors import ConfigError
@@ -98,6 +98,28 @@ def _vector_basis(key: CommitmentKey, length: int) -> tuple[bytes, ...]:
                 "lays a vector out in other rows, so on-chain openings would not match its commitments"
             )
     return basis
+
+
+def add_points(*points: bytes) -> bytes:
+    """The sum of 64-byte G1 points (py-ecc), refusing bytes that are not a point on the curve."""
+    acc: Point = None
+    for point in points:
+        acc = add(acc, _checked(point))
+    return _to_bytes(acc)
+
+
+def negate_point(point: bytes) -> bytes:
+    """-P of a 64-byte G1 point."""
+    return _to_bytes(_negate(_checked(point)))
+
+
+def _checked(point: bytes) -> Point:
+    if len(point) != POINT_BYTES:
+        raise ConfigError(f"a G1 point is {POINT_BYTES} bytes, got {len(point)}")
+    parsed = _from_bytes(point)
+    if parsed is not None and not is_on_curve(parsed, b):
+        raise ConfigError(f"not a point on BN254's G1: {point.hex()[:32]}...")
+    return parsed
 
 
 def basis_hash(basis: Sequence[bytes]) -> bytes:

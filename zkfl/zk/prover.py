@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import ezkl
+import numpy as np
 
 from zkfl.errors import ArtifactError, ConfigError, DataRangeError, ProofError, ZkflError
-from zkfl.fixedpoint import SCALE, FixedArray, dequantize, from_felts
+from zkfl.fixedpoint import SCALE, FixedArray, from_felts, to_felts
 from zkfl.zk.srs import Srs, SrsSource
 
 EZKL_VERSION = "23.0.5"
@@ -70,13 +71,19 @@ class ProverConfig:
     output_visibility: str = "polycommit"
     param_visibility: str = "fixed"
     range_check_inputs_outputs: bool = True
+    scale_rebase_multiplier: int = 1
+    """ezkl rebases a product once its scale passes scale x this, down to scale x this."""
+    output_scale: int | None = None
+    """The scale ezkl labels the outputs with (None: `scale`). A graph that keeps a high scale
+    inside (`SumMean`) ends labelled at scale x scale_rebase_multiplier while its values are at
+    `scale`: links compare values, so it declares the label here."""
 
     def run_args(self) -> ezkl.PyRunArgs:
         run_args = ezkl.PyRunArgs()
         args = cast(_RunArgsFields, run_args)  # the same object, with the fields the stub leaves out
         args.input_scale = self.scale
         args.param_scale = self.scale
-        args.scale_rebase_multiplier = 1
+        args.scale_rebase_multiplier = self.scale_rebase_multiplier
         args.num_inner_cols = self.num_inner_cols
         args.decomp_base = self.decomp_base
         args.decomp_legs = self.decomp_legs
@@ -231,11 +238,11 @@ def compile_circuit(
                 "resources",
                 1.0,
                 [config.scale],
-                [1],
+                [config.scale_rebase_multiplier],
                 None,
             )
         body = json.loads(settings_path.read_text())
-        _check_scales(name, body, config.scale)
+        _check_scales(name, body, config.scale, config.scale if config.output_scale is None else config.output_scale)
         if settings is None:
             needed = fitting_logrows(body)
             if logrows is not None and needed > logrows:
@@ -402,18 +409,23 @@ def _read_onnx(path: Path) -> bytes:
     return model_bytes
 
 
-def _check_scales(name: str, settings: dict[str, Any], scale: int) -> None:
-    found = {"input": settings["model_input_scales"], "output": settings["model_output_scales"]}
-    for kind, scales in found.items():
-        if any(s != scale for s in scales):
+def _check_scales(name: str, settings: dict[str, Any], scale: int, output_scale: int) -> None:
+    found = {
+        "input": (settings["model_input_scales"], scale),
+        "output": (settings["model_output_scales"], output_scale),
+    }
+    for kind, (scales, expected) in found.items():
+        if any(s != expected for s in scales):
             raise ConfigError(
-                f"mismatched scales in circuit {name!r}: {kind} scales {scales}, expected all {scale}; "
+                f"mismatched scales in circuit {name!r}: {kind} scales {scales}, expected all {expected}; "
                 "linked commitments would differ. Rescale the graph's outputs to the input scale."
             )
 
 
 def _input_json(inputs: Sequence[FixedArray]) -> str:
-    return json.dumps({"input_data": [dequantize(v).reshape(-1).tolist() for v in inputs]})
+    """ezkl's input file, as field elements: ezkl takes them as they are, where floats go through
+    f32 (an integer past 2^24 would be rounded silently, and the proof would commit to another vector)."""
+    return json.dumps({"input_data": [to_felts(np.asarray(v, dtype=np.int64).reshape(-1)) for v in inputs]})
 
 
 def _digest(*parts: bytes) -> str:
