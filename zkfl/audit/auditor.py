@@ -26,10 +26,8 @@ from zkfl.audit.audit_report import AuditReport, median_or_none
 from zkfl.audit.events import check_against_state, check_origin, check_round_sequence
 from zkfl.audit.srs_check import SrsReport, check_srs
 from zkfl.chain.coordinator import Coordinator
-from zkfl.chain.deploy import ZERO_ADDRESS
 from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
-from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.data.batches import load_dataset
 from zkfl.data.evaluation import accuracy
@@ -37,13 +35,13 @@ from zkfl.errors import ChainError, ConfigError, ZkflError
 from zkfl.federation.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.progress import Progress, silent
-from zkfl.protocol import empty_slot_commitment, federation_id
+from zkfl.protocol import federation_id
 from zkfl.store.artifacts import ArtifactStore, open_store
 from zkfl.verification.findings import Findings
 from zkfl.verification.round_checker import FederationView, RoundAudit, RoundChecker
-from zkfl.zk.build import partial_sum_spec
+from zkfl.zk.build import fedavg_config
 from zkfl.zk.commitments import CommitmentKey
-from zkfl.zk.prover import VerifierKeys, settings_problems
+from zkfl.zk.prover import ProverConfig, VerifierKeys, settings_problems
 
 
 @dataclass(frozen=True)
@@ -89,13 +87,13 @@ def audit_federation(
         )
     except (ContractLogicError, BadFunctionCallOutput, Web3RPCError) as exc:
         raise ChainError(f"the contract at {coordinator_address} is not a zkFL coordinator: {exc}") from exc
-    log, slots, empty, verifiers = view.log, view.slots, view.empty_slot_commitment, view.verifiers
+    log, slots, verifiers = view.log, view.slots, view.verifiers
     findings = Findings()
     check_origin(log, coordinator, findings)
     check_against_state(log, coordinator, findings)
     rounds_present = check_round_sequence(log, findings)
     with ExitStack() as stack:
-        circuits, srs_report = _load_circuits(view.store, digest, view.shape, empty, options, findings, stack)
+        circuits, srs_report = _load_circuits(view.store, digest, view.slots, options, findings, stack)
         manifest = circuits.manifest
         check_coordinator_code(
             view, digest, findings, circuits.commitments, manifest.fedavg.update_len if manifest else None
@@ -123,9 +121,7 @@ def audit_federation(
         "coordinator": coordinator.address,
         "client_verifier": verifiers[CircuitKind.CLIENT],
         "aggregator_verifier": verifiers[CircuitKind.AGGREGATOR],
-        "leaf_verifier": verifiers.get(CircuitKind.LEAF),
         "slots": slots,
-        "leaf_slots": view.leaf_slots,
         "verification": terms.verification,
         "circuits_digest": "0x" + digest.hex(),
         "manifest_cid": manifest_cid(digest),
@@ -238,12 +234,10 @@ def _expected_constructor_args(view: FederationView, digest: bytes) -> dict[str,
     """What each constructor argument but the commitment key must have been, from the contract's
     views and events (the salt as the federation id it derives: `federationId`)."""
     coordinator, log, verifiers = view.coordinator, view.log, view.verifiers
-    aggregation = (verifiers[CircuitKind.AGGREGATOR], verifiers.get(CircuitKind.LEAF, ZERO_ADDRESS), view.leaf_slots)
     expected = {
         "clientVerifier_": verifiers[CircuitKind.CLIENT],
-        "aggregation": aggregation,
+        "aggregatorVerifier_": verifiers[CircuitKind.AGGREGATOR],
         "slots_": view.slots,
-        "emptySlotHash_": view.empty_slot_commitment,
         "circuitsDigest_": digest,
         "terms": coordinator.terms.as_tuple(),
         "federationSalt": view.federation_id,
@@ -301,14 +295,13 @@ def _abi_type(item: dict) -> str:
 def _load_circuits(
     store: ArtifactStore,
     digest: bytes,
-    shape: TreeShape,
-    empty: int,
+    slots: int,
     options: AuditOptions,
     findings: Findings,
     stack: ExitStack,
 ) -> tuple[_Circuits, SrsReport]:
     """Fetch the manifest named by the on-chain digest and the verification keys it names, and check
-    it against the coordinator (slots and tree, empty-slot commitment) and the circuits' own settings."""
+    it against the coordinator (its slots) and the circuits' own settings."""
     circuits = _Circuits()
     try:
         manifest = load_manifest(store, digest)
@@ -319,18 +312,19 @@ def _load_circuits(
     findings.add(
         "manifest",
         "federation",
-        manifest.shape == shape,
+        manifest.slots == slots,
         f"{manifest_cid(digest)} (hash recorded on-chain)"
-        if manifest.shape == shape
-        else f"the manifest is for {manifest.slots} slots in leaves of {manifest.leaf_slots}, the coordinator has "
-        f"{shape.slots} in leaves of {shape.leaf_slots} (0: flat)",
+        if manifest.slots == slots
+        else f"the manifest is for {manifest.slots} slots, the coordinator has {slots}",
     )
     io_lengths = {
         CircuitKind.CLIENT: manifest.training.io_lengths(),
         CircuitKind.AGGREGATOR: manifest.fedavg.io_lengths(),
     }
-    if manifest.shape.is_tree:
-        io_lengths[CircuitKind.LEAF] = partial_sum_spec(manifest.training, manifest.shape).io_lengths()
+    output_scales = {
+        CircuitKind.CLIENT: manifest.scale,
+        CircuitKind.AGGREGATOR: fedavg_config(ProverConfig(scale=manifest.scale)).output_scale,
+    }
     for name, entry in manifest.entries().items():
         io = io_lengths[name]
         try:
@@ -339,7 +333,9 @@ def _load_circuits(
             findings.add("verification-key", f"{name} circuit", False, str(exc))
             continue
         findings.add("verification-key", f"{name} circuit", True, f"vk {entry.vk_cid}")
-        problems = settings_problems(json.loads(keys.settings_path.read_text()), manifest.scale, *io)
+        problems = settings_problems(
+            json.loads(keys.settings_path.read_text()), manifest.scale, *io, output_scales[name]
+        )
         findings.add(
             "circuit-settings",
             f"{name} circuit",
@@ -355,16 +351,6 @@ def _load_circuits(
         findings.add("commitment-key", "federation", False, f"cannot recompute commitments: {exc}")
     if circuits.commitments is not None:
         findings.add("commitment-key", "federation", True, f"SRS {manifest.commitment_srs_cid}")
-        expected_empty = empty_slot_commitment(circuits.commitments, manifest.fedavg)
-        findings.add(
-            "empty-slot-hash",
-            "federation",
-            expected_empty == empty,
-            ""
-            if expected_empty == empty
-            else f"the coordinator's emptySlotHash {empty:#x} is not the commitment to "
-            f"0^{manifest.fedavg.update_len} = {expected_empty:#x}",
-        )
     return circuits, check_srs(manifest, store, options.srs_files, options.strict_srs, findings)
 
 

@@ -127,12 +127,6 @@ def init(
     ] = None,
     lr: Annotated[float | None, typer.Option(help=f"Learning rate (default {INIT_DEFAULTS['learning_rate']}).")] = None,
     slots: Annotated[int | None, typer.Option(help=f"Client slots K (default {INIT_DEFAULTS['slots']}).")] = None,
-    leaf_slots: Annotated[
-        int | None,
-        typer.Option(
-            help="Aggregate as a tree of leaves of this many slots (dividing --slots); 0: flat FedAvg (default)."
-        ),
-    ] = None,
     rpc_url: Annotated[
         str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")
     ] = DEVNET,
@@ -150,7 +144,7 @@ def init(
         document: dict[str, dict[str, Any]] = {
             "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
             "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
-            "federation": {"slots": slots, "leaf_slots": leaf_slots},
+            "federation": {"slots": slots},
             "chain": {"rpc_url": rpc_url, "chain_id": chain_id},
             "store": {"ipfs_api": ipfs_api},
             "prover": {"srs": srs if srs == "dev" else str(Path(srs).resolve())},
@@ -263,27 +257,17 @@ def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: Json
 @app.command()
 def aggregate(
     workspace: WorkspaceOpt = Path("."),
-    executor: Annotated[
-        str,
-        typer.Option(
-            help="Where a tree's leaf proofs run: 'serial' (here, one after another) or 'ray' (Ray tasks on a local "
-            "Ray, or the cluster at RAY_ADDRESS)."
-        ),
-    ] = "serial",
-    cpus_per_leaf: Annotated[int, typer.Option(help="CPUs (and prover threads) each Ray leaf task reserves.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove FedAvg of the open round's accepted updates (a tree's leaves first) and finalize the round.
+    """Prove FedAvg of the open round's accepted updates, from their sum, and finalize the round.
     Ctrl-C stops the FedAvg proof at once (exit 130)."""
 
     def action(progress: Progress) -> AggregateOutcome:
         from zkfl.pipeline import aggregate_round
-        from zkfl.pipeline.executors import executor_named
         from zkfl.zk.prover_process import ProverProcess
 
-        leaves = executor_named(executor, cpus_per_leaf)
         with ProverProcess(preload=["zkfl.roles.aggregator"], start=False) as prover:  # started if it proves
-            return aggregate_round(_open(workspace), progress, leaves, prover)
+            return aggregate_round(_open(workspace), progress, prover)
 
     emit(run_with_progress(action, as_json), as_json, _kv("aggregation"))
 
@@ -291,9 +275,7 @@ def aggregate(
 @app.command()
 def verify(
     proof: Annotated[Path | None, typer.Argument(help="A proof file to verify (omit with --round).")] = None,
-    circuit: Annotated[
-        str, typer.Option(help="The proof's circuit: client, aggregator, or (a tree's) leaf.")
-    ] = "client",
+    circuit: Annotated[str, typer.Option(help="The proof's circuit: client or aggregator.")] = "client",
     round_no: Annotated[int | None, typer.Option("--round", help="Verify a whole round from the chain.")] = None,
     offchain_only: Annotated[bool, typer.Option(help="Skip the on-chain verifier calls.")] = False,
     workspace: WorkspaceOpt = Path("."),

@@ -61,7 +61,6 @@ def join_federation(
     config = WorkspaceConfig(
         manifest.training,
         manifest.slots,
-        manifest.leaf_slots,
         terms=coordinator.terms,
         rpc_url=rpc_url,
         chain_id=chain.chain_id,

@@ -21,7 +21,6 @@ from zkfl.zk.build import export_circuits, spec_tag
 class ExportOutcome:
     training_step: str
     fedavg: str
-    partial_sum: str | None = None  # a tree's leaf circuit
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class SetupOutcome:
     coordinator: str
     client_verifier: str
     aggregator_verifier: str
-    leaf_verifier: str | None
     chain_id: int
     genesis_hash: str
     genesis_cid: str
@@ -45,13 +43,8 @@ class SetupOutcome:
 def export_graphs(ws: Workspace) -> ExportOutcome:
     """Write the training-step and FedAvg ONNX graphs of the workspace's model."""
     config = ws.config
-    out = ws.build_dir / "onnx" / spec_tag(config.training, config.shape)
-    graphs = export_circuits(config.training, config.shape, out)
-    return ExportOutcome(
-        str(graphs[CircuitKind.CLIENT]),
-        str(graphs[CircuitKind.AGGREGATOR]),
-        str(graphs[CircuitKind.LEAF]) if CircuitKind.LEAF in graphs else None,
-    )
+    graphs = export_circuits(config.training, ws.build_dir / "onnx" / spec_tag(config.training))
+    return ExportOutcome(str(graphs[CircuitKind.CLIENT]), str(graphs[CircuitKind.AGGREGATOR]))
 
 
 def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome:
@@ -113,7 +106,6 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
         coordinator=record["coordinator"],
         client_verifier=record["client_verifier"],
         aggregator_verifier=record["aggregator_verifier"],
-        leaf_verifier=record.get("leaf_verifier"),
         chain_id=record["chain_id"],
         genesis_hash=record["genesis_hash"],
         genesis_cid=record["genesis_cid"],

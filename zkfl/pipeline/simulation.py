@@ -19,7 +19,6 @@ from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.devnet_clock import driving_clock
-from zkfl.pipeline.executors import LeafExecutor
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.participant import (
     NoUsableBatch,
@@ -83,12 +82,11 @@ def run_federation(
     eval_file: Path | None = None,
     seed: int | None = None,
     progress: Progress = silent,
-    executor: LeafExecutor | None = None,
     verify: bool = False,
 ) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
-    aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated
-    (a tree's leaves by `executor`). Re-running continues where a killed run stopped, and a later run with more
+    aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated.
+    Re-running continues where a killed run stopped, and a later run with more
     rounds goes on from there.
 
     Each client commits `batches` salted batches at a time: when it registers (default: `rounds`), and again,
@@ -134,7 +132,7 @@ def run_federation(
             progress=progress,
             clock=driving_clock(ws),  # on the devnet, this run makes the blocks
         )
-        skipped = state.skipped if state.closed else aggregate_round(ws, progress, executor).skipped
+        skipped = state.skipped if state.closed else aggregate_round(ws, progress).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
     verdicts = None
@@ -162,7 +160,6 @@ def run_config(ws: Workspace, names: list[str], rounds: int, batches: int | None
         "local_steps": spec.local_steps,
         "learning_rate": spec.learning_rate,
         "slots": config.slots,
-        "leaf_slots": config.leaf_slots,
         "clients": names,
         "rounds": rounds,
         "batches_per_commit": batches,  # None: the rounds still to run

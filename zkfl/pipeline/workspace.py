@@ -32,7 +32,6 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_devnet
 from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
-from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
 from zkfl.federation.terms import FederationTerms
@@ -52,14 +51,13 @@ FIRST_CLIENT_ACCOUNT = 2  # devnet accounts: 0 owner, 1 aggregator, 2.. clients
 @dataclass(frozen=True)
 class WorkspaceConfig:
     """Everything that defines a federation: the training step (model, batch, steps, learning
-    rate), the client slots and how they are aggregated (flat, or leaves of `leaf_slots`), the
-    coordinator's terms, the chain, the store and the SRS. Every
-    default is the one of the nested type. `rpc_url = "devnet"` means a local anvil that the
-    workspace starts itself; `srs = "dev"` an INSECURE generated SRS, else a ceremony file path."""
+    rate), the client slots (one FedAvg proof serves any number), the coordinator's terms, the
+    chain, the store and the SRS. Every default is the one of the nested type. `rpc_url =
+    "devnet"` means a local anvil that the workspace starts itself; `srs = "dev"` an INSECURE
+    generated SRS, else a ceremony file path."""
 
     training: TrainingStepSpec = TrainingStepSpec()
     slots: int = 4
-    leaf_slots: int = 0  # 0: flat FedAvg over the slots; G: a tree of slots / G leaves of G slots
     genesis_seed: int = 0
     terms: FederationTerms = FederationTerms()
     rpc_url: str = DEVNET
@@ -68,21 +66,12 @@ class WorkspaceConfig:
     srs: str = "dev"
 
     def __post_init__(self) -> None:
-        if problems := self.shape.problems():
-            raise ConfigError("; ".join(problems))
-        if not self.shape.is_tree and self.slots > 255:
-            raise ConfigError(
-                f"a flat federation has at most 255 slots (the FedAvg circuit's inputs), got "
-                f"{self.slots}; aggregate more clients as a tree (leaf_slots)"
-            )
+        if not 1 <= self.slots < 1 << 32:
+            raise ConfigError(f"slots must be between 1 and 2^32 - 1, got {self.slots}")
         if problems := self.terms.problems():
             raise ConfigError("; ".join(problems))
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
-
-    @property
-    def shape(self) -> TreeShape:
-        return TreeShape(self.slots, self.leaf_slots)
 
     def genesis_weights(self) -> FixedArray:
         """Round 0's global model: the model family's genesis from `genesis_seed`."""
@@ -100,7 +89,6 @@ class WorkspaceConfig:
             },
             "federation": {
                 "slots": self.slots,
-                "leaf_slots": self.leaf_slots,
                 "genesis_seed": self.genesis_seed,
                 **asdict(self.terms),
             },
@@ -134,6 +122,15 @@ class WorkspaceConfig:
         """A config from TOML-shaped sections ({section: {key: value}}); what they leave out takes its
         default. Unknown sections and keys, and values of the wrong type, are errors naming `source`."""
         merged = cls().sections()
+        if document.get("federation", {}).get("leaf_slots", 0):
+            raise ConfigError(
+                f"{source} aggregates as a tree (leaf_slots), which zkFL retired: one FedAvg proof over the "
+                "sum of the updates serves any number of clients. Remove leaf_slots and set up a new federation"
+            )
+        document = {
+            **document,
+            "federation": {k: v for k, v in document.get("federation", {}).items() if k != "leaf_slots"},
+        }
         if "scale" in document.get("training", {}):  # [training] scale went with the nested config
             raise ConfigError(
                 f"{source} was written by an earlier zkFL (it has [training] scale), whose federations "
@@ -169,11 +166,10 @@ class WorkspaceConfig:
             training["local_steps"],
             float(training["learning_rate"]),
         )
-        slots, leaf_slots, seed = federation.pop("slots"), federation.pop("leaf_slots"), federation.pop("genesis_seed")
+        slots, seed = federation.pop("slots"), federation.pop("genesis_seed")
         return cls(
             spec,
             slots,
-            leaf_slots,
             seed,
             FederationTerms(**federation),
             sections["chain"]["rpc_url"],
@@ -184,11 +180,8 @@ class WorkspaceConfig:
 
     def digest(self) -> str:
         """Identity of the federation's config (deployment records it; a changed config is refused).
-        Every term counts (an eager federation has dispute terms too: openings); a flat
-        federation's leaf_slots 0 is left out."""
+        Every term counts (an eager federation has dispute terms too: openings)."""
         sections = self.sections()
-        if not self.shape.is_tree:
-            del sections["federation"]["leaf_slots"]
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
 
@@ -290,14 +283,8 @@ class Workspace:
         """The aggregator's record of a finalized round."""
         return self.state_dir / "rounds" / f"{round_no}.json"
 
-    def leaf_record_path(self, round_no: int, leaf: int) -> Path:
-        return self.state_dir / "rounds" / f"{round_no}-leaf-{leaf}.json"
-
     def fedavg_proof_path(self, round_no: int) -> Path:
         return self.state_dir / "proofs" / f"fedavg-{round_no}.json"
-
-    def leaf_proof_path(self, round_no: int, leaf: int) -> Path:
-        return self.state_dir / "proofs" / f"leaf-{round_no}-{leaf}.json"
 
     def client_names(self) -> list[str]:
         clients = self.root / "clients"
@@ -344,8 +331,7 @@ class Workspace:
     @property
     def pinned_settings_paths(self) -> dict[CircuitKind, Path]:
         """Where a joined workspace keeps the federation's circuits' settings, by kind."""
-        kinds = [k for k in CircuitKind if k is not CircuitKind.LEAF or self.config.shape.is_tree]
-        return {kind: self.root / "settings" / f"{kind.graph_name}.json" for kind in kinds}
+        return {kind: self.root / "settings" / f"{kind.graph_name}.json" for kind in CircuitKind}
 
     def pinned_settings(self) -> PinnedSettings | None:
         paths = self.pinned_settings_paths
@@ -363,7 +349,7 @@ class Workspace:
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
         return build_circuits(
-            self.config.training, self.config.shape, self.build_dir, self.srs_source, pinned=self.pinned_settings()
+            self.config.training, self.config.slots, self.build_dir, self.srs_source, pinned=self.pinned_settings()
         )
 
     @cached_property

@@ -41,8 +41,8 @@ class SubmittedProof:
 
 
 def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore | None = None) -> SubmittedProof:
-    """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`), aggregateLeaf or
-    finalizeRound transaction of `coordinator`."""
+    """Decode a submitUpdate, submitUpdateOptimistic (its proof from `store`) or finalizeRound
+    transaction of `coordinator`."""
     w3 = coordinator.chain.w3
     tx = w3.eth.get_transaction(HexStr(tx_hash))
     if tx["to"] is None or w3.to_checksum_address(tx["to"]) != coordinator.address:
@@ -51,7 +51,6 @@ def submitted_proof(coordinator: Coordinator, tx_hash: str, store: ArtifactStore
     kinds = {
         "submitUpdate": CircuitKind.CLIENT,
         "submitUpdateOptimistic": CircuitKind.CLIENT,
-        "aggregateLeaf": CircuitKind.LEAF,
         "finalizeRound": CircuitKind.AGGREGATOR,
     }
     if function.fn_name not in kinds:

@@ -4,15 +4,16 @@ workspace's federation and `zkfl audit` on every round; both report the same che
 
 Per accepted update: `client-proof-transaction`, `client-links`, `data-commitment`,
 `client-proof-offchain`, `client-proof-onchain`, `update-stored`, `update-hash`.
-Per finalized round: `aggregator-proof-transaction`, `aggregation-links`, `aggregator-proof-offchain`,
-`aggregator-proof-onchain`, `next-model-stored`, `next-model-hash`, `fedavg`; in a tree, per leaf
-proof: `leaf-proof-transaction`, `leaf-links`, `leaf-proof-offchain`, `leaf-proof-onchain`,
-`partial-stored`, `partial-hash`, `partial-sum`.
+Per finalized round: `update-sum` (the sum of the accepted updates' commitments, recomputed with
+py-ecc from the points in `UpdateAccepted`, is what the finalization recorded), `aggregator-proof-transaction`,
+`aggregation-links`, `aggregator-proof-offchain`, `aggregator-proof-onchain`, `sum-stored`,
+`sum-hash`, `sum-exact` (the stored sum is the exact sum of the stored updates), `next-model-stored`,
+`next-model-hash`, `fedavg` (replayed from the stored sum).
 Per round: `model-stored`, `model-hash`; per skipped round: `round-skipped` (it has no aggregation,
 and its updates are in no FedAvg); once per verifier: `verifier-rejects-invalid`.
 A vector missing from the store but opened on-chain (`VectorOpened`) is read from its opening's
 calldata; one the chain already dealt with (a model nobody could open, rolled back) may be missing.
-The rules themselves (commitment layout, sender binding, expected slots, links, stored vectors) are
+The rules themselves (commitment layout, sender binding, the sum rule, links, stored vectors) are
 `zkfl.protocol`'s. Every commitment is recomputed from the stored vector with the federation's
 commitment key (ezkl's `kzg_commit`).
 """
@@ -23,18 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zkfl.chain.coordinator import MODEL_SLOT, Coordinator, FinalizedRound
+from zkfl.chain.coordinator import MODEL_SLOT, AcceptedUpdate, Coordinator, FinalizedRound
 from zkfl.chain.history import FederationLog
 from zkfl.circuits import FedAvgSpec
-from zkfl.circuits.aggregation import TreeShape
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ZkflError
-from zkfl.fedavg import (
-    fedavg_float_gap,
-    fixed_point_fedavg,
-    fixed_point_partial_sum,
-    fixed_point_tree_fedavg,
-)
+from zkfl.fedavg import fedavg_float_gap, fixed_point_fedavg, update_sum
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import (
     AggregationCommitments,
@@ -43,14 +38,12 @@ from zkfl.protocol import (
     client_link_problem,
     commitment_mismatch,
     context,
-    empty_slot,
-    expected_leaf_inputs,
-    expected_root_inputs,
+    summed_commitment,
 )
 from zkfl.store.artifacts import ArtifactStore, get_vector
 from zkfl.verification.findings import Findings
 from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
-from zkfl.zk.commitments import CommitmentKey
+from zkfl.zk.commitments import CommitmentKey, point_hash
 from zkfl.zk.prover import VerifierKeys
 
 
@@ -77,20 +70,13 @@ class UpdateRow:
 class AggregationRow:
     next_model_hash: str
     next_model_cid: str
+    sum_hash: str  # the aggregation's input: C(sum of the accepted updates)
+    sum_cid: str
     proof: ProofVerdict
     stored_ok: bool
-    fedavg_exact: bool  # recomputed fixed-point FedAvg equals the published next model bit for bit
+    sum_ok: bool  # the sum's commitment is the sum of the accepted commitments, and the stored sum is it
+    fedavg_exact: bool  # FedAvg replayed from the stored sum equals the published next model bit for bit
     float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
-
-
-@dataclass(frozen=True)
-class LeafRow:
-    leaf: int
-    partial_hash: str
-    cid: str
-    proof: ProofVerdict
-    stored_ok: bool
-    sum_exact: bool  # the stored partial sum is the exact sum of the leaf's accepted updates
 
 
 @dataclass
@@ -102,7 +88,6 @@ class RoundAudit:
     skipped: bool = False  # closed without an aggregation (RoundSkipped)
     model_rolled_back: bool = False  # skipped because its model could not be opened
     updates: list[UpdateRow] = field(default_factory=list)
-    leaves: list[LeafRow] = field(default_factory=list)
     aggregation: AggregationRow | None = None
     accuracy: float | None = None  # of this round's starting model, with an evaluation set
 
@@ -117,18 +102,12 @@ class FederationView:
     log: FederationLog
     store: ArtifactStore
     slots: int
-    empty_slot_commitment: int
     federation_id: bytes
     verifiers: dict[CircuitKind, str]  # the deployed verifier the coordinator calls for each kind
     keys: dict[CircuitKind, VerifierKeys | None]
     commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
     onchain: bool = True  # also eth_call each proof against the deployed verifiers
-    leaf_slots: int = 0  # G of an aggregation tree (0: flat)
-
-    @property
-    def shape(self) -> TreeShape:
-        return TreeShape(self.slots, self.leaf_slots)
 
     @classmethod
     def read(
@@ -141,25 +120,21 @@ class FederationView:
         onchain: bool = True,
     ) -> FederationView:
         """The coordinator's fixed parameters and its event log, read from the chain."""
-        leaf_verifier = coordinator.leaf_verifier
         verifiers = {
             CircuitKind.CLIENT: coordinator.client_verifier,
             CircuitKind.AGGREGATOR: coordinator.aggregator_verifier,
-            **({CircuitKind.LEAF: leaf_verifier} if leaf_verifier else {}),
         }
         return cls(
             coordinator,
             FederationLog.read(coordinator),
             store,
             coordinator.slots,
-            coordinator.empty_slot_hash,
             coordinator.federation_id,
             verifiers,
             keys,
             commitments,
             fedavg,
             onchain,
-            coordinator.leaf_slots,
         )
 
     def sender_context(self, sender: str) -> int | None:
@@ -236,7 +211,6 @@ class RoundChecker:
             )
         finalized = log.finalized.get(r)
         if finalized is not None:
-            self._check_leaves(r, vectors, audit)
             audit.aggregation = self._check_aggregation(r, finalized, vectors)
         return audit
 
@@ -269,71 +243,43 @@ class RoundChecker:
         return entry[0] if entry is not None else None
 
     # ----------------------------------------------------------------------------- parts
-    def _check_leaves(self, r: int, vectors: dict[int, FixedArray | None], audit: RoundAudit) -> None:
-        """A tree's leaf proofs of a finalized round (the last one of each leaf): each links to
-        exactly its slots' accepted updates, verifies, and its stored partial sum is their exact sum."""
-        view, findings, shape = self.view, self.findings, self.view.shape
-        if not shape.is_tree:
-            return
-        accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
-        for leaf, event in sorted(view.log.leaves.get(r, {}).items()):
-            scope = f"round {r} leaf {leaf}"
-            sub = self._submitted(CircuitKind.LEAF, scope, event.tx_hash)
-            verdict = ProofVerdict(False, None, None, event.tx_hash, 0)
-            if sub is not None:
-                try:
-                    problem = aggregation_link_problem(
-                        AggregationCommitments.from_proof(sub.proof, shape.leaf_slots),
-                        expected_leaf_inputs(accepted, shape, leaf, view.empty_slot_commitment),
-                        event.partial_hash,
-                    )
-                except ZkflError as exc:
-                    problem = str(exc)
-                findings.add("leaf-links", scope, problem is None, problem or "")
-                verdict = self._verify_proof(CircuitKind.LEAF, scope, sub)
-            stored = self._fetch("partial", scope, event.cid, event.partial_hash, "leaf partial sum")
-            members = [
-                vectors.get(s) if s in accepted else empty_slot(view.fedavg) if view.fedavg else None
-                for s in shape.leaf_slot_range(leaf)
-            ]
-            present = [m for m in members if m is not None]
-            exact = False
-            if stored is None or len(present) != len(members):
-                findings.add(
-                    "partial-sum", scope, False, "cannot recompute: an update or the partial sum is unavailable"
-                )
-            else:
-                exact = bool(np.array_equal(fixed_point_partial_sum(present, stored.size), stored))
-                findings.add(
-                    "partial-sum",
-                    scope,
-                    exact,
-                    "the stored partial sum is the exact sum of the leaf's accepted updates"
-                    if exact
-                    else "the stored partial sum is not the sum of the leaf's accepted updates",
-                )
-            audit.leaves.append(LeafRow(leaf, hex(event.partial_hash), event.cid, verdict, stored is not None, exact))
-
     def _check_aggregation(
         self, r: int, finalized: FinalizedRound, vectors: dict[int, FixedArray | None]
     ) -> AggregationRow:
-        view, findings, shape = self.view, self.findings, self.view.shape
+        view, findings = self.view, self.findings
         scope = f"round {r} aggregation"
-        accepted = {u.slot: u.update_hash for u in view.log.updates(r)}
-        leaf_outputs = {leaf: event.partial_hash for leaf, event in view.log.leaves.get(r, {}).items()}
+        updates = view.log.updates(r)
+        sum_ok = self._check_update_sum(scope, updates, finalized)
         sub = self._submitted(CircuitKind.AGGREGATOR, scope, finalized.tx_hash)
         verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
         if sub is not None:
             try:
                 problem = aggregation_link_problem(
-                    AggregationCommitments.from_proof(sub.proof, shape.root_inputs),
-                    expected_root_inputs(accepted, leaf_outputs, shape, view.empty_slot_commitment),
-                    finalized.next_model_hash,
+                    AggregationCommitments.from_proof(sub.proof), finalized.sum_hash, finalized.next_model_hash
                 )
             except ZkflError as exc:
                 problem = str(exc)
             findings.add("aggregation-links", scope, problem is None, problem or "")
             verdict = self._verify_proof(CircuitKind.AGGREGATOR, scope, sub)
+        total = self._fetch("sum", scope, finalized.sum_cid, finalized.sum_hash, "sum of the accepted updates")
+        fetched = [vectors.get(u.slot) for u in updates]
+        if total is None or any(v is None for v in fetched):
+            findings.add(
+                "sum-exact", scope, False, "cannot recompute: the stored sum or an accepted update is unavailable"
+            )
+            sum_ok = False
+        else:
+            summed = update_sum([v for v in fetched if v is not None])
+            exact_sum = bool(np.array_equal(summed, total))
+            findings.add(
+                "sum-exact",
+                scope,
+                exact_sum,
+                f"the stored sum is the exact sum of the {len(updates)} accepted update(s)"
+                if exact_sum
+                else "the stored sum is not the sum of the accepted updates",
+            )
+            sum_ok = sum_ok and exact_sum
         withheld = self._withheld(r + 1)
         published = self._fetch(
             "next-model",
@@ -345,38 +291,64 @@ class RoundChecker:
             withheld,
         )
         exact, float_gap = False, None
-        missing = [slot for slot in accepted if vectors.get(slot) is None]
         if published is None and withheld is not None:
             findings.add("fedavg", scope, True, f"not recomputed: the next model is unavailable, and {withheld}")
         elif view.fedavg is None:
             findings.add("fedavg", scope, False, "cannot recompute: the model's shape is unknown (no trusted manifest)")
-        elif missing or published is None:
-            findings.add("fedavg", scope, False, f"cannot recompute: slot(s) {missing} or the next model unavailable")
+        elif total is None or published is None:
+            findings.add("fedavg", scope, False, "cannot recompute: the stored sum or the next model is unavailable")
         else:
             spec = view.fedavg
-            fetched = {slot: v for slot, v in vectors.items() if v is not None}  # every accepted slot's (none missing)
-            inputs = [fetched[i] if i in accepted else empty_slot(spec) for i in range(view.slots)]
-            recomputed = (
-                fixed_point_tree_fedavg(inputs, shape.leaf_slots, spec.num_params, spec.sample_count)
-                if shape.is_tree
-                else fixed_point_fedavg(inputs, spec.num_params, spec.sample_count)
-            )
-            exact = bool(np.array_equal(recomputed, published))
-            float_gap = float(np.max(np.abs(fedavg_float_gap(inputs, published, spec.num_params))))
-            diff = np.flatnonzero(recomputed != published)
-            findings.add(
-                "fedavg",
-                scope,
-                exact,
-                f"the published next model equals the fixed-point FedAvg of {len(accepted)} accepted update(s)"
-                if exact
-                else f"the published next model is not the FedAvg of the accepted updates: {diff.size} of "
-                f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
-                f"FedAvg {recomputed[diff[0]]})",
-            )
+            try:
+                recomputed = fixed_point_fedavg(total)
+            except ZkflError as exc:
+                findings.add("fedavg", scope, False, f"cannot replay FedAvg from the stored sum: {exc}")
+            else:
+                exact = bool(np.array_equal(recomputed, published))
+                diff = np.flatnonzero(recomputed != published)
+                findings.add(
+                    "fedavg",
+                    scope,
+                    exact,
+                    f"the published next model equals the fixed-point FedAvg of the sum of {len(updates)} update(s)"
+                    if exact
+                    else f"the published next model is not the FedAvg of the stored sum: {diff.size} of "
+                    f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
+                    f"FedAvg {recomputed[diff[0]]})",
+                )
+            present = [v for v in fetched if v is not None]
+            if len(present) == len(updates) and present:
+                float_gap = float(np.max(np.abs(fedavg_float_gap(present, published, spec.num_params))))
         return AggregationRow(
-            hex(finalized.next_model_hash), finalized.next_model_cid, verdict, published is not None, exact, float_gap
+            hex(finalized.next_model_hash),
+            finalized.next_model_cid,
+            hex(finalized.sum_hash),
+            finalized.sum_cid,
+            verdict,
+            published is not None,
+            sum_ok,
+            exact,
+            float_gap,
         )
+
+    def _check_update_sum(self, scope: str, updates: list[AcceptedUpdate], finalized: FinalizedRound) -> bool:
+        """`update-sum`: the points the round's UpdateAccepted events carry hash to the accepted
+        commitments, and their sum (the sum rule, with py-ecc) is the input the finalization recorded."""
+        commitments = self.view.commitments
+        if commitments is None:
+            return self.findings.add("update-sum", scope, False, "cannot recompute: no trusted commitment key")
+        wrong = [u.slot for u in updates if point_hash(u.update_point) != u.update_hash]
+        if wrong:
+            return self.findings.add(
+                "update-sum", scope, False, f"slot(s) {wrong}: the event's point is not the accepted commitment"
+            )
+        try:
+            expected = point_hash(summed_commitment([u.update_point for u in updates], commitments.zero_point()))
+        except ZkflError as exc:
+            return self.findings.add("update-sum", scope, False, str(exc))
+        problem = commitment_mismatch(finalized.sum_hash, expected, "the finalized aggregation's input")
+        detail = f"C(sum) of {len(updates)} accepted update(s) is the finalization's input"
+        return self.findings.add("update-sum", scope, problem is None, problem or detail)
 
     def _submitted(self, kind: CircuitKind, scope: str, tx_hash: str) -> SubmittedProof | None:
         try:

@@ -363,19 +363,25 @@ def verify(keys: CircuitKeys | VerifierKeys, proof: Proof) -> None:
 
 
 def settings_problems(
-    settings: dict[str, Any], scale: int, input_lengths: Sequence[int], output_lengths: Sequence[int]
+    settings: dict[str, Any],
+    scale: int,
+    input_lengths: Sequence[int],
+    output_lengths: Sequence[int],
+    output_scale: int | None = None,
 ) -> list[str]:
     """How a compiled circuit's settings disagree with the graph interface it should have: every
-    input and output at `scale`, that many inputs and outputs, each committed by KZG (polycommit)
+    input at `scale` and every output labelled `output_scale` (default `scale`; see
+    `ProverConfig.output_scale`), that many inputs and outputs, each committed by KZG (polycommit)
     with these lengths."""
     problems = []
     ins, outs = settings["model_input_scales"], settings["model_output_scales"]
+    out_scale = scale if output_scale is None else output_scale
     if (len(ins), len(outs)) != (len(input_lengths), len(output_lengths)):
         problems.append(
             f"{len(ins)} input(s) and {len(outs)} output(s), expected {len(input_lengths)} and {len(output_lengths)}"
         )
-    if any(s != scale for s in [*ins, *outs]):
-        problems.append(f"input scales {ins} and output scales {outs}, expected all {scale}")
+    if any(s != scale for s in ins) or any(s != out_scale for s in outs):
+        problems.append(f"input scales {ins} and output scales {outs}, expected {scale} and {out_scale}")
     run_args = settings["run_args"]
     if (run_args["input_visibility"], run_args["output_visibility"]) != ("KZGCommit", "KZGCommit"):
         problems.append(
