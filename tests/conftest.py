@@ -42,7 +42,7 @@ LONGEST_FILES = (
     "test_flower_deployment.py",
     "test_cli.py",
     "test_flower.py",
-    "test_tree_pipeline.py",
+    "test_executors.py",
     "test_watchtower.py",
     "test_audit.py",
     "test_run.py",
@@ -148,6 +148,22 @@ def stale_update(
     return train_and_prove(
         logreg_circuits.client, LOGREG, stale, full_round.data[2], client_context(clients[2]), proof_dir / "stale.json"
     )
+
+
+@pytest.fixture(scope="session")
+def omitting_aggregate(logreg_circuits: CircuitSet, full_round: ProvenRound, proof_dir: Path) -> AggregateResult:
+    """A valid FedAvg proof over round 1's updates of clients 0 and 2 only: a sum omitting client 1's."""
+    updates = [full_round.updates[0], None, full_round.updates[2]]
+    return aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, updates, proof_dir / "omit.json")
+
+
+@pytest.fixture(scope="session")
+def changed_aggregate(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, stale_update: ClientUpdate, proof_dir: Path
+) -> AggregateResult:
+    """A valid FedAvg proof over round 1's updates with client 2's replaced by another valid update."""
+    updates = [full_round.updates[0], full_round.updates[1], stale_update]
+    return aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, updates, proof_dir / "changed.json")
 
 
 @pytest.fixture(scope="session")

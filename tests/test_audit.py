@@ -213,7 +213,7 @@ def not_fedavg(
     def finalize(coordinator: Coordinator) -> None:
         proof = bytearray(full_round.aggregate.proof.data)  # claims C(forged) as its output
         proof[SLOTS * POINT_BYTES : (SLOTS + 1) * POINT_BYTES] = logreg_circuits.commitments.point(forged)
-        coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged))
+        coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged), "bafy-sum")
 
     coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
     return Federation(coordinator.address, store.root)
@@ -314,7 +314,7 @@ def rolled_back(
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
     withheld = put_vector(LocalStore(tmp_path_factory.mktemp("withheld") / "store"), full_round.aggregate.weights)
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, withheld)
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, withheld, "bafy-sum")
     coordinator.request_opening(stranger, 1, MODEL_SLOT)
     mine_blocks(chain, coordinator.terms.reveal_window + 1)
     coordinator.settle_unanswered(stranger, 1, MODEL_SLOT)
@@ -541,10 +541,9 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
         accounts[0],
         project_artifact("Coordinator"),
         verifiers.client,
-        verifiers.aggregation_args(logreg_circuits),
+        verifiers.aggregator,
         config.aggregator,
-        logreg_circuits.shape.slots,
-        config.empty_slot_hash,
+        logreg_circuits.slots,
         config.genesis_hash,
         config.genesis_cid,
         hashlib.sha256(lying).digest(),

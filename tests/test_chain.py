@@ -26,10 +26,11 @@ from zkfl.data.batches import ClientData
 from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
 from zkfl.federation.terms import FederationTerms
-from zkfl.protocol import empty_slot_commitment, proof_points
+from zkfl.protocol import CLIENT_POINTS, proof_points, summed_commitment
+from zkfl.roles.aggregator import AggregateResult
 from zkfl.roles.client import ClientUpdate
 from zkfl.zk.build import CircuitSet
-from zkfl.zk.commitments import POINT_BYTES
+from zkfl.zk.commitments import POINT_BYTES, point_hash
 
 pytestmark = pytest.mark.prover
 
@@ -111,7 +112,7 @@ def test_linked_two_round_federation_on_chain(
         receipt = coordinator.submit_update(client, 0, update.proof, f"bafy-r0-c{i}")
         assert receipt["status"] == 1
         assert coordinator.accepted_update_hash(0, i) == update.update_hash
-    coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model")
+    coordinator.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-r1-model", "bafy-sum")
     assert coordinator.current_round == 1
     assert coordinator.round(0).finalized
     commit = logreg_circuits.commitments.commitment_hash
@@ -121,7 +122,7 @@ def test_linked_two_round_federation_on_chain(
     coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "bafy-r1-c0")
     coordinator.submit_update(registered[2], 1, partial_round.updates[1].proof, "bafy-r1-c2")
     mine_blocks(chain, WINDOW + 1)
-    coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model")
+    coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model", "bafy-sum")
     assert coordinator.round(2).model_hash == partial_round.aggregate.global_hash
 
     opened = coordinator.opened_rounds()
@@ -291,12 +292,13 @@ def test_a_proof_too_short_to_hold_its_commitments_is_rejected(
     )
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     reject(
-        "ProofTooShort: the proof has 100 bytes, fewer than the 256",
+        "ProofTooShort: the proof has 100 bytes, fewer than the 128",
         coordinator.finalize_round,
         accounts[1],
         0,
         full_round.aggregate.proof.data[:100],
         "cid",
+        "sum-cid",
     )
 
 
@@ -316,10 +318,9 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(
             accounts[0],
             project_artifact("Coordinator"),
             verifiers.client,
-            verifiers.aggregation_args(logreg_circuits),
+            verifiers.aggregator,
             config.aggregator,
-            logreg_circuits.shape.slots,
-            config.empty_slot_hash,
+            logreg_circuits.slots,
             config.genesis_hash,
             config.genesis_cid,
             bytes(32),
@@ -361,7 +362,7 @@ def test_update_on_an_already_used_batch_is_rejected(
     reused_batch_update: ClientUpdate,
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model", "bafy-sum")
     reject(
         f"DataCommitmentUsed: data batch {full_round.updates[0].data_hash:#x} was already used",
         coordinator.submit_update,
@@ -445,7 +446,7 @@ def _submit_clients(
         coordinator.submit_update(clients[i], 0, updates[i].proof, f"cid-{i}")
 
 
-def test_finalize_with_an_unaccepted_update_hash_is_rejected(
+def test_an_aggregation_over_a_sum_with_an_update_the_round_did_not_accept_is_refused(
     coordinator: Coordinator,
     chain: Chain,
     accounts: list[LocalAccount],
@@ -455,59 +456,71 @@ def test_finalize_with_an_unaccepted_update_hash_is_rejected(
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 2])  # client 1's update never accepted
     mine_blocks(chain, WINDOW + 1)
+    accepted = [full_round.updates[i] for i in (0, 2)]
+    expected = point_hash(
+        summed_commitment([_update_point(u) for u in accepted], logreg_circuits.commitments.zero_point())
+    )
+    assert coordinator.accepted_sum_hash() == expected
     reject(
-        f"SlotMismatch: input 1 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}; "
-        f"round 0 holds {empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x} there",
+        f"WrongUpdateSum: the aggregation took commitment {full_round.aggregate.sum_hash:#x} as its input, but the "
+        f"sum of round 0's accepted updates commits to {expected:#x}",
         coordinator.finalize_round,
         accounts[1],
         0,
         full_round.aggregate.proof,
         "cid",
+        "sum-cid",
     )
 
 
-def test_finalize_with_a_missing_update_hash_is_rejected(
+def test_an_aggregation_over_a_sum_that_omits_an_accepted_update_is_refused(
     coordinator: Coordinator,
     accounts: list[LocalAccount],
     registered: list[LocalAccount],
     full_round: ProvenRound,
-    partial_round: ProvenRound,
+    omitting_aggregate: AggregateResult,
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    # an aggregation that leaves slot 1 empty, although round 0 accepted an update there
-    points = proof_points(full_round.aggregate.proof.data, 3, "proof")
-    proof = _with_points(partial_round.aggregate.proof.data, {0: points[0], 2: points[2]})
     reject(
-        "SlotMismatch: input 1 of the aggregation consumed commitment",
+        f"WrongUpdateSum: the aggregation took commitment {omitting_aggregate.sum_hash:#x}",
         coordinator.finalize_round,
         accounts[1],
         0,
-        proof,
+        omitting_aggregate.proof,
         "cid",
+        "sum-cid",
     )
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid", "sum-cid")  # the true sum passes
 
 
-def test_finalize_with_swapped_slots_is_rejected(
-    coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
+def test_an_aggregation_over_a_sum_with_one_update_changed_is_refused(
+    coordinator: Coordinator,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    changed_aggregate: AggregateResult,
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    points = proof_points(full_round.aggregate.proof.data, 2, "proof")
-    swapped = _with_points(full_round.aggregate.proof.data, {0: points[1], 1: points[0]})
     reject(
-        f"SlotMismatch: input 0 of the aggregation consumed commitment {full_round.updates[1].update_hash:#x}",
+        f"WrongUpdateSum: the aggregation took commitment {changed_aggregate.sum_hash:#x}",
         coordinator.finalize_round,
         accounts[1],
         0,
-        swapped,
+        changed_aggregate.proof,
         "cid",
+        "sum-cid",
     )
+
+
+def _update_point(update: ClientUpdate) -> bytes:
+    return proof_points(update.proof.data, CLIENT_POINTS, "a client proof")[3]
 
 
 def test_finalize_twice_is_rejected(
     coordinator: Coordinator, accounts: list[LocalAccount], registered: list[LocalAccount], full_round: ProvenRound
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid")
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "cid", "bafy-sum")
     reject(
         "WrongRound: round 0 is not the open round \\(1\\)",
         coordinator.finalize_round,
@@ -515,6 +528,7 @@ def test_finalize_twice_is_rejected(
         0,
         full_round.aggregate.proof,
         "cid",
+        "sum-cid",
     )
 
 
@@ -529,6 +543,7 @@ def test_early_finalize_with_missing_clients_is_rejected(
         0,
         full_round.aggregate.proof,
         "cid",
+        "sum-cid",
     )
 
 
@@ -543,6 +558,7 @@ def test_finalize_by_another_account_is_rejected(
         0,
         full_round.aggregate.proof,
         "cid",
+        "sum-cid",
     )
 
 
@@ -551,8 +567,8 @@ def test_tampered_aggregation_proof_is_rejected(
 ) -> None:
     _submit_clients(coordinator, registered, full_round.updates, [0, 1, 2])
     other_model = proof_points(full_round.updates[0].proof.data, 1, "proof")[0]  # the genesis commitment
-    proof = _with_points(full_round.aggregate.proof.data, {3: other_model})  # claim another next global model
-    reject("InvalidProof", coordinator.finalize_round, accounts[1], 0, proof, "cid")
+    proof = _with_points(full_round.aggregate.proof.data, {1: other_model})  # claim another next global model
+    reject("InvalidProof", coordinator.finalize_round, accounts[1], 0, proof, "cid", "bafy-sum")
     assert not coordinator.round(0).finalized
 
 
@@ -655,7 +671,7 @@ def test_a_stalled_aggregation_locks_no_stake_past_the_grace_period(
     assert not coordinator.client(client.address).registered
     # the update stays in the round: it was verified when accepted, and a late aggregation counts it
     assert coordinator.accepted_update_hash(0, 0) == full_round.updates[0].update_hash
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model")
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1-model", "bafy-sum")
     assert coordinator.round(1).model_hash == full_round.aggregate.global_hash
 
 

@@ -361,31 +361,6 @@ def test_aggregate_without_submissions_is_refused(cli_run: CliRun) -> None:
     _fails(2, "round 2 has no accepted update yet", "aggregate", "-w", cli_run.workspace)
 
 
-def test_aggregate_names_an_unknown_executor_and_a_bad_cpu_count_and_writes_nothing(cli_run: CliRun) -> None:
-    before = sorted(p.relative_to(cli_run.workspace) for p in cli_run.workspace.rglob("*") if p.is_file())
-    _fails(
-        2,
-        "unknown executor 'gpu': expected one of serial, ray",
-        "aggregate",
-        "-w",
-        cli_run.workspace,
-        "--executor",
-        "gpu",
-    )
-    _fails(
-        2,
-        "cpus per leaf must be at least 1, got 0",
-        "aggregate",
-        "-w",
-        cli_run.workspace,
-        "--executor",
-        "ray",
-        "--cpus-per-leaf",
-        "0",
-    )
-    assert sorted(p.relative_to(cli_run.workspace) for p in cli_run.workspace.rglob("*") if p.is_file()) == before
-
-
 def test_verify_usage_errors(cli_run: CliRun) -> None:
     _fails(2, "give either a proof file or --round N", "verify", "-w", cli_run.workspace)
     _fails(2, "round 9 does not exist", "verify", "-w", cli_run.workspace, "--round", 9)

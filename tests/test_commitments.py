@@ -9,9 +9,9 @@ from zkfl.circuits import SALT_LEN
 from zkfl.circuits.training import CONTEXT_BITS, CONTEXT_LEN
 from zkfl.data.batches import SALT_BITS, make_client_data, new_salt
 from zkfl.errors import ConfigError
-from zkfl.protocol import CLIENT_POINTS, context, empty_slot, empty_slot_commitment, proof_points, summed_commitment
+from zkfl.protocol import CLIENT_POINTS, context, proof_points, summed_commitment
 from zkfl.zk.build import CircuitSet
-from zkfl.zk.commitments import add_points, commitment_key
+from zkfl.zk.commitments import add_points, commitment_key, keys_commitment
 from zkfl.zk.srs import dev_srs
 
 pytestmark = pytest.mark.prover
@@ -25,11 +25,15 @@ def test_a_commitment_sees_every_element_and_its_order(logreg_circuits: CircuitS
     assert commit(np.array([1, 2, 3, 1])) != base
 
 
-def test_the_empty_slot_commitment_is_one_constant_of_the_federation(logreg_circuits: CircuitSet) -> None:
-    key, spec = logreg_circuits.commitments, logreg_circuits.fedavg
-    assert not empty_slot(spec).any() and empty_slot(spec).shape == (spec.update_len,)
-    assert empty_slot_commitment(key, spec) == key.commitment_hash(np.zeros(spec.update_len, dtype=np.int64))
-    assert empty_slot_commitment(key, spec) != key.commitment_hash(np.eye(1, spec.update_len, 0, dtype=np.int64)[0])
+def test_c0_is_one_point_for_zero_vectors_of_any_length_and_no_identity(logreg_circuits: CircuitSet) -> None:
+    """What the sum rule rests on: C(0) is the same point for zero vectors of every length, under the
+    client key and FedAvg's, and it is not the identity (so a plain sum of commitments is wrong)."""
+    client, fedavg = logreg_circuits.commitments, keys_commitment(logreg_circuits.aggregator)
+    zero = client.zero_point()
+    for length in (1, 5, logreg_circuits.fedavg.update_len):
+        assert client.point(np.zeros(length, dtype=np.int64)) == zero
+        assert fedavg.point(np.zeros(length, dtype=np.int64)) == zero
+    assert zero != bytes(64)
 
 
 def test_same_data_with_different_salt_commits_differently(logreg_circuits: CircuitSet) -> None:
@@ -78,7 +82,7 @@ def test_a_commitment_key_refuses_an_srs_of_other_logrows(logreg_circuits: Circu
     ):
         commitment_key(keys.circuit.settings_path, keys.vk_path, wrong)
     assert logreg_circuits.aggregator.circuit.logrows == keys.circuit.logrows  # one logrows, by construction
-    assert logreg_circuits.fedavg.slots == SLOTS
+    assert logreg_circuits.slots == SLOTS
 
 
 def test_salt_is_fresh_and_within_float32_exact_range() -> None:

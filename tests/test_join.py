@@ -15,7 +15,7 @@ from conftest import LOGREG
 from helpers import use_session_cache, write_data
 
 from zkfl.errors import ChainError, ConfigError, ContentMismatchError, IntegrityError, StoreError
-from zkfl.fedavg import fixed_point_fedavg
+from zkfl.fedavg import fixed_point_fedavg, update_sum
 from zkfl.federation.manifest import load_manifest
 from zkfl.federation.terms import FederationTerms
 from zkfl.pipeline import (
@@ -88,9 +88,7 @@ def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
     assert federation.coordinator().current_round == 1
     update = get_vector(joined.store, proved.update_cid)
     model = round_model(federation.circuits.commitments, federation.store, federation.coordinator(), 1).weights
-    np.testing.assert_array_equal(
-        model, fixed_point_fedavg([update, np.zeros_like(update)], LOGREG.num_params, LOGREG.sample_count)
-    )
+    np.testing.assert_array_equal(model, fixed_point_fedavg(update_sum([update])))
 
 
 def test_a_workspace_whose_circuits_are_not_the_federations_is_refused(federation: Workspace, tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
 from zkfl.evm.solidity import compile_sources
 from zkfl.federation.terms import OPTIMISTIC, FederationTerms
-from zkfl.protocol import optimistic_claim
+from zkfl.protocol import optimistic_claim, summed_commitment
 from zkfl.roles.aggregator import aggregate_and_prove
 from zkfl.zk.build import CircuitSet
+from zkfl.zk.commitments import POINT_BYTES, point_hash
 
 pytestmark = pytest.mark.prover
 
@@ -85,6 +86,11 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     assert coordinator.payments(challenger.address) == BOND + share  # bond back, plus its share, credited
     assert coordinator.reward_pool == pool + STAKE - share
     assert coordinator.accepted_update_hash(0, 2) == 0 and coordinator.round(0).accepted == 2
+    points = [optimistic_claim(u.proof.data)[0][3 * POINT_BYTES :] for u in honest]
+    zero = logreg_circuits.commitments.zero_point()
+    assert coordinator.accepted_sum_hash() == point_hash(
+        summed_commitment(points, zero)
+    )  # the slashed one left the sum
     slashed = coordinator.client(clients[2].address)
     assert not slashed.registered and slashed.stake == 0 and not slashed.has_pending
     assert coordinator.registered_clients == 2
@@ -94,7 +100,7 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     aggregate = aggregate_and_prove(
         logreg_circuits.aggregator, logreg_circuits.fedavg, [*honest, None], tmp_path / "agg.json"
     )
-    reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    reject("ChallengeWindowOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     reject("PendingSubmission", coordinator.withdraw, clients[0])  # a pending update keeps the stake slashable
     mine_blocks(chain, CHALLENGE_WINDOW)
     reject(
@@ -106,7 +112,7 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
         optimistic_claim(honest[0].proof.data)[0],
         honest[0].proof.data,
     )
-    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
+    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     assert coordinator.current_round == 1 and coordinator.round(1).model_hash == aggregate.global_hash
     assert coordinator.rewards_owed(clients[0].address) == REWARD  # finalized: now owed
 
@@ -275,7 +281,7 @@ def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization
     aggregate = aggregate_and_prove(
         logreg_circuits.aggregator, logreg_circuits.fedavg, [full_round.updates[0], None, None], tmp_path / "agg.json"
     )
-    reject("DisputesOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next")
+    reject("DisputesOpen", coordinator.finalize_round, accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     reject("PendingSubmission", coordinator.withdraw, clients[2])  # its stake stays slashable
     mine_blocks(chain, reveal_by + 1 - chain.w3.eth.block_number)
     reject("RevealWindowClosed", coordinator.reveal_proof, clients[2], 0, 2, optimistic_claim(withheld)[0], withheld)
@@ -285,5 +291,17 @@ def test_a_requested_proof_is_revealed_or_its_client_is_slashed_and_finalization
     assert coordinator.payments(watcher.address) == BOND + share
     assert coordinator.reward_pool == pool + STAKE - share
     assert coordinator.accepted_update_hash(0, 2) == 0 and not coordinator.client(clients[2].address).registered
-    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
+    coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     assert coordinator.current_round == 1
+
+
+def test_a_submission_whose_update_is_no_curve_point_is_refused(
+    coordinator: Coordinator, clients: list[LocalAccount], full_round: ProvenRound
+) -> None:
+    """Optimistic submissions are not verified, but their update point enters the round's sum: the
+    EC precompile refuses a point off the curve, so the submission reverts and nothing is accepted."""
+    proof = full_round.updates[0].proof.data
+    off_curve = (1).to_bytes(32, "big") + (3).to_bytes(32, "big")  # y^2 = 9 is not x^3 + 3 = 4
+    forged = proof[: 3 * POINT_BYTES] + off_curve + proof[4 * POINT_BYTES :]
+    reject("InvalidPoint", coordinator.submit_update_optimistic, clients[0], 0, forged, "bafy-forged")
+    assert coordinator.round(0).accepted == 0

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LOGREG, MLP, SLOTS, ProvenRound, client_context, client_data
+from conftest import LOGREG, MLP, ProvenRound, client_context, client_data
 
 import zkfl.roles.aggregator as aggregator_role
 from zkfl.data.evaluation import float_sgd_reference
 from zkfl.errors import ConfigError, LinkError, ProofError
-from zkfl.fedavg import float_fedavg
+from zkfl.fedavg import float_fedavg, update_sum
 from zkfl.fixedpoint import dequantize, quantize
-from zkfl.protocol import AggregationCommitments, ClientCommitments, empty_slot_commitment, proof_points
-from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove, check_round_links, slot_vectors
+from zkfl.protocol import AggregationCommitments, ClientCommitments, proof_points
+from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove, check_round_links
 from zkfl.roles.client import ClientUpdate, train_and_prove
 from zkfl.zk.build import CircuitSet
 from zkfl.zk.commitments import POINT_BYTES, CommitmentKey
@@ -37,7 +37,7 @@ def test_proven_update_equals_float_sgd_within_tolerance(full_round: ProvenRound
         error = np.max(np.abs(dequantize(update.weights) - reference))
         assert error < STEP_TOLERANCE, f"proven update is {error:.2e} from float SGD"
         assert not np.allclose(update.weights, full_round.genesis), "the step must move the weights"
-        assert update.sample_count == LOGREG.sample_count
+        assert update.vector[-1] == 1 << 12  # each update counts one
 
 
 def test_proven_mlp_update_equals_float_sgd_within_tolerance(mlp_circuits: CircuitSet, clients, tmp_path: Path) -> None:
@@ -54,13 +54,14 @@ def test_full_round_proofs_verify_and_all_links_hold(logreg_circuits: CircuitSet
         verify(logreg_circuits.client, update.proof)
         assert update.global_hash == logreg_circuits.commitments.commitment_hash(full_round.genesis)
     verify(logreg_circuits.aggregator, full_round.aggregate.proof)
-    assert full_round.aggregate.slot_hashes == tuple(u.update_hash for u in full_round.updates)
+    total = np.sum([u.vector for u in full_round.updates], axis=0)
+    np.testing.assert_array_equal(full_round.aggregate.update_sum, total)
+    assert full_round.aggregate.sum_hash == logreg_circuits.commitments.commitment_hash(total)
     check_round_links(
         logreg_circuits.commitments,
         logreg_circuits.commitments.commitment_hash(full_round.genesis),
         full_round.updates,
         full_round.aggregate,
-        logreg_circuits.fedavg,
     )
 
 
@@ -73,16 +74,18 @@ def test_the_proof_bytes_carry_kzg_commit_of_each_vector_at_its_offset(
     logreg_circuits: CircuitSet, full_round: ProvenRound, clients
 ) -> None:
     """Pins the layout the coordinator reads: the client proof's points are C(theta), C(data),
-    C(context), C(update), then the aggregation's are C(slot_0..K-1), C(next model)."""
+    C(context), C(update), then the aggregation's are C(sum of the updates), C(next model)."""
     key = logreg_circuits.commitments
     update, data = full_round.updates[0], full_round.data[0]
     vectors = [full_round.genesis, data.vector(LOGREG), client_context(clients[0]), update.vector]
     assert proof_points(update.proof.data, 4, "proof") == [key.point(v) for v in vectors]
     assert update.commitments == ClientCommitments.of(key, *vectors)
     aggregate = full_round.aggregate
-    agg_vectors = [u.vector for u in full_round.updates] + [aggregate.weights]
-    assert proof_points(aggregate.proof.data, SLOTS + 1, "proof") == [key.point(v) for v in agg_vectors]
-    assert aggregate.commitments == AggregationCommitments.of(key, agg_vectors[:-1], agg_vectors[-1])
+    assert proof_points(aggregate.proof.data, 2, "proof") == [
+        key.point(aggregate.update_sum),
+        key.point(aggregate.weights),
+    ]
+    assert aggregate.commitments == AggregationCommitments.of(key, aggregate.update_sum, aggregate.weights)
 
 
 def test_next_global_is_fedavg_of_float_sgd_steps(full_round: ProvenRound) -> None:
@@ -95,9 +98,8 @@ def test_next_global_is_fedavg_of_float_sgd_steps(full_round: ProvenRound) -> No
 def test_fedavg_witness_reproduces_the_proven_global_model_bit_for_bit(
     logreg_circuits: CircuitSet, partial_round: ProvenRound
 ) -> None:
-    slots = [partial_round.updates[0], None, partial_round.updates[1]]
     (recomputed,) = run_witness(
-        logreg_circuits.aggregator.circuit, slot_vectors(logreg_circuits.commitments, logreg_circuits.fedavg, slots)
+        logreg_circuits.aggregator.circuit, [update_sum([u.vector for u in partial_round.updates])]
     )
     assert np.array_equal(recomputed, partial_round.aggregate.weights)
 
@@ -107,17 +109,14 @@ def test_next_round_starts_from_the_aggregated_model(full_round: ProvenRound, pa
     commitment (in the client circuit)."""
     for update in partial_round.updates:
         assert update.global_hash == full_round.aggregate.global_hash
-        assert (
-            update.proof.data[:POINT_BYTES]
-            == full_round.aggregate.proof.data[SLOTS * POINT_BYTES : (SLOTS + 1) * POINT_BYTES]
-        )
+        assert update.proof.data[:POINT_BYTES] == full_round.aggregate.proof.data[POINT_BYTES : 2 * POINT_BYTES]
 
 
-def test_missing_slot_gets_zero_weight_and_the_empty_hash(
+def test_a_client_that_did_not_submit_is_left_out_of_the_sum_and_the_mean(
     logreg_circuits: CircuitSet, partial_round: ProvenRound
 ) -> None:
     aggregate = partial_round.aggregate
-    assert aggregate.slot_hashes[1] == empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg)
+    assert aggregate.update_sum[-1] == 2 << 12  # two updates summed
     error = np.max(
         np.abs(
             dequantize(aggregate.weights)
@@ -131,12 +130,11 @@ def test_missing_slot_gets_zero_weight_and_the_empty_hash(
         logreg_circuits.commitments.commitment_hash(partial_round.genesis),
         slots,
         aggregate,
-        logreg_circuits.fedavg,
     )
 
 
 def test_round_with_no_update_is_refused_before_proving(logreg_circuits: CircuitSet, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="at least one slot must be filled"):
+    with pytest.raises(ConfigError, match="at least one must have been accepted"):
         aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, [None, None, None], tmp_path / "a.json")
     assert not (tmp_path / "a.json").exists()
 
@@ -187,37 +185,34 @@ def test_client_from_another_global_model_breaks_the_link(
             logreg_circuits.commitments.commitment_hash(full_round.genesis),
             slots,
             full_round.aggregate,
-            logreg_circuits.fedavg,
         )
 
 
-def test_swapped_client_updates_break_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
-    swapped = [full_round.updates[1], full_round.updates[0], full_round.updates[2]]
-    with pytest.raises(LinkError, match=r"slot 0: the aggregation consumed 0x[0-9a-f]+, the round's slot holds"):
+def test_an_aggregation_over_other_updates_breaks_the_link(
+    logreg_circuits: CircuitSet, full_round: ProvenRound, omitting_aggregate: AggregateResult
+) -> None:
+    with pytest.raises(LinkError, match=r"the aggregation consumed 0x[0-9a-f]+, the sum of the round's accepted"):
         check_round_links(
             logreg_circuits.commitments,
             logreg_circuits.commitments.commitment_hash(full_round.genesis),
-            swapped,
-            full_round.aggregate,
-            logreg_circuits.fedavg,
+            full_round.updates,
+            omitting_aggregate,
         )
 
 
 def test_aggregating_a_substituted_update_breaks_the_link(
     logreg_circuits: CircuitSet, full_round: ProvenRound, tmp_path: Path
 ) -> None:
-    substituted = full_round.updates[0].vector.copy()
+    substituted = update_sum([u.vector for u in full_round.updates])
     substituted[0] += 4096  # the aggregator swaps in weights no client proved
-    vectors = [substituted] + [u.vector for u in full_round.updates[1:]]
-    run = prove(logreg_circuits.aggregator, vectors, tmp_path / "agg.json")  # a valid aggregation proof ...
-    forged = AggregateResult(run.outputs[0], run.proof, SLOTS)
-    with pytest.raises(LinkError, match="slot 0: the aggregation consumed 0x"):
+    run = prove(logreg_circuits.aggregator, [substituted], tmp_path / "agg.json")  # a valid aggregation proof ...
+    forged = AggregateResult(substituted, run.outputs[0], run.proof)
+    with pytest.raises(LinkError, match="the aggregation consumed 0x"):
         check_round_links(
             logreg_circuits.commitments,
             logreg_circuits.commitments.commitment_hash(full_round.genesis),
             full_round.updates,
             forged,
-            logreg_circuits.fedavg,
         )
 
 
@@ -240,12 +235,12 @@ def test_an_aggregation_refused_by_its_final_link_check_leaves_no_proof_file(
 
     class OtherOutput(AggregationCommitments):  # as if the aggregator expected another next model
         @classmethod
-        def of(cls, key: CommitmentKey, slots: list[np.ndarray], next_model: np.ndarray) -> AggregationCommitments:
-            return super().of(key, slots, next_model + 1)
+        def of(cls, key: CommitmentKey, update_sum: np.ndarray, next_model: np.ndarray) -> AggregationCommitments:
+            return super().of(key, update_sum, next_model + 1)
 
     monkeypatch.setattr(aggregator_role, "AggregationCommitments", OtherOutput)
     proof_path = tmp_path / "proofs" / "fedavg-0.json"
-    with pytest.raises(LinkError, match="the aggregation proof's commitments are not the commitments of its slots"):
+    with pytest.raises(LinkError, match="the aggregation proof's commitments are not the commitments of its sum"):
         aggregate_and_prove(logreg_circuits.aggregator, logreg_circuits.fedavg, full_round.updates, proof_path)
     assert list(proof_path.parent.iterdir()) == []  # neither the proof nor its scratch folder
 
@@ -264,21 +259,4 @@ def test_published_weights_must_hash_to_the_proven_output(logreg_circuits: Circu
             logreg_circuits.commitments.commitment_hash(full_round.genesis),
             full_round.updates,
             tampered,
-            logreg_circuits.fedavg,
-        )
-
-
-def test_missing_slot_claimed_filled_breaks_the_link(logreg_circuits: CircuitSet, full_round: ProvenRound) -> None:
-    slots = [full_round.updates[0], None, full_round.updates[2]]
-    with pytest.raises(
-        LinkError,
-        match=f"slot 1: the aggregation consumed 0x.*, the round's slot holds "
-        f"{empty_slot_commitment(logreg_circuits.commitments, logreg_circuits.fedavg):#x}",
-    ):
-        check_round_links(
-            logreg_circuits.commitments,
-            logreg_circuits.commitments.commitment_hash(full_round.genesis),
-            slots,
-            full_round.aggregate,
-            logreg_circuits.fedavg,
         )

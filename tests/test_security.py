@@ -164,7 +164,7 @@ def test_a_requester_that_rejects_ether_cannot_freeze_finalization(
     aggregate = aggregate_and_prove(
         logreg_circuits.aggregator, logreg_circuits.fedavg, [full_round.updates[0], None, None], tmp_path / "agg.json"
     )
-    optimistic.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next")
+    optimistic.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     assert optimistic.current_round == 1
 
 
@@ -192,7 +192,9 @@ def test_a_round_left_empty_by_throwaway_accounts_is_skipped_and_an_honest_clien
     commitment = full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)
     coordinator.register(honest, [commitment])
     reject("SubmissionClosed", coordinator.submit_update, honest, 0, full_round.updates[0].proof, "cid")
-    reject("NoAcceptedUpdates", coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid")
+    reject(
+        "NoAcceptedUpdates", coordinator.finalize_round, accounts[1], 0, full_round.aggregate.proof, "cid", "bafy-sum"
+    )
     reject(
         f"RoundNotStalled: round 0 can still be finalized; it can be skipped after block {deadline + CHALLENGE}",
         coordinator.skip_round,
@@ -264,7 +266,7 @@ def test_an_accepted_update_whose_vector_is_withheld_is_slashed_and_the_round_fi
     aggregator = accounts[1]
     eager.request_opening(aggregator, 0, 2)
     reject("RequestPending", eager.request_opening, accounts[5], 0, 2)
-    reject("DisputesOpen", eager.finalize_round, aggregator, 0, full_round.aggregate.proof, "cid")
+    reject("DisputesOpen", eager.finalize_round, aggregator, 0, full_round.aggregate.proof, "cid", "bafy-sum")
     reveal_by = eager.dispute(0, 2).reveal_by
     _mine_to(chain, reveal_by)
     reject("RevealWindowOpen", eager.settle_unanswered, accounts[5], 0, 2)
@@ -280,7 +282,7 @@ def test_an_accepted_update_whose_vector_is_withheld_is_slashed_and_the_round_fi
     aggregate = aggregate_and_prove(
         logreg_circuits.aggregator, logreg_circuits.fedavg, [*full_round.updates[:2], None], tmp_path / "agg.json"
     )
-    eager.finalize_round(aggregator, 0, aggregate.proof, "bafy-next")
+    eager.finalize_round(aggregator, 0, aggregate.proof, "bafy-next", "bafy-sum")
     assert eager.round(0).finalized and eager.round(0).accepted == 2
 
 
@@ -321,7 +323,7 @@ def test_a_model_nobody_opens_rolls_the_round_back_and_slashes_the_aggregators_b
     for i in range(3):
         eager.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
     aggregator = accounts[1]
-    eager.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-withheld-model")
+    eager.finalize_round(aggregator, 0, full_round.aggregate.proof, "bafy-withheld-model", "bafy-sum")
     assert eager.model_bond(1) == (aggregator.address, STAKE)
     reject("ModelNotDisputable", eager.request_opening, accounts[5], 0, MODEL_SLOT)  # the owner's genesis
     eager.request_opening(accounts[5], 1, MODEL_SLOT)
@@ -352,7 +354,7 @@ def test_a_model_opened_on_chain_keeps_its_round_and_pays_the_opener(
 ) -> None:
     for i in range(3):
         eager.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
-    eager.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-model")
+    eager.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-model", "bafy-sum")
     eager.request_opening(accounts[5], 1, MODEL_SLOT)
     basis = logreg_circuits.commitments.vector_basis(eager.update_length)
     receipt = eager.open_vector(accounts[6], 1, MODEL_SLOT, opening_values(full_round.aggregate.weights), basis)
@@ -583,10 +585,9 @@ def test_a_cheater_that_challenges_itself_still_loses_half_its_stake(
             accounts[0],
             project_artifact("Coordinator"),
             verifiers.client,
-            verifiers.aggregation_args(logreg_circuits),
+            verifiers.aggregator,
             config.aggregator,
             3,
-            config.empty_slot_hash,
             config.genesis_hash,
             "g",
             bytes(32),
@@ -625,7 +626,7 @@ def test_rewards_follow_the_client_not_its_slot(
     for i in range(3):
         coordinator.submit_update_optimistic(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
     _mine_past(chain, coordinator.round(0).deadline + CHALLENGE)
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1")
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1", "bafy-sum")
     coordinator.withdraw(clients[1])
     coordinator.submit_update_optimistic(clients[0], 1, partial_round.updates[0].proof, "cid")  # pending, slot 0
     _mine_past(chain, coordinator.round(1).deadline + CHALLENGE + GRACE)
@@ -671,11 +672,11 @@ def test_a_claim_pays_what_the_pool_affords_and_keeps_the_rest_owed(
         coordinator.register(account, [d.commitment_hash(logreg_circuits.commitments, LOGREG) for d in data])
     for i in range(3):
         coordinator.submit_update(clients[i], 0, full_round.updates[i].proof, f"cid-{i}")
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1")
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1", "bafy-sum")
     coordinator.submit_update(clients[0], 1, partial_round.updates[0].proof, "c")
     coordinator.submit_update(clients[2], 1, partial_round.updates[1].proof, "c")
     _mine_past(chain, coordinator.round(1).deadline)
-    coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof, "bafy-r2")
+    coordinator.finalize_round(accounts[1], 1, partial_round.aggregate.proof, "bafy-r2", "bafy-sum")
     reject("InsufficientRewardPool", coordinator.claim_rewards, clients[0])
     coordinator.fund_rewards(accounts[0], REWARD + 1)
     coordinator.claim_rewards(clients[0])  # owed 2, the pool affords 1

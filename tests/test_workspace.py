@@ -68,10 +68,8 @@ def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_
         ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
         ('[training]\nbatch_size = "8"\n', "batch_size must be int"),
         ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
-        ("[federation]\nslots = 0\n", "slots must be at least 1"),
-        ("[federation]\nslots = 256\n", "a flat federation has at most 255 slots"),
-        ("[federation]\nslots = 6\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
-        ("[federation]\nslots = 4\nleaf_slots = 4\n", "leaf_slots must divide slots into at least two leaves"),
+        ("[federation]\nslots = 0\n", "slots must be between 1 and 2^32 - 1, got 0"),
+        ("[federation]\nslots = 4\nleaf_slots = 2\n", "aggregates as a tree (leaf_slots), which zkFL retired"),
         ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1, got 0"),
         ('[federation]\nverification = "lazy"\n', "verification must be one of eager, optimistic, got 'lazy'"),
         ("[federation]\nchallenge_window = 0\n", "challenge_window must be at least 1, got 0"),  # eager too

@@ -13,7 +13,7 @@ The names below are the library's entry points, from the highest level down:
 - what gets proven and how: `TrainingStepSpec` with a model family (`LogisticRegression`, `Mlp`),
   `build_circuits`, `CircuitKind`, `ProverConfig`, `prove`, `verify`, `CommitmentKey`;
 - data: `make_client_data`, `load_dataset`, `make_batches`;
-- the pure FedAvg arithmetic: `fixed_point_fedavg`, `float_fedavg`;
+- the pure FedAvg arithmetic: `update_sum`, `fixed_point_fedavg`, `float_fedavg`;
 - the chain and the store: `connect`, `start_devnet`, `stop_devnet`, `Coordinator`,
   `FederationTerms`, `deploy_federation`, `LocalStore`, `IpfsStore`, `open_store`;
 - errors: `ZkflError` and its subclasses.
@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "zkfl.data.batches",
     "make_batches": "zkfl.data.batches",
     # FedAvg arithmetic
+    "update_sum": "zkfl.fedavg",
     "fixed_point_fedavg": "zkfl.fedavg",
     "float_fedavg": "zkfl.fedavg",
     # the chain and the store
@@ -171,6 +172,7 @@ __all__ = [
     "stop_devnet",
     "submit_update",
     "train_and_prove",
+    "update_sum",
     "verify",
     "verify_round",
 ]
@@ -212,7 +214,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         StoreError,
         ZkflError,
     )
-    from zkfl.fedavg import fixed_point_fedavg, float_fedavg
+    from zkfl.fedavg import fixed_point_fedavg, float_fedavg, update_sum
     from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
     from zkfl.pipeline.aggregation import aggregate_round
     from zkfl.pipeline.inspection import federation_status, verify_round

@@ -371,6 +371,14 @@ def run_rounds(
     ] = None,
     eval_data: Annotated[Path | None, typer.Option("--eval", help="Held-out .npz for accuracy.")] = None,
     seed: Annotated[int | None, typer.Option(help="Batch shuffle seed (default: random).")] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where each round's client proofs run: 'serial' (here, one after another) or 'ray' (in parallel, "
+            "as Ray tasks on a local Ray or the cluster at RAY_ADDRESS)."
+        ),
+    ] = "serial",
+    cpus_per_client: Annotated[int, typer.Option(help="CPUs (and prover threads) each Ray client task reserves.")] = 1,
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
@@ -379,11 +387,13 @@ def run_rounds(
 
     def action() -> dict[str, Any]:
         from zkfl.pipeline import run_federation
+        from zkfl.pipeline.executors import executor_named
         from zkfl.pipeline.run_report import write_run_report
 
+        provers = executor_named(executor, cpus_per_client)
         ws = _open(workspace)
         with progress_reporter(as_json) as progress:
-            outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress, verify=True)
+            outcome = run_federation(ws, data, rounds, batches, eval_data, seed, progress, provers, verify=True)
         cids = write_run_report(outcome, ws.reports_dir, ws.store)
         return {"report": str(ws.reports_dir / "report.md"), "report_cids": cids, **to_json(outcome)}
 

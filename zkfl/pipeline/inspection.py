@@ -126,8 +126,8 @@ class RoundVerification:
 def verify_proof_file(
     ws: Workspace, proof_path: str, circuit: str, onchain: bool = False, progress: Progress = silent
 ) -> list[Finding]:
-    """Verify a proof file against one of the federation's circuits: client, aggregator, or a
-    tree's leaf (raises ProofError)."""
+    """Verify a proof file against one of the federation's circuits: client or aggregator (raises
+    ProofError)."""
     progress("loading the circuits' verification keys")
     circuits = ws.circuits
     by_kind = circuits.keys_by_kind()

@@ -143,8 +143,7 @@ def _config_section(outcome: RunOutcome) -> list[str]:
     model = dict(config.get("model") or {})
     family = model.pop("family", "?")
     shape = ", ".join(f"{key} {value}" for key, value in model.items())
-    slots, leaf_slots = config.get("slots"), config.get("leaf_slots") or 0
-    aggregation = f"{slots} (flat FedAvg)" if not leaf_slots else f"{slots} (a tree of leaves of {leaf_slots})"
+    aggregation = f"{config.get('slots')} (one FedAvg proof over the sum of the updates)"
     batches = config.get("batches_per_commit")
     rows = [
         ("model", f"{family} ({shape})" if shape else str(family)),

@@ -6,6 +6,7 @@ is skipped, and the next starts from the same model."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,11 @@ from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
 from zkfl.pipeline.devnet_clock import driving_clock
+from zkfl.pipeline.executors import ProofExecutor, SerialExecutor
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.participant import (
     NoUsableBatch,
+    ProveOutcome,
     client_responder,
     client_round_record,
     commit_fresh_batches,
@@ -34,6 +37,7 @@ from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.round_model import round_model
 from zkfl.pipeline.setup import setup_federation
 from zkfl.pipeline.workspace import Workspace
+from zkfl.zk.prover_process import Prover
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,12 @@ def run_federation(
     eval_file: Path | None = None,
     seed: int | None = None,
     progress: Progress = silent,
+    executor: ProofExecutor | None = None,
     verify: bool = False,
 ) -> RunOutcome:
     """Set up, register one client per data file (named after the file: `alice.npz` is `alice`), then prove, submit and
     aggregate until `rounds` rounds are closed: finalized, or skipped when none of their updates could be aggregated.
+    Each round's client proofs run by `executor` (default: one after another here; `RayExecutor`: in parallel).
     Re-running continues where a killed run stopped, and a later run with more
     rounds goes on from there.
 
@@ -123,7 +129,7 @@ def run_federation(
         start = time.perf_counter()
         round_no = coordinator.current_round
         refill = batches or max(1, min(rounds - round_no - 1, limit))
-        taking_part = [name for name in names if _take_part(ws, name, round_no, refill, seeds[name], progress)]
+        taking_part = _take_part(ws, names, round_no, refill, seeds, progress, executor or SerialExecutor())
         # optimistic: no finalization while updates can be challenged; any federation: none while a request is open
         state = wait_until_finalizable(
             ws,
@@ -174,30 +180,53 @@ def _verdict(ws: Workspace, round_no: int) -> RoundVerdict:
     return RoundVerdict(round_no, checked.ok, len(checked.checks), [str(f) for f in checked.failures])
 
 
-def _take_part(ws: Workspace, name: str, round_no: int, refill: int, seed: int | None, progress: Progress) -> bool:
-    """Prove and submit the client's update for the open round, unless it cannot take part: the
-    round takes no more submissions, or none of its batches may train in this round. Once its
-    committed batches are used up, it commits `refill` fresh ones for the rounds after this one."""
-    submitted = "submit_gas" in (client_round_record(ws, name, round_no) or {})
-    if not submitted and ws.chain.w3.eth.block_number > ws.coordinator().round(round_no).deadline:
-        progress(f"{name}: round {round_no} takes no more submissions; sitting it out")
-        return False
-    try:
-        prove_update(ws, name, progress)
-    except NoUsableBatch as exc:
-        if exc.usable_from is None:  # every batch used and none kept ready (an interrupted run)
-            fresh = commit_fresh_batches(ws, name, refill, seed)
-            progress(
-                f"{name}: had used every committed batch; committed {fresh.committed} fresh one(s), which train "
-                f"from round {fresh.usable_from} on: sitting out round {round_no}"
-            )
+def _take_part(
+    ws: Workspace,
+    names: list[str],
+    round_no: int,
+    refill: int,
+    seeds: dict[str, int | None],
+    progress: Progress,
+    executor: ProofExecutor,
+) -> list[str]:
+    """Prove (by `executor`, all clients at once) and submit the clients' updates for the open round;
+    returns the clients that took part. A client sits out when the round takes no more submissions
+    or none of its batches may train in this round. Once a client's committed batches are used up,
+    it commits `refill` fresh ones for the rounds after this one."""
+    coordinator = ws.coordinator()
+    deadline = coordinator.round(round_no).deadline
+    eligible = []
+    for name in names:
+        submitted = "submit_gas" in (client_round_record(ws, name, round_no) or {})
+        if not submitted and ws.chain.w3.eth.block_number > deadline:
+            progress(f"{name}: round {round_no} takes no more submissions; sitting it out")
         else:
-            progress(f"{name}: sitting out round {round_no}: {exc}")
-        return False
-    submit_update(ws, name)
-    if (refilled := ensure_next_batch(ws, name, refill, seed)) is not None:
-        progress(f"{name}: committed {refilled.committed} fresh batch(es) for round {refilled.usable_from} on")
-    return True
+            eligible.append(name)
+    ws.circuits  # noqa: B018 - built once here, before the jobs share the workspace
+    results = executor.run([functools.partial(_prove_job, ws, name, progress) for name in eligible])
+    taking_part = []
+    for name, result in zip(eligible, results, strict=True):
+        if isinstance(result, NoUsableBatch):
+            if result.usable_from is None:  # every batch used and none kept ready (an interrupted run)
+                fresh = commit_fresh_batches(ws, name, refill, seeds[name])
+                progress(
+                    f"{name}: had used every committed batch; committed {fresh.committed} fresh one(s), which "
+                    f"train from round {fresh.usable_from} on: sitting out round {round_no}"
+                )
+            else:
+                progress(f"{name}: sitting out round {round_no}: {result}")
+            continue
+        if isinstance(result, Exception):
+            raise result
+        submit_update(ws, name)
+        if (refilled := ensure_next_batch(ws, name, refill, seeds[name])) is not None:
+            progress(f"{name}: committed {refilled.committed} fresh batch(es) for round {refilled.usable_from} on")
+        taking_part.append(name)
+    return taking_part
+
+
+def _prove_job(ws: Workspace, name: str, progress: Progress, prover: Prover) -> ProveOutcome:
+    return prove_update(ws, name, progress, prover)
 
 
 def _round_reports(

@@ -12,7 +12,7 @@ import numpy as np
 from zkfl.circuits import TrainingStepSpec
 from zkfl.data.batches import ClientData
 from zkfl.errors import ConfigError, LinkError
-from zkfl.fixedpoint import SCALE, FixedArray
+from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import ClientCommitments
 from zkfl.zk.commitments import keys_commitment
 from zkfl.zk.prover import CircuitKeys, Proof, prove
@@ -20,8 +20,8 @@ from zkfl.zk.prover import CircuitKeys, Proof, prove
 
 @dataclass(frozen=True)
 class ClientUpdate:
-    """A proven client update. `vector` = new weights then the sample count (fixed point): the
-    exact field elements the FedAvg circuit consumes, so its slot commitment equals `update_hash`."""
+    """A proven client update. `vector` = new weights then 1 (fixed point): the sum of a round's
+    vectors is FedAvg's input, and the coordinator sums their commitments (`update_hash`'s points)."""
 
     vector: FixedArray
     proof: Proof
@@ -29,10 +29,6 @@ class ClientUpdate:
     @property
     def weights(self) -> FixedArray:
         return self.vector[:-1]
-
-    @property
-    def sample_count(self) -> int:
-        return int(self.vector[-1]) >> SCALE
 
     @property
     def commitments(self) -> ClientCommitments:
