@@ -189,7 +189,7 @@ def federation_case(
             coordinator.register(client, [data.commitment_hash(circuits.commitments, spec)])
             receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
             submissions.append(measured(chain, receipt, deployment.client_verifier))
-        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
+        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
         bare_client = bare_verify(chain, owner, deployment.client_verifier, updates[0].proof)
         bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, aggregate.proof)
@@ -338,7 +338,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
 
         disputes = dispute_gas(chain, accounts, coordinator, deployment, circuits, updates)
         mine_blocks(chain, coordinator.round(0).deadline + terms.challenge_window + 1 - chain.w3.eth.block_number)
-        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59)
+        receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
         coordinator.request_opening(owner, 1, MODEL_SLOT)
         basis = circuits.commitments.vector_basis(coordinator.update_length)

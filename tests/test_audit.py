@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FEDERATION_SALT, LOGREG, SLOTS, ProvenRound
+from conftest import FEDERATION_SALT, LOGREG, ProvenRound
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -108,7 +108,11 @@ def _first_round_finalized(
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
     coordinator.finalize_round(
-        accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights)
+        accounts[1],
+        0,
+        full_round.aggregate.proof,
+        put_vector(store, full_round.aggregate.weights),
+        put_vector(store, full_round.aggregate.update_sum),
     )
     return store, coordinator, clients
 
@@ -139,7 +143,11 @@ def clean(
         coordinator.submit_update(client, 1, update.proof, put_vector(store, update.vector))
     mine_blocks(chain, WINDOW + 1)
     coordinator.finalize_round(
-        accounts[1], 1, partial_round.aggregate.proof, put_vector(store, partial_round.aggregate.weights)
+        accounts[1],
+        1,
+        partial_round.aggregate.proof,
+        put_vector(store, partial_round.aggregate.weights),
+        put_vector(store, partial_round.aggregate.update_sum),
     )
     return Federation(coordinator.address, store.root)
 
@@ -185,7 +193,11 @@ def other_content(
         store,
         [cids[0], cids[0], cids[2]],
         lambda c: c.finalize_round(
-            accounts[1], 0, full_round.aggregate.proof, put_vector(store, full_round.aggregate.weights)
+            accounts[1],
+            0,
+            full_round.aggregate.proof,
+            put_vector(store, full_round.aggregate.weights),
+            put_vector(store, full_round.aggregate.update_sum),
         ),
     )
     return Federation(coordinator.address, clean.store)
@@ -212,8 +224,10 @@ def not_fedavg(
 
     def finalize(coordinator: Coordinator) -> None:
         proof = bytearray(full_round.aggregate.proof.data)  # claims C(forged) as its output
-        proof[SLOTS * POINT_BYTES : (SLOTS + 1) * POINT_BYTES] = logreg_circuits.commitments.point(forged)
-        coordinator.finalize_round(accounts[1], 0, bytes(proof), put_vector(store, forged), "bafy-sum")
+        proof[POINT_BYTES : 2 * POINT_BYTES] = logreg_circuits.commitments.point(forged)
+        coordinator.finalize_round(
+            accounts[1], 0, bytes(proof), put_vector(store, forged), put_vector(store, full_round.aggregate.update_sum)
+        )
 
     coordinator = _one_round(chain, accounts, rogue, logreg_circuits, full_round, store, cids, finalize)
     return Federation(coordinator.address, store.root)
@@ -248,7 +262,11 @@ def skipped(
         coordinator.submit_update(client, 2, update.proof, put_vector(store, update.vector))
     mine_blocks(chain, WINDOW + 1)
     coordinator.finalize_round(
-        accounts[1], 2, partial_round.aggregate.proof, put_vector(store, partial_round.aggregate.weights)
+        accounts[1],
+        2,
+        partial_round.aggregate.proof,
+        put_vector(store, partial_round.aggregate.weights),
+        put_vector(store, partial_round.aggregate.update_sum),
     )
     return Federation(coordinator.address, store.root)
 
@@ -314,7 +332,9 @@ def rolled_back(
     for client, update in zip(clients, full_round.updates, strict=True):
         coordinator.submit_update(client, 0, update.proof, put_vector(store, update.vector))
     withheld = put_vector(LocalStore(tmp_path_factory.mktemp("withheld") / "store"), full_round.aggregate.weights)
-    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, withheld, "bafy-sum")
+    coordinator.finalize_round(
+        accounts[1], 0, full_round.aggregate.proof, withheld, put_vector(store, full_round.aggregate.update_sum)
+    )
     coordinator.request_opening(stranger, 1, MODEL_SLOT)
     mine_blocks(chain, coordinator.terms.reveal_window + 1)
     coordinator.settle_unanswered(stranger, 1, MODEL_SLOT)

@@ -36,15 +36,16 @@ def test_hand_written_backward_matches_autograd(name: str) -> None:
     )
     reference = float_sgd_reference(spec, theta, data)
     np.testing.assert_allclose(graph_out[:-1].numpy(), reference, atol=1e-9)
-    assert graph_out[-1].item() == spec.sample_count
+    assert graph_out[-1].item() == 1.0  # each update counts one
 
 
-def test_sample_count_is_a_graph_constant_not_an_input() -> None:
+def test_an_updates_count_is_a_graph_constant_not_an_input() -> None:
+    """No client can weigh more than one: the update's last element, 1, is a constant of the graph."""
     module = LOGREG.module()
     theta = torch.zeros(LOGREG.num_params)
     for fill in (0.0, 1.0):
         out = module(theta, torch.full((LOGREG.data_len,), fill), torch.full((CONTEXT_LEN,), fill))
-        assert out[-1].item() == LOGREG.sample_count
+        assert out[-1].item() == 1.0
 
 
 def test_the_context_is_committed_but_does_not_change_the_update() -> None:
@@ -56,13 +57,12 @@ def test_the_context_is_committed_but_does_not_change_the_update() -> None:
     )
 
 
-def test_fedavg_is_the_mean_of_the_filled_slots() -> None:
-    spec = FedAvgSpec(num_params=3, slots=3, sample_count=8)
-    a = torch.tensor([1.0, 2.0, 3.0, 8.0])
-    b = torch.tensor([3.0, 2.0, 1.0, 8.0])
-    empty = torch.zeros(4)
-    assert torch.allclose(spec.module()(a, empty, b), (a[:3] + b[:3]) / 2)
-    assert torch.allclose(spec.module()(a, a, b), (2 * a[:3] + b[:3]) / 3)
+def test_fedavg_is_the_mean_of_the_summed_updates() -> None:
+    spec = FedAvgSpec(num_params=3)
+    a = torch.tensor([1.0, 2.0, 3.0, 1.0])
+    b = torch.tensor([3.0, 2.0, 1.0, 1.0])
+    assert torch.allclose(spec.module()(a + b), (a[:3] + b[:3]) / 2)
+    assert torch.allclose(spec.module()(a + a + b), (2 * a[:3] + b[:3]) / 3)
 
 
 def test_export_is_deterministic(tmp_path) -> None:

@@ -183,7 +183,7 @@ def test_a_tampered_stored_update_fails_round_verification(cli_run: CliRun) -> N
         assert result.code == 1
         assert result.json["message"].startswith("round 0 does not verify: round 0 slot 0: update-stored: ")
         failed = {c["check"]: c["detail"] for c in result.json["checks"] if not c["ok"]}
-        assert list(failed) == ["update-stored", "fedavg"]  # the changed block, and the FedAvg it makes unverifiable
+        assert list(failed) == ["update-stored", "sum-exact"]  # the changed block, and the sum it makes unverifiable
         assert cid in failed["update-stored"] and "does not match its CID" in failed["update-stored"]
     finally:
         block.write_bytes(original)

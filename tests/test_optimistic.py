@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import FEDERATION_SALT, LOGREG, ProvenRound, reject, tampered
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
@@ -196,7 +195,7 @@ REENTRANT = """
 pragma solidity ^0.8.20;
 
 interface IPullPayments {
-    function challenge(uint256 round, uint256 slot, bytes32 commitmentsHash, bytes calldata proof) external payable;
+    function challenge(uint256 round, uint256 slot, bytes calldata commitments, bytes calldata proof) external payable;
     function withdrawPayments(address payable payee) external;
 }
 
@@ -208,8 +207,11 @@ contract ReentrantChallenger {
 
     constructor(IPullPayments target_) { target = target_; }
 
-    function attack(uint256 round_, uint256 slot_, bytes32 commitmentsHash_, bytes calldata proof_) external payable {
-        target.challenge{value: msg.value}(round_, slot_, commitmentsHash_, proof_);
+    function attack(uint256 round_, uint256 slot_, bytes calldata commitments_, bytes calldata proof_)
+        external
+        payable
+    {
+        target.challenge{value: msg.value}(round_, slot_, commitments_, proof_);
         target.withdrawPayments(payable(address(this)));
     }
 
@@ -236,7 +238,7 @@ def test_a_payout_cannot_be_withdrawn_twice_by_reentering(
     address, _ = deploy_contract(chain, accounts[0], artifact, coordinator.address)
     attacker = chain.w3.eth.contract(address=address, abi=artifact.abi)
     pool = coordinator.reward_pool
-    call = attacker.functions.attack(0, 2, keccak(optimistic_claim(cheat)[0]), cheat)
+    call = attacker.functions.attack(0, 2, optimistic_claim(cheat)[0], cheat)
     transact(chain, accounts[0], call, coordinator.decoder, "attack", value=BOND)
     share = STAKE * SHARE_BPS // 10_000
     assert attacker.functions.payouts().call() == 1  # paid once; the re-entered withdrawal found nothing

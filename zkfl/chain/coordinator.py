@@ -142,9 +142,6 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "TransferFailed": lambda to, amount: f"{to} refused the {amount} wei sent to it; its credit stays",
     "ZeroAddress": lambda: "an address argument is zero",
     "InvalidConfig": lambda what: f"invalid coordinator config: {what}",
-    "NotATree": lambda: (
-        "this federation aggregates flat: it has no leaves (finalize the round with FedAvg of its slots)"
-    ),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is closed, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"
