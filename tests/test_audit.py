@@ -530,6 +530,9 @@ def test_verification_key_swapped_in_the_store_is_detected(
         "commitment-key",
         "model-hash",
         "update-hash",
+        "update-sum",  # no trusted key: C(0) is unknown
+        "sum-hash",
+        "sum-exact",
         "next-model-hash",
         "fedavg",
     }
@@ -696,7 +699,7 @@ def test_a_federation_with_a_skipped_round_audits_clean_and_its_model_chain_runs
 def test_global_model_that_is_not_fedavg_is_detected(not_fedavg: Federation, chain: Chain) -> None:
     failed = _failed(_audit(chain, not_fedavg))
     assert failed["fedavg"][0].startswith(
-        "round 0 aggregation: the published next model is not the FedAvg of the accepted updates: "
+        "round 0 aggregation: the published next model is not the FedAvg of the stored sum: "
         f"1 of {LOGREG.num_params} elements differ (first at index 3: published "
     )
     assert "aggregator-proof-offchain" in failed  # the proof does not prove this output

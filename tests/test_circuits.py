@@ -57,12 +57,14 @@ def test_the_context_is_committed_but_does_not_change_the_update() -> None:
     )
 
 
-def test_fedavg_is_the_mean_of_the_summed_updates() -> None:
+def test_fedavg_is_the_mean_of_the_summed_updates_at_scale_36() -> None:
+    """In float the graph is the mean times 2^-24: ezkl labels its output scale 36, and the integers
+    there are the mean's at scale 12 (`zkfl.fedavg.fixed_point_fedavg`)."""
     spec = FedAvgSpec(num_params=3)
-    a = torch.tensor([1.0, 2.0, 3.0, 1.0])
-    b = torch.tensor([3.0, 2.0, 1.0, 1.0])
-    assert torch.allclose(spec.module()(a + b), (a[:3] + b[:3]) / 2)
-    assert torch.allclose(spec.module()(a + a + b), (2 * a[:3] + b[:3]) / 3)
+    a = torch.tensor([1.0, 2.0, 3.0, 1.0], dtype=torch.float64)
+    b = torch.tensor([3.0, 2.0, 1.0, 1.0], dtype=torch.float64)
+    assert torch.allclose(spec.module()(a + b) * 2**24, (a[:3] + b[:3]) / 2)
+    assert torch.allclose(spec.module()(a + a + b) * 2**24, (2 * a[:3] + b[:3]) / 3)
 
 
 def test_export_is_deterministic(tmp_path) -> None:

@@ -83,7 +83,8 @@ class FedAvg(torch.nn.Module):
 
     The divisions by powers of two are relabels in ezkl (the values stay, the scale moves): the
     count enters the reciprocal at scale 12 + K, so the reciprocal keeps 12 + 2K bits, and the
-    product is rebased to scale 36 (scale_rebase_multiplier 3), whose values are the mean at 12."""
+    product is rebased to scale 36 (scale_rebase_multiplier 3), whose values are the mean at 12. In
+    float, the graph therefore computes the mean times 2^-24."""
 
     def __init__(self, spec: FedAvgSpec) -> None:
         super().__init__()
