@@ -46,9 +46,7 @@ if [ ! -f "$py_stamp" ]; then
     [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
     # torch is pinned to the CPU build (torch==2.13.0); an unpinned torch would pull GBs of CUDA wheels.
     .venv/bin/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | quiet
-    # --no-compile: byte-compiling every installed module (torch, Ray, ...) took 40 of pip's 76 s here;
-    # Python compiles what it imports, on first import
-    .venv/bin/python -m pip install --quiet --no-compile -e ".[dev,examples]" 2>&1 | quiet
+    .venv/bin/python -m pip install --quiet -e ".[dev,examples]" 2>&1 | quiet
     .venv/bin/python -c "import zkfl, zkfl.circuits, ezkl, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
     rm -f .venv/.installed-*
     touch "$py_stamp"
