@@ -24,15 +24,16 @@ else
 	$(error STORE must be local or ipfs, got "$(STORE)")
 endif
 
-## test: lint and format (ruff), types (mypy), the documentation site (mkdocs --strict), then the
-## whole test suite (real ezkl proofs on small circuits). `.ci/run` calls this. Two pytest workers,
-## each given whole files (--dist loadfile, so a module's fixtures are built once), longest files first
-## (tests/conftest.py's order, kept by --no-loadscope-reorder): much of a test's time is one core
-## waiting on anvil, a subprocess or a single-threaded step, so 2 cores run 2.
-test: setup check
+## test: the whole test suite (real ezkl proofs on small circuits), with lint and format (ruff),
+## types (mypy) and the documentation site (mkdocs --strict) as its tests (tests/test_quality.py).
+## `.ci/run` calls this. Two pytest workers, each given whole files (--dist loadfile, so a module's
+## fixtures are built once), longest files first (tests/conftest.py's order, kept by
+## --no-loadscope-reorder): much of a test's time is one core waiting on anvil, a subprocess or a
+## single-threaded step, so 2 cores run 2.
+test: setup
 	.venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
-## check: the fast gates of `make test` on their own (configured in pyproject.toml and mkdocs.yml).
+## check: the quality gates of `make test` on their own, in a minute (configured in pyproject.toml and mkdocs.yml).
 check: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

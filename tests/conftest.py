@@ -47,8 +47,9 @@ LONGEST_FILES = (
     "test_audit.py",
     "test_run.py",
     "test_cli_devnet.py",
+    "test_quality.py",
 )
-"""Test files that take a minute or more, longest first. They are collected first, so that
+"""Test files that take half a minute or more, longest first. They are collected first, so that
 `make test`'s two workers (`--dist loadfile`) start them first and no long file runs alone at the end."""
 
 

@@ -10,7 +10,7 @@ import zkfl
 PACKAGE = Path(zkfl.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("zkfl.errors", "zkfl.atomic", "zkfl.fixedpoint", "zkfl.fedavg", "zkfl.charts"),  # pure
+    ("zkfl.errors", "zkfl.atomic", "zkfl.fixedpoint", "zkfl.fedavg", "zkfl.charts", "zkfl.lazy"),  # pure
     ("zkfl.circuits",),  # what is proven: torch modules, no ezkl
     ("zkfl.data", "zkfl.store", "zkfl.zk"),  # data, storage, the prover and commitments
     ("zkfl.evm", "zkfl.protocol"),  # Solidity builds; the protocol's rules

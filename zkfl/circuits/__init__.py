@@ -12,13 +12,13 @@ load them on first use, so that reading a workspace's config stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zkfl.circuits.aggregation import FedAvgSpec
 from zkfl.circuits.families import FAMILIES, SOFTMAX_FLOOR, LogisticRegression, Mlp, ModelFamily, model_from_json
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.circuits.training import SALT_LEN, TrainingStepSpec
+from zkfl.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from zkfl.circuits.export import export_onnx
@@ -31,10 +31,7 @@ _TORCH_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _TORCH_EXPORTS:
-        return getattr(importlib.import_module(_TORCH_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(globals(), _TORCH_EXPORTS)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ Each name loads its module on first use, so that a command imports only what it 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zkfl.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from zkfl.pipeline.aggregation import AggregateOutcome, aggregate_round
@@ -81,7 +82,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(globals(), _EXPORTS)
