@@ -172,6 +172,23 @@ def _one_round(
     return coordinator
 
 
+def _finalize_honestly(
+    aggregator: LocalAccount, full_round: ProvenRound, store: LocalStore, published_sum: np.ndarray
+) -> Callable[[Coordinator], None]:
+    """Round 0's finalization with its honest proof and model, publishing `published_sum` as the sum."""
+
+    def finalize(coordinator: Coordinator) -> None:
+        coordinator.finalize_round(
+            aggregator,
+            0,
+            full_round.aggregate.proof,
+            put_vector(store, full_round.aggregate.weights),
+            put_vector(store, published_sum),
+        )
+
+    return finalize
+
+
 @pytest.fixture(scope="module")
 def other_content(
     clean: Federation,
@@ -192,13 +209,35 @@ def other_content(
         full_round,
         store,
         [cids[0], cids[0], cids[2]],
-        lambda c: c.finalize_round(
-            accounts[1],
-            0,
-            full_round.aggregate.proof,
-            put_vector(store, full_round.aggregate.weights),
-            put_vector(store, full_round.aggregate.update_sum),
-        ),
+        _finalize_honestly(accounts[1], full_round, store, full_round.aggregate.update_sum),
+    )
+    return Federation(coordinator.address, clean.store)
+
+
+@pytest.fixture(scope="module")
+def other_sum(
+    clean: Federation,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    verifiers: Verifiers,
+    logreg_circuits: CircuitSet,
+    full_round: ProvenRound,
+) -> Federation:
+    """An honest round whose aggregator publishes, as the sum its proof took, a vector that differs
+    from it in one weight (bypassing the CLI); the proof and the next model are the honest ones."""
+    store = LocalStore(clean.store)
+    cids = [put_vector(store, u.vector) for u in full_round.updates]
+    changed = full_round.aggregate.update_sum.copy()
+    changed[3] += 1
+    coordinator = _one_round(
+        chain,
+        accounts,
+        verifiers,
+        logreg_circuits,
+        full_round,
+        store,
+        cids,
+        _finalize_honestly(accounts[1], full_round, store, changed),
     )
     return Federation(coordinator.address, clean.store)
 
@@ -491,6 +530,20 @@ def test_cid_pointing_to_other_content_is_detected(
         f"{full_round.updates[1].update_hash:#x}"
     ]
     assert "client-proof-offchain" not in failed and "client-proof-onchain" not in failed
+
+
+def test_a_stored_sum_that_differs_from_the_chains_sum_is_detected(other_sum: Federation, chain: Chain) -> None:
+    failed = _failed(_audit(chain, other_sum))
+    assert set(failed) == {"sum-hash", "sum-exact", "fedavg"}, failed
+    [wrong] = failed["sum-hash"]
+    assert wrong.startswith("round 0 aggregation: the sum of the accepted updates at "), wrong
+    # nothing is replayed from a sum that is not the one the proof took
+    assert failed["sum-exact"] == [
+        "round 0 aggregation: cannot recompute: the stored sum or an accepted update is unavailable"
+    ]
+    assert failed["fedavg"] == [
+        "round 0 aggregation: cannot recompute: the stored sum or the next model is unavailable"
+    ]
 
 
 def test_verification_key_swapped_in_the_store_is_detected(
