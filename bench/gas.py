@@ -96,6 +96,65 @@ def measured(chain: Chain, receipt: Any, verifier: str) -> dict[str, int]:
     }
 
 
+PRECOMPILES = {1: "ecrecover", 2: "sha256", 5: "modexp", 6: "ecAdd", 7: "ecMul", 8: "ecPairing"}
+
+
+def gas_breakdown(chain: Chain, tx_hash: str) -> dict[str, Any]:
+    """What a transaction's gas paid for, from its opcode trace (`debug_traceTransaction`, struct
+    logs): the intrinsic cost (21,000 and the calldata), each storage write by its EIP-2929/3529
+    class, storage reads, events, hashing, precompile calls by precompile, and the rest. A step's
+    cost is the drop in gas left to the next step at the same depth, so a precompile's price is
+    in its call. The parts, less the refund, add up to the receipt's gas (checked)."""
+    receipt = chain.w3.eth.get_transaction_receipt(tx_hash)
+    tx_input = bytes(chain.w3.eth.get_transaction(tx_hash)["input"])
+    zeros = tx_input.count(0)
+    calldata = 4 * zeros + 16 * (len(tx_input) - zeros)
+    logs = chain.w3.provider.make_request(
+        "debug_traceTransaction", [tx_hash, {"enableMemory": False, "disableStack": False, "disableStorage": True}]
+    )["result"]["structLogs"]
+    if not logs:
+        raise RuntimeError(f"transaction {tx_hash}: no opcode steps traced (start anvil with trace_steps=True)")
+    parts: dict[str, int] = {}
+    writes: list[dict[str, Any]] = []
+
+    def add(part: str, gas: int) -> None:
+        parts[part] = parts.get(part, 0) + gas
+
+    for i, step in enumerate(logs):
+        nxt = next((s for s in logs[i + 1 :] if s["depth"] == step["depth"]), None)
+        cost = step["gas"] - nxt["gas"] if nxt is not None else step["gasCost"]
+        op = step["op"]
+        if op == "SSTORE":
+            kind = {22100: "new word", 20000: "new word (warm)", 5000: "changed word", 2900: "changed word (warm)"}
+            label = kind.get(cost, "rewrite of a written word" if cost <= 2200 else f"{cost}")
+            add(f"SSTORE: {label}", cost)
+            writes.append({"slot": step["stack"][-1], "gas": cost})
+        elif op == "SLOAD":
+            add("SLOAD: cold" if cost >= 2100 else "SLOAD: warm", cost)
+        elif op.startswith("LOG"):
+            add("events", cost)
+        elif op == "KECCAK256":
+            add("keccak256", cost)
+        elif op in ("STATICCALL", "CALL") and int(step["stack"][-2], 16) in PRECOMPILES:
+            add(f"precompile {PRECOMPILES[int(step['stack'][-2], 16)]}", cost)
+        elif op in ("CALLDATACOPY", "CALLDATALOAD", "MLOAD", "MSTORE", "MSTORE8", "MCOPY"):
+            add("calldata and memory", cost)
+        else:
+            add("other opcodes", cost)
+    execution = sum(parts.values())
+    refund = 21_000 + calldata + execution - receipt["gasUsed"]
+    if not 0 <= refund <= receipt["gasUsed"] // 4:  # EIP-3529 caps the refund at a fifth of the gas before it
+        raise RuntimeError(f"transaction {tx_hash}: the trace's parts do not add up to its gas ({refund} left over)")
+    return {
+        "gas": receipt["gasUsed"],
+        "intrinsic": 21_000,
+        "calldata": {"gas": calldata, "bytes": len(tx_input), "zero_bytes": zeros},
+        "execution": dict(sorted(parts.items(), key=lambda kv: -kv[1])),
+        "refund": -refund,
+        "storage_writes": writes,
+    }
+
+
 def bare_verify(chain: Chain, signer: Any, address: str, proof: Any) -> dict[str, int]:
     """A transaction straight to the verifier with the same proof (no public instances)."""
     call = chain.w3.eth.contract(address=address, abi=VERIFIER_ABI).functions.verifyProof(proof.data, [])
@@ -302,6 +361,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
                 {
                     "gas": receipt["gasUsed"],
                     "bytes": len(chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]),
+                    "tx": receipt["transactionHash"].to_0x_hex(),
                 }
             )
         commitments, _ = optimistic_claim(updates[0].proof.data)
@@ -350,6 +410,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         "client_inner_cols": circuits.client.circuit.settings["run_args"]["num_inner_cols"],
         "proof_bytes": len(updates[0].proof.data),
         "submission": {"gas_median": submit_gas, "runs": submissions},
+        "submission_breakdown": gas_breakdown(chain, submissions[-1]["tx"]),
         "challenge_of_valid_proof": valid_challenge,
         "challenge_of_invalid_proof": invalid_challenge,
         "eager_submission_same_proof": eager_submission,
@@ -432,7 +493,7 @@ def main() -> None:
     Account.enable_unaudited_hdwallet_features()
     accounts = [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
     with tempfile.TemporaryDirectory() as devnet_dir:
-        devnet = start_devnet(devnet_dir)
+        devnet = start_devnet(devnet_dir, trace_steps=True)
         try:
             chain = connect(devnet.rpc_url, devnet.chain_id)
             report: dict = {"federations": [], "columns": [], "optimistic": []}

@@ -36,8 +36,12 @@ class Devnet:
     chain_id: int = DEVNET_CHAIN_ID
 
 
-def start_devnet(directory: str | os.PathLike[str], accounts: int = 10, startup_timeout: float = 20.0) -> Devnet:
-    """The directory's running devnet, or a new anvil process (state kept in `anvil-state.json`)."""
+def start_devnet(
+    directory: str | os.PathLike[str], accounts: int = 10, startup_timeout: float = 20.0, trace_steps: bool = False
+) -> Devnet:
+    """The directory's running devnet, or a new anvil process (state kept in `anvil-state.json`).
+    With `trace_steps`, anvil records opcode steps, which `debug_traceTransaction`'s struct logs need
+    (the gas benches' breakdowns); without it they come back empty."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     running = find_devnet(directory)
@@ -63,6 +67,7 @@ def start_devnet(directory: str | os.PathLike[str], accounts: int = 10, startup_
         "--state-interval",
         "2",
         "--silent",
+        *(["--steps-tracing"] if trace_steps else []),
     ]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
