@@ -501,7 +501,8 @@ class Coordinator:
         return int(self.contract.functions.updateLength().call())
 
     def model_bond(self, round_no: int) -> tuple[str | None, int]:
-        """(publisher, bond) of a round's model; (None, 0) for genesis and once credited back."""
+        """(publisher, bond) of the open round's model; (None, 0) for genesis, for a model carried
+        over from a skipped round, and for any round but the open one (its bond was credited back)."""
         author, amount = self.contract.functions.modelBond(round_no).call()
         return (None if int(author, 16) == 0 else author), int(amount)
 

@@ -69,17 +69,20 @@ contract Coordinator is Disputes {
     mapping(uint256 => Round) private _rounds;
     /// @dev round => slot => accepted update hash (0: no accepted update)
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
-    /// @dev C(0) + sum of C(u) over the open round's accepted updates (C(sum) is this minus
-    ///      accepted * C(0)); one pair of words, rewritten, never zeroed, as rounds go by.
+    /// @dev C(sum of the open round's accepted updates) = C(0) + sum of (C(u) - C(0)) over them:
+    ///      one pair of words, rewritten, never zeroed, as rounds go by.
     uint256[2] private _runningSum;
     mapping(uint256 => uint256) private _occupied;
     mapping(address => Client) private _clients;
     mapping(uint256 => address) public slotOwner;
     mapping(address => mapping(uint256 => DataBatch)) private _batches;
-    uint256[2] private _zero;
+    /// @dev C(0), the commitment of a zero vector (not the identity point), as (x, y).
+    uint256 private immutable _zeroX;
+    uint256 private immutable _zeroY;
     uint256[2][5] private _contextBasis;
-    /// @dev round => who published its model and the bond it posted (credited back when the round closes).
-    mapping(uint256 => ModelBond) private _modelBonds;
+    /// @dev Who published the open round's model and the bond it posted (credited back when the
+    ///      round closes): only the open round's model can be disputed, so one slot, rewritten.
+    ModelBond private _openModelBond;
 
     struct ModelBond {
         address aggregator;
@@ -146,7 +149,8 @@ contract Coordinator is Disputes {
         maxOpenBatches = terms.maxOpenBatches;
         bytes32 id = keccak256(abi.encode(msg.sender, federationSalt));
         federationId = id;
-        _zero = key.zero;
+        _zeroX = key.zero[0];
+        _zeroY = key.zero[1];
         _contextBasis = key.contextBasis;
         // reverts with InvalidPoint unless every context point is on the curve
         Commitments.contextHash(key.zero, key.contextBasis, id, msg.sender);
@@ -301,8 +305,7 @@ contract Coordinator is Disputes {
 
         uint256 next = _pointHash(proof, 1);
         open.finalized = true;
-        _releaseModelBond(round);
-        _modelBonds[round + 1] = ModelBond(msg.sender, uint96(msg.value));
+        _releaseModelBond(ModelBond(msg.sender, uint96(msg.value))); // the next model's bond
         emit RoundFinalized(round, next, cid, open.accepted, sum, sumCid);
         _openRound(round + 1, next, cid);
     }
@@ -318,7 +321,7 @@ contract Coordinator is Disputes {
         uint256 skippableAfter = uint256(open.deadline) + challengeWindow + (open.accepted == 0 ? 0 : finalizationGrace);
         if (block.number <= skippableAfter) revert RoundNotStalled(round, skippableAfter, block.number);
         open.skipped = true;
-        _releaseModelBond(round);
+        _releaseModelBond(ModelBond(address(0), 0)); // the next round keeps this model, unbonded
         emit RoundSkipped(round, open.accepted, false);
         _openRound(round + 1, open.modelHash, "");
     }
@@ -330,18 +333,19 @@ contract Coordinator is Disputes {
         return _rounds[round];
     }
 
-    /// @notice Who published a round's model and the bond it posted (zero for genesis, and once credited back).
+    /// @notice Who published the open round's model and the bond it posted (zero for genesis, for a
+    ///         model carried over from a skipped round, and for any round but the open one: a
+    ///         round's bond is credited back when it closes).
     function modelBond(uint256 round) external view returns (address, uint256) {
-        ModelBond memory bond = _modelBonds[round];
+        if (round != currentRound) return (address(0), 0);
+        ModelBond memory bond = _openModelBond;
         return (bond.aggregator, bond.amount);
     }
 
     /// @notice C(sum of the open round's accepted updates), as (x, y): what its aggregation proof
-    ///         must take as input (the running sum less accepted * C(0)).
+    ///         must take as input (C(0) while none is accepted).
     function acceptedSum() public view returns (uint256[2] memory) {
-        uint256 accepted = _rounds[currentRound].accepted;
-        if (accepted == 0) return _zero;
-        return Commitments.add(_runningSum, Commitments.negate(Commitments.mul(_zero, accepted)));
+        return _runningSum;
     }
 
     /// @notice The accepted update hash in a slot of a round (0 if none).
@@ -367,7 +371,7 @@ contract Coordinator is Disputes {
 
     /// @notice keccak256 of C(context) for proofs that `account` submits here (zkfl.protocol.context).
     function contextHashOf(address account) public view returns (uint256) {
-        return Commitments.contextHash(_zero, _contextBasis, federationId, account);
+        return Commitments.contextHash(_zeroPoint(), _contextBasis, federationId, account);
     }
 
     /// @notice The global model hash of the open round.
@@ -390,7 +394,7 @@ contract Coordinator is Disputes {
     }
 
     function _modelBonded(uint256 round) internal view override returns (bool) {
-        return _modelBonds[round].aggregator != address(0);
+        return round == currentRound && _openModelBond.aggregator != address(0);
     }
 
     function _submitter(uint256 slot) internal view override returns (address) {
@@ -398,7 +402,7 @@ contract Coordinator is Disputes {
     }
 
     function _zeroPoint() internal view override returns (uint256[2] memory) {
-        return _zero;
+        return [_zeroX, _zeroY];
     }
 
     /// @dev Remove an update, deregister its client and split its stake: `challengerShareBps` and
@@ -412,7 +416,8 @@ contract Coordinator is Disputes {
         uint256[2] memory point = Commitments.pointAt(updatePoint, 0);
         uint256 given = Commitments.hashPoint(point);
         if (given != accepted) revert WrongUpdatePoint(round, slot, accepted, given);
-        _runningSum = Commitments.add(_runningSum, Commitments.negate(point));
+        // C(sum) - (C(u) - C(0))
+        _runningSum = Commitments.add(Commitments.add(_runningSum, Commitments.negate(point)), _zeroPoint());
         address submitter = slotOwner[slot];
         Client storage client = _clients[submitter];
         uint256 stake = client.stake;
@@ -437,8 +442,8 @@ contract Coordinator is Disputes {
         uint256 requests = openRequests(round);
         if (requests != 0) revert DisputesOpen(round, requests);
         Round storage open = _rounds[round];
-        ModelBond memory slashed = _modelBonds[round];
-        delete _modelBonds[round];
+        ModelBond memory slashed = _openModelBond;
+        delete _openModelBond;
         uint256 toRequester = (uint256(slashed.amount) * challengerShareBps) / 10_000;
         rewardPool += slashed.amount - toRequester;
         open.skipped = true;
@@ -505,7 +510,8 @@ contract Coordinator is Disputes {
         client.openBatches -= 1;
         _updateHashes[round][client.slot] = update;
         _rounds[round].accepted += 1;
-        _runningSum = Commitments.add(_runningSum, point);
+        // C(sum) + (C(u) - C(0)); the precompile refuses a point off the curve
+        _runningSum = Commitments.add(Commitments.add(_runningSum, point), Commitments.negate(_zeroPoint()));
         emit UpdateAccepted(round, msg.sender, client.slot, update, point, cid);
     }
 
@@ -522,18 +528,18 @@ contract Coordinator is Disputes {
         return client.hasPending && _rounds[client.pendingRound].finalized;
     }
 
-    /// @dev Credit a round's model bond back to its publisher (the round closed without a dispute on it).
-    function _releaseModelBond(uint256 round) private {
-        ModelBond memory bond = _modelBonds[round];
-        if (bond.aggregator == address(0)) return;
-        delete _modelBonds[round];
-        _credit(bond.aggregator, bond.amount);
+    /// @dev The open round closes without a dispute on its model: credit that model's bond back to
+    ///      its publisher, and hold `next` (the next round's model's bond) in its place.
+    function _releaseModelBond(ModelBond memory next) private {
+        ModelBond memory bond = _openModelBond;
+        _openModelBond = next;
+        if (bond.aggregator != address(0)) _credit(bond.aggregator, bond.amount);
     }
 
     function _openRound(uint256 round, uint256 modelHash, string memory modelCid) private {
         uint64 deadline = uint64(block.number) + submissionWindow;
         _rounds[round] = Round({modelHash: modelHash, deadline: deadline, accepted: 0, finalized: false, skipped: false});
-        _runningSum = _zero;
+        _runningSum = _zeroPoint();
         currentRound = round;
         emit RoundOpened(round, modelHash, modelCid, deadline);
     }
