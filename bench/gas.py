@@ -120,8 +120,9 @@ def gas_breakdown(chain: Chain, tx_hash: str) -> dict[str, Any]:
     def add(part: str, gas: int) -> None:
         parts[part] = parts.get(part, 0) + gas
 
-    for i, step in enumerate(logs):
-        nxt = next((s for s in logs[i + 1 :] if s["depth"] == step["depth"]), None)
+    top = [step for step in logs if step["depth"] == 1]  # a call's inner steps are in its cost
+    for i, step in enumerate(top):
+        nxt = top[i + 1] if i + 1 < len(top) else None
         cost = step["gas"] - nxt["gas"] if nxt is not None else step["gasCost"]
         op = step["op"]
         if op == "SSTORE":
@@ -137,6 +138,8 @@ def gas_breakdown(chain: Chain, tx_hash: str) -> dict[str, Any]:
             add("keccak256", cost)
         elif op in ("STATICCALL", "CALL") and int(step["stack"][-2], 16) in PRECOMPILES:
             add(f"precompile {PRECOMPILES[int(step['stack'][-2], 16)]}", cost)
+        elif op in ("STATICCALL", "CALL", "DELEGATECALL"):
+            add("calls to contracts (their whole execution)", cost)
         elif op in ("CALLDATACOPY", "CALLDATALOAD", "MLOAD", "MSTORE", "MSTORE8", "MCOPY"):
             add("calldata and memory", cost)
         else:
@@ -243,13 +246,38 @@ def federation_case(
             r.updates,
             r.aggregate,
         )
+        rng = np.random.default_rng(1)
+        second = [
+            digits_batch(spec, rng.choice(len(load_digits().target), size=spec.sample_count, replace=False))
+            for _ in r.clients
+        ]
         submissions = []
-        for client, data, update in zip(r.clients, r.datas, updates, strict=True):
-            coordinator.register(client, [data.commitment_hash(circuits.commitments, spec)])
+        for client, data, later, update in zip(r.clients, r.datas, second, updates, strict=True):
+            coordinator.register(client, [d.commitment_hash(circuits.commitments, spec) for d in (data, later)])
             receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
             submissions.append(measured(chain, receipt, deployment.client_verifier))
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
+        # round 1, from the proven model: its finalization also credits back round 1's model bond,
+        # as every finalization after the first does
+        federation_id = r.config.federation_id(owner.address)
+        round1 = [
+            train_and_prove(
+                circuits.client,
+                spec,
+                aggregate.weights,
+                data,
+                context(DEVNET_CHAIN_ID, federation_id, client.address),
+                Path(r.tmp) / f"r1-c{i}.json",
+            )
+            for i, (client, data) in enumerate(zip(r.clients, second, strict=True))
+        ]
+        for client, update in zip(r.clients, round1, strict=True):
+            coordinator.submit_update(client, 1, update.proof, "b" * 59)
+        aggregate1 = aggregate_and_prove(circuits.aggregator, circuits.fedavg, round1, Path(r.tmp) / "agg1.json")
+        receipt = coordinator.finalize_round(aggregator, 1, aggregate1.proof, "b" * 59, "b" * 59)
+        later_finalization = measured(chain, receipt, deployment.aggregator_verifier)
+        later_breakdown = gas_breakdown(chain, receipt["transactionHash"].to_0x_hex())
         bare_client = bare_verify(chain, owner, deployment.client_verifier, updates[0].proof)
         bare_agg = bare_verify(chain, owner, deployment.aggregator_verifier, aggregate.proof)
         sizes = {
@@ -270,6 +298,8 @@ def federation_case(
         "finalization": finalization,
         "bare_aggregator_verify": bare_agg,
         "coordinator_overhead_per_finalization": finalization["gas"] - bare_agg["gas"],
+        "finalization_of_round_1": later_finalization,
+        "finalization_of_round_1_breakdown": later_breakdown,
     }
 
 
@@ -400,6 +430,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         mine_blocks(chain, coordinator.round(0).deadline + terms.challenge_window + 1 - chain.w3.eth.block_number)
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
+        finalization_breakdown = gas_breakdown(chain, receipt["transactionHash"].to_0x_hex())
         coordinator.request_opening(owner, 1, MODEL_SLOT)
         basis = circuits.commitments.vector_basis(coordinator.update_length)
         receipt = coordinator.open_vector(accounts[9], 1, MODEL_SLOT, opening_values(aggregate.weights), basis)
@@ -416,6 +447,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
         "eager_submission_same_proof": eager_submission,
         "invalid_challenge_over_eager_submission": round(invalid_challenge["gas"] / eager_submission["gas"], 4),
         "finalization": finalization,
+        "finalization_breakdown": finalization_breakdown,
         "amortized_per_accepted_update": round(submit_gas + finalization["gas"] / slots),
         "disputes": disputes,
     }

@@ -1,39 +1,44 @@
-"""Scale: what an aggregation tree costs, measured, and projected to 1,000 and 10,000 clients.
+"""Scale: one FedAvg proof over the chain's sum of update commitments, for any number of clients.
 
-    python bench/scale.py --part circuits     # leaf and root circuits at the digits shape, G = 4, 8, 16
-    python bench/scale.py --part run          # a 64-client tree federation end to end on the devnet
-    python bench/scale.py --part projection --from circuits.json --from run.json [--times prove_times.json]
-    python bench/scale.py                     # all three; JSON on stdout, progress on stderr
+    python bench/scale.py --part run             # 64 digits clients, one optimistic round end to end on the devnet
+    python bench/scale.py --part circuits --updates U.npy [--before DIR]   # the aggregation at K = 4, 8, 64, 1,024
+    python bench/scale.py --part projection --from scale.json [--from gas.json]
+    python bench/scale.py [--before DIR]          # all three; JSON on stdout, progress on stderr
 
-circuits: for each G, the 64-client tree of the digits example (examples/digits.py: logistic
-regression 64 -> 10, batch 16, one step): leaves of G slots and a FedAvg root over 64 / G leaves,
-compiled at the client circuit's logrows (linked circuits share one). Per circuit: rows, logrows,
-proving-key size, prove time (median of --repeats proofs, each verified) and its peak memory (in a
-child process), and the verifier's gas for one of those proofs (a bare call that must return true).
-Beside them, today's flat K = 8 FedAvg, with and without input range checks (the tree's circuits
-skip them), proven the same way. `--export DIR` also writes each circuit with its SRS and input,
-for `bench/prove_times.py` to time on another machine (ezkl alone, no zkFL).
+run: the digits example's shape (logistic regression 64 -> 10, batch 16, one step, lr 1.5), 64
+clients on IID shards of the digits training set, one round of an optimistic federation through
+the library path of `zkfl run` (set-up, registration, 64 client proofs by --executor, optimistic
+submissions, the challenge window, the aggregation proof over the sum of the 64 updates,
+finalization), then an outside audit. Reported: each client's prove time, the gas of every
+submission (what one pays for: `bench/gas.py --part optimistic`), the finalization (traced: the
+aggregator's verifier returned true), the aggregation's prove time, the amortized gas per accepted
+update, and the audit's verdict. The 64 updates (as stored, CIDs checked) go to the circuits part.
 
-run: a federation of 64 clients at the smallest shape (logistic regression 4 -> 2, batch 2), in 8
-leaves of 8, on the workspace's devnet: round 0 with all 64 clients, round 1 with 32 (4 leaves),
-round 2 with 8 (1 leaf). Leaves run on --executor (serial, or Ray tasks). Per round: wall time,
-leaf and root prove times, gas of each leaf and the root (receipts), and an outside audit. The gas
-slope per leaf is a least-squares fit over the three rounds.
+circuits: the one-input FedAvg circuit of that shape, compiled as a federation compiles it (at the
+client's logrows), proven over the sum of K real updates for K = 4, 8 and 64 (the run's first K)
+and 1,024 (the 64 repeated 16 times): prove seconds (median of --repeats proofs, each verified, in
+a child process), proving-key size, peak memory, and the verifier's gas for one of those proofs (a
+bare call that must return true). With `--before DIR` (a checkout of the commit before this design),
+today's K = 4 FedAvg circuit is built and proven there over the same four updates, in the same run
+(bench/fedavg_before.py), for the ratios.
 
-projection: from those figures, per N in (64, 1,000, 10,000) and G: proofs per round, prover-seconds,
-aggregation wall time on P machines, gas per round and per client, key sizes, and the wall. With
-`--times`, the prove times are the ones bench/prove_times.py measured on another machine.
+projection: per N in (8, 64, 1,000, 10,000): gas per round and amortized per accepted update, eager
+and optimistic, from the measured submission and finalization gas (finalization does not depend on
+N: one proof of one circuit over one point); proofs per round; blocks of gas; the aggregator's
+seconds: checking each of N stored updates against its commitment (timed per update in the
+circuits part) and the one FedAvg proof. Eager figures need a `bench/gas.py --part federations`
+report (`--from`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
+import os
 import resource
-import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,24 +51,118 @@ from eth_account import Account
 from zkfl.chain.deploy import deploy_circuit_verifier
 from zkfl.chain.devnet import DEV_MNEMONIC, start_devnet, stop_devnet
 from zkfl.chain.rpc import connect
-from zkfl.circuits import FedAvgSpec, LogisticRegression, TrainingStepSpec, export_onnx
-from zkfl.circuits.aggregation import TreeShape
-from zkfl.fixedpoint import quantize
-from zkfl.zk.build import CircuitSet, build_circuits
-from zkfl.zk.prover import CircuitKeys, Proof, ProverConfig, compile_circuit, prove, setup_keys
-from zkfl.zk.srs import DevSrsSource
+from zkfl.circuits import LogisticRegression, TrainingStepSpec
+from zkfl.fedavg import update_sum
+from zkfl.zk.build import build_circuits
+from zkfl.zk.prover import CircuitKeys, Proof, prove
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gas import bare_verify, measured
 
 DIGITS = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5)
-SMALLEST = TrainingStepSpec(LogisticRegression(4, 2), batch_size=2, local_steps=1, learning_rate=0.5)
-FEDERATION = 64
-LEAF_SIZES = (4, 8, 16)
+CLIENTS = 64
+SUMMED = (4, 8, 64, 1_024)
 
 
 def log(message: str) -> None:
     print(f"[scale] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------- run
+def write_iid_shards(directory: Path, clients: int, seed: int = 0) -> list[Path]:
+    """The digits training pool (as examples/digits.py prepares it) dealt out evenly: every client
+    holds at least one batch."""
+    from zkfl.data.datasets import write_digits
+
+    files, _ = write_digits(directory / "pool", 1, alpha=1.0, seed=seed)
+    pool = np.load(files[0])
+    order = np.random.default_rng(seed).permutation(len(pool["y"]))
+    shards = []
+    for i, rows in enumerate(np.array_split(order, clients)):
+        shards.append(directory / f"client-{i:02d}.npz")
+        np.savez(shards[-1], x=pool["x"][rows], y=pool["y"][rows])
+    return shards
+
+
+def run_part(
+    cache: Path, executor_name: str, cpus_per_client: int, keep: Path | None, rounds: int
+) -> tuple[dict, np.ndarray]:
+    """The federation's last round (`rounds`; a kept federation goes on from where it stopped),
+    and its accepted updates."""
+    from zkfl.audit.auditor import AuditOptions, audit_federation
+    from zkfl.federation.terms import OPTIMISTIC, FederationTerms
+    from zkfl.pipeline import run_federation
+    from zkfl.pipeline.executors import executor_named
+    from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+    from zkfl.store.artifacts import get_vector
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        # registration and round 0 stay open while 64 clients register and submit, a block per
+        # transaction on the devnet (with the default 50-block registration window, the last 14
+        # clients' batches would only train from round 1)
+        terms = FederationTerms(
+            verification=OPTIMISTIC, submission_window=1_000, challenge_window=5, registration_window=1_000
+        )
+        kept = (root / "ws" / "zkfl.toml").is_file()
+        config = WorkspaceConfig(DIGITS, slots=CLIENTS, terms=terms)
+        ws = Workspace.open(root / "ws") if kept else Workspace.init(root / "ws", config)[0]
+        build = root / "ws" / "build"
+        if not build.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            build.symlink_to(cache.resolve(), target_is_directory=True)
+        try:
+            files = write_iid_shards(root / "data", CLIENTS)
+            outcome = run_federation(
+                ws, files, rounds=rounds, seed=0, progress=log, executor=executor_named(executor_name, cpus_per_client)
+            )
+            report = outcome.rounds[-1]
+            coordinator = ws.coordinator()
+            chain = ws.chain
+            accepted = coordinator.accepted_updates(report.round)
+            finalized = coordinator.finalized_rounds()[-1]
+            finalization = measured(
+                chain, chain.w3.eth.get_transaction_receipt(finalized.tx_hash), coordinator.aggregator_verifier
+            )
+            updates = np.stack([get_vector(ws.store, u.cid) for u in sorted(accepted, key=lambda u: u.slot)])
+            if finalized.accepted_updates != CLIENTS or len(updates) != CLIENTS:
+                raise RuntimeError(f"the round finalized {finalized.accepted_updates} updates, not {CLIENTS}")
+            submissions = [chain.w3.eth.get_transaction_receipt(u.tx_hash)["gasUsed"] for u in accepted]
+            with open_proof(ws, report.round) as proof:
+                bare = bare_verify(chain, ws.signer("owner"), coordinator.aggregator_verifier, proof)
+            audit = audit_federation(chain.rpc_url, coordinator.address, ws.store.root, AuditOptions())
+            submission = int(statistics.median(submissions))
+            result = {
+                "shape": "digits",
+                "verification": OPTIMISTIC,
+                "clients": CLIENTS,
+                "executor": executor_name,
+                "client_logrows": outcome.client_logrows,
+                "aggregator_logrows": outcome.aggregator_logrows,
+                "round": report.round,
+                "round_wall_seconds": report.wall_seconds,
+                "client_prove_seconds_median": round(statistics.median(report.prove_seconds.values()), 2),
+                "aggregation_seconds": report.aggregate_seconds,
+                "submission_gas": {"median": submission, "min": min(submissions), "max": max(submissions)},
+                "finalization": finalization,
+                "bare_aggregator_verify": bare,
+                "coordinator_overhead_per_finalization": finalization["gas"] - bare["gas"],
+                "amortized_per_accepted_update": round(submission + finalization["gas"] / CLIENTS),
+                "audit_passed": audit.ok,
+                "audit_checks": len(audit.checks),
+                "audit_failures": [f"{f.check} {f.scope}: {f.detail}" for f in audit.failures][:5],
+            }
+            return result, updates
+        finally:
+            ws.stop_devnet()
+
+
+def open_proof(ws: Any, round_no: int) -> Any:
+    from zkfl.pipeline.round_model import stored_proof
+
+    record = ws.read_record(ws.round_record_path(round_no))
+    return stored_proof(ws.store, record["proof_cid"])
 
 
 # ------------------------------------------------------------------------------------- circuits
@@ -83,9 +182,7 @@ def _prove_in_child(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, q
         )
 
 
-def measure(
-    keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: Any, owner: Any, cache: Path
-) -> dict[str, Any]:
+def measure(keys: CircuitKeys, inputs: list[np.ndarray], repeats: int, chain: Any, owner: Any, cache: Path) -> dict:
     """Rows, key sizes, prove times (each proof verified) and peak memory, and verifier gas."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -103,338 +200,150 @@ def measure(
         "prove_seconds": [round(s, 2) for s in result["seconds"]],
         "prove_median_seconds": round(statistics.median(result["seconds"]), 2),
         "peak_rss_bytes": result["peak_rss_bytes"],
-        "verifier": verifier.kind,
         "verify_gas": gas["gas"],
         "proof_bytes": len(result["proof"]),
     }
 
 
-def full_updates(spec: TrainingStepSpec, count: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [quantize(np.append(rng.uniform(-1, 1, spec.num_params), spec.sample_count)) for _ in range(count)]
+def summed(updates: np.ndarray, k: int) -> np.ndarray:
+    """The sum of K updates: the first K of the real ones, repeated when K exceeds them."""
+    return update_sum([updates[i % len(updates)] for i in range(k)])
 
 
-def export_for_device(directory: Path, name: str, keys: CircuitKeys, inputs: list[np.ndarray]) -> None:
-    """The circuit, its SRS and an input, for bench/prove_times.py on another machine."""
-    out = directory / name
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copy(keys.circuit.compiled_path, out / "circuit.ezkl")
-    shutil.copy(keys.circuit.settings_path, out / "settings.json")
-    (out / "input.json").write_text(json.dumps({"input_data": [(np.asarray(v) / 4096).tolist() for v in inputs]}))
-    srs = directory / f"k{keys.circuit.logrows}.srs"
-    if not srs.exists():
-        shutil.copy(keys.srs.path, srs)
+def before_part(updates: np.ndarray, before: Path, cache: Path, repeats: int) -> dict:
+    """Today's K-input FedAvg, built and proven by the checkout at `before` (its own code)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "updates.npy"
+        np.save(path, updates)
+        env = os.environ | {"PYTHONPATH": str(before.resolve())}
+        script = Path(__file__).parent / "fedavg_before.py"
+        done = subprocess.run(
+            [sys.executable, str(script), str(path), str(cache / "before"), str(repeats)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"today's FedAvg at {before} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(result["zkfl_from"]).resolve() != before.resolve():
+        raise RuntimeError(f"the before run imported zkfl from {result['zkfl_from']}, not {before}")
+    return result
 
 
-def flat_today(spec: TrainingStepSpec, slots: int, logrows: int, cache: Path) -> CircuitKeys:
-    """Today's flat FedAvg circuit (before the tree): inputs and outputs range-checked."""
-    fedavg = FedAvgSpec(spec.num_params, slots, spec.sample_count)
-    calibration = fedavg.calibration_inputs()
-    import torch
-
-    onnx = export_onnx(
-        fedavg.module(),
-        [torch.tensor(u, dtype=torch.float32) for u in calibration],
-        cache / "onnx" / f"fedavg-today-{slots}.onnx",
-        [f"update_{i}" for i in range(slots)],
-        ["theta"],
-    )
-    circuit = compile_circuit("fedavg_today", onnx, [quantize(u) for u in calibration], cache, ProverConfig(), logrows)
-    return setup_keys(circuit, DevSrsSource(cache / "srs"), cache)
-
-
-def circuits_part(cache: Path, repeats: int, export: Path | None) -> dict[str, Any]:
+def circuits_part(updates: np.ndarray, cache: Path, repeats: int, before: Path | None) -> dict[str, Any]:
     Account.enable_unaudited_hdwallet_features()
     owner = Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/0")
-    report: dict[str, Any] = {"shape": "digits", "clients": FEDERATION, "trees": [], "flat": {}}
+    circuits = build_circuits(DIGITS, CLIENTS, cache)
+    report: dict[str, Any] = {"shape": "digits", "real_updates": len(updates), "summed": []}
     with tempfile.TemporaryDirectory() as devnet_dir:
         devnet = start_devnet(devnet_dir)
         try:
             chain = connect(devnet.rpc_url, devnet.chain_id)
-            logrows = None
-            for g in LEAF_SIZES:
-                log(f"G = {g}: building the leaf and root circuits")
-                circuits: CircuitSet = build_circuits(DIGITS, TreeShape(FEDERATION, g), cache)
-                logrows = circuits.client.circuit.logrows
-                updates = full_updates(DIGITS, g, g)
-                partial = np.sum(updates, axis=0)
-                roots = [partial] * circuits.fedavg.slots
-                leaf = measure(circuits.leaf, updates, repeats, chain, owner, cache)
-                root = measure(circuits.aggregator, roots, repeats, chain, owner, cache)
-                report["trees"].append(
-                    {"leaf_slots": g, "leaves": FEDERATION // g, "logrows": logrows, "leaf": leaf, "root": root}
-                )
-                if "client" not in report:
-                    client_inputs = [quantize(v) for v in DIGITS.calibration_inputs()]
-                    report["client"] = measure(circuits.client, client_inputs, repeats, chain, owner, cache)
-                    if export:
-                        export_for_device(export, "client", circuits.client, client_inputs)
-                log(json.dumps(report["trees"][-1]))
-                if export:
-                    export_for_device(export, f"leaf-G{g}", circuits.leaf, updates)
-                    export_for_device(export, f"root-R{FEDERATION // g}", circuits.aggregator, roots)
-            log("flat K = 8, today's and the tree's root circuit")
-            flat = build_circuits(DIGITS, 8, cache)
-            updates = full_updates(DIGITS, 8, 8)
-            report["flat"]["k8_without_range_checks"] = measure(flat.aggregator, updates, repeats, chain, owner, cache)
-            today = flat_today(DIGITS, 8, logrows, cache)
-            report["flat"]["k8_today"] = measure(today, updates, repeats, chain, owner, cache)
-            log(json.dumps(report["flat"]))
-            if export:
-                export_for_device(export, "flat-K8-today", today, updates)
+            for k in SUMMED:
+                log(f"FedAvg over the sum of K = {k} updates")
+                figures = measure(circuits.aggregator, [summed(updates, k)], repeats, chain, owner, cache)
+                report["summed"].append({"K": k} | figures)
+                log(json.dumps(report["summed"][-1]))
         finally:
             stop_devnet(devnet_dir)
+    # the aggregator checks every update it sums against the commitment the chain accepted for it
+    key = circuits.commitments
+    start = time.perf_counter()
+    for update in updates:
+        key.commitment_hash(update)
+    report["commitment_check_seconds_per_update"] = round((time.perf_counter() - start) / len(updates), 3)
+    start = time.perf_counter()
+    summed(updates, 10_000)
+    report["sum_of_10000_updates_seconds"] = round(time.perf_counter() - start, 3)
+    by_k = {row["K"]: row for row in report["summed"]}
+    report["k1024_over_k4"] = round(by_k[1_024]["prove_median_seconds"] / by_k[4]["prove_median_seconds"], 3)
+    if before is not None:
+        log(f"today's K = 4 FedAvg, from {before}")
+        report["before_k4"] = before_part(updates[:4], before, cache, repeats)
+        report["k1024_over_before_k4"] = round(
+            by_k[1_024]["prove_median_seconds"] / report["before_k4"]["prove_median_seconds"], 3
+        )
+        log(json.dumps(report["before_k4"]))
     return report
-
-
-# ------------------------------------------------------------------------------------- run
-def write_client_data(directory: Path, count: int) -> list[Path]:
-    files = []
-    for i in range(count):
-        rng = np.random.default_rng(100 + i)
-        y = rng.integers(0, SMALLEST.classes, size=8)
-        x = rng.uniform(0.0, 0.5, size=(8, SMALLEST.features))
-        x[np.arange(8), y] += 0.5
-        files.append(directory / f"client-{i:02d}.npz")
-        np.savez(files[-1], x=x, y=y)
-    return files
-
-
-def run_part(cache: Path, executor_name: str, cpus_per_leaf: int, keep: Path | None) -> dict[str, Any]:
-    from zkfl.audit.auditor import AuditOptions, audit_federation
-    from zkfl.federation.terms import FederationTerms
-    from zkfl.pipeline import prove_update, register_client, setup_federation, submit_update
-    from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
-    from zkfl.pipeline.devnet_clock import driving_clock
-    from zkfl.pipeline.executors import executor_named
-    from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
-
-    executor = executor_named(executor_name, cpus_per_leaf)
-    rounds_plan = [64, 32, 8]  # clients taking part: 8, 4 and 1 leaves
-    with tempfile.TemporaryDirectory() as tmp:
-        root = keep or Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
-        # a round stays open while 64 clients register and submit, one block per transaction on the devnet
-        terms = FederationTerms(submission_window=1_000)
-        ws, _ = Workspace.init(root / "ws", WorkspaceConfig(SMALLEST, slots=FEDERATION, leaf_slots=8, terms=terms))
-        if not (root / "ws" / "build").exists():
-            (root / "ws" / "build").symlink_to(cache.resolve(), target_is_directory=True)
-        try:
-            files = write_client_data(root, FEDERATION)
-            start = time.perf_counter()
-            setup = setup_federation(ws, log)
-            names = [f.stem for f in files]
-            for i, (name, path) in enumerate(zip(names, files, strict=True)):
-                register_client(ws, name, path, len(rounds_plan), seed=i)
-            setup_seconds = time.perf_counter() - start
-            rounds = []
-            for round_no, taking_part in enumerate(rounds_plan):
-                start = time.perf_counter()
-                for name in names[:taking_part]:
-                    prove_update(ws, name)
-                    submit_update(ws, name)
-                clients_seconds = time.perf_counter() - start
-                wait_until_finalizable(ws, round_no, clock=driving_clock(ws))
-                start = time.perf_counter()
-                outcome = aggregate_round(ws, log, executor)
-                coordinator = ws.coordinator()
-                leaf_gas = [_accepted_gas(ws, leaf["tx"], coordinator.leaf_verifier) for leaf in outcome.leaves]
-                root_tx = coordinator.finalized_rounds()[-1].tx_hash
-                root_gas = _accepted_gas(ws, root_tx, coordinator.aggregator_verifier)
-                rounds.append(
-                    {
-                        "round": round_no,
-                        "clients": taking_part,
-                        "leaves": len(outcome.leaves),
-                        "clients_seconds": round(clients_seconds, 1),
-                        "aggregation_seconds": round(time.perf_counter() - start, 1),
-                        "leaf_done_after_seconds": [leaf.get("done_after_seconds") for leaf in outcome.leaves],
-                        "root_prove_seconds": outcome.prove_seconds,
-                        "leaf_gas": leaf_gas,
-                        "root_gas": root_gas,
-                        "round_gas": sum(leaf_gas) + root_gas,
-                    }
-                )
-                if round_no == 0:  # the coordinator's own part: the same proofs straight to their verifiers
-                    owner = ws.signer("owner")
-                    bare_leaf = _bare(ws, owner, outcome.leaves[0]["proof_cid"], coordinator.leaf_verifier)
-                    bare_root = _bare(ws, owner, outcome.proof_cid, coordinator.aggregator_verifier)
-                    overhead = {
-                        "leaf_tx": leaf_gas[0] - bare_leaf,
-                        "root_tx": root_gas - bare_root,
-                        "bare_leaf_verify": bare_leaf,
-                        "bare_root_verify": bare_root,
-                    }
-                log(json.dumps(rounds[-1]))
-            submissions = [r["gasUsed"] for r in _submission_receipts(ws)]
-            coordinator = ws.coordinator()
-            audit = audit_federation(ws.chain.rpc_url, coordinator.address, ws.store.root, AuditOptions())
-            slope, intercept = np.polyfit([r["leaves"] for r in rounds], [r["round_gas"] for r in rounds], 1)
-            return {
-                "shape": "smallest",
-                "clients": FEDERATION,
-                "leaf_slots": 8,
-                "executor": executor_name,
-                "logrows": setup.client_logrows,
-                "setup_seconds": round(setup_seconds, 1),
-                "rounds": rounds,
-                "submission_gas_median": int(statistics.median(submissions)),
-                "round_gas_per_leaf": int(slope),
-                "round_gas_intercept": int(intercept),
-                "coordinator_overhead_gas": overhead,
-                "audit_passed": audit.ok,
-                "audit_checks": len(audit.checks),
-                "audit_failures": [f"{f.check} {f.scope}: {f.detail}" for f in audit.failures][:5],
-            }
-        finally:
-            ws.stop_devnet()
-
-
-def _accepted_gas(ws: Any, tx_hash: str, verifier: str) -> int:
-    """Gas of a transaction whose call to `verifier` returned true (else the bench stops)."""
-    return measured(ws.chain, ws.chain.w3.eth.get_transaction_receipt(tx_hash), verifier)["gas"]
-
-
-def _bare(ws: Any, signer: Any, proof_cid: str, verifier: str) -> int:
-    from zkfl.pipeline.round_model import stored_proof
-
-    with stored_proof(ws.store, proof_cid) as proof:
-        return bare_verify(ws.chain, signer, verifier, proof)["gas"]
-
-
-def _submission_receipts(ws: Any) -> list[dict]:
-    coordinator = ws.coordinator()
-    return [ws.chain.w3.eth.get_transaction_receipt(u.tx_hash) for u in coordinator.accepted_updates()]
 
 
 # ------------------------------------------------------------------------------------- projection
 BLOCK_GAS = 30_000_000
-CLIENTS = (64, 1_000, 10_000)
-MACHINES = (1, 8, 64)
+PROJECTED = (8, 64, 1_000, 10_000)
 
 
-def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares (slope, intercept) of y over x."""
-    slope, intercept = np.polyfit([p[0] for p in points], [p[1] for p in points], 1)
-    return float(slope), float(intercept)
-
-
-def projection(circuits: dict[str, Any], run: dict[str, Any] | None, client_seconds: float | None) -> dict[str, Any]:
-    """Per N and G: leaves of G slots, then (past what one root holds) levels of inner nodes, each
-    the leaf circuit again over G partial sums, under one root. Root figures are lines through the
-    measured roots (R = 64 / G inputs) at the shared logrows; the largest root that fits there,
-    R_max, sets where depth 2 ends. This code base implements depth 2 (leaves and root); deeper
-    rows are the cost model of inner nodes, which need no new circuit."""
-    trees = circuits["trees"]
-    logrows = trees[0]["logrows"]
-    root_fit = {
-        key: _fit([(t["leaves"], t["root"][key]) for t in trees])
-        for key in ("rows", "prove_median_seconds", "pk_bytes", "verify_gas")
-    }
-    rows_slope, rows_intercept = root_fit["rows"]
-    root_max = int((2**logrows - rows_intercept) / rows_slope)  # inputs of the largest root at the shared logrows
-    overhead = run["coordinator_overhead_gas"] if run else None
-    submission = run["submission_gas_median"] if run else None
-
-    def root(key: str, inputs: int) -> float:
-        slope, intercept = root_fit[key]
-        return slope * inputs + intercept
-
-    out = []
-    for n in CLIENTS:
-        for tree in trees:
-            g, leaf = tree["leaf_slots"], tree["leaf"]
-            levels = [math.ceil(n / g)]  # sum nodes per level: leaves, then inner nodes
-            while levels[-1] > root_max:
-                levels.append(math.ceil(levels[-1] / g))
-            inputs, sums = levels[-1], sum(levels)
-            row = {
-                "clients": n,
-                "leaf_slots": g,
-                "depth": len(levels) + 1,
-                "sum_nodes_per_level": levels,
-                "root_inputs": inputs,
-                "implemented": len(levels) == 1,
-                "proofs_per_round": n + sums + 1,
-                "keys_pk_bytes": int(leaf["pk_bytes"] + root("pk_bytes", inputs)),
-                "aggregation_prover_seconds": round(
-                    sums * leaf["prove_median_seconds"] + root("prove_median_seconds", inputs), 1
-                ),
+def projection(run: dict[str, Any], circuits: dict[str, Any] | None, gas: dict[str, Any] | None) -> dict[str, Any]:
+    """Per N: gas per round and per accepted update, from measured submissions and finalizations."""
+    optimistic_submit = run["submission_gas"]["median"]
+    optimistic_final = run["finalization"]["gas"]
+    eager = gas["federations"][0] if gas and gas.get("federations") else None
+    rows = []
+    for n in PROJECTED:
+        row: dict[str, Any] = {"clients": n, "proofs_per_round": n + 1}
+        round_gas = n * optimistic_submit + optimistic_final
+        row["optimistic"] = {
+            "gas_per_round": round_gas,
+            "amortized_per_accepted_update": round(round_gas / n),
+            "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2),
+        }
+        if eager:
+            round_gas = n * eager["submission"]["gas_median"] + eager["finalization"]["gas"]
+            row["eager"] = {
+                "gas_per_round": round_gas,
+                "amortized_per_accepted_update": round(round_gas / n),
+                "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2),
             }
-            if client_seconds is not None:
-                row["prover_seconds_with_clients"] = round(row["aggregation_prover_seconds"] + n * client_seconds, 1)
-            row["aggregation_wall_seconds"] = {
-                p: round(
-                    sum(math.ceil(nodes / p) for nodes in levels) * leaf["prove_median_seconds"]
-                    + root("prove_median_seconds", inputs),
-                    1,
-                )
-                for p in MACHINES
+        if circuits:
+            prove_seconds = circuits["summed"][-1]["prove_median_seconds"]
+            checks = n * circuits["commitment_check_seconds_per_update"]
+            row["aggregator_seconds"] = {
+                "check_each_update_against_its_commitment": round(checks, 1),
+                "prove_fedavg": prove_seconds,
+                "total_one_process": round(checks + prove_seconds, 1),
             }
-            if overhead is not None:
-                node_tx = leaf["verify_gas"] + overhead["leaf_tx"]
-                root_tx = root("verify_gas", inputs) + overhead["root_tx"]
-                round_gas = sums * node_tx + root_tx + n * submission
-                row |= {
-                    "gas_per_round": int(round_gas),
-                    "gas_per_client": int(round_gas / n),
-                    "blocks_of_gas_per_round": round(round_gas / BLOCK_GAS, 2),
-                }
-            out.append(row)
+        rows.append(row)
     return {
-        "shared_logrows": logrows,
-        "root_max_inputs": root_max,
-        "root_fit": root_fit,
-        "coordinator_overhead_gas": overhead,
-        "submission_gas": submission,
-        "client_prove_seconds": client_seconds,
-        "rows": out,
+        "from": {
+            "optimistic_submission_gas": optimistic_submit,
+            "optimistic_finalization_gas": optimistic_final,
+            "eager_submission_gas": eager["submission"]["gas_median"] if eager else None,
+            "eager_finalization_gas": eager["finalization"]["gas"] if eager else None,
+            "client_prove_seconds": run["client_prove_seconds_median"],
+        },
+        "rows": rows,
     }
-
-
-def use_times(circuits: dict[str, Any], times: dict[str, Any]) -> None:
-    """Replace the circuits' prove times with those of bench/prove_times.py (by exported name)."""
-    medians = {c["circuit"]: c["prove_median_seconds"] for c in times["circuits"]}
-    for tree in circuits["trees"]:
-        tree["leaf"]["prove_median_seconds"] = medians[f"leaf-G{tree['leaf_slots']}"]
-        tree["root"]["prove_median_seconds"] = medians[f"root-R{tree['leaves']}"]
-    circuits["client"]["prove_median_seconds"] = medians["client"]
-    circuits["flat"]["k8_today"]["prove_median_seconds"] = medians["flat-K8-today"]
-    circuits["times_from"] = f"bench/prove_times.py on {times['cpus']} CPUs"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["all", "circuits", "run", "projection"], default="all")
+    parser.add_argument("--part", choices=["all", "run", "circuits", "projection"], default="all")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--executor", choices=["serial", "ray"], default="ray")
-    parser.add_argument("--cpus-per-leaf", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="run part: rounds; the last one is reported")
+    parser.add_argument("--executor", choices=["serial", "ray"], default="serial")
+    parser.add_argument("--cpus-per-client", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="run part: keep the federation (workspace, data) in this directory")
-    parser.add_argument("--export", type=Path, help="circuits part: also export circuits for bench/prove_times.py")
-    parser.add_argument(
-        "--from",
-        dest="inputs",
-        type=Path,
-        action="append",
-        default=[],
-        help="projection part: a circuits and a run report written earlier",
-    )
-    parser.add_argument("--client-seconds", type=float, help="projection: one digits client proof, seconds")
-    parser.add_argument("--times", type=Path, help="projection: prove times from bench/prove_times.py")
+    parser.add_argument("--updates", type=Path, help="circuits part: the run's updates (.npy), when run apart")
+    parser.add_argument("--save-updates", type=Path, help="run part: also write the updates (.npy) here")
+    parser.add_argument("--before", type=Path, help="circuits part: a checkout of the commit before, for today's K = 4")
+    parser.add_argument("--from", dest="inputs", type=Path, action="append", default=[], help="reports written earlier")
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"))
     args = parser.parse_args()
     report: dict[str, Any] = {}
     for path in args.inputs:
         report |= json.loads(path.read_text())
-    if args.part in ("all", "circuits"):
-        report["circuits"] = circuits_part(args.cache, args.repeats, args.export)
+    updates = np.load(args.updates) if args.updates else None
     if args.part in ("all", "run"):
-        report["run"] = run_part(args.cache, args.executor, args.cpus_per_leaf, args.keep)
-    if args.times:
-        use_times(report["circuits"], json.loads(args.times.read_text()))
+        report["run"], updates = run_part(args.cache, args.executor, args.cpus_per_client, args.keep, args.rounds)
+        if args.save_updates:
+            np.save(args.save_updates, updates)
+    if args.part in ("all", "circuits"):
+        if updates is None:
+            parser.error("the circuits part needs the run's updates: --part all, or --updates FILE from --save-updates")
+        report["circuits"] = circuits_part(updates, args.cache, args.repeats, args.before)
     if args.part in ("all", "projection"):
-        client = report["circuits"].get("client", {}).get("prove_median_seconds")
-        report["projection"] = projection(report["circuits"], report.get("run"), args.client_seconds or client)
+        report["projection"] = projection(report["run"], report.get("circuits"), report)
     print(json.dumps(report, indent=2))
 
 
