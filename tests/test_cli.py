@@ -485,6 +485,13 @@ def _running(pid: int) -> bool:
     return bool(state) and not state.startswith("Z")  # a zombie has stopped
 
 
+def _take_sigint_as_a_terminal_does() -> None:
+    """A shell without job control starts background commands with SIGINT ignored, and that
+    inherits down to the suite and to zkfl (which then rightly ignores Ctrl-C, as under nohup):
+    give the command a terminal's default disposition, whatever ran the suite."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_a_proof_at_once_and_leaves_no_proof_file(cli_run: CliRun) -> None:
     """The proof runs in a child process, so Ctrl-C is taken at once (ezkl holds the GIL for the
     whole proof): exit 130, the prover process gone, no proof file, no round record."""
@@ -496,6 +503,7 @@ def test_ctrl_c_stops_a_proof_at_once_and_leaves_no_proof_file(cli_run: CliRun) 
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_take_sigint_as_a_terminal_does,
     )
     assert process.stderr is not None
     try:
