@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from zkfl.chain.coordinator import MESSAGES, Coordinator
+from zkfl.chain.coordinator import MESSAGES, MODEL_SLOT, Coordinator
 from zkfl.chain.deploy import (
     FederationConfig,
     Verifiers,
@@ -122,8 +122,19 @@ def test_linked_two_round_federation_on_chain(
     coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "bafy-r1-c0")
     coordinator.submit_update(registered[2], 1, partial_round.updates[1].proof, "bafy-r1-c2")
     mine_blocks(chain, WINDOW + 1)
+    # the aggregator's bond on round 1's model carries over to round 2's: it posts nothing
+    with pytest.raises(ChainError, match=f"WrongBond: this posts a bond of exactly 0 wei, not {STAKE}"):
+        transact(
+            chain,
+            aggregator,
+            coordinator.contract.functions.finalizeRound(1, partial_round.aggregate.proof.data, "x", "y"),
+            coordinator.decoder,
+            "a second bond",
+            value=STAKE,
+        )
     coordinator.finalize_round(aggregator, 1, partial_round.aggregate.proof, "bafy-r2-model", "bafy-sum")
     assert coordinator.round(2).model_hash == partial_round.aggregate.global_hash
+    assert coordinator.round(1).finalized and coordinator.round(1).accepted == 2
 
     opened = coordinator.opened_rounds()
     assert [r.model_hash for r in opened] == [
@@ -154,9 +165,73 @@ def test_linked_two_round_federation_on_chain(
     assert chain.w3.eth.get_balance(registered[0].address) == before + 2 * REWARD - fee
     coordinator.withdraw(registered[1])
     assert coordinator.payments(registered[1].address) == STAKE
-    # the aggregator's model bonds: round 1's came back when round 1 closed; round 2's is held
-    assert coordinator.payments(aggregator.address) == STAKE
+    # the aggregator's one bond: posted with round 1's model, carried over to round 2's, held
+    assert coordinator.payments(aggregator.address) == 0
     assert coordinator.model_bond(2) == (aggregator.address, STAKE)
+    assert coordinator.model_bond(1) == (None, 0)  # a closed round holds no bond
+
+
+def _two_finalized_rounds(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    aggregators: tuple[LocalAccount, LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+) -> None:
+    """Rounds 0 and 1 finalized (round 1 by `aggregators[1]`, made aggregator by the owner); round 2 open."""
+    for i, (client, update) in enumerate(zip(registered, full_round.updates, strict=True)):
+        coordinator.submit_update(client, 0, update.proof, f"r0-c{i}")
+    coordinator.finalize_round(aggregators[0], 0, full_round.aggregate.proof, "bafy-r1-model", "bafy-sum")
+    coordinator.submit_update(registered[0], 1, partial_round.updates[0].proof, "r1-c0")
+    coordinator.submit_update(registered[2], 1, partial_round.updates[1].proof, "r1-c2")
+    mine_blocks(chain, WINDOW + 1)
+    if aggregators[1] != aggregators[0]:
+        coordinator.set_aggregator(accounts[0], aggregators[1].address)
+    coordinator.finalize_round(aggregators[1], 1, partial_round.aggregate.proof, "bafy-r2-model", "bafy-sum")
+
+
+def test_a_carried_over_model_bond_is_still_slashed_and_the_round_rolls_back_to_the_model_before(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+) -> None:
+    """The attack: an aggregator whose bond carried over from round 1's model to round 2's
+    publishes round 2's model and withholds it. Its one bond is slashed, and round 3 starts from
+    round 1's model, the one round 2's was aggregated from (not genesis)."""
+    aggregator = accounts[1]
+    _two_finalized_rounds(coordinator, chain, accounts, (aggregator, aggregator), registered, full_round, partial_round)
+    assert coordinator.model_bond(2) == (aggregator.address, STAKE) and coordinator.payments(aggregator.address) == 0
+    coordinator.request_opening(accounts[5], 2, MODEL_SLOT)
+    mine_blocks(chain, coordinator.dispute(2, MODEL_SLOT).reveal_by - chain.w3.eth.block_number + 1)
+    pool = coordinator.reward_pool
+
+    coordinator.settle_unanswered(accounts[5], 2, MODEL_SLOT)
+
+    assert coordinator.round(2).skipped and coordinator.current_round == 3
+    assert coordinator.round(3).model_hash == full_round.aggregate.global_hash
+    share = STAKE * coordinator.contract.functions.challengerShareBps().call() // 10_000
+    assert coordinator.reward_pool == pool + STAKE - share
+    assert coordinator.model_bond(3) == (None, 0) and coordinator.payments(aggregator.address) == 0
+
+
+def test_a_new_aggregator_posts_its_own_bond_and_the_former_ones_is_credited_back(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    registered: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+) -> None:
+    _two_finalized_rounds(
+        coordinator, chain, accounts, (accounts[1], accounts[6]), registered, full_round, partial_round
+    )
+    assert coordinator.payments(accounts[1].address) == STAKE
+    assert coordinator.model_bond(2) == (accounts[6].address, STAKE)
 
 
 def test_tampered_proof_is_rejected(

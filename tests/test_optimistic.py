@@ -16,6 +16,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.deploy import FederationConfig, Verifiers, deploy_contract, deploy_coordinator
 from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
+from zkfl.data.batches import ClientData
 from zkfl.evm.solidity import compile_sources
 from zkfl.federation.terms import OPTIMISTIC, FederationTerms
 from zkfl.protocol import optimistic_claim, summed_commitment
@@ -114,6 +115,39 @@ def test_an_invalid_proof_is_slashed_and_removed_and_the_round_finalizes_without
     coordinator.finalize_round(accounts[1], 0, aggregate.proof, "bafy-next", "bafy-sum")
     assert coordinator.current_round == 1 and coordinator.round(1).model_hash == aggregate.global_hash
     assert coordinator.rewards_owed(clients[0].address) == REWARD  # finalized: now owed
+
+
+def test_a_slots_claim_is_rewritten_each_round_and_names_its_round(
+    coordinator: Coordinator,
+    chain: Chain,
+    accounts: list[LocalAccount],
+    clients: list[LocalAccount],
+    full_round: ProvenRound,
+    partial_round: ProvenRound,
+    second_batches: list[ClientData],
+    logreg_circuits: CircuitSet,
+) -> None:
+    """A slot's claim is one word, rewritten each round. In round 1 a challenge with the slot's
+    round-0 proof (valid, and its claim's bytes once) is refused; round 1's invalid proof in that
+    slot is slashed, and a valid round-1 proof challenged pays its client."""
+    for client, data in ((clients[0], second_batches[0]), (clients[2], second_batches[1])):
+        coordinator.commit_data(client, [data.commitment_hash(logreg_circuits.commitments, LOGREG)])
+    for i, update in enumerate(full_round.updates):
+        coordinator.submit_update_optimistic(clients[i], 0, update.proof, f"r0-c{i}")
+    mine_blocks(chain, coordinator.round(0).deadline + CHALLENGE_WINDOW + 1 - chain.w3.eth.block_number)
+    coordinator.finalize_round(accounts[1], 0, full_round.aggregate.proof, "bafy-r1", "bafy-sum")
+    coordinator.submit_update_optimistic(clients[0], 1, partial_round.updates[0].proof, "r1-c0")
+    cheat = tampered(partial_round.updates[1].proof.data)
+    coordinator.submit_update_optimistic(clients[2], 1, cheat, "r1-c2")
+
+    earlier = full_round.updates[2].proof.data
+    reject("ClaimMismatch", coordinator.challenge, accounts[5], 1, 2, optimistic_claim(earlier)[0], earlier)
+    coordinator.challenge(accounts[5], 1, 2, optimistic_claim(cheat)[0], cheat)
+    assert coordinator.accepted_update_hash(1, 2) == 0 and not coordinator.client(clients[2].address).registered
+    honest = partial_round.updates[0].proof.data
+    coordinator.challenge(accounts[6], 1, 0, optimistic_claim(honest)[0], honest)
+    assert coordinator.payments(clients[0].address) == BOND
+    assert coordinator.round(1).accepted == 1 and coordinator.round(0).accepted == 3
 
 
 def test_a_valid_proof_challenged_pays_the_bond_to_its_client_and_cannot_be_challenged_again(

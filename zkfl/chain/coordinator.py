@@ -11,7 +11,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
@@ -152,6 +152,9 @@ the error's ABI parameters by name (tests/test_chain.py ties the two together, b
 
 MODEL_SLOT = 2**256 - 1
 """The "slot" of a round's model in requests and openings (`Disputes.MODEL_SLOT`)."""
+
+ROUND_NOT_OPENED, ROUND_OPEN, ROUND_FINALIZED, ROUND_SKIPPED = range(4)
+"""`ICoordinator.RoundStatus`."""
 
 PROOF_REQUEST, OPENING_REQUEST = 1, 2
 
@@ -509,13 +512,15 @@ class Coordinator:
     def finalize_round(self, signer: LocalAccount, round_no: int, proof: Proof | bytes, cid: str, sum_cid: str) -> dict:
         """Finalize with the FedAvg proof over the sum of the accepted updates (stored under
         `sum_cid`), posting the next model's bond (the stake amount; credited back to the aggregator
-        when the next round closes, unless nobody can open that model)."""
+        when the next round closes, unless nobody can open that model). A signer whose bond backs
+        the open round's model posts nothing: that bond carries over to the next model."""
         data = proof.data if isinstance(proof, Proof) else proof
+        author, _ = self.model_bond(round_no)
         return self._send(
             signer,
             self.contract.functions.finalizeRound(round_no, data, cid, sum_cid),
             f"finalization of round {round_no}",
-            value=self.stake_wei,
+            value=0 if author == signer.address else self.stake_wei,
         )
 
     def fund_rewards(self, signer: LocalAccount, wei: int) -> dict:
@@ -609,8 +614,36 @@ class Coordinator:
         return int(self.contract.functions.currentRound().call())
 
     def round(self, round_no: int) -> RoundState:
-        model_hash, deadline, accepted, finalized, skipped = self.contract.functions.getRound(round_no).call()
-        return RoundState(round_no, model_hash, deadline, accepted, finalized, skipped)
+        """A round's state. The contract keeps the open round's record and a closed round's status
+        only: a closed round's model, deadline and update count are read from its RoundOpened event
+        and its closing one (RoundFinalized or RoundSkipped)."""
+        status = self.round_status(round_no)
+        if status == ROUND_OPEN:
+            try:
+                model_hash, deadline, accepted = self.contract.functions.getRound(round_no).call()
+                return RoundState(round_no, model_hash, deadline, accepted, False, False)
+            except ContractLogicError:  # it closed meanwhile
+                status = self.round_status(round_no)
+        if status == ROUND_NOT_OPENED:
+            raise ChainError(f"round {round_no} has not opened yet (the open round is {self.current_round})")
+        (opened,) = self.contract.events.RoundOpened.get_logs(from_block=0, argument_filters={"round": round_no})
+        closing = (
+            self.contract.events.RoundFinalized if status == ROUND_FINALIZED else self.contract.events.RoundSkipped
+        )
+        (closed,) = closing.get_logs(from_block=0, argument_filters={"round": round_no})
+        accepted = closed.args.acceptedUpdates if status == ROUND_FINALIZED else closed.args.droppedUpdates
+        return RoundState(
+            round_no,
+            opened.args.modelHash,
+            opened.args.deadline,
+            accepted,
+            status == ROUND_FINALIZED,
+            status == ROUND_SKIPPED,
+        )
+
+    def round_status(self, round_no: int) -> int:
+        """ROUND_NOT_OPENED, ROUND_OPEN, ROUND_FINALIZED or ROUND_SKIPPED, as the contract keeps it."""
+        return int(self.contract.functions.roundStatus(round_no).call())
 
     def accepted_update_hash(self, round_no: int, slot: int) -> int:
         return int(self.contract.functions.acceptedUpdateHash(round_no, slot).call())

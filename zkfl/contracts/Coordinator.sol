@@ -62,11 +62,17 @@ contract Coordinator is Disputes {
     bytes32 public immutable federationId;
 
     address public aggregator;
-    uint256 public currentRound;
     uint256 public registeredClients;
     uint256 public rewardPool;
 
-    mapping(uint256 => Round) private _rounds;
+    /// @dev The open round's record, rewritten (never zeroed) as rounds go by: a closed round
+    ///      keeps only its status, the rest is in its events.
+    OpenRound private _open;
+    /// @dev The model the open round's model was aggregated from: where a model nobody can open
+    ///      rolls back to. Rewritten, never zeroed.
+    uint256 private _previousModelHash;
+    /// @dev Skipped rounds, one bit each, 256 a word: a closed round without its bit was finalized.
+    mapping(uint256 => uint256) private _skippedRounds;
     /// @dev round => slot => accepted update hash (0: no accepted update)
     mapping(uint256 => mapping(uint256 => uint256)) private _updateHashes;
     /// @dev C(sum of the open round's accepted updates) = C(0) + sum of (C(u) - C(0)) over them:
@@ -81,12 +87,22 @@ contract Coordinator is Disputes {
     uint256 private immutable _zeroY;
     uint256[2][5] private _contextBasis;
     /// @dev Who published the open round's model and the bond it posted (credited back when the
-    ///      round closes): only the open round's model can be disputed, so one slot, rewritten.
+    ///      round closes, or carried over to the next model by the same aggregator): only the open
+    ///      round's model can be disputed, so one slot, rewritten.
     ModelBond private _openModelBond;
 
+    struct OpenRound {
+        uint256 modelHash;
+        uint64 number;
+        uint64 deadline;
+        uint32 accepted;
+    }
+
+    /// @dev `live` is always 1, so the word is never zero and rewriting it costs 2.9k gas, not 22.1k.
     struct ModelBond {
         address aggregator;
-        uint96 amount;
+        uint88 amount;
+        uint8 live;
     }
 
     modifier onlyOwner() {
@@ -130,7 +146,7 @@ contract Coordinator is Disputes {
             revert InvalidConfig("windows must be below 2^32 blocks");
         }
         if (terms.maxOpenBatches == 0) revert InvalidConfig("a client must be able to hold at least one batch");
-        if (terms.stakeAmount > type(uint96).max) revert InvalidConfig("the stake must be below 2^96 wei");
+        if (terms.stakeAmount > type(uint88).max) revert InvalidConfig("the stake must be below 2^88 wei");
         if (Commitments.isIdentity(key.zero)) revert InvalidContextKey();
         for (uint256 j = 0; j < CONTEXT_LEN; ++j) {
             if (Commitments.isIdentity(key.contextBasis[j])) revert InvalidContextKey();
@@ -154,6 +170,8 @@ contract Coordinator is Disputes {
         _contextBasis = key.contextBasis;
         // reverts with InvalidPoint unless every context point is on the curve
         Commitments.contextHash(key.zero, key.contextBasis, id, msg.sender);
+        _openModelBond = ModelBond(address(0), 0, 1); // genesis is unbonded
+        _previousModelHash = genesisModelHash;
         emit FederationCreated(msg.sender, address(clientVerifier_), address(aggregatorVerifier_), slots_, circuitsDigest_);
         emit AggregatorChanged(address(0), aggregator_);
         _openRound(0, genesisModelHash, genesisModelCid);
@@ -212,10 +230,10 @@ contract Coordinator is Disputes {
     function withdraw() external {
         Client storage client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
-        uint256 round = currentRound;
+        uint256 round = _open.number;
         uint256 slot = client.slot;
         if (_updateHashes[round][slot] != 0) {
-            uint256 withdrawableAfter = uint256(_rounds[round].deadline) + challengeWindow + finalizationGrace;
+            uint256 withdrawableAfter = uint256(_open.deadline) + challengeWindow + finalizationGrace;
             if (block.number <= withdrawableAfter) revert PendingSubmission(round, msg.sender, withdrawableAfter);
             Dispute memory dispute = _disputeOf(round, slot);
             if (dispute.pending != 0) revert RequestPending(round, slot, dispute.revealBy);
@@ -282,7 +300,9 @@ contract Coordinator is Disputes {
 
     /// @notice Close the open round with a proven FedAvg of exactly its accepted updates, posting
     ///         `stakeAmount` as the next model's bond: it is credited back when the next round
-    ///         closes, unless nobody can open that model (`Disputes`).
+    ///         closes, unless nobody can open that model (`Disputes`). An aggregator whose bond
+    ///         backs the open round's model sends nothing: that bond, released as the round closes
+    ///         undisputed, backs the next model in its place (`modelBond`).
     /// @dev Eager: allowed once every registered client has submitted, or after the deadline.
     ///      Optimistic: once the round's challenge window has closed. Never with a request open.
     /// @param round The open round.
@@ -295,8 +315,10 @@ contract Coordinator is Disputes {
         payable
         onlyAggregator
     {
-        if (msg.value != stakeAmount) revert WrongBond(stakeAmount, msg.value);
-        Round storage open = _checkAggregatable(round);
+        OpenRound memory open = _checkAggregatable(round);
+        bool carried = _openModelBond.aggregator == msg.sender;
+        uint256 bond = carried ? 0 : stakeAmount;
+        if (msg.value != bond) revert WrongBond(bond, msg.value);
         if (proof.length < 2 * POINT_BYTES) revert ProofTooShort(proof.length, 2 * POINT_BYTES);
         uint256 sum = Commitments.hashPoint(acceptedSum());
         uint256 consumed = _pointHash(proof, 0);
@@ -304,8 +326,9 @@ contract Coordinator is Disputes {
         if (!_isValid(aggregatorVerifier, proof)) revert InvalidProof(address(aggregatorVerifier));
 
         uint256 next = _pointHash(proof, 1);
-        open.finalized = true;
-        _releaseModelBond(ModelBond(msg.sender, uint96(msg.value))); // the next model's bond
+        // the next model's bond: the one held, carried over, or the one just posted
+        if (!carried) _releaseModelBond(ModelBond(msg.sender, uint88(msg.value), 1));
+        _previousModelHash = open.modelHash;
         emit RoundFinalized(round, next, cid, open.accepted, sum, sumCid);
         _openRound(round + 1, next, cid);
     }
@@ -315,29 +338,44 @@ contract Coordinator is Disputes {
     ///         `finalizationGrace` blocks past that. The next round starts from the same model with
     ///         a new deadline; the skipped round's updates are dropped (no reward, no stake lost).
     function skipRound(uint256 round) external {
-        Round storage open = _checkOpenRound(round);
+        OpenRound memory open = _checkOpenRound(round);
         uint256 requests = openRequests(round);
         if (requests != 0) revert DisputesOpen(round, requests);
         uint256 skippableAfter = uint256(open.deadline) + challengeWindow + (open.accepted == 0 ? 0 : finalizationGrace);
         if (block.number <= skippableAfter) revert RoundNotStalled(round, skippableAfter, block.number);
-        open.skipped = true;
-        _releaseModelBond(ModelBond(address(0), 0)); // the next round keeps this model, unbonded
+        _markSkipped(round);
+        _releaseModelBond(ModelBond(address(0), 0, 1)); // the next round keeps this model, unbonded
         emit RoundSkipped(round, open.accepted, false);
         _openRound(round + 1, open.modelHash, "");
     }
 
     // ------------------------------------------------------------------ views
 
-    /// @notice A round's global model hash, deadline, accepted count and status.
+    /// @notice The open round (`currentRound`): the only round whose model hash, deadline and
+    ///         accepted count the contract keeps (a closed round's are in its events).
     function getRound(uint256 round) external view returns (Round memory) {
-        return _rounds[round];
+        OpenRound memory open = _checkOpenRound(round);
+        return Round(open.modelHash, open.deadline, open.accepted);
+    }
+
+    /// @notice Whether a round has not opened yet, is open, or closed finalized or skipped.
+    function roundStatus(uint256 round) external view returns (RoundStatus) {
+        uint256 current = _open.number;
+        if (round > current) return RoundStatus.NotOpened;
+        if (round == current) return RoundStatus.Open;
+        return _isSkipped(round) ? RoundStatus.Skipped : RoundStatus.Finalized;
+    }
+
+    /// @notice The open round: every round before it is closed, and it closes only by opening the next.
+    function currentRound() public view returns (uint256) {
+        return _open.number;
     }
 
     /// @notice Who published the open round's model and the bond it posted (zero for genesis, for a
-    ///         model carried over from a skipped round, and for any round but the open one: a
-    ///         round's bond is credited back when it closes).
+    ///         model carried over from a skipped round, and for any round but the open one: the
+    ///         coordinator holds one model bond, the open model's).
     function modelBond(uint256 round) external view returns (address, uint256) {
-        if (round != currentRound) return (address(0), 0);
+        if (round != _open.number) return (address(0), 0);
         ModelBond memory bond = _openModelBond;
         return (bond.aggregator, bond.amount);
     }
@@ -376,7 +414,7 @@ contract Coordinator is Disputes {
 
     /// @notice The global model hash of the open round.
     function currentModelHash() external view returns (uint256) {
-        return _rounds[currentRound].modelHash;
+        return _open.modelHash;
     }
 
     // ------------------------------------------------------------------ for Disputes
@@ -390,11 +428,11 @@ contract Coordinator is Disputes {
     }
 
     function _roundModelHash(uint256 round) internal view override returns (uint256) {
-        return _rounds[round].modelHash;
+        return _checkOpenRound(round).modelHash;
     }
 
     function _modelBonded(uint256 round) internal view override returns (bool) {
-        return round == currentRound && _openModelBond.aggregator != address(0);
+        return round == _open.number && _openModelBond.aggregator != address(0);
     }
 
     function _submitter(uint256 slot) internal view override returns (address) {
@@ -424,7 +462,7 @@ contract Coordinator is Disputes {
         uint256 toBeneficiary = (stake * challengerShareBps) / 10_000;
         delete _updateHashes[round][slot];
         _clearSlot(round, slot);
-        _rounds[round].accepted -= 1;
+        _open.accepted -= 1; // disputes are over the open round's updates only
         client.hasPending = false; // never rewarded
         client.registered = false;
         client.stake = 0;
@@ -441,16 +479,16 @@ contract Coordinator is Disputes {
     function _rollBackModel(uint256 round, address requester, uint256 bond) internal override {
         uint256 requests = openRequests(round);
         if (requests != 0) revert DisputesOpen(round, requests);
-        Round storage open = _rounds[round];
+        OpenRound memory open = _checkOpenRound(round);
         ModelBond memory slashed = _openModelBond;
-        delete _openModelBond;
+        _openModelBond = ModelBond(address(0), 0, 1);
         uint256 toRequester = (uint256(slashed.amount) * challengerShareBps) / 10_000;
         rewardPool += slashed.amount - toRequester;
-        open.skipped = true;
+        _markSkipped(round);
         emit ModelSlashed(round, slashed.aggregator, requester, slashed.amount, toRequester);
         emit RoundSkipped(round, open.accepted, true);
         _credit(requester, bond + toRequester);
-        _openRound(round + 1, _rounds[round - 1].modelHash, "");
+        _openRound(round + 1, _previousModelHash, "");
     }
 
     // ------------------------------------------------------------------ internals
@@ -462,7 +500,7 @@ contract Coordinator is Disputes {
         view
         returns (Client storage client, DataBatch storage batch, uint256 update)
     {
-        Round storage open = _checkOpenRound(round);
+        OpenRound memory open = _checkOpenRound(round);
         if (block.number > open.deadline) revert SubmissionClosed(round, open.deadline, block.number);
         client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
@@ -481,7 +519,7 @@ contract Coordinator is Disputes {
     }
 
     /// @dev The open round, if it can be aggregated now (the timing rules of `finalizeRound`).
-    function _checkAggregatable(uint256 round) private view returns (Round storage open) {
+    function _checkAggregatable(uint256 round) private view returns (OpenRound memory open) {
         open = _checkOpenRound(round);
         if (open.accepted == 0) revert NoAcceptedUpdates(round);
         uint256 requests = openRequests(round);
@@ -509,7 +547,7 @@ contract Coordinator is Disputes {
         client.pendingRound = uint64(round);
         client.openBatches -= 1;
         _updateHashes[round][client.slot] = update;
-        _rounds[round].accepted += 1;
+        _open.accepted += 1;
         // C(sum) + (C(u) - C(0)); the precompile refuses a point off the curve
         _runningSum = Commitments.add(Commitments.add(_runningSum, point), Commitments.negate(_zeroPoint()));
         emit UpdateAccepted(round, msg.sender, client.slot, update, point, cid);
@@ -519,13 +557,23 @@ contract Coordinator is Disputes {
     ///      round. Once that round is finalized it counts; a skipped round's does not.
     function _foldPending(Client storage client) private {
         if (!client.hasPending) return;
-        if (_pendingFinalized(client)) client.rewardedUpdates += 1;
-        else if (!_rounds[client.pendingRound].skipped) return; // still open
+        uint256 round = client.pendingRound;
+        if (round == _open.number) return; // still open
+        if (!_isSkipped(round)) client.rewardedUpdates += 1;
         client.hasPending = false;
     }
 
     function _pendingFinalized(Client storage client) private view returns (bool) {
-        return client.hasPending && _rounds[client.pendingRound].finalized;
+        uint256 round = client.pendingRound;
+        return client.hasPending && round != _open.number && !_isSkipped(round);
+    }
+
+    function _isSkipped(uint256 round) private view returns (bool) {
+        return _skippedRounds[round >> 8] & (1 << (round & 0xff)) != 0;
+    }
+
+    function _markSkipped(uint256 round) private {
+        _skippedRounds[round >> 8] |= 1 << (round & 0xff);
     }
 
     /// @dev The open round closes without a dispute on its model: credit that model's bond back to
@@ -538,16 +586,15 @@ contract Coordinator is Disputes {
 
     function _openRound(uint256 round, uint256 modelHash, string memory modelCid) private {
         uint64 deadline = uint64(block.number) + submissionWindow;
-        _rounds[round] = Round({modelHash: modelHash, deadline: deadline, accepted: 0, finalized: false, skipped: false});
+        _open = OpenRound({modelHash: modelHash, number: uint64(round), deadline: deadline, accepted: 0});
         _runningSum = _zeroPoint();
-        currentRound = round;
         emit RoundOpened(round, modelHash, modelCid, deadline);
     }
 
     /// @dev The current round is always the open one: closing a round opens the next.
-    function _checkOpenRound(uint256 round) private view returns (Round storage) {
-        if (round != currentRound) revert WrongRound(currentRound, round);
-        return _rounds[round];
+    function _checkOpenRound(uint256 round) private view returns (OpenRound memory open) {
+        open = _open;
+        if (round != open.number) revert WrongRound(open.number, round);
     }
 
     /// @dev Bounded by the caller's own calldata and by `maxOpenBatches`. Commitments are per
@@ -558,7 +605,7 @@ contract Coordinator is Disputes {
         uint256 open = client.openBatches + dataCommitments.length;
         if (open > maxOpenBatches) revert TooManyOpenBatches(msg.sender, open, maxOpenBatches);
         client.openBatches = uint32(open);
-        uint256 round = currentRound;
+        uint256 round = _open.number;
         uint64 usableFrom = round == 0 && block.number <= registrationEnds ? 0 : uint64(round) + 1;
         for (uint256 i = 0; i < dataCommitments.length; ++i) {
             DataBatch storage batch = _batches[msg.sender][dataCommitments[i]];
