@@ -258,8 +258,8 @@ def federation_case(
             submissions.append(measured(chain, receipt, deployment.client_verifier))
         receipt = coordinator.finalize_round(aggregator, 0, aggregate.proof, "b" * 59, "b" * 59)
         finalization = measured(chain, receipt, deployment.aggregator_verifier)
-        # round 1, from the proven model: its finalization also credits back round 1's model bond,
-        # as every finalization after the first does
+        # round 1, from the proven model: its finalization rewrites what round 0's wrote first, and
+        # the aggregator's bond on round 1's model carries over to round 2's
         federation_id = r.config.federation_id(owner.address)
         round1 = [
             train_and_prove(

@@ -121,38 +121,16 @@ def run_part(
             coordinator = ws.coordinator()
             chain = ws.chain
             accepted = coordinator.accepted_updates(report.round)
-            finalized = coordinator.finalized_rounds()[-1]
-            finalization = measured(
-                chain, chain.w3.eth.get_transaction_receipt(finalized.tx_hash), coordinator.aggregator_verifier
-            )
+            # round 0 writes some storage words for the first time; later rounds rewrite them
+            rounds_gas = [round_gas(chain, coordinator, closed) for closed in coordinator.finalized_rounds()]
+            every_round = [entry for entry, _ in rounds_gas]
+            last, finalization = rounds_gas[-1]
             updates = np.stack([get_vector(ws.store, u.cid) for u in sorted(accepted, key=lambda u: u.slot)])
-            if finalized.accepted_updates != CLIENTS or len(updates) != CLIENTS:
-                raise RuntimeError(f"the round finalized {finalized.accepted_updates} updates, not {CLIENTS}")
-            submissions = [chain.w3.eth.get_transaction_receipt(u.tx_hash)["gasUsed"] for u in accepted]
+            if last["accepted"] != CLIENTS or len(updates) != CLIENTS:
+                raise RuntimeError(f"the round finalized {last['accepted']} updates, not {CLIENTS}")
             with open_proof(ws, report.round) as proof:
                 bare = bare_verify(chain, ws.signer("owner"), coordinator.aggregator_verifier, proof)
             audit = audit_federation(chain.rpc_url, coordinator.address, ws.store.root, AuditOptions())
-            submission = int(statistics.median(submissions))
-            every_round = []  # round 0 writes some storage words for the first time; later rounds rewrite them
-            for closed in coordinator.finalized_rounds():
-                gas = [
-                    chain.w3.eth.get_transaction_receipt(u.tx_hash)["gasUsed"]
-                    for u in coordinator.accepted_updates(closed.round)
-                ]
-                final = measured(
-                    chain, chain.w3.eth.get_transaction_receipt(closed.tx_hash), coordinator.aggregator_verifier
-                )
-                every_round.append(
-                    {
-                        "round": closed.round,
-                        "accepted": closed.accepted_updates,
-                        "submission_gas": {"median": int(statistics.median(gas)), "min": min(gas), "max": max(gas)},
-                        "finalization_gas": final["gas"],
-                        "amortized_per_accepted_update": round(
-                            statistics.median(gas) + final["gas"] / closed.accepted_updates
-                        ),
-                    }
-                )
             result = {
                 "shape": "digits",
                 "verification": OPTIMISTIC,
@@ -164,11 +142,11 @@ def run_part(
                 "round_wall_seconds": report.wall_seconds,
                 "client_prove_seconds_median": round(statistics.median(report.prove_seconds.values()), 2),
                 "aggregation_seconds": report.aggregate_seconds,
-                "submission_gas": {"median": submission, "min": min(submissions), "max": max(submissions)},
+                "submission_gas": last["submission_gas"],
                 "finalization": finalization,
                 "bare_aggregator_verify": bare,
                 "coordinator_overhead_per_finalization": finalization["gas"] - bare["gas"],
-                "amortized_per_accepted_update": round(submission + finalization["gas"] / CLIENTS),
+                "amortized_per_accepted_update": last["amortized_per_accepted_update"],
                 "every_round": every_round,
                 "audit_passed": audit.ok,
                 "audit_checks": len(audit.checks),
@@ -251,6 +229,24 @@ def before_part(updates: np.ndarray, before: Path, cache: Path, repeats: int) ->
     if Path(result["zkfl_from"]).resolve() != before.resolve():
         raise RuntimeError(f"the before run imported zkfl from {result['zkfl_from']}, not {before}")
     return result
+
+
+def round_gas(chain: Any, coordinator: Any, closed: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """A finalized round's gas: its submissions (median, min, max), its finalization (traced: the
+    verifier returned true) and the two per accepted update; and the finalization's full figures."""
+    gas = [
+        chain.w3.eth.get_transaction_receipt(u.tx_hash)["gasUsed"] for u in coordinator.accepted_updates(closed.round)
+    ]
+    final = measured(chain, chain.w3.eth.get_transaction_receipt(closed.tx_hash), coordinator.aggregator_verifier)
+    median = int(statistics.median(gas))
+    entry = {
+        "round": closed.round,
+        "accepted": closed.accepted_updates,
+        "submission_gas": {"median": median, "min": min(gas), "max": max(gas)},
+        "finalization_gas": final["gas"],
+        "amortized_per_accepted_update": round(median + final["gas"] / closed.accepted_updates),
+    }
+    return entry, final
 
 
 def circuits_part(updates: np.ndarray, cache: Path, repeats: int, before: Path | None) -> dict[str, Any]:
