@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from zkfl.chain.coordinator import MESSAGES, MODEL_SLOT, Coordinator
+from zkfl.chain.coordinator import MESSAGES, MODEL_SLOT, ROUND_NOT_OPENED, ROUND_OPEN, Coordinator
 from zkfl.chain.deploy import (
     FederationConfig,
     Verifiers,
@@ -232,6 +232,13 @@ def test_a_new_aggregator_posts_its_own_bond_and_the_former_ones_is_credited_bac
     )
     assert coordinator.payments(accounts[1].address) == STAKE
     assert coordinator.model_bond(2) == (accounts[6].address, STAKE)
+
+
+def test_a_round_not_opened_yet_is_refused_by_name(coordinator: Coordinator) -> None:
+    """Bad input: the state of a round that has not opened is an error naming the open round, not zeros."""
+    assert coordinator.round_status(5) == ROUND_NOT_OPENED and coordinator.round_status(0) == ROUND_OPEN
+    with pytest.raises(ChainError, match=r"round 5 has not opened yet \(the open round is 0\)"):
+        coordinator.round(5)
 
 
 def test_tampered_proof_is_rejected(
