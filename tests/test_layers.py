@@ -13,7 +13,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("zkfl.errors", "zkfl.atomic", "zkfl.fixedpoint", "zkfl.fedavg", "zkfl.charts", "zkfl.lazy"),  # pure
     ("zkfl.circuits",),  # what is proven: torch modules, no ezkl
     ("zkfl.data", "zkfl.store", "zkfl.zk"),  # data, storage, the prover and commitments
-    ("zkfl.evm", "zkfl.protocol"),  # Solidity builds; the protocol's rules
+    ("zkfl.evm", "zkfl.protocol", "zkfl.privacy"),  # Solidity builds; the protocol's rules; secure aggregation
     ("zkfl.federation",),  # a federation's terms and manifest
     ("zkfl.chain",),  # reaching a chain; the coordinator binding
     ("zkfl.verification",),  # checking proofs and rounds

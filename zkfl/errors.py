@@ -11,9 +11,12 @@ Everything else is bad input, a missing artifact or a refusal (exit 2).
     ├── ArtifactError          a file zkFL needs is missing or corrupt
     ├── StoreError             the store cannot store or return an artifact
     ├── ChainError             the chain rejected a transaction or cannot be reached
+    ├── MaskingError           a masking step cannot go on with what it was given
+    │   └── UnmaskError        too many dropouts: the round cannot be unmasked without exposing an update
     ├── ProofError             proving failed, or a proof does not verify          (exit 1)
     └── IntegrityError         a link or content check failed                      (exit 1)
         ├── LinkError          commitments that must be equal are not
+        ├── CheatingError      a masking record does not check out: names the clients (`culprits`)
         └── ContentMismatchError   bytes under a CID hash to another CID (also a StoreError)
 """
 
@@ -46,6 +49,16 @@ class ChainError(ZkflError):
     """The chain rejected a transaction or could not be reached."""
 
 
+class MaskingError(ZkflError):
+    """A secure-aggregation step cannot go on with what it was given (too few neighbours, a round
+    that may not be unmasked)."""
+
+
+class UnmaskError(MaskingError):
+    """The round cannot be unmasked: too many dropouts for its threshold. Nothing is revealed past what
+    the message says, and nothing is lost: the round lapses and the next starts from the same model."""
+
+
 class ProofError(ZkflError):
     """Proving failed, or a proof does not verify against the circuit it claims."""
 
@@ -56,6 +69,15 @@ class IntegrityError(ZkflError):
 
 class LinkError(IntegrityError):
     """Proofs or artifacts verify individually but their commitments do not link up."""
+
+
+class CheatingError(IntegrityError):
+    """Part of a round's masking record does not check out, and the clients behind it are named
+    (`culprits`: client -> why). They are excluded from the round; the others' sum still comes out."""
+
+    def __init__(self, culprits: dict[str, str]) -> None:
+        self.culprits = dict(culprits)
+        super().__init__("; ".join(f"{client}: {why}" for client, why in sorted(self.culprits.items())))
 
 
 class ContentMismatchError(IntegrityError, StoreError):

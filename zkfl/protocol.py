@@ -157,8 +157,20 @@ def summed_commitment(update_points: Sequence[bytes], zero: bytes) -> bytes:
     as it accepts updates; the aggregation proves FedAvg of the vector it commits."""
     if not update_points:
         raise LinkError("a sum of no update: an aggregation needs at least one accepted update")
+    return signed_sum_commitment(update_points, [1] * len(update_points), zero)
+
+
+def signed_sum_commitment(points: Sequence[bytes], signs: Sequence[int], zero: bytes) -> bytes:
+    """The same affine rule with signs (each 1 or -1): C(sum_i s_i v_i) = C(0) + sum_i s_i (C(v_i) - C(0)).
+    A masked upload's commitment is its update's plus its masks' this way (`zkfl.privacy.checks`)."""
     minus_zero = negate_point(zero)
-    return add_points(zero, *(add_points(point, minus_zero) for point in update_points))
+    terms = []
+    for point, sign in zip(points, signs, strict=True):
+        if sign not in (1, -1):
+            raise ValueError(f"a sign is 1 or -1, got {sign}")
+        term = add_points(point, minus_zero)
+        terms.append(term if sign == 1 else negate_point(term))
+    return add_points(zero, *terms)
 
 
 def client_link_problem(

@@ -50,6 +50,16 @@ class CommitmentKey:
             raise ConfigError(f"a vector of {flat.size} elements does not fit in one column of the circuit")
         return _point_bytes(points[0])
 
+    def field_point(self, values: Sequence[int]) -> bytes:
+        """C(values) of field elements in [0, r) (a masked vector, a mask), as 64 bytes."""
+        if any(not 0 <= int(v) < curve_order for v in values):
+            raise ConfigError("a field vector's elements are in [0, r) (BN254's scalar field)")
+        felts = [int(v).to_bytes(32, "little").hex() for v in values]
+        points = ezkl.kzg_commit(felts, str(self.vk_path), str(self.settings_path), str(self.srs_path))
+        if len(points) != 1:
+            raise ConfigError(f"a vector of {len(values)} elements does not fit in one column of the circuit")
+        return _point_bytes(points[0])
+
     def commitment_hash(self, vector: FixedArray) -> int:
         """The hash of C(vector) (`point_hash`): the value proofs link by and the chain stores."""
         return point_hash(self.point(vector))
