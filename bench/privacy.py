@@ -3,6 +3,7 @@ updates). Prints JSON.
 
     python bench/privacy.py --part attack                 # gradient inversion, public vs masked
     python bench/privacy.py --part masking --k 8,64,1000  # a client's masking, the aggregator's unmasking
+    python bench/privacy.py --part norm                   # rows the proven norm bound adds
 
 attack: the demo's federation (digits, 4 clients, Dirichlet 0.5, batch 16 x 1 step, lr 1.5), float
 FedAvg for 10 rounds. Each round a client's update is W' = W - lr/B x^T (softmax(xW+b) - y), so
@@ -21,7 +22,12 @@ four steps (advertise, share, mask, reveal; without the one commitment a client 
 pairwise mask sum, which costs what one update's commitment does); for the
 aggregator, the unmasking with no dropout and with a third of the clients dropping out after they
 submitted (their seeds rebuilt from shares). K = 1,000 takes about 20 minutes on 2 cores (the
-clients' steps, all run here)."""
+clients' steps, all run here).
+
+norm: the demo's client circuit (digits logistic regression, batch 16 x 1 step) compiled without a
+bound, with the L-infinity clip and with the L2 clip of its update (`TrainingStepSpec.update_bound`),
+at the prover's settings and at decomposition base 2^14 with 2 legs (rows; logrows 16 holds
+65,536)."""
 
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -202,13 +210,47 @@ def masking(k: int, length: int = LENGTH) -> dict:
     }
 
 
+def norm_rows() -> dict:
+    from zkfl.circuits import TrainingStepSpec
+    from zkfl.circuits.kinds import CircuitKind
+    from zkfl.zk.build import export_circuits
+    from zkfl.zk.prover import ProverConfig, compile_circuit
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for base, legs in ((1024, 3), (16384, 2)):
+            config = ProverConfig(decomp_base=base, decomp_legs=legs)
+            baseline = None
+            for norm, bound in ((None, None), ("linf", 0.5), ("l2", 4.0)):
+                spec = TrainingStepSpec(LogisticRegression(FEATURES, CLASSES), BATCH, 1, LR, bound, norm or "linf")
+                cache = Path(tmp) / f"{base}-{legs}-{norm}"
+                graph = export_circuits(spec, cache / "onnx")[CircuitKind.CLIENT]
+                inputs = [quantize(v) for v in spec.calibration_inputs()]
+                circuit = compile_circuit("training_step", graph, inputs, cache, config)
+                baseline = baseline or circuit.num_rows
+                results.append(
+                    {
+                        "decomposition": f"{base}x{legs}",
+                        "norm": norm or "none",
+                        "bound": bound,
+                        "rows": circuit.num_rows,
+                        "logrows": circuit.logrows,
+                        "added_rows_pct": round(100 * (circuit.num_rows / baseline - 1), 1),
+                    }
+                )
+                print(f"[bench] {json.dumps(results[-1])}", file=sys.stderr, flush=True)
+    return {"shape": {"features": FEATURES, "classes": CLASSES, "batch": BATCH, "steps": 1}, "results": results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["attack", "masking"], required=True)
+    parser.add_argument("--part", choices=["attack", "masking", "norm"], required=True)
     parser.add_argument("--k", default="8,64", help="client counts for --part masking (comma-separated)")
     args = parser.parse_args()
     if args.part == "attack":
         out = attack()
+    elif args.part == "norm":
+        out = norm_rows()
     else:
         out = {"machine": {"cpus": os.cpu_count()}, "results": []}
         for k in (int(v) for v in args.k.split(",")):

@@ -42,11 +42,23 @@ class TrainingStep(torch.nn.Module):
         for j in range(spec.local_steps):
             rows = slice(j * spec.batch_size, (j + 1) * spec.batch_size)
             params = model.sgd_step(params, x_all[rows], y_all[rows], step)
+        new = torch.cat([p.reshape(-1) for p in params])
+        if spec.update_bound is not None:
+            new = theta + bounded_change(new - theta, spec.update_bound, spec.update_norm)
         count = torch.ones(1, dtype=theta.dtype)  # one update: the sum of updates counts them
         # The context only has to be committed, not computed on; ONNX export drops an unused input,
         # so it enters the count multiplied by zero (a handful of rows).
         count = count + 0.0 * context.sum(dim=0, keepdim=True)
-        return torch.cat([p.reshape(-1) for p in params] + [count])
+        return torch.cat([new, count])
+
+
+def bounded_change(delta: Tensor, bound: float, norm: str) -> Tensor:
+    """The update's change clipped to `bound`: each element to [-bound, bound] (`linf`), or the
+    whole vector scaled to L2 norm `bound` when it is longer (`l2`)."""
+    if norm == "linf":
+        return torch.clamp(delta, -bound, bound)
+    length = torch.sqrt((delta * delta).sum())
+    return delta * torch.clamp(bound / torch.clamp(length, min=bound), max=1.0)
 
 
 class _PeakWatch(TorchFunctionMode):

@@ -35,6 +35,8 @@ SALT_LEN = 8
 ezkl's polycommit columns are not blinded, and labels and pixels are low-entropy, so an unsalted
 commitment could be brute-forced back to the data."""
 
+UPDATE_NORMS = ("linf", "l2")
+
 CONTEXT_LEN = 5
 CONTEXT_BITS = 24
 """The context input: CONTEXT_LEN field elements of CONTEXT_BITS bits each (120 bits: inside the
@@ -49,6 +51,13 @@ class TrainingStepSpec:
     batch_size: int = 8
     local_steps: int = 1
     learning_rate: float = 0.5
+    update_bound: float | None = None
+    """The proven norm bound on the update W' - W (weight units; None: unbounded): the circuit
+    clips it to this norm (`update_norm`), so no client, however it poisons its data, moves the
+    model further. Under private updates nobody sees an update, so only a proof can bound it."""
+    update_norm: str = "linf"
+    """`linf` clips each weight's change to [-bound, bound]; `l2` scales the change down to L2 norm
+    bound when it is longer."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelFamily):
@@ -58,6 +67,10 @@ class TrainingStepSpec:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.learning_rate <= 8:
             raise ConfigError(f"learning_rate must be in (0, 8], got {self.learning_rate}")
+        if self.update_norm not in UPDATE_NORMS:
+            raise ConfigError(f"update_norm must be one of {', '.join(UPDATE_NORMS)}, got {self.update_norm!r}")
+        if self.update_bound is not None and not 0 < self.update_bound <= 1024:
+            raise ConfigError(f"update_bound must be in (0, 1024] weight units (or none), got {self.update_bound}")
 
     @property
     def features(self) -> int:
@@ -108,16 +121,26 @@ class TrainingStepSpec:
         return theta, np.concatenate([x.reshape(-1), y.reshape(-1), salt]), context
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "model": self.model.to_json(),
             "batch_size": self.batch_size,
             "local_steps": self.local_steps,
             "learning_rate": self.learning_rate,
         }
+        if self.update_bound is not None:  # an unbounded spec reads as before
+            body |= {"update_bound": self.update_bound, "update_norm": self.update_norm}
+        return body
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> TrainingStepSpec:
-        return cls(model_from_json(body["model"]), body["batch_size"], body["local_steps"], body["learning_rate"])
+        return cls(
+            model_from_json(body["model"]),
+            body["batch_size"],
+            body["local_steps"],
+            body["learning_rate"],
+            body.get("update_bound"),
+            body.get("update_norm", "linf"),
+        )
 
 
 def data_vector(

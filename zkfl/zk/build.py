@@ -181,4 +181,5 @@ def check_links(circuits: CircuitSet) -> None:
 def spec_tag(spec: TrainingStepSpec) -> str:
     model = "-".join(f"{key}{value}" for key, value in spec.model.to_json().items() if key != "family")
     steps = f"b{spec.batch_size}-k{spec.local_steps}-lr{spec.learning_rate:g}"
-    return f"{spec.model.name}-{model}-{steps}"
+    bound = "" if spec.update_bound is None else f"-{spec.update_norm}{spec.update_bound:g}"
+    return f"{spec.model.name}-{model}-{steps}{bound}"
