@@ -13,12 +13,18 @@ a (too low) figure.
     python bench/gas.py --quick    # small circuits (a smoke run)
     python bench/gas.py --part columns --shape 8x2x4 --shape 32x1x8 --cols 1 --cols 2
     python bench/gas.py --part optimistic --slots 4 --slots 8
+    python bench/gas.py --part private     # the extra gas per client of private updates
 
 The optimistic part runs an optimistic federation of the example's shapes with K clients: gas per
 honest submission (commitments + proof SHA-256, no verifier), per challenge of a valid proof (the
 verifier must return true) and of an invalid one (the verifier must return false, the update must
 be slashed), per finalization after the challenge window; and the amortized on-chain cost per
 accepted update: a submission plus 1/K of the finalization.
+
+The private part runs the example's federation twice from one set of proofs, public and private
+(same deployer and salt, so the proofs are valid in both): in the private one each client first
+shares its masking keys (`shareKeys`, one transaction) and submits after the share window. The extra
+gas per client is that transaction plus the difference of the submissions (both verified true).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from zkfl.data.batches import make_client_data
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
-from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, FederationTerms
 from zkfl.fixedpoint import quantize
 from zkfl.protocol import context, opening_values, optimistic_claim
 from zkfl.roles.aggregator import aggregate_and_prove
@@ -495,10 +501,49 @@ def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
         )
 
 
+def private_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path) -> dict:
+    share_window = 3
+    private_terms = FederationTerms(submission_window=1000, updates=PRIVATE, share_window=share_window)
+    aggregator = accounts[1]
+    with proven_round(chain, accounts, spec, slots, cache, private_terms) as r:
+        public_config = replace(r.config, terms=FederationTerms(submission_window=1000))
+        public = Coordinator(chain, deploy_federation(chain, accounts[0], r.circuits, public_config, cache).coordinator)
+        coordinators = {"public": public, "private": r.coordinator}
+        submissions: dict[str, list] = {"public": [], "private": []}
+        shares = []
+        for client, data in zip(r.clients, r.datas, strict=True):
+            for coordinator in coordinators.values():
+                coordinator.register(client, [data.commitment_hash(r.circuits.commitments, spec)])
+        opens, closes = r.coordinator.share_window(0)
+        mine_blocks(chain, max(0, opens - chain.w3.eth.block_number))
+        for i, client in enumerate(r.clients):
+            receipt = r.coordinator.share_keys(client, 0, bytes([i + 1]) * 32)
+            shares.append(receipt["gasUsed"])
+        mine_blocks(chain, max(0, closes + 1 - chain.w3.eth.block_number))
+        for name, coordinator in coordinators.items():
+            verifier = r.deployment.client_verifier if name == "private" else coordinator.client_verifier
+            for client, update in zip(r.clients, r.updates, strict=True):
+                receipt = coordinator.submit_update(client, 0, update.proof, "b" * 59)
+                submissions[name].append(measured(chain, receipt, verifier)["gas"])
+        receipt = r.coordinator.finalize_round(aggregator, 0, r.aggregate.proof, "b" * 59, "b" * 59)
+        finalization = measured(chain, receipt, r.deployment.aggregator_verifier)["gas"]
+    share_gas, public_gas, private_gas = (
+        statistics.median(v) for v in (shares, submissions["public"], submissions["private"])
+    )
+    return {
+        "case": f"{spec.model.name}-d{spec.features}-b{spec.batch_size}-k{spec.local_steps}-K{slots}",
+        "share_keys_gas": shares,
+        "public_submission_gas": submissions["public"],
+        "private_submission_gas": submissions["private"],
+        "private_finalization_gas": finalization,
+        "extra_gas_per_client_median": share_gas + private_gas - public_gas,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--part", choices=["all", "federations", "columns", "optimistic"], default="all")
+    parser.add_argument("--part", choices=["all", "federations", "columns", "optimistic", "private"], default="all")
     parser.add_argument("--slots", type=int, action="append", help="optimistic part: K (default 4 and 8)")
     parser.add_argument(
         "--shape",
@@ -528,7 +573,7 @@ def main() -> None:
         devnet = start_devnet(devnet_dir, trace_steps=True)
         try:
             chain = connect(devnet.rpc_url, devnet.chain_id)
-            report: dict = {"federations": [], "columns": [], "optimistic": []}
+            report: dict = {"federations": [], "columns": [], "optimistic": [], "private": []}
             for spec, slots in federations if args.part in ("all", "federations") else []:
                 report["federations"].append(federation_case(chain, accounts, spec, slots, args.cache, ProverConfig()))
                 print(f"[gas] {json.dumps(report['federations'][-1])}", file=sys.stderr, flush=True)
@@ -540,6 +585,9 @@ def main() -> None:
                 spec = federations[0][0]
                 report["optimistic"].append(optimistic_case(chain, accounts, spec, slots, args.cache))
                 print(f"[gas] {json.dumps(report['optimistic'][-1])}", file=sys.stderr, flush=True)
+            for spec, slots in federations if args.part in ("all", "private") else []:
+                report["private"].append(private_case(chain, accounts, spec, slots, args.cache))
+                print(f"[gas] {json.dumps(report['private'][-1])}", file=sys.stderr, flush=True)
         finally:
             stop_devnet(devnet_dir)
     print(json.dumps(report, indent=2))

@@ -16,7 +16,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
-from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, PUBLIC, FederationTerms
 from zkfl.fixedpoint import FixedArray
 from zkfl.protocol import context, optimistic_claim, vector_from_opening
 from zkfl.zk.commitments import point_hash
@@ -142,6 +142,37 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "TransferFailed": lambda to, amount: f"{to} refused the {amount} wei sent to it; its credit stays",
     "ZeroAddress": lambda: "an address argument is zero",
     "InvalidConfig": lambda what: f"invalid coordinator config: {what}",
+    "WrongChannelKeyLength": lambda length: (
+        f"a channel key is 192 bytes (x·G1 then x·G2 of a BN254 secret), got {length}"
+    ),
+    "WrongUpdateMode": lambda privateUpdates: (
+        "this federation's updates are private: that step does not apply (updates are never opened)"
+        if privateUpdates
+        else "this federation's updates are public: it has no key sharing and excludes no update"
+    ),
+    "KeysNotShared": lambda round, client: (
+        f"{client} did not share its masking keys in round {round}'s share window, so no neighbour masked "
+        "with it: it sits this round out"
+    ),
+    "OutsideShareWindow": lambda round, opensAt, closesAt, blockNumber: (
+        f"round {round} takes masking keys in blocks {opensAt}..{closesAt} (now block {blockNumber})"
+    ),
+    "ShareWindowOpen": lambda round, closesAt: (
+        f"round {round}'s share window runs until block {closesAt}: mask and submit after it, once every "
+        "neighbour's keys are known"
+    ),
+    "NotInCohort": lambda round, client, firstRound: (
+        f"{client} has set no channel key (setChannelKey) yet"
+        if firstRound == 2**32 - 1
+        else f"{client} joined or set its channel key after round {round}'s masking cohort was fixed; it takes "
+        f"part from round {firstRound}"
+    ),
+    "UpdatesArePrivate": lambda round, slot: (
+        f"round {round} {_slot(slot)} holds a private update: it is never opened (its masked upload is checked instead)"
+    ),
+    "SubmissionsStillOpen": lambda round, deadline: (
+        f"round {round} takes submissions until block {deadline}: exclude an update only after that"
+    ),
     "PendingSubmission": lambda round, client, withdrawableAfter: (
         f"{client} has an update waiting in round {round}; it can withdraw once the round is closed, or "
         f"after block {withdrawableAfter} if the aggregator has not finalized it by then"
@@ -187,8 +218,21 @@ class ClientState:
     paid_updates: int
     has_pending: bool  # an accepted update whose round had not closed when last folded
     pending_round: int
+    first_round: int  # the first round whose masking cohort it is in (private federations)
+    shared_round: int  # 1 + the last round it shared masking keys in (0: none)
     stake: int
     context_hash: int  # digest of C(context) its proofs must carry
+
+
+@dataclass(frozen=True)
+class SharedKeys:
+    """A KeysShared event: a client's masking keys for a round, pinned by its bundle's SHA-256."""
+
+    round: int
+    client: str
+    slot: int
+    bundle_sha256: bytes
+    block: int
 
 
 @dataclass(frozen=True)
@@ -360,6 +404,73 @@ class Coordinator:
         commitments, proof_sha256 = optimistic_claim(proof.data if isinstance(proof, Proof) else proof)
         call = self.contract.functions.submitUpdateOptimistic(round_no, commitments, proof_sha256, cid)
         return self._send(signer, call, f"optimistic update submission for round {round_no}")
+
+    def set_channel_key(self, signer: LocalAccount, channel_key: bytes) -> dict:
+        """Set the client's channel key (private federations): it takes part from the next round on."""
+        return self._send(signer, self.contract.functions.setChannelKey(channel_key), "channel key")
+
+    def channel_keys(self) -> list[tuple[str, bytes, int, int, int]]:
+        """(client, channel key, first round, block, log index) of every ChannelKeySet, oldest first."""
+        events = self.contract.events.ChannelKeySet.get_logs(from_block=0)
+        return [(e.args.client, bytes(e.args.channelKey), e.args.firstRound, e.blockNumber, e.logIndex) for e in events]
+
+    def masking_cohort(self, round_no: int) -> dict[str, bytes]:
+        """Round `round_no`'s masking cohort (private federations), client address (lower case) ->
+        channel key: every client whose latest channel key with `firstRound` <= the round was set
+        while it was registered, and that had not withdrawn before the round's share window opened
+        (round 0: by `registrationEnds`; later rounds: before the round opened). The coordinator's
+        `firstRound` makes this the set fixed before the round's window, whatever happens after."""
+        if round_no == 0:
+            cutoff = (int(self.contract.functions.registrationEnds().call()), 2**64)
+        else:
+            opened = self.contract.events.RoundOpened.get_logs(from_block=0, argument_filters={"round": round_no})
+            if not opened:
+                raise ChainError(f"round {round_no} has not opened: its masking cohort is not fixed yet")
+            cutoff = (opened[0].blockNumber, opened[0].logIndex)
+        membership: dict[str, tuple[tuple[int, int], bool]] = {}
+        for name, joined in (("ClientRegistered", True), ("ClientWithdrawn", False)):
+            for e in getattr(self.contract.events, name).get_logs(from_block=0):
+                at = (e.blockNumber, e.logIndex)
+                if at < cutoff and (
+                    e.args.client.lower() not in membership or membership[e.args.client.lower()][0] < at
+                ):
+                    membership[e.args.client.lower()] = (at, joined)
+        keys: dict[str, bytes] = {}
+        for client, key, first_round, _, _ in self.channel_keys():
+            if first_round <= round_no and membership.get(client.lower(), ((0, 0), False))[1]:
+                keys[client.lower()] = key
+        return dict(sorted(keys.items()))
+
+    def share_keys(self, signer: LocalAccount, round_no: int, bundle_sha256: bytes) -> dict:
+        """Share masking keys for a round (private federations): the bundle is in the store, and
+        this pins its SHA-256 (the digest of its CID)."""
+        call = self.contract.functions.shareKeys(round_no, bundle_sha256)
+        return self._send(signer, call, f"masking keys for round {round_no}")
+
+    def exclude_update(self, signer: LocalAccount, round_no: int, slot: int, evidence_cid: str) -> dict:
+        """Exclude an accepted private update that the masking checks name (the aggregator only)."""
+        point = self.accepted_point(round_no, slot)
+        call = self.contract.functions.excludeUpdate(round_no, slot, point, evidence_cid)
+        return self._send(signer, call, f"exclusion of round {round_no} slot {slot}")
+
+    def share_window(self, round_no: int) -> tuple[int, int]:
+        """(first block, last block) of the open round's share window (private federations)."""
+        opens, closes = self.contract.functions.shareWindowOf(round_no).call()
+        return int(opens), int(closes)
+
+    def shared_keys(self, round_no: int) -> list[SharedKeys]:
+        """The round's KeysShared events, oldest first."""
+        events = self.contract.events.KeysShared.get_logs(from_block=0, argument_filters={"round": round_no})
+        return [
+            SharedKeys(e.args.round, e.args.client, e.args.slot, bytes(e.args.bundleHash), e.blockNumber)
+            for e in events
+        ]
+
+    def excluded_updates(self, round_no: int | None = None) -> list[tuple[int, int, str, str]]:
+        """(round, slot, client, evidence CID) of every UpdateExcluded."""
+        events = self.contract.events.UpdateExcluded.get_logs(from_block=0)
+        found = [(e.args.round, e.args.slot, e.args.client, e.args.evidenceCid) for e in events]
+        return [f for f in found if round_no is None or f[0] == round_no]
 
     def challenge(
         self,
@@ -594,6 +705,8 @@ class Coordinator:
             int(f.revealWindow().call()),
             int(f.maxOpenBatches().call()),
             int(f.bondGasPrice().call()),
+            PRIVATE if f.privateUpdates().call() else PUBLIC,
+            int(f.shareWindow().call()) or FederationTerms.share_window,
         )
 
     # views: state ---------------------------------------------------------------
@@ -648,10 +761,14 @@ class Coordinator:
     def accepted_update_hash(self, round_no: int, slot: int) -> int:
         return int(self.contract.functions.acceptedUpdateHash(round_no, slot).call())
 
-    def accepted_sum_hash(self) -> int:
-        """The hash of C(sum of the open round's accepted updates): what its aggregation must take."""
+    def accepted_sum(self) -> bytes:
+        """C(sum of the open round's accepted updates), 64 bytes: what its aggregation must take."""
         x, y = self.contract.functions.acceptedSum().call()
-        return point_hash(int(x).to_bytes(32, "big") + int(y).to_bytes(32, "big"))
+        return int(x).to_bytes(32, "big") + int(y).to_bytes(32, "big")
+
+    def accepted_sum_hash(self) -> int:
+        """The hash of `accepted_sum`."""
+        return point_hash(self.accepted_sum())
 
     def accepted_point(self, round_no: int, slot: int) -> bytes:
         """C(update) of the update accepted in a slot of a round, from its UpdateAccepted event

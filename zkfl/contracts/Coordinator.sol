@@ -60,6 +60,9 @@ contract Coordinator is Disputes {
     /// @notice keccak256(abi.encode(deployer, salt)): inside every client proof's context (with the
     ///         chain id and the sender), so a proof made for another federation is rejected here.
     bytes32 public immutable federationId;
+    /// @notice Updates are uploaded masked (`Terms.privateUpdates`), after a share window each round.
+    bool public immutable privateUpdates;
+    uint64 public immutable shareWindow;
 
     address public aggregator;
     uint256 public registeredClients;
@@ -147,6 +150,10 @@ contract Coordinator is Disputes {
         }
         if (terms.maxOpenBatches == 0) revert InvalidConfig("a client must be able to hold at least one batch");
         if (terms.stakeAmount > type(uint88).max) revert InvalidConfig("the stake must be below 2^88 wei");
+        if (terms.privateUpdates && (terms.shareWindow == 0
+            || uint256(terms.registrationWindow) + terms.shareWindow >= terms.submissionWindow)) {
+            revert InvalidConfig("private updates need a share window of at least one block that ends before submissions do");
+        }
         if (Commitments.isIdentity(key.zero)) revert InvalidContextKey();
         for (uint256 j = 0; j < CONTEXT_LEN; ++j) {
             if (Commitments.isIdentity(key.contextBasis[j])) revert InvalidContextKey();
@@ -163,6 +170,8 @@ contract Coordinator is Disputes {
         submissionWindow = terms.submissionWindow;
         finalizationGrace = terms.finalizationGrace;
         maxOpenBatches = terms.maxOpenBatches;
+        privateUpdates = terms.privateUpdates;
+        shareWindow = terms.shareWindow;
         bytes32 id = keccak256(abi.encode(msg.sender, federationSalt));
         federationId = id;
         _zeroX = key.zero[0];
@@ -208,11 +217,73 @@ contract Coordinator is Disputes {
         client.slot = uint32(slot);
         client.stake = msg.value;
         client.contextHash = contextHashOf(msg.sender);
+        client.firstRound = privateUpdates ? type(uint32).max : _nextCohort(); // private: once it sets a channel key
         slotOwner[slot] = msg.sender;
         _occupied.occupy(slot);
         registeredClients += 1;
         emit ClientRegistered(msg.sender, slot, msg.value);
         _commit(client, dataCommitments);
+    }
+
+    /// @notice Set your channel key (private federations): the public key your neighbours seal your
+    ///         shares of their masking secrets with. You take part from the next round on (from round
+    ///         0 if set within the registration window), so no round's cohort changes once it is fixed.
+    /// @param channelKey x·G1 (64 bytes) then x·G2 (128 bytes) of a BN254 secret x.
+    function setChannelKey(bytes calldata channelKey) external {
+        if (!privateUpdates) revert WrongUpdateMode(false);
+        Client storage client = _clients[msg.sender];
+        if (!client.registered) revert NotRegistered(msg.sender);
+        if (channelKey.length != 192) revert WrongChannelKeyLength(channelKey.length);
+        uint32 first = _nextCohort();
+        client.firstRound = first;
+        emit ChannelKeySet(msg.sender, channelKey, first);
+    }
+
+    /// @notice Share your masking keys for the open round (private federations), inside its share
+    ///         window: your advertised keys and your sealed shares for your neighbours are in the
+    ///         store, and `bundleHash` pins them. Only clients registered, with a channel key, before
+    ///         the round's cohort was fixed take part (`firstRound`); one that shares nothing sits it out.
+    /// @param round The open round.
+    /// @param bundleHash SHA-256 of the key bundle (the digest of its CID).
+    function shareKeys(uint256 round, bytes32 bundleHash) external {
+        if (!privateUpdates) revert WrongUpdateMode(false);
+        Client storage client = _clients[msg.sender];
+        if (!client.registered) revert NotRegistered(msg.sender);
+        if (client.firstRound > round) revert NotInCohort(round, msg.sender, client.firstRound);
+        (uint256 opensAt, uint256 closesAt) = shareWindowOf(round);
+        if (block.number < opensAt || block.number > closesAt) {
+            revert OutsideShareWindow(round, opensAt, closesAt, block.number);
+        }
+        client.sharedRound = uint32(round + 1);
+        emit KeysShared(round, msg.sender, client.slot, bundleHash);
+    }
+
+    /// @notice The blocks in which the open round's clients share keys (private federations): from
+    ///         the round's opening (round 0: the block after `registrationEnds`), `shareWindow` blocks.
+    function shareWindowOf(uint256 round) public view returns (uint256 opensAt, uint256 closesAt) {
+        return _shareWindow(round, _checkOpenRound(round));
+    }
+
+    /// @notice Exclude an accepted private update whose masked upload the public record shows to
+    ///         be wrong (`zkfl.privacy.checks` names it), after the round's submissions closed:
+    ///         it leaves the round's sum, unrewarded; its client keeps its stake (the evidence is
+    ///         off-chain, for anyone to rerun). Only the aggregator, who unmasks the sum, may.
+    /// @param round The open round.
+    /// @param slot The update's slot.
+    /// @param updatePoint C(update), 64 bytes as in `UpdateAccepted`.
+    /// @param evidenceCid Content identifier of the evidence (the failed check and its inputs).
+    function excludeUpdate(uint256 round, uint256 slot, bytes calldata updatePoint, string calldata evidenceCid)
+        external
+        onlyAggregator
+    {
+        if (!privateUpdates) revert WrongUpdateMode(false);
+        OpenRound memory open = _checkOpenRound(round);
+        if (block.number <= open.deadline) revert SubmissionsStillOpen(round, open.deadline);
+        Dispute memory dispute = _disputeOf(round, slot);
+        if (dispute.pending != 0) revert RequestPending(round, slot, dispute.revealBy);
+        address submitter = _removeUpdate(round, slot, updatePoint);
+        _clients[submitter].hasPending = false; // never rewarded
+        emit UpdateExcluded(round, slot, submitter, evidenceCid);
     }
 
     /// @notice Commit more data batches as a registered client; they train from the next round on.
@@ -449,20 +520,10 @@ contract Coordinator is Disputes {
         internal
         override
     {
-        uint256 accepted = _updateHashes[round][slot];
-        if (updatePoint.length != POINT_BYTES) revert ProofTooShort(updatePoint.length, POINT_BYTES);
-        uint256[2] memory point = Commitments.pointAt(updatePoint, 0);
-        uint256 given = Commitments.hashPoint(point);
-        if (given != accepted) revert WrongUpdatePoint(round, slot, accepted, given);
-        // C(sum) - (C(u) - C(0))
-        _runningSum = Commitments.add(Commitments.add(_runningSum, Commitments.negate(point)), _zeroPoint());
-        address submitter = slotOwner[slot];
+        address submitter = _removeUpdate(round, slot, updatePoint);
         Client storage client = _clients[submitter];
         uint256 stake = client.stake;
         uint256 toBeneficiary = (stake * challengerShareBps) / 10_000;
-        delete _updateHashes[round][slot];
-        _clearSlot(round, slot);
-        _open.accepted -= 1; // disputes are over the open round's updates only
         client.hasPending = false; // never rewarded
         client.registered = false;
         client.stake = 0;
@@ -472,6 +533,26 @@ contract Coordinator is Disputes {
         rewardPool += stake - toBeneficiary;
         emit UpdateSlashed(round, slot, submitter, beneficiary, stake, toBeneficiary);
         _credit(beneficiary, bond + toBeneficiary);
+    }
+
+    /// @dev Take an accepted update (and its commitment, checked against the accepted hash) out of
+    ///      the open round and its sum; returns who submitted it.
+    function _removeUpdate(uint256 round, uint256 slot, bytes calldata updatePoint) private returns (address) {
+        uint256 accepted = _updateHashes[round][slot];
+        if (updatePoint.length != POINT_BYTES) revert ProofTooShort(updatePoint.length, POINT_BYTES);
+        uint256[2] memory point = Commitments.pointAt(updatePoint, 0);
+        uint256 given = Commitments.hashPoint(point);
+        if (given != accepted) revert WrongUpdatePoint(round, slot, accepted, given);
+        // C(sum) - (C(u) - C(0))
+        _runningSum = Commitments.add(Commitments.add(_runningSum, Commitments.negate(point)), _zeroPoint());
+        delete _updateHashes[round][slot];
+        _clearSlot(round, slot);
+        _open.accepted -= 1; // only the open round's updates leave
+        return slotOwner[slot];
+    }
+
+    function _updatesArePrivate() internal view override returns (bool) {
+        return privateUpdates;
     }
 
     /// @dev The round's model could not be opened: skip the round back to the model the previous
@@ -505,6 +586,11 @@ contract Coordinator is Disputes {
         client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
         if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
+        if (privateUpdates) {
+            if (client.sharedRound != round + 1) revert KeysNotShared(round, msg.sender);
+            (, uint256 sharingEnds) = _shareWindow(round, open);
+            if (block.number <= sharingEnds) revert ShareWindowOpen(round, sharingEnds);
+        }
         if (proof.length < CLIENT_POINTS * POINT_BYTES) revert ProofTooShort(proof.length, CLIENT_POINTS * POINT_BYTES);
         uint256 model = _pointHash(proof, 0);
         if (model != open.modelHash) revert WrongGlobalModel(round, open.modelHash, model);
@@ -516,6 +602,19 @@ contract Coordinator is Disputes {
         uint256 context = _pointHash(proof, 2);
         if (context != client.contextHash) revert WrongContext(msg.sender, client.contextHash, context);
         update = _pointHash(proof, 3);
+    }
+
+    /// @dev The first round whose cohort a client joining now is in: round 0 within the registration
+    ///      window, else the round after the open one (whose cohort is fixed).
+    function _nextCohort() private view returns (uint32) {
+        uint256 round = _open.number;
+        return round == 0 && block.number <= registrationEnds ? 0 : uint32(round + 1);
+    }
+
+    /// @dev The open round's share window: from its opening (round 0: after registration), `shareWindow` blocks.
+    function _shareWindow(uint256 round, OpenRound memory open) private view returns (uint256 opensAt, uint256 closesAt) {
+        opensAt = round == 0 ? uint256(registrationEnds) + 1 : uint256(open.deadline) - submissionWindow;
+        closesAt = opensAt + shareWindow - 1;
     }
 
     /// @dev The open round, if it can be aggregated now (the timing rules of `finalizeRound`).
@@ -544,7 +643,7 @@ contract Coordinator is Disputes {
         batch.used = true;
         _foldPending(client);
         client.hasPending = true;
-        client.pendingRound = uint64(round);
+        client.pendingRound = uint32(round);
         client.openBatches -= 1;
         _updateHashes[round][client.slot] = update;
         _open.accepted += 1;

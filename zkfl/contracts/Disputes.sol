@@ -138,6 +138,7 @@ abstract contract Disputes is PullPayments {
             dispute = _disputes[round][slot];
             if (dispute.pending != NONE) revert RequestPending(round, slot, dispute.revealBy);
         } else {
+            if (_updatesArePrivate()) revert UpdatesArePrivate(round, slot);
             dispute = _checkRequestable(round, slot);
         }
         if (dispute.opened) revert AlreadyOpened(round, slot);
@@ -212,6 +213,8 @@ abstract contract Disputes is PullPayments {
     /// @dev Who submitted the update in a slot of the open round.
     function _submitter(uint256 slot) internal view virtual returns (address);
     function _zeroPoint() internal view virtual returns (uint256[2] memory);
+    /// @dev Whether updates are private: then no update is opened (its masked upload is checked instead).
+    function _updatesArePrivate() internal view virtual returns (bool);
     /// @dev Remove an update from its round (and its commitment, `updatePoint`, from the round's
     ///      sum) and slash its client; credit `beneficiary` the bond and its share.
     function _slashUpdate(uint256 round, uint256 slot, address beneficiary, uint256 bond, bytes calldata updatePoint)

@@ -37,6 +37,10 @@ interface ICoordinator {
     /// @param maxOpenBatches Committed, unused data batches a client may hold at once.
     /// @param optimistic Client proofs verified only when challenged (true) or on submission.
     /// @param disputes The challenge and request terms.
+    /// @param privateUpdates Updates are uploaded masked (secure aggregation, `zkfl.privacy`): each
+    ///        round's clients first share their masking keys (`shareKeys`), and no update is opened.
+    /// @param shareWindow Blocks at the start of each round (of round 0: after `registrationEnds`)
+    ///        in which clients share keys; masked submissions follow, until the deadline.
     struct Terms {
         uint256 stakeAmount;
         uint256 rewardPerUpdate;
@@ -46,6 +50,8 @@ interface ICoordinator {
         uint32 maxOpenBatches;
         bool optimistic;
         DisputeTerms disputes;
+        bool privateUpdates;
+        uint64 shareWindow;
     }
 
     /// @notice What the coordinator commits to vectors with. A commitment is affine in its vector:
@@ -71,7 +77,9 @@ interface ICoordinator {
         uint32 rewardedUpdates;
         uint32 paidUpdates;
         bool hasPending;
-        uint64 pendingRound;
+        uint32 pendingRound;
+        uint32 firstRound;
+        uint32 sharedRound;
         uint256 stake;
         uint256 contextHash;
     }
@@ -297,6 +305,36 @@ interface ICoordinator {
     /// @param round The round.
     error ModelNotDisputable(uint256 round);
 
+    /// @dev Only a federation with private updates has this step, or forbids this one.
+    /// @param privateUpdates Whether this federation's updates are private.
+    error WrongUpdateMode(bool privateUpdates);
+    /// @dev A masked update needs the sender's keys shared in its round (`shareKeys`).
+    /// @param round The round.
+    /// @param client The sender.
+    error KeysNotShared(uint256 round, address client);
+    /// @dev Keys are shared only in a round's share window.
+    /// @param round The round.
+    /// @param opensAt The window's first block.
+    /// @param closesAt Its last block.
+    /// @param blockNumber The current block.
+    error OutsideShareWindow(uint256 round, uint256 opensAt, uint256 closesAt, uint256 blockNumber);
+    /// @dev Masked submissions start once the share window has closed (every client's neighbours known).
+    /// @param round The round.
+    /// @param closesAt The share window's last block.
+    error ShareWindowOpen(uint256 round, uint256 closesAt);
+    /// @dev The client joined after this round's cohort was fixed: it takes part from `firstRound` on.
+    /// @param round The round.
+    /// @param client The client.
+    /// @param firstRound The first round it may take part in.
+    error NotInCohort(uint256 round, address client, uint256 firstRound);
+    /// @dev A private update is never opened: its masked upload is checked instead.
+    /// @param round The round.
+    /// @param slot The slot.
+    error UpdatesArePrivate(uint256 round, uint256 slot);
+    /// @dev An update is excluded only after the round's submissions have closed.
+    /// @param round The round.
+    /// @param deadline Its submission deadline.
+    error SubmissionsStillOpen(uint256 round, uint256 deadline);
     /// @dev The aggregation proof's input is not the commitment of the sum of the round's accepted
     ///      updates (the running sum the coordinator keeps).
     /// @param round The round.
@@ -348,6 +386,32 @@ interface ICoordinator {
     /// @param slot The slot it freed.
     /// @param stakeReturned The stake credited.
     event ClientWithdrawn(address indexed client, uint256 slot, uint256 stakeReturned);
+    /// @dev A client set its channel key (private federations): the BN254 public key its neighbours
+    ///      seal its shares of their masking secrets with (x·G1 then x·G2, 192 bytes). It takes part
+    ///      from `firstRound` on, with this key.
+    /// @param client The client.
+    /// @param channelKey The key.
+    /// @param firstRound The first round whose masking cohort it is in.
+    event ChannelKeySet(address indexed client, bytes channelKey, uint256 firstRound);
+    /// @dev A channel key is a BN254 public key: 64 bytes of x·G1, then 128 of x·G2.
+    /// @param length The bytes given.
+    error WrongChannelKeyLength(uint256 length);
+    /// @dev A client shared its masking keys for a round: its round mask key and its sealed
+    ///      shares are in the store under `bundleHash`'s record (`zkfl.privacy`).
+    /// @param round The round.
+    /// @param client The client.
+    /// @param slot Its slot.
+    /// @param bundleHash SHA-256 of its key bundle (the digest of the bundle's CID).
+    event KeysShared(uint256 indexed round, address indexed client, uint256 slot, bytes32 bundleHash);
+    /// @dev The aggregator excluded an accepted private update whose masking the public record
+    ///      shows to be wrong (the evidence names the check, for anyone to rerun). The update leaves
+    ///      the round's sum; its client is not rewarded for it, and not slashed: the evidence is
+    ///      off-chain.
+    /// @param round The round.
+    /// @param slot The slot.
+    /// @param client The client.
+    /// @param evidenceCid Content identifier of the evidence.
+    event UpdateExcluded(uint256 indexed round, uint256 slot, address indexed client, string evidenceCid);
     /// @dev An update was accepted into a round.
     /// @param round The round.
     /// @param client The client.

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 EAGER, OPTIMISTIC = "eager", "optimistic"
 VERIFICATION_MODES = (EAGER, OPTIMISTIC)
+PUBLIC, PRIVATE = "public", "private"
+UPDATE_MODES = (PUBLIC, PRIVATE)
 MAX_CHALLENGER_SHARE_BPS = 5_000
 
 
@@ -20,7 +22,11 @@ class FederationTerms:
     a proof only when it is challenged, until `challenge_window` blocks after the round's deadline.
     In both, an accepted update's vector (and a round's model) can be requested for a canonical
     opening on-chain, answered within `reveal_window` blocks; the bond covers the answer's gas
-    at `bond_gas_price_wei`."""
+    at `bond_gas_price_wei`.
+
+    `updates`: "public" puts each update in the store; "private" uploads it masked (secure
+    aggregation, `zkfl.privacy`): each round opens with `share_window` blocks in which clients
+    share their masking keys, and no update is ever opened."""
 
     stake_wei: int = 10**16
     reward_wei: int = 10**15
@@ -34,6 +40,12 @@ class FederationTerms:
     reveal_window: int = 20  # blocks a requested proof or opening has to appear
     max_open_batches: int = 16  # committed, unused data batches a client may hold at once
     bond_gas_price_wei: int = 0  # the bond must cover an answer's gas at this price (0: not checked)
+    updates: str = PUBLIC
+    share_window: int = 10  # blocks at a round's start (round 0: after registration) to share masking keys
+
+    @property
+    def private(self) -> bool:
+        return self.updates == PRIVATE
 
     @property
     def optimistic(self) -> bool:
@@ -54,6 +66,13 @@ class FederationTerms:
         for name in ("registration_window", "finalization_grace", "stake_wei", "reward_wei", "bond_gas_price_wei"):
             if getattr(self, name) < 0:
                 found.append(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.updates not in UPDATE_MODES:
+            found.append(f"updates must be one of {', '.join(UPDATE_MODES)}, got {self.updates!r}")
+        if self.private and not 1 <= self.share_window < self.submission_window - self.registration_window:
+            found.append(
+                f"share_window must be at least 1 and end before submissions do: below submission_window - "
+                f"registration_window = {self.submission_window - self.registration_window}, got {self.share_window}"
+            )
         if self.verification not in VERIFICATION_MODES:
             found.append(f"verification must be one of {', '.join(VERIFICATION_MODES)}, got {self.verification!r}")
         if not 0 <= self.challenger_share_bps <= MAX_CHALLENGER_SHARE_BPS:
@@ -80,4 +99,6 @@ class FederationTerms:
                 self.bond_gas_price_wei,
                 self.challenger_share_bps,
             ),
+            self.private,
+            self.share_window if self.private else 0,
         )
