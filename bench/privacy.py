@@ -165,7 +165,7 @@ def masking(k: int, length: int = LENGTH) -> dict:
     bundles = {}
     for c, s in mine.items():
         t0 = time.perf_counter()
-        bundles[c] = share_secrets(terms, s, graph[c], adverts)
+        bundles[c] = share_secrets(terms, s, graph[c], {a: v.channel_key for a, v in adverts.items()})
         per_client[c] += time.perf_counter() - t0
     uploads = {}
     for c, s in mine.items():

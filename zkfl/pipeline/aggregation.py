@@ -25,11 +25,12 @@ from web3 import Web3
 from zkfl.chain.coordinator import AcceptedUpdate, Coordinator, OpenRequest, RoundState
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.fixedpoint import FixedArray
+from zkfl.pipeline.masking import revealed, unmask_round
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.round_model import stored_proof
 from zkfl.pipeline.workspace import AGGREGATOR, DEVNET, Workspace
 from zkfl.protocol import check_commitment, checked_vector
-from zkfl.roles.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove
+from zkfl.roles.aggregator import AcceptedVector, SlotUpdate, aggregate_and_prove, prove_fedavg
 from zkfl.roles.responder import NOTHING_HELD, Answer, Held, answer_requests, slot_name
 from zkfl.store.artifacts import ArtifactStore, put_vector
 from zkfl.zk.commitments import CommitmentKey
@@ -294,6 +295,8 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover =
             f"{state.accepted} of {registered} clients submitted; aggregate after the deadline{devnet_hint(ws)}"
         )
     _refuse_open_requests(ws, round_no, progress)
+    if ws.config.terms.private:
+        return _aggregate_private_round(ws, round_no, progress, prover)
     circuits = ws.circuits
     slots = accepted_slots(
         circuits.commitments, ws.store, coordinator, round_no, ws.config.slots, ws.signer(AGGREGATOR)
@@ -336,6 +339,62 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover =
     return AggregateOutcome(
         round_no,
         accepted,
+        record["next_model_hash"],
+        record["next_model_cid"],
+        record["proof_cid"],
+        record["prove_seconds"],
+        True,
+        receipt["gasUsed"],
+        record["sum_cid"],
+        withdrawn_wei=withdraw_credited(ws, progress),
+    )
+
+
+def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, prover: Prover) -> AggregateOutcome:
+    """A private round: unmask the sum from the clients' reveals (excluding the clients the masking
+    checks name), prove FedAvg of it and finalize, naming the unmasking record as the sum's CID."""
+    coordinator = ws.coordinator()
+    circuits = ws.circuits
+    record_path = ws.round_record_path(round_no)
+    record = ws.read_record(record_path)
+    if (
+        record is None
+        or not ws.store.has(record["proof_cid"])
+        or record["sum_hash"] != hex(coordinator.accepted_sum_hash())
+    ):
+        progress(f"aggregator: unmasking round {round_no}'s sum from {len(revealed(ws, round_no))} reveal(s)")
+        unmasked = unmask_round(ws, round_no, revealed(ws, round_no), ws.signer(AGGREGATOR), progress)
+        if not unmasked.summed:
+            return skip_empty_round(ws, coordinator.round(round_no), progress)
+        progress(f"aggregator: proving FedAvg of round {round_no} ({len(unmasked.summed)} updates, from their sum)")
+        proof_path = ws.fedavg_proof_path(round_no)
+        start = time.perf_counter()
+        result = prover.prove_to(proof_path, prove_fedavg, circuits.aggregator, circuits.fedavg, unmasked.total)
+        record = {
+            "round": round_no,
+            "summed": unmasked.summed,
+            "excluded": unmasked.excluded,
+            "accepted": len(unmasked.summed),
+            "sum_hash": hex(result.sum_hash),
+            "sum_cid": unmasked.record_cid,
+            "next_model_hash": hex(result.global_hash),
+            "next_model_cid": put_vector(ws.store, result.weights),
+            "proof_cid": ws.store.put(proof_path.read_bytes()),
+            "prove_seconds": round(time.perf_counter() - start, 2),
+        }
+        ws.write_record(record_path, record)
+    progress(f"aggregator: finalizing round {round_no} (the coordinator verifies the FedAvg proof on-chain)")
+    with stored_proof(ws.store, record["proof_cid"]) as proof:
+        receipt = coordinator.finalize_round(
+            ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"], record["sum_cid"]
+        )
+    ws.write_record(
+        record_path,
+        {**record, "finalize_gas": receipt["gasUsed"], "finalize_tx": Web3.to_hex(receipt["transactionHash"])},
+    )
+    return AggregateOutcome(
+        round_no,
+        record["accepted"],
         record["next_model_hash"],
         record["next_model_cid"],
         record["proof_cid"],

@@ -19,6 +19,13 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.data.batches import ClientData, load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.fixedpoint import dequantize
+from zkfl.pipeline.masking import (
+    ensure_channel_key,
+    mask_round_update,
+    masking_record_path,
+    reveal_round,
+    share_round_keys,
+)
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.round_model import RoundModel, open_round_model, stored_proof
 from zkfl.pipeline.workspace import Workspace
@@ -145,6 +152,8 @@ def register_client(
     elif state.open_batches == 0 or _uncommitted(coordinator, signer.address, record):
         committed = commit_fresh_batches(ws, name, batches, seed, data_file).committed
         record = _client_record(ws, name)
+    if ws.config.terms.private:
+        ensure_channel_key(ws, name, signer, progress)
     return RegisterOutcome(
         name, signer.address, state.slot, len(record["commitments"]), gas is not None, gas, committed
     )
@@ -283,7 +292,8 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent, prover: 
         "batch": batch,
         "global_hash": hex(model.model_hash),
         "update_hash": hex(update.update_hash),
-        "update_cid": put_vector(ws.store, update.vector),
+        # a private update never goes to the store: its masked upload does, at submission
+        "update_cid": "" if ws.config.terms.private else put_vector(ws.store, update.vector),
         "proof_cid": ws.store.put(proof_path.read_bytes()),
         "prove_seconds": seconds,
     }
@@ -339,15 +349,19 @@ def submit_update(ws: Workspace, name: str, progress: Progress = silent) -> Subm
     accepted = coordinator.accepted_update_hash(current, slot)
     if accepted == int(proved["update_hash"], 16):
         return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], False, None)
-    # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
-    progress(f"{name}: checking the stored update against its commitment")
-    checked_vector(
-        ws.circuits.commitments,
-        ws.store,
-        proved["update_cid"],
-        int(proved["update_hash"], 16),
-        f"client {name!r}'s update for round {current}",
-    )
+    if ws.config.terms.private:  # the CID on-chain names the masked upload, never the update
+        progress(f"{name}: masking its update for round {current}")
+        held = np.frombuffer(_held_vector_path(ws, name, current).read_bytes(), dtype="<i8").astype(np.int64)
+        proved = {**proved, "update_cid": mask_round_update(ws, name, signer, held)}
+    else:  # the CID goes on-chain for the aggregator to fetch: it must hold exactly the proven update
+        progress(f"{name}: checking the stored update against its commitment")
+        checked_vector(
+            ws.circuits.commitments,
+            ws.store,
+            proved["update_cid"],
+            int(proved["update_hash"], 16),
+            f"client {name!r}'s update for round {current}",
+        )
     progress(
         f"{name}: submitting round {current}'s update with its proof (sending the transaction, waiting for its "
         "receipt; the coordinator verifies the proof on-chain)"
@@ -363,6 +377,34 @@ def submit_update(ws: Workspace, name: str, progress: Progress = silent) -> Subm
         {**proved, "submit_gas": receipt["gasUsed"], "submit_tx": Web3.to_hex(receipt["transactionHash"])},
     )
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
+
+
+def share_keys(ws: Workspace, name: str, progress: Progress = silent) -> dict[str, Any] | None:
+    """A private federation's client shares its masking keys for the open round (in its share
+    window); None when it is not in the round's cohort. Recorded, so a re-run shares nothing twice."""
+    record = _client_record(ws, name)
+    signer = ws.signer("client", record["account_index"])
+    round_no = ws.coordinator().current_round
+    path = masking_record_path(ws, name, round_no)
+    done = ws.read_record(path)
+    if done is not None and "bundle_cid" in done:
+        return done
+    shared = share_round_keys(ws, name, signer, progress)
+    if shared is not None:
+        ws.write_record(path, {"round": round_no, **shared})
+    return shared
+
+
+def reveal_for_unmasking(ws: Workspace, name: str, round_no: int, progress: Progress = silent) -> str:
+    """A private federation's client answers the round's unmasking (its reveal, stored); its CID."""
+    record = _client_record(ws, name)
+    path = masking_record_path(ws, name, round_no)
+    done = ws.read_record(path) or {"round": round_no}
+    if "reveal_cid" not in done:
+        progress(f"{name}: revealing its shares for round {round_no}'s unmasking")
+        done["reveal_cid"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
+        ws.write_record(path, done)
+    return str(done["reveal_cid"])
 
 
 def client_held(ws: Workspace, name: str, round_no: int) -> Held:

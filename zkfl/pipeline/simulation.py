@@ -20,7 +20,7 @@ from zkfl.data.evaluation import accuracy, float_fedavg_round
 from zkfl.errors import ConfigError
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
-from zkfl.pipeline.devnet_clock import driving_clock
+from zkfl.pipeline.devnet_clock import driving_clock, reach_block
 from zkfl.pipeline.executors import ProofExecutor, SerialExecutor
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.participant import (
@@ -32,6 +32,8 @@ from zkfl.pipeline.participant import (
     ensure_next_batch,
     prove_update,
     register_client,
+    reveal_for_unmasking,
+    share_keys,
     submit_update,
 )
 from zkfl.pipeline.progress import Progress, silent
@@ -139,6 +141,9 @@ def run_federation(
             progress=progress,
             clock=driving_clock(ws),  # on the devnet, this run makes the blocks
         )
+        if ws.config.terms.private and not state.closed and state.accepted:
+            for name in taking_part:  # the live clients answer the unmasking
+                reveal_for_unmasking(ws, name, round_no, progress)
         skipped = state.skipped if state.closed else aggregate_round(ws, progress).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
@@ -204,6 +209,8 @@ def _take_part(
         else:
             eligible.append(name)
     ws.circuits  # noqa: B018 - built once here, before the jobs share the workspace
+    if ws.config.terms.private:  # masking keys first, in the share window; masked submissions after it
+        eligible = _share_keys(ws, eligible, round_no, progress)
     results = executor.run([functools.partial(_prove_job, ws, name, progress) for name in eligible])
     taking_part = []
     for name, result in zip(eligible, results, strict=True):
@@ -224,6 +231,17 @@ def _take_part(
             progress(f"{name}: committed {refilled.committed} fresh batch(es) for round {refilled.usable_from} on")
         taking_part.append(name)
     return taking_part
+
+
+def _share_keys(ws: Workspace, names: list[str], round_no: int, progress: Progress) -> list[str]:
+    """Each client shares its masking keys in the round's share window (reached first, on the devnet
+    by mining); returns those that did. Then the window is let pass, so every key is known."""
+    coordinator = ws.coordinator()
+    opens, closes = coordinator.share_window(round_no)
+    reach_block(ws, opens, progress)
+    shared = [name for name in names if share_keys(ws, name, progress) is not None]
+    reach_block(ws, closes + 1, progress)
+    return shared
 
 
 def _prove_job(ws: Workspace, name: str, progress: Progress, prover: Prover) -> ProveOutcome:

@@ -58,7 +58,11 @@ def run_local(
         secrets_ = {c: ClientSecrets.generate(c) for c in sorted(updates)}
     adverts = advertise(secrets_.values())
     graph = neighbour_graph(list(adverts), terms.degree, terms.domain)
-    bundles = {c: share_secrets(terms, s, graph[c], adverts) for c, s in secrets_.items() if c not in set(no_shares)}
+    bundles = {
+        c: share_secrets(terms, s, graph[c], {a: v.channel_key for a, v in adverts.items()})
+        for c, s in secrets_.items()
+        if c not in set(no_shares)
+    }
     shared = {c: adverts[c] for c in bundles}
     uploads = {
         c: mask_update(terms, secrets_[c], updates[c], graph[c], shared, commit)

@@ -53,12 +53,14 @@ class ClientSecrets:
 
 @dataclass(frozen=True)
 class ShareBundle:
-    """A dealer's sealed shares, one per neighbour and secret, with the hashes that pin them."""
+    """A dealer's round: its mask key, its sealed shares (one per neighbour and secret) with the
+    hashes that pin them, and the hash of its self-mask seed."""
 
     dealer: str
     self_seed_hash: bytes
     sealed: Mapping[str, Mapping[Secret, bytes]]
     hashes: Mapping[str, Mapping[Secret, bytes]]
+    mask_key: PublicKey | None = None
 
 
 @dataclass(frozen=True)
@@ -98,14 +100,14 @@ def pair_seed(terms: MaskingTerms, secret: int, client: str, neighbour: str, nei
 
 
 def share_secrets(
-    terms: MaskingTerms, me: ClientSecrets, neighbours: Collection[str], adverts: Mapping[str, Advertisement]
+    terms: MaskingTerms, me: ClientSecrets, neighbours: Collection[str], channel_keys: Mapping[str, PublicKey]
 ) -> ShareBundle:
-    """Step 2: split both secrets among the advertised neighbours and seal each share for its holder."""
-    holders = sorted(n for n in neighbours if n in adverts)
+    """Step 2: split both secrets among the neighbours with a channel key and seal each share for its holder."""
+    holders = sorted(n for n in neighbours if n in channel_keys)
     if len(holders) < terms.needed:
         raise MaskingError(
-            f"{me.client} has {len(holders)} advertised neighbours and {terms.needed} must hold its shares: too few "
-            "clients advertised keys this round"
+            f"{me.client} has {len(holders)} neighbours with a channel key and {terms.needed} must hold its shares: "
+            "too few clients take part in this round's masking"
         )
     parts = {
         Secret.SELF_SEED: split(me.self_seed, terms.needed, len(holders)),
@@ -114,14 +116,14 @@ def share_secrets(
     sealed: dict[str, dict[Secret, bytes]] = {}
     hashes: dict[str, dict[Secret, bytes]] = {}
     for index, holder in enumerate(holders):
-        key = _sealing_key(terms, me, adverts[holder], me.client, holder)
+        key = _sealing_key(terms, me, channel_keys[holder], me.client, holder)
         sealed[holder] = {kind: seal(key, terms.domain, me.client, holder, kind, p[index]) for kind, p in parts.items()}
         hashes[holder] = {k: share_hash(terms.domain, me.client, holder, k, p[index]) for k, p in parts.items()}
-    return ShareBundle(me.client, self_seed_hash(terms.domain, me.client, me.self_seed), sealed, hashes)
+    return ShareBundle(me.client, self_seed_hash(terms.domain, me.client, me.self_seed), sealed, hashes, me.mask.public)
 
 
-def _sealing_key(terms: MaskingTerms, me: ClientSecrets, peer: Advertisement, dealer: str, holder: str) -> bytes:
-    return derive(agreed_point(me.channel.secret, peer.channel_key), "share", terms.domain, dealer, holder)
+def _sealing_key(terms: MaskingTerms, me: ClientSecrets, peer: PublicKey, dealer: str, holder: str) -> bytes:
+    return derive(agreed_point(me.channel.secret, peer), "share", terms.domain, dealer, holder)
 
 
 def pair_masks(
@@ -181,7 +183,7 @@ def reveal(
         if bundle is None or me.client not in bundle.sealed or dealer not in adverts:
             continue
         kind = Secret.SELF_SEED if dealer in members else Secret.MASK_KEY
-        key = _sealing_key(terms, me, adverts[dealer], dealer, me.client)
+        key = _sealing_key(terms, me, adverts[dealer].channel_key, dealer, me.client)
         share = unseal(key, terms.domain, dealer, me.client, kind, bundle.sealed[me.client][kind])
         expected = bundle.hashes[me.client][kind]
         if share is not None and share_hash(terms.domain, dealer, me.client, kind, share) == expected:

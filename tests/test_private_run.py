@@ -1,0 +1,66 @@
+"""`zkfl run` with private updates (issue 24), on the workspace's devnet with real proofs: clients
+publish channel keys, share masking keys each round, upload only masked updates, and the
+aggregator unmasks exactly their sum, which the chain's sum of commitments checks, and finalizes
+FedAvg of it. The store holds no client's update."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LOGREG, SLOTS
+from helpers import use_session_cache, write_data
+
+from zkfl.fedavg import fixed_point_fedavg
+from zkfl.federation.terms import PRIVATE, FederationTerms
+from zkfl.pipeline import run_federation
+from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.store.artifacts import get_vector
+from zkfl.store.cid import vector_bytes
+
+pytestmark = pytest.mark.prover
+
+TERMS = FederationTerms(updates=PRIVATE, share_window=5, registration_window=12, submission_window=40)
+"""On the devnet each transaction is a block: the share window holds one block per client, and one more."""
+
+
+@pytest.fixture(scope="module")
+def private_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Workspace:
+    root = tmp_path_factory.mktemp("private")
+    ws, _ = Workspace.init(root / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, terms=TERMS))
+    use_session_cache(ws.root, cache_dir)
+    data = [write_data(root / f"{n}.npz", i) for i, n in enumerate(("alice", "bob", "carol"))]
+    run_federation(ws, data, 2, seed=1)
+    yield ws
+    ws.stop_devnet()
+
+
+def _held(ws: Workspace, name: str, round_no: int) -> np.ndarray:
+    return np.frombuffer((ws.client_dir(name) / "updates" / f"round-{round_no}.bin").read_bytes(), dtype="<i8")
+
+
+def test_a_private_run_finalizes_fedavg_of_the_exact_sum_of_the_hidden_updates(private_run: Workspace) -> None:
+    ws = private_run
+    coordinator = ws.coordinator()
+    assert coordinator.current_round == 2
+    for round_no in range(2):
+        updates = [_held(ws, n, round_no) for n in ("alice", "bob", "carol")]
+        total = np.sum(updates, axis=0)
+        record = ws.read_record(ws.round_record_path(round_no))
+        unmasking = json.loads(ws.store.get(record["sum_cid"]))
+        assert unmasking["sum"] == [int(v) for v in total]
+        assert np.array_equal(get_vector(ws.store, record["next_model_cid"]), fixed_point_fedavg(total))
+        assert coordinator.round(round_no).finalized
+
+
+def test_the_store_holds_no_clients_update(private_run: Workspace) -> None:
+    ws = private_run
+    stored = [p.read_bytes() for p in (ws.root / "store").rglob("*") if p.is_file()]
+    for round_no in range(2):
+        for name in ("alice", "bob", "carol"):
+            update = vector_bytes(_held(ws, name, round_no))
+            assert not any(update in blob for blob in stored), f"{name}'s round-{round_no} update is in the store"
+    for event in ws.coordinator().accepted_updates():
+        assert json.loads(ws.store.get(event.cid))["format"] == "zkfl-secagg-v1"
