@@ -16,6 +16,7 @@ from helpers import use_session_cache, write_data
 from zkfl.fedavg import fixed_point_fedavg
 from zkfl.federation.terms import PRIVATE, FederationTerms
 from zkfl.pipeline import run_federation
+from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 from zkfl.store.artifacts import get_vector
 from zkfl.store.cid import vector_bytes
@@ -64,3 +65,26 @@ def test_the_store_holds_no_clients_update(private_run: Workspace) -> None:
             assert not any(update in blob for blob in stored), f"{name}'s round-{round_no} update is in the store"
     for event in ws.coordinator().accepted_updates():
         assert json.loads(ws.store.get(event.cid))["format"] == "zkfl-secagg-v1"
+
+
+def test_the_round_checker_passes_a_private_round_with_no_secret_and_fails_a_tampered_upload(
+    private_run: Workspace,
+) -> None:
+    ws = private_run
+    for round_no in range(2):
+        checked = verify_round(ws, round_no)
+        assert checked.ok, [str(f) for f in checked.failures]
+        ran = {c.check for c in checked.checks}
+        assert {"masking-check", "unmask-replay", "sum-hash", "update-sum", "fedavg", "masked-upload-stored"} <= ran
+        assert not {"update-stored", "sum-exact"} & ran  # nothing is read in the clear
+    event = ws.coordinator().accepted_updates(1)[0]
+    path = ws.root / "store" / "blocks" / event.cid
+    original = path.read_bytes()
+    body = json.loads(original)
+    body["masked"][0] = f"{(int(body['masked'][0], 16) + 1) % 2**250:064x}"
+    path.write_text(json.dumps(body))
+    try:
+        failed = {f.check for f in verify_round(ws, 1).failures}
+        assert "masked-upload-stored" in failed
+    finally:
+        path.write_bytes(original)

@@ -31,6 +31,10 @@ from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ZkflError
 from zkfl.fedavg import fedavg_float_gap, fixed_point_fedavg, update_sum
 from zkfl.fixedpoint import FixedArray
+from zkfl.privacy.checks import masking_problem
+from zkfl.privacy.masking import MaskedUpload
+from zkfl.privacy.records import reveal_from_json, upload_from_json
+from zkfl.privacy.unmasking import unmask
 from zkfl.protocol import (
     AggregationCommitments,
     ClientCommitments,
@@ -39,9 +43,11 @@ from zkfl.protocol import (
     commitment_mismatch,
     context,
     summed_commitment,
+    vector_from_opening,
 )
-from zkfl.store.artifacts import ArtifactStore, get_vector
+from zkfl.store.artifacts import ArtifactStore, get_json, get_vector
 from zkfl.verification.findings import Findings
+from zkfl.verification.masking import adverts_of, masking_round, shared_bundles
 from zkfl.verification.proofs import SubmittedProof, submitted_proof, verify_offchain, verify_onchain
 from zkfl.zk.commitments import CommitmentKey, point_hash
 from zkfl.zk.prover import VerifierKeys
@@ -108,6 +114,7 @@ class FederationView:
     commitments: CommitmentKey | None
     fedavg: FedAvgSpec | None  # the FedAvg shape, to recompute it (None: unknown, so not recomputed)
     onchain: bool = True  # also eth_call each proof against the deployed verifiers
+    private: bool = False  # updates are masked (secure aggregation): no update is stored in the clear
 
     @classmethod
     def read(
@@ -135,6 +142,7 @@ class FederationView:
             commitments,
             fedavg,
             onchain,
+            bool(coordinator.contract.functions.privateUpdates().call()),
         )
 
     def sender_context(self, sender: str) -> int | None:
@@ -188,6 +196,7 @@ class RoundChecker:
         )
         self._note_skip(r)
         vectors: dict[int, FixedArray | None] = {}
+        uploads: dict[str, MaskedUpload | None] = {}
         for update in log.updates(r):
             where = f"round {r} slot {update.slot}"
             sub = self._submitted(CircuitKind.CLIENT, where, update.tx_hash)
@@ -204,13 +213,23 @@ class RoundChecker:
                 if proof is not None:
                     self._check_data_commitment(where, sub, proof.data)
                 verdict = self._verify_proof(CircuitKind.CLIENT, where, sub)
-            vector = self._fetch("update", where, update.cid, update.update_hash, "accepted update", (r, update.slot))
-            vectors[update.slot] = vector
+            if self.view.private:  # only the masked upload is stored; the masking checks use it
+                upload = self._masked_upload(where, update.cid)
+                uploads[update.client.lower()] = upload
+                stored = upload is not None
+            else:
+                vector = self._fetch(
+                    "update", where, update.cid, update.update_hash, "accepted update", (r, update.slot)
+                )
+                vectors[update.slot] = vector
+                stored = vector is not None
             audit.updates.append(
-                UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict, vector is not None)
+                UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict, stored)
             )
         finalized = log.finalized.get(r)
-        if finalized is not None:
+        if finalized is not None and self.view.private:
+            audit.aggregation = self._check_private_aggregation(r, finalized, uploads)
+        elif finalized is not None:
             audit.aggregation = self._check_aggregation(r, finalized, vectors)
         return audit
 
@@ -237,6 +256,16 @@ class RoundChecker:
             "slashed its publisher's bond (ModelSlashed): no later round starts from it"
         )
 
+    def _masked_upload(self, scope: str, cid: str) -> MaskedUpload | None:
+        """A private update's masked upload from the store (`masked-upload-stored`)."""
+        try:
+            upload = upload_from_json(get_json(self.view.store, cid))
+        except (ZkflError, ValueError, KeyError, TypeError) as exc:
+            self.findings.add("masked-upload-stored", scope, False, f"masked upload {cid}: {exc}")
+            return None
+        self.findings.add("masked-upload-stored", scope, True, cid)
+        return upload
+
     def intact_vector(self, cid: str) -> FixedArray | None:
         """A vector this checker fetched intact (its bytes match its CID), whatever it commits to."""
         entry = self._vectors.get(cid)
@@ -250,17 +279,7 @@ class RoundChecker:
         scope = f"round {r} aggregation"
         updates = view.log.updates(r)
         sum_ok = self._check_update_sum(scope, updates, finalized)
-        sub = self._submitted(CircuitKind.AGGREGATOR, scope, finalized.tx_hash)
-        verdict = ProofVerdict(False, None, None, finalized.tx_hash, 0)
-        if sub is not None:
-            try:
-                problem = aggregation_link_problem(
-                    AggregationCommitments.from_proof(sub.proof), finalized.sum_hash, finalized.next_model_hash
-                )
-            except ZkflError as exc:
-                problem = str(exc)
-            findings.add("aggregation-links", scope, problem is None, problem or "")
-            verdict = self._verify_proof(CircuitKind.AGGREGATOR, scope, sub)
+        verdict = self._check_aggregation_proof(scope, finalized)
         total = self._fetch("sum", scope, finalized.sum_cid, finalized.sum_hash, "sum of the accepted updates")
         fetched = [vectors.get(u.slot) for u in updates]
         if total is None or any(v is None for v in fetched):
@@ -280,6 +299,48 @@ class RoundChecker:
                 else "the stored sum is not the sum of the accepted updates",
             )
             sum_ok = sum_ok and exact_sum
+        present = [v for v in fetched if v is not None]
+        published, exact, float_gap = self._check_fedavg(
+            r, scope, finalized, total, len(updates), present if len(present) == len(updates) else []
+        )
+        return AggregationRow(
+            hex(finalized.next_model_hash),
+            finalized.next_model_cid,
+            hex(finalized.sum_hash),
+            finalized.sum_cid,
+            verdict,
+            published is not None,
+            sum_ok,
+            exact,
+            float_gap,
+        )
+
+    def _check_aggregation_proof(self, scope: str, finalized: FinalizedRound) -> ProofVerdict:
+        """`aggregator-proof-transaction`, `aggregation-links` and the proof's verification."""
+        sub = self._submitted(CircuitKind.AGGREGATOR, scope, finalized.tx_hash)
+        if sub is None:
+            return ProofVerdict(False, None, None, finalized.tx_hash, 0)
+        try:
+            problem = aggregation_link_problem(
+                AggregationCommitments.from_proof(sub.proof), finalized.sum_hash, finalized.next_model_hash
+            )
+        except ZkflError as exc:
+            problem = str(exc)
+        self.findings.add("aggregation-links", scope, problem is None, problem or "")
+        return self._verify_proof(CircuitKind.AGGREGATOR, scope, sub)
+
+    def _check_fedavg(
+        self,
+        r: int,
+        scope: str,
+        finalized: FinalizedRound,
+        total: FixedArray | None,
+        count: int,
+        updates: list[FixedArray],
+    ) -> tuple[FixedArray | None, bool, float | None]:
+        """`next-model-stored`, `next-model-hash` and `fedavg` (replayed from the sum `total`); the
+        published model, whether it is exact, and its gap to float FedAvg of `updates` (if given)."""
+        view, findings = self.view, self.findings
         withheld = self._withheld(r + 1)
         published = self._fetch(
             "next-model",
@@ -310,15 +371,31 @@ class RoundChecker:
                     "fedavg",
                     scope,
                     exact,
-                    f"the published next model equals the fixed-point FedAvg of the sum of {len(updates)} update(s)"
+                    f"the published next model equals the fixed-point FedAvg of the sum of {count} update(s)"
                     if exact
                     else f"the published next model is not the FedAvg of the stored sum: {diff.size} of "
                     f"{spec.num_params} elements differ (first at index {diff[0]}: published {published[diff[0]]}, "
                     f"FedAvg {recomputed[diff[0]]})",
                 )
-            present = [v for v in fetched if v is not None]
-            if len(present) == len(updates) and present:
-                float_gap = float(np.max(np.abs(fedavg_float_gap(present, published, spec.num_params))))
+            if updates:
+                float_gap = float(np.max(np.abs(fedavg_float_gap(updates, published, spec.num_params))))
+        return published, exact, float_gap
+
+    def _check_private_aggregation(
+        self, r: int, finalized: FinalizedRound, uploads: dict[str, MaskedUpload | None]
+    ) -> AggregationRow:
+        """A private round's aggregation, with no secret: the proof and the sum rule as in a public
+        round; the unmasking record (`unmasking-stored`) whose sum commits to the aggregation's input
+        (`sum-hash`); each summed client's masked upload against its proof's update commitment, with
+        the self seed revealed at unmasking (`masking-check`); the unmasking redone from the record's
+        reveals and the shares alone (`unmask-replay`); FedAvg replayed from the sum."""
+        view = self.view
+        scope = f"round {r} aggregation"
+        updates = view.log.updates(r)
+        sum_ok = self._check_update_sum(scope, updates, finalized)
+        verdict = self._check_aggregation_proof(scope, finalized)
+        total, replayed = self._check_unmasking(r, scope, finalized, updates, uploads)
+        published, exact, _ = self._check_fedavg(r, scope, finalized, total, len(updates), [])
         return AggregationRow(
             hex(finalized.next_model_hash),
             finalized.next_model_cid,
@@ -326,10 +403,74 @@ class RoundChecker:
             finalized.sum_cid,
             verdict,
             published is not None,
-            sum_ok,
+            sum_ok and replayed,
             exact,
-            float_gap,
+            None,
         )
+
+    def _check_unmasking(
+        self,
+        r: int,
+        scope: str,
+        finalized: FinalizedRound,
+        updates: list[AcceptedUpdate],
+        uploads: dict[str, MaskedUpload | None],
+    ) -> tuple[FixedArray | None, bool]:
+        """The sum from the round's unmasking record, if it commits to the aggregation's input; and
+        whether every masking check and the unmasking's replay pass."""
+        view, findings = self.view, self.findings
+        try:
+            record = get_json(view.store, finalized.sum_cid)
+            total = np.asarray(record["sum"], dtype=np.int64)
+            seeds = {c: bytes.fromhex(v) for c, v in record["self_seeds"].items()}
+            reveals = [reveal_from_json(get_json(view.store, cid)) for cid in record["reveal_cids"]]
+        except (ZkflError, ValueError, KeyError, TypeError) as exc:
+            findings.add("unmasking-stored", scope, False, f"the unmasking record {finalized.sum_cid}: {exc}")
+            return None, False
+        findings.add("unmasking-stored", scope, True, f"{finalized.sum_cid}: {len(reveals)} reveal(s)")
+        if view.commitments is None or view.fedavg is None:
+            findings.add("masking-check", scope, False, "cannot check: no trusted commitment key or model shape")
+            return None, False
+        key = view.commitments
+        actual = key.commitment_hash(total)
+        problem = commitment_mismatch(actual, finalized.sum_hash, "the unmasked sum")
+        findings.add("sum-hash", scope, problem is None, problem or f"commitment {finalized.sum_hash:#x}")
+        setting = masking_round(view.coordinator, view.fedavg.update_len, r)
+        zero, ok = key.zero_point(), problem is None
+        summed = {}
+        for update in updates:
+            client, where = update.client.lower(), f"round {r} slot {update.slot}"
+            upload, seed = uploads.get(client), seeds.get(client)
+            if upload is None or seed is None:
+                ok = findings.add("masking-check", where, False, "no masked upload or no revealed self seed to check")
+                continue
+            summed[client] = upload
+            why = masking_problem(setting.terms, key.field_point, zero, upload, update.update_point, seed)
+            ok = (
+                findings.add("masking-check", where, why is None, why or "masked upload = proven update + masks") and ok
+            )
+        if len(summed) != len(updates):
+            return None, False
+        try:
+            bundles = shared_bundles(view.store, view.coordinator, setting)
+            result = unmask(
+                setting.terms,
+                setting.graph,
+                adverts_of(setting, bundles),
+                bundles,
+                summed,
+                sorted(summed),
+                reveals,
+                verify=True,
+            )
+            replayed = bool(np.array_equal(vector_from_opening(result.total), total))
+            detail = "the unmasking, redone from the reveals and the shares, gives the recorded sum"
+        except ZkflError as exc:
+            replayed, detail = False, f"cannot redo the unmasking: {exc}"
+        if not replayed and not detail.startswith("cannot"):
+            detail = "the unmasking, redone from the reveals and the shares, gives another sum than the record's"
+        findings.add("unmask-replay", scope, replayed, detail)
+        return (total if problem is None else None), ok and replayed
 
     def _check_update_sum(self, scope: str, updates: list[AcceptedUpdate], finalized: FinalizedRound) -> bool:
         """`update-sum`: the points the round's UpdateAccepted events carry hash to the accepted
