@@ -11,7 +11,12 @@ whole federation in a fresh process that has only the RPC URL, the coordinator a
 store (reports/audit/); the script exits 1 if the audit fails.
 
     python examples/digits.py [--rounds 10] [--clients 4] [--family logreg|mlp] [--workspace DIR]
-                              [--verification eager|optimistic] [--ipfs-api URL]
+                              [--verification eager|optimistic] [--updates private|public]
+                              [--ipfs-api URL]
+
+Updates are private by default (secure aggregation, docs/privacy.md): each client uploads only
+its masked update, and the aggregator unmasks their sum alone; `--updates public` stores each
+update in the clear, as before.
 
 With `--verification optimistic` the coordinator accepts each update with its proof's commitments
 and SHA-256 only, and a watchtower (`zkfl watch`, its own process and key) verifies every proof
@@ -40,7 +45,7 @@ from eth_account import Account
 from zkfl.chain.devnet import DEV_MNEMONIC
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.data.datasets import write_digits
-from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, PUBLIC, FederationTerms
 from zkfl.pipeline import run_federation, setup_federation
 from zkfl.pipeline.run_report import write_run_report
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
@@ -62,6 +67,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (smaller: less IID)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verification", choices=[EAGER, OPTIMISTIC], default=EAGER)
+    parser.add_argument("--updates", choices=[PRIVATE, PUBLIC], default=PRIVATE, help="masked uploads or clear ones")
     parser.add_argument("--ipfs-api", default="", help="IPFS HTTP API URL for artifacts (default: the workspace store)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -76,7 +82,7 @@ def main() -> None:
     config = WorkspaceConfig(
         TrainingStepSpec(model, batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
         slots=args.clients,
-        terms=FederationTerms(verification=args.verification),
+        terms=FederationTerms(verification=args.verification, updates=args.updates),
         ipfs_api=args.ipfs_api,
     )
     ws, _ = Workspace.init(args.workspace, config)

@@ -45,6 +45,8 @@ LONGEST_FILES = (
     "test_executors.py",
     "test_watchtower.py",
     "test_audit.py",
+    "test_private_run.py",
+    "test_private_chain.py",
     "test_run.py",
     "test_cli_devnet.py",
     "test_quality.py",

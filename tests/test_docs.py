@@ -184,7 +184,7 @@ def test_the_cli_reference_lists_every_command_with_exactly_its_options() -> Non
         options = set(re.findall(r"--[a-z][a-z-]*", " ".join(cells[1:])))
         if cells[2].startswith("yes"):
             options.add("--json")
-        for name in re.findall(r"`([a-z][a-z ]*)`", cells[0]):
+        for name in re.findall(r"`([a-z][a-z -]*)`", cells[0]):
             documented[name] = options
     commands = page[page.index("| command | does |") : page.index("## Options")]
     for name, options in cli_commands().items():

@@ -106,19 +106,7 @@ def test_a_client_registered_after_the_cohort_was_fixed_waits_for_the_next_round
     reject("cohort was fixed; it takes part from round 1", private.share_keys, late, 0, BUNDLE)
 
 
-def test_a_private_update_is_never_opened(
-    chain: Chain,
-    private: Coordinator,
-    clients: list[LocalAccount],
-    full_round: ProvenRound,
-    accounts: list[LocalAccount],
-) -> None:
-    _share_all(chain, private, clients[:1])
-    private.submit_update(clients[0], 0, full_round.updates[0].proof, "bafy-masked-0")
-    reject("holds a private update: it is never opened", private.request_opening, accounts[7], 0, 0, BOND)
-
-
-def test_the_aggregator_excludes_a_named_update_unslashed_and_finalizes_with_the_rest(
+def test_no_private_update_is_opened_and_the_aggregator_excludes_a_named_one_unslashed_and_finalizes(
     chain: Chain,
     private: Coordinator,
     clients: list[LocalAccount],
@@ -131,6 +119,7 @@ def test_the_aggregator_excludes_a_named_update_unslashed_and_finalizes_with_the
     for i, client in enumerate(clients):
         private.submit_update(client, 0, full_round.updates[i].proof, f"bafy-masked-{i}")
     aggregator = accounts[1]
+    reject("holds a private update: it is never opened", private.request_opening, accounts[7], 0, 0, BOND)
     reject("takes submissions until block", private.exclude_update, aggregator, 0, 1, "bafy-evidence")
     _mine_past(chain, private.round(0).deadline)
     reject("only the federation.s aggregator may do this", private.exclude_update, accounts[7], 0, 1, "bafy-evidence")

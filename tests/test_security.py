@@ -591,7 +591,7 @@ def test_a_cheater_that_challenges_itself_still_loses_half_its_stake(
             config.genesis_hash,
             "g",
             bytes(32),
-            (*terms[:7], (*terms[7][:4], 10_000)),
+            (*terms[:7], (*terms[7][:4], 10_000), *terms[8:]),
             config.federation_salt,
             config.commitment_key_args(),
         )

@@ -41,8 +41,10 @@ if TYPE_CHECKING:  # the commands import what they run when they run it
         JoinOutcome,
         ProveOutcome,
         RegisterOutcome,
+        RevealOutcome,
         RoundVerification,
         SetupOutcome,
+        ShareOutcome,
         SubmitOutcome,
     )
     from zkfl.pipeline.devnet_clock import MineOutcome
@@ -127,6 +129,10 @@ def init(
     ] = None,
     lr: Annotated[float | None, typer.Option(help=f"Learning rate (default {INIT_DEFAULTS['learning_rate']}).")] = None,
     slots: Annotated[int | None, typer.Option(help=f"Client slots K (default {INIT_DEFAULTS['slots']}).")] = None,
+    updates: Annotated[
+        str | None,
+        typer.Option(help="'private' (masked uploads, secure aggregation) or 'public' (default public)."),
+    ] = None,
     rpc_url: Annotated[
         str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")
     ] = DEVNET,
@@ -144,7 +150,7 @@ def init(
         document: dict[str, dict[str, Any]] = {
             "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
             "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
-            "federation": {"slots": slots},
+            "federation": {"slots": slots, "updates": updates},
             "chain": {"rpc_url": rpc_url, "chain_id": chain_id},
             "store": {"ipfs_api": ipfs_api},
             "prover": {"srs": srs if srs == "dev" else str(Path(srs).resolve())},
@@ -252,6 +258,37 @@ def submit(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: Json
         return submit_update(_open(workspace), client, progress)
 
     emit(run_with_progress(action, as_json), as_json, _kv(f"submission of {client}"))
+
+
+@app.command("share-keys")
+def share_keys_command(client: ClientOpt, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Private federations: share the client's masking keys for the open round, in its share window
+    (before it submits)."""
+
+    def action(progress: Progress) -> ShareOutcome:
+        from zkfl.pipeline import share_keys
+
+        return share_keys(_open(workspace), client, progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv(f"masking keys of {client}"))
+
+
+@app.command()
+def reveal(
+    client: ClientOpt,
+    round_no: Annotated[int | None, typer.Option("--round", help="The round (default: the open one).")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Private federations: answer a round's unmasking once it takes no more submissions (the
+    client's shares for its neighbours); reveals nothing if too many clients dropped out."""
+
+    def action(progress: Progress) -> RevealOutcome:
+        from zkfl.pipeline import reveal_for_unmasking
+
+        return reveal_for_unmasking(_open(workspace), client, round_no, progress)
+
+    emit(run_with_progress(action, as_json), as_json, _kv(f"reveal of {client}"))
 
 
 @app.command()

@@ -379,32 +379,61 @@ def submit_update(ws: Workspace, name: str, progress: Progress = silent) -> Subm
     return SubmitOutcome(name, current, proved["update_hash"], proved["update_cid"], True, receipt["gasUsed"])
 
 
-def share_keys(ws: Workspace, name: str, progress: Progress = silent) -> dict[str, Any] | None:
-    """A private federation's client shares its masking keys for the open round (in its share
-    window); None when it is not in the round's cohort. Recorded, so a re-run shares nothing twice."""
+@dataclass(frozen=True)
+class ShareOutcome:
+    client: str
+    round: int
+    bundle_cid: str | None  # None: not in the round's cohort, sitting it out
+    gas_used: int | None
+    shared_now: bool
+
+
+@dataclass(frozen=True)
+class RevealOutcome:
+    client: str
+    round: int
+    reveal_cid: str
+    revealed_now: bool
+
+
+def share_keys(ws: Workspace, name: str, progress: Progress = silent) -> ShareOutcome:
+    """A private federation's client shares its masking keys for the open round, inside its share
+    window (`zkfl share-keys`); a client outside the round's cohort sits it out. Recorded, so a
+    re-run shares nothing twice."""
+    if not ws.config.terms.private:
+        raise ConfigError("this federation's updates are public: it has no masking keys to share")
     record = _client_record(ws, name)
     signer = ws.signer("client", record["account_index"])
     round_no = ws.coordinator().current_round
     path = masking_record_path(ws, name, round_no)
     done = ws.read_record(path)
     if done is not None and "bundle_cid" in done:
-        return done
+        return ShareOutcome(name, round_no, done["bundle_cid"], done.get("share_gas"), False)
     shared = share_round_keys(ws, name, signer, progress)
-    if shared is not None:
-        ws.write_record(path, {"round": round_no, **shared})
-    return shared
+    if shared is None:
+        return ShareOutcome(name, round_no, None, None, False)
+    ws.write_record(path, {"round": round_no, **shared})
+    return ShareOutcome(name, round_no, shared["bundle_cid"], shared["share_gas"], True)
 
 
-def reveal_for_unmasking(ws: Workspace, name: str, round_no: int, progress: Progress = silent) -> str:
-    """A private federation's client answers the round's unmasking (its reveal, stored); its CID."""
+def reveal_for_unmasking(
+    ws: Workspace, name: str, round_no: int | None = None, progress: Progress = silent
+) -> RevealOutcome:
+    """A private federation's client answers its round's unmasking (`zkfl reveal`): once the round
+    takes no more submissions, its shares for its neighbours (and its own seeds), stored. Reveals
+    nothing when the round may not be unmasked (too many dropouts)."""
+    if not ws.config.terms.private:
+        raise ConfigError("this federation's updates are public: there is nothing to unmask")
     record = _client_record(ws, name)
+    round_no = ws.coordinator().current_round if round_no is None else round_no
     path = masking_record_path(ws, name, round_no)
     done = ws.read_record(path) or {"round": round_no}
-    if "reveal_cid" not in done:
-        progress(f"{name}: revealing its shares for round {round_no}'s unmasking")
-        done["reveal_cid"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
-        ws.write_record(path, done)
-    return str(done["reveal_cid"])
+    if "reveal_cid" in done:
+        return RevealOutcome(name, round_no, done["reveal_cid"], False)
+    progress(f"{name}: revealing its shares for round {round_no}'s unmasking")
+    done["reveal_cid"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
+    ws.write_record(path, done)
+    return RevealOutcome(name, round_no, done["reveal_cid"], True)
 
 
 def client_held(ws: Workspace, name: str, round_no: int) -> Held:

@@ -239,7 +239,7 @@ def _share_keys(ws: Workspace, names: list[str], round_no: int, progress: Progre
     coordinator = ws.coordinator()
     opens, closes = coordinator.share_window(round_no)
     reach_block(ws, opens, progress)
-    shared = [name for name in names if share_keys(ws, name, progress) is not None]
+    shared = [name for name in names if share_keys(ws, name, progress).bundle_cid is not None]
     reach_block(ws, closes + 1, progress)
     return shared
 
