@@ -55,6 +55,7 @@ from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
 from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, FederationTerms
 from zkfl.fixedpoint import quantize
+from zkfl.privacy.keys import KeyPair
 from zkfl.protocol import context, opening_values, optimistic_claim
 from zkfl.roles.aggregator import aggregate_and_prove
 from zkfl.roles.client import train_and_prove
@@ -514,6 +515,7 @@ def private_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: in
         for client, data in zip(r.clients, r.datas, strict=True):
             for coordinator in coordinators.values():
                 coordinator.register(client, [data.commitment_hash(r.circuits.commitments, spec)])
+            r.coordinator.set_channel_key(client, KeyPair.generate().public.to_bytes())
         opens, closes = r.coordinator.share_window(0)
         mine_blocks(chain, max(0, opens - chain.w3.eth.block_number))
         for i, client in enumerate(r.clients):

@@ -20,6 +20,7 @@ from zkfl.federation.terms import PRIVATE, FederationTerms
 from zkfl.privacy.keys import KeyPair
 from zkfl.protocol import summed_commitment
 from zkfl.roles.aggregator import AggregateResult
+from zkfl.verification.masking import unshared_submitters
 from zkfl.zk.build import CircuitSet
 from zkfl.zk.commitments import point_hash
 
@@ -65,25 +66,30 @@ def test_keys_are_taken_only_in_the_share_window_and_masked_updates_only_after_i
     _mine_to(chain, opens)
     private.share_keys(clients[0], 0, BUNDLE)
     assert [(k.client, k.bundle_sha256) for k in private.shared_keys(0)] == [(clients[0].address, BUNDLE)]
-    assert private.client(clients[0].address).shared_round == 1
     reject("share window runs until block", private.submit_update, clients[0], 0, full_round.updates[0].proof, "m0")
     _mine_past(chain, closes)
     reject("takes masking keys in blocks", private.share_keys, clients[1], 0, BUNDLE)
     private.submit_update(clients[0], 0, full_round.updates[0].proof, "bafy-masked-0")
 
 
-def test_a_client_that_did_not_share_keys_cannot_submit(
-    chain: Chain, private: Coordinator, clients: list[LocalAccount], full_round: ProvenRound
+def test_an_update_from_a_client_that_shared_no_keys_is_named_by_the_public_rule_and_excluded(
+    chain: Chain,
+    private: Coordinator,
+    clients: list[LocalAccount],
+    accounts: list[LocalAccount],
+    full_round: ProvenRound,
 ) -> None:
+    """The coordinator stores no sharing flag (a word would cost more gas than the rest of
+    `shareKeys`): the submission is accepted, and the events name it for exclusion."""
     _share_all(chain, private, clients[:2])
-    reject(
-        "did not share its masking keys in round 0",
-        private.submit_update,
-        clients[2],
-        0,
-        full_round.updates[2].proof,
-        "m",
-    )
+    for i, client in enumerate(clients):
+        private.submit_update(client, 0, full_round.updates[i].proof, f"bafy-masked-{i}")
+    sharers = [k.client for k in private.shared_keys(0)]
+    named = unshared_submitters([u.client for u in private.accepted_updates(0)], sharers)
+    assert list(named) == [clients[2].address.lower()] and "cannot be unmasked" in named[clients[2].address.lower()]
+    _mine_past(chain, private.round(0).deadline)
+    private.exclude_update(accounts[1], 0, 2, "bafy-evidence")
+    assert private.round(0).accepted == 2
 
 
 def test_a_client_registered_after_the_cohort_was_fixed_waits_for_the_next_round(

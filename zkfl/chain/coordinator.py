@@ -150,10 +150,6 @@ MESSAGES: dict[str, Callable[..., str]] = {
         if privateUpdates
         else "this federation's updates are public: it has no key sharing and excludes no update"
     ),
-    "KeysNotShared": lambda round, client: (
-        f"{client} did not share its masking keys in round {round}'s share window, so no neighbour masked "
-        "with it: it sits this round out"
-    ),
     "OutsideShareWindow": lambda round, opensAt, closesAt, blockNumber: (
         f"round {round} takes masking keys in blocks {opensAt}..{closesAt} (now block {blockNumber})"
     ),
@@ -219,7 +215,6 @@ class ClientState:
     has_pending: bool  # an accepted update whose round had not closed when last folded
     pending_round: int
     first_round: int  # the first round whose masking cohort it is in (private federations)
-    shared_round: int  # 1 + the last round it shared masking keys in (0: none)
     stake: int
     context_hash: int  # digest of C(context) its proofs must carry
 
@@ -230,7 +225,6 @@ class SharedKeys:
 
     round: int
     client: str
-    slot: int
     bundle_sha256: bytes
     block: int
 
@@ -461,10 +455,7 @@ class Coordinator:
     def shared_keys(self, round_no: int) -> list[SharedKeys]:
         """The round's KeysShared events, oldest first."""
         events = self.contract.events.KeysShared.get_logs(from_block=0, argument_filters={"round": round_no})
-        return [
-            SharedKeys(e.args.round, e.args.client, e.args.slot, bytes(e.args.bundleHash), e.blockNumber)
-            for e in events
-        ]
+        return [SharedKeys(e.args.round, e.args.client, bytes(e.args.bundleHash), e.blockNumber) for e in events]
 
     def excluded_updates(self, round_no: int | None = None) -> list[tuple[int, int, str, str]]:
         """(round, slot, client, evidence CID) of every UpdateExcluded."""

@@ -242,26 +242,31 @@ contract Coordinator is Disputes {
     /// @notice Share your masking keys for the open round (private federations), inside its share
     ///         window: your advertised keys and your sealed shares for your neighbours are in the
     ///         store, and `bundleHash` pins them. Only clients registered, with a channel key, before
-    ///         the round's cohort was fixed take part (`firstRound`); one that shares nothing sits it out.
+    ///         the round's cohort was fixed take part (`firstRound`); one that shares nothing sits it
+    ///         out: an update it submits anyway is excluded.
     /// @param round The open round.
     /// @param bundleHash SHA-256 of the key bundle (the digest of its CID).
+    /// @dev Nothing is stored (a new word would cost more than the rest): the events are the record,
+    ///      and an update submitted without keys shared in its round cannot be unmasked, so the
+    ///      aggregator excludes it (`excludeUpdate`; `zkfl.verification.masking.unshared_submitters`).
     function shareKeys(uint256 round, bytes32 bundleHash) external {
         if (!privateUpdates) revert WrongUpdateMode(false);
         Client storage client = _clients[msg.sender];
         if (!client.registered) revert NotRegistered(msg.sender);
         if (client.firstRound > round) revert NotInCohort(round, msg.sender, client.firstRound);
-        (uint256 opensAt, uint256 closesAt) = shareWindowOf(round);
+        uint256 current = _open.number; // the round's number and deadline share a word: not its model
+        if (round != current) revert WrongRound(current, round);
+        (uint256 opensAt, uint256 closesAt) = _shareWindowAt(round, _open.deadline);
         if (block.number < opensAt || block.number > closesAt) {
             revert OutsideShareWindow(round, opensAt, closesAt, block.number);
         }
-        client.sharedRound = uint32(round + 1);
-        emit KeysShared(round, msg.sender, client.slot, bundleHash);
+        emit KeysShared(round, msg.sender, bundleHash);
     }
 
     /// @notice The blocks in which the open round's clients share keys (private federations): from
     ///         the round's opening (round 0: the block after `registrationEnds`), `shareWindow` blocks.
-    function shareWindowOf(uint256 round) public view returns (uint256 opensAt, uint256 closesAt) {
-        return _shareWindow(round, _checkOpenRound(round));
+    function shareWindowOf(uint256 round) external view returns (uint256 opensAt, uint256 closesAt) {
+        return _shareWindowAt(round, _checkOpenRound(round).deadline);
     }
 
     /// @notice Exclude an accepted private update whose masked upload the public record shows to
@@ -587,8 +592,7 @@ contract Coordinator is Disputes {
         if (!client.registered) revert NotRegistered(msg.sender);
         if (_updateHashes[round][client.slot] != 0) revert AlreadySubmitted(round, msg.sender);
         if (privateUpdates) {
-            if (client.sharedRound != round + 1) revert KeysNotShared(round, msg.sender);
-            (, uint256 sharingEnds) = _shareWindow(round, open);
+            (, uint256 sharingEnds) = _shareWindowAt(round, open.deadline);
             if (block.number <= sharingEnds) revert ShareWindowOpen(round, sharingEnds);
         }
         if (proof.length < CLIENT_POINTS * POINT_BYTES) revert ProofTooShort(proof.length, CLIENT_POINTS * POINT_BYTES);
@@ -611,9 +615,10 @@ contract Coordinator is Disputes {
         return round == 0 && block.number <= registrationEnds ? 0 : uint32(round + 1);
     }
 
-    /// @dev The open round's share window: from its opening (round 0: after registration), `shareWindow` blocks.
-    function _shareWindow(uint256 round, OpenRound memory open) private view returns (uint256 opensAt, uint256 closesAt) {
-        opensAt = round == 0 ? uint256(registrationEnds) + 1 : uint256(open.deadline) - submissionWindow;
+    /// @dev The open round's share window, from its deadline: from its opening (round 0: after
+    ///      registration), `shareWindow` blocks.
+    function _shareWindowAt(uint256 round, uint256 deadline) private view returns (uint256 opensAt, uint256 closesAt) {
+        opensAt = round == 0 ? uint256(registrationEnds) + 1 : deadline - submissionWindow;
         closesAt = opensAt + shareWindow - 1;
     }
 

@@ -79,7 +79,6 @@ interface ICoordinator {
         bool hasPending;
         uint32 pendingRound;
         uint32 firstRound;
-        uint32 sharedRound;
         uint256 stake;
         uint256 contextHash;
     }
@@ -308,10 +307,6 @@ interface ICoordinator {
     /// @dev Only a federation with private updates has this step, or forbids this one.
     /// @param privateUpdates Whether this federation's updates are private.
     error WrongUpdateMode(bool privateUpdates);
-    /// @dev A masked update needs the sender's keys shared in its round (`shareKeys`).
-    /// @param round The round.
-    /// @param client The sender.
-    error KeysNotShared(uint256 round, address client);
     /// @dev Keys are shared only in a round's share window.
     /// @param round The round.
     /// @param opensAt The window's first block.
@@ -400,9 +395,8 @@ interface ICoordinator {
     ///      shares are in the store under `bundleHash`'s record (`zkfl.privacy`).
     /// @param round The round.
     /// @param client The client.
-    /// @param slot Its slot.
     /// @param bundleHash SHA-256 of its key bundle (the digest of the bundle's CID).
-    event KeysShared(uint256 indexed round, address indexed client, uint256 slot, bytes32 bundleHash);
+    event KeysShared(uint256 indexed round, address indexed client, bytes32 bundleHash);
     /// @dev The aggregator excluded an accepted private update whose masking the public record
     ///      shows to be wrong (the evidence names the check, for anyone to rerun). The update leaves
     ///      the round's sum; its client is not rewarded for it, and not slashed: the evidence is

@@ -256,7 +256,7 @@ def wait_until_finalizable(
         if state.closed:
             return state
         requests = coordinator.open_requests(round_no)
-        if not requests and _can_close(ws, coordinator, state):
+        if not requests and can_close(ws, coordinator, state):
             return state
         if announced != (target := finalizable_after(ws, state) + 1, len(requests)):
             announced = (target, len(requests))
@@ -265,7 +265,9 @@ def wait_until_finalizable(
         clock.wait(state, bool(requests))
 
 
-def _can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bool:
+def can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> bool:
+    """Whether the round's accepted updates are final: past its deadline (and, optimistic or empty, its
+    challenge window), or an eager round every registered client submitted to."""
     if ws.chain.w3.eth.block_number > finalizable_after(ws, state):
         return True
     return not ws.config.terms.optimistic and state.accepted > 0 and state.accepted >= coordinator.registered_clients

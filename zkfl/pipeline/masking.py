@@ -40,7 +40,7 @@ from zkfl.privacy.unmasking import Unmasked, unmask
 from zkfl.protocol import vector_from_opening
 from zkfl.store.artifacts import get_json
 from zkfl.store.cid import raw_cid
-from zkfl.verification.masking import adverts_of, masking_round, shared_bundles, summed_clients
+from zkfl.verification.masking import adverts_of, masking_round, shared_bundles, summed_clients, unshared_submitters
 
 # ---------------------------------------------------------------------------------------- a client
 
@@ -108,8 +108,8 @@ def share_round_keys(ws: Workspace, name: str, signer: Any, progress: Progress =
     if me not in setting.cohort:
         progress(f"{name}: not in round {round_no}'s masking cohort (its channel key is newer); sitting it out")
         return None
-    if coordinator.client(signer.address).shared_round == round_no + 1:
-        shared = [k for k in coordinator.shared_keys(round_no) if k.client.lower() == me]
+    shared = [k for k in coordinator.shared_keys(round_no) if k.client.lower() == me]
+    if shared:  # shared before a crash: the chain has it
         return {"bundle_cid": raw_cid(shared[-1].bundle_sha256), "share_gas": None}
     secrets_ = _round_secrets(ws, name, me, round_no)
     neighbours = setting.graph[me]
@@ -198,7 +198,7 @@ def unmask_round(
                 uploads[client] = upload_from_json(get_json(ws.store, event.cid))
             except (ValueError, KeyError, TypeError, ZkflError) as exc:
                 unreadable[client] = f"its masked upload {event.cid} is missing or malformed: {exc}"
-        unshared = {c: "it submitted without a key bundle in the round" for c in events if c not in bundles}
+        unshared = unshared_submitters(list(events), list(bundles))
         culprits = {**unreadable, **unshared}
         if not culprits:
             summed = sorted(uploads)

@@ -19,6 +19,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.data.batches import ClientData, load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError, ZkflError
 from zkfl.fixedpoint import dequantize
+from zkfl.pipeline.aggregation import can_close, devnet_hint, finalizable_after
 from zkfl.pipeline.masking import (
     ensure_channel_key,
     mask_round_update,
@@ -425,11 +426,19 @@ def reveal_for_unmasking(
     if not ws.config.terms.private:
         raise ConfigError("this federation's updates are public: there is nothing to unmask")
     record = _client_record(ws, name)
-    round_no = ws.coordinator().current_round if round_no is None else round_no
+    coordinator = ws.coordinator()
+    round_no = coordinator.current_round if round_no is None else round_no
     path = masking_record_path(ws, name, round_no)
     done = ws.read_record(path) or {"round": round_no}
     if "reveal_cid" in done:
         return RevealOutcome(name, round_no, done["reveal_cid"], False)
+    state = coordinator.round(round_no)
+    if not state.closed and not can_close(ws, coordinator, state):  # who is summed may still change
+        raise ConfigError(
+            f"round {round_no}'s accepted updates are not final until block {finalizable_after(ws, state) + 1} (now "
+            f"{ws.chain.w3.eth.block_number}): reveal after it, or a share revealed now could expose a client that "
+            f"submits later{devnet_hint(ws)}"
+        )
     progress(f"{name}: revealing its shares for round {round_no}'s unmasking")
     done["reveal_cid"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
     ws.write_record(path, done)

@@ -5,6 +5,7 @@ its sum. The pipeline (clients and aggregator), the round checker and the audit 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from zkfl.chain.coordinator import Coordinator
@@ -76,3 +77,15 @@ def summed_clients(coordinator: Coordinator, round_no: int) -> list[str]:
         for e in coordinator.accepted_updates(round_no)
         if coordinator.accepted_update_hash(round_no, e.slot) == e.update_hash
     )
+
+
+def unshared_submitters(submitters: Collection[str], sharers: Collection[str]) -> dict[str, str]:
+    """The rule for an update whose sender shared no key bundle in its round (none on-chain, or one
+    the store cannot serve): nobody masked with it and its self mask cannot be removed, so it is
+    excluded (the coordinator stores no flag for it: see `shareKeys`)."""
+    shared = {c.lower() for c in sharers}
+    return {
+        client.lower(): "it submitted without a usable key bundle shared in the round: its upload cannot be unmasked"
+        for client in submitters
+        if client.lower() not in shared
+    }
