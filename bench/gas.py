@@ -503,7 +503,7 @@ def rejects_tampered(chain: Chain, address: str, proof: Any) -> bool:
 
 
 def private_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path) -> dict:
-    share_window = 3
+    share_window = slots + 2  # on anvil each transaction is a block
     private_terms = FederationTerms(submission_window=1000, updates=PRIVATE, share_window=share_window)
     aggregator = accounts[1]
     with proven_round(chain, accounts, spec, slots, cache, private_terms) as r:
