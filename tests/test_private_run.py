@@ -1,40 +1,57 @@
 """`zkfl run` with private updates (issue 24), on the workspace's devnet with real proofs: clients
 publish channel keys, share masking keys, upload only masked updates, and the aggregator unmasks
-exactly their sum, which the chain's sum of commitments checks, and finalizes FedAvg of it. The
-store holds no client's update. One round: every later round starts the same way."""
+exactly their sum, which the chain's sum of commitments checks. One client, eve, uploads a masked
+vector that is not her proven update plus her masks: the sum misses the chain's, her masking
+check names her, the aggregator excludes her (unslashed), the others reveal again and the round
+finalizes FedAvg of the four honest updates. The store holds no client's update, and the round
+checker passes with no secret. One round: every later round starts the same way."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LOGREG, SLOTS
+from conftest import LOGREG
 from helpers import use_session_cache, write_data
 
 from zkfl.fedavg import fixed_point_fedavg
 from zkfl.federation.terms import PRIVATE, FederationTerms
-from zkfl.pipeline import run_federation
+from zkfl.pipeline import masking, run_federation
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.privacy import prg
 from zkfl.store.artifacts import get_vector
 from zkfl.store.cid import vector_bytes
 
 pytestmark = pytest.mark.prover
 
-TERMS = FederationTerms(updates=PRIVATE, share_window=5, registration_window=12, submission_window=40)
-"""On the devnet each transaction is a block: the share window holds one block per client, and one more."""
-CLIENTS = ("alice", "bob", "carol")
+TERMS = FederationTerms(updates=PRIVATE, share_window=7, registration_window=16, submission_window=48)
+"""On the devnet each transaction is a block: the share window holds one block per client, and more."""
+HONEST = ("alice", "bob", "carol", "dave")
+CHEAT = "eve"
+CLIENTS = (*HONEST, CHEAT)
 
 
 @pytest.fixture(scope="module")
 def private_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Workspace:
     root = tmp_path_factory.mktemp("private")
-    ws, _ = Workspace.init(root / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, terms=TERMS))
+    ws, _ = Workspace.init(root / "fed", WorkspaceConfig(LOGREG, slots=len(CLIENTS), terms=TERMS))
     use_session_cache(ws.root, cache_dir)
     data = [write_data(root / f"{n}.npz", i) for i, n in enumerate(CLIENTS)]
-    run_federation(ws, data, 1, seed=1)
+    honest_mask = masking.mask_update
+
+    def eve_cheats(terms, me, update, neighbours, shared, commit):
+        upload = honest_mask(terms, me, update, neighbours, shared, commit)
+        if me.client == ws.signer("client", CLIENTS.index(CHEAT)).address.lower():
+            return dataclasses.replace(upload, masked=[(upload.masked[0] + 1) % prg.FIELD, *upload.masked[1:]])
+        return upload
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(masking, "mask_update", eve_cheats)
+        run_federation(ws, data, 1, seed=1)
     yield ws
     ws.stop_devnet()
 
@@ -47,7 +64,11 @@ def test_a_private_run_finalizes_fedavg_of_the_exact_sum_of_the_hidden_updates(p
     ws = private_run
     coordinator = ws.coordinator()
     assert coordinator.current_round == 1 and coordinator.round(0).finalized
-    total = np.sum([_held(ws, n, 0) for n in CLIENTS], axis=0)
+    assert coordinator.round(0).accepted == len(HONEST)
+    eve = ws.signer("client", CLIENTS.index(CHEAT)).address
+    [(_, _, excluded, _)] = coordinator.excluded_updates(0)
+    assert excluded == eve and coordinator.client(eve).registered and coordinator.client(eve).stake > 0
+    total = np.sum([_held(ws, n, 0) for n in HONEST], axis=0)
     record = ws.read_record(ws.round_record_path(0))
     assert json.loads(ws.store.get(record["sum_cid"]))["sum"] == [int(v) for v in total]
     assert np.array_equal(get_vector(ws.store, record["next_model_cid"]), fixed_point_fedavg(total))
@@ -71,6 +92,7 @@ def test_the_round_checker_passes_a_private_round_with_no_secret_and_fails_a_tam
     assert checked.ok, [str(f) for f in checked.failures]
     ran = {c.check for c in checked.checks}
     assert {"masking-check", "unmask-replay", "sum-hash", "update-sum", "fedavg", "masked-upload-stored"} <= ran
+    assert next(f.detail for f in checked.checks if f.check == "update-excluded").count("does not commit") == 1
     assert not {"update-stored", "sum-exact"} & ran  # nothing is read in the clear
     event = ws.coordinator().accepted_updates(0)[0]
     path = ws.root / "store" / "blocks" / event.cid

@@ -12,7 +12,8 @@ Everything else is bad input, a missing artifact or a refusal (exit 2).
     ├── StoreError             the store cannot store or return an artifact
     ├── ChainError             the chain rejected a transaction or cannot be reached
     ├── MaskingError           a masking step cannot go on with what it was given
-    │   └── UnmaskError        too many dropouts: the round cannot be unmasked without exposing an update
+    │   ├── UnmaskError        too many dropouts: the round cannot be unmasked without exposing an update
+    │   └── RevealAgain        the round's sum changed (an update was excluded): the live clients answer again
     ├── ProofError             proving failed, or a proof does not verify          (exit 1)
     └── IntegrityError         a link or content check failed                      (exit 1)
         ├── LinkError          commitments that must be equal are not
@@ -57,6 +58,12 @@ class MaskingError(ZkflError):
 class UnmaskError(MaskingError):
     """The round cannot be unmasked: too many dropouts for its threshold. Nothing is revealed past what
     the message says, and nothing is lost: the round lapses and the next starts from the same model."""
+
+
+class RevealAgain(MaskingError):
+    """Updates left the round's sum (excluded by the masking checks) after its clients revealed:
+    the reveals answer for the old sum, so the live clients must reveal again (`zkfl reveal`), and
+    the aggregator then unmasks the rest."""
 
 
 class ProofError(ZkflError):

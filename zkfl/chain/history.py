@@ -29,6 +29,7 @@ EVENTS = (
     "AggregatorChanged",
     "ProofPending",
     "UpdateSlashed",
+    "UpdateExcluded",
     "ChallengeFailed",
     "VectorOpened",
     "ModelSlashed",
@@ -44,6 +45,9 @@ class FederationLog:
     opened: dict[int, OpenedRound] = field(default_factory=dict)  # a skip's empty CID resolved
     accepted: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # still in the round
     slashed: dict[int, list[AcceptedUpdate]] = field(default_factory=lambda: defaultdict(list))  # disputed out
+    excluded: dict[int, list[tuple[AcceptedUpdate, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # private: named by the masking checks, with the evidence's CID
     finalized: dict[int, FinalizedRound] = field(default_factory=dict)
     skipped: dict[int, SkippedRound] = field(default_factory=dict)
     commitments: dict[tuple[str, int], int] = field(default_factory=dict)  # (client, data commitment) -> usable from
@@ -59,6 +63,10 @@ class FederationLog:
             log.accepted[e.args.round].append(AcceptedUpdate.from_event(e))
         for e in raw["UpdateSlashed"]:  # a challenge showed its proof invalid, or a request went unanswered
             log._slash(e.args.round, e.args.slot, e.args.client)
+        for e in raw["UpdateExcluded"]:  # private: the masking checks named it
+            for update in [u for u in log.accepted[e.args.round] if u.slot == e.args.slot][:1]:
+                log.accepted[e.args.round].remove(update)
+                log.excluded[e.args.round].append((update, e.args.evidenceCid))
         log.finalized = {e.args.round: FinalizedRound.from_event(e) for e in raw["RoundFinalized"]}
         log.skipped = {e.args.round: SkippedRound.from_event(e) for e in raw["RoundSkipped"]}
         log.openings = {(e.args.round, e.args.slot): e.transactionHash.to_0x_hex() for e in raw["VectorOpened"]}

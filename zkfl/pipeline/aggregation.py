@@ -375,7 +375,6 @@ def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, p
         record = {
             "round": round_no,
             "summed": unmasked.summed,
-            "excluded": unmasked.excluded,
             "accepted": len(unmasked.summed),
             "sum_hash": hex(result.sum_hash),
             "sum_cid": unmasked.record_cid,

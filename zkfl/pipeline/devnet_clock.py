@@ -40,20 +40,6 @@ class DevnetClock:
         mine_blocks(self.chain, 1)
 
 
-def reach_block(ws: Workspace, block: int, progress: Progress = silent, poll_seconds: float = 2.0) -> None:
-    """Return once the chain's head is at `block` or past it: on the workspace's devnet by mining
-    (nobody else would), on another chain by waiting for its blocks."""
-    head = ws.chain.w3.eth.block_number
-    if head >= block:
-        return
-    if ws.config.rpc_url == DEVNET:
-        mine_blocks(ws.chain, block - head)
-        return
-    progress(f"waiting for block {block} (now {head})")
-    while ws.chain.w3.eth.block_number < block:
-        time.sleep(poll_seconds)
-
-
 def driving_clock(ws: Workspace) -> RoundClock:
     """The clock of a process that drives the whole federation itself: on the workspace's devnet
     it mines (nobody else would), on another chain it waits for the chain's blocks."""

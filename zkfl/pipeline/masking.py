@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from zkfl.atomic import write_atomic
-from zkfl.errors import CheatingError, ConfigError, LinkError, MaskingError, ZkflError
+from zkfl.errors import CheatingError, ConfigError, LinkError, MaskingError, RevealAgain, ZkflError
 from zkfl.fixedpoint import FixedArray
+from zkfl.pipeline.blocks import reach_block
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import Workspace
 from zkfl.privacy import prg
@@ -75,9 +76,11 @@ def masking_record_path(ws: Workspace, name: str, round_no: int) -> Path:
 
 
 def revealed(ws: Workspace, round_no: int) -> list[str]:
-    """The reveal CIDs the workspace's clients stored for a round."""
+    """The reveal CIDs the workspace's clients stored for a round's current sum (a reveal made for
+    a sum that changed since answers for another)."""
+    summed = summed_clients(ws.coordinator(), round_no)
     found = (ws.read_record(masking_record_path(ws, n, round_no)) for n in ws.client_names())
-    return sorted(r["reveal_cid"] for r in found if r and "reveal_cid" in r)
+    return sorted(r["reveal_cid"] for r in found if r and "reveal_cid" in r and r.get("summed") == summed)
 
 
 def _round_secrets(ws: Workspace, name: str, address: str, round_no: int) -> ClientSecrets:
@@ -142,24 +145,19 @@ def mask_round_update(ws: Workspace, name: str, signer: Any, update: FixedArray)
     return cid
 
 
-def reveal_round(ws: Workspace, name: str, signer: Any, round_no: int) -> str:
-    """The client's answer at unmasking, stored; its CID. Refuses, revealing nothing, when the
-    round may not be unmasked (`unmask_problem`)."""
+def reveal_round(ws: Workspace, name: str, signer: Any, round_no: int) -> tuple[str, list[str]]:
+    """The client's answer at unmasking for the round's current sum, stored; its CID and the summed
+    clients it answers for. Refuses, revealing nothing, when the round may not be unmasked
+    (`unmask_problem`)."""
     coordinator = ws.coordinator()
     setting = masking_round(coordinator, ws.config.training.update_len, round_no)
     bundles = shared_bundles(ws.store, coordinator, setting)
     me = signer.address.lower()
     secrets_ = _round_secrets(ws, name, me, round_no)
-    answer = reveal(
-        setting.terms,
-        secrets_,
-        setting.graph,
-        bundles,
-        adverts_of(setting, bundles),
-        summed_clients(coordinator, round_no),
-    )
+    summed = summed_clients(coordinator, round_no)
+    answer = reveal(setting.terms, secrets_, setting.graph, bundles, adverts_of(setting, bundles), summed)
     cid, _ = _put_record(ws, reveal_to_json(answer))
-    return cid
+    return cid, summed
 
 
 # ------------------------------------------------------------------------------------ the aggregator
@@ -170,7 +168,6 @@ class UnmaskedRound:
     total: FixedArray  # the exact sum of the summed clients' updates
     record_cid: str  # the round's unmasking record: everything needed to redo it
     summed: list[str]
-    excluded: dict[str, str]  # clients excluded on the way, and why
 
 
 def unmask_round(
@@ -178,75 +175,95 @@ def unmask_round(
 ) -> UnmaskedRound:
     """Unmask the round's sum from the live clients' reveals; check it commits to the chain's sum.
     When it does not, redo it from shares alone (`verify`), run every client's masking check, and
-    exclude the clients they name (on-chain, with the evidence stored), then unmask the rest."""
+    exclude the clients they name (on-chain, with the evidence stored); then raise RevealAgain: the
+    reveals answer for the old sum, and the live clients answer again for the rest."""
     coordinator = ws.coordinator()
     setting = masking_round(coordinator, ws.config.training.update_len, round_no)
     key = ws.circuits.commitments
     bundles = shared_bundles(ws.store, coordinator, setting)
     adverts = adverts_of(setting, bundles)
     reveals = [reveal_from_json(get_json(ws.store, cid)) for cid in reveal_cids]
-    excluded: dict[str, str] = {}
-    for _ in range(len(setting.cohort) + 1):
-        events = {
-            e.client.lower(): e
-            for e in coordinator.accepted_updates(round_no)
-            if coordinator.accepted_update_hash(round_no, e.slot) == e.update_hash
-        }
-        uploads, unreadable = {}, {}
-        for client, event in events.items():
-            try:
-                uploads[client] = upload_from_json(get_json(ws.store, event.cid))
-            except (ValueError, KeyError, TypeError, ZkflError) as exc:
-                unreadable[client] = f"its masked upload {event.cid} is missing or malformed: {exc}"
-        unshared = unshared_submitters(list(events), list(bundles))
-        culprits = {**unreadable, **unshared}
-        if not culprits:
-            summed = sorted(uploads)
-            problem = unmask_problem(setting.graph, summed, setting.terms.threshold)
-            if problem:
-                raise MaskingError(problem)
-            try:
-                result = unmask(setting.terms, setting.graph, adverts, bundles, uploads, summed, reveals)
-                chain_sum = coordinator.accepted_sum()
-                if sum_problem(key.field_point, result.total, chain_sum) is None:
-                    return _publish(ws, round_no, result, summed, reveal_cids, excluded)
-                progress(f"aggregator: round {round_no}'s unmasked sum misses the chain's; checking every upload")
-                result = unmask(setting.terms, setting.graph, adverts, bundles, uploads, summed, reveals, verify=True)
-                culprits = dict(result.culprits)
-                zero = key.zero_point()
-                for client in summed:
-                    problem = masking_problem(
-                        setting.terms,
-                        key.field_point,
-                        zero,
-                        uploads[client],
-                        events[client].update_point,
-                        result.self_seeds[client],
-                    )
-                    if problem:
-                        culprits[client] = problem
-                culprits = {c: why for c, why in culprits.items() if c in events}
-                if not culprits:
-                    raise LinkError(
-                        f"round {round_no}'s unmasked sum misses the chain's and no masking check names a client: "
-                        "settle the pairs (zkfl.privacy.checks.settle_pairs) to find who moved an offset"
-                    )
-            except CheatingError as cheat:
-                culprits = {c: why for c, why in cheat.culprits.items() if c in events}
-                if not culprits:
-                    raise
-        for client, why in sorted(culprits.items()):
-            evidence, _ = _put_record(
-                ws, {"format": "zkfl-exclusion-v1", "round": round_no, "client": client, "why": why}
-            )
-            progress(f"aggregator: excluding {client} from round {round_no}: {why}")
-            coordinator.exclude_update(signer, round_no, events[client].slot, evidence)
-            excluded[client] = why
-    raise MaskingError(f"round {round_no} could not be unmasked after excluding {sorted(excluded)}")
+    events = {
+        e.client.lower(): e
+        for e in coordinator.accepted_updates(round_no)
+        if coordinator.accepted_update_hash(round_no, e.slot) == e.update_hash
+    }
+    culprits = _unreadable_or_unshared(ws, events, bundles)
+    uploads = {c: upload_from_json(get_json(ws.store, e.cid)) for c, e in events.items() if c not in culprits}
+    if not culprits:
+        summed = sorted(uploads)
+        problem = unmask_problem(setting.graph, summed, setting.terms.threshold)
+        if problem:
+            raise MaskingError(problem)
+        try:
+            result = unmask(setting.terms, setting.graph, adverts, bundles, uploads, summed, reveals)
+            if sum_problem(key.field_point, result.total, coordinator.accepted_sum()) is None:
+                return _publish(ws, round_no, result, summed, reveal_cids)
+            progress(f"aggregator: round {round_no}'s unmasked sum misses the chain's; checking every upload")
+            culprits = _masking_culprits(ws, setting, adverts, bundles, uploads, events, reveals)
+        except CheatingError as cheat:
+            culprits = {c: why for c, why in cheat.culprits.items() if c in events}
+            if not culprits:
+                raise
+    deadline = coordinator.round(round_no).deadline
+    reach_block(ws, deadline + 1, progress)  # the coordinator excludes only once submissions have closed
+    for client, why in sorted(culprits.items()):
+        evidence, _ = _put_record(ws, {"format": "zkfl-exclusion-v1", "round": round_no, "client": client, "why": why})
+        progress(f"aggregator: excluding {client} from round {round_no}: {why}")
+        coordinator.exclude_update(signer, round_no, events[client].slot, evidence)
+    raise RevealAgain(
+        f"excluded {sorted(culprits)} from round {round_no}: the live clients reveal again for the remaining sum "
+        "(`zkfl reveal`), then aggregate again"
+    )
+
+
+def _unreadable_or_unshared(ws: Workspace, events: dict[str, Any], bundles: dict[str, Any]) -> dict[str, str]:
+    """Summed clients whose masked upload the store cannot serve, or who shared no usable bundle."""
+    culprits = unshared_submitters(list(events), list(bundles))
+    for client, event in events.items():
+        try:
+            upload_from_json(get_json(ws.store, event.cid))
+        except (ValueError, KeyError, TypeError, ZkflError) as exc:
+            culprits[client] = f"its masked upload {event.cid} is missing or malformed: {exc}"
+    return culprits
+
+
+def _masking_culprits(
+    ws: Workspace,
+    setting: Any,
+    adverts: dict[str, Any],
+    bundles: dict[str, Any],
+    uploads: dict[str, Any],
+    events: dict[str, Any],
+    reveals: list[Any],
+) -> dict[str, str]:
+    """The slow path: unmask from shares alone, and run every client's masking check."""
+    key = ws.circuits.commitments
+    summed = sorted(uploads)
+    result = unmask(setting.terms, setting.graph, adverts, bundles, uploads, summed, reveals, verify=True)
+    culprits = {c: why for c, why in result.culprits.items() if c in events}
+    zero = key.zero_point()
+    for client in summed:
+        problem = masking_problem(
+            setting.terms,
+            key.field_point,
+            zero,
+            uploads[client],
+            events[client].update_point,
+            result.self_seeds[client],
+        )
+        if problem:
+            culprits[client] = problem
+    if not culprits:
+        raise LinkError(
+            f"round {setting.round}'s unmasked sum misses the chain's and no masking check names a client: settle "
+            "the pairs (zkfl.privacy.checks.settle_pairs) to find who moved an offset"
+        )
+    return culprits
 
 
 def _publish(
-    ws: Workspace, round_no: int, result: Unmasked, summed: list[str], reveal_cids: list[str], excluded: dict[str, str]
+    ws: Workspace, round_no: int, result: Unmasked, summed: list[str], reveal_cids: list[str]
 ) -> UnmaskedRound:
     total = vector_from_opening(result.total)
     record = {
@@ -259,4 +276,4 @@ def _publish(
         "sum": [int(v) for v in total],
     }
     cid, _ = _put_record(ws, record)
-    return UnmaskedRound(total, cid, summed, excluded)
+    return UnmaskedRound(total, cid, summed)

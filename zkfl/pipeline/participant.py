@@ -35,6 +35,7 @@ from zkfl.roles.client import train_and_prove
 from zkfl.roles.responder import Answer, Held, answer_requests
 from zkfl.store.artifacts import put_vector
 from zkfl.store.cid import vector_bytes
+from zkfl.verification.masking import summed_clients
 from zkfl.zk.prover import Proof
 from zkfl.zk.prover_process import IN_PROCESS, Prover
 from zkfl.zk.ranges import Batch, CircuitRange, check_batch, check_features
@@ -430,7 +431,7 @@ def reveal_for_unmasking(
     round_no = coordinator.current_round if round_no is None else round_no
     path = masking_record_path(ws, name, round_no)
     done = ws.read_record(path) or {"round": round_no}
-    if "reveal_cid" in done:
+    if "reveal_cid" in done and done.get("summed") == summed_clients(coordinator, round_no):
         return RevealOutcome(name, round_no, done["reveal_cid"], False)
     state = coordinator.round(round_no)
     if not state.closed and not can_close(ws, coordinator, state):  # who is summed may still change
@@ -440,7 +441,7 @@ def reveal_for_unmasking(
             f"submits later{devnet_hint(ws)}"
         )
     progress(f"{name}: revealing its shares for round {round_no}'s unmasking")
-    done["reveal_cid"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
+    done["reveal_cid"], done["summed"] = reveal_round(ws, name, ws.signer("client", record["account_index"]), round_no)
     ws.write_record(path, done)
     return RevealOutcome(name, round_no, done["reveal_cid"], True)
 

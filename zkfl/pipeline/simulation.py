@@ -17,10 +17,11 @@ import numpy as np
 from zkfl.chain.coordinator import ROUND_SKIPPED
 from zkfl.data.batches import load_batches, load_dataset
 from zkfl.data.evaluation import accuracy, float_fedavg_round
-from zkfl.errors import ConfigError
+from zkfl.errors import ConfigError, MaskingError, RevealAgain
 from zkfl.fixedpoint import dequantize
-from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
-from zkfl.pipeline.devnet_clock import driving_clock, reach_block
+from zkfl.pipeline.aggregation import AggregateOutcome, aggregate_round, wait_until_finalizable
+from zkfl.pipeline.blocks import reach_block
+from zkfl.pipeline.devnet_clock import driving_clock
 from zkfl.pipeline.executors import ProofExecutor, SerialExecutor
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.participant import (
@@ -141,10 +142,7 @@ def run_federation(
             progress=progress,
             clock=driving_clock(ws),  # on the devnet, this run makes the blocks
         )
-        if ws.config.terms.private and not state.closed and state.accepted:
-            for name in taking_part:  # the live clients answer the unmasking
-                reveal_for_unmasking(ws, name, round_no, progress)
-        skipped = state.skipped if state.closed else aggregate_round(ws, progress).skipped
+        skipped = state.skipped if state.closed else _aggregate(ws, round_no, taking_part, progress).skipped
         fresh[round_no] = round(time.perf_counter() - start, 2)
         progress(f"round {round_no} {'skipped' if skipped else 'finalized'} in {fresh[round_no]:.1f} s")
     verdicts = None
@@ -231,6 +229,20 @@ def _take_part(
             progress(f"{name}: committed {refilled.committed} fresh batch(es) for round {refilled.usable_from} on")
         taking_part.append(name)
     return taking_part
+
+
+def _aggregate(ws: Workspace, round_no: int, taking_part: list[str], progress: Progress) -> AggregateOutcome:
+    """Aggregate the round; in a private federation the live clients answer the unmasking first, and
+    again whenever the masking checks excluded an update (the sum they answered for changed)."""
+    for _ in range(len(taking_part) + 1):
+        if ws.config.terms.private and ws.coordinator().round(round_no).accepted:
+            for name in taking_part:
+                reveal_for_unmasking(ws, name, round_no, progress)
+        try:
+            return aggregate_round(ws, progress)
+        except RevealAgain as again:
+            progress(str(again))
+    raise MaskingError(f"round {round_no} could not be unmasked: every client was excluded in turn")
 
 
 def _share_keys(ws: Workspace, names: list[str], round_no: int, progress: Progress) -> list[str]:

@@ -226,6 +226,8 @@ class RoundChecker:
             audit.updates.append(
                 UpdateRow(update.slot, update.client, hex(update.update_hash), update.cid, verdict, stored)
             )
+        for update, evidence in log.excluded.get(r, []):
+            self._check_exclusion(r, update, evidence)
         finalized = log.finalized.get(r)
         if finalized is not None and self.view.private:
             audit.aggregation = self._check_private_aggregation(r, finalized, uploads)
@@ -254,6 +256,26 @@ class RoundChecker:
         return (
             f"nobody opened it on request, so the chain rolled round {r} back to the model before it and "
             "slashed its publisher's bond (ModelSlashed): no later round starts from it"
+        )
+
+    def _check_exclusion(self, r: int, update: AcceptedUpdate, evidence_cid: str) -> None:
+        """`update-excluded`: an update the aggregator excluded has its evidence in the store, naming
+        this client and round and the check it failed (the client kept its stake; the audit shows why)."""
+        scope = f"round {r} slot {update.slot}"
+        try:
+            record = get_json(self.view.store, evidence_cid)
+            named = record["client"] == update.client.lower() and record["round"] == r
+            why = str(record["why"])
+        except (ZkflError, ValueError, KeyError, TypeError) as exc:
+            self.findings.add("update-excluded", scope, False, f"the exclusion's evidence {evidence_cid}: {exc}")
+            return
+        self.findings.add(
+            "update-excluded",
+            scope,
+            named,
+            f"excluded ({evidence_cid}): {why}"
+            if named
+            else f"the evidence {evidence_cid} names another client or round",
         )
 
     def _masked_upload(self, scope: str, cid: str) -> MaskedUpload | None:
