@@ -51,18 +51,18 @@ def exact_sum(values: dict[str, prg.FieldVector], members: tuple[str, ...]) -> p
 
 
 def test_the_unmasked_sum_is_exactly_the_sum_of_the_updates_and_no_upload_is_its_update() -> None:
-    members = clients(12)
+    members = clients(8)
     values = updates(members)
-    record, result = run_local(terms_for(12), values, no_commit)
+    record, result = run_local(terms_for(8), values, no_commit)
     assert result.total == exact_sum(values, record.summed)
     assert all(record.uploads[c].masked != values[c] for c in members)
 
 
 def test_dropouts_after_sharing_and_after_submission_up_to_the_threshold_still_unmask() -> None:
-    members = clients(12)
+    members = clients(8)
     values = updates(members)
     record, result = run_local(
-        terms_for(12), values, no_commit, no_shares=members[:1], no_upload=members[1:3], no_reveal=members[3:5]
+        terms_for(8), values, no_commit, no_shares=members[:1], no_upload=members[1:3], no_reveal=members[3:5]
     )
     assert record.summed == tuple(members[3:])
     assert result.total == exact_sum(values, record.summed)
@@ -142,8 +142,8 @@ def test_the_store_holds_nothing_from_which_an_update_can_be_computed_without_t_
     """The attack: everything public after unmasking (masked uploads, sealed shares and their hashes, the
     revealed seeds) plus the secrets of t colluding neighbours of the victim, who open every share sealed
     for them. With t it gets a vector unrelated to the update; with t + 1 it gets the update itself."""
-    members = clients(12)
-    terms = terms_for(12)
+    members = clients(8)
+    terms = terms_for(8)
     values = {c: prg.field_vector(np.arange(LENGTH) * (i + 1) - 7) for i, c in enumerate(members)}
     captured = {c: ClientSecrets.generate(c) for c in members}
     record, _ = run_local(terms, values, no_commit, no_upload=members[:1], secrets_=captured)
