@@ -49,7 +49,7 @@ from zkfl.fixedpoint import SCALE, dequantize, quantize
 from zkfl.privacy import prg
 from zkfl.privacy.graph import default_degree, default_threshold, neighbour_graph
 from zkfl.privacy.local import run_local
-from zkfl.privacy.masking import ClientSecrets, mask_update, reveal, share_secrets
+from zkfl.privacy.masking import ClientSecrets, Commit, mask_update, reveal, share_secrets
 from zkfl.privacy.terms import MaskingTerms, unmask_problem
 from zkfl.privacy.unmasking import unmask
 
@@ -150,8 +150,10 @@ def _secrets(count: int, seed: int) -> dict[str, ClientSecrets]:
     return {c: ClientSecrets.generate(c) for c in sorted(f"0x{rnd.getrandbits(160):040x}" for _ in range(count))}
 
 
-def masking(k: int, length: int = LENGTH) -> dict:
-    """Every client's four steps timed one by one, then the aggregator's unmasking."""
+def masking(k: int, length: int = LENGTH, commit: Commit | None = None) -> dict:
+    """Every client's four steps timed one by one, then the aggregator's unmasking. With `commit`
+    (a workspace's commitment key), the client's one commitment, of its pairwise mask sum, is
+    made and timed too."""
     rnd = random.Random(k)
     degree = default_degree(k)
     terms = MaskingTerms(bytes(32), length, degree, default_threshold(degree))
@@ -170,7 +172,7 @@ def masking(k: int, length: int = LENGTH) -> dict:
     uploads = {}
     for c, s in mine.items():
         t0 = time.perf_counter()
-        uploads[c] = mask_update(terms, s, updates[c], graph[c], adverts, lambda v: bytes(64))
+        uploads[c] = mask_update(terms, s, updates[c], graph[c], adverts, commit or (lambda v: bytes(64)))
         per_client[c] += time.perf_counter() - t0
     summed = sorted(uploads)
     assert unmask_problem(graph, summed, terms.threshold) is None
@@ -207,6 +209,7 @@ def masking(k: int, length: int = LENGTH) -> dict:
         },
         "unmask": timings,
         "dropped_after_submission": len(dropped),
+        "client_commitment_included": commit is not None,
     }
 
 
@@ -246,6 +249,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["attack", "masking", "norm"], required=True)
     parser.add_argument("--k", default="8,64", help="client counts for --part masking (comma-separated)")
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        help="--part masking: time each client's commitment too, with this workspace's key (e.g. runs/digits)",
+    )
     args = parser.parse_args()
     if args.part == "attack":
         out = attack()
@@ -253,8 +261,13 @@ def main() -> None:
         out = norm_rows()
     else:
         out = {"machine": {"cpus": os.cpu_count()}, "results": []}
+        commit = None
+        if args.workspace is not None:
+            from zkfl.pipeline.workspace import Workspace
+
+            commit = Workspace.open(args.workspace).circuits.commitments.field_point
         for k in (int(v) for v in args.k.split(",")):
-            out["results"].append(masking(k))
+            out["results"].append(masking(k, commit=commit))
             print(f"[bench] {json.dumps(out['results'][-1])}", file=sys.stderr, flush=True)
     print(json.dumps(out, indent=2))
 
