@@ -48,48 +48,57 @@ def private(
     return coordinator
 
 
-def _share_all(chain: Chain, coordinator: Coordinator, clients: list[LocalAccount]) -> tuple[int, int]:
-    opens, closes = coordinator.share_window(0)
-    _mine_to(chain, opens)
-    for client in clients:
-        coordinator.share_keys(client, 0, BUNDLE)
-    _mine_past(chain, closes)
-    return opens, closes
-
-
-def test_keys_are_taken_only_in_the_share_window_and_masked_updates_only_after_it(
-    chain: Chain, private: Coordinator, clients: list[LocalAccount], full_round: ProvenRound
-) -> None:
-    opens, closes = private.share_window(0)
-    assert opens == private.contract.functions.registrationEnds().call() + 1 and closes == opens + SHARE - 1
-    reject("takes masking keys in blocks", private.share_keys, clients[0], 0, BUNDLE)  # cohort not fixed yet
-    _mine_to(chain, opens)
-    private.share_keys(clients[0], 0, BUNDLE)
-    assert [(k.client, k.bundle_sha256) for k in private.shared_keys(0)] == [(clients[0].address, BUNDLE)]
-    reject("share window runs until block", private.submit_update, clients[0], 0, full_round.updates[0].proof, "m0")
-    _mine_past(chain, closes)
-    reject("takes masking keys in blocks", private.share_keys, clients[1], 0, BUNDLE)
-    private.submit_update(clients[0], 0, full_round.updates[0].proof, "bafy-masked-0")
-
-
-def test_an_update_from_a_client_that_shared_no_keys_is_named_by_the_public_rule_and_excluded(
+def test_a_private_round_keys_in_its_window_masks_after_it_never_opens_and_excludes_unslashed(
     chain: Chain,
     private: Coordinator,
     clients: list[LocalAccount],
     accounts: list[LocalAccount],
     full_round: ProvenRound,
+    omitting_aggregate: AggregateResult,
+    logreg_circuits: CircuitSet,
 ) -> None:
-    """The coordinator stores no sharing flag (a word would cost more gas than the rest of
-    `shareKeys`): the submission is accepted, and the events name it for exclusion."""
-    _share_all(chain, private, clients[:2])
+    """One round, every rule in turn: keys only in the share window (round 0's opens after
+    registration), masked submissions only after it; bob (client 1) shares no keys: the coordinator
+    stores no flag for that (a word would cost more gas than the rest of `shareKeys`), so his
+    submission is accepted and the public rule names him; no private update is opened; the
+    aggregator excludes him after the deadline, unslashed, and finalizes with the others."""
+    opens, closes = private.share_window(0)
+    assert opens == private.contract.functions.registrationEnds().call() + 1 and closes == opens + SHARE - 1
+    reject("takes masking keys in blocks", private.share_keys, clients[0], 0, BUNDLE)  # cohort not fixed yet
+    _mine_to(chain, opens)
+    for client in (clients[0], clients[2]):
+        private.share_keys(client, 0, BUNDLE)
+    assert [(k.client, k.bundle_sha256) for k in private.shared_keys(0)] == [
+        (clients[0].address, BUNDLE),
+        (clients[2].address, BUNDLE),
+    ]
+    reject("share window runs until block", private.submit_update, clients[0], 0, full_round.updates[0].proof, "m0")
+    _mine_past(chain, closes)
+    reject("takes masking keys in blocks", private.share_keys, clients[1], 0, BUNDLE)
     for i, client in enumerate(clients):
         private.submit_update(client, 0, full_round.updates[i].proof, f"bafy-masked-{i}")
-    sharers = [k.client for k in private.shared_keys(0)]
-    named = unshared_submitters([u.client for u in private.accepted_updates(0)], sharers)
-    assert list(named) == [clients[2].address.lower()] and "cannot be unmasked" in named[clients[2].address.lower()]
+    named = unshared_submitters(
+        [u.client for u in private.accepted_updates(0)], [k.client for k in private.shared_keys(0)]
+    )
+    bob = clients[1].address
+    assert list(named) == [bob.lower()] and "cannot be unmasked" in named[bob.lower()]
+    reject("holds a private update: it is never opened", private.request_opening, accounts[7], 0, 0, BOND)
+
+    aggregator = accounts[1]
+    reject("takes submissions until block", private.exclude_update, aggregator, 0, 1, "bafy-evidence")
     _mine_past(chain, private.round(0).deadline)
-    private.exclude_update(accounts[1], 0, 2, "bafy-evidence")
+    reject("only the federation.s aggregator may do this", private.exclude_update, accounts[7], 0, 1, "bafy-evidence")
+    stake = private.client(bob).stake
+    private.exclude_update(aggregator, 0, 1, "bafy-evidence")
+    assert private.excluded_updates(0) == [(0, 1, bob, "bafy-evidence")]
+    zero = logreg_circuits.commitments.zero_point()
+    points = [private.accepted_point(0, slot) for slot in (0, 2)]
+    assert private.accepted_sum_hash() == point_hash(summed_commitment(points, zero))
+    excluded = private.client(bob)
+    assert excluded.registered and excluded.stake == stake and not excluded.has_pending
+    private.finalize_round(aggregator, 0, omitting_aggregate.proof, "bafy-next", "bafy-sum")
     assert private.round(0).accepted == 2
+    assert private.rewards_owed(bob) == 0 and private.rewards_owed(clients[0].address) > 0
 
 
 def test_a_client_registered_after_the_cohort_was_fixed_waits_for_the_next_round(
@@ -110,36 +119,6 @@ def test_a_client_registered_after_the_cohort_was_fixed_waits_for_the_next_round
     assert private.client(late.address).first_round == 1
     assert private.channel_keys()[-1][0] == late.address and private.channel_keys()[-1][2] == 1
     reject("cohort was fixed; it takes part from round 1", private.share_keys, late, 0, BUNDLE)
-
-
-def test_no_private_update_is_opened_and_the_aggregator_excludes_a_named_one_unslashed_and_finalizes(
-    chain: Chain,
-    private: Coordinator,
-    clients: list[LocalAccount],
-    accounts: list[LocalAccount],
-    full_round: ProvenRound,
-    omitting_aggregate: AggregateResult,
-    logreg_circuits: CircuitSet,
-) -> None:
-    _share_all(chain, private, clients)
-    for i, client in enumerate(clients):
-        private.submit_update(client, 0, full_round.updates[i].proof, f"bafy-masked-{i}")
-    aggregator = accounts[1]
-    reject("holds a private update: it is never opened", private.request_opening, accounts[7], 0, 0, BOND)
-    reject("takes submissions until block", private.exclude_update, aggregator, 0, 1, "bafy-evidence")
-    _mine_past(chain, private.round(0).deadline)
-    reject("only the federation.s aggregator may do this", private.exclude_update, accounts[7], 0, 1, "bafy-evidence")
-    stake = private.client(clients[1].address).stake
-    private.exclude_update(aggregator, 0, 1, "bafy-evidence")
-    assert private.excluded_updates(0) == [(0, 1, clients[1].address, "bafy-evidence")]
-    zero = logreg_circuits.commitments.zero_point()
-    points = [private.accepted_point(0, slot) for slot in (0, 2)]
-    assert private.accepted_sum_hash() == point_hash(summed_commitment(points, zero))
-    excluded = private.client(clients[1].address)
-    assert excluded.registered and excluded.stake == stake and not excluded.has_pending
-    private.finalize_round(aggregator, 0, omitting_aggregate.proof, "bafy-next", "bafy-sum")
-    assert private.round(0).accepted == 2
-    assert private.rewards_owed(clients[1].address) == 0 and private.rewards_owed(clients[0].address) > 0
 
 
 def test_private_terms_need_a_share_window_that_ends_before_submissions() -> None:

@@ -3,7 +3,7 @@ publish channel keys, share masking keys, upload only masked updates, and the ag
 exactly their sum, which the chain's sum of commitments checks. One client, eve, uploads a masked
 vector that is not her proven update plus her masks: the sum misses the chain's, her masking
 check names her, the aggregator excludes her (unslashed), the others reveal again and the round
-finalizes FedAvg of the four honest updates. The store holds no client's update, and the round
+finalizes FedAvg of the three honest updates. The store holds no client's update, and the round
 checker passes with no secret. One round: every later round starts the same way."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from zkfl.store.cid import vector_bytes
 
 pytestmark = pytest.mark.prover
 
-TERMS = FederationTerms(updates=PRIVATE, share_window=7, registration_window=16, submission_window=48)
+TERMS = FederationTerms(updates=PRIVATE, share_window=6, registration_window=14, submission_window=44)
 """On the devnet each transaction is a block: the share window holds one block per client, and more."""
-HONEST = ("alice", "bob", "carol", "dave")
+HONEST = ("alice", "bob", "carol")
 CHEAT = "eve"
 CLIENTS = (*HONEST, CHEAT)
 
