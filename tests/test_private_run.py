@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LOGREG
+from conftest import LOGREG, SLOTS
 from helpers import use_session_cache, write_data
 
+from zkfl.errors import ConfigError
 from zkfl.fedavg import fixed_point_fedavg
 from zkfl.federation.terms import PRIVATE, FederationTerms
-from zkfl.pipeline import masking, run_federation
+from zkfl.pipeline import masking, reveal_for_unmasking, run_federation, share_keys
 from zkfl.pipeline.inspection import verify_round
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 from zkfl.privacy import prg
@@ -105,3 +106,21 @@ def test_the_round_checker_passes_a_private_round_with_no_secret_and_fails_a_tam
         assert "masked-upload-stored" in failed
     finally:
         path.write_bytes(original)
+
+
+def test_a_reveal_before_the_rounds_updates_are_final_is_refused_and_writes_nothing(private_run: Workspace) -> None:
+    ws = private_run
+    open_round = ws.coordinator().current_round
+    record = masking.masking_record_path(ws, "alice", open_round)
+    with pytest.raises(ConfigError, match=rf"round {open_round}'s accepted updates are not final until block"):
+        reveal_for_unmasking(ws, "alice")
+    assert not record.exists()
+
+
+def test_masking_steps_in_a_public_federation_are_refused_by_name(tmp_path: Path) -> None:
+    ws, _ = Workspace.init(tmp_path / "public", WorkspaceConfig(LOGREG, slots=SLOTS))
+    with pytest.raises(ConfigError, match="updates are public: it has no masking keys to share"):
+        share_keys(ws, "alice")
+    with pytest.raises(ConfigError, match="updates are public: there is nothing to unmask"):
+        reveal_for_unmasking(ws, "alice")
+    assert not (ws.root / "clients").exists()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -326,30 +326,7 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover =
             "prove_seconds": round(time.perf_counter() - start, 2),
         }
         ws.write_record(record_path, record)
-    progress(
-        f"aggregator: finalizing round {round_no} (sending the transaction with the FedAvg proof, waiting for its "
-        "receipt; the coordinator verifies the proof on-chain)"
-    )
-    with stored_proof(ws.store, record["proof_cid"]) as proof:
-        receipt = coordinator.finalize_round(
-            ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"], record["sum_cid"]
-        )
-    ws.write_record(
-        record_path,
-        {**record, "finalize_gas": receipt["gasUsed"], "finalize_tx": Web3.to_hex(receipt["transactionHash"])},
-    )
-    return AggregateOutcome(
-        round_no,
-        accepted,
-        record["next_model_hash"],
-        record["next_model_cid"],
-        record["proof_cid"],
-        record["prove_seconds"],
-        True,
-        receipt["gasUsed"],
-        record["sum_cid"],
-        withdrawn_wei=withdraw_credited(ws, progress),
-    )
+    return _finalize(ws, coordinator, round_no, record, accepted, progress)
 
 
 def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, prover: Prover) -> AggregateOutcome:
@@ -384,18 +361,29 @@ def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, p
             "prove_seconds": round(time.perf_counter() - start, 2),
         }
         ws.write_record(record_path, record)
-    progress(f"aggregator: finalizing round {round_no} (the coordinator verifies the FedAvg proof on-chain)")
+    return _finalize(ws, coordinator, round_no, record, record["accepted"], progress)
+
+
+def _finalize(
+    ws: Workspace, coordinator: Coordinator, round_no: int, record: dict[str, Any], accepted: int, progress: Progress
+) -> AggregateOutcome:
+    """Send the round's recorded FedAvg proof (`finalizeRound`), record the receipt, and withdraw
+    what the aggregator was credited: the last step of a public and a private round alike."""
+    progress(
+        f"aggregator: finalizing round {round_no} (sending the transaction with the FedAvg proof, waiting for its "
+        "receipt; the coordinator verifies the proof on-chain)"
+    )
     with stored_proof(ws.store, record["proof_cid"]) as proof:
         receipt = coordinator.finalize_round(
             ws.signer(AGGREGATOR), round_no, proof, record["next_model_cid"], record["sum_cid"]
         )
     ws.write_record(
-        record_path,
+        ws.round_record_path(round_no),
         {**record, "finalize_gas": receipt["gasUsed"], "finalize_tx": Web3.to_hex(receipt["transactionHash"])},
     )
     return AggregateOutcome(
         round_no,
-        record["accepted"],
+        accepted,
         record["next_model_hash"],
         record["next_model_cid"],
         record["proof_cid"],

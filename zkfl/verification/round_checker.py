@@ -84,6 +84,29 @@ class AggregationRow:
     fedavg_exact: bool  # FedAvg replayed from the stored sum equals the published next model bit for bit
     float_max_abs_diff: float | None  # |published - float FedAvg of the same updates|, max over weights
 
+    @classmethod
+    def of(
+        cls,
+        finalized: FinalizedRound,
+        proof: ProofVerdict,
+        stored_ok: bool,
+        sum_ok: bool,
+        fedavg_exact: bool,
+        float_gap: float | None,
+    ) -> AggregationRow:
+        """The row of a finalized round's aggregation, its hashes and CIDs from the finalization."""
+        return cls(
+            hex(finalized.next_model_hash),
+            finalized.next_model_cid,
+            hex(finalized.sum_hash),
+            finalized.sum_cid,
+            proof,
+            stored_ok,
+            sum_ok,
+            fedavg_exact,
+            float_gap,
+        )
+
 
 @dataclass
 class RoundAudit:
@@ -325,17 +348,7 @@ class RoundChecker:
         published, exact, float_gap = self._check_fedavg(
             r, scope, finalized, total, len(updates), present if len(present) == len(updates) else []
         )
-        return AggregationRow(
-            hex(finalized.next_model_hash),
-            finalized.next_model_cid,
-            hex(finalized.sum_hash),
-            finalized.sum_cid,
-            verdict,
-            published is not None,
-            sum_ok,
-            exact,
-            float_gap,
-        )
+        return AggregationRow.of(finalized, verdict, published is not None, sum_ok, exact, float_gap)
 
     def _check_aggregation_proof(self, scope: str, finalized: FinalizedRound) -> ProofVerdict:
         """`aggregator-proof-transaction`, `aggregation-links` and the proof's verification."""
@@ -418,17 +431,7 @@ class RoundChecker:
         verdict = self._check_aggregation_proof(scope, finalized)
         total, replayed = self._check_unmasking(r, scope, finalized, updates, uploads)
         published, exact, _ = self._check_fedavg(r, scope, finalized, total, len(updates), [])
-        return AggregationRow(
-            hex(finalized.next_model_hash),
-            finalized.next_model_cid,
-            hex(finalized.sum_hash),
-            finalized.sum_cid,
-            verdict,
-            published is not None,
-            sum_ok and replayed,
-            exact,
-            None,
-        )
+        return AggregationRow.of(finalized, verdict, published is not None, sum_ok and replayed, exact, None)
 
     def _check_unmasking(
         self,
