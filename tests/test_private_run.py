@@ -124,3 +124,12 @@ def test_masking_steps_in_a_public_federation_are_refused_by_name(tmp_path: Path
     with pytest.raises(ConfigError, match="updates are public: there is nothing to unmask"):
         reveal_for_unmasking(ws, "alice")
     assert not (ws.root / "clients").exists()
+
+
+def test_a_clients_own_update_and_secrets_are_readable_by_it_alone(private_run: Workspace) -> None:
+    ws = private_run
+    private = [ws.client_dir(n) / "updates" / "round-0.bin" for n in CLIENTS]
+    private += [ws.client_dir(n) / "secagg" / f for n in CLIENTS for f in ("channel.json", "round-0.json")]
+    assert all(p.is_file() and p.stat().st_mode & 0o777 == 0o600 for p in private), [
+        (str(p), oct(p.stat().st_mode & 0o777)) for p in private if p.is_file()
+    ]

@@ -287,7 +287,8 @@ def prove_update(ws: Workspace, name: str, progress: Progress = silent, prover: 
     )
     seconds = round(time.perf_counter() - start, 2)
     progress(f"{name}: storing the update and its proof")
-    write_atomic(_held_vector_path(ws, name, model.round), vector_bytes(update.vector))  # kept if the store loses it
+    # kept if the store loses it, and private (a private federation never stores it anywhere else)
+    write_atomic(_held_vector_path(ws, name, model.round), vector_bytes(update.vector), mode=0o600)
     result: dict[str, Any] = {
         "client": name,
         "round": model.round,
