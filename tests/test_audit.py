@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FEDERATION_SALT, LOGREG, ProvenRound
+from conftest import FEDERATION_SALT, LOGREG, PUBLIC_TERMS, ProvenRound
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -35,7 +35,6 @@ from zkfl.data.batches import ClientData
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import ContractArtifact
 from zkfl.federation.manifest import build_manifest, publish_manifest
-from zkfl.federation.terms import FederationTerms
 from zkfl.fixedpoint import quantize
 from zkfl.protocol import opening_values
 from zkfl.store.artifacts import LocalStore, put_vector
@@ -47,6 +46,7 @@ pytestmark = pytest.mark.prover
 
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
 WINDOW = 12
+TERMS = replace(PUBLIC_TERMS, submission_window=WINDOW)
 ACCEPT_ALL = "0x600a600c600039600a6000f3" + "600160005260206000f3"
 """Creation code of a 'verifier' whose runtime returns true for any call (a broken verifier)."""
 
@@ -71,7 +71,7 @@ def _deploy(
         genesis,
         put_vector(store, genesis),
         accounts[1].address,
-        FederationTerms(submission_window=WINDOW),
+        TERMS,
         FEDERATION_SALT,
     )
     deployment = deploy_coordinator(chain, accounts[0], verifiers, circuits, config)
@@ -610,7 +610,7 @@ def test_manifest_whose_shapes_disagree_with_the_circuits_is_detected(
     for data in [*blobs.values(), lying]:
         store.put(data)
     config = FederationConfig.starting_from(
-        logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis), accounts[1].address
+        logreg_circuits, full_round.genesis, put_vector(store, full_round.genesis), accounts[1].address, PUBLIC_TERMS
     )
     address, _ = deploy_contract(
         chain,
@@ -649,7 +649,7 @@ def test_coordinator_created_with_another_commitment_key_is_detected(
         genesis,
         put_vector(store, genesis),
         accounts[1].address,
-        FederationTerms(submission_window=WINDOW),
+        TERMS,
     )
     config = replace(honest, context_basis=honest.context_basis[::-1])
     deployment = deploy_coordinator(chain, accounts[0], verifiers, logreg_circuits, config)
@@ -721,6 +721,7 @@ def test_a_federation_with_a_skipped_round_audits_clean_and_its_model_chain_runs
     assert (round2.model_hash, round2.model_cid) == (round1.model_hash, round1.model_cid)  # the CID resolved
     assert round1.model_hash == hex(full_round.aggregate.global_hash)
     assert report.federation["rounds_finalized"] == 2 and report.federation["rounds_skipped"] == 1
+    assert report.federation["updates"] == "public" and report.federation["update_bound"] == "none"
     checks = {(c.check, c.scope): c for c in report.checks}
     assert "0 accepted update(s) dropped" in checks[("round-skipped", "round 1")].detail
     assert "after skipped round(s) 1" in checks[("model-chain", "federation")].detail

@@ -29,6 +29,7 @@ from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.history import FederationLog
 from zkfl.chain.rpc import connect
 from zkfl.circuits.kinds import CircuitKind
+from zkfl.circuits.training import TrainingStepSpec
 from zkfl.data.batches import load_dataset
 from zkfl.data.evaluation import accuracy
 from zkfl.errors import ChainError, ConfigError, ZkflError
@@ -123,6 +124,9 @@ def audit_federation(
         "aggregator_verifier": verifiers[CircuitKind.AGGREGATOR],
         "slots": slots,
         "verification": terms.verification,
+        "updates": terms.updates,
+        # the client circuit's proven bound on an update, as its manifest (hashed on-chain) states it
+        "update_bound": _update_bound(manifest.training) if manifest else None,
         "circuits_digest": "0x" + digest.hex(),
         "manifest_cid": manifest_cid(digest),
         "model": manifest.model if manifest else None,
@@ -144,6 +148,12 @@ def audit_federation(
         "aggregator_verify_seconds": [round(s, 4) for s in seconds[CircuitKind.AGGREGATOR]],
     }
     return AuditReport(federation, srs_report.to_json(), rounds, findings.items, timing)
+
+
+def _update_bound(spec: TrainingStepSpec) -> dict[str, Any] | str:
+    if spec.update_bound is None:
+        return "none"
+    return {"bound": spec.update_bound, "norm": spec.update_norm}
 
 
 def check_no_invalid_update_survived(log: FederationLog, finalized: list[RoundAudit], findings: Findings) -> None:
