@@ -33,6 +33,7 @@ from typing import Any
 
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.data.datasets import write_digits
+from zkfl.federation.terms import PRIVATE, FederationTerms
 from zkfl.pipeline import run_federation
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
@@ -52,7 +53,8 @@ def fresh_workspace(root: Path, config: dict[str, Any]) -> Workspace:
         float(config["learning-rate"]),
     )
     shutil.rmtree(root, ignore_errors=True)
-    ws, _ = Workspace.init(root, WorkspaceConfig(spec, slots=int(config["clients"])))
+    terms = FederationTerms(updates=str(config.get("updates", PRIVATE)))
+    ws, _ = Workspace.init(root, WorkspaceConfig(spec, slots=int(config["clients"]), terms=terms))
     shared = root.parent / "build"
     shared.mkdir(parents=True, exist_ok=True)
     (root / "build").symlink_to(shared.resolve(), target_is_directory=True)

@@ -53,7 +53,7 @@ from zkfl.data.batches import make_client_data
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_files
 from zkfl.evm.verifier import VerifierTooLarge, verifier_source
-from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, FederationTerms
+from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, PUBLIC, FederationTerms
 from zkfl.fixedpoint import quantize
 from zkfl.privacy.keys import KeyPair
 from zkfl.protocol import context, opening_values, optimistic_claim
@@ -64,6 +64,8 @@ from zkfl.zk.build import build_circuits
 from zkfl.zk.prover import ProverConfig, prove
 
 TRUE = "0x" + "00" * 31 + "01"
+PUBLIC_TERMS = FederationTerms(submission_window=1000, updates=PUBLIC)
+"""The measured public federations' terms: a submission window that outlasts any case."""
 
 
 def verifier_calls(chain: Chain, tx_hash: str, verifier: str) -> list[dict]:
@@ -245,7 +247,7 @@ def federation_case(
     chain: Chain, accounts: list, spec: TrainingStepSpec, slots: int, cache: Path, config: ProverConfig
 ) -> dict:
     owner, aggregator = accounts[0], accounts[1]
-    with proven_round(chain, accounts, spec, slots, cache, FederationTerms(submission_window=1000), config) as r:
+    with proven_round(chain, accounts, spec, slots, cache, PUBLIC_TERMS, config) as r:
         circuits, deployment, coordinator, updates, aggregate = (
             r.circuits,
             r.deployment,
@@ -375,7 +377,7 @@ def optimistic_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots:
     """An optimistic federation of `slots` clients: every client submits honestly, one valid proof is
     challenged, and (in a second federation) an invalid one; then the round is finalized."""
     owner, aggregator = accounts[0], accounts[1]
-    terms = FederationTerms(submission_window=1000, verification=OPTIMISTIC, challenge_window=5)
+    terms = replace(PUBLIC_TERMS, verification=OPTIMISTIC, challenge_window=5)
     with proven_round(chain, accounts, spec, slots, cache, terms) as r:
         circuits, deployment, coordinator, clients, datas, updates, aggregate, tmp = (
             r.circuits,
@@ -507,7 +509,7 @@ def private_case(chain: Chain, accounts: list, spec: TrainingStepSpec, slots: in
     private_terms = FederationTerms(submission_window=1000, updates=PRIVATE, share_window=share_window)
     aggregator = accounts[1]
     with proven_round(chain, accounts, spec, slots, cache, private_terms) as r:
-        public_config = replace(r.config, terms=FederationTerms(submission_window=1000))
+        public_config = replace(r.config, terms=PUBLIC_TERMS)
         public = Coordinator(chain, deploy_federation(chain, accounts[0], r.circuits, public_config, cache).coordinator)
         coordinators = {"public": public, "private": r.coordinator}
         submissions: dict[str, list] = {"public": [], "private": []}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from zkfl.circuits import TrainingStepSpec
 from zkfl.data.datasets import write_digits
+from zkfl.federation.terms import PUBLIC, FederationTerms
 from zkfl.pipeline import run_federation, setup_federation
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
@@ -31,7 +32,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("ezkl").setLevel(logging.ERROR)
     config = WorkspaceConfig(
-        TrainingStepSpec(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr), slots=args.clients
+        TrainingStepSpec(batch_size=args.batch, local_steps=args.steps, learning_rate=args.lr),
+        slots=args.clients,
+        terms=FederationTerms(updates=PUBLIC),  # the round of public updates; bench/privacy.py measures masking
     )
     ws, _ = Workspace.init(args.workspace, config)
     files, _ = write_digits(ws.root / "data", args.clients, alpha=0.5, seed=0)

@@ -90,7 +90,7 @@ def run_part(
     """The federation's last round (`rounds`; a kept federation goes on from where it stopped),
     and its accepted updates."""
     from zkfl.audit.auditor import AuditOptions, audit_federation
-    from zkfl.federation.terms import OPTIMISTIC, FederationTerms
+    from zkfl.federation.terms import OPTIMISTIC, PUBLIC, FederationTerms
     from zkfl.pipeline import run_federation
     from zkfl.pipeline.executors import executor_named
     from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
@@ -103,7 +103,11 @@ def run_part(
         # transaction on the devnet (with the default 50-block registration window, the last 14
         # clients' batches would only train from round 1)
         terms = FederationTerms(
-            verification=OPTIMISTIC, submission_window=1_000, challenge_window=5, registration_window=1_000
+            verification=OPTIMISTIC,
+            submission_window=1_000,
+            challenge_window=5,
+            registration_window=1_000,
+            updates=PUBLIC,
         )
         kept = (root / "ws" / "zkfl.toml").is_file()
         config = WorkspaceConfig(DIGITS, slots=CLIENTS, terms=terms)

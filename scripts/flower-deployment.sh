@@ -61,10 +61,15 @@ PY
 RPC_URL=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').chain.rpc_url)")
 COORDINATOR=$(python -c "from zkfl.pipeline.workspace import Workspace; print(Workspace.open('$ROOT/server').deployment()['coordinator'])")
 
+JOINS=()  # the clients join at once, as they would on their own machines
 for i in $(seq 0 $((CLIENTS - 1))); do
     echo "== client $i joins $COORDINATOR on $RPC_URL"
     zkfl join "$ROOT/client-$i" --rpc-url "$RPC_URL" --coordinator "$COORDINATOR" --store "$ROOT/server/store" --json \
-        > "$ROOT/logs/join-$i.json"
+        > "$ROOT/logs/join-$i.json" 2> "$ROOT/logs/join-$i.log" &
+    JOINS+=($!)
+done
+for i in $(seq 0 $((CLIENTS - 1))); do
+    wait "${JOINS[$i]}" || { echo "FAILED: client $i could not join (see $ROOT/logs/join-$i.log)" >&2; exit 1; }
     mkdir -p "$ROOT/client-$i/data"
     cp "$ROOT/server/data/client-$i.npz" "$ROOT/client-$i/data/"  # stands for the data the client brings
 done

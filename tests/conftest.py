@@ -21,6 +21,7 @@ from zkfl.chain.rpc import Chain, connect
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.data.batches import ClientData, make_client_data
 from zkfl.errors import ChainError
+from zkfl.federation.terms import PUBLIC, FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.protocol import context, federation_id
 from zkfl.roles.aggregator import AggregateResult, aggregate_and_prove
@@ -36,10 +37,14 @@ FEDERATION_ID = federation_id(OWNER.address, FEDERATION_SALT)
 """The federation id of the test coordinators, which the session's proofs are bound to."""
 LOGREG = TrainingStepSpec(LogisticRegression(features=6, classes=3), batch_size=4, local_steps=2, learning_rate=0.5)
 MLP = TrainingStepSpec(Mlp(features=6, hidden=4, classes=3), batch_size=4, local_steps=1, learning_rate=0.5)
+PUBLIC_TERMS = FederationTerms(updates=PUBLIC)
+"""The default terms with public updates, which the tests of a public federation name: new
+federations are private by default."""
 
 
 LONGEST_FILES = (
     "test_flower_deployment.py",
+    "test_flower_private.py",
     "test_cli.py",
     "test_flower.py",
     "test_executors.py",

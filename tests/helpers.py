@@ -16,6 +16,8 @@ import numpy as np
 from conftest import LOGREG, SLOTS
 from multiformats import CID, multihash, varint
 
+from zkfl.federation.terms import PUBLIC
+
 
 def use_session_cache(workspace: Path, cache_dir: Path) -> None:
     """Link `workspace`'s build folder to the session cache (`cache_dir`), so that the workspace
@@ -25,10 +27,10 @@ def use_session_cache(workspace: Path, cache_dir: Path) -> None:
 
 def init_options() -> list[str | int | float]:
     """`zkfl init`'s options for the session's LOGREG federation of SLOTS slots (its circuits are the
-    session cache's)."""
+    session cache's), with public updates."""
     return [
         "--features", LOGREG.features, "--classes", LOGREG.classes, "--batch-size", LOGREG.batch_size,
-        "--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate, "--slots", SLOTS,
+        "--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate, "--slots", SLOTS, "--updates", PUBLIC,
     ]  # fmt: skip
 
 

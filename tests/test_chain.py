@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import pytest
-from conftest import FEDERATION_SALT, LOGREG, ProvenRound, client_context, reject
+from conftest import FEDERATION_SALT, LOGREG, PUBLIC_TERMS, ProvenRound, client_context, reject
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
@@ -25,7 +25,7 @@ from zkfl.chain.rpc import Chain, ErrorDecoder, transact
 from zkfl.data.batches import ClientData
 from zkfl.errors import ChainError, ConfigError
 from zkfl.evm.contracts import project_artifact
-from zkfl.federation.terms import FederationTerms
+from zkfl.federation.terms import PUBLIC, FederationTerms
 from zkfl.protocol import CLIENT_POINTS, proof_points, summed_commitment
 from zkfl.roles.aggregator import AggregateResult
 from zkfl.roles.client import ClientUpdate
@@ -53,7 +53,7 @@ def _federation(
         genesis,
         "bafy-genesis",
         accounts[1].address,
-        FederationTerms(STAKE, REWARD, WINDOW, GRACE),
+        FederationTerms(STAKE, REWARD, WINDOW, GRACE, updates=PUBLIC),
         federation_salt,
     )
     return Coordinator(chain, deploy_coordinator(chain, accounts[0], verifiers, circuits, config).coordinator)
@@ -391,7 +391,9 @@ def test_a_context_key_off_the_curve_is_refused_at_deployment(
     logreg_circuits: CircuitSet,
     full_round: ProvenRound,
 ) -> None:
-    config = FederationConfig.starting_from(logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address)
+    config = FederationConfig.starting_from(
+        logreg_circuits, full_round.genesis, "bafy-genesis", accounts[1].address, PUBLIC_TERMS
+    )
     zero, basis, basis_hash, length = config.commitment_key_args()
 
     def deploy(key: tuple) -> None:

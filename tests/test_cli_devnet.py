@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import LOGREG, SLOTS
-from helpers import use_session_cache
+from helpers import init_options, use_session_cache
 
 from zkfl.chain.devnet import start_devnet, stop_devnet
 from zkfl.chain.rpc import connect
@@ -50,9 +49,7 @@ def ok(*args: str | Path | int) -> dict:
 def federation(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, logreg_circuits) -> Iterator[Path]:
     """A set-up federation on its own devnet, round 0 open, nobody registered."""
     workspace = tmp_path_factory.mktemp("devnet") / "fed"
-    shape = ("--features", LOGREG.features, "--classes", LOGREG.classes, "--batch-size", LOGREG.batch_size)
-    training = ("--local-steps", LOGREG.local_steps, "--lr", LOGREG.learning_rate, "--slots", SLOTS)
-    ok("init", workspace, *shape, *training)
+    ok("init", workspace, *init_options())
     use_session_cache(workspace, cache_dir)
     try:
         ok("setup", "-w", workspace)

@@ -113,6 +113,7 @@ def test_init_help_quotes_the_config_defaults() -> None:
         "local_steps": sections["training"]["local_steps"],
         "learning_rate": sections["training"]["learning_rate"],
         "slots": sections["federation"]["slots"],
+        "updates": sections["federation"]["updates"],
     }
     assert expected == INIT_DEFAULTS
     assert cli.DEVNET == DEVNET == sections["chain"]["rpc_url"]

@@ -15,6 +15,7 @@ from conftest import LOGREG
 
 from zkfl.data.batches import load_dataset
 from zkfl.errors import ConfigError
+from zkfl.federation.terms import PUBLIC
 
 D, C, N = LOGREG.features, LOGREG.classes, 3 * LOGREG.sample_count
 RECIPE = "np.savez('data.npz', x=features.astype(np.float64), y=labels.astype(np.int64))"
@@ -101,6 +102,7 @@ def test_zkfl_run_names_a_csv_data_file_and_deploys_nothing(tmp_path: Path) -> N
     zkfl = str(Path(sys.executable).with_name("zkfl"))
     workspace = tmp_path / "fed"
     args = ["--features", D, "--classes", C, "--batch-size", LOGREG.batch_size, "--local-steps", LOGREG.local_steps]
+    args += ["--updates", PUBLIC]
     subprocess.run([zkfl, "init", workspace, *map(str, args)], check=True, capture_output=True)
     csv = _csv(tmp_path / "alice")
     done = subprocess.run(

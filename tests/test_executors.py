@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import LOGREG
+from conftest import LOGREG, PUBLIC_TERMS
 from helpers import use_session_cache, write_data
 
 from zkfl.audit.audit_report import AuditReport
@@ -32,7 +32,7 @@ class Runs:
 
 
 def _workspace(root: Path, cache_dir: Path) -> Workspace:
-    ws, _ = Workspace.init(root, WorkspaceConfig(LOGREG, slots=CLIENTS))
+    ws, _ = Workspace.init(root, WorkspaceConfig(LOGREG, slots=CLIENTS, terms=PUBLIC_TERMS))
     use_session_cache(root, cache_dir)
     return ws
 

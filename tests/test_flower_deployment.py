@@ -1,7 +1,9 @@
 """Smoke test of Flower's deployment runtime, as `scripts/flower-deployment.sh` runs it: a
-SuperLink and 2 SuperNodes as separate processes, each client in its own workspace joined from the
+SuperLink and 3 SuperNodes as separate processes, each client in its own workspace joined from the
 chain and the store (`zkfl join`), `flwr run` against the SuperLink, and the script's own audit of
-the run. Small shapes (the digits app at batch 2), one round, real proofs, real anvil."""
+the run. The federation is private (the default): the masking keys, the masked uploads and the
+reveals travel between separate workspaces through Flower's messages, the chain and the store
+alone. Small shapes (the digits app at batch 2), one round, real proofs, real anvil."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from zkfl.pipeline.workspace import Workspace
 
 pytestmark = pytest.mark.prover
 REPO = Path(__file__).resolve().parents[1]
+CLIENTS = 3  # a private round's masking needs three
 
 
 def _free_port_block(size: int = 16) -> int:
@@ -44,7 +47,7 @@ def test_the_deployment_script_finalizes_a_round_with_separate_supernodes(tmp_pa
     env = {
         **os.environ,
         "ZKFL_DEPLOYMENT_ROOT": str(root),
-        "ZKFL_CLIENTS": "2",
+        "ZKFL_CLIENTS": str(CLIENTS),
         "ZKFL_SUPERLINK_PORT": str(_free_port_block()),
         "ZKFL_RUN_CONFIG": "batch-size=2",
     }
@@ -61,11 +64,14 @@ def test_the_deployment_script_finalizes_a_round_with_separate_supernodes(tmp_pa
     assert "OK: 1 rounds finalized on-chain" in done.stdout and "audit: ok" in done.stdout
     summary = json.loads((root / "server" / "reports" / "flower.json").read_text())
     metrics = summary["train_metrics"]["1"]
-    assert metrics["accepted"] == 2 and metrics["replies-kept"] == 2 and metrics["replies-dropped"] == 0
-    for i in range(2):  # each client proved in its own workspace, with keys it made itself
+    assert metrics["accepted"] == CLIENTS and metrics["replies-kept"] == CLIENTS and metrics["replies-dropped"] == 0
+    server = Workspace.open(root / "server")
+    assert server.config.terms.private and server.coordinator().round(0).finalized
+    for i in range(CLIENTS):  # each client proved in its own workspace, with keys it made itself
         client = Workspace.open(root / f"client-{i}")
         assert not (client.root / "build").is_symlink() and (client.root / "settings").is_dir()
         assert (client.client_dir(f"client-{i}") / "rounds" / "0.json").is_file()
+        assert (client.client_dir(f"client-{i}") / "secagg" / "round-0-record.json").is_file()  # shared, revealed
     assert not any(_alive(int(p.read_text())) for p in (root / "pids").iterdir())  # the script stopped them all
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LOGREG, SLOTS
+from conftest import LOGREG, PUBLIC_TERMS, SLOTS
 from helpers import use_session_cache, write_data
 
 from zkfl.errors import ContentMismatchError, StoreError
@@ -105,7 +105,9 @@ def test_a_federation_round_runs_and_verifies_through_the_ipfs_node(
     """Setup (manifest, keys' settings, the SRS, genesis), a client's update and proof, and the
     aggregation all go to the node and are read back from it by the round's verification. (One
     client: each proof takes tens of seconds here, and a second adds nothing the store sees.)"""
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, ipfs_api=node.url))
+    ws, _ = Workspace.init(
+        tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, terms=PUBLIC_TERMS, ipfs_api=node.url)
+    )
     use_session_cache(ws.root, cache_dir)
     assert isinstance(ws.store, IpfsStore)
     try:

@@ -17,7 +17,7 @@ from helpers import use_session_cache, write_data
 from zkfl.errors import ChainError, ConfigError, ContentMismatchError, IntegrityError, StoreError
 from zkfl.fedavg import fixed_point_fedavg, update_sum
 from zkfl.federation.manifest import load_manifest
-from zkfl.federation.terms import FederationTerms
+from zkfl.federation.terms import PUBLIC, FederationTerms
 from zkfl.pipeline import (
     aggregate_round,
     join_federation,
@@ -42,8 +42,10 @@ TERMS = FederationTerms(
     reveal_window=11,
     max_open_batches=5,
     bond_gas_price_wei=1,
+    updates=PUBLIC,
 )
-"""Every term off its default, so that a join that lost one would show."""
+"""Every term off its default (but `share_window`, which a public federation has not), so that a join
+that lost one would show."""
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from zkfl.chain.devnet import mine_blocks
 from zkfl.chain.rpc import Chain, transact
 from zkfl.data.batches import ClientData
 from zkfl.evm.solidity import compile_sources
-from zkfl.federation.terms import OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import OPTIMISTIC, PUBLIC, FederationTerms
 from zkfl.protocol import optimistic_claim, summed_commitment
 from zkfl.roles.aggregator import aggregate_and_prove
 from zkfl.zk.build import CircuitSet
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.prover
 
 WINDOW, GRACE, CHALLENGE_WINDOW = 20, 10, 8
 STAKE, REWARD, BOND, SHARE_BPS = 10**16, 10**15, 3 * 10**15, 4_000
-TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, OPTIMISTIC, CHALLENGE_WINDOW, BOND, SHARE_BPS)
+TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, OPTIMISTIC, CHALLENGE_WINDOW, BOND, SHARE_BPS, updates=PUBLIC)
+EAGER_TERMS = FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND, updates=PUBLIC)
 
 
 def _federation(
@@ -206,9 +207,9 @@ def test_modes_do_not_mix_and_an_eager_federation_verifies_on_submission(
         verifiers,
         logreg_circuits,
         full_round.genesis,
-        FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND),
+        EAGER_TERMS,
     )
-    assert eager.terms == FederationTerms(STAKE, REWARD, WINDOW, GRACE, challenge_bond_wei=BOND)
+    assert eager.terms == EAGER_TERMS
     eager.register(clients[0], [full_round.data[0].commitment_hash(logreg_circuits.commitments, LOGREG)])
     reject(
         "WrongVerificationMode: this federation verifies every proof",

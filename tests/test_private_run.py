@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LOGREG, SLOTS
+from conftest import LOGREG, PUBLIC_TERMS, SLOTS
 from helpers import use_session_cache, write_data
 
 from zkfl.errors import ConfigError
@@ -118,7 +118,7 @@ def test_a_reveal_before_the_rounds_updates_are_final_is_refused_and_writes_noth
 
 
 def test_masking_steps_in_a_public_federation_are_refused_by_name(tmp_path: Path) -> None:
-    ws, _ = Workspace.init(tmp_path / "public", WorkspaceConfig(LOGREG, slots=SLOTS))
+    ws, _ = Workspace.init(tmp_path / "public", WorkspaceConfig(LOGREG, slots=SLOTS, terms=PUBLIC_TERMS))
     with pytest.raises(ConfigError, match="updates are public: it has no masking keys to share"):
         share_keys(ws, "alice")
     with pytest.raises(ConfigError, match="updates are public: there is nothing to unmask"):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LOGREG, SLOTS
+from conftest import LOGREG, PUBLIC_TERMS, SLOTS
 from helpers import use_session_cache, write_data
 
 from zkfl.errors import ConfigError
@@ -35,7 +35,7 @@ def _open_batches(ws: Workspace, name: str) -> int:
 def test_a_run_goes_on_with_more_rounds_and_a_spent_client_is_told_what_works(
     tmp_path: Path, cache_dir: Path, logreg_circuits
 ) -> None:
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS))
+    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, terms=PUBLIC_TERMS))
     use_session_cache(ws.root, cache_dir)
     alice, bob = write_data(tmp_path / "alice.npz", 3), write_data(tmp_path / "bob.npz", 4)
     try:
@@ -82,7 +82,7 @@ def test_a_run_goes_on_with_more_rounds_and_a_spent_client_is_told_what_works(
 
 
 def test_run_refuses_more_batches_than_a_client_may_hold_before_deploying(tmp_path: Path) -> None:
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS))
+    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=SLOTS, terms=PUBLIC_TERMS))
     alice = write_data(tmp_path / "alice.npz", 3)
     limit = ws.config.terms.max_open_batches
     with pytest.raises(

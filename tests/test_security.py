@@ -21,7 +21,7 @@ from zkfl.chain.rpc import Chain, transact
 from zkfl.errors import ChainError
 from zkfl.evm.contracts import project_artifact
 from zkfl.evm.solidity import compile_sources
-from zkfl.federation.terms import EAGER, OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import EAGER, OPTIMISTIC, PUBLIC, FederationTerms
 from zkfl.protocol import federation_id, opening_values, optimistic_claim
 from zkfl.roles.aggregator import aggregate_and_prove
 from zkfl.zk.build import CircuitSet
@@ -34,6 +34,7 @@ WINDOW, GRACE, CHALLENGE, REVEAL, REGISTRATION = 20, 10, 8, 6, 5
 
 
 def _terms(verification: str = EAGER, **changes: int) -> FederationTerms:
+    """The test federations' terms (public updates, unless `changes` say otherwise)."""
     terms = dict(
         stake_wei=STAKE,
         reward_wei=REWARD,
@@ -45,6 +46,7 @@ def _terms(verification: str = EAGER, **changes: int) -> FederationTerms:
         challenger_share_bps=SHARE_BPS,
         registration_window=REGISTRATION,
         reveal_window=REVEAL,
+        updates=PUBLIC,
     )
     return FederationTerms(**{**terms, **changes})
 

@@ -28,7 +28,7 @@ from zkfl.audit import audit_federation
 from zkfl.chain.coordinator import MODEL_SLOT
 from zkfl.chain.devnet import DEV_MNEMONIC, mine_blocks
 from zkfl.errors import ConfigError
-from zkfl.federation.terms import OPTIMISTIC, FederationTerms
+from zkfl.federation.terms import OPTIMISTIC, PUBLIC, FederationTerms
 from zkfl.pipeline import aggregate_round, prove_update, register_client, setup_federation, submit_update
 from zkfl.pipeline.aggregation import wait_until_finalizable
 from zkfl.pipeline.devnet_clock import DevnetClock
@@ -40,7 +40,8 @@ from zkfl.zk.prover import Proof
 
 pytestmark = pytest.mark.prover
 ZKFL = str(Path(sys.executable).with_name("zkfl"))
-TERMS = FederationTerms(submission_window=40, verification=OPTIMISTIC, challenge_window=10)
+TERMS = FederationTerms(submission_window=40, verification=OPTIMISTIC, challenge_window=10, updates=PUBLIC)
+EAGER_TERMS = FederationTerms(submission_window=40, challenge_window=10, updates=PUBLIC)
 
 
 def test_a_watchtower_process_slashes_an_invalid_optimistic_update_and_the_audit_passes(
@@ -198,8 +199,7 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
 ) -> None:
     """...and the rounds close: the first finalizes with the opened update; the second, without
     updates, is skipped after its window and the next round starts from the same model."""
-    terms = FederationTerms(submission_window=40, challenge_window=10)  # eager
-    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=terms))
+    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=EAGER_TERMS))
     use_session_cache(ws.root, cache_dir)
     attacker, aggregator = _dev_account(8), ws.signer(AGGREGATOR)
     try:
@@ -240,10 +240,7 @@ def test_in_an_eager_federation_the_aggregators_wait_answers_openings_of_an_upda
 def test_an_update_the_store_lost_is_requested_by_aggregate_opened_by_its_client_and_aggregated_from_the_chain(
     tmp_path: Path, cache_dir: Path, logreg_circuits
 ) -> None:
-    ws, _ = Workspace.init(
-        tmp_path / "fed",
-        WorkspaceConfig(LOGREG, slots=2, terms=FederationTerms(submission_window=40, challenge_window=10)),
-    )
+    ws, _ = Workspace.init(tmp_path / "fed", WorkspaceConfig(LOGREG, slots=2, terms=EAGER_TERMS))
     use_session_cache(ws.root, cache_dir)
     try:
         setup_federation(ws)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from conftest import LOGREG
 from zkfl.circuits import LogisticRegression, Mlp, TrainingStepSpec
 from zkfl.data.batches import load_batches, load_dataset, make_batches, save_batches
 from zkfl.errors import ConfigError
-from zkfl.federation.terms import FederationTerms
+from zkfl.federation.terms import MIN_COHORT, PRIVATE, FederationTerms
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
 
@@ -29,6 +31,19 @@ def test_config_round_trips_through_toml() -> None:
         srs="/srs/ceremony.srs",
     )
     assert WorkspaceConfig.from_toml(config.to_toml()) == config
+
+
+def test_the_norm_bound_is_in_the_config_and_its_digest() -> None:
+    bounded = WorkspaceConfig(TrainingStepSpec(update_bound=0.5, update_norm="l2"))
+    assert "update_bound = 0.5" in bounded.to_toml() and 'update_norm = "l2"' in bounded.to_toml()
+    assert WorkspaceConfig.from_toml(bounded.to_toml()) == bounded
+    assert bounded.digest() != WorkspaceConfig().digest()
+    assert WorkspaceConfig.from_toml("[training]\nupdate_bound = 0\n").training.update_bound is None
+    before = WorkspaceConfig().sections()  # an unbounded config's digest is the one it had before the bound
+    del before["training"]["update_bound"], before["training"]["update_norm"]
+    assert WorkspaceConfig().digest() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+    with pytest.raises(ConfigError, match="update_norm must be one of linf, l2"):
+        WorkspaceConfig.from_toml('[training]\nupdate_bound = 1.0\nupdate_norm = "l1"\n')
 
 
 def test_every_default_comes_from_the_nested_types() -> None:
@@ -70,6 +85,11 @@ def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_
         ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
         ("[federation]\nslots = 0\n", "slots must be between 1 and 2^32 - 1, got 0"),
         ("[federation]\nslots = 4\nleaf_slots = 2\n", "aggregates as a tree (leaf_slots), which zkFL retired"),
+        (
+            "[federation]\nslots = 2\n",
+            "a private federation needs at least 3 client slots (a round's masking cohort), got 2: set more slots "
+            'or updates = "public"',
+        ),
         ("[federation]\nsubmission_window = 0\n", "submission_window must be at least 1, got 0"),
         ('[federation]\nverification = "lazy"\n', "verification must be one of eager, optimistic, got 'lazy'"),
         ("[federation]\nchallenge_window = 0\n", "challenge_window must be at least 1, got 0"),  # eager too
@@ -87,6 +107,15 @@ def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_
 def test_invalid_configs_are_named(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         WorkspaceConfig.from_toml(text)
+
+
+def test_new_federations_are_private_and_public_ones_take_fewer_than_three_slots() -> None:
+    assert WorkspaceConfig().terms.updates == PRIVATE
+    assert WorkspaceConfig(slots=MIN_COHORT).terms.private
+    for slots in range(1, MIN_COHORT):
+        with pytest.raises(ConfigError, match=f"a private federation needs at least {MIN_COHORT} client slots"):
+            WorkspaceConfig(slots=slots)
+        assert WorkspaceConfig.from_toml(f'[federation]\nslots = {slots}\nupdates = "public"\n').slots == slots
 
 
 def test_init_is_idempotent_and_refuses_non_empty_directories(tmp_path: Path) -> None:

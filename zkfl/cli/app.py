@@ -32,6 +32,7 @@ from zkfl.cli.render import (
     run_with_progress,
     to_json,
 )
+from zkfl.federation.terms import MIN_COHORT
 
 if TYPE_CHECKING:  # the commands import what they run when they run it
     from zkfl.audit.audit_report import AuditReport
@@ -61,7 +62,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    epilog="Quick start: zkfl init fed && zkfl setup -w fed && zkfl run -w fed --data a.npz --data b.npz --rounds 2",
+    epilog="Quick start: zkfl init fed && zkfl setup -w fed && "
+    "zkfl run -w fed --data a.npz --data b.npz --data c.npz --rounds 2",
 )
 devnet_app = typer.Typer(help="Start, stop or mine the workspace's local anvil chain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
@@ -77,6 +79,7 @@ INIT_DEFAULTS: dict[str, Any] = {
     "local_steps": 1,
     "learning_rate": 0.5,
     "slots": 4,
+    "updates": "private",
 }
 """What the `init` options' help quotes: zkFL's config defaults (`WorkspaceConfig`, the model
 families), written out so that `--help` loads no torch; tests/test_cli_startup.py holds them equal."""
@@ -131,7 +134,10 @@ def init(
     slots: Annotated[int | None, typer.Option(help=f"Client slots K (default {INIT_DEFAULTS['slots']}).")] = None,
     updates: Annotated[
         str | None,
-        typer.Option(help="'private' (masked uploads, secure aggregation) or 'public' (default public)."),
+        typer.Option(
+            help=f"'private' (masked uploads, secure aggregation; at least {MIN_COHORT} slots) or 'public' "
+            f"(default {INIT_DEFAULTS['updates']})."
+        ),
     ] = None,
     rpc_url: Annotated[
         str, typer.Option(help=f"'{DEVNET}' (a local anvil the workspace runs) or an RPC URL.")
@@ -281,7 +287,8 @@ def reveal(
     as_json: JsonOpt = False,
 ) -> None:
     """Private federations: answer a round's unmasking once it takes no more submissions (the
-    client's shares for its neighbours); reveals nothing if too many clients dropped out."""
+    client's shares for its neighbours); reveals nothing if too many clients dropped out. Prints the
+    reveal's CID: an aggregator in another workspace (`zkfl join`) takes it as `aggregate --reveal`."""
 
     def action(progress: Progress) -> RevealOutcome:
         from zkfl.pipeline import reveal_for_unmasking
@@ -293,6 +300,14 @@ def reveal(
 
 @app.command()
 def aggregate(
+    reveal_cids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reveal",
+            help="Private federations: the CID of a client's reveal (`zkfl reveal` prints it), once per "
+            "client; default: the reveals of this workspace's own clients.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
@@ -304,7 +319,7 @@ def aggregate(
         from zkfl.zk.prover_process import ProverProcess
 
         with ProverProcess(preload=["zkfl.roles.aggregator"], start=False) as prover:  # started if it proves
-            return aggregate_round(_open(workspace), progress, prover)
+            return aggregate_round(_open(workspace), progress, prover, reveal_cids or None)
 
     emit(run_with_progress(action, as_json), as_json, _kv("aggregation"))
 

@@ -9,6 +9,8 @@ EAGER, OPTIMISTIC = "eager", "optimistic"
 VERIFICATION_MODES = (EAGER, OPTIMISTIC)
 PUBLIC, PRIVATE = "public", "private"
 UPDATE_MODES = (PUBLIC, PRIVATE)
+MIN_COHORT = 3
+"""With two clients, the sum and one's own update give the other's: masking starts at three."""
 MAX_CHALLENGER_SHARE_BPS = 5_000
 
 
@@ -24,9 +26,10 @@ class FederationTerms:
     opening on-chain, answered within `reveal_window` blocks; the bond covers the answer's gas
     at `bond_gas_price_wei`.
 
-    `updates`: "public" puts each update in the store; "private" uploads it masked (secure
-    aggregation, `zkfl.privacy`): each round opens with `share_window` blocks in which clients
-    share their masking keys, and no update is ever opened."""
+    `updates`: "private" (the default) uploads each update masked (secure aggregation,
+    `zkfl.privacy`): each round opens with `share_window` blocks in which clients share their
+    masking keys, and no update is ever opened; a round's masking needs at least `MIN_COHORT`
+    clients. "public" puts each update in the store as it is."""
 
     stake_wei: int = 10**16
     reward_wei: int = 10**15
@@ -40,7 +43,7 @@ class FederationTerms:
     reveal_window: int = 20  # blocks a requested proof or opening has to appear
     max_open_batches: int = 16  # committed, unused data batches a client may hold at once
     bond_gas_price_wei: int = 0  # the bond must cover an answer's gas at this price (0: not checked)
-    updates: str = PUBLIC
+    updates: str = PRIVATE
     share_window: int = 10  # blocks at a round's start (round 0: after registration) to share masking keys
 
     @property

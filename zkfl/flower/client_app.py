@@ -1,17 +1,19 @@
-"""The client side of zkFL in Flower: one `train` handler that does a client's round.
+"""The client side of zkFL in Flower: a `train` handler that does a client's round, and, for a
+private federation, two query handlers for secure aggregation's other steps. `add_zk_handlers`
+registers all three on a ClientApp:
 
     app = ClientApp()
-
-    @app.train()
-    def train(msg: Message, context: Context) -> Message:
-        return zk_train(msg, ClientNode.from_config({**context.run_config, **context.node_config}))
+    add_zk_handlers(app, lambda context: ClientNode.from_config({**context.run_config, **context.node_config}))
 
 It checks the global model it was sent against the coordinator's open round, registers the
 client's batch commitments on first use, proves the local step on the next committed batch usable
 in the round, submits the proof with the client's own key, answers any request already open on the
 round with the proof and update it holds, and replies with the update, its receipt and
 `num-examples`. The reply's update is what the strategy later answers an opening of it with, should
-the store lose it.
+the store lose it. In a private federation the update never leaves the node: the client submits
+its masked upload, and the reply carries the receipt alone. Before that, `zk_share_keys` registers
+the client (with its channel key) and shares its masking keys in the round's share window; after
+the round's updates are final, `zk_reveal` stores its answer for the unmasking.
 Every step is the library's (`zkfl.pipeline.participant`), so a Flower client computes bit for bit
 what `zkfl run` computes, and a re-delivered message reuses the proof and submission it already made.
 """
@@ -27,21 +29,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flwr.app import Message, MetricRecord, RecordDict
+from flwr.app import Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
 
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fixedpoint import FixedArray
 from zkfl.flower.records import (
     ARRAYS,
+    KEYS_ACTION,
     METRICS,
     NUM_EXAMPLES,
     RECEIPT,
+    REVEAL_ACTION,
+    REVEALED,
+    ROUND,
+    SHARED,
+    SITTING_OUT,
     TRAIN_SECONDS,
+    WAITING,
+    MaskingReply,
     SubmissionReceipt,
     model_record,
     weights_of,
 )
-from zkfl.pipeline.participant import answer_as_client, prove_update, register_client, submit_update
+from zkfl.pipeline.participant import (
+    answer_as_client,
+    prove_update,
+    register_client,
+    reveal_for_unmasking,
+    share_keys,
+    submit_update,
+)
 from zkfl.pipeline.round_model import open_round_model
 from zkfl.pipeline.workspace import Workspace
 from zkfl.protocol import checked_vector
@@ -94,7 +112,7 @@ class ClientNode:
 class _RoundWork:
     """What a client's round produced, handed back from the child process."""
 
-    update: FixedArray
+    update: FixedArray | None  # None in a private federation: the update stays on the node
     receipt: SubmissionReceipt
     sample_count: int
     prove_seconds: float
@@ -115,10 +133,67 @@ def zk_train(msg: Message, node: ClientNode) -> Message:
             TRAIN_SECONDS: round(time.perf_counter() - started, 2),
         }
     )
-    return Message(
-        RecordDict({ARRAYS: model_record(work.update), METRICS: metrics, RECEIPT: work.receipt.to_record()}),
-        reply_to=msg,
-    )
+    content = RecordDict({METRICS: metrics, RECEIPT: work.receipt.to_record()})
+    if work.update is not None:
+        content[ARRAYS] = model_record(work.update)
+    return Message(content, reply_to=msg)
+
+
+def add_zk_handlers(app: ClientApp, node_of: Callable[[Context], ClientNode]) -> None:
+    """Register zkFL's handlers on `app`: `train` (`zk_train`), and the masking queries of a private
+    federation, `query.zkfl_keys` (`zk_share_keys`) and `query.zkfl_reveal` (`zk_reveal`); `node_of`
+    says who the node is from its Flower context."""
+
+    @app.train()
+    def train(msg: Message, context: Context) -> Message:
+        return zk_train(msg, node_of(context))
+
+    @app.query(KEYS_ACTION)
+    def share_keys(msg: Message, context: Context) -> Message:
+        return zk_share_keys(msg, node_of(context))
+
+    @app.query(REVEAL_ACTION)
+    def reveal(msg: Message, context: Context) -> Message:
+        return zk_reveal(msg, node_of(context))
+
+
+def zk_share_keys(msg: Message, node: ClientNode) -> Message:
+    """Private federations: register the client (stake, batch commitments, channel key) on first
+    use, then share its masking keys for the open round if its share window is open. Replies with a
+    `MaskingReply`: shared (the bundle's CID), waiting (the window opens at `opens_at`) or sitting
+    out (the client is not in the round's cohort)."""
+    return Message(RecordDict({RECEIPT: _in_child_process(_share, node).to_record()}), reply_to=msg)
+
+
+def zk_reveal(msg: Message, node: ClientNode) -> Message:
+    """Private federations: store the client's answer for the unmasking of the round named in the
+    message (its config `zkfl-round`); replies with a `MaskingReply` naming the reveal's CID."""
+    config = msg.content.config_records.get("config")
+    if config is None or not isinstance(config.get(ROUND), int):
+        raise ConfigError(f"a {msg.metadata.message_type} message needs the round as {ROUND!r} in its config")
+    round_no = int(config[ROUND])  # type: ignore[arg-type]
+    return Message(RecordDict({RECEIPT: _in_child_process(_reveal, node, round_no).to_record()}), reply_to=msg)
+
+
+def _share(node: ClientNode) -> MaskingReply:
+    ws = Workspace.open(node.workspace)
+    registered = register_client(ws, node.name, node.data_file, node.batches, node.seed, node.account_index)
+    coordinator = ws.coordinator()
+    round_no = coordinator.current_round
+    opens_at, _ = coordinator.share_window(round_no)
+    if ws.chain.w3.eth.block_number < opens_at:
+        return MaskingReply(node.name, registered.address, round_no, WAITING, opens_at=opens_at)
+    shared = share_keys(ws, node.name)
+    if shared.bundle_cid is None:
+        return MaskingReply(node.name, registered.address, round_no, SITTING_OUT)
+    return MaskingReply(node.name, registered.address, round_no, SHARED, shared.bundle_cid)
+
+
+def _reveal(node: ClientNode, round_no: int) -> MaskingReply:
+    ws = Workspace.open(node.workspace)
+    revealed = reveal_for_unmasking(ws, node.name, round_no)
+    address = ws.signer("client", node.account_index).address
+    return MaskingReply(node.name, address, round_no, REVEALED, revealed.reveal_cid)
 
 
 def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
@@ -138,13 +213,15 @@ def _do_round(node: ClientNode, sent: FixedArray) -> _RoundWork:
     submitted = submit_update(ws, node.name)
     answer_as_client(ws, node.name, proved.round)  # requests already open; the strategy answers later ones
     record = ws.read_record(ws.client_round_path(node.name, proved.round)) or {}
-    update = checked_vector(
-        ws.circuits.commitments,
-        ws.store,
-        proved.update_cid,
-        int(proved.update_hash, 16),
-        f"client {node.name!r}'s update for round {proved.round}",
-    )
+    update = None
+    if not ws.config.terms.private:
+        update = checked_vector(
+            ws.circuits.commitments,
+            ws.store,
+            proved.update_cid,
+            int(proved.update_hash, 16),
+            f"client {node.name!r}'s update for round {proved.round}",
+        )
     receipt = SubmissionReceipt(
         node.name,
         ws.signer("client", node.account_index).address,

@@ -4,6 +4,12 @@ The global model and each update travel as an `ArrayRecord` holding one int64 ve
 fixed-point integers the circuits commit to, so nothing is lost to floats on the way. A train reply
 also carries, in the ConfigRecord `zkfl`, the receipt of the client's on-chain submission, which
 the strategy checks against the chain and the store before it trusts the reply.
+
+In a private federation (secure aggregation) a train reply carries no update, only the receipt,
+and each round has two more exchanges, as query messages with their own actions: `zkfl_keys`
+(the client enrols and shares its masking keys in the round's share window) and `zkfl_reveal`
+(once the round's updates are final, it stores its answer for the unmasking). Their replies carry
+a `MaskingReply` in the ConfigRecord `zkfl`: a CID in the store, which the strategy checks there.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ METRICS = "metrics"
 RECEIPT = "zkfl"
 NUM_EXAMPLES = "num-examples"  # Flower FedAvg's weighted_by_key
 TRAIN_SECONDS = "train-seconds"  # a client's whole train handler (register, prove, submit), wall time
+KEYS_ACTION = "zkfl_keys"  # query.zkfl_keys: enrol, then share the round's masking keys
+REVEAL_ACTION = "zkfl_reveal"  # query.zkfl_reveal: answer the round's unmasking
+ROUND = "zkfl-round"  # in a masking query's ConfigRecord `config`: the coordinator round it is for
+
+SHARED = "shared"  # a MaskingReply's status: keys shared (cid: the bundle), or revealed (cid: the reveal)
+REVEALED = "revealed"
+WAITING = "waiting"  # enrolled; the share window opens at block `opens_at`
+SITTING_OUT = "sitting-out"  # not in the round's masking cohort (a channel key newer than the round)
 
 
 def model_record(weights: FixedArray) -> ArrayRecord:
@@ -74,3 +88,39 @@ class SubmissionReceipt:
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"the reply's {RECEIPT!r} receipt is malformed: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class MaskingReply:
+    """A client's answer to a masking query: who it is, for which round, what it did, and the CID
+    of what it stored (its key bundle or its reveal; empty when it stored nothing)."""
+
+    client: str
+    address: str
+    round: int
+    status: str
+    cid: str = ""
+    opens_at: int = 0
+
+    def to_record(self) -> ConfigRecord:
+        return ConfigRecord(asdict(self))
+
+    @classmethod
+    def from_content(cls, content: RecordDict) -> MaskingReply:
+        record = content.config_records.get(RECEIPT)
+        if record is None:
+            raise ConfigError(f"the reply has no {RECEIPT!r} record: it does not come from a zkFL client app")
+        try:
+            reply = cls(
+                str(record["client"]),
+                str(record["address"]),
+                int(record["round"]),  # type: ignore[arg-type]
+                str(record["status"]),
+                str(record.get("cid", "")),
+                int(record.get("opens_at", 0)),  # type: ignore[arg-type]
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"the reply's {RECEIPT!r} record is malformed: {exc!r}") from exc
+        if reply.status not in (SHARED, REVEALED, WAITING, SITTING_OUT):
+            raise ConfigError(f"the reply's masking status {reply.status!r} is not one zkFL knows")
+        return reply

@@ -16,26 +16,57 @@ exactly its accepted updates. So an update the chain accepted is aggregated even
 lost or dropped (it is fetched from the store), and a reply the chain never accepted changes nothing.
 While it waits to finalize, the strategy answers the round's open requests (`zkfl.roles.responder`) from
 the store and from the updates the clients replied with.
+
+In a private federation (secure aggregation, `zkfl.privacy`) no update reaches the server. Each
+round then runs three exchanges with the sampled nodes: `configure_train` first asks them to
+share their masking keys (`query.zkfl_keys`; round 0's first ask also registers them, and they are
+asked again once the share window opens) and lets the share window pass; only the nodes that
+shared are sent the train message, and each replies with its receipt alone. Once the round's
+updates are final, `aggregate_train` asks the same nodes for their reveals (`query.zkfl_reveal`),
+unmasks the sum from them, and proves FedAvg of it; when the masking checks exclude a client, it
+asks for reveals again, for the remaining sum.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from logging import INFO, WARNING
 from pathlib import Path
 
-from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.common import log
 from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAvg, Strategy
+from flwr.serverapp.strategy import FedAvg, Result, Strategy
 
 from zkfl.chain.coordinator import Coordinator
-from zkfl.errors import ZkflError
-from zkfl.flower.records import ARRAYS, METRICS, TRAIN_SECONDS, SubmissionReceipt, model_record, weights_of
-from zkfl.pipeline.aggregation import aggregate_round, wait_until_finalizable
+from zkfl.errors import MaskingError, RevealAgain, ZkflError
+from zkfl.flower.records import (
+    ARRAYS,
+    KEYS_ACTION,
+    METRICS,
+    NUM_EXAMPLES,
+    REVEAL_ACTION,
+    REVEALED,
+    ROUND,
+    SHARED,
+    TRAIN_SECONDS,
+    WAITING,
+    MaskingReply,
+    SubmissionReceipt,
+    model_record,
+    weights_of,
+)
+from zkfl.pipeline.aggregation import (
+    AggregateOutcome,
+    aggregate_round,
+    finalizable_after,
+    skip_empty_round,
+    wait_until_finalizable,
+)
+from zkfl.pipeline.blocks import reach_block
 from zkfl.pipeline.devnet_clock import driving_clock
 from zkfl.pipeline.round_model import open_round_model, round_model
 from zkfl.pipeline.workspace import Workspace
@@ -62,6 +93,22 @@ class ZkFedAvg(Strategy):
         self.dropped: dict[int, list[DroppedReply]] = {}  # by Flower server round
         self._sent: list[Message] = []
         self._round_started: float | None = None  # when this round's train messages were configured
+        self._grid: Grid | None = None  # a private round's masking exchanges need it after configure_train
+        self._timeout: float | None = None  # start()'s reply timeout, for those exchanges too
+        self._masking_nodes: list[int] = []  # the nodes that shared keys in this round (private)
+
+    def start(
+        self,
+        grid: Grid,
+        initial_arrays: ArrayRecord,
+        num_rounds: int = 3,
+        timeout: float = 3600,
+        train_config: ConfigRecord | None = None,
+        evaluate_config: ConfigRecord | None = None,
+        evaluate_fn: Callable[[int, ArrayRecord], MetricRecord | None] | None = None,
+    ) -> Result:
+        self._timeout = timeout
+        return super().start(grid, initial_arrays, num_rounds, timeout, train_config, evaluate_config, evaluate_fn)
 
     def initial_arrays(self) -> ArrayRecord:
         """The open round's on-chain model: genesis for a new federation, where it stopped for a resumed one."""
@@ -83,8 +130,80 @@ class ZkFedAvg(Strategy):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         self._round_started = time.perf_counter()
-        self._sent = list(self.strategy.configure_train(server_round, arrays, config, grid))
+        self._grid = grid
+        messages = list(self.strategy.configure_train(server_round, arrays, config, grid))
+        if self.ws.config.terms.private:  # masking keys first; only the nodes that shared train
+            shared = self._share_keys(server_round, grid, [m.metadata.dst_node_id for m in messages])
+            self._masking_nodes = shared
+            messages = [m for m in messages if m.metadata.dst_node_id in shared]
+        self._sent = messages
         return self._sent  # pushing them sets their message ids, which replies refer to
+
+    def _share_keys(self, server_round: int, grid: Grid, nodes: list[int]) -> list[int]:
+        """Ask the nodes to share their masking keys for the open round (again, once its share window
+        opens, those that enrolled before it did), then let the window pass; the nodes that shared."""
+        coordinator = self.ws.coordinator()
+        round_no = coordinator.current_round
+        shared: list[int] = []
+        asking = nodes
+        for _ in range(2):
+            waiting: dict[int, int] = {}
+            for node, reply in self._ask(server_round, grid, KEYS_ACTION, asking, round_no):
+                if reply.status == SHARED:
+                    shared.append(node)
+                elif reply.status == WAITING:
+                    waiting[node] = reply.opens_at
+                else:
+                    log(INFO, "ZkFedAvg round %d: %s sits it out (%s)", round_no, reply.client, reply.status)
+            if not waiting:
+                break
+            reach_block(self.ws, max(waiting.values()))  # on the workspace's devnet, the strategy makes the blocks
+            asking = sorted(waiting)
+        _, closes = coordinator.share_window(round_no)
+        log(
+            INFO,
+            "ZkFedAvg round %d: %d node(s) shared masking keys; training after block %d",
+            round_no,
+            len(shared),
+            closes,
+        )
+        reach_block(self.ws, closes + 1)  # masked submissions open once every key is known
+        return sorted(shared)
+
+    def _ask(
+        self, server_round: int, grid: Grid, action: str, nodes: list[int], round_no: int
+    ) -> list[tuple[int, MaskingReply]]:
+        """One masking exchange: the nodes' well-formed replies for this round; the others are logged
+        and dropped (counted in the round's metrics)."""
+        sent = [
+            Message(
+                RecordDict({"config": ConfigRecord({ROUND: round_no})}),
+                dst_node_id=node,
+                message_type=f"{MessageType.QUERY}.{action}",
+            )
+            for node in nodes
+        ]
+        answers: list[tuple[int, MaskingReply]] = []
+        for reply in grid.send_and_receive(sent, timeout=self._timeout):
+            node = self._node_of(reply, sent)
+            if reply.has_error():
+                self._drop(server_round, DroppedReply(node, f"{action}-error", (reply.error.reason or "")[:500]))
+                continue
+            try:
+                answer = MaskingReply.from_content(reply.content)
+            except ZkflError as exc:
+                self._drop(server_round, DroppedReply(node, f"{action}-malformed", str(exc)))
+                continue
+            if answer.round != round_no or (answer.cid and not self.ws.store.has(answer.cid)):
+                detail = f"{answer.client} answered for round {answer.round} with {answer.cid or 'nothing'} stored"
+                self._drop(server_round, DroppedReply(node, f"{action}-unbacked", detail))
+                continue
+            answers.append((node, answer))
+        return answers
+
+    def _drop(self, server_round: int, dropped: DroppedReply) -> None:
+        log(WARNING, "ZkFedAvg: dropped the reply of node %d (%s): %s", dropped.node_id, dropped.reason, dropped.detail)
+        self.dropped.setdefault(server_round, []).append(dropped)
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
@@ -94,7 +213,7 @@ class ZkFedAvg(Strategy):
         coordinator = self.ws.coordinator()
         round_no = coordinator.current_round
         kept, dropped = self.screen(coordinator, round_no, replies)
-        self.dropped[server_round] = dropped
+        self.dropped[server_round] = self.dropped.get(server_round, []) + dropped
         for d in dropped:
             log(
                 WARNING,
@@ -105,6 +224,12 @@ class ZkFedAvg(Strategy):
                 d.detail,
             )
         state = coordinator.round(round_no)
+        if state.accepted == 0 and self.ws.config.terms.private:
+            # its share window is over, so nobody could submit to it in a later Flower round: skip it
+            log(WARNING, "ZkFedAvg round %d: no update was accepted on-chain; skipping it once it closes", round_no)
+            reach_block(self.ws, finalizable_after(self.ws, state) + 1)
+            skip_empty_round(self.ws, state)
+            return None, MetricRecord({"accepted": 0, "replies-kept": 0, **_counts(self.dropped[server_round])})
         if state.accepted == 0:
             log(WARNING, "ZkFedAvg round %d: no update was accepted on-chain; the round stays open", round_no)
             return None, MetricRecord({"accepted": 0, "replies-kept": 0, **_counts(dropped)})
@@ -124,19 +249,20 @@ class ZkFedAvg(Strategy):
         )
         if closed.closed:
             log(WARNING, "ZkFedAvg round %d was closed while waiting (skipped: %s)", round_no, closed.skipped)
-            return None, MetricRecord({"accepted": 0, "replies-kept": len(kept), **_counts(dropped)})
-        outcome = aggregate_round(self.ws)
+            return None, MetricRecord({"accepted": 0, "replies-kept": len(kept), **_counts(self.dropped[server_round])})
+        private = self.ws.config.terms.private
+        outcome = self._aggregate_private(server_round, round_no) if private else aggregate_round(self.ws)
         if outcome.skipped:
             log(WARNING, "ZkFedAvg round %d: every update left the round; skipped it", round_no)
         proven = round_model(self.ws.circuits.commitments, self.ws.store, coordinator, round_no + 1)
-        _, inner = self.strategy.aggregate_train(server_round, kept) if kept else (None, None)
+        inner = self._inner_metrics(server_round, kept)
         metrics = MetricRecord(
             {
                 **(dict(inner) if inner else {}),
                 "zkfl-round": round_no,
                 "accepted": outcome.accepted,
                 "replies-kept": len(kept),
-                **_counts(dropped),
+                **_counts(self.dropped[server_round]),
                 "aggregate-prove-seconds": outcome.prove_seconds,
                 "finalize-gas": outcome.gas_used or 0,
                 **_timings(kept, aggregate_started, self._round_started),
@@ -150,6 +276,31 @@ class ZkFedAvg(Strategy):
             outcome.next_model_cid,
         )
         return model_record(proven.weights), metrics
+
+    def _aggregate_private(self, server_round: int, round_no: int) -> AggregateOutcome:
+        """Unmask the round from the reveals of the nodes that shared keys, prove FedAvg and finalize;
+        after an exclusion (the sum changed), ask them to reveal again."""
+        if self._grid is None:
+            raise MaskingError("a private round is aggregated only after configure_train (it needs the grid)")
+        for _ in range(len(self._masking_nodes) + 1):
+            answers = self._ask(server_round, self._grid, REVEAL_ACTION, self._masking_nodes, round_no)
+            reveals = sorted({a.cid for _, a in answers if a.status == REVEALED})
+            try:
+                return aggregate_round(self.ws, reveals=reveals)
+            except RevealAgain as again:
+                log(WARNING, "ZkFedAvg round %d: %s", round_no, again)
+        raise MaskingError(f"round {round_no} could not be unmasked: every client was excluded in turn")
+
+    def _inner_metrics(self, server_round: int, kept: list[Message]) -> MetricRecord | None:
+        """The wrapped strategy's metrics of the kept replies. A private reply carries no update for
+        its aggregate_train, so there only its metric aggregation runs (when it has one, as FedAvg)."""
+        if not kept:
+            return None
+        if not self.ws.config.terms.private:
+            return self.strategy.aggregate_train(server_round, kept)[1]
+        aggregate = getattr(self.strategy, "train_metrics_aggr_fn", None)
+        weighted_by = getattr(self.strategy, "weighted_by_key", NUM_EXAMPLES)
+        return aggregate([r.content for r in kept], weighted_by) if aggregate else None
 
     def screen(
         self, coordinator: Coordinator, round_no: int, replies: list[Message]
@@ -190,6 +341,8 @@ class ZkFedAvg(Strategy):
                 f"{who}'s update {receipt.update_hash:#x} is not the one the chain accepted "
                 f"for round {round_no} ({accepted:#x})"
             )
+        if self.ws.config.terms.private:  # no update travels: the unmasking checks the masked upload
+            return None
         key = self.ws.circuits.commitments
         update = weights_of(reply.content.array_records[ARRAYS], f"{who}'s update")
         if key.commitment_hash(update) != receipt.update_hash:
@@ -200,12 +353,12 @@ class ZkFedAvg(Strategy):
             return "store", str(exc)
         return None
 
-    def _node_of(self, reply: Message) -> int:
+    def _node_of(self, reply: Message, sent: list[Message] | None = None) -> int:
         """The node a reply answers for; the SuperLink's own errors name it only by the message replied to."""
         if reply.metadata.src_node_id != SERVER_NODE_ID:
             return reply.metadata.src_node_id
-        sent = {m.metadata.message_id: m.metadata.dst_node_id for m in self._sent}
-        return sent.get(reply.metadata.reply_to_message_id, SERVER_NODE_ID)
+        by_id = {m.metadata.message_id: m.metadata.dst_node_id for m in (self._sent if sent is None else sent)}
+        return by_id.get(reply.metadata.reply_to_message_id, SERVER_NODE_ID)
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid

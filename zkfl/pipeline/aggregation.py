@@ -273,12 +273,17 @@ def can_close(ws: Workspace, coordinator: Coordinator, state: RoundState) -> boo
     return not ws.config.terms.optimistic and state.accepted > 0 and state.accepted >= coordinator.registered_clients
 
 
-def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover = IN_PROCESS) -> AggregateOutcome:
+def aggregate_round(
+    ws: Workspace, progress: Progress = silent, prover: Prover = IN_PROCESS, reveals: list[str] | None = None
+) -> AggregateOutcome:
     """Prove FedAvg of the open round's accepted updates from their sum and finalize it (the output
     becomes the next round's global model), proving by `prover` (here, or a `ProverProcess` that
     Ctrl-C can stop). A proof made before a crash is reused if it covers the same updates. A round
     left without accepted updates once its window is over is skipped instead. Afterwards the
-    aggregator withdraws what it was credited."""
+    aggregator withdraws what it was credited.
+
+    A private round is unmasked from `reveals`, the CIDs of the clients' stored reveals (by default
+    those the workspace's own clients made; a Flower strategy passes those its clients replied with)."""
     coordinator = ws.coordinator()
     round_no = coordinator.current_round
     state = coordinator.round(round_no)
@@ -298,7 +303,7 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover =
         )
     _refuse_open_requests(ws, round_no, progress)
     if ws.config.terms.private:
-        return _aggregate_private_round(ws, round_no, progress, prover)
+        return _aggregate_private_round(ws, round_no, progress, prover, reveals)
     circuits = ws.circuits
     slots = accepted_slots(
         circuits.commitments, ws.store, coordinator, round_no, ws.config.slots, ws.signer(AGGREGATOR)
@@ -329,7 +334,9 @@ def aggregate_round(ws: Workspace, progress: Progress = silent, prover: Prover =
     return _finalize(ws, coordinator, round_no, record, accepted, progress)
 
 
-def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, prover: Prover) -> AggregateOutcome:
+def _aggregate_private_round(
+    ws: Workspace, round_no: int, progress: Progress, prover: Prover, reveals: list[str] | None
+) -> AggregateOutcome:
     """A private round: unmask the sum from the clients' reveals (excluding the clients the masking
     checks name), prove FedAvg of it and finalize, naming the unmasking record as the sum's CID."""
     coordinator = ws.coordinator()
@@ -341,8 +348,9 @@ def _aggregate_private_round(ws: Workspace, round_no: int, progress: Progress, p
         or not ws.store.has(record["proof_cid"])
         or record["sum_hash"] != hex(coordinator.accepted_sum_hash())
     ):
-        progress(f"aggregator: unmasking round {round_no}'s sum from {len(revealed(ws, round_no))} reveal(s)")
-        unmasked = unmask_round(ws, round_no, revealed(ws, round_no), ws.signer(AGGREGATOR), progress)
+        reveals = revealed(ws, round_no) if reveals is None else reveals
+        progress(f"aggregator: unmasking round {round_no}'s sum from {len(reveals)} reveal(s)")
+        unmasked = unmask_round(ws, round_no, reveals, ws.signer(AGGREGATOR), progress)
         if not unmasked.summed:
             return skip_empty_round(ws, coordinator.round(round_no), progress)
         progress(f"aggregator: proving FedAvg of round {round_no} ({len(unmasked.summed)} updates, from their sum)")

@@ -182,7 +182,7 @@ def unmask_round(
     key = ws.circuits.commitments
     bundles = shared_bundles(ws.store, coordinator, setting)
     adverts = adverts_of(setting, bundles)
-    reveals = [reveal_from_json(get_json(ws.store, cid)) for cid in reveal_cids]
+    reveals = _readable_reveals(ws, reveal_cids, progress)
     events = {
         e.client.lower(): e
         for e in coordinator.accepted_updates(round_no)
@@ -215,6 +215,19 @@ def unmask_round(
         f"excluded {sorted(culprits)} from round {round_no}: the live clients reveal again for the remaining sum "
         "(`zkfl reveal`), then aggregate again"
     )
+
+
+def _readable_reveals(ws: Workspace, cids: list[str], progress: Progress) -> list[Any]:
+    """The reveals the store serves, well formed; the others are skipped, named (a reveal comes from
+    a client, or from whoever handed the aggregator its CID: none may stop the unmasking, which the
+    others' shares complete, or which fails naming who is missing)."""
+    reveals = []
+    for cid in sorted(set(cids)):
+        try:
+            reveals.append(reveal_from_json(get_json(ws.store, cid)))
+        except (ValueError, KeyError, TypeError, ZkflError) as exc:
+            progress(f"aggregator: skipping reveal {cid}, which the store does not serve well formed: {exc}")
+    return reveals
 
 
 def _unreadable_or_unshared(ws: Workspace, events: dict[str, Any], bundles: dict[str, Any]) -> dict[str, str]:

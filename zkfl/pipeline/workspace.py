@@ -34,7 +34,7 @@ from zkfl.chain.rpc import Chain, connect, signer_from_key
 from zkfl.circuits import FAMILIES, TrainingStepSpec, model_from_json
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
-from zkfl.federation.terms import FederationTerms
+from zkfl.federation.terms import MIN_COHORT, PUBLIC, FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.store.artifacts import ArtifactStore, LocalStore, open_store
 from zkfl.zk.build import CircuitSet, PinnedSettings, build_circuits
@@ -70,6 +70,11 @@ class WorkspaceConfig:
             raise ConfigError(f"slots must be between 1 and 2^32 - 1, got {self.slots}")
         if problems := self.terms.problems():
             raise ConfigError("; ".join(problems))
+        if self.terms.private and self.slots < MIN_COHORT:
+            raise ConfigError(
+                f"a private federation needs at least {MIN_COHORT} client slots (a round's masking cohort), got "
+                f'{self.slots}: set more slots or updates = "{PUBLIC}"'
+            )
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
 
@@ -86,6 +91,8 @@ class WorkspaceConfig:
                 "batch_size": spec.batch_size,
                 "local_steps": spec.local_steps,
                 "learning_rate": spec.learning_rate,
+                "update_bound": spec.update_bound or 0.0,  # TOML has no null: 0 is no bound
+                "update_norm": spec.update_norm,
             },
             "federation": {
                 "slots": self.slots,
@@ -165,6 +172,8 @@ class WorkspaceConfig:
             training["batch_size"],
             training["local_steps"],
             float(training["learning_rate"]),
+            float(training["update_bound"]) or None,
+            training["update_norm"],
         )
         slots, seed = federation.pop("slots"), federation.pop("genesis_seed")
         return cls(
@@ -182,6 +191,8 @@ class WorkspaceConfig:
         """Identity of the federation's config (deployment records it; a changed config is refused).
         Every term counts (an eager federation has dispute terms too: openings)."""
         sections = self.sections()
+        if self.training.update_bound is None:  # an unbounded config keeps the digest it had before the bound
+            sections["training"] = {k: v for k, v in sections["training"].items() if not k.startswith("update_")}
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from zkfl.chain.coordinator import Coordinator
 from zkfl.errors import MaskingError, ZkflError
+from zkfl.federation.terms import MIN_COHORT
 from zkfl.privacy.graph import default_degree, default_threshold, neighbour_graph
 from zkfl.privacy.keys import PublicKey
 from zkfl.privacy.masking import Advertisement, ShareBundle
@@ -17,9 +18,6 @@ from zkfl.privacy.records import bundle_from_json
 from zkfl.privacy.terms import MaskingTerms, round_domain
 from zkfl.store.artifacts import ArtifactStore
 from zkfl.store.cid import raw_cid
-
-MIN_COHORT = 3
-"""With two clients, the sum and one's own update give the other's: masking starts at three."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The client: zkFL's train handler (prove the local step, submit it on-chain, reply with the
-update and its receipt), and Flower's evaluation on the node's own data."""
+"""The client: zkFL's train handler (prove the local step, submit it on-chain, reply with its
+receipt, and the update too in a public federation), its two secure-aggregation handlers (share
+the round's masking keys; reveal for the unmasking), and Flower's evaluation on the node's own data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flwr.clientapp import ClientApp
 from zkfl.data.batches import load_dataset
 from zkfl.data.evaluation import accuracy
 from zkfl.fixedpoint import dequantize
-from zkfl.flower import ClientNode, weights_of, zk_train
+from zkfl.flower import ClientNode, add_zk_handlers, weights_of
 from zkfl.pipeline.workspace import Workspace
 
 app = ClientApp()
@@ -24,9 +25,7 @@ def _node(context: Context) -> ClientNode:
     return ClientNode.from_config(config)
 
 
-@app.train()
-def train(msg: Message, context: Context) -> Message:
-    return zk_train(msg, _node(context))
+add_zk_handlers(app, _node)  # train; and a private federation's masking queries (keys, reveal)
 
 
 @app.evaluate()

@@ -19,6 +19,7 @@ from zkfl.data.batches import load_dataset
 from zkfl.data.datasets import write_digits
 from zkfl.data.evaluation import accuracy
 from zkfl.errors import ConfigError
+from zkfl.federation.terms import PRIVATE, FederationTerms
 from zkfl.fixedpoint import dequantize
 from zkfl.flower import ZkFedAvg, weights_of
 from zkfl.pipeline import setup_federation
@@ -41,7 +42,10 @@ def prepare_federation(config: dict) -> tuple[Workspace, Path]:
         int(config["local-steps"]),
         float(config["learning-rate"]),
     )
-    ws, _ = Workspace.init(Path(str(config["workspace"])), WorkspaceConfig(spec, slots=int(config["clients"])))
+    terms = FederationTerms(updates=str(config.get("updates", PRIVATE)))
+    ws, _ = Workspace.init(
+        Path(str(config["workspace"])), WorkspaceConfig(spec, slots=int(config["clients"]), terms=terms)
+    )
     _, test_file = write_digits(ws.root / "data", int(config["clients"]), float(config["alpha"]), int(config["seed"]))
     setup_federation(ws, progress=lambda step: log(INFO, "zkFL: %s", step))
     return ws, test_file
