@@ -2,6 +2,8 @@
 
 - `families`: the model families a client can train (one class each, in a registry).
 - `training`: one client's k local SGD steps (forward, hand-written backward, update).
+- `derived`: a training step whose backward pass is torch's autodiff of a module's forward pass,
+  and the check that refuses a module of unsupported layers.
 - `aggregation`: FedAvg, the mean of a round's accepted updates from their sum.
 - `graphs`: the torch modules of those computations, which `export` writes to ONNX.
 - `kinds`: `CircuitKind`, the name of each kind of circuit.

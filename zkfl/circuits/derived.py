@@ -1,0 +1,103 @@
+"""Training steps derived by torch's own autodiff, from a torch module of supported layers.
+
+A client's proven step is k SGD steps on the mean softmax cross-entropy of its batch. Only the
+loss's seed is written by hand, (clamped_softmax(z) - y) * lr / B (`families.clamped_softmax`
+keeps exp's lookup table bounded for every input); the backward pass of the model itself is
+`torch.func.vjp` of its forward pass, so a user's model needs no hand-written gradient.
+
+The legacy (TorchScript) ONNX exporter cannot trace through `torch.func`, so `trace_step` first
+traces the step into an aten-level FX graph (`make_fx`), in which the few backward ops the exporter
+lacks are decomposed into ops it has (`DECOMPOSITIONS`); the graph exports as any module does.
+
+`check_supported` refuses, before anything is traced, a module with a layer outside `SUPPORTED`
+or with training-time randomness or state (Dropout, BatchNorm in training mode), naming the layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from zkfl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+SUPPORTED = ("Linear", "ReLU", "Conv2d (stride 1, groups 1)", "AvgPool2d (kernel = stride)", "Flatten", "Sequential")
+"""The layers a derived training step may contain, for the error message that names them."""
+
+
+def check_supported(module: object) -> None:
+    """Refuse a model the derived step cannot prove, naming the first offending layer and what is
+    supported. Dropout and BatchNorm are refused in training mode (random masks, running
+    statistics); an eval-mode Dropout is the identity and passes. A module of its own (a custom
+    `forward`) passes when every layer in it does."""
+    import torch
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"the model must be a torch.nn.Module, got {type(module).__name__}")
+    leaves: tuple[type[nn.Module], ...] = (nn.Linear, nn.ReLU, nn.Conv2d, nn.AvgPool2d, nn.Flatten)
+    for name, layer in module.named_modules():
+        where = f"layer {name!r} ({type(layer).__name__})" if name else f"the model ({type(layer).__name__})"
+        supported = f"supported: {', '.join(SUPPORTED)}"
+        if isinstance(layer, nn.modules.dropout._DropoutNd | nn.modules.batchnorm._BatchNorm):
+            if layer.training:
+                raise ConfigError(
+                    f"{where} is random or keeps running statistics in training mode, which no proof can "
+                    f"reproduce; remove it or put the model in eval() ({supported})"
+                )
+            if isinstance(layer, nn.modules.dropout._DropoutNd):
+                continue  # the identity in eval mode
+        if isinstance(layer, nn.Conv2d) and (layer.stride != (1, 1) or layer.groups != 1 or layer.dilation != (1, 1)):
+            raise ConfigError(f"{where}: only stride 1, groups 1 and dilation 1 are supported, got {layer}")
+        if isinstance(layer, nn.AvgPool2d) and (_pair(layer.stride) != _pair(layer.kernel_size) or layer.padding != 0):
+            raise ConfigError(f"{where}: only kernel = stride and no padding are supported, got {layer}")
+        if isinstance(layer, leaves) or any(True for _ in layer.children()):
+            continue  # a supported layer, or a container whose layers are checked one by one
+        raise ConfigError(f"{where} is not supported in a proven training step; {supported}")
+    if any(isinstance(b, torch.Tensor) and b.requires_grad for b in module.buffers()):
+        raise ConfigError("the model's buffers must not require grad: only its parameters are trained")
+
+
+def _pair(value: object) -> tuple[object, object]:
+    return (value, value) if not isinstance(value, tuple) else (value[0], value[-1])
+
+
+def derived_sgd_step(
+    logits: Callable[[Sequence[Tensor], Tensor], Tensor],
+) -> Callable[[list[Tensor], Tensor, Tensor, float], list[Tensor]]:
+    """One SGD step on softmax cross-entropy, `(params, x, one-hot y, lr / B) -> params`, whose
+    backward pass is torch's vjp of `logits(params, x)`."""
+    from torch.func import vjp
+
+    from zkfl.circuits.families import clamped_softmax
+
+    def step(params: list[Tensor], x: Tensor, y: Tensor, scale: float) -> list[Tensor]:
+        z, pull, *_ = vjp(lambda *p: logits(p, x), *params)
+        seed = (clamped_softmax(z) - y) * scale  # dL/dz of the batch's summed loss, times lr / B
+        return [p - g for p, g in zip(params, pull(seed), strict=True)]
+
+    return step
+
+
+def _threshold_backward(grad: Tensor, value: Tensor, threshold: float) -> Tensor:
+    """ReLU's backward, as the hand-written step writes it: the gradient where the input passed."""
+    return grad * (value > threshold)  # a bool factor: the exporter casts it, as for the hand-written mask
+
+
+def decompositions() -> dict[torch._ops.OpOverload, Callable[..., Tensor]]:
+    """The aten ops of a backward pass that the TorchScript ONNX exporter lacks, as ops it has."""
+    import torch
+
+    aten = torch.ops.aten
+    return {aten.threshold_backward.default: _threshold_backward}
+
+
+def trace_step(module: torch.nn.Module, example_inputs: Sequence[Tensor]) -> torch.fx.GraphModule:
+    """`module` (a training step whose forward uses `derived_sgd_step`) as an aten-level FX graph,
+    ready for `zkfl.circuits.export.export_onnx`."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    return make_fx(module, decomposition_table=decompositions())(*example_inputs)
