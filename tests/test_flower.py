@@ -24,7 +24,16 @@ from helpers import use_session_cache, write_data
 
 from zkfl.errors import ConfigError, LinkError
 from zkfl.fedavg import fixed_point_fedavg, update_sum
-from zkfl.flower import ClientNode, SubmissionReceipt, ZkFedAvg, model_record, weights_of, zk_train
+from zkfl.flower import (
+    ClientNode,
+    MaskingReply,
+    SubmissionReceipt,
+    ZkFedAvg,
+    model_record,
+    weights_of,
+    zk_reveal,
+    zk_train,
+)
 from zkfl.pipeline import setup_federation
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
@@ -190,3 +199,18 @@ def test_a_reply_without_a_well_formed_receipt_is_refused() -> None:
         SubmissionReceipt.from_content(RecordDict({}))
     with pytest.raises(ConfigError, match="malformed"):
         SubmissionReceipt.from_content(RecordDict({"zkfl": ConfigRecord({"client": "a", "round": 1})}))
+
+
+def test_a_masking_reply_or_query_that_is_not_well_formed_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="no 'zkfl' record"):
+        MaskingReply.from_content(RecordDict({}))
+    with pytest.raises(ConfigError, match="malformed"):
+        MaskingReply.from_content(RecordDict({"zkfl": ConfigRecord({"client": "a", "round": 1})}))
+    fields = {"client": "a", "address": "0x" + "11" * 20, "round": 1, "cid": ""}
+    with pytest.raises(ConfigError, match="masking status 'done' is not one zkFL knows"):
+        MaskingReply.from_content(RecordDict({"zkfl": ConfigRecord({**fields, "status": "done"})}))
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1
+    query = Message(RecordDict({"config": ConfigRecord({})}), dst_node_id=5, message_type="query.zkfl_reveal")
+    node = ClientNode(Path("/nonexistent"), "client-0", Path("/nonexistent/client-0.npz"), 0)
+    with pytest.raises(ConfigError, match="needs the round as 'zkfl-round' in its config"):
+        zk_reveal(query, node)  # refused before any workspace is opened
