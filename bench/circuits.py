@@ -32,6 +32,7 @@ import psutil
 import torch
 
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec, export_onnx, model_from_json
+from zkfl.circuits.derived import trace_step
 from zkfl.circuits.families import clamped_softmax
 from zkfl.circuits.graphs import split_data
 from zkfl.fixedpoint import quantize
@@ -100,10 +101,11 @@ def graph_for(case: dict, work: Path) -> tuple[Path, list[np.ndarray]]:
     )
     spec = TrainingStepSpec(model, case["batch"], case["steps"], learning_rate=0.5)
     inputs = list(spec.calibration_inputs()) if case["kind"] == "train" else list(spec.calibration_inputs())[:2]
-    module = spec.module() if case["kind"] == "train" else Inference(spec)
+    tensors = [torch.tensor(v, dtype=torch.float32) for v in inputs]
+    module = trace_step(spec.module(), tensors) if case["kind"] == "train" else Inference(spec)
     path = export_onnx(
         module,
-        [torch.tensor(v, dtype=torch.float32) for v in inputs],
+        tensors,
         work / "g.onnx",
         ["theta", "data", "context"][: len(inputs)],
         ["out"],

@@ -10,6 +10,7 @@ import torch
 from conftest import LOGREG, MLP, client_data
 
 from zkfl.circuits import FAMILIES, FedAvgSpec, LogisticRegression, Mlp, TrainingStepSpec, export_onnx, model_from_json
+from zkfl.circuits.derived import trace_step
 from zkfl.circuits.training import CONTEXT_LEN
 from zkfl.data.batches import make_client_data
 from zkfl.data.evaluation import float_sgd_reference
@@ -25,7 +26,7 @@ SPECS = {
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_hand_written_backward_matches_autograd(name: str) -> None:
+def test_the_training_step_matches_float_autograd(name: str) -> None:
     spec = SPECS[name]
     data = client_data(spec, seed=3)
     theta = spec.model.init_params(seed=4)
@@ -70,8 +71,8 @@ def test_fedavg_is_the_mean_of_the_summed_updates_at_scale_36() -> None:
 def test_export_is_deterministic(tmp_path) -> None:
     args = [torch.tensor(v, dtype=torch.float32) for v in LOGREG.calibration_inputs()]
     names = ["theta", "data", "context"]
-    first = export_onnx(LOGREG.module(), args, tmp_path / "a.onnx", names, ["update"])
-    second = export_onnx(LOGREG.module(), args, tmp_path / "b.onnx", names, ["update"])
+    first = export_onnx(trace_step(LOGREG.module(), args), args, tmp_path / "a.onnx", names, ["update"])
+    second = export_onnx(trace_step(LOGREG.module(), args), args, tmp_path / "b.onnx", names, ["update"])
     assert first.read_bytes() == second.read_bytes()
 
 

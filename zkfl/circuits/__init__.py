@@ -1,7 +1,7 @@
 """The computations zkFL proves, as torch modules exported to ONNX. Nothing here imports ezkl.
 
 - `families`: the model families a client can train (one class each, in a registry).
-- `training`: one client's k local SGD steps (forward, hand-written backward, update).
+- `training`: one client's k local SGD steps (forward, derived backward, update).
 - `derived`: a training step whose backward pass is torch's autodiff of a module's forward pass,
   and the check that refuses a module of unsupported layers.
 - `aggregation`: FedAvg, the mean of a round's accepted updates from their sum.

@@ -1,13 +1,13 @@
 """Model families: what a training-step circuit trains. A family is one class (its shape fields,
-parameter layout, forward pass, hand-written SGD step and genesis weights) and one line in
-`FAMILIES`; everything else (the graph, the workspace config, the manifest, the float reference,
-the range check) works through this interface.
+parameter layout, forward pass and genesis weights) and one line in `FAMILIES`; everything else
+(the graph, the workspace config, the manifest, the float reference, the range check) works
+through this interface. No family writes a backward pass: `sgd_step` is torch's autodiff of the
+forward pass (`zkfl.circuits.derived`).
 
 Contract of a family, relied on by the training step and its calibration:
-- `layout` names the parameter blocks in the order they are packed into the flat `theta`, and it
-  ends with the output bias, of shape (classes,);
-- `sgd_step` is ONE step of SGD on the mean softmax cross-entropy of a batch, written with ops
-  that export to ONNX (no autograd), given `step` = learning rate / batch size.
+- `layout` names the parameter blocks in the order they are packed into the flat `theta` (the one
+  place that order is fixed), and it ends with the output bias, of shape (classes,);
+- `logits` is the forward pass, in ops whose derivatives `zkfl.circuits.derived` exports.
 """
 
 from __future__ import annotations
@@ -40,13 +40,6 @@ def clamped_softmax(z: Tensor) -> Tensor:
     return e * torch.reciprocal(torch.sum(e, dim=1, keepdim=True))
 
 
-def column_sums(g: Tensor) -> Tensor:
-    """Sum over the batch as a (1 x B) @ (B x N) product: fewer circuit rows than a ReduceSum."""
-    import torch
-
-    return (torch.ones(1, g.shape[0], dtype=g.dtype) @ g).reshape(-1)
-
-
 class ModelFamily(ABC):
     """A classifier over `features` inputs and `classes` outputs; subclasses are frozen dataclasses."""
 
@@ -74,9 +67,12 @@ class ModelFamily(ABC):
     def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
         """The forward pass: (B x features) -> (B x classes)."""
 
-    @abstractmethod
     def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
-        """One SGD step on the batch (x, one-hot y), backward pass by hand; `step` = lr / B."""
+        """One SGD step on the mean softmax cross-entropy of the batch (x, one-hot y), `step` = lr / B;
+        its backward pass is torch's vjp of `logits`."""
+        from zkfl.circuits.derived import derived_sgd_step
+
+        return derived_sgd_step(lambda p, batch: self.logits(list(p), batch))(params, x, y, step)
 
     def genesis(self, seed: int) -> np.ndarray:
         """Round 0's global weights (float64). Default: `init_params`."""
@@ -127,11 +123,6 @@ class LogisticRegression(ModelFamily):
         w, b = params
         return x @ w + b
 
-    def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
-        w, b = params
-        g = (clamped_softmax(x @ w + b) - y) * step  # dL/dz, already scaled by lr / B
-        return [w - x.t() @ g, b - column_sums(g)]
-
     def genesis(self, seed: int) -> np.ndarray:
         """Zeros: the loss is convex, so any start works, and zeros keep the first logits at 0."""
         return np.zeros(self.num_params)
@@ -156,16 +147,6 @@ class Mlp(ModelFamily):
 
         w1, b1, w2, b2 = params
         return torch.relu(x @ w1 + b1) @ w2 + b2
-
-    def sgd_step(self, params: list[Tensor], x: Tensor, y: Tensor, step: float) -> list[Tensor]:
-        import torch
-
-        w1, b1, w2, b2 = params
-        pre = x @ w1 + b1
-        h = torch.relu(pre)
-        g2 = (clamped_softmax(h @ w2 + b2) - y) * step
-        gh = (g2 @ w2.t()) * (pre > 0).to(pre.dtype)  # ReLU derivative as a 0/1 mask
-        return [w1 - x.t() @ gh, b1 - column_sums(gh), w2 - h.t() @ g2, b2 - column_sums(g2)]
 
 
 FAMILIES: dict[str, type[ModelFamily]] = {

@@ -1,5 +1,5 @@
 """Training-step circuits: one ONNX graph = k local SGD steps of a classifier (a `ModelFamily`),
-with the backward pass written by hand (ONNX has no autograd), so ezkl can prove "these new
+with the backward pass derived by torch (`zkfl.circuits.derived`) and exported, so ezkl can prove "these new
 weights are the SGD steps from *these* weights on *this* (committed) data".
 
 Graph interface (identical for every model family, which is what lets proofs link):

@@ -32,7 +32,7 @@ def float_fedavg_round(spec: TrainingStepSpec, theta: npt.ArrayLike, batches: Se
 
 def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: ClientData) -> np.ndarray:
     """The same k SGD steps in float64 with torch autograd on the standard cross-entropy: an
-    implementation independent of the hand-written backward pass, for checking proofs."""
+    implementation independent of the circuit's traced and exported step, for checking proofs."""
     params = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=False)
     x_all = torch.tensor(dequantize(data.features))
     y_all = torch.tensor(data.labels)

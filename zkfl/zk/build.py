@@ -67,14 +67,16 @@ def export_circuits(spec: TrainingStepSpec, out_dir: str | os.PathLike[str]) -> 
     """Write the ONNX graphs of a federation of `spec` (by kind: client, aggregator)."""
     import torch  # only exporting needs torch and onnx; opening a built circuit set does not
 
+    from zkfl.circuits.derived import trace_step
     from zkfl.circuits.export import export_onnx
 
     out_dir = Path(out_dir)
     fedavg = fedavg_spec(spec)
+    step_inputs = [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()]
     return {
         CircuitKind.CLIENT: export_onnx(
-            spec.module(),
-            [torch.tensor(v, dtype=torch.float32) for v in spec.calibration_inputs()],
+            trace_step(spec.module(), step_inputs),  # torch.func's backward pass exports only once traced
+            step_inputs,
             out_dir / "training_step.onnx",
             ["theta", "data", "context"],
             ["update"],
