@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
-SUPPORTED = ("Linear", "ReLU", "Conv2d (stride 1, groups 1)", "AvgPool2d (kernel = stride)", "Flatten", "Sequential")
+SUPPORTED = (
+    "Linear",
+    "ReLU",
+    "Conv2d (stride 1, groups 1, dilation 1, zero padding)",
+    "AvgPool2d (kernel = stride, no padding)",
+    "Flatten",
+    "Sequential",
+)
 """The layers a derived training step may contain, for the error message that names them."""
 
 
@@ -50,10 +57,25 @@ def check_supported(module: object) -> None:
                 )
             if isinstance(layer, nn.modules.dropout._DropoutNd):
                 continue  # the identity in eval mode
-        if isinstance(layer, nn.Conv2d) and (layer.stride != (1, 1) or layer.groups != 1 or layer.dilation != (1, 1)):
-            raise ConfigError(f"{where}: only stride 1, groups 1 and dilation 1 are supported, got {layer}")
-        if isinstance(layer, nn.AvgPool2d) and (_pair(layer.stride) != _pair(layer.kernel_size) or layer.padding != 0):
-            raise ConfigError(f"{where}: only kernel = stride and no padding are supported, got {layer}")
+        if isinstance(layer, nn.Conv2d) and (
+            layer.stride != (1, 1) or layer.groups != 1 or layer.dilation != (1, 1) or layer.padding_mode != "zeros"
+        ):
+            raise ConfigError(
+                f"{where}: only stride 1, groups 1, dilation 1 and zero padding are supported, got {layer}"
+            )
+        if isinstance(layer, nn.Conv2d) and layer.padding == "same" and any(k % 2 == 0 for k in layer.kernel_size):
+            # torch pads such an input unevenly, by a Pad whose output shape the ONNX exporter loses
+            raise ConfigError(f"{where}: padding 'same' needs an odd kernel (pad explicitly), got {layer}")
+        if isinstance(layer, nn.AvgPool2d) and (
+            _pair(layer.stride) != _pair(layer.kernel_size)
+            or _pair(layer.padding) != (0, 0)
+            or layer.ceil_mode
+            or layer.divisor_override is not None
+        ):
+            raise ConfigError(
+                f"{where}: only kernel = stride, no padding, floor mode and no divisor override are supported, "
+                f"got {layer}"
+            )
         if isinstance(layer, leaves) or any(True for _ in layer.children()):
             continue  # a supported layer, or a container whose layers are checked one by one
         raise ConfigError(f"{where} is not supported in a proven training step; {supported}")
