@@ -268,7 +268,7 @@ def test_unknown_workspace_is_a_user_error(tmp_path: Path) -> None:
 
 def test_init_refuses_a_different_config_and_an_invalid_one(cli_run: CliRun, tmp_path: Path) -> None:
     _fails(2, "different config", "init", cli_run.workspace, "--features", 7)
-    _fails(2, "unknown model family 'cnn'", "init", tmp_path / "new", "--family", "cnn")
+    _fails(2, "unknown model family 'cnn'", "init", tmp_path / "new", "--model", "cnn")
     assert not (tmp_path / "new").exists()
 
 

@@ -69,7 +69,7 @@ def test_the_deployment_script_finalizes_a_round_with_separate_supernodes(tmp_pa
     assert server.config.terms.private and server.coordinator().round(0).finalized
     for i in range(CLIENTS):  # each client proved in its own workspace, with keys it made itself
         client = Workspace.open(root / f"client-{i}")
-        assert not (client.root / "build").is_symlink() and (client.root / "settings").is_dir()
+        assert not (client.root / "build").is_symlink() and (client.root / "published").is_dir()
         assert (client.client_dir(f"client-{i}") / "rounds" / "0.json").is_file()
         assert (client.client_dir(f"client-{i}") / "secagg" / "round-0-record.json").is_file()  # shared, revealed
     assert not any(_alive(int(p.read_text())) for p in (root / "pids").iterdir())  # the script stopped them all

@@ -95,7 +95,7 @@ def test_a_joined_client_has_the_federations_keys_and_its_update_is_aggregated(
 
 def test_a_workspace_whose_circuits_are_not_the_federations_is_refused(federation: Workspace, tmp_path: Path) -> None:
     _join(federation, tmp_path / "client")
-    settings = tmp_path / "client" / "settings" / "training_step.json"
+    settings = tmp_path / "client" / "published" / "training_step.json"
     body = json.loads(settings.read_text())
     body["timestamp"] += 1  # any other settings: another manifest, so another circuits digest
     settings.write_text(json.dumps(body))

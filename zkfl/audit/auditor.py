@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,15 @@ from zkfl.circuits.training import TrainingStepSpec
 from zkfl.data.batches import load_dataset
 from zkfl.data.evaluation import accuracy
 from zkfl.errors import ChainError, ConfigError, ZkflError
-from zkfl.federation.manifest import FederationManifest, commitment_key_of, load_manifest, manifest_cid, verifier_keys
+from zkfl.federation.manifest import (
+    FederationManifest,
+    circuits_digest,
+    commitment_key_of,
+    load_manifest,
+    manifest_cid,
+    rebuild_circuits,
+    verifier_keys,
+)
 from zkfl.fixedpoint import dequantize
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.protocol import federation_id
@@ -51,6 +60,7 @@ class AuditOptions:
     srs_files: tuple[Path, ...] = ()  # SRS files to check (powers of tau) and match to the federation
     eval_set: Path | None = None  # .npz (x, y): accuracy of every round's model
     strict_srs: bool = False  # an insecure dev SRS fails the audit (for production federations)
+    rebuild: bool = False  # compile the published graphs with the published settings: the same manifest?
 
 
 @dataclass
@@ -96,6 +106,9 @@ def audit_federation(
     with ExitStack() as stack:
         circuits, srs_report = _load_circuits(view.store, digest, view.slots, options, findings, stack)
         manifest = circuits.manifest
+        if options.rebuild and manifest is not None:
+            progress("auditor: compiling the published graphs with the published settings and making keys")
+            check_rebuild(view.store, manifest, digest, findings)
         check_coordinator_code(
             view, digest, findings, circuits.commitments, manifest.fedavg.update_len if manifest else None
         )
@@ -364,10 +377,32 @@ def _load_circuits(
     return circuits, check_srs(manifest, store, options.srs_files, options.strict_srs, findings)
 
 
+def check_rebuild(store: ArtifactStore, manifest: FederationManifest, digest: bytes, findings: Findings) -> None:
+    """The federation's circuits, compiled here from the graphs and settings its manifest publishes
+    (never from anyone's Python) with keys made from its SRS, must give the very manifest whose
+    digest the coordinator holds: the published graphs are what the verification keys check."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            circuits = rebuild_circuits(store, manifest, Path(tmp))
+            same = circuits_digest(circuits, manifest.verification) == digest
+            detail = (
+                f"compiled from graphs {manifest.client.graph_cid} and {manifest.aggregator.graph_cid}: the same "
+                "verification keys and manifest"
+                if same
+                else "the circuits compiled from the published graphs and settings give another manifest digest "
+                "(other verification keys): the published graphs are not what the federation proves"
+            )
+        except ZkflError as exc:
+            same, detail = False, f"cannot rebuild the circuits from the published graphs: {exc}"
+    findings.add("rebuild", "federation", same, detail)
+
+
 def _add_accuracy(
     checker: RoundChecker, manifest: FederationManifest, eval_set: Path, rounds: list[RoundAudit]
 ) -> None:
     spec = manifest.training
+    if not spec.model.runs_here:  # a user's model: only its owner has its forward pass
+        return
     x, y = load_dataset(eval_set, spec)
     for audit in rounds:
         weights = checker.intact_vector(audit.model_cid)

@@ -34,6 +34,7 @@ SUPPORTED = (
     "Conv2d (stride 1, groups 1, dilation 1, zero padding)",
     "AvgPool2d (kernel = stride, no padding)",
     "Flatten",
+    "Unflatten",
     "Sequential",
 )
 """The layers a derived training step may contain, for the error message that names them."""
@@ -49,7 +50,7 @@ def check_supported(module: object) -> None:
 
     if not isinstance(module, nn.Module):
         raise ConfigError(f"the model must be a torch.nn.Module, got {type(module).__name__}")
-    leaves: tuple[type[nn.Module], ...] = (nn.Linear, nn.ReLU, nn.Conv2d, nn.AvgPool2d, nn.Flatten)
+    leaves: tuple[type[nn.Module], ...] = (nn.Linear, nn.ReLU, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Unflatten)
     for name, layer in module.named_modules():
         where = f"layer {name!r} ({type(layer).__name__})" if name else f"the model ({type(layer).__name__})"
         supported = f"supported: {', '.join(SUPPORTED)}"

@@ -30,6 +30,7 @@ could leave a real client's logits outside the table, and it keeps the table (7 
 inside 2**15 rows, so small circuits stay at logrows 15."""
 
 Layout = list[tuple[str, tuple[int, ...]]]
+"""Named parameter blocks, in the order they are packed into the flat theta."""
 
 
 def clamped_softmax(z: Tensor) -> Tensor:
@@ -51,7 +52,7 @@ class ModelFamily(ABC):
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if field.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ConfigError(f"{self.name}: {field.name} must be a positive integer, got {value!r}")
         if self.classes < 2:
             raise ConfigError(f"a classifier needs at least 2 classes, got {self.classes}")
@@ -79,16 +80,23 @@ class ModelFamily(ABC):
         return self.init_params(seed)
 
     @property
+    def runs_here(self) -> bool:
+        """Whether this process can run the forward pass (a user's model needs its source file)."""
+        return True
+
+    @property
     def num_params(self) -> int:
         return sum(int(np.prod(shape)) for _, shape in self.layout)
 
     def init_params(self, seed: int = 0) -> np.ndarray:
-        """Glorot-uniform matrices, zero vectors (float64; quantize before publishing)."""
+        """Glorot-uniform matrices and convolution kernels (fans: the two leading axes times the
+        kernel's size), zero vectors (float64; quantize before publishing)."""
         rng = np.random.default_rng(seed)
         blocks = []
         for _, shape in self.layout:
-            if len(shape) == 2:
-                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+            if len(shape) >= 2:
+                window = int(np.prod(shape[2:]))
+                limit = np.sqrt(6.0 / ((shape[0] + shape[1]) * window))
                 blocks.append(rng.uniform(-limit, limit, size=shape).reshape(-1))
             else:
                 blocks.append(np.zeros(shape))
@@ -149,9 +157,67 @@ class Mlp(ModelFamily):
         return torch.relu(x @ w1 + b1) @ w2 + b2
 
 
+@dataclass(frozen=True)
+class TorchModel(ModelFamily):
+    """A user's own torch module: `source` is "file.py:function", a function that returns the module
+    (`zkfl.circuits.user_models`). The module takes flat rows of `features` (an `nn.Unflatten` first
+    turns them into images) and returns `classes` logits; its layers must be ones a derived step
+    supports (`zkfl.circuits.derived.check_supported`).
+
+    `layout` is the module's `named_parameters()`, recorded when the model was named (`zkfl init
+    --model`), so that everyone who reads the config or the manifest knows the weights' shapes
+    without running the module; only its owner, who has the file, runs it (genesis weights,
+    export, float reference)."""
+
+    name: ClassVar[str] = "torch"
+    source: str = ""
+    features: int = 64
+    classes: int = 10
+    parameters: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        blocks = tuple((str(name), tuple(int(n) for n in shape)) for name, shape in self.parameters)
+        object.__setattr__(self, "parameters", blocks)  # JSON and TOML give lists
+        if ":" not in self.source:
+            raise ConfigError(f"torch: source must be 'file.py:function', got {self.source!r}")
+        if not blocks:
+            raise ConfigError(
+                f"torch: the model {self.source} has no parameters recorded; name it with `zkfl init --model`"
+            )
+        super().__post_init__()
+
+    @property
+    def layout(self) -> Layout:
+        return list(self.parameters)
+
+    @property
+    def runs_here(self) -> bool:
+        from zkfl.circuits.user_models import source_file
+
+        return source_file(self.source).is_file()
+
+    def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
+        from torch.func import functional_call
+
+        from zkfl.circuits.user_models import load_model
+
+        module = load_model(self.source, self.layout)
+        return functional_call(module, {name: p for (name, _), p in zip(self.layout, params, strict=True)}, (x,))
+
+    def genesis(self, seed: int) -> np.ndarray:
+        """The module's own initial weights, as its function makes them under torch seed `seed`."""
+        from zkfl.circuits.user_models import initial_weights
+
+        return initial_weights(self.source, self.layout, seed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "parameters": [[name, list(shape)] for name, shape in self.parameters]}
+
+
 FAMILIES: dict[str, type[ModelFamily]] = {
     LogisticRegression.name: LogisticRegression,
     Mlp.name: Mlp,
+    TorchModel.name: TorchModel,
 }
 """Every model family by name: a new family is one class above and one line here."""
 

@@ -105,13 +105,31 @@ def _kv(title: str) -> Callable[[Any], None]:
     return show
 
 
+def _init_model(model: str | None, features: int | None, classes: int | None, hidden: int | None) -> dict[str, Any]:
+    """The [model] section `init` was given: a built-in family's options, or a user's module, loaded
+    here from the user's file and recorded (its parameters and classes)."""
+    if model is None or ":" not in model:
+        return {"family": model, "features": features, "classes": classes, "hidden": hidden}
+    from zkfl.circuits.user_models import torch_model
+    from zkfl.errors import ConfigError
+
+    if hidden is not None:
+        raise ConfigError("--hidden is the mlp family's option; a torch module's layers are its own")
+    named = torch_model(model, features or INIT_DEFAULTS["features"]).to_json()
+    if classes is not None and classes != named["classes"]:
+        raise ConfigError(f"--classes {classes}, but the model {model} returns {named['classes']} logits")
+    return named
+
+
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the workspace in (new or empty).")],
-    family: Annotated[
+    model: Annotated[
         str | None,
         typer.Option(
-            help=f"Model family: {' or '.join(INIT_DEFAULTS['families'])} (default {INIT_DEFAULTS['family']})."
+            help=f"The model: a built-in family, {' or '.join(INIT_DEFAULTS['families'])} (default "
+            f"{INIT_DEFAULTS['family']}), or your own torch module as 'file.py:function' (a function returning it; "
+            "it takes rows of --features and its classes are read from its output)."
         ),
     ] = None,
     features: Annotated[
@@ -154,7 +172,7 @@ def init(
         from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 
         document: dict[str, dict[str, Any]] = {
-            "model": {"family": family, "features": features, "classes": classes, "hidden": hidden},
+            "model": _init_model(model, features, classes, hidden),
             "training": {"batch_size": batch_size, "local_steps": local_steps, "learning_rate": lr},
             "federation": {"slots": slots, "updates": updates},
             "chain": {"rpc_url": rpc_url, "chain_id": chain_id},
@@ -475,6 +493,13 @@ def audit(
         bool, typer.Option(help="Skip the eth_call checks against the deployed verifiers.")
     ] = False,
     strict_srs: Annotated[bool, typer.Option(help="Fail the audit if the keys come from an insecure dev SRS.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            help="Also compile the published ONNX graphs with the published settings and make keys from the "
+            "federation's SRS: they must give the manifest the chain holds (minutes for a large circuit)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay a whole federation from the chain and the store alone: every event, artifact, hash,
@@ -485,7 +510,11 @@ def audit(
         from zkfl.audit import AuditOptions, audit_federation
 
         options = AuditOptions(
-            onchain=not offchain_only, srs_files=tuple(srs or ()), eval_set=eval_set, strict_srs=strict_srs
+            onchain=not offchain_only,
+            srs_files=tuple(srs or ()),
+            eval_set=eval_set,
+            strict_srs=strict_srs,
+            rebuild=rebuild,
         )
         return audit_federation(rpc_url, coordinator, store, options, progress)
 

@@ -22,20 +22,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from zkfl.atomic import write_atomic
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.circuits.kinds import CircuitKind
-from zkfl.errors import StoreError, ZkflError
+from zkfl.errors import IntegrityError, StoreError, ZkflError
 from zkfl.federation.terms import EAGER, VERIFICATION_MODES
 from zkfl.fixedpoint import SCALE
 from zkfl.store.artifacts import ArtifactStore
 from zkfl.store.cid import content_id, raw_cid
-from zkfl.zk.build import CircuitSet, fedavg_spec
+from zkfl.zk.build import CircuitSet, PublishedCircuit, build_circuits, fedavg_spec
 from zkfl.zk.commitments import CommitmentKey, commitment_key
 from zkfl.zk.powers_of_tau import SrsFile, verifier_srs
 from zkfl.zk.prover import EZKL_VERSION, CircuitKeys, VerifierKeys
+from zkfl.zk.srs import DEV_SRS_WARNING, CeremonySrsSource
 
-SCHEMA = "zkfl.federation-manifest/4"
-"""Version 4: the aggregator circuit is FedAvg over the sum of the accepted updates (one input),
+SCHEMA = "zkfl.federation-manifest/5"
+"""Version 5: each circuit's entry names its ONNX graph (`graph_cid`, with its SHA-256), which a
+participant or an auditor compiles with the published settings, never running the model's Python.
+(4: the aggregator circuit is FedAvg over the sum of the accepted updates (one input),
 each update ending with 1; no aggregation tree. (3: proofs link by KZG commitments, and
 `commitment_srs_cid` names the SRS to recompute them with; 2: `model` is the training step as
 `TrainingStepSpec.to_json()`.)"""
@@ -50,6 +54,8 @@ class CircuitEntry:
     srs_sha256: str  # of the full SRS the keys were made with
     srs_logrows: int
     dev_srs: bool
+    graph_cid: str  # the ONNX graph the circuit was compiled from
+    graph_sha256: str  # of the graph's bytes (also the digest inside its CID)
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,19 @@ def _entry(keys: CircuitKeys) -> tuple[CircuitEntry, dict[str, bytes]]:
         "settings": keys.circuit.settings_path.read_bytes(),
         "vk": keys.vk_path.read_bytes(),
         "srs": verifier_srs(SrsFile.read(keys.srs.path)),
+        "graph": keys.circuit.graph_path.read_bytes(),
     }
     cids = {name: content_id(data) for name, data in blobs.items()}
     entry = CircuitEntry(
-        cids["settings"], cids["vk"], cids["srs"], keys.circuit.logrows, keys.srs.sha256, keys.srs.logrows, keys.srs.dev
+        cids["settings"],
+        cids["vk"],
+        cids["srs"],
+        keys.circuit.logrows,
+        keys.srs.sha256,
+        keys.srs.logrows,
+        keys.srs.dev,
+        cids["graph"],
+        hashlib.sha256(blobs["graph"]).hexdigest(),
     )
     return entry, {cids[name]: data for name, data in blobs.items()}
 
@@ -167,6 +182,44 @@ def load_manifest(store: ArtifactStore, digest: bytes) -> FederationManifest:
         return FederationManifest.from_json(json.loads(raw))
     except ValueError as exc:
         raise StoreError(f"the federation manifest {manifest_cid(digest)} is not JSON: {exc}") from exc
+
+
+def published_circuits(store: ArtifactStore, manifest: FederationManifest) -> dict[CircuitKind, PublishedCircuit]:
+    """Each circuit's graph and settings as the federation published them, fetched by CID (the
+    store checks every blob against its CID; the graph is checked against its recorded SHA-256 too)."""
+    published = {}
+    for kind, entry in manifest.entries().items():
+        graph = store.get(entry.graph_cid)
+        if hashlib.sha256(graph).hexdigest() != entry.graph_sha256:
+            raise IntegrityError(
+                f"the {kind} circuit's graph {entry.graph_cid} does not have the SHA-256 its manifest records "
+                f"({entry.graph_sha256}); the manifest is inconsistent and no circuit can be built from it"
+            )
+        published[kind] = PublishedCircuit(graph, store.get(entry.settings_cid))
+    return published
+
+
+def fetch_srs(store: ArtifactStore, manifest: FederationManifest, path: Path) -> None:
+    """Write the federation's SRS to `path`, flagged as the manifest flags it (a dev SRS keeps its
+    flag, so the manifest built with it here is the federation's)."""
+    if manifest.client.dev_srs:
+        write_atomic(path.with_name(path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING}))
+    write_atomic(path, store.get(manifest.commitment_srs_cid))
+
+
+def rebuild_circuits(store: ArtifactStore, manifest: FederationManifest, directory: Path) -> CircuitSet:
+    """The federation's circuits and keys, built in `directory` from what its manifest publishes: the
+    graphs, the settings and the SRS (flagged as the manifest flags it, so the manifest built from
+    them can be compared)."""
+    srs = directory / "federation.srs"
+    fetch_srs(store, manifest, srs)
+    return build_circuits(
+        manifest.training,
+        manifest.slots,
+        directory,
+        CeremonySrsSource(srs),
+        published=published_circuits(store, manifest),
+    )
 
 
 @contextmanager

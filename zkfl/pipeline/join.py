@@ -4,8 +4,9 @@ chain and the store say, as a participant on another machine needs it.
 The coordinator's `circuitsDigest` names the federation's manifest in the store: the model and
 shapes, each circuit's settings and verification key, and the SRS the keys were made with. `join`
 writes a workspace config from it (with the chain's terms, the RPC URL and the store), fetches the
-SRS and both circuits' settings, compiles the circuits from those settings and makes the keys
-locally (a proving key is too large to ship), and refuses to finish unless the local build is
+SRS and both circuits' published ONNX graphs and settings, compiles the circuits from those (never
+running the model's Python, which stays with the federation's owner) and makes the keys locally (a
+proving key is too large to ship), and refuses to finish unless the local build is
 exactly the federation's: the manifest it would publish has the digest the coordinator holds.
 
 The settings must come from the store: ezkl's generated settings carry a timestamp and an
@@ -17,7 +18,6 @@ was there, empty, stays, emptied); a workspace that was there before is never to
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -27,11 +27,16 @@ from zkfl.atomic import write_atomic
 from zkfl.chain.coordinator import Coordinator
 from zkfl.chain.rpc import connect
 from zkfl.errors import ConfigError, IntegrityError
-from zkfl.federation.manifest import FederationManifest, circuits_digest, load_manifest
+from zkfl.federation.manifest import (
+    FederationManifest,
+    circuits_digest,
+    fetch_srs,
+    load_manifest,
+    published_circuits,
+)
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 from zkfl.store.artifacts import ArtifactStore, open_store
-from zkfl.zk.srs import DEV_SRS_WARNING
 
 
 @dataclass(frozen=True)
@@ -91,17 +96,13 @@ def _build(
     root, chain, config = ws.root, coordinator.chain, ws.config
     if not srs_path.is_file():
         progress(f"fetching the federation's SRS ({manifest.commitment_srs_cid})")
-        if manifest.client.dev_srs:  # keep the federation's own flag, so the local manifest is the same
-            write_atomic(
-                srs_path.with_name(srs_path.name + ".json"), json.dumps({"dev": True, "warning": DEV_SRS_WARNING})
-            )
-        write_atomic(srs_path, artifacts.get(manifest.commitment_srs_cid))
-    entries = manifest.entries()
-    for kind, path in ws.pinned_settings_paths.items():
-        entry = entries[kind]
-        if not path.is_file():
-            write_atomic(path, artifacts.get(entry.settings_cid))
-    progress("compiling the federation's circuits from its settings and making keys locally")
+        fetch_srs(artifacts, manifest, srs_path)
+    if ws.published_circuits() is None:  # kept once fetched: the digest check below judges what is there
+        for kind, circuit in published_circuits(artifacts, manifest).items():
+            graph_path, settings_path = ws.published_paths[kind]
+            write_atomic(graph_path, circuit.graph)
+            write_atomic(settings_path, circuit.settings)
+    progress("compiling the federation's published circuits from their graphs and settings and making keys locally")
     if circuits_digest(ws.circuits, manifest.verification) != coordinator.circuits_digest:
         raise IntegrityError(
             f"the circuits built here from the federation's manifest do not match its on-chain digest "

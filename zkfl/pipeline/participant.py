@@ -516,6 +516,7 @@ def _check_batch_range(ws: Workspace, model: RoundModel, batch: ClientData, sour
         dequantize(model.weights),
         Batch(dequantize(batch.features), batch.labels, rows, source),
         f"the round-{model.round} global model",
+        ws.circuits.client.circuit.graph_path,
     )
 
 

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from zkfl.errors import ConfigError
 from zkfl.federation.terms import MIN_COHORT, PUBLIC, FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.store.artifacts import ArtifactStore, LocalStore, open_store
-from zkfl.zk.build import CircuitSet, PinnedSettings, build_circuits
+from zkfl.zk.build import CircuitSet, PublishedCircuit, build_circuits
 from zkfl.zk.srs import CeremonySrsSource, DevSrsSource, SrsSource
 
 CONFIG_FILE = "zkfl.toml"
@@ -199,7 +199,12 @@ class WorkspaceConfig:
 def _family_defaults(name: Any, source: str) -> dict[str, Any]:
     if name not in FAMILIES:
         raise ConfigError(f"{source}: unknown model family {name!r}; expected one of: {', '.join(FAMILIES)}")
-    return FAMILIES[name]().to_json()
+    family = FAMILIES[name]
+    defaults = {field.name: field.default for field in fields(family)}  # a user's model has no default instance
+    return {
+        "family": name,
+        **{key: list(value) if isinstance(value, tuple) else value for key, value in defaults.items()},
+    }
 
 
 def _same_type(value: Any, expected: Any) -> bool:
@@ -340,27 +345,34 @@ class Workspace:
         return CeremonySrsSource(Path(self.config.srs).expanduser())
 
     @property
-    def pinned_settings_paths(self) -> dict[CircuitKind, Path]:
-        """Where a joined workspace keeps the federation's circuits' settings, by kind."""
-        return {kind: self.root / "settings" / f"{kind.graph_name}.json" for kind in CircuitKind}
+    def published_paths(self) -> dict[CircuitKind, tuple[Path, Path]]:
+        """Where a joined workspace keeps each circuit as the federation published it: (graph, settings)."""
+        folder = self.root / "published"
+        return {kind: (folder / f"{kind.graph_name}.onnx", folder / f"{kind.graph_name}.json") for kind in CircuitKind}
 
-    def pinned_settings(self) -> PinnedSettings | None:
-        paths = self.pinned_settings_paths
-        present = [p.is_file() for p in paths.values()]
+    def published_circuits(self) -> dict[CircuitKind, PublishedCircuit] | None:
+        """The federation's published circuits, in a joined workspace (None in the owner's: it exports its own)."""
+        paths = self.published_paths
+        present = [path.is_file() for pair in paths.values() for path in pair]
         if not any(present):
             return None
         if not all(present):
-            raise ConfigError(
-                f"{paths[CircuitKind.CLIENT].parent} must hold {', '.join(p.name for p in paths.values())}; "
-                "run `zkfl join` again to restore them"
-            )
-        return PinnedSettings(**{kind: path.read_bytes() for kind, path in paths.items()})
+            names = ", ".join(path.name for pair in paths.values() for path in pair)
+            raise ConfigError(f"{self.root / 'published'} must hold {names}; run `zkfl join` again to restore them")
+        return {
+            kind: PublishedCircuit(graph.read_bytes(), settings.read_bytes())
+            for kind, (graph, settings) in paths.items()
+        }
 
     @cached_property
     def circuits(self) -> CircuitSet:
         """Compiled circuits and keys (built on first use, then read from the build cache)."""
         return build_circuits(
-            self.config.training, self.config.slots, self.build_dir, self.srs_source, pinned=self.pinned_settings()
+            self.config.training,
+            self.config.slots,
+            self.build_dir,
+            self.srs_source,
+            published=self.published_circuits(),
         )
 
     @cached_property

@@ -92,27 +92,44 @@ def export_circuits(spec: TrainingStepSpec, out_dir: str | os.PathLike[str]) -> 
 
 
 @dataclass(frozen=True)
-class PinnedSettings:
-    """A federation's published circuit settings (settings.json bytes), to compile with verbatim:
-    how a participant on another machine rebuilds exactly the federation's keys."""
+class PublishedCircuit:
+    """A circuit as a federation published it: its ONNX graph and its settings.json bytes, to compile
+    with verbatim. This is how a participant or an auditor on another machine rebuilds exactly the
+    federation's keys without running anyone's Python (the model's code stays with its owner)."""
 
-    client: bytes
-    aggregator: bytes
+    graph: bytes
+    settings: bytes
 
-    def by_kind(self) -> dict[CircuitKind, bytes]:
-        return {CircuitKind.CLIENT: self.client, CircuitKind.AGGREGATOR: self.aggregator}
+
+def _published_graphs(published: dict[CircuitKind, PublishedCircuit], out_dir: Path) -> dict[CircuitKind, Path]:
+    """The published graphs written where `compile_circuit` reads them (by content: a graph is never
+    overwritten by another)."""
+    from zkfl.atomic import write_atomic
+    from zkfl.store.cid import content_id
+
+    paths = {}
+    for kind, circuit in published.items():
+        path = out_dir / f"{kind.graph_name}-{content_id(circuit.graph)}.onnx"
+        if not path.is_file():
+            write_atomic(path, circuit.graph)
+        paths[kind] = path
+    return paths
 
 
 def compile_circuits(
     spec: TrainingStepSpec,
     cache_dir: str | os.PathLike[str],
     config: ProverConfig = ProverConfig(),
-    pinned: PinnedSettings | None = None,
+    published: dict[CircuitKind, PublishedCircuit] | None = None,
 ) -> dict[CircuitKind, CompiledCircuit]:
     """Both circuits of the federation (by kind) at one logrows (the larger one's), so their
-    commitments are comparable."""
+    commitments are comparable: exported from `spec`'s model, or compiled from the `published`
+    graphs and settings."""
     cache_dir = Path(cache_dir)
-    graphs = export_circuits(spec, cache_dir / "onnx" / spec_tag(spec))
+    if published is None:
+        graphs = export_circuits(spec, cache_dir / "onnx" / spec_tag(spec))
+    else:
+        graphs = _published_graphs(published, cache_dir / "onnx" / "published")
     inputs = {
         CircuitKind.CLIENT: [quantize(v) for v in spec.calibration_inputs()],
         CircuitKind.AGGREGATOR: [quantize(u) for u in fedavg_spec(spec).calibration_inputs()],
@@ -124,11 +141,11 @@ def compile_circuits(
             kind.graph_name, graphs[kind], inputs[kind], cache_dir, configs[kind], logrows, settings=settings
         )
 
-    if pinned is not None:
-        circuits = {kind: build(kind, settings=settings) for kind, settings in pinned.by_kind().items()}
+    if published is not None:
+        circuits = {kind: build(kind, settings=circuit.settings) for kind, circuit in published.items()}
         if len({c.logrows for c in circuits.values()}) != 1:
             raise ConfigError(
-                f"the pinned settings give the circuits logrows "
+                f"the published settings give the circuits logrows "
                 f"{', '.join(str(c.logrows) for c in circuits.values())}; linked circuits must share one"
             )
         return circuits
@@ -143,18 +160,19 @@ def build_circuits(
     cache_dir: str | os.PathLike[str],
     srs_source: SrsSource | None = None,
     config: ProverConfig = ProverConfig(),
-    pinned: PinnedSettings | None = None,
+    published: dict[CircuitKind, PublishedCircuit] | None = None,
 ) -> CircuitSet:
     """Everything needed to prove the rounds of a federation of `slots` clients, reusing cached
     artifacts (the circuits do not depend on `slots`).
 
     Without `srs_source`, an insecure dev SRS is generated under `cache_dir/srs` (warned about).
-    With `pinned`, the circuits compile from those settings instead of generated ones."""
+    With `published`, the circuits compile from those graphs and settings instead of exported and
+    generated ones."""
     if slots < 1:
         raise ConfigError(f"slots must be at least 1, got {slots}")
     cache_dir = Path(cache_dir)
     srs_source = srs_source or DevSrsSource(cache_dir / "srs")
-    compiled = compile_circuits(spec, cache_dir, config, pinned)
+    compiled = compile_circuits(spec, cache_dir, config, published)
     keys = {kind: setup_keys(circuit, srs_source, cache_dir) for kind, circuit in compiled.items()}
     circuits = CircuitSet(
         training=spec,

@@ -110,6 +110,11 @@ class CompiledCircuit:
         return self.directory / "circuit.ezkl"
 
     @property
+    def graph_path(self) -> Path:
+        """The ONNX graph this circuit was compiled from (what a federation publishes)."""
+        return self.directory / "model.onnx"
+
+    @property
     def settings(self) -> dict[str, Any]:
         return json.loads(self.settings_path.read_text())
 

@@ -9,20 +9,29 @@ that makes witness generation fail with a "decomposition error". Data can drive 
 before it is registered and before it is proven: it runs the step in float64 and watches every
 intermediate value, which predicts ezkl's failure to within a few percent. The range it accepts is
 reported as the largest |feature| for which that batch's step stays representable.
+
+A participant of a federation whose model is a user's own module does not have (and never runs)
+its Python: it runs the circuit's published ONNX graph instead (onnxruntime, float32, every node's
+output watched), which is the step ezkl proves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import SALT_LEN, data_vector
-from zkfl.errors import DataRangeError
+from zkfl.circuits.training import CONTEXT_LEN, SALT_LEN, data_vector
+from zkfl.errors import ConfigError, DataRangeError
 from zkfl.fixedpoint import MAX_ABS_INT, SCALE
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 SAFETY = 0.95
 """Margin under the decomposition bound: the circuit's fixed-point values differ slightly from the
@@ -60,31 +69,69 @@ class CircuitRange:
         )
 
 
-def step_peak(spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
-    """The largest |intermediate value| of the training step from `theta` on (x, y) in float64, and
-    the operation that produced it."""
-    from zkfl.circuits.graphs import training_step_peak  # torch loads only when a batch is checked
+def step_peak(
+    spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray, graph: Path | None = None
+) -> tuple[float, str]:
+    """The largest |intermediate value| of the training step from `theta` on (x, y), and the operation
+    that produced it: in float64 with torch where the model runs here, else on the circuit's `graph`."""
+    data = data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN))
+    if spec.model.runs_here:
+        from zkfl.circuits.graphs import training_step_peak  # torch loads only when a batch is checked
 
-    return training_step_peak(
-        spec,
-        np.asarray(theta, dtype=np.float64),
-        data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN)),
-    )
+        return training_step_peak(spec, np.asarray(theta, dtype=np.float64), data)
+    if graph is None:
+        raise ConfigError("the model's Python is not here, so its range check needs the circuit's ONNX graph")
+    return graph_peak(graph, np.asarray(theta, dtype=np.float64), data)
+
+
+def graph_peak(graph: Path, theta: np.ndarray, data: np.ndarray) -> tuple[float, str]:
+    """The largest |value| any node of the training-step graph computes from (theta, data), and that
+    node's operator."""
+    session, ops = _watching_session(str(graph))
+    feeds = dict(zip([i.name for i in session.get_inputs()], (theta, data, np.zeros(CONTEXT_LEN)), strict=False))
+    outputs = session.run(None, {name: np.asarray(v, dtype=np.float32) for name, v in feeds.items()})
+    peaks = [float(np.max(np.abs(o))) if np.size(o) and np.issubdtype(o.dtype, np.floating) else 0.0 for o in outputs]
+    worst = int(np.argmax(peaks))
+    return peaks[worst], ops[worst]
+
+
+@lru_cache(maxsize=2)
+def _watching_session(graph: str) -> tuple[onnxruntime.InferenceSession, list[str]]:
+    """An onnxruntime session of `graph` whose outputs are every node's outputs, and their operators."""
+    import onnx
+    import onnxruntime
+
+    model = onnx.load(graph)
+    known = {o.name for o in model.graph.output}
+    ops = ["output" for _ in model.graph.output]
+    for node in model.graph.node:
+        for name in node.output:
+            if name and name not in known and node.op_type != "Constant":
+                model.graph.output.append(onnx.ValueInfoProto(name=name))
+                known.add(name)
+                ops.append(node.op_type)
+    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]), ops
 
 
 def accepted_feature_bound(
-    spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray, limit: float, iterations: int = 40
+    spec: TrainingStepSpec,
+    theta: npt.ArrayLike,
+    x: np.ndarray,
+    y: np.ndarray,
+    limit: float,
+    iterations: int = 40,
+    graph: Path | None = None,
 ) -> float:
     """The largest max|x'| over rescalings x' = s·x of this batch whose step stays below `limit`."""
     largest = float(np.max(np.abs(x))) if x.size else 0.0
     if largest == 0.0:
         return 0.0
     lo, hi = 0.0, 1.0
-    while step_peak(spec, theta, x * hi, y)[0] < limit and hi < 2**20:
+    while step_peak(spec, theta, x * hi, y, graph)[0] < limit and hi < 2**20:
         lo, hi = hi, hi * 2
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if step_peak(spec, theta, x * mid, y)[0] < limit else (lo, mid)
+        lo, hi = (mid, hi) if step_peak(spec, theta, x * mid, y, graph)[0] < limit else (lo, mid)
     return lo * largest
 
 
@@ -112,16 +159,23 @@ def check_features(circuit: CircuitRange, x: np.ndarray, source: str) -> None:
         )
 
 
-def check_batch(spec: TrainingStepSpec, circuit: CircuitRange, theta: npt.ArrayLike, batch: Batch, model: str) -> None:
+def check_batch(
+    spec: TrainingStepSpec,
+    circuit: CircuitRange,
+    theta: npt.ArrayLike,
+    batch: Batch,
+    model: str,
+    graph: Path | None = None,
+) -> None:
     """Raise DataRangeError, naming the offending value, its position and the accepted range, if the
     training step from `theta` (the `model`, e.g. "the round-3 global model") on this batch would
-    leave the circuit's range."""
+    leave the circuit's range. `graph`: the circuit's ONNX graph, for a model whose Python is not here."""
     check_features(circuit, batch.x, batch.source)
     limit = SAFETY * circuit.max_abs
-    peak, op = step_peak(spec, theta, batch.x, batch.y)
+    peak, op = step_peak(spec, theta, batch.x, batch.y, graph)
     if peak < limit:
         return
-    bound = accepted_feature_bound(spec, theta, batch.x, batch.y, limit)
+    bound = accepted_feature_bound(spec, theta, batch.x, batch.y, limit, graph=graph)
     i, j = np.unravel_index(int(np.argmax(np.abs(batch.x))), batch.x.shape)
     row = int(batch.rows[i])
     raise DataRangeError(
