@@ -57,7 +57,7 @@ def write_digits(
     per-pixel mean stands for normalization constants a federation publishes, as MNIST's are."""
     from sklearn.datasets import load_digits
 
-    x_train, x_test, y_train, y_test = _split(*load_digits(return_X_y=True), seed)
+    x_train, x_test, y_train, y_test = _split(load_digits(return_X_y=True), seed)
     mean = x_train.mean(axis=0) if centered else 0.0
     scale = 8.0 if centered else 16.0
     return write_federation(
@@ -75,7 +75,7 @@ def write_breast_cancer(
     training samples (pass the round's sample count, batch size x local steps, so each can train)."""
     from sklearn.datasets import load_breast_cancer
 
-    x_train, x_test, y_train, y_test = _split(*load_breast_cancer(return_X_y=True), seed)
+    x_train, x_test, y_train, y_test = _split(load_breast_cancer(return_X_y=True), seed)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
 
     def standardize(x: np.ndarray) -> np.ndarray:
@@ -86,10 +86,11 @@ def write_breast_cancer(
     )
 
 
-def _split(data: np.ndarray, target: np.ndarray, seed: int) -> list[np.ndarray]:
-    """(x_train, x_test, y_train, y_test), stratified by class."""
+def _split(dataset: tuple[np.ndarray, np.ndarray], seed: int) -> list[np.ndarray]:
+    """(x_train, x_test, y_train, y_test) of (data, target), stratified by class."""
     from sklearn.model_selection import train_test_split
 
+    data, target = dataset
     return list(train_test_split(data, target, test_size=TEST_FRACTION, random_state=seed, stratify=target))
 
 
