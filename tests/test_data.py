@@ -1,6 +1,7 @@
 """A client's data file: every ordinary fault (no rows, an .npy, a CSV, float labels, one-hot
 labels, pickled objects) is a ConfigError that names the file, what was found and the layout it
-must have, never a traceback; and `zkfl run` says so (exit 2) before it deploys anything."""
+must have, never a traceback; and `zkfl run` says so (exit 2) before it deploys anything. The
+breast-cancer example's writer gives every hospital a usable, standardized, non-IID shard."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 from conftest import LOGREG
 
+from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.data.batches import load_dataset
+from zkfl.data.datasets import BREAST_CANCER_CLIP, write_breast_cancer
 from zkfl.errors import ConfigError
 from zkfl.federation.terms import PUBLIC
 
@@ -111,3 +114,23 @@ def test_zkfl_run_names_a_csv_data_file_and_deploys_nothing(tmp_path: Path) -> N
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "it is text (CSV?)" in done.stderr
     assert not (workspace / "state").exists() and not (workspace / "devnet").exists()  # refused before setup
+
+
+def test_the_breast_cancer_writer_gives_five_non_iid_hospitals_disjoint_from_the_test_set(tmp_path: Path) -> None:
+    spec = TrainingStepSpec(LogisticRegression(30, 2), batch_size=8, local_steps=4)  # the example's shape
+    files, test = write_breast_cancer(tmp_path, clients=5, alpha=0.5, seed=0, min_samples=spec.sample_count)
+    shards = [load_dataset(f, spec) for f in files]  # 30 features, classes in [0, 2), as the circuit takes them
+    x_test, y_test = load_dataset(test, spec)
+    assert len(shards) == 5 and all(len(y) >= spec.sample_count for _, y in shards)  # even the smallest trains
+    x_train = np.concatenate([x for x, _ in shards])
+    assert len(x_train) + len(x_test) == 569 and set(y_test) == {0, 1}
+    benign_share = [float(y.mean()) for _, y in shards]
+    assert max(benign_share) - min(benign_share) > 0.3, benign_share  # non-IID: hospitals see other case mixes
+    # standardized on the training pool; clipping the skewed features' tails shrinks their spread a little
+    std = x_train.std(axis=0)
+    np.testing.assert_allclose(x_train.mean(axis=0), 0.0, atol=0.1)
+    assert np.all((std > 0.7) & (std < 1 + 1e-9)) and np.sum(std > 0.99) >= 10, std
+    assert np.abs(x_train).max() <= BREAST_CANCER_CLIP and np.abs(x_test).max() <= BREAST_CANCER_CLIP
+    train_rows = {row.tobytes() for row in x_train}
+    assert len(train_rows) == len(x_train)  # no sample given to two hospitals
+    assert not train_rows & {row.tobytes() for row in x_test}  # nor both trained on and tested on
