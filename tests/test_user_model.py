@@ -15,7 +15,8 @@ from helpers import use_session_cache, write_data
 from typer.testing import CliRunner
 
 from zkfl.audit import AuditOptions, audit_federation
-from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits import TrainingStepSpec, user_models
+from zkfl.circuits.kinds import CircuitKind
 from zkfl.circuits.user_models import torch_model
 from zkfl.cli.app import app
 from zkfl.errors import ConfigError
@@ -48,6 +49,10 @@ def with_sigmoid():
 '''
 
 
+def _never_imported(source: str) -> None:
+    raise AssertionError(f"a participant or an auditor imported the model's Python {source}")
+
+
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("owner-files") / "models.py"
@@ -78,11 +83,11 @@ def test_a_joined_client_proves_a_user_model_from_its_published_graph_and_the_au
     assert manifest.model["model"]["family"] == "torch"
     assert [name for name, _ in manifest.model["model"]["parameters"]] == ["1.weight", "1.bias", "5.weight", "5.bias"]
 
+    monkeypatch.setattr(user_models, "_call", _never_imported)  # from here on, as on another machine
     joined = Workspace.open(
         join_federation(tmp_path / "client", federation.chain.rpc_url, coordinator, store).workspace
     )
-    assert not joined.config.training.model.runs_here  # the owner's file is not there
-    graph = joined.published_paths[next(iter(joined.published_paths))][0]
+    graph = joined.published_paths[CircuitKind.CLIENT][0]
     assert graph.read_bytes() == federation.circuits.client.circuit.graph_path.read_bytes()
     assert joined.circuits.client.vk_path.read_bytes() == federation.circuits.client.vk_path.read_bytes()
 

@@ -401,7 +401,7 @@ def _add_accuracy(
     checker: RoundChecker, manifest: FederationManifest, eval_set: Path, rounds: list[RoundAudit]
 ) -> None:
     spec = manifest.training
-    if not spec.model.runs_here:  # a user's model: only its owner has its forward pass
+    if spec.model.user_code:  # an audit never imports a model's Python (a manifest could name any file)
         return
     x, y = load_dataset(eval_set, spec)
     for audit in rounds:

@@ -79,10 +79,10 @@ class ModelFamily(ABC):
         """Round 0's global weights (float64). Default: `init_params`."""
         return self.init_params(seed)
 
-    @property
-    def runs_here(self) -> bool:
-        """Whether this process can run the forward pass (a user's model needs its source file)."""
-        return True
+    user_code: ClassVar[bool] = False
+    """Whether the forward pass is a user's Python (`TorchModel`). zkFL runs it only for the owner
+    who named it (genesis weights, export, float reference); a participant's range check and an
+    audit use the published graph instead, so a manifest cannot make anyone import a file."""
 
     @property
     def num_params(self) -> int:
@@ -170,6 +170,7 @@ class TorchModel(ModelFamily):
     export, float reference)."""
 
     name: ClassVar[str] = "torch"
+    user_code: ClassVar[bool] = True
     source: str = ""
     features: int = 64
     classes: int = 10
@@ -189,12 +190,6 @@ class TorchModel(ModelFamily):
     @property
     def layout(self) -> Layout:
         return list(self.parameters)
-
-    @property
-    def runs_here(self) -> bool:
-        from zkfl.circuits.user_models import source_file
-
-        return source_file(self.source).is_file()
 
     def logits(self, params: list[Tensor], x: Tensor) -> Tensor:
         from torch.func import functional_call

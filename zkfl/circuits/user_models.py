@@ -3,8 +3,10 @@ and recording what everyone else needs to know of it (`torch_model`).
 
 The function is called with no arguments and returns an `nn.Module` that takes flat rows of
 features, (B, features), and returns (B, classes) logits. Only the federation's owner runs it: to
-record its parameters when the model is named, to make the genesis weights, and to export the
-training step. Participants and auditors compile the published graph instead (`zkfl.federation`).
+record its parameters when the model is named, to make the genesis weights, to export the training
+step and for its float reference. Participants and auditors compile the published graph instead
+(`zkfl.federation.manifest.published_circuits`), and the range check runs that graph
+(`zkfl.zk.ranges`): a source named by a manifest is never imported.
 """
 
 from __future__ import annotations

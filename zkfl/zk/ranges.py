@@ -10,9 +10,9 @@ before it is registered and before it is proven: it runs the step in float64 and
 intermediate value, which predicts ezkl's failure to within a few percent. The range it accepts is
 reported as the largest |feature| for which that batch's step stays representable.
 
-A participant of a federation whose model is a user's own module does not have (and never runs)
-its Python: it runs the circuit's published ONNX graph instead (onnxruntime, float32, every node's
-output watched), which is the step ezkl proves.
+For a user's own module the check never runs its Python (a participant may not have it, and a
+manifest must not be able to make anyone import a file): it runs the circuit's ONNX graph instead
+(onnxruntime, float32, every node's output watched), which is the step ezkl proves.
 """
 
 from __future__ import annotations
@@ -73,14 +73,15 @@ def step_peak(
     spec: TrainingStepSpec, theta: npt.ArrayLike, x: np.ndarray, y: np.ndarray, graph: Path | None = None
 ) -> tuple[float, str]:
     """The largest |intermediate value| of the training step from `theta` on (x, y), and the operation
-    that produced it: in float64 with torch where the model runs here, else on the circuit's `graph`."""
+    that produced it: in float64 with torch for a built-in family, on the circuit's `graph` for a
+    user's model (whose Python a participant never runs)."""
     data = data_vector(spec, np.asarray(x, dtype=np.float64), y, np.zeros(SALT_LEN))
-    if spec.model.runs_here:
+    if not spec.model.user_code:
         from zkfl.circuits.graphs import training_step_peak  # torch loads only when a batch is checked
 
         return training_step_peak(spec, np.asarray(theta, dtype=np.float64), data)
     if graph is None:
-        raise ConfigError("the model's Python is not here, so its range check needs the circuit's ONNX graph")
+        raise ConfigError("the range check of a user's model runs the circuit's ONNX graph: pass its path")
     return graph_peak(graph, np.asarray(theta, dtype=np.float64), data)
 
 
