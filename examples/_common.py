@@ -12,12 +12,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from eth_account import Account
 
 from zkfl.chain.devnet import DEV_MNEMONIC
 from zkfl.circuits import ModelFamily, TrainingStepSpec
+from zkfl.data.evaluation import float_fedavg_curve
 from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, PUBLIC, FederationTerms
 from zkfl.pipeline import RunOutcome, run_federation, setup_federation
 from zkfl.pipeline.run_report import write_run_report
@@ -46,6 +48,9 @@ def example_parser(
     parser.add_argument("--verification", choices=[EAGER, OPTIMISTIC], default=EAGER)
     parser.add_argument("--updates", choices=[PRIVATE, PUBLIC], default=PRIVATE, help="masked uploads or clear ones")
     parser.add_argument("--ipfs-api", default="", help="IPFS HTTP API URL for artifacts (default: the workspace store)")
+    parser.add_argument(
+        "--float-rounds", type=int, default=0, help="also report float FedAvg's accuracy curve to this many rounds"
+    )
     return parser
 
 
@@ -92,6 +97,10 @@ def run_example(args: argparse.Namespace, spec: TrainingStepSpec, write_data: Da
             progress=lambda step: print(step, flush=True),
         )
         watched = finish_watchtower(watchtower, ws.reports_dir / WATCHTOWER_REPORT) if watchtower else None
+        if args.float_rounds:
+            print(f"float FedAvg to {args.float_rounds} rounds, for the report", flush=True)
+            curve = float_fedavg_curve(spec, data_files, test_file, args.float_rounds, args.seed, config.genesis_seed)
+            outcome = replace(outcome, float_curve=curve)
         cids = write_run_report(outcome, ws.reports_dir, ws.store, title)
         audit = audit_as_outsider(ws, test_file)
     finally:

@@ -10,9 +10,12 @@ and tabulates prove time, aggregation time and gas per round. Finally `zkfl audi
 whole federation in a fresh process that has only the RPC URL, the coordinator address and the
 store (reports/audit/); the script exits 1 if the audit fails.
 
-    python examples/digits.py [--rounds 10] [--clients 4] [--family logreg|mlp] [--workspace DIR]
-                              [--verification eager|optimistic] [--updates private|public]
-                              [--ipfs-api URL]
+    python examples/digits.py [--rounds 10] [--clients 4] [--model logreg|mlp|FILE.py:FUNCTION]
+                              [--workspace DIR] [--verification eager|optimistic]
+                              [--updates private|public] [--ipfs-api URL] [--float-rounds N]
+
+`--model examples/models/digits_cnn.py:digits_cnn` trains a small CNN, your own torch module
+(docs/models.md); `make cnn-demo` runs it for 3 proven rounds with float FedAvg's curve to 50.
 
 Updates are private by default (secure aggregation, docs/privacy.md): each client uploads only
 its masked update, and the aggregator unmasks their sum alone; `--updates public` stores each
@@ -38,22 +41,31 @@ from pathlib import Path
 
 from _common import example_parser, parse_arguments, run_example, training_spec
 
-from zkfl.circuits import LogisticRegression, Mlp
+from zkfl.circuits import LogisticRegression, Mlp, ModelFamily
+from zkfl.circuits.user_models import torch_model
 from zkfl.data.datasets import write_digits
 
 
 def main() -> None:
     parser = example_parser(__doc__, workspace=Path("runs/digits"), clients=4, batch=16, steps=1, lr=1.5)
-    parser.add_argument("--family", choices=["logreg", "mlp"], default="logreg")
+    parser.add_argument(
+        "--model", default="logreg", help="logreg, mlp, or your torch module as file.py:function (docs/models.md)"
+    )
     parser.add_argument("--hidden", type=int, default=16, help="hidden units of the MLP")
     args = parse_arguments(parser)
-    model = Mlp(features=64, hidden=args.hidden, classes=10) if args.family == "mlp" else LogisticRegression(64, 10)
     run_example(
         args,
-        training_spec(args, model),
+        training_spec(args, digits_model(args.model, args.hidden)),
         lambda directory: write_digits(directory, args.clients, args.alpha, args.seed),
-        title=f"digits, {args.family}, {args.clients} clients, Dirichlet alpha={args.alpha}",
+        title=f"digits, {Path(args.model.split(':')[-1]).name}, {args.clients} clients, Dirichlet alpha={args.alpha}",
     )
+
+
+def digits_model(name: str, hidden: int) -> ModelFamily:
+    """A built-in family over the 64 pixels and 10 digits, or a user's module (`file.py:function`)."""
+    if ":" in name:
+        return torch_model(name, features=64)
+    return Mlp(features=64, hidden=hidden, classes=10) if name == "mlp" else LogisticRegression(64, 10)
 
 
 if __name__ == "__main__":

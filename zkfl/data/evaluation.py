@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,9 +10,9 @@ import numpy.typing as npt
 import torch
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.data.batches import ClientData
+from zkfl.data.batches import ClientData, load_dataset, make_batches
 from zkfl.fedavg import weighted_mean
-from zkfl.fixedpoint import dequantize
+from zkfl.fixedpoint import dequantize, quantize
 
 
 def accuracy(spec: TrainingStepSpec, theta: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
@@ -43,3 +44,27 @@ def float_sgd_reference(spec: TrainingStepSpec, theta: npt.ArrayLike, data: Clie
         (grad,) = torch.autograd.grad(loss, params)
         params = params - spec.learning_rate * grad
     return params.detach().numpy()
+
+
+def float_fedavg_curve(
+    spec: TrainingStepSpec,
+    client_files: Sequence[str | os.PathLike[str]],
+    test_file: str | os.PathLike[str],
+    rounds: int,
+    seed: int,
+    genesis_seed: int = 0,
+) -> list[float]:
+    """Test accuracy after each of `rounds` float FedAvg rounds, from the quantized genesis model,
+    each client drawing its round batches as a proven run's clients do (`make_batches`, client i
+    seeded `seed + i`): where a proven run stops, how far float training goes on."""
+    x_test, y_test = load_dataset(test_file, spec)
+    batches = [
+        make_batches(spec, *load_dataset(f, spec), rounds, np.random.default_rng(seed + i))
+        for i, f in enumerate(client_files)
+    ]
+    theta = dequantize(quantize(spec.model.genesis(genesis_seed)))
+    curve = []
+    for r in range(rounds):
+        theta = float_fedavg_round(spec, theta, [b[r] for b in batches])
+        curve.append(round(accuracy(spec, theta, x_test, y_test), 3))
+    return curve

@@ -60,6 +60,26 @@ def write_run_report(
     return cids
 
 
+def _float_curve_section(curve: list[float] | None, per_row: int = 10) -> list[str]:
+    """Float FedAvg's accuracy after each of its rounds (each client drawing its batches as the
+    proven run does), ten rounds to a row: how far training goes past the rounds proven here."""
+    if not curve:
+        return []
+    lines = [
+        f"## Float FedAvg to {len(curve)} rounds",
+        "",
+        "Test accuracy after each round of float FedAvg from the same genesis model, each client drawing its "
+        "batches as in the proven run (its first rounds are the float column above). Nothing here is proven.",
+        "",
+        "| rounds | " + " | ".join(f"+{i}" for i in range(1, per_row + 1)) + " |",
+        "|---|" + "---|" * per_row,
+    ]
+    for start in range(0, len(curve), per_row):
+        row = [_fmt(a) for a in curve[start : start + per_row]]
+        lines.append(f"| {start + 1}-{start + len(row)} | " + " | ".join(row) + " |" + " |" * (per_row - len(row)))
+    return [*lines, ""]
+
+
 def round_label(r: RoundReport) -> str:
     """A round's label: its number on the chain; a skipped round closed without aggregation (its model
     is unchanged)."""
@@ -101,6 +121,7 @@ def report_markdown(outcome: RunOutcome, title: str = "zkFL run") -> str:
             for p in points
         ]
         lines += ["", "![accuracy per round](accuracy.png)", ""]
+    lines += _float_curve_section(outcome.float_curve)
     lines += [
         "## Cost per round",
         "",

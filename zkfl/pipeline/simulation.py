@@ -77,6 +77,7 @@ class RunOutcome:
     aggregator_logrows: int
     genesis_accuracy: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    float_curve: list[float] | None = None  # float FedAvg's accuracy after each round, past the proven ones
     config: dict[str, Any] = field(default_factory=dict)  # what was trained and how (`run_config`), as JSON
     dev_srs: bool = False  # the keys come from an insecure dev SRS
     verification: list[RoundVerdict] | None = None  # None: the rounds were not re-checked
