@@ -41,8 +41,8 @@ from pathlib import Path
 
 from _common import example_parser, parse_arguments, run_example, training_spec
 
-from zkfl.circuits import LogisticRegression, Mlp, ModelFamily
-from zkfl.circuits.user_models import torch_model
+from zkfl.circuits import Mlp, ModelFamily
+from zkfl.circuits.user_models import named_model
 from zkfl.data.datasets import write_digits
 
 
@@ -63,9 +63,7 @@ def main() -> None:
 
 def digits_model(name: str, hidden: int) -> ModelFamily:
     """A built-in family over the 64 pixels and 10 digits, or a user's module (`file.py:function`)."""
-    if ":" in name:
-        return torch_model(name, features=64)
-    return Mlp(features=64, hidden=hidden, classes=10) if name == "mlp" else LogisticRegression(64, 10)
+    return Mlp(features=64, hidden=hidden, classes=10) if name == "mlp" else named_model(name, features=64, classes=10)
 
 
 if __name__ == "__main__":

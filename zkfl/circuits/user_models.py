@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from zkfl.circuits.families import Layout, TorchModel
+from zkfl.circuits.families import Layout, ModelFamily, TorchModel, model_from_json
 from zkfl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -59,6 +59,17 @@ def torch_model(source: str, features: int, base: Path | None = None) -> TorchMo
             f"got {layout[-1] if layout else 'no parameters'}"
         )
     return TorchModel(absolute, features, int(out.shape[1]), tuple(layout))
+
+
+def named_model(name: str, features: int, classes: int, base: Path | None = None) -> ModelFamily:
+    """The model a user names: a built-in family (its default shape beyond `features` and `classes`),
+    or a torch module as "file.py:function" (`torch_model`), which must return `classes` logits."""
+    if ":" not in name:
+        return model_from_json({"family": name, "features": features, "classes": classes})
+    model = torch_model(name, features, base)
+    if model.classes != classes:
+        raise ConfigError(f"the model {name} returns {model.classes} logits, the data has {classes} classes")
+    return model
 
 
 def load_model(source: str, layout: Layout) -> nn.Module:

@@ -14,7 +14,8 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from zkfl.atomic import write_atomic
-from zkfl.circuits import LogisticRegression, TrainingStepSpec
+from zkfl.circuits import TrainingStepSpec
+from zkfl.circuits.user_models import named_model
 from zkfl.data.batches import load_dataset
 from zkfl.data.datasets import write_digits
 from zkfl.data.evaluation import accuracy
@@ -37,7 +38,7 @@ def prepare_federation(config: dict) -> tuple[Workspace, Path]:
             "flwr run . --run-config \"workspace='/abs/runs/flower-digits'\""
         )
     spec = TrainingStepSpec(
-        LogisticRegression(64, 10),
+        named_model(str(config.get("model", "logreg")), features=64, classes=10),
         int(config["batch-size"]),
         int(config["local-steps"]),
         float(config["learning-rate"]),
