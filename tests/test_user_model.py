@@ -91,6 +91,9 @@ def test_a_joined_client_proves_a_user_model_from_its_published_graph_and_the_au
     assert graph.read_bytes() == federation.circuits.client.circuit.graph_path.read_bytes()
     assert joined.circuits.client.vk_path.read_bytes() == federation.circuits.client.vk_path.read_bytes()
 
+    with pytest.raises(ConfigError, match="joined a federation someone else deployed"):
+        setup_federation(joined)  # which would make genesis weights with the model's Python
+
     monkeypatch.setenv("ZKFL_CLIENT_KEY", federation.signer("client", 0).key.hex())
     register_client(joined, "alice", write_data(tmp_path / "alice.npz", 7, features=16), batches=1, seed=3)
     prove_update(joined, "alice")

@@ -9,7 +9,7 @@ from typing import Any
 
 from zkfl.chain.deploy import FederationConfig, deploy_federation
 from zkfl.circuits.kinds import CircuitKind
-from zkfl.errors import IntegrityError
+from zkfl.errors import ConfigError, IntegrityError
 from zkfl.federation.manifest import circuits_digest, publish_manifest
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import AGGREGATOR, OWNER, Workspace
@@ -40,8 +40,19 @@ class SetupOutcome:
     deploy_gas: dict[str, int] = field(default_factory=dict)
 
 
+def _refuse_joined(ws: Workspace, verb: str) -> None:
+    """A joined workspace proves for a federation someone else deployed: it never exports (its model's
+    Python is the owner's) nor deploys."""
+    if ws.published_circuits() is not None:
+        raise ConfigError(
+            f"{ws.root} joined a federation someone else deployed (its circuits are the published ones); it does "
+            f"not {verb}. `zkfl prove` and `zkfl submit` use it as it is"
+        )
+
+
 def export_graphs(ws: Workspace) -> ExportOutcome:
     """Write the training-step and FedAvg ONNX graphs of the workspace's model."""
+    _refuse_joined(ws, "export graphs")
     config = ws.config
     graphs = export_circuits(config.training, ws.build_dir / "onnx" / spec_tag(config.training))
     return ExportOutcome(str(graphs[CircuitKind.CLIENT]), str(graphs[CircuitKind.AGGREGATOR]))
@@ -53,6 +64,7 @@ def setup_federation(ws: Workspace, progress: Progress = silent) -> SetupOutcome
     only a deployment whose contracts are gone from the chain (a wiped devnet) is redone. One made
     with other circuits (by another zkFL or ezkl version) is refused: this build's proofs would
     not verify there."""
+    _refuse_joined(ws, "set up a federation")
     start = time.perf_counter()
     record = ws.read_record(ws.deployment_path)
     if record is not None:
