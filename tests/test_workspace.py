@@ -84,6 +84,10 @@ def test_every_term_counts_in_the_digest_of_an_eager_config_as_of_an_optimistic_
         ('[training]\nbatch_size = "8"\n', "batch_size must be int"),
         ("[training]\nscale = 12\n", "was written by an earlier zkFL (it has [training] scale)"),
         ("[federation]\nslots = 0\n", "slots must be between 1 and 2^32 - 1, got 0"),
+        ("[prover]\ninner_cols = 0\n", "[prover] inner_cols must be between 1 and 16, got 0"),
+        ("[prover]\ndecomp_base = 1000\n", "[prover] decomp_base must be a power of two from 16 to 2^20"),
+        ("[prover]\ndecomp_base = 16384\ndecomp_legs = 1\n", "decomp_legs 1 of base 16384 must cover at least 2^24"),
+        ('[model]\nfamily = "torch"\n', "torch: source must be 'file.py:function'"),
         ("[federation]\nslots = 4\nleaf_slots = 2\n", "aggregates as a tree (leaf_slots), which zkFL retired"),
         (
             "[federation]\nslots = 2\n",

@@ -18,6 +18,7 @@ was there, empty, stays, emptied); a workspace that was there before is never to
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from zkfl.federation.manifest import (
 from zkfl.pipeline.progress import Progress, silent
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
 from zkfl.store.artifacts import ArtifactStore, open_store
+from zkfl.zk.prover import ProverConfig
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def join_federation(
         chain_id=chain.chain_id,
         ipfs_api=location,
         srs=str(srs_path),
+        prover=_published_layout(artifacts, manifest),
     )
     folder_was_there = root.exists()
     ws, created = Workspace.init(root, config)
@@ -128,6 +131,23 @@ def _build(
         manifest.client.dev_srs,
         created,
     )
+
+
+def _published_layout(artifacts: ArtifactStore, manifest: FederationManifest) -> ProverConfig:
+    """The client circuit's columns and decomposition, as its published settings fix them (for the
+    joined workspace's config: the circuits compile from those settings whatever it says)."""
+    try:
+        run_args = json.loads(artifacts.get(manifest.client.settings_cid))["run_args"]
+        return ProverConfig(
+            num_inner_cols=int(run_args["num_inner_cols"]),
+            decomp_base=int(run_args["decomp_base"]),
+            decomp_legs=int(run_args["decomp_legs"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(
+            f"the federation's published client settings {manifest.client.settings_cid} are not ezkl settings "
+            f"({type(exc).__name__}: {exc}); no circuit can be built from them"
+        ) from exc
 
 
 def _remove_contents(root: Path, keep_folder: bool) -> None:

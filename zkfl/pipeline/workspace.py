@@ -38,6 +38,7 @@ from zkfl.federation.terms import MIN_COHORT, PUBLIC, FederationTerms
 from zkfl.fixedpoint import FixedArray, quantize
 from zkfl.store.artifacts import ArtifactStore, LocalStore, open_store
 from zkfl.zk.build import CircuitSet, PublishedCircuit, build_circuits
+from zkfl.zk.prover import ProverConfig
 from zkfl.zk.srs import CeremonySrsSource, DevSrsSource, SrsSource
 
 CONFIG_FILE = "zkfl.toml"
@@ -64,6 +65,9 @@ class WorkspaceConfig:
     chain_id: int = 0  # 0: accept the node's chain id (the devnet's is 31337)
     ipfs_api: str = ""  # empty: the workspace's local store
     srs: str = "dev"
+    prover: ProverConfig = ProverConfig()
+    """ezkl's layout of the circuits: inner columns and the decomposition's base and legs (the rest of
+    `ProverConfig` is fixed by zkFL); `bench/settings.py` measures the choices for a model."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.slots < 1 << 32:
@@ -74,6 +78,16 @@ class WorkspaceConfig:
             raise ConfigError(
                 f"a private federation needs at least {MIN_COHORT} client slots (a round's masking cohort), got "
                 f'{self.slots}: set more slots or updates = "{PUBLIC}"'
+            )
+        prover = self.prover
+        if not 1 <= prover.num_inner_cols <= 16:
+            raise ConfigError(f"[prover] inner_cols must be between 1 and 16, got {prover.num_inner_cols}")
+        if prover.decomp_base < 16 or prover.decomp_base & (prover.decomp_base - 1) or prover.decomp_base > 1 << 20:
+            raise ConfigError(f"[prover] decomp_base must be a power of two from 16 to 2^20, got {prover.decomp_base}")
+        if not 1 <= prover.decomp_legs <= 8 or prover.decomp_base**prover.decomp_legs < 1 << 24:
+            raise ConfigError(
+                f"[prover] decomp_legs {prover.decomp_legs} of base {prover.decomp_base} must cover at least 2^24 "
+                "(scale-12 values up to 4096) with at most 8 legs"
             )
         if not (self.rpc_url == DEVNET or self.rpc_url.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc_url must be {DEVNET!r} or an http(s) URL, got {self.rpc_url!r}")
@@ -101,7 +115,12 @@ class WorkspaceConfig:
             },
             "chain": {"rpc_url": self.rpc_url, "chain_id": self.chain_id},
             "store": {"ipfs_api": self.ipfs_api},
-            "prover": {"srs": self.srs},
+            "prover": {
+                "srs": self.srs,
+                "inner_cols": self.prover.num_inner_cols,
+                "decomp_base": self.prover.decomp_base,
+                "decomp_legs": self.prover.decomp_legs,
+            },
         }
 
     def to_toml(self) -> str:
@@ -185,6 +204,11 @@ class WorkspaceConfig:
             sections["chain"]["chain_id"],
             sections["store"]["ipfs_api"],
             sections["prover"]["srs"],
+            ProverConfig(
+                num_inner_cols=sections["prover"]["inner_cols"],
+                decomp_base=sections["prover"]["decomp_base"],
+                decomp_legs=sections["prover"]["decomp_legs"],
+            ),
         )
 
     def digest(self) -> str:
@@ -372,6 +396,7 @@ class Workspace:
             self.config.slots,
             self.build_dir,
             self.srs_source,
+            self.config.prover,
             published=self.published_circuits(),
         )
 
