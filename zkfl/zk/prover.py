@@ -266,7 +266,7 @@ LOGROWS_RULE = "rows-fit"
 RESERVED_ROWS = 16
 """Rows a circuit keeps free at the end of its columns (halo2's blinding rows, with a margin)."""
 MIN_LOGROWS = 11
-"""The decomposition's range-check table (decomp_base 1024 rows) needs 2^11 rows."""
+"""The fewest rows a circuit gets: 2^11 (the range-check table of decomp_base 1024 needs more than 1024)."""
 
 
 def fitting_logrows(settings: dict[str, Any]) -> int:
@@ -277,10 +277,12 @@ def fitting_logrows(settings: dict[str, Any]) -> int:
     spreads such a table over several columns ("Using 4 columns for non-linearity table"). A
     small circuit then proves at the size of its rows: 2^13 instead of 2^15 for the tests' shape,
     2.5x faster to prove and 4x faster to key. Large circuits (rows past the tables) keep
-    calibration's logrows."""
+    calibration's logrows. Never fewer than the decomposition's range-check table needs: a base of
+    2^k takes logrows k + 1."""
     rows = int(settings["num_rows"]) + RESERVED_ROWS
     fit = max(MIN_LOGROWS, (rows - 1).bit_length())
-    return min(int(settings["run_args"]["logrows"]), fit)
+    table = int(settings["run_args"]["decomp_base"]).bit_length()  # 2^k has bit length k + 1
+    return max(table, min(int(settings["run_args"]["logrows"]), fit))
 
 
 def setup_keys(circuit: CompiledCircuit, srs_source: SrsSource, cache_dir: str | os.PathLike[str]) -> CircuitKeys:
