@@ -13,8 +13,8 @@ from conftest import LOGREG, SLOTS, ProvenRound
 
 from zkfl.circuits import export_onnx
 from zkfl.errors import ArtifactError, ConfigError, ProofError
-from zkfl.zk.build import CircuitSet, build_circuits
-from zkfl.zk.prover import Proof, compile_circuit, verify
+from zkfl.zk.build import RECIPROCAL_LIMIT, CircuitSet, build_circuits, fedavg_config
+from zkfl.zk.prover import Proof, ProverConfig, compile_circuit, fitting_logrows, verify
 from zkfl.zk.srs import DEV_SRS_WARNING, CeremonySrsSource, dev_srs, load_srs
 
 pytestmark = pytest.mark.prover
@@ -97,3 +97,19 @@ def test_proof_of_another_circuit_is_refused(logreg_circuits: CircuitSet, full_r
 def test_missing_proof_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="proof file not found"):
         Proof.load(tmp_path / "nope.json")
+
+
+def test_logrows_holds_the_decomposition_table() -> None:
+    """A base-2^k range-check table needs logrows k + 1, however few rows the circuit has."""
+    small = {"num_rows": 1000, "run_args": {"logrows": 17, "decomp_base": 1024}}
+    assert fitting_logrows(small) == 11
+    assert fitting_logrows({**small, "run_args": {"logrows": 17, "decomp_base": 16384}}) == 15
+    assert fitting_logrows({**small, "run_args": {"logrows": 15, "decomp_base": 65536}}) == 17
+
+
+def test_fedavg_takes_the_legs_that_hold_its_reciprocal() -> None:
+    """FedAvg's reciprocal reaches 2^38: 4 legs of 2^10 (as before) or of 2^12, 3 of 2^14 or 2^16."""
+    bases = (1024, 4096, 16384, 65536)
+    legs = {base: fedavg_config(ProverConfig(decomp_base=base, decomp_legs=2)).decomp_legs for base in bases}
+    assert legs == {1024: 4, 4096: 4, 16384: 3, 65536: 3}
+    assert all(base**n - 1 >= RECIPROCAL_LIMIT for base, n in legs.items())

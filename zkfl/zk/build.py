@@ -17,7 +17,8 @@ import numpy as np
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
-from zkfl.fixedpoint import quantize
+from zkfl.fedavg import MEAN_BITS
+from zkfl.fixedpoint import SCALE, quantize
 from zkfl.zk.commitments import CommitmentKey, keys_commitment
 from zkfl.zk.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
 from zkfl.zk.srs import DevSrsSource, SrsSource
@@ -52,15 +53,27 @@ def fedavg_spec(spec: TrainingStepSpec) -> FedAvgSpec:
 def fedavg_config(config: ProverConfig) -> ProverConfig:
     """FedAvg's run arguments: no range checks of its input and output (see above); its reciprocal
     keeps scale 12 + 2K, so products are rebased only past 3x the scale (to 36, where the mean's
-    values sit at scale 12: its outputs are labelled 36), and a 4-leg decomposition holds the
-    reciprocal (up to 2^38)."""
+    values sit at scale 12: its outputs are labelled 36), and its decomposition has the fewest legs of
+    the client's base that hold the reciprocal (up to 2^38: 4 legs of 2^10, 3 of 2^14)."""
     return replace(
         config,
         range_check_inputs_outputs=False,
         scale_rebase_multiplier=3,
-        decomp_legs=4,
+        decomp_legs=legs_holding(config.decomp_base, RECIPROCAL_LIMIT),
         output_scale=3 * config.scale,
     )
+
+
+RECIPROCAL_LIMIT = 1 << (SCALE + 2 * MEAN_BITS)
+"""The largest value of FedAvg's reciprocal, round(2^(12+2K) / f) at f = 1 (`zkfl.fedavg`)."""
+
+
+def legs_holding(base: int, value: int) -> int:
+    """The fewest decomposition legs of `base` that represent `value` (base^legs - 1 >= value)."""
+    legs = 1
+    while base**legs - 1 < value:
+        legs += 1
+    return legs
 
 
 def export_circuits(spec: TrainingStepSpec, out_dir: str | os.PathLike[str]) -> dict[CircuitKind, Path]:
