@@ -18,6 +18,7 @@ Each option runs in its own subprocess (and proves in two more), one after anoth
 
     PYTHONPATH=. python bench/settings.py                 # the grid (about 40 minutes on 2 cores), JSON on stdout
     PYTHONPATH=. python bench/settings.py --only c4- --repeat 5
+    python bench/settings.py --model examples/models/digits_cnn.py:digits_cnn --batch 12 --only c4-1024 --repeat 2
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from zkfl.chain.devnet import DEV_MNEMONIC, DEVNET_CHAIN_ID, start_devnet, stop_
 from zkfl.chain.rpc import connect
 from zkfl.circuits import LogisticRegression, TrainingStepSpec
 from zkfl.circuits.kinds import CircuitKind
+from zkfl.circuits.user_models import named_model
 from zkfl.fedavg import SUM_LIMIT, fixed_point_fedavg
 from zkfl.fixedpoint import SCALE, dequantize, quantize
 from zkfl.protocol import context
@@ -52,8 +54,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from circuits import json_subprocess, timed_proofs
 from gas import bare_verify, digits_batch
 
-SPEC = TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5)
-"""The demo's client circuit (examples/digits.py's defaults)."""
+SPEC_VARIABLE = "ZKFL_BENCH_SETTINGS_SPEC"
+"""Where `--model` leaves the spec for this bench's subprocesses (they inherit the environment)."""
+SPEC = (
+    TrainingStepSpec.from_json(json.loads(os.environ[SPEC_VARIABLE]))
+    if SPEC_VARIABLE in os.environ
+    else TrainingStepSpec(LogisticRegression(64, 10), batch_size=16, local_steps=1, learning_rate=1.5)
+)
+"""The demo's client circuit (examples/digits.py's defaults), or the digits model `--model` names."""
 TODAY = {"cols": 2, "base": 1024, "legs": 3}
 """`ProverConfig()` as it was when this bench was written: the reference every option is compared with."""
 SENDER = "0x" + "11" * 20
@@ -115,7 +123,7 @@ def fedavg_inputs() -> dict[str, list[np.ndarray]]:
     rng = np.random.default_rng(1)
     theta = SPEC.model.init_params(seed=0)
     updates = [
-        quantize(float_update(theta, dequantize(digits_batch(SPEC, rng.choice(1797, 16)).vector(SPEC))))
+        quantize(float_update(theta, dequantize(digits_batch(SPEC, rng.choice(1797, SPEC.sample_count)).vector(SPEC))))
         for _ in range(4)
     ]
     length = SPEC.num_params + 1
@@ -278,6 +286,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(".zkfl-cache/bench"), help="dev SRS files are kept here")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT", help="options whose name has TEXT")
     parser.add_argument("--all", action="store_true", help="base 2^16 at 2 and 4 columns too (logrows 17)")
+    parser.add_argument(
+        "--model", help="another digits model: a built-in family or a torch module as file.py:function (with --batch)"
+    )
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1.5)
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: one option, in this process
     parser.add_argument("--prove", help=argparse.SUPPRESS)  # internal: an option's proving process
     parser.add_argument("--role", help=argparse.SUPPRESS)
@@ -291,6 +305,10 @@ def main() -> None:
     if args.case:
         print(json.dumps(run_option(json.loads(args.case), srs_dir, args.repeat)))
         return
+    if args.model:  # this process and every subprocess it starts measure that model
+        global SPEC
+        SPEC = TrainingStepSpec(named_model(args.model, 64, 10), args.batch, args.steps, args.lr)
+        os.environ[SPEC_VARIABLE] = json.dumps(SPEC.to_json())
     grid = [o for o in options(args.all) if o == TODAY or not args.only or any(t in option_name(o) for t in args.only)]
     results = []
     for i, option in enumerate([*grid, TODAY]):  # today's again at the end: the drift over the run
