@@ -24,6 +24,7 @@ from zkfl.federation.terms import EAGER, OPTIMISTIC, PRIVATE, PUBLIC, Federation
 from zkfl.pipeline import RunOutcome, run_federation, setup_federation
 from zkfl.pipeline.run_report import write_run_report
 from zkfl.pipeline.workspace import Workspace, WorkspaceConfig
+from zkfl.zk.prover import ProverConfig
 
 WATCHTOWER_ACCOUNT = 9  # devnet account index: 0 owner, 1 aggregator, 2.. clients
 WATCHTOWER_REPORT = "watchtower.jsonl"  # under the workspace's reports/
@@ -50,6 +51,12 @@ def example_parser(
     parser.add_argument("--ipfs-api", default="", help="IPFS HTTP API URL for artifacts (default: the workspace store)")
     parser.add_argument(
         "--float-rounds", type=int, default=0, help="also report float FedAvg's accuracy curve to this many rounds"
+    )
+    parser.add_argument(
+        "--inner-cols",
+        type=int,
+        default=ProverConfig().num_inner_cols,
+        help="ezkl's inner columns for the circuits ([prover] inner_cols; bench/settings.py measures the choice)",
     )
     return parser
 
@@ -81,6 +88,7 @@ def run_example(args: argparse.Namespace, spec: TrainingStepSpec, write_data: Da
         slots=args.clients,
         terms=FederationTerms(verification=args.verification, updates=args.updates),
         ipfs_api=args.ipfs_api,
+        prover=ProverConfig(num_inner_cols=args.inner_cols),
     )
     ws, _ = Workspace.init(args.workspace, config)
     data_files, test_file = write_data(ws.root / "data")
