@@ -11,13 +11,14 @@ import pytest
 from conftest import LOGREG, MLP
 
 from zkfl.circuits import TrainingStepSpec
-from zkfl.circuits.training import CONTEXT_LEN
+from zkfl.circuits.kinds import CircuitKind
+from zkfl.circuits.training import CONTEXT_LEN, SALT_LEN, data_vector
 from zkfl.data.batches import make_client_data
 from zkfl.errors import DataRangeError
 from zkfl.fixedpoint import quantize
-from zkfl.zk.build import CircuitSet
+from zkfl.zk.build import CircuitSet, export_circuits
 from zkfl.zk.prover import run_witness
-from zkfl.zk.ranges import Batch, CircuitRange, accepted_feature_bound, check_batch
+from zkfl.zk.ranges import Batch, CircuitRange, accepted_feature_bound, check_batch, graph_peak, step_peak
 
 SETTINGS = {
     "run_args": {"decomp_base": 1024, "decomp_legs": 3},
@@ -123,3 +124,17 @@ def test_features_no_circuit_input_can_carry_are_refused_before_anything_else() 
             Batch(x, y, np.arange(len(y)), "data file f.npz"),
             "the round-0 global model",
         )
+
+
+@pytest.mark.parametrize("spec", [LOGREG, MLP], ids=["logreg", "mlp"])
+def test_the_exported_graph_reaches_the_peak_the_float64_step_does(spec: TrainingStepSpec, tmp_path) -> None:
+    """A user's model is range-checked on its graph (its Python never runs for a participant): the
+    graph's largest intermediate value is the torch step's, to float32's precision, from the
+    calibration extremes (large logits) as from ordinary data."""
+    graph = export_circuits(spec, tmp_path)[CircuitKind.CLIENT]
+    x, y = _batch(spec, 5)
+    theta = spec.calibration_inputs()[0]
+    for start in (spec.model.init_params(seed=2), theta):
+        torch_peak, _ = step_peak(spec, start, x * 40, y)
+        onnx_peak, _ = graph_peak(graph, start, data_vector(spec, x * 40, y, np.zeros(SALT_LEN)))
+        assert onnx_peak == pytest.approx(torch_peak, rel=1e-4) and torch_peak > 1.0
