@@ -74,7 +74,25 @@ def named_model(name: str, features: int, classes: int, base: Path | None = None
 
 def load_model(source: str, layout: Layout) -> nn.Module:
     """The module of `source`, which must still have the parameters recorded for it."""
-    module = _build(source)
+    return _with_layout(source, _build(source), layout)
+
+
+def initial_weights(source: str, layout: Layout, seed: int) -> np.ndarray:
+    """The module's own initial weights under torch seed `seed`, flat in layout order (float64)."""
+    import torch
+
+    from zkfl.circuits.derived import check_supported
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        module = _call(source)
+    check_supported(module)
+    _with_layout(source, module, layout)
+    return np.concatenate([p.detach().double().reshape(-1).numpy() for p in module.parameters()])
+
+
+def _with_layout(source: str, module: nn.Module, layout: Layout) -> nn.Module:
+    """`module`, refused unless it still has the parameters recorded for the federation."""
     found = [(name, tuple(p.shape)) for name, p in module.named_parameters()]
     if found != list(layout):
         raise ConfigError(
@@ -82,17 +100,6 @@ def load_model(source: str, layout: Layout) -> nn.Module:
             f"has {_names(found)}. Restore the file, or name the model again in a new workspace"
         )
     return module
-
-
-def initial_weights(source: str, layout: Layout, seed: int) -> np.ndarray:
-    """The module's own initial weights under torch seed `seed`, flat in layout order (float64)."""
-    import torch
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        module = _call(source)
-    load_model(source, layout)  # the same check as every other use
-    return np.concatenate([p.detach().double().reshape(-1).numpy() for p in module.parameters()])
 
 
 def _names(layout: Layout) -> str:
