@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from zkfl.atomic import write_atomic
 from zkfl.circuits import FedAvgSpec, TrainingStepSpec
 from zkfl.circuits.kinds import CircuitKind
 from zkfl.errors import ConfigError
 from zkfl.fedavg import MEAN_BITS
 from zkfl.fixedpoint import SCALE, quantize
+from zkfl.store.cid import content_id
 from zkfl.zk.commitments import CommitmentKey, keys_commitment
 from zkfl.zk.prover import CircuitKeys, CompiledCircuit, ProverConfig, compile_circuit, setup_keys
 from zkfl.zk.srs import DevSrsSource, SrsSource
@@ -117,9 +119,6 @@ class PublishedCircuit:
 def _published_graphs(published: dict[CircuitKind, PublishedCircuit], out_dir: Path) -> dict[CircuitKind, Path]:
     """The published graphs written where `compile_circuit` reads them (by content: a graph is never
     overwritten by another)."""
-    from zkfl.atomic import write_atomic
-    from zkfl.store.cid import content_id
-
     paths = {}
     for kind, circuit in published.items():
         path = out_dir / f"{kind.graph_name}-{content_id(circuit.graph)}.onnx"
