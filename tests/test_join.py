@@ -116,11 +116,15 @@ def test_join_names_a_wrong_rpc_url_or_coordinator(federation: Workspace, tmp_pa
 
 def _altered_store(federation: Workspace, tmp_path: Path, altered: str) -> Path:
     """A copy of the federation's store that serves other bytes under one CID of its manifest:
-    the SRS ("srs") or the client circuit's settings ("settings")."""
+    the SRS ("srs"), the client circuit's settings ("settings") or its published graph ("graph")."""
     store = tmp_path / "altered-store"
     shutil.copytree(federation.root / "store", store)
     manifest = load_manifest(LocalStore(store), federation.coordinator().circuits_digest)
-    cid = manifest.commitment_srs_cid if altered == "srs" else manifest.client.settings_cid
+    cid = {
+        "srs": manifest.commitment_srs_cid,
+        "settings": manifest.client.settings_cid,
+        "graph": manifest.client.graph_cid,
+    }[altered]
     block = store / "blocks" / cid
     body = bytearray(block.read_bytes())
     body[len(body) // 2] ^= 0x01
@@ -128,7 +132,7 @@ def _altered_store(federation: Workspace, tmp_path: Path, altered: str) -> Path:
     return store
 
 
-@pytest.mark.parametrize("altered", ["srs", "settings"])
+@pytest.mark.parametrize("altered", ["srs", "settings", "graph"])
 def test_a_join_refused_for_altered_content_leaves_nothing_behind(
     federation: Workspace, tmp_path: Path, altered: str
 ) -> None:
